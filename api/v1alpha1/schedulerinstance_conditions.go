@@ -1,0 +1,42 @@
+package v1alpha1
+
+// Condition types of a SchedulerInstance. Messages are stable sentences with no timestamps or
+// counters, so that a steady state writes no status; times live in their own status fields.
+const (
+	// ConditionReady is True when the API server is deployed, all replicas are ready and its
+	// secrets are in place.
+	ConditionReady = "Ready"
+	// ConditionProgressing is True while a rollout of the API server is under way.
+	ConditionProgressing = "Progressing"
+	// ConditionDegraded is True when the instance runs with fewer ready replicas than desired or
+	// with stale secrets.
+	ConditionDegraded = "Degraded"
+	// ConditionSecretsSynced is True when the server's secrets were copied from their source
+	// (Kubernetes Secret or Vault) on the last attempt.
+	ConditionSecretsSynced = "SecretsSynced"
+	// ConditionVaultReachable is True when the operator could log in to Vault and read from it.
+	ConditionVaultReachable = "VaultReachable"
+	// ConditionNetworkPolicyApplied is True when the NetworkPolicies match spec.network.
+	ConditionNetworkPolicyApplied = "NetworkPolicyApplied"
+)
+
+// Reasons of SchedulerInstance conditions.
+const (
+	ReasonAvailable             = "Available"
+	ReasonDeploymentUnavailable = "DeploymentUnavailable"
+	ReasonRollingOut            = "RollingOut"
+	ReasonRolloutComplete       = "RolloutComplete"
+	ReasonReplicasUnavailable   = "ReplicasUnavailable"
+	ReasonSecretsSynced         = "Synced"
+	ReasonSecretNotFound        = "SecretNotFound"
+	ReasonSecretKeyMissing      = "SecretKeyMissing"
+	ReasonVaultAuthFailed       = "VaultAuthFailed"
+	ReasonVaultUnreachable      = "VaultUnreachable"
+	ReasonVaultReadFailed       = "VaultReadFailed"
+	ReasonVaultOK               = "Reachable"
+	ReasonVaultNotConfigured    = "NotConfigured"
+	ReasonPolicyEnforced        = "Enforced"
+	ReasonPolicyDisabled        = "Disabled"
+	ReasonReconcileError        = "ReconcileError"
+	ReasonImageNotSet           = "ImageNotSet"
+)

@@ -1,0 +1,9 @@
+# Sourced by `make test` (and usable by hand: `source hack/test-env.sh && go test ./...`).
+# Exports where the real test components are; each script builds or installs on a cache miss.
+# internal/testenv fails a test with a clear message when one of these is missing.
+_rsched_hack="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+KUBEBUILDER_ASSETS="$("$_rsched_hack/envtest-assets.sh")"
+RSCHED_VAULT_BIN="$("$_rsched_hack/get-vault.sh")"
+RSCHED_PG_BINDIR="$("$_rsched_hack/postgres.sh")"
+export KUBEBUILDER_ASSETS RSCHED_VAULT_BIN RSCHED_PG_BINDIR
+unset _rsched_hack

@@ -1,0 +1,221 @@
+package testenv
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Postgres is a throw-away PostgreSQL cluster: initdb in a temporary directory, a server on a
+// random loopback port with password authentication, and one database.
+type Postgres struct {
+	// URL is a pgx connection URL for the database, with password and sslmode=disable.
+	URL string
+	// Port is the server's TCP port on 127.0.0.1.
+	Port int
+
+	proc *process
+	dir  string
+}
+
+// StartPostgres starts a PostgreSQL cluster and removes it when the test ends.
+func StartPostgres(t testing.TB) *Postgres {
+	t.Helper()
+	p, err := NewPostgres()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("postgres server output:\n%s", p.proc.out.String())
+		}
+		if err := p.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return p
+}
+
+// NewPostgres starts a PostgreSQL cluster; the caller must Stop it. For TestMain.
+func NewPostgres() (*Postgres, error) {
+	initdb, err := lookupExecutable("PostgreSQL", "RSCHED_PG_BINDIR", "hack/postgres.sh", "initdb")
+	if err != nil {
+		return nil, err
+	}
+	postgres, err := lookupExecutable("PostgreSQL", "RSCHED_PG_BINDIR", "hack/postgres.sh", "postgres")
+	if err != nil {
+		return nil, err
+	}
+
+	cred, err := unprivilegedCredential()
+	if err != nil {
+		return nil, err
+	}
+	dir, err := os.MkdirTemp("", "rsched-pg-")
+	if err != nil {
+		return nil, err
+	}
+	p := &Postgres{dir: dir}
+	fail := func(err error) (*Postgres, error) {
+		_ = p.Stop()
+		return nil, err
+	}
+	pw := make([]byte, 18)
+	if _, err := rand.Read(pw); err != nil {
+		return fail(err)
+	}
+	password := hex.EncodeToString(pw)
+	pwfile := filepath.Join(dir, "pwfile")
+	if err := os.WriteFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
+		return fail(err)
+	}
+	if cred != nil {
+		// PostgreSQL refuses to run as root; the directory must belong to the user that runs it.
+		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fail(err)
+		}
+		if err := os.Chown(pwfile, int(cred.Uid), int(cred.Gid)); err != nil {
+			return fail(err)
+		}
+	}
+	data := filepath.Join(dir, "data")
+	init := exec.Command(initdb, "-D", data, "-U", "rsched", "--pwfile", pwfile,
+		"--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync")
+	init.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	init.Dir = dir
+	if out, err := init.CombinedOutput(); err != nil {
+		return fail(fmt.Errorf("initdb: %w\n%s", err, out))
+	}
+	_ = os.Remove(pwfile)
+
+	var lastErr error
+	for range 3 { // the free port may be taken before the server binds it
+		if p.Port, err = freePort(false); err != nil {
+			return fail(err)
+		}
+		cmd := exec.Command(postgres, "-D", data,
+			"-p", strconv.Itoa(p.Port),
+			"-c", "listen_addresses=127.0.0.1",
+			"-c", "unix_socket_directories="+dir,
+			"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
+			"-c", "max_connections=200")
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+		cmd.Dir = dir
+		if p.proc, err = startProcess("postgres", cmd); err != nil {
+			return fail(err)
+		}
+		p.URL = (&url.URL{
+			Scheme:   "postgres",
+			User:     url.UserPassword("rsched", password),
+			Host:     "127.0.0.1:" + strconv.Itoa(p.Port),
+			Path:     "/postgres",
+			RawQuery: "sslmode=disable",
+		}).String()
+		if lastErr = p.waitReady(30 * time.Second); lastErr == nil {
+			break
+		}
+		_ = p.proc.stop(syscall.SIGINT, 10*time.Second)
+		p.proc = nil
+	}
+	if lastErr != nil {
+		return fail(lastErr)
+	}
+	if err := p.exec("CREATE DATABASE rsched"); err != nil {
+		return fail(err)
+	}
+	p.URL = (&url.URL{
+		Scheme:   "postgres",
+		User:     url.UserPassword("rsched", password),
+		Host:     "127.0.0.1:" + strconv.Itoa(p.Port),
+		Path:     "/rsched",
+		RawQuery: "sslmode=disable",
+	}).String()
+	return p, nil
+}
+
+func (p *Postgres) exec(sql string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, p.URL)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = conn.Close(ctx) }()
+	_, err = conn.Exec(ctx, sql)
+	return err
+}
+
+// waitReady connects until the server accepts connections.
+func (p *Postgres) waitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn, err := pgx.Connect(ctx, p.URL)
+		if err == nil {
+			_ = conn.Close(ctx)
+			cancel()
+			return nil
+		}
+		cancel()
+		if p.proc.exited() {
+			return fmt.Errorf("postgres exited before accepting connections:\n%s", p.proc.out.String())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("postgres on port %d not ready after %s: %v\n%s", p.Port, timeout, err, p.proc.out.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Pid is the process ID of the postmaster (also the process group of all its backends).
+func (p *Postgres) Pid() int { return p.proc.Pid() }
+
+// Stop shuts the server down (fast shutdown: SIGINT) and removes the cluster's files. It fails if
+// any server process outlives it.
+func (p *Postgres) Stop() error {
+	var err error
+	if p.proc != nil {
+		err = p.proc.stop(syscall.SIGINT, 15*time.Second)
+		p.proc = nil
+	}
+	if p.dir != "" {
+		if rmErr := os.RemoveAll(p.dir); rmErr != nil && err == nil {
+			err = rmErr
+		}
+		p.dir = ""
+	}
+	return err
+}
+
+// unprivilegedCredential is nil when we are not root. As root, PostgreSQL will not start, so the
+// server runs as the "postgres" system user (Debian's package creates it) or else "nobody".
+func unprivilegedCredential() (*syscall.Credential, error) {
+	if os.Geteuid() != 0 {
+		return nil, nil
+	}
+	for _, name := range []string{"postgres", "nobody"} {
+		u, err := user.Lookup(name)
+		if err != nil {
+			continue
+		}
+		uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
+		gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		return &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}, nil
+	}
+	return nil, fmt.Errorf("running as root and no unprivileged user (postgres or nobody) to run PostgreSQL as")
+}

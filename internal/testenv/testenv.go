@@ -1,0 +1,133 @@
+// Package testenv starts real components for integration tests: a Kubernetes API server with
+// etcd (controller-runtime envtest) with rsched's CRDs installed, a Vault dev server and a
+// throw-away PostgreSQL cluster. Nothing here is a fake.
+//
+// Where the binaries are comes from the environment, which `make test` sets through
+// hack/test-env.sh:
+//
+//	KUBEBUILDER_ASSETS  etcd, kube-apiserver, kubectl   (hack/envtest-assets.sh)
+//	RSCHED_VAULT_BIN    the vault binary                (hack/get-vault.sh)
+//	RSCHED_PG_BINDIR    initdb, postgres                (hack/postgres.sh)
+//
+// A missing component fails the test with a message saying how to get it; it is never skipped,
+// so a machine without the component can never report a green run that tested nothing.
+package testenv
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// RepoRoot is the root of the rsched repository, found from this source file's location so tests
+// in any package can reach config/ and hack/.
+func RepoRoot() string {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		panic("testenv: cannot find the source location")
+	}
+	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+}
+
+// MissingComponentError says which component is missing and how to get it.
+type MissingComponentError struct {
+	Component string
+	EnvVar    string
+	Script    string
+	Detail    string
+}
+
+func (e *MissingComponentError) Error() string {
+	return fmt.Sprintf("%s is not available (%s): run `make test`, or `export %s=\"$(%s)\"` and run the tests again",
+		e.Component, e.Detail, e.EnvVar, e.Script)
+}
+
+// lookupExecutable returns envVar's value joined with name when that is an executable file.
+func lookupExecutable(component, envVar, script, name string) (string, error) {
+	dir := os.Getenv(envVar)
+	if dir == "" {
+		return "", &MissingComponentError{Component: component, EnvVar: envVar, Script: script, Detail: envVar + " is not set"}
+	}
+	path := dir
+	if name != "" {
+		path = filepath.Join(dir, name)
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.IsDir() || fi.Mode()&0o111 == 0 {
+		return "", &MissingComponentError{Component: component, EnvVar: envVar, Script: script, Detail: path + " is not an executable file"}
+	}
+	return path, nil
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago. With consecutive set, the
+// port after it was free too (Vault's dev server binds port+1 for its cluster listener).
+func freePort(consecutive bool) (int, error) {
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if !consecutive {
+			_ = l.Close()
+			return port, nil
+		}
+		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+1))
+		_ = l.Close()
+		if err == nil {
+			_ = l2.Close()
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("no free pair of loopback ports found")
+}
+
+// ProcessGroupAlive reports the PIDs of live (not zombie) processes in process group pgid. The
+// components are started in their own process group, so after a stop this must be empty: a
+// PostgreSQL backend or a Vault plugin left behind would show up here.
+func ProcessGroupAlive(pgid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// The command name (field 2) may contain spaces, so split after its closing parenthesis.
+		s := string(stat)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(s[i+1:])
+		if len(fields) < 3 {
+			continue
+		}
+		state, pg := fields[0], fields[2]
+		if state == "Z" || state == "X" {
+			continue
+		}
+		if g, err := strconv.Atoi(pg); err == nil && g == pgid {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// ownGroup makes the child the leader of a new process group, and kills it if the test binary
+// dies first, so an interrupted test leaves nothing behind.
+func ownGroup() *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+}
