@@ -5,18 +5,23 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	schedulingv1alpha1 "github.com/rsched/rsched/api/v1alpha1"
 )
+
+var setLoggerOnce sync.Once
 
 // Kube is a running kube-apiserver and etcd with rsched's CRDs installed.
 type Kube struct {
@@ -73,6 +78,9 @@ func NewKube() (*Kube, error) {
 			return nil, err
 		}
 	}
+	// envtest logs through controller-runtime's logger; without one it prints a warning with a
+	// stack trace. Its failures come back as errors, so its chatter is not needed.
+	setLoggerOnce.Do(func() { ctrllog.SetLogger(logr.Discard()) })
 	k := &Kube{Assets: assets, Scheme: NewScheme()}
 	k.env = &envtest.Environment{
 		BinaryAssetsDirectory:    assets,

@@ -1,0 +1,199 @@
+// Command manager is the rsched operator: it reconciles SchedulerInstance and KeyRotationPolicy
+// objects. Flags follow kubebuilder's names; run with --help for the list.
+package main
+
+import (
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	schedulingv1alpha1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/controllers"
+	"github.com/rsched/rsched/internal/version"
+)
+
+// ManagedByLabel marks the Secrets the operator creates. Only those are cached in full: a cluster
+// holds many unrelated Secrets, and caching all of them cost cert-manager users gigabytes.
+const ManagedByLabel = "app.kubernetes.io/managed-by"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "manager:", err)
+		os.Exit(1)
+	}
+}
+
+type options struct {
+	metricsAddr      string
+	metricsCertDir   string
+	probeAddr        string
+	leaderElect      bool
+	leaderElectionNS string
+	leaderElectionID string
+	watchNamespaces  string
+	schedulerImage   string
+	enableHTTP2      bool
+	showVersion      bool
+	zap              zap.Options
+}
+
+func parseFlags(args []string) (*options, error) {
+	o := &options{zap: zap.Options{Development: false}}
+	fs := flag.CommandLine
+	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint, served over HTTPS to authenticated and authorized clients only. \"0\" disables it.")
+	fs.StringVar(&o.metricsCertDir, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for the metrics endpoint. Empty: a self-signed certificate is generated at start.")
+	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probe endpoints.")
+	fs.BoolVar(&o.leaderElect, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
+	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease. Empty: the namespace the manager runs in.")
+	fs.StringVar(&o.leaderElectionID, "leader-election-id", "rsched-manager.scheduling.rsched.io", "Name of the leader election Lease.")
+	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch. Empty: all namespaces.")
+	fs.StringVar(&o.schedulerImage, "scheduler-image", version.DefaultSchedulerImage(), "Scheduling API server image for SchedulerInstances that name none.")
+	fs.BoolVar(&o.enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2. Off by default because of the HTTP/2 Rapid Reset and Stream Cancellation CVEs.")
+	fs.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
+	o.zap.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if strings.TrimSpace(o.schedulerImage) == "" {
+		return nil, errors.New("--scheduler-image must not be empty")
+	}
+	return o, nil
+}
+
+// watchedNamespaces turns the flag into the cache's namespace set; nil means all namespaces.
+func watchedNamespaces(flagValue string) (map[string]cache.Config, error) {
+	if strings.TrimSpace(flagValue) == "" {
+		return nil, nil
+	}
+	out := map[string]cache.Config{}
+	for _, ns := range strings.Split(flagValue, ",") {
+		ns = strings.TrimSpace(ns)
+		if ns == "" {
+			continue
+		}
+		if errs := validateNamespace(ns); errs != "" {
+			return nil, fmt.Errorf("--watch-namespaces: %q %s", ns, errs)
+		}
+		out[ns] = cache.Config{}
+	}
+	return out, nil
+}
+
+func validateNamespace(ns string) string {
+	if len(ns) > 63 {
+		return "is longer than 63 characters"
+	}
+	for i, r := range ns {
+		ok := (r >= 'a' && r <= 'z') || (r >= '0' && r <= '9') || (r == '-' && i > 0 && i < len(ns)-1)
+		if !ok {
+			return "is not a valid namespace name (lower-case letters, digits and '-')"
+		}
+	}
+	return ""
+}
+
+func newScheme() (*runtime.Scheme, error) {
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	if err := schedulingv1alpha1.AddToScheme(s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func run(args []string) error {
+	o, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	if o.showVersion {
+		fmt.Println(version.Version)
+		return nil
+	}
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&o.zap)))
+	log := ctrl.Log.WithName("setup")
+
+	scheme, err := newScheme()
+	if err != nil {
+		return err
+	}
+	namespaces, err := watchedNamespaces(o.watchNamespaces)
+	if err != nil {
+		return err
+	}
+	managedSecrets, err := labels.Parse(ManagedByLabel + "=rsched")
+	if err != nil {
+		return err
+	}
+
+	var tlsOpts []func(*tls.Config)
+	if !o.enableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	tlsOpts = append(tlsOpts, func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 })
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		return fmt.Errorf("no Kubernetes configuration (in-cluster, --kubeconfig or $KUBECONFIG): %w", err)
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme: scheme,
+		Metrics: metricsserver.Options{
+			BindAddress:    o.metricsAddr,
+			SecureServing:  true,
+			CertDir:        o.metricsCertDir,
+			FilterProvider: filters.WithAuthenticationAndAuthorization,
+			TLSOpts:        tlsOpts,
+		},
+		// No webhook runs (validation is CEL in the CRDs), but keep its server locked down too.
+		WebhookServer:           webhook.NewServer(webhook.Options{TLSOpts: tlsOpts}),
+		HealthProbeBindAddress:  o.probeAddr,
+		LeaderElection:          o.leaderElect,
+		LeaderElectionID:        o.leaderElectionID,
+		LeaderElectionNamespace: o.leaderElectionNS,
+		// Hand the Lease over at once on a clean shutdown instead of waiting for it to expire.
+		LeaderElectionReleaseOnCancel: true,
+		Cache: cache.Options{
+			DefaultNamespaces: namespaces,
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Secret{}: {Label: managedSecrets},
+			},
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the manager: %w", err)
+	}
+	if err := controllers.Setup(mgr, controllers.Options{SchedulerImage: o.schedulerImage}); err != nil {
+		return fmt.Errorf("setting up reconcilers: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return err
+	}
+	log.Info("starting manager", "version", version.Version, "leaderElection", o.leaderElect,
+		"watchNamespaces", o.watchNamespaces, "schedulerImage", o.schedulerImage)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}

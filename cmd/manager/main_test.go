@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/rsched/rsched/internal/testenv"
+)
+
+func TestWatchNamespacesFlag(t *testing.T) {
+	for _, c := range []struct {
+		in      string
+		want    int
+		wantErr string
+	}{
+		{"", 0, ""},
+		{"a", 1, ""},
+		{" team-a , team-b ,", 2, ""},
+		{"Team_A", 0, "is not a valid namespace name"},
+		{"-a", 0, "is not a valid namespace name"},
+		{strings.Repeat("a", 64), 0, "longer than 63"},
+	} {
+		got, err := watchedNamespaces(c.in)
+		if c.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+				t.Errorf("%q: error %v, want %q", c.in, err, c.wantErr)
+			}
+			continue
+		}
+		if err != nil || len(got) != c.want {
+			t.Errorf("%q: got %v %v, want %d namespaces", c.in, got, err, c.want)
+		}
+	}
+}
+
+// managerProc is the real manager binary running against the test API server.
+type managerProc struct {
+	cmd            *exec.Cmd
+	out            *safeBuffer
+	probe, metrics string
+	done           chan struct{}
+}
+
+type safeBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *safeBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *safeBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// managerBin is the manager binary built once for this package's tests.
+var managerBin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "rsched-manager-test-")
+	if err != nil {
+		panic(err)
+	}
+	managerBin = filepath.Join(dir, "manager")
+	if out, err := exec.Command("go", "build", "-o", managerBin, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "go build ./cmd/manager: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	_ = os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
+}
+
+func startManager(t *testing.T, bin string, k *testenv.Kube, ns string, extra ...string) *managerProc {
+	t.Helper()
+	m := &managerProc{probe: freeAddr(t), metrics: freeAddr(t), out: &safeBuffer{}, done: make(chan struct{})}
+	args := append([]string{
+		"--kubeconfig", k.Kubeconfig,
+		"--leader-election-namespace", ns,
+		"--health-probe-bind-address", m.probe,
+		"--metrics-bind-address", m.metrics,
+		"--zap-log-level", "info",
+	}, extra...)
+	m.cmd = exec.Command(bin, args...)
+	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := m.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = m.cmd.Wait(); close(m.done) }()
+	t.Cleanup(func() {
+		m.stop(t)
+		if t.Failed() {
+			t.Logf("manager output:\n%s", m.out.String())
+		}
+	})
+	return m
+}
+
+func (m *managerProc) stop(t *testing.T) {
+	select {
+	case <-m.done:
+		return
+	default:
+	}
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.done:
+	case <-time.After(20 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.done
+		t.Error("the manager did not stop within 20s of SIGTERM")
+	}
+}
+
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, detail := cond()
+		if ok {
+			return
+		}
+		last = detail
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("%s not within %s (last: %s)", what, timeout, last)
+}
+
+func httpStatus(c *http.Client, url, token string) (int, string, error) {
+	req, _ := http.NewRequest(http.MethodGet, url, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, string(b), nil
+}
+
+func leaseHolder(ctx context.Context, c client.Client, ns string) string {
+	l := &coordinationv1.Lease{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: "rsched-manager.scheduling.rsched.io"}, l); err != nil {
+		return ""
+	}
+	if l.Spec.HolderIdentity == nil {
+		return ""
+	}
+	return *l.Spec.HolderIdentity
+}
+
+func serviceAccountToken(t *testing.T, k *testenv.Kube, ns, name string) string {
+	t.Helper()
+	ctx := context.Background()
+	if err := k.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(k.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(600))},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatalf("TokenRequest: %v", err)
+	}
+	return tr.Status.Token
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestManagerLeaderElectionProbesAndAuthenticatedMetrics(t *testing.T) {
+	bin := managerBin
+	k := testenv.StartKube(t)
+	ctx := context.Background()
+	ns := "rsched-system"
+	if err := k.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+
+	first := startManager(t, bin, k, ns)
+	plain := &http.Client{Timeout: 2 * time.Second}
+	for _, path := range []string{"/healthz", "/readyz"} {
+		eventually(t, 30*time.Second, path+" returns 200", func() (bool, string) {
+			code, body, err := httpStatus(plain, "http://"+first.probe+path, "")
+			return code == http.StatusOK, fmt.Sprint(code, " ", body, " ", err)
+		})
+	}
+	eventually(t, 30*time.Second, "the first manager holds the leader Lease", func() (bool, string) {
+		h := leaseHolder(ctx, k.Client, ns)
+		return h != "", "holder=" + h
+	})
+	leader := leaseHolder(ctx, k.Client, ns)
+
+	// Metrics: HTTPS only, and only for an authenticated caller allowed to GET /metrics.
+	insecure := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // self-signed by design; this test checks authn/authz, not the certificate
+	}}
+	metricsURL := "https://" + first.metrics + "/metrics"
+	eventually(t, 30*time.Second, "metrics endpoint answers", func() (bool, string) {
+		code, _, err := httpStatus(insecure, metricsURL, "")
+		return err == nil && code != 0, fmt.Sprint(err)
+	})
+	if code, _, err := httpStatus(plain, "http://"+first.metrics+"/metrics", ""); err == nil && code == http.StatusOK {
+		t.Error("metrics are served over plain HTTP")
+	}
+	if code, _, _ := httpStatus(insecure, metricsURL, ""); code != http.StatusUnauthorized {
+		t.Errorf("metrics without a token: %d, want 401", code)
+	}
+	stranger := serviceAccountToken(t, k, ns, "stranger")
+	if code, _, _ := httpStatus(insecure, metricsURL, stranger); code != http.StatusForbidden {
+		t.Errorf("metrics with a token not allowed to GET /metrics: %d, want 403", code)
+	}
+	scraper := serviceAccountToken(t, k, ns, "prometheus")
+	reader := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "test-metrics-reader"},
+		Rules: []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}}
+	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "test-metrics-reader"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: reader.Name},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: ns, Name: "prometheus"}}}
+	for _, o := range []client.Object{reader, binding} {
+		if err := k.Client.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, 15*time.Second, "an authorized scraper reads metrics", func() (bool, string) {
+		code, body, err := httpStatus(insecure, metricsURL, scraper)
+		return code == http.StatusOK && strings.Contains(body, "leader_election_master_status"), fmt.Sprint(code, err)
+	})
+
+	// A second replica waits; when the leader stops it releases the Lease and the second takes over.
+	second := startManager(t, bin, k, ns)
+	eventually(t, 30*time.Second, "the second manager is ready", func() (bool, string) {
+		code, _, err := httpStatus(plain, "http://"+second.probe+"/readyz", "")
+		return code == http.StatusOK, fmt.Sprint(code, err)
+	})
+	time.Sleep(3 * time.Second) // a few retry periods: long enough for a wrong takeover to show
+	if h := leaseHolder(ctx, k.Client, ns); h != leader {
+		t.Fatalf("the Lease moved to %q while the leader %q was running", h, leader)
+	}
+	first.stop(t)
+	eventually(t, 20*time.Second, "the second manager takes over the Lease", func() (bool, string) {
+		h := leaseHolder(ctx, k.Client, ns)
+		return h != "" && h != leader, "holder=" + h
+	})
+}
+
+func TestManagerRefusesBadFlags(t *testing.T) {
+	bin := managerBin
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--watch-namespaces", "Bad_NS"}, `--watch-namespaces: "Bad_NS" is not a valid namespace name`},
+		{[]string{"--scheduler-image", " "}, "--scheduler-image must not be empty"},
+		{[]string{"extra-arg"}, "unexpected arguments"},
+	} {
+		out, err := exec.Command(bin, c.args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), c.want) {
+			t.Errorf("manager %v: err=%v output=%q, want failure saying %q", c.args, err, out, c.want)
+		}
+	}
+}
+
+func TestDefaultInstallIsAcceptedWithoutPodSecurityWarnings(t *testing.T) {
+	k := testenv.StartKube(t)
+	// Server-side apply against the real API server: every object of config/default must be
+	// valid, and the restricted Pod Security labels on the namespace make the API server warn
+	// about any pod template that breaks the restricted profile.
+	out, err := k.Kubectl("apply", "--server-side", "-k", filepath.Join(testenv.RepoRoot(), "config", "default"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kubectl apply -k config/default:\n%s", out)
+	if strings.Contains(strings.ToLower(out), "warning") {
+		t.Errorf("apply printed warnings:\n%s", out)
+	}
+	for _, want := range []string{
+		"namespace/rsched-system serverside-applied",
+		"deployment.apps/rsched-manager serverside-applied",
+		"customresourcedefinition.apiextensions.k8s.io/schedulerinstances.scheduling.rsched.io serverside-applied",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("apply output lacks %q", want)
+		}
+	}
+	// And a pod that is not restricted is refused in that namespace: the labels are enforced.
+	bad := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "privileged", Namespace: "rsched-system"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox",
+			SecurityContext: &corev1.SecurityContext{Privileged: ptr(true)}}}}}
+	err = k.Client.Create(context.Background(), bad)
+	if err == nil || !strings.Contains(err.Error(), "violates PodSecurity \"restricted:latest\"") {
+		t.Errorf("a privileged pod in rsched-system: %v, want a PodSecurity rejection", err)
+	}
+}
