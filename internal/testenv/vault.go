@@ -80,7 +80,7 @@ func startVault(bin string) (*Vault, error) {
 	}
 	v := &Vault{
 		Addr:  "http://127.0.0.1:" + strconv.Itoa(port),
-		Token: "hvs.test-" + hex.EncodeToString(tok),
+		Token: "rsched-test-" + hex.EncodeToString(tok),
 		home:  home,
 	}
 	cmd := exec.Command(bin, "server", "-dev",

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# make demo / make demo-down.
+#   hack/demo.sh up    find or build the components, then run hack/demo in the foreground
+#   hack/demo.sh down  stop a running demo (from another terminal)
+set -euo pipefail
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(cd "$HERE/.." && pwd)"
+LOG_PREFIX=demo
+# shellcheck source=hack/lib.sh
+source "$HERE/lib.sh"
+PIDFILE="$ROOT/bin/demo/demo.pid"
+
+case "${1:-up}" in
+  up)
+    if [[ -f "$PIDFILE" ]] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
+      log "a demo is already running (pid $(cat "$PIDFILE")); stop it with 'make demo-down'"
+      exit 1
+    fi
+    log "finding the components (the first run builds them: ~30 min on 2 cores, cached afterwards)"
+    # shellcheck source=hack/test-env.sh
+    source "$HERE/test-env.sh"
+    cd "$ROOT"
+    go build -o bin/demo-runner ./hack/demo
+    exec bin/demo-runner
+    ;;
+  down)
+    if [[ ! -f "$PIDFILE" ]]; then log "no demo is running"; exit 0; fi
+    pid="$(cat "$PIDFILE")"
+    if kill -TERM "$pid" 2>/dev/null; then
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      if kill -0 "$pid" 2>/dev/null; then log "demo (pid $pid) did not stop in 20s; killing it"; kill -KILL "$pid"; fi
+      log "demo stopped"
+    else
+      log "demo (pid $pid) was not running"
+    fi
+    rm -f "$PIDFILE"
+    ;;
+  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+esac

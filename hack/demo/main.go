@@ -1,0 +1,213 @@
+// Command demo runs rsched on a laptop-sized stack: a local kube-apiserver and etcd with the CRDs,
+// a Vault dev server, a throw-away PostgreSQL and the operator (bin/manager). It provisions what
+// the samples refer to (the database URL Secret, the Vault KV secrets), applies config/samples,
+// prints `kubectl get si,krp -A`, and keeps everything running until Ctrl-C or `make demo-down`,
+// then tears it all down.
+//
+// State lives in bin/demo/: kubeconfig (export KUBECONFIG=bin/demo/kubeconfig to use kubectl),
+// manager.log, and demo.pid. Run it through `make demo` (hack/demo.sh), which finds or builds the
+// components first.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/rsched/rsched/internal/testenv"
+)
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "demo:", err)
+		os.Exit(1)
+	}
+}
+
+func step(format string, args ...any) {
+	fmt.Printf("==> "+format+"\n", args...)
+}
+
+func run() error {
+	root := testenv.RepoRoot()
+	state := filepath.Join(root, "bin", "demo")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		return err
+	}
+	pidFile := filepath.Join(state, "demo.pid")
+	if err := os.WriteFile(pidFile, []byte(fmt.Sprint(os.Getpid())), 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(pidFile)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// Components start in their own process groups and die with this process, so even a
+	// kill -9 of the demo leaves nothing running.
+	step("starting kube-apiserver and etcd (CRDs installed)")
+	kube, err := testenv.NewKube()
+	if err != nil {
+		return err
+	}
+	defer func() { step("stopping kube-apiserver and etcd"); _ = kube.Stop() }()
+	kubeconfig := filepath.Join(state, "kubeconfig")
+	b, err := os.ReadFile(kube.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(kubeconfig, b, 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(kubeconfig)
+
+	step("starting a Vault dev server")
+	vault, err := testenv.NewVault()
+	if err != nil {
+		return err
+	}
+	defer func() { step("stopping Vault"); _ = vault.Stop() }()
+
+	step("starting PostgreSQL")
+	pg, err := testenv.NewPostgres()
+	if err != nil {
+		return err
+	}
+	defer func() { step("stopping PostgreSQL"); _ = pg.Stop() }()
+
+	step("provisioning what the samples refer to")
+	if err := provision(ctx, kube, vault, pg); err != nil {
+		return err
+	}
+
+	step("starting the operator (bin/manager); log in bin/demo/manager.log")
+	mgr, err := startManager(root, state, kubeconfig)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		step("stopping the operator")
+		_ = mgr.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = mgr.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			_ = mgr.Process.Kill()
+		}
+	}()
+
+	step("applying config/samples")
+	out, err := kube.Kubectl("apply", "-n", "demo", "-k", filepath.Join(root, "config", "samples"))
+	fmt.Print(out)
+	if err != nil {
+		return err
+	}
+
+	step("kubectl get si,krp -A")
+	out, err = kube.Kubectl("get", "si,krp", "-A")
+	fmt.Print(out)
+	if err != nil {
+		return err
+	}
+
+	fmt.Printf(`
+rsched demo is running.
+  kubectl:   export KUBECONFIG=%s; %s get si,krp -A
+  operator:  tail -f %s
+  Vault:     %s (dev server; token in the demo process only)
+Stop with Ctrl-C here or 'make demo-down'.
+`, kubeconfig, filepath.Join(kube.Assets, "kubectl"), filepath.Join(state, "manager.log"), vault.Addr)
+
+	exited := make(chan error, 1)
+	go func() { exited <- mgr.Wait() }()
+	select {
+	case <-ctx.Done():
+		fmt.Println()
+		return nil
+	case err := <-exited:
+		return fmt.Errorf("the operator exited unexpectedly (%v); see %s", err, filepath.Join(state, "manager.log"))
+	}
+}
+
+// provision creates the demo namespace, the Secret holding the minimal sample's database URL,
+// and the Vault KV secrets the full sample reads. Values are never printed.
+func provision(ctx context.Context, kube *testenv.Kube, vault *testenv.Vault, pg *testenv.Postgres) error {
+	c := kube.Client
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo", Labels: map[string]string{
+		"pod-security.kubernetes.io/enforce": "restricted",
+	}}}
+	if err := c.Create(ctx, ns); err != nil {
+		return err
+	}
+	// The operator only reads Secrets labelled as its own or named by a spec; the URL Secret is
+	// the user's, referenced by spec.database.urlSecretRef.
+	dbSecret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "minimal-db"},
+		StringData: map[string]string{"url": pg.URL},
+	}
+	if err := c.Create(ctx, dbSecret); err != nil {
+		return err
+	}
+	fmt.Println("    Secret demo/minimal-db (key url): the PostgreSQL connection URL")
+
+	kv := vault.Client.KVv2("secret")
+	if _, err := kv.Put(ctx, "rsched/residency/database", map[string]any{"url": pg.URL}); err != nil {
+		return fmt.Errorf("writing the database URL to Vault: %w", err)
+	}
+	appSecret, err := randomHex(32)
+	if err != nil {
+		return err
+	}
+	if _, err := kv.Put(ctx, "rsched/residency/app", map[string]any{"webhook_secret": appSecret}); err != nil {
+		return fmt.Errorf("writing the app secrets to Vault: %w", err)
+	}
+	u, _ := url.Parse(pg.URL)
+	fmt.Printf("    Vault secret/rsched/residency/database (key url) and secret/rsched/residency/app\n")
+	fmt.Printf("    PostgreSQL listening on %s, database %s\n", u.Host, strings.TrimPrefix(u.Path, "/"))
+	return nil
+}
+
+func startManager(root, state, kubeconfig string) (*exec.Cmd, error) {
+	bin := filepath.Join(root, "bin", "manager")
+	if _, err := os.Stat(bin); err != nil {
+		return nil, errors.New("bin/manager is missing: run `make build` (make demo does)")
+	}
+	logf, err := os.OpenFile(filepath.Join(state, "manager.log"), os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin,
+		"--kubeconfig", kubeconfig,
+		"--leader-elect=true", "--leader-election-namespace", "demo",
+		"--health-probe-bind-address", "127.0.0.1:0",
+		"--metrics-bind-address", "0",
+		"--zap-encoder", "console")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+func randomHex(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
+}
