@@ -291,7 +291,3 @@ type KeyRotationPolicyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []KeyRotationPolicy `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&KeyRotationPolicy{}, &KeyRotationPolicyList{})
-}

@@ -546,7 +546,3 @@ type SchedulerInstanceList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []SchedulerInstance `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&SchedulerInstance{}, &SchedulerInstanceList{})
-}
