@@ -16,8 +16,10 @@ export GOFLAGS
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 STATICCHECK_VERSION ?= v0.8.2
+HELM_VERSION ?= v3.22.0
 CONTROLLER_GEN := $(TOOLS_DIR)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)
+HELM := $(TOOLS_DIR)/helm-$(HELM_VERSION)
 
 IMG ?= ghcr.io/rsched/rsched:dev
 SCHEDULER_IMG ?= ghcr.io/rsched/scheduler:dev
@@ -67,14 +69,14 @@ lint: $(STATICCHECK) ## gofmt check, go vet and staticcheck; fails on any findin
 
 .PHONY: test
 test: lint verify-generated test-components ## Everything: lint, generated-files check, unit and integration tests against real kube-apiserver, Vault and PostgreSQL.
-	source hack/test-env.sh && go test $(GO_TEST_FLAGS) ./...
+	source hack/test-env.sh && RSCHED_HELM_BIN=$(HELM) go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-unit
 test-unit: ## Only tests that need no external component (fast).
 	go test $(GO_TEST_FLAGS) -short ./...
 
 .PHONY: test-components
-test-components: ## Build or find kube-apiserver/etcd/kubectl, Vault and PostgreSQL (cached after the first run).
+test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl, Vault and PostgreSQL (cached after the first run).
 	hack/envtest-assets.sh >/dev/null
 	hack/get-vault.sh >/dev/null
 	hack/postgres.sh >/dev/null
@@ -106,8 +108,8 @@ docker-build: ## Build the operator image (needs a Docker engine).
 	docker build -t $(IMG) .
 
 .PHONY: helm-lint
-helm-lint: ## Lint the Helm chart (needs helm on PATH).
-	helm lint charts/rsched
+helm-lint: $(HELM) ## Lint the Helm chart (warnings fail it).
+	$(HELM) lint --strict charts/rsched
 
 ##@ Tools
 
@@ -122,3 +124,18 @@ $(STATICCHECK):
 	@echo "installing staticcheck $(STATICCHECK_VERSION) into $(TOOLS_DIR)"
 	GOBIN=$(TOOLS_DIR)/tmp-sc go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	mv $(TOOLS_DIR)/tmp-sc/staticcheck $@ && rmdir $(TOOLS_DIR)/tmp-sc
+
+# The -X flags are the ones helm's own release build sets: without them `go install` yields a
+# helm that calls itself "v3.22" and assumes Kubernetes v1.20, so `helm template` would refuse
+# the chart's kubeVersion (>=1.31). 1.37 is the Kubernetes of helm $(HELM_VERSION)'s client-go
+# (v0.37); update it together with HELM_VERSION.
+$(HELM):
+	@mkdir -p $(TOOLS_DIR)
+	@echo "installing helm $(HELM_VERSION) into $(TOOLS_DIR)"
+	GOBIN=$(TOOLS_DIR)/tmp-helm CGO_ENABLED=0 go install -trimpath -ldflags "-s -w \
+		-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+		-X helm.sh/helm/v3/internal/version.gitTreeState=clean \
+		-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37 \
+		-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37" \
+		helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(TOOLS_DIR)/tmp-helm/helm $@ && rmdir $(TOOLS_DIR)/tmp-helm

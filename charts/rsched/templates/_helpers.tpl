@@ -1,0 +1,88 @@
+{{/*
+The chart name, for the app.kubernetes.io/name label.
+*/}}
+{{- define "rsched.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The prefix of every object name. Truncated to 40 characters so that the longest name built on it
+(<fullname>-schedulerinstance-editor) and the Service name (<fullname>-manager-metrics, a DNS
+label of at most 63 characters) stay valid.
+*/}}
+{{- define "rsched.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 40 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Chart name and version, for the helm.sh/chart label.
+*/}}
+{{- define "rsched.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Labels of every object.
+*/}}
+{{- define "rsched.labels" -}}
+helm.sh/chart: {{ include "rsched.chart" . }}
+{{ include "rsched.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | replace "+" "_" | trunc 63 | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: rsched
+{{- end }}
+
+{{/*
+Selector labels: only values that never change on an upgrade of the same release, because a
+Deployment's selector is immutable.
+*/}}
+{{- define "rsched.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "rsched.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{/*
+Labels and selector labels of the manager and the objects belonging to it.
+*/}}
+{{- define "rsched.managerLabels" -}}
+{{ include "rsched.labels" . }}
+app.kubernetes.io/component: manager
+{{- end }}
+
+{{- define "rsched.managerSelectorLabels" -}}
+{{ include "rsched.selectorLabels" . }}
+app.kubernetes.io/component: manager
+{{- end }}
+
+{{/*
+The manager's ServiceAccount name.
+*/}}
+{{- define "rsched.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (printf "%s-manager" (include "rsched.fullname" .)) .Values.serviceAccount.name }}
+{{- else }}
+{{- default "default" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+An image reference from {repository, tag, digest}: repository@digest when a digest is given,
+else repository:tag with the tag defaulting to the chart's appVersion.
+Call with (dict "image" .Values.image "root" .).
+*/}}
+{{- define "rsched.imageRef" -}}
+{{- if .image.digest }}
+{{- printf "%s@%s" .image.repository .image.digest }}
+{{- else }}
+{{- printf "%s:%s" .image.repository (.image.tag | default .root.Chart.AppVersion) }}
+{{- end }}
+{{- end }}
