@@ -71,9 +71,9 @@ lint: $(STATICCHECK) ## gofmt check, go vet and staticcheck; fails on any findin
 test: lint verify-generated test-components ## Everything: lint, generated-files check, unit and integration tests against real kube-apiserver, Vault and PostgreSQL.
 	source hack/test-env.sh && RSCHED_HELM_BIN=$(HELM) go test $(GO_TEST_FLAGS) ./...
 
-.PHONY: test-unit
-test-unit: ## Only tests that need no external component (fast).
-	go test $(GO_TEST_FLAGS) -short ./...
+.PHONY: test-api
+test-api: ## Only the CRD admission tests (real kube-apiserver; ~15 s once the components are cached).
+	source hack/test-env.sh && go test $(GO_TEST_FLAGS) ./api/...
 
 .PHONY: test-components
 test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl, Vault and PostgreSQL (cached after the first run).
@@ -82,17 +82,17 @@ test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl, Vault and
 	hack/postgres.sh >/dev/null
 
 .PHONY: bench
-bench: ## Run the Go benchmarks.
-	go test -run '^$$' -bench . -benchmem ./...
+bench: test-components ## Run the Go benchmarks (packages start their real components in TestMain).
+	source hack/test-env.sh && go test -run '^$$' -bench . -benchmem ./...
 
 ##@ Build
 
 .PHONY: build
-build: ## Build the manager and scheduler binaries into bin/.
+build: ## Build the operator binary into bin/manager.
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/manager ./cmd/manager
 
 .PHONY: run
-run: manifests ## Run the manager against the cluster in $$KUBECONFIG (CRDs must be installed).
+run: manifests ## Run the manager against the cluster of the current kubeconfig (CRDs must be installed).
 	go run ./cmd/manager --leader-elect=false --metrics-bind-address=0 --scheduler-image=$(SCHEDULER_IMG)
 
 .PHONY: demo
