@@ -26,6 +26,7 @@ type VaultKVRef struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`
+	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(s, s == '.' || s == '..')",message="mount must not contain . or .. segments"
 	Mount string `json:"mount,omitempty"`
 
 	// path of the secret within the mount (the part after "<mount>/data/"), without slashes at
@@ -34,6 +35,7 @@ type VaultKVRef struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.@-]+(/[A-Za-z0-9_.@-]+)*$`
+	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(s, s == '.' || s == '..')",message="path must not contain . or .. segments"
 	Path string `json:"path"`
 
 	// key inside the secret's data whose value is used.
@@ -53,6 +55,7 @@ type VaultKVPath struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=128
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`
+	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(s, s == '.' || s == '..')",message="mount must not contain . or .. segments"
 	Mount string `json:"mount,omitempty"`
 
 	// path of the secret within the mount (the part after "<mount>/data/"), without slashes at
@@ -61,5 +64,6 @@ type VaultKVPath struct {
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=512
 	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.@-]+(/[A-Za-z0-9_.@-]+)*$`
+	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(s, s == '.' || s == '..')",message="path must not contain . or .. segments"
 	Path string `json:"path"`
 }

@@ -1,7 +1,12 @@
 package v1alpha1
 
-// Condition types of a KeyRotationPolicy. ConditionReady and ConditionVaultReachable, shared
-// with SchedulerInstance, are the two it uses.
+// Condition types of a KeyRotationPolicy: ConditionReady and ConditionVaultReachable (shared with
+// SchedulerInstance) and ConditionRotating.
+const (
+	// ConditionRotating is True while a rotation is under way: a new version is staged on every
+	// pod but not yet active.
+	ConditionRotating = "Rotating"
+)
 
 // Reasons of KeyRotationPolicy conditions.
 const (
@@ -13,4 +18,6 @@ const (
 	ReasonInvalidSchedule   = "InvalidSchedule"
 	ReasonRotationFailed    = "RotationFailed"
 	ReasonStorageNeedsVault = "StorageNeedsVault"
+	ReasonTargetConflict    = "TargetConflict"
+	ReasonStaged            = "Staged"
 )

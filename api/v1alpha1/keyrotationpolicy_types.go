@@ -13,7 +13,9 @@ const RotateAnnotation = "scheduling.rsched.io/rotate"
 // KeyRotationPolicySpec is the desired rotation of the keys of one SchedulerInstance.
 type KeyRotationPolicySpec struct {
 	// targetRef is the SchedulerInstance, in this namespace, whose keys are rotated. Immutable:
-	// to rotate another instance, create another KeyRotationPolicy.
+	// to rotate another instance, create another KeyRotationPolicy. One policy per instance: a
+	// second policy naming the same instance is reported Ready=False with reason TargetConflict
+	// and rotates nothing.
 	// +required
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="targetRef is immutable: create a new KeyRotationPolicy to rotate the keys of another instance"
 	TargetRef LocalObjectReference `json:"targetRef"`
@@ -30,13 +32,15 @@ type KeyRotationPolicySpec struct {
 	// +required
 	Schedule RotationSchedule `json:"schedule"`
 
-	// gracePeriod is how long a replaced signing key still verifies tokens, so that tokens issued
-	// just before a rotation stay valid. It should be at least the instance's accessTokenTTL.
-	// Defaults to "24h"; 1m to 2160h.
+	// gracePeriod is how long a replaced signing key still verifies tokens, so that access tokens
+	// issued just before a rotation stay valid until they expire: keep it at least the instance's
+	// auth.accessTokenTTL. Refresh tokens are opaque, stored server-side and not signed with these
+	// keys, so their longer lifetime does not need a longer grace period. Defaults to "24h";
+	// 1m to 2160h.
 	// +optional
 	// +kubebuilder:default="24h"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('2160h')",message="gracePeriod must be a duration from 1m to 2160h, such as 24h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('2160h')",message="gracePeriod must be a duration from 1m to 2160h, such as 24h"
 	GracePeriod *metav1.Duration `json:"gracePeriod,omitempty"`
 
 	// retain is how many previous versions of each encryption key are kept, so that data
@@ -103,6 +107,7 @@ const (
 )
 
 // RotatedKey is one key that the policy creates and rotates.
+// +kubebuilder:validation:XValidation:rule="self.purpose == oldSelf.purpose",message="the purpose of a key cannot change: add a key with another name instead"
 // +kubebuilder:validation:XValidation:rule="self.purpose == 'Signing' ? self.algorithm in ['HS256', 'HS512', 'EdDSA'] : self.algorithm == 'AES256GCM'",message="a Signing key uses HS256, HS512 or EdDSA; an Encryption key uses AES256GCM"
 type RotatedKey struct {
 	// name identifies the key in the keyring and in status, a DNS label such as "jwt" or "fields".
@@ -116,7 +121,8 @@ type RotatedKey struct {
 	// +required
 	Purpose KeyPurpose `json:"purpose"`
 
-	// algorithm is HS256, HS512 or EdDSA for a Signing key, AES256GCM for an Encryption key.
+	// algorithm is HS256, HS512 or EdDSA for a Signing key, AES256GCM for an Encryption key. A
+	// change takes effect at the next rotation; existing versions keep their algorithm.
 	// +required
 	Algorithm KeyAlgorithm `json:"algorithm"`
 }
@@ -129,14 +135,14 @@ type RotationSchedule struct {
 	// At least 1m.
 	// +optional
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) >= duration('1m')",message="schedule.every must be a duration of at least 1m, such as 720h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') && duration(self) >= duration('1m')",message="schedule.every must be a duration of at least 1m, such as 720h"
 	Every *metav1.Duration `json:"every,omitempty"`
 
 	// cron rotates at the times of a standard 5-field cron expression (minute hour day-of-month
 	// month day-of-week), such as "0 3 * * 0" for 03:00 every Sunday.
 	// +optional
 	// +kubebuilder:validation:MaxLength=128
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([*]|([0-5]?[0-9])(-([0-5]?[0-9]))?)(/[0-9]{1,2})?(,([*]|([0-5]?[0-9])(-([0-5]?[0-9]))?)(/[0-9]{1,2})?)* +([*]|([01]?[0-9]|2[0-3])(-([01]?[0-9]|2[0-3]))?)(/[0-9]{1,2})?(,([*]|([01]?[0-9]|2[0-3])(-([01]?[0-9]|2[0-3]))?)(/[0-9]{1,2})?)* +([*]|(0?[1-9]|[12][0-9]|3[01])(-(0?[1-9]|[12][0-9]|3[01]))?)(/[0-9]{1,2})?(,([*]|(0?[1-9]|[12][0-9]|3[01])(-(0?[1-9]|[12][0-9]|3[01]))?)(/[0-9]{1,2})?)* +([*]|(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))(-(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)))?)(/[0-9]{1,2})?(,([*]|(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))(-(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)))?)(/[0-9]{1,2})?)* +([*]|([0-6]|(?i:sun|mon|tue|wed|thu|fri|sat))(-([0-6]|(?i:sun|mon|tue|wed|thu|fri|sat)))?)(/[0-9]{1,2})?(,([*]|([0-6]|(?i:sun|mon|tue|wed|thu|fri|sat))(-([0-6]|(?i:sun|mon|tue|wed|thu|fri|sat)))?)(/[0-9]{1,2})?)*$')",message="schedule.cron must be a 5-field cron expression (minute 0-59, hour 0-23, day-of-month 1-31, month 1-12 or JAN-DEC, day-of-week 0-6 or SUN-SAT), such as \"0 3 * * 0\""
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([*]|([0-5]?[0-9])(-([0-5]?[0-9]))?)(/([1-9][0-9]?))?(,([*]|([0-5]?[0-9])(-([0-5]?[0-9]))?)(/([1-9][0-9]?))?)* +([*]|([01]?[0-9]|2[0-3])(-([01]?[0-9]|2[0-3]))?)(/([1-9][0-9]?))?(,([*]|([01]?[0-9]|2[0-3])(-([01]?[0-9]|2[0-3]))?)(/([1-9][0-9]?))?)* +([*]|(0?[1-9]|[12][0-9]|3[01])(-(0?[1-9]|[12][0-9]|3[01]))?)(/([1-9][0-9]?))?(,([*]|(0?[1-9]|[12][0-9]|3[01])(-(0?[1-9]|[12][0-9]|3[01]))?)(/([1-9][0-9]?))?)* +([*]|(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))(-(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)))?)(/([1-9][0-9]?))?(,([*]|(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))(-(0?[1-9]|1[0-2]|(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)))?)(/([1-9][0-9]?))?)* +([*]|([0-6]|(?i:sun|mon|tue|wed|thu|fri|sat))(-([0-6]|(?i:sun|mon|tue|wed|thu|fri|sat)))?)(/([1-9][0-9]?))?(,([*]|([0-6]|(?i:sun|mon|tue|wed|thu|fri|sat))(-([0-6]|(?i:sun|mon|tue|wed|thu|fri|sat)))?)(/([1-9][0-9]?))?)*$')",message="schedule.cron must be a 5-field cron expression (minute 0-59, hour 0-23, day-of-month 1-31, month 1-12 or JAN-DEC, day-of-week 0-6 or SUN-SAT), such as \"0 3 * * 0\""
 	Cron string `json:"cron,omitempty"`
 
 	// timeZone is the IANA time zone in which cron is read, such as "Europe/Berlin". Defaults to
@@ -144,7 +150,7 @@ type RotationSchedule struct {
 	// operator as Ready=False with reason UnknownTimeZone.
 	// +optional
 	// +kubebuilder:validation:MaxLength=64
-	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$')",message="schedule.timeZone must be an IANA time zone name such as UTC or Europe/Berlin"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$') && self != 'Local'",message="schedule.timeZone must be an IANA time zone name such as UTC or Europe/Berlin (not Local, which depends on the operator's host)"
 	TimeZone string `json:"timeZone,omitempty"`
 }
 
@@ -168,10 +174,15 @@ type KeyStorage struct {
 }
 
 // KeyState is the state of one version of a key.
-// +kubebuilder:validation:Enum=active;verify-only;decrypt-only;retired
+// +kubebuilder:validation:Enum=staged;active;verify-only;decrypt-only;retired
 type KeyState string
 
 const (
+	// KeyStateStaged is published to every pod (it verifies and decrypts) but does not sign or
+	// encrypt yet. A rotation stages the new version first and activates it only once every pod
+	// has loaded it, because mounted Secrets reach pods at different times: a pod that signed
+	// with a key its peers had not loaded would issue tokens they reject.
+	KeyStateStaged KeyState = "staged"
 	// KeyStateActive signs or encrypts new data; there is one per key.
 	KeyStateActive KeyState = "active"
 	// KeyStateVerifyOnly verifies tokens until expiresAt, then is retired.
@@ -189,7 +200,8 @@ type KeyRotationPolicyStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready and VaultReachable.
+	// conditions: Ready, Rotating (True from staging a new version until it is active everywhere)
+	// and VaultReachable.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -238,9 +250,12 @@ type KeyStatus struct {
 	// +optional
 	ActiveVersion int64 `json:"activeVersion,omitempty"`
 
-	// versions of the key still in the keyring, newest first.
+	// versions of the key, newest first: the staged and active versions, those still verifying
+	// or decrypting, and the most recently retired ones (history only; retired keys are no longer
+	// in the keyring). At most 32.
 	// +optional
 	// +listType=atomic
+	// +kubebuilder:validation:MaxItems=32
 	Versions []KeyVersionStatus `json:"versions,omitempty"`
 }
 
@@ -252,7 +267,7 @@ type KeyVersionStatus struct {
 	// createdAt is when this version was generated.
 	CreatedAt metav1.Time `json:"createdAt"`
 
-	// state is active, verify-only, decrypt-only or retired.
+	// state is staged, active, verify-only, decrypt-only or retired.
 	State KeyState `json:"state"`
 
 	// expiresAt is when a verify-only version stops verifying.
@@ -268,7 +283,7 @@ type KeyVersionStatus struct {
 // +kubebuilder:printcolumn:name="Target",type=string,JSONPath=`.spec.targetRef.name`
 // +kubebuilder:printcolumn:name="Version",type=integer,JSONPath=`.status.currentVersion`
 // +kubebuilder:printcolumn:name="Last Rotation",type=date,JSONPath=`.status.lastRotationTime`
-// +kubebuilder:printcolumn:name="Next Rotation",type=date,JSONPath=`.status.nextRotationTime`
+// +kubebuilder:printcolumn:name="Next Rotation",type=string,JSONPath=`.status.nextRotationTime`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type KeyRotationPolicy struct {

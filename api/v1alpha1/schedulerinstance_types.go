@@ -62,12 +62,14 @@ type SchedulerInstanceSpec struct {
 	// podAnnotations are added to the API server pod template. Keys under
 	// scheduling.rsched.io/ are reserved for the operator and rejected.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('scheduling.rsched.io/'))",message="podAnnotations must not use the reserved prefix scheduling.rsched.io/"
 	PodAnnotations map[string]string `json:"podAnnotations,omitempty"`
 
 	// podLabels are added to the API server pod template. Keys under app.kubernetes.io/ and
 	// scheduling.rsched.io/ are reserved (the operator selects its pods by them) and rejected.
 	// +optional
+	// +kubebuilder:validation:MaxProperties=64
 	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('app.kubernetes.io/') && !k.startsWith('scheduling.rsched.io/'))",message="podLabels must not use the reserved prefixes app.kubernetes.io/ and scheduling.rsched.io/"
 	PodLabels map[string]string `json:"podLabels,omitempty"`
 
@@ -129,7 +131,7 @@ type VaultSpec struct {
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=2048
-	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getHostname() != ''",message="vault.address must be an absolute URL such as https://vault.example.com:8200"
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getHostname() != '' && !self.contains('@')",message="vault.address must be an absolute URL such as https://vault.example.com:8200, without credentials"
 	Address string `json:"address"`
 
 	// insecureAllowHTTP allows an http:// address. Tokens and secrets then cross the network in
@@ -152,10 +154,13 @@ type VaultSpec struct {
 	// +required
 	Auth VaultAuthSpec `json:"auth"`
 
-	// secrets are the KV v2 secrets whose keys are provisioned for the server as files. Up to 32.
+	// secrets are the KV v2 secrets whose keys are provisioned for the server as files, each
+	// {mount, path} at most once. Up to 32.
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
-	// +listType=atomic
+	// +listType=map
+	// +listMapKey=mount
+	// +listMapKey=path
 	Secrets []VaultKVPath `json:"secrets,omitempty"`
 
 	// refreshInterval is how often the operator re-reads the secrets from Vault. Defaults to
@@ -163,7 +168,7 @@ type VaultSpec struct {
 	// +optional
 	// +kubebuilder:default="1h"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) >= duration('1m')",message="refreshInterval must be a duration of at least 1m, such as 1h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') && duration(self) >= duration('1m')",message="refreshInterval must be a duration of at least 1m, such as 1h"
 	RefreshInterval *metav1.Duration `json:"refreshInterval,omitempty"`
 }
 
@@ -206,6 +211,7 @@ type VaultKubernetesAuth struct {
 	// audience. Defaults to ["vault"].
 	// +optional
 	// +kubebuilder:default={vault}
+	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=8
 	// +listType=set
 	// +kubebuilder:validation:items:MinLength=1
@@ -235,13 +241,13 @@ type VaultAppRoleAuth struct {
 }
 
 // AuthSpec is the authentication policy of the API server.
-// +kubebuilder:validation:XValidation:rule="!has(self.accessTokenTTL) || !has(self.refreshTokenTTL) || !self.accessTokenTTL.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || !self.refreshTokenTTL.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') || duration(self.refreshTokenTTL) > duration(self.accessTokenTTL)",message="auth.refreshTokenTTL must be longer than auth.accessTokenTTL"
+// +kubebuilder:validation:XValidation:rule="!has(self.accessTokenTTL) || !has(self.refreshTokenTTL) || !self.accessTokenTTL.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') || !self.refreshTokenTTL.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') || duration(self.refreshTokenTTL) > duration(self.accessTokenTTL)",message="auth.refreshTokenTTL must be longer than auth.accessTokenTTL"
 type AuthSpec struct {
 	// accessTokenTTL is the lifetime of an access token. Defaults to "15m"; 1m to 1h.
 	// +optional
 	// +kubebuilder:default="15m"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('1h')",message="accessTokenTTL must be a duration from 1m to 1h, such as 15m"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('1h')",message="accessTokenTTL must be a duration from 1m to 1h, such as 15m"
 	AccessTokenTTL *metav1.Duration `json:"accessTokenTTL,omitempty"`
 
 	// refreshTokenTTL is the lifetime of a refresh token (and of the login session it keeps
@@ -249,7 +255,7 @@ type AuthSpec struct {
 	// +optional
 	// +kubebuilder:default="168h"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) >= duration('1h')",message="refreshTokenTTL must be a duration of at least 1h, such as 168h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') && duration(self) >= duration('1h')",message="refreshTokenTTL must be a duration of at least 1h, such as 168h"
 	RefreshTokenTTL *metav1.Duration `json:"refreshTokenTTL,omitempty"`
 
 	// lockout locks an account after repeated failed logins.
@@ -263,7 +269,9 @@ type AuthSpec struct {
 	// +kubebuilder:default={admin}
 	// +kubebuilder:validation:MaxItems=8
 	// +listType=set
-	MFARequiredRoles []UserRole `json:"mfaRequiredRoles,omitempty"`
+	// No omitempty: an explicit [] (MFA off) must survive a round trip through a Go client, or
+	// the API server would default it back to [admin].
+	MFARequiredRoles []UserRole `json:"mfaRequiredRoles"`
 
 	// passwordPolicy holds the rules for user passwords.
 	// +optional
@@ -289,7 +297,7 @@ type LockoutSpec struct {
 	// +optional
 	// +kubebuilder:default="30m"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="lockout.duration must be a duration from 1m to 24h, such as 30m"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') && duration(self) >= duration('1m') && duration(self) <= duration('24h')",message="lockout.duration must be a duration from 1m to 24h, such as 30m"
 	Duration *metav1.Duration `json:"duration,omitempty"`
 }
 
@@ -315,7 +323,7 @@ type PasswordPolicySpec struct {
 	// +optional
 	// +kubebuilder:default="2160h"
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && (duration(self) == duration('0s') || duration(self) >= duration('24h'))",message="passwordPolicy.maxAge must be 0s (no expiry) or a duration of at least 24h, such as 2160h"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') && (duration(self) == duration('0s') || duration(self) >= duration('24h'))",message="passwordPolicy.maxAge must be 0s (no expiry) or a duration of at least 24h, such as 2160h"
 	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
 }
 
@@ -348,7 +356,7 @@ type RateLimitSpec struct {
 
 // CIDR is an IPv4 or IPv6 network in CIDR notation, such as "10.0.0.0/8" or "fd00::/8".
 // +kubebuilder:validation:MaxLength=64
-// +kubebuilder:validation:XValidation:rule="isCIDR(self)",message="must be a CIDR such as 10.0.0.0/8 or fd00::/8"
+// +kubebuilder:validation:XValidation:rule="isCIDR(self) && cidr(self).prefixLength() > 0",message="must be a CIDR such as 10.0.0.0/8 or fd00::/8, and not /0 (trusting every address lets any client forge X-Forwarded-For)"
 type CIDR string
 
 // RateLimit allows a number of requests per period.
@@ -362,7 +370,7 @@ type RateLimit struct {
 	// period is the window over which requests are counted; 1s to 24h.
 	// +required
 	// +kubebuilder:validation:Type=string
-	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ms|s|m|h))+$') && duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="period must be a duration from 1s to 24h, such as 1m"
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') && duration(self) >= duration('1s') && duration(self) <= duration('24h')",message="period must be a duration from 1s to 24h, such as 1m"
 	Period metav1.Duration `json:"period"`
 }
 
@@ -509,8 +517,8 @@ type SchedulerInstanceStatus struct {
 	// +optional
 	LastSecretSyncTime *metav1.Time `json:"lastSecretSyncTime,omitempty"`
 
-	// keyVersion is the version of the keyring the running pods use (set by the
-	// KeyRotationPolicy that targets this instance).
+	// keyVersion is the version of the keyring the running pods use, read by this instance's
+	// reconciler from the keyring it mounts.
 	// +optional
 	KeyVersion int64 `json:"keyVersion,omitempty"`
 }
