@@ -82,6 +82,10 @@ func NewKube() (*Kube, error) {
 	// stack trace. Its failures come back as errors, so its chatter is not needed.
 	setLoggerOnce.Do(func() { ctrllog.SetLogger(logr.Discard()) })
 	k := &Kube{Assets: assets, Scheme: NewScheme()}
+	var err error
+	if k.dir, err = os.MkdirTemp("", "rsched-kube-"); err != nil {
+		return nil, err
+	}
 	k.env = &envtest.Environment{
 		BinaryAssetsDirectory:    assets,
 		CRDDirectoryPaths:        []string{filepath.Join(RepoRoot(), "config", "crd", "bases")},
@@ -90,8 +94,24 @@ func NewKube() (*Kube, error) {
 		ControlPlaneStartTimeout: 60 * time.Second,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
+	// envtest starts etcd and kube-apiserver in their own process group but without a parent-
+	// death signal, so a test binary killed by `go test -timeout` or kill -9 would leave them
+	// running. Starting them through setpriv --pdeathsig KILL ties their lives to ours.
+	apiserver, err := withParentDeathSignal(k.dir, filepath.Join(assets, "kube-apiserver"))
+	if err != nil {
+		_ = os.RemoveAll(k.dir)
+		return nil, err
+	}
+	etcd, err := withParentDeathSignal(k.dir, filepath.Join(assets, "etcd"))
+	if err != nil {
+		_ = os.RemoveAll(k.dir)
+		return nil, err
+	}
+	k.env.ControlPlane.GetAPIServer().Path = apiserver
+	k.env.ControlPlane.Etcd = &envtest.Etcd{Path: etcd}
 	cfg, err := k.env.Start()
 	if err != nil {
+		_ = os.RemoveAll(k.dir)
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
 	}
 	k.Config = cfg
@@ -100,9 +120,6 @@ func NewKube() (*Kube, error) {
 		return nil, err
 	}
 	if k.Client, err = client.New(cfg, client.Options{Scheme: k.Scheme}); err != nil {
-		return fail(err)
-	}
-	if k.dir, err = os.MkdirTemp("", "rsched-kube-"); err != nil {
 		return fail(err)
 	}
 	user, err := k.env.AddUser(envtest.User{Name: "rsched-test-admin", Groups: []string{"system:masters"}}, nil)
@@ -118,6 +135,21 @@ func NewKube() (*Kube, error) {
 		return fail(err)
 	}
 	return k, nil
+}
+
+// withParentDeathSignal returns a launcher for bin that makes the kernel kill it when the
+// process that started it dies, or bin itself when setpriv (util-linux) is not installed.
+func withParentDeathSignal(dir, bin string) (string, error) {
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		return bin, nil
+	}
+	shim := filepath.Join(dir, filepath.Base(bin))
+	script := fmt.Sprintf("#!/bin/sh\nexec %q --pdeathsig KILL -- %q \"$@\"\n", setpriv, bin)
+	if err := os.WriteFile(shim, []byte(script), 0o700); err != nil {
+		return "", err
+	}
+	return shim, nil
 }
 
 // Kubectl runs the real kubectl from the assets directory against this API server and returns

@@ -145,6 +145,16 @@ func NewPostgres() (*Postgres, error) {
 	return p, nil
 }
 
+// String describes the cluster without its password, so that printing a Postgres (%v, %+v)
+// never leaks it.
+func (p *Postgres) String() string {
+	u, err := url.Parse(p.URL)
+	if err != nil {
+		return fmt.Sprintf("postgres on 127.0.0.1:%d", p.Port)
+	}
+	return "postgres " + u.Redacted()
+}
+
 func (p *Postgres) exec(sql string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -173,6 +183,7 @@ func (p *Postgres) waitReady(timeout time.Duration) error {
 			return fmt.Errorf("postgres exited before accepting connections:\n%s", p.proc.out.String())
 		}
 		if time.Now().After(deadline) {
+			// pgconn redacts the password in its errors; the URL itself is never printed.
 			return fmt.Errorf("postgres on port %d not ready after %s: %v\n%s", p.Port, timeout, err, p.proc.out.String())
 		}
 		time.Sleep(50 * time.Millisecond)

@@ -24,14 +24,27 @@ import (
 	"syscall"
 )
 
-// RepoRoot is the root of the rsched repository, found from this source file's location so tests
-// in any package can reach config/ and hack/.
+// RepoRoot is the root of the rsched repository, so tests in any package can reach config/ and
+// hack/. It comes from this source file's location, or, when that is not a real path (a
+// -trimpath build), from the nearest go.mod above the working directory.
 func RepoRoot() string {
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		panic("testenv: cannot find the source location")
+	if _, file, _, ok := runtime.Caller(0); ok && filepath.IsAbs(file) {
+		return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
 	}
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
+	dir, err := os.Getwd()
+	if err != nil {
+		panic("testenv: cannot find the repository root: " + err.Error())
+	}
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && strings.HasPrefix(string(b), "module github.com/rsched/rsched\n") {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			panic("testenv: cannot find the repository root (no go.mod of github.com/rsched/rsched above the working directory)")
+		}
+		dir = parent
+	}
 }
 
 // MissingComponentError says which component is missing and how to get it.

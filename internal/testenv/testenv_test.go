@@ -1,8 +1,14 @@
 package testenv_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,6 +38,7 @@ func TestVaultKVv2WriteReadAndCleanStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = v.Stop() }) // for early failures; Stop is idempotent
 	pid := v.Pid()
 	ctx := context.Background()
 	kv := v.Client.KVv2("secret")
@@ -82,6 +89,7 @@ func TestPostgresCreateInsertSelectAndCleanStop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = p.Stop() })
 	pid := p.Pid()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, p.URL)
@@ -164,6 +172,7 @@ func TestKubeStartsWithCRDsAndStopsCleanly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = k.Stop() })
 	ctx := context.Background()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "harness"}}
 	if err := k.Client.Create(ctx, ns); err != nil {
@@ -205,5 +214,148 @@ func TestMissingComponentFailsWithInstructions(t *testing.T) {
 	t.Setenv("KUBEBUILDER_ASSETS", "")
 	if _, err := testenv.NewKube(); !errors.As(err, &missing) || !strings.Contains(err.Error(), "hack/envtest-assets.sh") {
 		t.Errorf("NewKube without KUBEBUILDER_ASSETS: %v", err)
+	}
+}
+
+// helperEnv makes this test binary, re-executed by TestComponentsDieWithTheTestProcess, start
+// every component and wait to be killed.
+const helperEnv = "RSCHED_TESTENV_START_ALL_AND_WAIT"
+
+func TestStartAllAndWait(t *testing.T) {
+	if os.Getenv(helperEnv) != "1" {
+		return // only meaningful as the child of TestComponentsDieWithTheTestProcess
+	}
+	if _, err := testenv.NewKube(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testenv.NewVault(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := testenv.NewPostgres(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Println("READY")
+	select {}
+}
+
+// childrenOf lists the live processes whose parent is pid.
+func childrenOf(pid int) map[int]string {
+	out := map[int]string{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		var name string
+		var ppid int
+		for _, line := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(line, "Name:\t"); ok {
+				name = v
+			}
+			if v, ok := strings.CutPrefix(line, "PPid:\t"); ok {
+				ppid, _ = strconv.Atoi(v)
+			}
+		}
+		if ppid == pid {
+			out[child] = name
+		}
+	}
+	return out
+}
+
+func alive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(stat)
+	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
+}
+
+// A test binary killed by `go test -timeout` or kill -9 runs no cleanup. The components must die
+// with it anyway (parent-death signal), or they would pile up on a shared CI machine.
+func TestComponentsDieWithTheTestProcess(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^TestStartAllAndWait$", "-test.v")
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	ready := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if sc.Text() == "READY" {
+				ready <- true
+			}
+		}
+		ready <- false
+	}()
+	select {
+	case ok := <-ready:
+		if !ok {
+			t.Fatal("the helper exited before starting the components")
+		}
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the helper did not start the components within 2 minutes")
+	}
+
+	children := childrenOf(cmd.Process.Pid)
+	for _, want := range []string{"etcd", "kube-apiserver", "vault", "postgres"} {
+		found := false
+		for _, n := range children {
+			// /proc's Name is the executable's name cut to 15 bytes ("vault-v1.21.0-l").
+			found = found || strings.HasPrefix(n, want)
+		}
+		if !found {
+			t.Fatalf("no %s among the helper's children %v", want, children)
+		}
+	}
+	// The postmaster's backends are its children, not the helper's; they must go too.
+	var all []int
+	for pid := range children {
+		all = append(all, pid)
+		for gc := range childrenOf(pid) {
+			all = append(all, gc)
+		}
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = cmd.Wait()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var left []string
+		for _, pid := range all {
+			if alive(pid) {
+				left = append(left, fmt.Sprintf("%d(%s)", pid, children[pid]))
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			for _, pid := range all {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+			t.Fatalf("processes outlived the killed test binary: %v", left)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

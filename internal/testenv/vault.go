@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -39,7 +40,7 @@ func StartVault(t testing.TB) *Vault {
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("vault server output:\n%s", v.proc.out.String())
+			t.Logf("vault server output:\n%s", v.output())
 		}
 		if err := v.Stop(); err != nil {
 			t.Error(err)
@@ -84,11 +85,11 @@ func startVault(bin string) (*Vault, error) {
 		home:  home,
 	}
 	cmd := exec.Command(bin, "server", "-dev",
-		"-dev-root-token-id="+v.Token,
 		"-dev-listen-address=127.0.0.1:"+strconv.Itoa(port),
 		"-dev-no-store-token")
-	// HOME keeps Vault from reading or writing the user's ~/.vault-token and config.
-	cmd.Env = []string{"HOME=" + home, "VAULT_LOG_LEVEL=warn", "PATH=/usr/bin:/bin"}
+	// The root token goes in the environment, not argv, where any local user could read it in
+	// /proc/<pid>/cmdline. HOME keeps Vault away from the user's ~/.vault-token and config.
+	cmd.Env = []string{"HOME=" + home, "VAULT_LOG_LEVEL=warn", "PATH=/usr/bin:/bin", "VAULT_DEV_ROOT_TOKEN_ID=" + v.Token}
 	cmd.Dir = home
 	if v.proc, err = startProcess("vault", cmd); err != nil {
 		_ = os.RemoveAll(home)
@@ -108,28 +109,54 @@ func startVault(bin string) (*Vault, error) {
 	return v, nil
 }
 
-// waitHealthy polls sys/health until Vault reports itself initialised and unsealed (200).
+// waitHealthy polls sys/health until Vault reports itself initialised and unsealed (200), then
+// checks the root token: if another server had taken the port, the health check alone would
+// pass against the wrong Vault.
 func (v *Vault) waitHealthy(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	for {
+		if v.proc.exited() {
+			return fmt.Errorf("vault exited before it became healthy:\n%s", v.output())
+		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, v.Addr+"/v1/sys/health", nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return nil
+				break
 			}
-		}
-		if v.proc.exited() {
-			return fmt.Errorf("vault exited before it became healthy:\n%s", v.proc.out.String())
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("vault at %s not healthy after %s:\n%s", v.Addr, timeout, v.proc.out.String())
+			return fmt.Errorf("vault at %s not healthy after %s:\n%s", v.Addr, timeout, v.output())
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, v.Addr+"/v1/auth/token/lookup-self", nil)
+	req.Header.Set("X-Vault-Token", v.Token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("vault at %s: token lookup: %w", v.Addr, err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || v.proc.exited() {
+		return fmt.Errorf("the Vault answering at %s is not the one started (token lookup: %d)", v.Addr, resp.StatusCode)
+	}
+	return nil
+}
+
+// output is the server's output with the root token and the dev unseal key removed, so that it
+// can go into an error or a test log.
+func (v *Vault) output() string {
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(v.proc.out.String(), "\n") {
+		if strings.Contains(line, "Unseal Key:") {
+			line = "Unseal Key: <redacted>\n"
+		}
+		b.WriteString(line)
+	}
+	return strings.ReplaceAll(b.String(), v.Token, "<redacted>")
 }
 
 // Pid is the process ID of the server (also its process group).
