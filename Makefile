@@ -45,6 +45,7 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into config/, and copy th
 	$(CONTROLLER_GEN) rbac:roleName=rsched-manager crd paths=./api/... paths=./controllers/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
 	mkdir -p charts/rsched/crds
+	rm -f charts/rsched/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/rsched/crds/
 
 .PHONY: verify-generated
@@ -116,14 +117,12 @@ helm-lint: $(HELM) ## Lint the Helm chart (warnings fail it).
 $(CONTROLLER_GEN):
 	@mkdir -p $(TOOLS_DIR)
 	@echo "installing controller-gen $(CONTROLLER_TOOLS_VERSION) into $(TOOLS_DIR)"
-	GOBIN=$(TOOLS_DIR)/tmp-cg go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION)
-	mv $(TOOLS_DIR)/tmp-cg/controller-gen $@ && rmdir $(TOOLS_DIR)/tmp-cg
+	tmp=$$(mktemp -d -p $(TOOLS_DIR)) && GOBIN=$$tmp go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION) && mv $$tmp/controller-gen $@ && rmdir $$tmp
 
 $(STATICCHECK):
 	@mkdir -p $(TOOLS_DIR)
 	@echo "installing staticcheck $(STATICCHECK_VERSION) into $(TOOLS_DIR)"
-	GOBIN=$(TOOLS_DIR)/tmp-sc go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
-	mv $(TOOLS_DIR)/tmp-sc/staticcheck $@ && rmdir $(TOOLS_DIR)/tmp-sc
+	tmp=$$(mktemp -d -p $(TOOLS_DIR)) && GOBIN=$$tmp go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) && mv $$tmp/staticcheck $@ && rmdir $$tmp
 
 # The -X flags are the ones helm's own release build sets: without them `go install` yields a
 # helm that calls itself "v3.22" and assumes Kubernetes v1.20, so `helm template` would refuse
@@ -132,10 +131,9 @@ $(STATICCHECK):
 $(HELM):
 	@mkdir -p $(TOOLS_DIR)
 	@echo "installing helm $(HELM_VERSION) into $(TOOLS_DIR)"
-	GOBIN=$(TOOLS_DIR)/tmp-helm CGO_ENABLED=0 go install -trimpath -ldflags "-s -w \
+	tmp=$$(mktemp -d -p $(TOOLS_DIR)) && GOBIN=$$tmp CGO_ENABLED=0 go install -trimpath -ldflags "-s -w \
 		-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
 		-X helm.sh/helm/v3/internal/version.gitTreeState=clean \
 		-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=37 \
 		-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=37" \
-		helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
-	mv $(TOOLS_DIR)/tmp-helm/helm $@ && rmdir $(TOOLS_DIR)/tmp-helm
+		helm.sh/helm/v3/cmd/helm@$(HELM_VERSION) && mv $$tmp/helm $@ && rmdir $$tmp

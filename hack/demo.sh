@@ -26,6 +26,10 @@ case "${1:-up}" in
   down)
     if [[ ! -f "$PIDFILE" ]]; then log "no demo is running"; exit 0; fi
     pid="$(cat "$PIDFILE")"
+    # A stale pidfile may name a PID since reused by an unrelated process: signal only our runner.
+    if [[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "$ROOT/bin/demo-runner" ]]; then
+      log "no demo is running (stale pidfile for pid $pid)"; rm -f "$PIDFILE"; exit 0
+    fi
     if kill -TERM "$pid" 2>/dev/null; then
       for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
       if kill -0 "$pid" 2>/dev/null; then log "demo (pid $pid) did not stop in 20s; killing it"; kill -KILL "$pid"; fi

@@ -24,6 +24,11 @@ GOOS="$(go env GOOS)"; GOARCH="$(go env GOARCH)"
 DEST="$BIN_DIR/k8s/${K8S_VERSION}-${GOOS}-${GOARCH}"
 EXTRA_DEST="$DEST-extra"
 
+# Scratch directories of a build in progress go away however the script ends.
+SCRATCH=()
+cleanup() { local d; for d in "${SCRATCH[@]}"; do rm -rf "$d"; done; }
+trap cleanup EXIT
+
 complete() { # complete DIR BIN...
   local d="$1" b; shift
   for b in "$@"; do [[ -x "$d/$b" ]] || return 1; done
@@ -34,7 +39,7 @@ complete() { # complete DIR BIN...
 # so we build from a throw-away wrapper module that maps each to its published v0.x.y.
 build_k8s() {
   local out="$1"; shift
-  local work; work="$(mktemp -d)"
+  local work; work="$(mktemp -d)"; SCRATCH+=("$work")
   local sv="v0.${K8S_VERSION#1.}" kgomod c t
   log "downloading k8s.io/kubernetes@v${K8S_VERSION} module metadata"
   kgomod="$(go mod download -json "k8s.io/kubernetes@v${K8S_VERSION}" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",$/\1/p')"
@@ -75,7 +80,7 @@ build_k8s() {
 # refuses it; a wrapper module requiring the published version builds it.
 build_etcd() {
   local out="$1" work t
-  work="$(mktemp -d)"
+  work="$(mktemp -d)"; SCRATCH+=("$work")
   (
     cd "$work"
     printf 'module etcdbuild\n\ngo 1.26.0\n\nrequire go.etcd.io/etcd/server/v3 v%s\n' "$ETCD_VERSION" > go.mod
@@ -97,15 +102,15 @@ base() {
     log "cache miss in $DEST; trying setup-envtest ${SETUP_ENVTEST_VERSION} download"
     local got
     if got="$(timeout 300 go run "sigs.k8s.io/controller-runtime/tools/setup-envtest@${SETUP_ENVTEST_VERSION}" \
-          use "$K8S_VERSION" --bin-dir "$BIN_DIR" -p path 2>/dev/null)" && complete "$got" etcd kube-apiserver kubectl; then
+          use "$K8S_VERSION" --bin-dir "$BIN_DIR" -p path 2>"$BIN_DIR/setup-envtest.log")" && complete "$got" etcd kube-apiserver kubectl; then
       [[ "$got" == "$DEST" ]] || { mkdir -p "$(dirname "$DEST")"; rm -rf "$DEST"; cp -a "$got" "$DEST"; }
       return 0
     fi
-    log "setup-envtest could not download (no internet?); building from source through the Go module proxy"
+    log "setup-envtest could not download ($(tail -1 "$BIN_DIR/setup-envtest.log" 2>/dev/null | cut -c1-160)); building from source through the Go module proxy"
   fi
   local start tmp
   start=$(date +%s)
-  tmp="$DEST.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"
+  tmp="$DEST.tmp.$$"; rm -rf "$tmp"; mkdir -p "$tmp"; SCRATCH+=("$tmp")
   build_k8s "$tmp" kube-apiserver kubectl
   build_etcd "$tmp"
   printf 'kubernetes=v%s\netcd=v%s\n%s\n' "$K8S_VERSION" "$ETCD_VERSION" "$(go version)" > "$tmp/.source-build"
@@ -119,7 +124,7 @@ extras() {
   complete "$EXTRA_DEST" $EXTRA_BINS && return 0
   with_lock "$BIN_DIR/.lock"
   local tmp="$EXTRA_DEST.tmp.$$" b missing=()
-  rm -rf "$tmp"; mkdir -p "$tmp"
+  rm -rf "$tmp"; mkdir -p "$tmp"; SCRATCH+=("$tmp")
   for b in $EXTRA_BINS; do
     if [[ -x "$EXTRA_DEST/$b" ]]; then cp -a "$EXTRA_DEST/$b" "$tmp/"; else missing+=("$b"); fi
   done

@@ -16,7 +16,8 @@ find_bindir() {
   local d
   if [[ -n "${RSCHED_PG_BINDIR:-}" && -x "$RSCHED_PG_BINDIR/initdb" ]]; then echo "$RSCHED_PG_BINDIR"; return 0; fi
   # Debian keeps server binaries out of PATH, one directory per major version; take the newest.
-  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k4,4nr); do
+  # /usr/lib/postgresql/<major>/bin: field 5 is the major version.
+  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5,5nr); do
     [[ -x "$d/initdb" && -x "$d/postgres" && -x "$d/pg_ctl" ]] && { echo "$d"; return 0; }
   done
   return 1
@@ -32,8 +33,11 @@ if dir="$(find_bindir)"; then echo "$dir"; exit 0; fi
 log "installing Debian's postgresql server package (apt-get)"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq >&2
-# policy-rc.d keeps the package from starting a system-wide server we would never use.
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
-trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+# policy-rc.d keeps the package from starting a system-wide server we would never use. Container
+# images often ship one already: leave theirs alone, and remove only the one we created.
+if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
+  trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 apt-get install -y -qq --no-install-recommends postgresql >&2
 find_bindir || { log "postgresql installed but no server binaries found"; exit 1; }

@@ -29,7 +29,9 @@ import (
 )
 
 // ManagedByLabel marks the Secrets the operator creates. Only those are cached in full: a cluster
-// holds many unrelated Secrets, and caching all of them cost cert-manager users gigabytes.
+// holds many unrelated Secrets, and caching all of them cost cert-manager users gigabytes. A
+// Secret the user names in a spec (database URL, Vault CA, AppRole secret ID) is not labelled, so
+// a cached Get would answer NotFound: reconcilers read those through mgr.GetAPIReader().
 const ManagedByLabel = "app.kubernetes.io/managed-by"
 
 func main() {
@@ -94,6 +96,10 @@ func watchedNamespaces(flagValue string) (map[string]cache.Config, error) {
 			return nil, fmt.Errorf("--watch-namespaces: %q %s", ns, errs)
 		}
 		out[ns] = cache.Config{}
+	}
+	if len(out) == 0 {
+		// An empty map would mean "all namespaces": the opposite of what a list was asked for.
+		return nil, fmt.Errorf("--watch-namespaces %q names no namespace; leave it empty to watch all", flagValue)
 	}
 	return out, nil
 }
@@ -176,6 +182,8 @@ func run(args []string) error {
 		LeaderElectionReleaseOnCancel: true,
 		Cache: cache.Options{
 			DefaultNamespaces: namespaces,
+			// managedFields are often the largest part of an object and no reconciler reads them.
+			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject: map[client.Object]cache.ByObject{
 				&corev1.Secret{}: {Label: managedSecrets},
 			},

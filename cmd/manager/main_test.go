@@ -35,6 +35,7 @@ func TestWatchNamespacesFlag(t *testing.T) {
 		wantErr string
 	}{
 		{"", 0, ""},
+		{" , ", 0, "names no namespace"},
 		{"a", 1, ""},
 		{" team-a , team-b ,", 2, ""},
 		{"Team_A", 0, "is not a valid namespace name"},
@@ -278,8 +279,10 @@ func TestManagerLeaderElectionProbesAndAuthenticatedMetrics(t *testing.T) {
 	if h := leaseHolder(ctx, k.Client, ns); h != leader {
 		t.Fatalf("the Lease moved to %q while the leader %q was running", h, leader)
 	}
+	// The Lease lasts 15s. Released on shutdown, it is taken within one 2s retry period; without
+	// the release the second manager would wait for it to expire. 8s tells the two apart.
 	first.stop(t)
-	eventually(t, 20*time.Second, "the second manager takes over the Lease", func() (bool, string) {
+	eventually(t, 8*time.Second, "the second manager takes over the released Lease", func() (bool, string) {
 		h := leaseHolder(ctx, k.Client, ns)
 		return h != "" && h != leader, "holder=" + h
 	})

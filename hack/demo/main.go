@@ -56,8 +56,8 @@ func run() error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	// Components start in their own process groups and die with this process, so even a
-	// kill -9 of the demo leaves nothing running.
+	// Components start in their own process groups with a parent-death signal, so even a
+	// kill -9 of the demo leaves nothing running (internal/testenv tests exactly that).
 	step("starting kube-apiserver and etcd (CRDs installed)")
 	kube, err := testenv.NewKube()
 	if err != nil {
@@ -98,15 +98,17 @@ func run() error {
 	if err != nil {
 		return err
 	}
+	// One goroutine waits for the operator; everything else reads its result from exited.
+	exited := make(chan error, 1)
+	go func() { exited <- mgr.Wait() }()
 	defer func() {
 		step("stopping the operator")
 		_ = mgr.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = mgr.Wait(); close(done) }()
 		select {
-		case <-done:
+		case <-exited:
 		case <-time.After(15 * time.Second):
 			_ = mgr.Process.Kill()
+			<-exited
 		}
 	}()
 
@@ -132,13 +134,12 @@ rsched demo is running.
 Stop with Ctrl-C here or 'make demo-down'.
 `, kubeconfig, filepath.Join(kube.Assets, "kubectl"), filepath.Join(state, "manager.log"), vault.Addr)
 
-	exited := make(chan error, 1)
-	go func() { exited <- mgr.Wait() }()
 	select {
 	case <-ctx.Done():
 		fmt.Println()
 		return nil
 	case err := <-exited:
+		exited <- err // for the deferred stop
 		return fmt.Errorf("the operator exited unexpectedly (%v); see %s", err, filepath.Join(state, "manager.log"))
 	}
 }
