@@ -67,6 +67,31 @@ func sample(t *testing.T, file string) *unstructured.Unstructured {
 	return u
 }
 
+// build is sample file as object name in namespace ns, with the mutations applied.
+func build(t *testing.T, ns, file, name string, ms ...mutation) *unstructured.Unstructured {
+	t.Helper()
+	u := sample(t, file)
+	u.SetNamespace(ns)
+	if name != "" {
+		u.SetName(name)
+	}
+	for _, m := range ms {
+		m(u.Object)
+	}
+	return u
+}
+
+// createSample creates sample file, mutated, in a fresh namespace and fails the test if the API
+// server refuses it.
+func createSample(t *testing.T, file string, ms ...mutation) *unstructured.Unstructured {
+	t.Helper()
+	u := build(t, namespace(t), file, "", ms...)
+	if err := kube.Client.Create(context.Background(), u); err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
 func sampleFiles(t *testing.T) []string {
 	t.Helper()
 	m, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "samples", "scheduling_*.yaml"))
@@ -310,11 +335,7 @@ func TestInvalidSpecsAreRejectedAtAdmission(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			u := sample(t, c.base)
-			u.SetNamespace(ns)
-			u.SetName(fmt.Sprintf("invalid-%d", i))
-			c.mutate(u.Object)
-			err := kube.Client.Create(context.Background(), u)
+			err := kube.Client.Create(context.Background(), build(t, ns, c.base, fmt.Sprintf("invalid-%d", i), c.mutate))
 			if err == nil {
 				t.Fatalf("accepted; want rejection with %q", c.want)
 			}
@@ -331,25 +352,14 @@ func TestInvalidSpecsAreRejectedAtAdmission(t *testing.T) {
 func TestWellFormedButUnknownTimeZonePassesAdmission(t *testing.T) {
 	// The schema checks the shape of the name only; the controller reports a zone missing from
 	// the time-zone database as Ready=False (UnknownTimeZone).
-	u := sample(t, krpFull)
-	u.SetNamespace(namespace(t))
-	must(unstructured.SetNestedField(u.Object, "Mars/Olympus_Mons", "spec", "schedule", "timeZone"))
-	if err := kube.Client.Create(context.Background(), u); err != nil {
-		t.Fatal(err)
-	}
+	createSample(t, krpFull, set("Mars/Olympus_Mons", "spec", "schedule", "timeZone"))
 }
 
 func TestTargetRefCannotBeChanged(t *testing.T) {
 	ctx := context.Background()
-	u := sample(t, krpMin)
-	u.SetNamespace(namespace(t))
-	if err := kube.Client.Create(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	u := createSample(t, krpMin)
 	krp := &v1.KeyRotationPolicy{}
-	if err := kube.Client.Get(ctx, client.ObjectKeyFromObject(u), krp); err != nil {
-		t.Fatal(err)
-	}
+	must(kube.Client.Get(ctx, client.ObjectKeyFromObject(u), krp))
 	krp.Spec.TargetRef.Name = "another-instance"
 	err := kube.Client.Update(ctx, krp)
 	if err == nil || !strings.Contains(err.Error(), "targetRef is immutable") {
@@ -490,11 +500,7 @@ func TestBoundaryValuesAreAccepted(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			u := sample(t, c.base)
-			u.SetNamespace(ns)
-			u.SetName(fmt.Sprintf("valid-%d", i))
-			c.mutate(u.Object)
-			if err := kube.Client.Create(context.Background(), u); err != nil {
+			if err := kube.Client.Create(context.Background(), build(t, ns, c.base, fmt.Sprintf("valid-%d", i), c.mutate)); err != nil {
 				t.Errorf("rejected: %v", err)
 			}
 		})
@@ -503,11 +509,7 @@ func TestBoundaryValuesAreAccepted(t *testing.T) {
 
 func TestKeyPurposeCannotChangeButAlgorithmCan(t *testing.T) {
 	ctx := context.Background()
-	u := sample(t, krpFull)
-	u.SetNamespace(namespace(t))
-	if err := kube.Client.Create(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	u := createSample(t, krpFull)
 	krp := &v1.KeyRotationPolicy{}
 	must(kube.Client.Get(ctx, client.ObjectKeyFromObject(u), krp))
 	krp.Spec.Keys[0].Purpose, krp.Spec.Keys[0].Algorithm = v1.KeyPurposeEncryption, v1.AlgorithmAES256GCM
@@ -525,12 +527,7 @@ func TestKeyPurposeCannotChangeButAlgorithmCan(t *testing.T) {
 // not lose it: with omitempty the [] would vanish and the API server would default it to [admin].
 func TestEmptyMFARolesSurviveATypedUpdate(t *testing.T) {
 	ctx := context.Background()
-	u := sample(t, siMin)
-	u.SetNamespace(namespace(t))
-	must(unstructured.SetNestedSlice(u.Object, []any{}, "spec", "auth", "mfaRequiredRoles"))
-	if err := kube.Client.Create(ctx, u); err != nil {
-		t.Fatal(err)
-	}
+	u := createSample(t, siMin, set(list(), "spec", "auth", "mfaRequiredRoles"))
 	si := &v1.SchedulerInstance{}
 	must(kube.Client.Get(ctx, client.ObjectKeyFromObject(u), si))
 	si.Labels = map[string]string{"touched": "yes"}

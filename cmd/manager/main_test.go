@@ -12,7 +12,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -58,26 +57,9 @@ func TestWatchNamespacesFlag(t *testing.T) {
 // managerProc is the real manager binary running against the test API server.
 type managerProc struct {
 	cmd            *exec.Cmd
-	out            *safeBuffer
+	out            *testenv.OutputBuffer
 	probe, metrics string
 	done           chan struct{}
-}
-
-type safeBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *safeBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // managerBin is the manager binary built once for this package's tests.
@@ -110,7 +92,7 @@ func freeAddr(t *testing.T) string {
 
 func startManager(t *testing.T, bin string, k *testenv.Kube, ns string, extra ...string) *managerProc {
 	t.Helper()
-	m := &managerProc{probe: freeAddr(t), metrics: freeAddr(t), out: &safeBuffer{}, done: make(chan struct{})}
+	m := &managerProc{probe: freeAddr(t), metrics: freeAddr(t), out: &testenv.OutputBuffer{}, done: make(chan struct{})}
 	args := append([]string{
 		"--kubeconfig", k.Kubeconfig,
 		"--leader-election-namespace", ns,

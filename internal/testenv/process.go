@@ -14,20 +14,23 @@ import (
 type process struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *OutputBuffer
 	done chan struct{}
 	err  error // set before done is closed
 }
 
-type lockedBuffer struct {
+// OutputBuffer collects a child process's output: safe for concurrent use, and it keeps only the
+// last 512 KiB once it passes 1 MiB, so a long-running server cannot grow a test's memory
+// without bound.
+type OutputBuffer struct {
 	mu  sync.Mutex
 	buf bytes.Buffer
 }
 
-func (b *lockedBuffer) Write(p []byte) (int, error) {
+// Write appends p.
+func (b *OutputBuffer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	// Keep the tail only: a long-running server must not grow the test's memory without bound.
 	if b.buf.Len() > 1<<20 {
 		tail := append([]byte(nil), b.buf.Bytes()[b.buf.Len()-(512<<10):]...)
 		b.buf.Reset()
@@ -36,14 +39,15 @@ func (b *lockedBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-func (b *lockedBuffer) String() string {
+// String returns what was kept.
+func (b *OutputBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
 }
 
 func startProcess(name string, cmd *exec.Cmd) (*process, error) {
-	p := &process{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &process{name: name, cmd: cmd, out: &OutputBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = ownGroup()

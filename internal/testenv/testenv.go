@@ -100,9 +100,35 @@ func freePort(consecutive bool) (int, error) {
 	return 0, fmt.Errorf("no free pair of loopback ports found")
 }
 
-// ProcessGroupAlive reports the PIDs of live (not zombie) processes in process group pgid. The
-// components are started in their own process group, so after a stop this must be empty: a
-// PostgreSQL backend or a Vault plugin left behind would show up here.
+// procState reads the state letter and process group of pid from /proc/<pid>/stat.
+func procState(pid int) (state string, pgid int, ok bool) {
+	stat, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return "", 0, false
+	}
+	// The command name (field 2) may contain spaces, so split after its closing parenthesis.
+	s := string(stat)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return "", 0, false
+	}
+	fields := strings.Fields(s[i+1:])
+	if len(fields) < 3 {
+		return "", 0, false
+	}
+	pgid, err = strconv.Atoi(fields[2])
+	return fields[0], pgid, err == nil
+}
+
+// ProcessAlive reports whether pid is a live process (not gone, not a zombie).
+func ProcessAlive(pid int) bool {
+	state, _, ok := procState(pid)
+	return ok && state != "Z" && state != "X"
+}
+
+// ProcessGroupAlive reports the PIDs of live processes in process group pgid. The components
+// are started in their own process group, so after a stop this must be empty: a PostgreSQL
+// backend left behind would show up here.
 func ProcessGroupAlive(pgid int) []int {
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
@@ -114,25 +140,7 @@ func ProcessGroupAlive(pgid int) []int {
 		if err != nil {
 			continue
 		}
-		stat, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		// The command name (field 2) may contain spaces, so split after its closing parenthesis.
-		s := string(stat)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 {
-			continue
-		}
-		fields := strings.Fields(s[i+1:])
-		if len(fields) < 3 {
-			continue
-		}
-		state, pg := fields[0], fields[2]
-		if state == "Z" || state == "X" {
-			continue
-		}
-		if g, err := strconv.Atoi(pg); err == nil && g == pgid {
+		if state, pg, ok := procState(pid); ok && pg == pgid && state != "Z" && state != "X" {
 			pids = append(pids, pid)
 		}
 	}

@@ -268,16 +268,6 @@ func childrenOf(pid int) map[int]string {
 	return out
 }
 
-func alive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return false
-	}
-	s := string(stat)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	return len(fields) > 0 && fields[0] != "Z" && fields[0] != "X"
-}
-
 // A test binary killed by `go test -timeout` or kill -9 runs no cleanup. The components must die
 // with it anyway (parent-death signal), or they would pile up on a shared CI machine.
 func TestComponentsDieWithTheTestProcess(t *testing.T) {
@@ -343,7 +333,7 @@ func TestComponentsDieWithTheTestProcess(t *testing.T) {
 	for {
 		var left []string
 		for _, pid := range all {
-			if alive(pid) {
+			if testenv.ProcessAlive(pid) {
 				left = append(left, fmt.Sprintf("%d(%s)", pid, children[pid]))
 			}
 		}
