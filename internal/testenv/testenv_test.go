@@ -187,11 +187,25 @@ func TestKubeStartsWithCRDsAndStopsCleanly(t *testing.T) {
 			t.Errorf("CRD %s not served; api-resources:\n%s", want, out)
 		}
 	}
+	var started []int
+	for pid, name := range childrenOf(os.Getpid()) {
+		if name == "kube-apiserver" || name == "etcd" {
+			started = append(started, pid)
+		}
+	}
+	if len(started) != 2 {
+		t.Fatalf("expected kube-apiserver and etcd among this test's children, found %v", childrenOf(os.Getpid()))
+	}
 	if err := k.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := k.Kubectl("get", "ns"); err == nil {
 		t.Error("the API server still answers after Stop")
+	}
+	for _, pid := range started {
+		if testenv.ProcessAlive(pid) {
+			t.Errorf("process %d outlived Stop", pid)
+		}
 	}
 }
 
