@@ -66,9 +66,10 @@ build_k8s() {
     for p in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
       ldf+=" -X $p.gitVersion=v${K8S_VERSION} -X $p.gitMajor=$maj -X $p.gitMinor=$min -X $p.gitTreeState=clean -X $p.buildDate=1970-01-01T00:00:00Z"
     done
+    log "compiling Kubernetes v${K8S_VERSION}: the first binary takes ~8-15 min on 2 cores, the others reuse it"
     for c in "$@"; do
       t=$(date +%s)
-      log "building $c v${K8S_VERSION} (the first build compiles all of Kubernetes: ~15 min on 2 cores)"
+      log "building $c v${K8S_VERSION}"
       CGO_ENABLED=0 go build -trimpath -tags selinux,notest,grpcnotrace -ldflags "all=$ldf -s -w" -o "$out/$c" "k8s.io/kubernetes/cmd/$c"
       log "built $c in $(elapsed "$t")s"
     done
