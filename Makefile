@@ -70,7 +70,7 @@ lint: $(STATICCHECK) ## gofmt check, go vet and staticcheck; fails on any findin
 
 .PHONY: test
 test: lint verify-generated test-components ## Everything: lint, generated-files check, unit and integration tests against real kube-apiserver, Vault and PostgreSQL.
-	source hack/test-env.sh && RSCHED_HELM_BIN=$(HELM) go test $(GO_TEST_FLAGS) ./...
+	source hack/test-env.sh && go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: test-api
 test-api: ## Only the CRD admission tests (real kube-apiserver; ~15 s once the components are cached).
@@ -107,6 +107,10 @@ demo-down: ## Stop everything 'make demo' started.
 .PHONY: docker-build
 docker-build: ## Build the operator image (needs a Docker engine).
 	docker build -t $(IMG) .
+
+.PHONY: helm-bin
+helm-bin: $(HELM) ## Print the path of the helm binary in the tool cache (building it if missing).
+	@echo $(HELM)
 
 .PHONY: helm-lint
 helm-lint: $(HELM) ## Lint the Helm chart (warnings fail it).

@@ -5,5 +5,6 @@ _rsched_hack="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 KUBEBUILDER_ASSETS="$("$_rsched_hack/envtest-assets.sh")"
 RSCHED_VAULT_BIN="$("$_rsched_hack/get-vault.sh")"
 RSCHED_PG_BINDIR="$("$_rsched_hack/postgres.sh")"
-export KUBEBUILDER_ASSETS RSCHED_VAULT_BIN RSCHED_PG_BINDIR
+RSCHED_HELM_BIN="$(make -s --no-print-directory -C "$_rsched_hack/.." helm-bin)"
+export KUBEBUILDER_ASSETS RSCHED_VAULT_BIN RSCHED_PG_BINDIR RSCHED_HELM_BIN
 unset _rsched_hack
