@@ -68,9 +68,16 @@ lint: $(STATICCHECK) ## gofmt check, go vet and staticcheck; fails on any findin
 
 ##@ Test
 
+FUZZTIME ?= 10s
+
 .PHONY: test
-test: lint verify-generated test-components ## Everything: lint, generated-files check, unit and integration tests against real kube-apiserver, Vault and PostgreSQL.
+test: lint verify-generated test-components ## Everything: lint, generated-files check, unit and integration tests against real kube-apiserver, Vault and PostgreSQL, a short fuzz run.
 	source hack/test-env.sh && go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) --no-print-directory fuzz
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 10s; e.g. make fuzz FUZZTIME=10m).
+	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/keyring/
 
 .PHONY: test-api
 test-api: ## Only the CRD admission tests (real kube-apiserver; ~15 s once the components are cached).
