@@ -75,9 +75,15 @@ test: lint verify-generated test-components ## Everything: lint, generated-files
 	source hack/test-env.sh && go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) --no-print-directory fuzz
 
+# Each fuzz target as package:function; go test -fuzz takes one target at a time.
+FUZZ_TARGETS := ./internal/keyring:FuzzParse ./internal/server/auth:FuzzVerifyAccess
+
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s; e.g. make fuzz FUZZTIME=10m).
-	go test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/keyring/
+	@for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} in $${t%%:*} for $(FUZZTIME)"; \
+		go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
 
 .PHONY: test-api
 test-api: ## Only the CRD admission tests (real kube-apiserver; ~15 s once the components are cached).
