@@ -128,6 +128,12 @@ type Keyring struct {
 	activeEncryption *EncryptionKey
 }
 
+// Source gives the keyring in use; a *Watcher is one. Callers take one keyring per operation, so
+// a reload in the middle of a request cannot mix two keyrings.
+type Source interface {
+	Current() *Keyring
+}
+
 var kidPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
 // ErrUnknownKey is returned for a kid the keyring does not hold, or holds in a state that may not

@@ -28,11 +28,6 @@ const (
 	AccessTokenUse  = "access"
 )
 
-// KeySource gives the keyring in use; *keyring.Watcher is one.
-type KeySource interface {
-	Current() *keyring.Keyring
-}
-
 // TokenConfig configures access tokens.
 type TokenConfig struct {
 	// Issuer is the "iss" claim written and required, e.g. "https://schedule.example.org".
@@ -61,7 +56,7 @@ type AccessClaims struct {
 
 // Tokens issues and verifies access tokens.
 type Tokens struct {
-	keys   KeySource
+	keys   keyring.Source
 	cfg    TokenConfig
 	parser *jwt.Parser
 }
@@ -71,7 +66,7 @@ type Tokens struct {
 var ErrInvalidToken = errors.New("invalid or expired access token")
 
 // NewTokens checks cfg and returns a Tokens.
-func NewTokens(keys KeySource, cfg TokenConfig) (*Tokens, error) {
+func NewTokens(keys keyring.Source, cfg TokenConfig) (*Tokens, error) {
 	switch {
 	case keys == nil:
 		return nil, errors.New("auth: no key source")
