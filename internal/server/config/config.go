@@ -1,0 +1,350 @@
+// Package config is the scheduling API server's configuration: a YAML file plus environment
+// overrides. The file is the contract between the operator, which renders it from a
+// SchedulerInstance into a ConfigMap, and the server, which reads it at start; its fields and
+// bounds mirror the SchedulerInstance spec. Secrets never appear in it: the file names the files
+// that hold them (mounted from Secrets), and Load refuses weak or default secrets.
+//
+// This package holds types and validation only, so the operator can import it without pulling in
+// server code.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"sigs.k8s.io/yaml"
+)
+
+// Duration is a time.Duration written as a Go duration string ("15m", "168h").
+type Duration time.Duration
+
+// UnmarshalJSON reads a duration string.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return errors.New("must be a duration string such as \"15m\"")
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a duration such as \"15m\" or \"168h\"", s)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// MarshalJSON writes a duration string.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(time.Duration(d).String()) }
+
+// D is the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Config is the whole server configuration.
+type Config struct {
+	// ListenAddr is the public API address. Default ":8080".
+	ListenAddr string `json:"listen_addr"`
+	// MetricsAddr serves Prometheus metrics, never on the public address. Default ":9090".
+	MetricsAddr string `json:"metrics_addr"`
+	// Issuer is the "iss" of access tokens: the instance's public URL.
+	Issuer string `json:"issuer"`
+	// Audience is the "aud" of access tokens. Default "rsched-api".
+	Audience string `json:"audience"`
+
+	Auth      Auth      `json:"auth"`
+	RateLimit RateLimit `json:"rate_limit"`
+	Security  Security  `json:"security"`
+	Secrets   Secrets   `json:"secrets"`
+}
+
+// Auth mirrors SchedulerInstance spec.auth.
+type Auth struct {
+	AccessTokenTTL   Duration       `json:"access_token_ttl"`
+	RefreshTokenTTL  Duration       `json:"refresh_token_ttl"`
+	Lockout          Lockout        `json:"lockout"`
+	MFARequiredRoles []string       `json:"mfa_required_roles"`
+	PasswordPolicy   PasswordPolicy `json:"password_policy"`
+}
+
+// Lockout mirrors spec.auth.lockout.
+type Lockout struct {
+	MaxFailedAttempts int      `json:"max_failed_attempts"`
+	Duration          Duration `json:"duration"`
+}
+
+// PasswordPolicy mirrors spec.auth.passwordPolicy.
+type PasswordPolicy struct {
+	MinLength   int      `json:"min_length"`
+	HistorySize int      `json:"history_size"`
+	MaxAge      Duration `json:"max_age"`
+}
+
+// RateLimit mirrors spec.rateLimit.
+type RateLimit struct {
+	Login          Limit    `json:"login"`
+	Register       Limit    `json:"register"`
+	API            Limit    `json:"api"`
+	TrustedProxies []string `json:"trusted_proxies"`
+}
+
+// Limit allows Requests per Period.
+type Limit struct {
+	Requests int      `json:"requests"`
+	Period   Duration `json:"period"`
+}
+
+// Security mirrors spec.security.
+type Security struct {
+	AllowedOrigins []string `json:"allowed_origins"`
+	HSTS           bool     `json:"hsts"`
+	CSPReportOnly  bool     `json:"csp_report_only"`
+}
+
+// Secrets are paths of files mounted from Secrets; their contents never enter the config.
+type Secrets struct {
+	DatabaseURLFile string `json:"database_url_file"`
+	KeyringFile     string `json:"keyring_file"`
+}
+
+// Roles are the user roles of the API.
+var Roles = []string{"admin", "coordinator", "faculty", "resident", "clinical_staff", "rn", "lpn", "msa"}
+
+// Default is the configuration with every default of the SchedulerInstance API applied.
+func Default() Config {
+	return Config{
+		ListenAddr:  ":8080",
+		MetricsAddr: ":9090",
+		Audience:    "rsched-api",
+		Auth: Auth{
+			AccessTokenTTL:   Duration(15 * time.Minute),
+			RefreshTokenTTL:  Duration(168 * time.Hour),
+			Lockout:          Lockout{MaxFailedAttempts: 5, Duration: Duration(30 * time.Minute)},
+			MFARequiredRoles: []string{"admin"},
+			PasswordPolicy:   PasswordPolicy{MinLength: 12, HistorySize: 5, MaxAge: Duration(2160 * time.Hour)},
+		},
+		RateLimit: RateLimit{
+			Login:    Limit{Requests: 5, Period: Duration(time.Minute)},
+			Register: Limit{Requests: 3, Period: Duration(time.Minute)},
+			API:      Limit{Requests: 600, Period: Duration(time.Minute)},
+		},
+		Security: Security{HSTS: true},
+		Secrets: Secrets{
+			DatabaseURLFile: "/var/run/secrets/rsched/database/url",
+			KeyringFile:     "/var/run/secrets/rsched/keyring/keyring.json",
+		},
+	}
+}
+
+// EnvPrefix starts every environment override: RSCHED_SERVER_AUTH_ACCESS_TOKEN_TTL=10m sets
+// auth.access_token_ttl. Lists are comma-separated. An unknown RSCHED_SERVER_ name is an error,
+// so a misspelt override is caught at start.
+const EnvPrefix = "RSCHED_SERVER_"
+
+// Parse reads a YAML document over the defaults, applies environment overrides from environ
+// (os.Environ() form) and validates the result. Unknown keys are errors, so a typo in the
+// ConfigMap is caught at start instead of silently ignored.
+func Parse(yamlDoc []byte, environ []string) (Config, error) {
+	cfg := Default()
+	if len(bytes.TrimSpace(yamlDoc)) > 0 {
+		if err := yaml.UnmarshalStrict(yamlDoc, &cfg); err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+	}
+	if err := applyEnv(&cfg, environ); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.Validate(); err != nil {
+		return Config{}, err
+	}
+	return cfg, nil
+}
+
+// Load reads the config file at path (empty: defaults only) and the process environment.
+func Load(path string) (Config, error) {
+	var doc []byte
+	if path != "" {
+		var err error
+		if doc, err = os.ReadFile(path); err != nil {
+			return Config{}, fmt.Errorf("config: %w", err)
+		}
+	}
+	return Parse(doc, os.Environ())
+}
+
+// applyEnv sets the fields named by RSCHED_* variables. It works on the JSON form of the config so
+// that every field has exactly one name (its path in the file, upper-cased, "." as "_").
+func applyEnv(cfg *Config, environ []string) error {
+	b, err := json.Marshal(cfg)
+	if err != nil {
+		return err
+	}
+	var tree map[string]any
+	if err := json.Unmarshal(b, &tree); err != nil {
+		return err
+	}
+	leaves := map[string][]string{} // RSCHED_AUTH_LOCKOUT_DURATION -> [auth lockout duration]
+	var walk func(prefix []string, m map[string]any)
+	walk = func(prefix []string, m map[string]any) {
+		for k, v := range m {
+			path := append(append([]string{}, prefix...), k)
+			if sub, ok := v.(map[string]any); ok {
+				walk(path, sub)
+				continue
+			}
+			leaves[EnvPrefix+strings.ToUpper(strings.Join(path, "_"))] = path
+		}
+	}
+	walk(nil, tree)
+	changed := false
+	for _, kv := range environ {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix) {
+			continue
+		}
+		path, known := leaves[name]
+		if !known {
+			return fmt.Errorf("config: unknown environment override %s", name)
+		}
+		parent := tree
+		for _, p := range path[:len(path)-1] {
+			parent = parent[p].(map[string]any)
+		}
+		leaf := path[len(path)-1]
+		switch old := parent[leaf].(type) {
+		case bool:
+			v, err := strconv.ParseBool(value)
+			if err != nil {
+				return fmt.Errorf("config: %s=%q is not true or false", name, value)
+			}
+			parent[leaf] = v
+		case float64:
+			v, err := strconv.Atoi(value)
+			if err != nil {
+				return fmt.Errorf("config: %s=%q is not an integer", name, value)
+			}
+			parent[leaf] = v
+		case []any, nil:
+			_ = old
+			var items []any
+			for _, item := range strings.Split(value, ",") {
+				if item = strings.TrimSpace(item); item != "" {
+					items = append(items, item)
+				}
+			}
+			parent[leaf] = items
+		default:
+			parent[leaf] = value
+		}
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	b, err = json.Marshal(tree)
+	if err != nil {
+		return err
+	}
+	var out Config
+	if err := json.Unmarshal(b, &out); err != nil {
+		return fmt.Errorf("config: environment override: %w", err)
+	}
+	*cfg = out
+	return nil
+}
+
+var originPattern = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
+
+// Validate checks every field against the same bounds the SchedulerInstance API enforces and
+// reports all problems at once.
+func (c *Config) Validate() error {
+	var problems []string
+	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+	within := func(name string, d Duration, lo, hi time.Duration) {
+		if d.D() < lo || (hi > 0 && d.D() > hi) {
+			if hi > 0 {
+				bad("%s %s is outside %s..%s", name, d.D(), lo, hi)
+			} else {
+				bad("%s %s is below %s", name, d.D(), lo)
+			}
+		}
+	}
+	if c.ListenAddr == "" || c.MetricsAddr == "" {
+		bad("listen_addr and metrics_addr are required")
+	} else if c.ListenAddr == c.MetricsAddr {
+		bad("metrics_addr must differ from listen_addr: metrics are never served on the public port")
+	}
+	if u, err := url.Parse(c.Issuer); c.Issuer == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		bad("issuer must be the instance's absolute URL, such as https://schedule.example.org")
+	}
+	if c.Audience == "" {
+		bad("audience is required")
+	}
+	a := c.Auth
+	within("auth.access_token_ttl", a.AccessTokenTTL, time.Minute, time.Hour)
+	within("auth.refresh_token_ttl", a.RefreshTokenTTL, time.Hour, 0)
+	if a.RefreshTokenTTL <= a.AccessTokenTTL {
+		bad("auth.refresh_token_ttl must be longer than auth.access_token_ttl")
+	}
+	if a.Lockout.MaxFailedAttempts < 1 || a.Lockout.MaxFailedAttempts > 100 {
+		bad("auth.lockout.max_failed_attempts %d is outside 1..100", a.Lockout.MaxFailedAttempts)
+	}
+	within("auth.lockout.duration", a.Lockout.Duration, time.Minute, 24*time.Hour)
+	for _, r := range a.MFARequiredRoles {
+		if !contains(Roles, r) {
+			bad("auth.mfa_required_roles: %q is not a role (%s)", r, strings.Join(Roles, ", "))
+		}
+	}
+	pp := a.PasswordPolicy
+	if pp.MinLength < 8 || pp.MinLength > 128 {
+		bad("auth.password_policy.min_length %d is outside 8..128", pp.MinLength)
+	}
+	if pp.HistorySize < 0 || pp.HistorySize > 24 {
+		bad("auth.password_policy.history_size %d is outside 0..24", pp.HistorySize)
+	}
+	if pp.MaxAge != 0 {
+		within("auth.password_policy.max_age", pp.MaxAge, 24*time.Hour, 0)
+	}
+	for _, nl := range []struct {
+		name string
+		l    Limit
+	}{{"login", c.RateLimit.Login}, {"register", c.RateLimit.Register}, {"api", c.RateLimit.API}} {
+		name, l := nl.name, nl.l
+		if l.Requests < 1 || l.Requests > 1_000_000 {
+			bad("rate_limit.%s.requests %d is outside 1..1000000", name, l.Requests)
+		}
+		within("rate_limit."+name+".period", l.Period, time.Second, 24*time.Hour)
+	}
+	for _, p := range c.RateLimit.TrustedProxies {
+		if pfx, err := netip.ParsePrefix(p); err != nil || pfx.Bits() == 0 {
+			bad("rate_limit.trusted_proxies: %q is not a CIDR other than /0", p)
+		}
+	}
+	for _, o := range c.Security.AllowedOrigins {
+		if !originPattern.MatchString(o) {
+			bad("security.allowed_origins: %q is not an origin such as https://schedule.example.org", o)
+		}
+	}
+	if c.Secrets.DatabaseURLFile == "" || c.Secrets.KeyringFile == "" {
+		bad("secrets.database_url_file and secrets.keyring_file are required")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("config: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
