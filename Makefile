@@ -76,7 +76,7 @@ test: lint verify-generated test-components ## Everything: lint, generated-files
 	$(MAKE) --no-print-directory fuzz
 
 # Each fuzz target as package:function; go test -fuzz takes one target at a time.
-FUZZ_TARGETS := ./internal/keyring:FuzzParse ./internal/server/auth:FuzzVerifyAccess ./internal/server/crypto:FuzzDecrypt
+FUZZ_TARGETS := ./internal/keyring:FuzzParse ./internal/server/auth:FuzzVerifyAccess ./internal/server/auth:FuzzVerifySignedClaims ./internal/server/crypto:FuzzDecrypt
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s; e.g. make fuzz FUZZTIME=10m).

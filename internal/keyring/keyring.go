@@ -29,8 +29,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -146,16 +148,70 @@ func Parse(data []byte) (*Keyring, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("keyring: file is %d bytes, more than the %d allowed", len(data), MaxFileSize)
 	}
+	if err := exactKeys(data); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	var f File
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("keyring: not a valid keyring file: %w", sanitizeJSONError(err))
 	}
-	if dec.More() {
+	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("keyring: trailing data after the keyring object")
 	}
 	return f.Validate()
+}
+
+// exactKeys refuses what encoding/json would quietly accept: a key given twice (the last one
+// wins) and a key in another case ("FORMAT" matches "format"). Both would let a file say one thing
+// to a reviewer and another to the parser. Every key of the format is lower case.
+func exactKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	type frame struct {
+		object bool
+		keys   map[string]bool
+		expect bool // in an object, the next token is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("keyring: not a valid keyring file: %w", sanitizeJSONError(err))
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if key, isKey := tok.(string); isKey && top != nil && top.object && top.expect {
+			if key != strings.ToLower(key) {
+				return fmt.Errorf("keyring: key %q is not lower case", key)
+			}
+			if top.keys[key] {
+				return fmt.Errorf("keyring: key %q appears twice in one object", key)
+			}
+			top.keys[key] = true
+			top.expect = false
+			continue
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, &frame{object: true, keys: map[string]bool{}, expect: true})
+			continue
+		case json.Delim('['):
+			stack = append(stack, &frame{})
+			continue
+		case json.Delim('}'), json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+		// A value was read: in an object, a key comes next.
+		if len(stack) > 0 && stack[len(stack)-1].object {
+			stack[len(stack)-1].expect = true
+		}
+	}
 }
 
 // sanitizeJSONError keeps the position and kind of a decoding error but drops the offending

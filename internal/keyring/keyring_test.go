@@ -152,6 +152,10 @@ func TestParseRejectsMalformedFilesWithoutEchoingThem(t *testing.T) {
 		"trailing data":         `{"format":1,"version":1,"signing":[],"encryption":[]} {}`,
 		"a secret in a bad doc": `{"format":1,"version":1,"signing":[{"kid":"a","key":` + secret + `}]}`,
 		"too large":             `{"format":1,"pad":"` + strings.Repeat("x", MaxFileSize) + `"}`,
+		"trailing brace":        `{"format":1,"version":1,"signing":[],"encryption":[]}}`,
+		"trailing brackets":     `{"format":1,"version":1,"signing":[],"encryption":[]}]]]} anything`,
+		"a key in upper case":   `{"format":1,"FORMAT":2,"version":1,"signing":[],"encryption":[]}`,
+		"a key given twice":     `{"format":1,"version":1,"version":2,"signing":[],"encryption":[]}`,
 	} {
 		_, err := Parse([]byte(input))
 		if err == nil {

@@ -65,8 +65,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // "..data" symlink to it, so the file's own inode never changes and a watch on the file would
 // miss the update. The Watcher therefore watches the file's directory and re-reads the file on
 // any event there, and also re-reads it every PollInterval in case an event is lost (inotify on
-// some volume types). A file that fails to parse is rejected: the previous keyring stays in use,
-// the error is logged (never the content) and counted, and LastError reports it.
+// some volume types). A file that fails to parse, or that carries an older version than the
+// keyring in use (a restored backup, say, which could bring back a key retired after a compromise),
+// is rejected: the previous keyring stays in use, the error is logged (never the content) and
+// counted, and LastError reports it. If the directory is replaced, the watch is set up again.
 type Watcher struct {
 	path    string
 	poll    time.Duration
@@ -74,7 +76,10 @@ type Watcher struct {
 	metrics *Metrics
 
 	current atomic.Pointer[Keyring]
-	digest  [sha256.Size]byte // of the file content in use; touched only by the loading goroutine
+
+	reloadMu sync.Mutex        // serialises Reload: no older read can overwrite a newer install
+	digest   [sha256.Size]byte // of the last content handled; guarded by reloadMu
+	missing  int               // consecutive reads that found no file; guarded by reloadMu
 
 	mu      sync.Mutex
 	lastErr error
@@ -111,7 +116,7 @@ func NewWatcher(path string, opts WatcherOptions) (*Watcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	w.install(kr, data)
+	w.install(kr, sha256.Sum256(data))
 	return w, nil
 }
 
@@ -127,6 +132,10 @@ func (w *Watcher) LastError() error {
 	return w.lastErr
 }
 
+// missingReportAfter is how many consecutive reads may find no file before it is reported: a
+// symlink swap can hide it for an instant, a deleted Secret hides it for good.
+const missingReportAfter = 3
+
 // Run follows the file until ctx ends.
 func (w *Watcher) Run(ctx context.Context) error {
 	fw, err := fsnotify.NewWatcher()
@@ -134,10 +143,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 		w.log.Warn("keyring: no file notifications, polling only", "error", err, "interval", w.poll)
 	} else {
 		defer fw.Close()
-		if err := fw.Add(filepath.Dir(w.path)); err != nil {
-			w.log.Warn("keyring: cannot watch the keyring directory, polling only", "error", err, "interval", w.poll)
-		}
+		w.watchDir(fw)
 	}
+	// An update between NewWatcher's load and the watch above would otherwise wait for a poll.
+	w.Reload()
 	var events chan fsnotify.Event
 	var errs chan error
 	if fw != nil {
@@ -145,54 +154,102 @@ func (w *Watcher) Run(ctx context.Context) error {
 	}
 	ticker := time.NewTicker(w.poll)
 	defer ticker.Stop()
+	// While the directory cannot be watched (it was removed and not yet recreated), try again
+	// every second rather than waiting for the next poll.
+	rewatch := time.NewTicker(time.Second)
+	defer rewatch.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-events:
-			// A swap produces a burst of events; reading once per event is cheap and the digest
-			// check makes repeats no-ops.
+		case <-rewatch.C:
+			if fw != nil && len(fw.WatchList()) == 0 {
+				w.watchDir(fw)
+				if len(fw.WatchList()) > 0 {
+					w.Reload()
+				}
+			}
+		case ev := <-events:
+			// The directory itself went away (a volume remount, a test): watch its replacement.
+			if ev.Name == filepath.Dir(w.path) && ev.Op&(fsnotify.Remove|fsnotify.Rename) != 0 {
+				w.watchDir(fw)
+			}
+			// A swap produces a burst of events; the digest check makes repeats no-ops.
 			w.Reload()
 		case err := <-errs:
-			w.log.Warn("keyring: file notification error; polling continues", "error", err)
+			w.log.Warn("keyring: file notification error; watching again", "error", err)
+			w.watchDir(fw)
+			w.Reload()
 		case <-ticker.C:
+			if fw != nil && len(fw.WatchList()) == 0 {
+				w.watchDir(fw)
+			}
 			w.Reload()
 		}
 	}
 }
 
-// Reload reads the file now and installs it if it changed and is valid. It reports whether a new
-// keyring was installed. Safe to call from one goroutine at a time (Run's).
+// watchDir (re-)adds the watch on the keyring's directory; failing that, polling carries on.
+func (w *Watcher) watchDir(fw *fsnotify.Watcher) {
+	if fw == nil {
+		return
+	}
+	dir := filepath.Dir(w.path)
+	_ = fw.Remove(dir)
+	if err := fw.Add(dir); err != nil {
+		w.log.Debug("keyring: cannot watch the keyring directory yet; retrying", "error", err)
+	}
+}
+
+// Reload reads the file now and installs it if it changed, is valid, and is not older than the
+// keyring in use. It reports whether a new keyring was installed. Safe for concurrent use.
 func (w *Watcher) Reload() bool {
+	w.reloadMu.Lock()
+	defer w.reloadMu.Unlock()
 	data, err := readLimited(w.path)
 	if err != nil {
-		// A swap in progress can briefly leave no file; the next event or poll reads it.
-		if !errors.Is(err, os.ErrNotExist) {
-			w.reject(err)
+		if errors.Is(err, os.ErrNotExist) {
+			// A swap in progress can hide the file for an instant; report only a lasting absence.
+			w.missing++
+			if w.missing == missingReportAfter {
+				w.reject(fmt.Errorf("keyring file %s has disappeared", w.path))
+			}
+			return false
 		}
+		w.reject(err)
 		return false
 	}
-	if sha256.Sum256(data) == w.digest {
+	w.missing = 0
+	digest := sha256.Sum256(data)
+	if digest == w.digest {
 		return false
 	}
+	// Remember this content whatever the outcome, so a bad file is reported once, not every poll.
+	w.digest = digest
 	kr, err := Parse(data)
 	if err != nil {
 		w.reject(err)
-		// Remember the rejected content so the same bad file is reported once, not every poll.
-		w.digest = sha256.Sum256(data)
 		return false
 	}
 	previous := w.Current()
-	w.install(kr, data)
+	if kr.Version < previous.Version {
+		w.reject(fmt.Errorf("keyring: version %d is older than the version in use (%d); refusing to go back", kr.Version, previous.Version))
+		return false
+	}
+	if kr.Version == previous.Version {
+		w.reject(fmt.Errorf("keyring: the file changed but kept version %d; every change must raise the version", kr.Version))
+		return false
+	}
+	w.install(kr, digest)
 	w.metrics.Reloads.Inc()
 	w.log.Info("keyring: loaded a new keyring", "version", kr.Version, "previousVersion", previous.Version,
 		"activeSigningKid", kr.ActiveSigningKey().KID, "activeEncryptionKid", kr.ActiveEncryptionKey().KID)
 	return true
 }
 
-func (w *Watcher) install(kr *Keyring, data []byte) {
+func (w *Watcher) install(kr *Keyring, digest [sha256.Size]byte) {
 	w.current.Store(kr)
-	w.digest = sha256.Sum256(data)
+	w.digest = digest
 	w.metrics.Version.Set(float64(kr.Version))
 	w.metrics.lastReload.Store(time.Now().Unix())
 	w.mu.Lock()

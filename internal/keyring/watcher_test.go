@@ -102,7 +102,6 @@ func TestWatcherFollowsAKubernetesSecretVolumeUpdate(t *testing.T) {
 	done := make(chan struct{})
 	go func() { _ = w.Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	time.Sleep(50 * time.Millisecond) // let Run register its watch
 
 	start := time.Now()
 	v.update(encode(t, validFile(2)))
@@ -200,5 +199,112 @@ func TestReadersNeverSeeAGapWhileTheKeyringRotates(t *testing.T) {
 	t.Logf("%d reads across %d rotations", reads.Load(), rotations)
 	if failures.Load() != 0 {
 		t.Fatalf("%d of %d reads saw a missing or regressed keyring", failures.Load(), reads.Load())
+	}
+}
+
+func TestWatcherRefusesToGoBackToAnOlderKeyring(t *testing.T) {
+	v := newSecretVolume(t, encode(t, validFile(5)))
+	w, err := NewWatcher(v.path(), WatcherOptions{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A restored backup: version 3 would bring back keys retired since.
+	v.update(encode(t, validFile(3)))
+	if w.Reload() || w.Current().Version != 5 || w.LastError() == nil || !strings.Contains(w.LastError().Error(), "older than the version in use") {
+		t.Errorf("older keyring: version %d, last error %v", w.Current().Version, w.LastError())
+	}
+	// The same version with other keys is not a rotation either.
+	v.update(encode(t, validFile(5)))
+	if w.Reload() || !strings.Contains(fmt.Sprint(w.LastError()), "kept version 5") {
+		t.Errorf("same version, new content: last error %v", w.LastError())
+	}
+	v.update(encode(t, validFile(6)))
+	if !w.Reload() || w.Current().Version != 6 {
+		t.Errorf("a newer keyring after the refusals: version %d", w.Current().Version)
+	}
+}
+
+func TestConcurrentReloadsNeverInstallAnOlderRead(t *testing.T) {
+	v := newSecretVolume(t, encode(t, validFile(1)))
+	w, err := NewWatcher(v.path(), WatcherOptions{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+					w.Reload()
+				}
+			}
+		}()
+	}
+	for version := int64(2); version <= 30; version++ {
+		v.update(encode(t, validFile(version)))
+	}
+	time.Sleep(20 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	w.Reload()
+	if w.Current().Version != 30 {
+		t.Errorf("after concurrent reloads the version is %d, want 30", w.Current().Version)
+	}
+}
+
+func TestWatcherFollowsAReplacedDirectoryAndReportsAMissingFile(t *testing.T) {
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "keyring")
+	write := func(version int64) {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "keyring.json"), encode(t, validFile(version)), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(1)
+	m := NewMetrics(nil)
+	w, err := NewWatcher(filepath.Join(dir, "keyring.json"), WatcherOptions{PollInterval: time.Hour, Logger: quietLogger(), Metrics: m})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	write(2)
+	waitFor(t, 5*time.Second, "version 2", func() bool { return w.Current().Version == 2 })
+	// The directory disappears and comes back: with an hour between polls, only a renewed watch
+	// can see version 3.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	write(3)
+	waitFor(t, 5*time.Second, "version 3 after the directory was replaced", func() bool { return w.Current().Version == 3 })
+
+	// A file that stays missing is reported (a swap hides it only for an instant).
+	w2, err := NewWatcher(filepath.Join(dir, "keyring.json"), WatcherOptions{Logger: quietLogger(), Metrics: NewMetrics(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = os.Remove(filepath.Join(dir, "keyring.json"))
+	for range missingReportAfter - 1 {
+		w2.Reload()
+	}
+	if w2.LastError() != nil {
+		t.Errorf("a briefly missing file was reported: %v", w2.LastError())
+	}
+	w2.Reload()
+	if w2.LastError() == nil || !strings.Contains(w2.LastError().Error(), "has disappeared") || w2.Current().Version != 3 {
+		t.Errorf("a lasting absence: last error %v, version %d", w2.LastError(), w2.Current().Version)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"regexp"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -44,9 +46,15 @@ func (p Argon2Params) validate() error {
 	return nil
 }
 
-// Hasher hashes passwords with Argon2id and verifies Argon2id and legacy bcrypt hashes.
+// maxBcryptCost bounds legacy hashes: the predecessor used 12.
+const maxBcryptCost = 13
+
+// Hasher hashes passwords with Argon2id and verifies Argon2id and legacy bcrypt hashes. At most
+// a few hashes run at once (each Argon2id pass holds its memory, 19 MiB by default), so a flood of
+// logins queues instead of exhausting the pod's memory.
 type Hasher struct {
 	params Argon2Params
+	slots  chan struct{}
 	// dummy is a hash of a random password with the current parameters: verifying against it
 	// costs what a real verification costs, for logins of users that do not exist.
 	dummy string
@@ -61,7 +69,7 @@ func NewHasher(params Argon2Params) (*Hasher, error) {
 	if err := params.validate(); err != nil {
 		return nil, err
 	}
-	h := &Hasher{params: params}
+	h := &Hasher{params: params, slots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 	random := make([]byte, 32)
 	if _, err := rand.Read(random); err != nil {
 		return nil, err
@@ -84,7 +92,9 @@ func (h *Hasher) Hash(password string) (string, error) {
 		return "", err
 	}
 	p := h.params
-	key := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
+	release := h.acquire()
+	defer release()
+	key := argon2.IDKey([]byte(NormalizePassword(password)), salt, p.Iterations, p.MemoryKiB, p.Parallelism, p.KeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, p.MemoryKiB, p.Iterations, p.Parallelism,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key)), nil
 }
@@ -102,16 +112,26 @@ func (h *Hasher) Verify(password, encoded string) (needsRehash bool, err error) 
 		if err != nil {
 			return false, err
 		}
-		got := argon2.IDKey([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(want)))
+		release := h.acquire()
+		got := argon2.IDKey([]byte(NormalizePassword(password)), salt, p.Iterations, p.MemoryKiB, p.Parallelism, uint32(len(want)))
+		release()
 		if subtle.ConstantTimeCompare(got, want) != 1 {
 			return false, ErrPasswordMismatch
 		}
 		return p.MemoryKiB != h.params.MemoryKiB || p.Iterations != h.params.Iterations ||
-			p.Parallelism != h.params.Parallelism || uint32(len(want)) != h.params.KeyLen, nil
+			p.Parallelism != h.params.Parallelism || uint32(len(want)) != h.params.KeyLen || uint32(len(salt)) != h.params.SaltLen, nil
 	case strings.HasPrefix(encoded, "$2a$"), strings.HasPrefix(encoded, "$2b$"), strings.HasPrefix(encoded, "$2y$"):
-		// The predecessor's hashes (passlib bcrypt, 12 rounds). bcrypt reads only 72 bytes; a
-		// longer password that matches on its prefix still counts, as it did before.
-		if err := bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password)); err != nil {
+		// The predecessor's hashes (passlib bcrypt, 12 rounds), made from the password as typed.
+		// bcrypt reads only 72 bytes; a longer password that matches on its prefix still counts,
+		// as it did before, and the rehash that follows ends that. A stored cost above 13 would
+		// let one row stall logins, so it is refused.
+		if cost, err := bcrypt.Cost([]byte(encoded)); err != nil || cost > maxBcryptCost {
+			return false, errors.New("auth: malformed bcrypt hash or cost above 13")
+		}
+		release := h.acquire()
+		err := bcrypt.CompareHashAndPassword([]byte(encoded), []byte(password))
+		release()
+		if err != nil {
 			if errors.Is(err, bcrypt.ErrMismatchedHashAndPassword) {
 				return false, ErrPasswordMismatch
 			}
@@ -122,6 +142,12 @@ func (h *Hasher) Verify(password, encoded string) (needsRehash bool, err error) 
 	return false, errors.New("auth: unknown password hash format")
 }
 
+// acquire takes one of the hashing slots and returns its release.
+func (h *Hasher) acquire() func() {
+	h.slots <- struct{}{}
+	return func() { <-h.slots }
+}
+
 // VerifyUnknown spends the time of a real verification and fails. Call it when the user does not
 // exist, so that response time does not reveal which usernames exist.
 func (h *Hasher) VerifyUnknown(password string) error {
@@ -129,30 +155,42 @@ func (h *Hasher) VerifyUnknown(password string) error {
 	return ErrPasswordMismatch
 }
 
-// parseArgon2id reads a PHC string, refusing parameters that would make verification a
-// denial-of-service (a stored hash is trusted data, but a bounded one).
+// phc is the exact shape of an Argon2id PHC string; anything else (trailing text included) is
+// refused.
+var phc = regexp.MustCompile(`^\$argon2id\$v=19\$m=([0-9]{1,7}),t=([0-9]{1,2}),p=([0-9]{1,2})\$([A-Za-z0-9+/]+)\$([A-Za-z0-9+/]+)$`)
+
+// Bounds on the parameters of a stored hash: a stored hash is trusted data, but a row with
+// m=2 GiB or t=20 must not be able to stall every login.
+const (
+	maxStoredMemoryKiB   = 262144 // 256 MiB
+	maxStoredIterations  = 10
+	maxStoredParallelism = 8
+)
+
+// parseArgon2id reads a PHC string.
 func parseArgon2id(encoded string) (Argon2Params, []byte, []byte, error) {
 	bad := errors.New("auth: malformed argon2id hash")
-	parts := strings.Split(encoded, "$")
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return Argon2Params{}, nil, nil, bad
-	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	m := phc.FindStringSubmatch(encoded)
+	if m == nil {
 		return Argon2Params{}, nil, nil, bad
 	}
 	var p Argon2Params
-	if n, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Iterations, &p.Parallelism); err != nil || n != 3 {
+	var par uint32
+	if _, err := fmt.Sscanf(m[1]+" "+m[2]+" "+m[3], "%d %d %d", &p.MemoryKiB, &p.Iterations, &par); err != nil || par > 255 {
 		return Argon2Params{}, nil, nil, bad
 	}
-	salt, err1 := base64.RawStdEncoding.Strict().DecodeString(parts[4])
-	key, err2 := base64.RawStdEncoding.Strict().DecodeString(parts[5])
+	p.Parallelism = uint8(par)
+	salt, err1 := base64.RawStdEncoding.Strict().DecodeString(m[4])
+	key, err2 := base64.RawStdEncoding.Strict().DecodeString(m[5])
 	if err1 != nil || err2 != nil {
 		return Argon2Params{}, nil, nil, bad
 	}
 	p.SaltLen, p.KeyLen = uint32(len(salt)), uint32(len(key))
 	if err := p.validate(); err != nil {
 		return Argon2Params{}, nil, nil, fmt.Errorf("auth: stored argon2id hash: %w", err)
+	}
+	if p.MemoryKiB > maxStoredMemoryKiB || p.Iterations > maxStoredIterations || p.Parallelism > maxStoredParallelism {
+		return Argon2Params{}, nil, nil, errors.New("auth: stored argon2id hash has parameters beyond the allowed bounds")
 	}
 	return p, salt, key, nil
 }

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,6 +63,50 @@ func TestLegacyBcryptHashesVerifyAndAskForARehash(t *testing.T) {
 	}
 }
 
+func TestPasswordsMatchWhateverUnicodeFormTheDeviceSends(t *testing.T) {
+	h := newHasher(t)
+	nfc := "Caf\u00e9-au-lait-2026!"  // é as one code point
+	nfd := "Cafe\u0301-au-lait-2026!" // e + combining acute accent
+	encoded, _ := h.Hash(nfc)
+	if _, err := h.Verify(nfd, encoded); err != nil {
+		t.Errorf("the same password in NFD did not match its NFC hash: %v", err)
+	}
+	if _, err := h.Verify("\uff23afe\u0301-au-lait-2026!", encoded); err != nil { // full-width C
+		t.Errorf("full-width form did not match: %v", err)
+	}
+}
+
+func TestHashingIsBoundedUnderALoginFlood(t *testing.T) {
+	h := newHasher(t)
+	encoded, _ := h.Hash("Flood-test-Passw0rd")
+	var running, peak atomic.Int32
+	var wg sync.WaitGroup
+	for range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			release := h.acquire()
+			n := running.Add(1)
+			for {
+				p := peak.Load()
+				if n <= p || peak.CompareAndSwap(p, n) {
+					break
+				}
+			}
+			time.Sleep(5 * time.Millisecond)
+			running.Add(-1)
+			release()
+		}()
+	}
+	wg.Wait()
+	if limit := int32(cap(h.slots)); peak.Load() > limit || limit < 2 {
+		t.Errorf("%d hashes ran at once; the limit is %d", peak.Load(), limit)
+	}
+	if _, err := h.Verify("Flood-test-Passw0rd", encoded); err != nil {
+		t.Errorf("verification after the flood: %v", err)
+	}
+}
+
 func TestChangedParametersAskForARehash(t *testing.T) {
 	old, err := NewHasher(Argon2Params{MemoryKiB: 7168, Iterations: 5, Parallelism: 1, SaltLen: 16, KeyLen: 32})
 	if err != nil {
@@ -91,6 +137,11 @@ func TestMalformedOrAbusiveHashesAreRefused(t *testing.T) {
 		"extra segment":        good + "$x",
 		"truncated bcrypt":     "$2b$10$abc",
 		"parameters not a map": strings.Replace(good, "m=19456,t=2,p=1", "m=x", 1),
+		"trailing text":        strings.Replace(good, "p=1$", "p=1junk$", 1),
+		"version with junk":    strings.Replace(good, "v=19", "v=19junk", 1),
+		"512 MiB stored":       strings.Replace(good, "m=19456", "m=524288", 1),
+		"p=64 stored":          strings.Replace(good, "p=1", "p=64", 1),
+		"bcrypt cost 31":       "$2b$31$" + strings.Repeat("a", 53),
 	} {
 		if _, err := h.Verify("x", encoded); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -155,6 +206,20 @@ func TestPasswordPolicy(t *testing.T) {
 		{"X9#drjones.md-tk", "do not include your username or e-mail address"},
 		{strings.Repeat("Ab1!", 40) + "z", "use at most 128 characters"},
 		{"Valid-Looking-1\xff", "use valid UTF-8 text"},
+		// Decorations that a base-word check alone lets through (security review).
+		{"Password#2026x", "avoid common passwords"},
+		{"Welcome\u20262026!a", "avoid common passwords"},
+		{"Welcom3!2026", "avoid common passwords"},
+		{"@dmin!2026Xy", "avoid common passwords"},
+		{"$ummer2026!Ab", "avoid common passwords"},
+		{"MyPassword#2026", "avoid common passwords"},
+		{"Password1!Password1!", "avoid common passwords"},
+		{"\uff30\uff41\uff53\uff53\uff57\uff4f\uff52\uff44#2026", "avoid common passwords"},
+		{"Aa1\u200b\u200b\u200b\u200b\u200b\u200b\u200b\u200b\u200b", "do not use control or invisible characters"},
+		{"Aa1!xyz\x00\x00\x00\x00\x00", "do not use control or invisible characters"},
+		// Short blocked words only count as the whole word: honest passphrases stay possible.
+		{"Testament-of-Youth-1933", ""},
+		{"Lovely-Pastel-Orchid-42", ""},
 	} {
 		err := p.Check(c.password, "jsmith", "drjones.md@hospital.example")
 		if c.want == "" {

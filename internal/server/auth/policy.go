@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 // PasswordPolicy is the rule set for new passwords (SchedulerInstance auth.passwordPolicy).
@@ -81,10 +83,16 @@ func (p PasswordPolicy) Check(password, username, email string) error {
 	if !utf8.ValidString(password) {
 		problems = append(problems, "use valid UTF-8 text")
 	}
+	if strings.IndexFunc(password, invisible) >= 0 {
+		problems = append(problems, "do not use control or invisible characters")
+	}
+	// Judge the password as it will be hashed: NFKC folds full-width and compatibility forms
+	// ("Ｐａｓｓｗｏｒｄ" is "Password").
+	password = NormalizePassword(password)
 	if c := classes(password); c < p.RequiredClasses {
 		problems = append(problems, fmt.Sprintf("mix at least %d of: lower-case letters, upper-case letters, digits, other characters", p.RequiredClasses))
 	}
-	if w := baseWord(password); blocklist[w] || blocklist[strings.ToLower(password)] || repeatsBlocked(w) {
+	if containsBlocked(password) {
 		problems = append(problems, "avoid common passwords and words such as \"password\", \"welcome\" or the product's name, even with digits or symbols added")
 	}
 	if repeatsShortPattern(password) {
@@ -147,18 +155,45 @@ func classes(s string) int {
 
 var unleet = strings.NewReplacer("0", "o", "1", "i", "3", "e", "4", "a", "5", "s", "7", "t", "@", "a", "$", "s", "!", "i", "|", "l", "+", "t")
 
-// baseWord lower-cases s, strips the digits and symbols people add around a word, undoes common
-// substitutions inside it and keeps the letters: "P@ssw0rd2026!" becomes "password".
-func baseWord(s string) string {
-	s = strings.ToLower(s)
-	s = strings.TrimFunc(s, func(r rune) bool { return !unicode.IsLetter(r) })
-	s = unleet.Replace(s)
+func lettersOnly(s string) string {
 	return strings.Map(func(r rune) rune {
 		if unicode.IsLetter(r) {
 			return r
 		}
 		return -1
 	}, s)
+}
+
+// minSubstringWord is the shortest blocked word that is also refused inside a longer password;
+// shorter ones ("pass", "love", "test") would refuse too many honest passphrases, so they only
+// count when they are the whole base word.
+const minSubstringWord = 5
+
+// containsBlocked looks for a blocked word in several readings of the password, because people
+// decorate a weak word in many ways: "MyPassword#2026", "Welcom3!2026", "@dmin!2026Xy",
+// "$ummer2026!Ab", "Password1!Password1!".
+func containsBlocked(password string) bool {
+	lower := strings.ToLower(password)
+	trimmed := strings.TrimFunc(lower, func(r rune) bool { return !unicode.IsLetter(r) })
+	forms := []string{
+		lettersOnly(lower),                   // digits and symbols dropped
+		lettersOnly(unleet.Replace(lower)),   // substitutions undone everywhere
+		lettersOnly(unleet.Replace(trimmed)), // substitutions undone inside the word only
+	}
+	if blocklist[lower] {
+		return true
+	}
+	for _, f := range forms {
+		if blocklist[f] || repeatsBlocked(f) {
+			return true
+		}
+		for w := range blocklist {
+			if len(w) >= minSubstringWord && strings.Contains(f, w) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // repeatsBlocked catches a blocked word written several times ("passwordpassword").
@@ -170,6 +205,16 @@ func repeatsBlocked(w string) bool {
 	}
 	return false
 }
+
+// invisible reports control and format characters (NUL, zero-width space, bidi marks): they pad a
+// password's length without adding anything a person can type reliably.
+func invisible(r rune) bool {
+	return unicode.IsControl(r) || unicode.Is(unicode.Cf, r)
+}
+
+// NormalizePassword is applied before a password is checked, hashed or verified, so the same
+// password typed on devices that compose characters differently (NFC, NFD, full-width) matches.
+func NormalizePassword(p string) string { return norm.NFKC.String(p) }
 
 // repeatsShortPattern catches "Aa1!Aa1!Aa1!" and "aaaaaaaaaaaa": a unit of up to 4 characters
 // repeated to fill the whole password.

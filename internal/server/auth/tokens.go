@@ -151,7 +151,7 @@ func (t *Tokens) VerifyAccess(token string) (*AccessClaims, error) {
 	keys := t.keys.Current() // one keyring for the whole check, even if a reload happens meanwhile
 	_, err := t.parser.ParseWithClaims(token, claims, func(tok *jwt.Token) (any, error) {
 		if typ, _ := tok.Header["typ"].(string); typ != AccessTokenType {
-			return nil, fmt.Errorf("typ header %q is not %s", typ, AccessTokenType)
+			return nil, fmt.Errorf("typ header %q is not %s", truncate(typ, 32), AccessTokenType)
 		}
 		kid, _ := tok.Header["kid"].(string)
 		if kid == "" {
@@ -182,8 +182,21 @@ func (t *Tokens) VerifyAccess(token string) (*AccessClaims, error) {
 		return nil, fmt.Errorf("%w: no session", ErrInvalidToken)
 	case claims.IssuedAt == nil:
 		return nil, fmt.Errorf("%w: no issued-at", ErrInvalidToken)
+	case len(claims.Audience) != 1:
+		// We issue exactly one audience; a token meant for several services is not ours.
+		return nil, fmt.Errorf("%w: %d audiences, want exactly one", ErrInvalidToken, len(claims.Audience))
+	case claims.ExpiresAt.Sub(claims.IssuedAt.Time) > t.cfg.TTL+t.cfg.Leeway:
+		// We never issue a longer-lived token, whatever a key could be made to sign.
+		return nil, fmt.Errorf("%w: lifetime %s exceeds the configured %s", ErrInvalidToken, claims.ExpiresAt.Sub(claims.IssuedAt.Time), t.cfg.TTL)
 	}
 	return claims, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }
 
 // signingMaterial returns the jwt method and the key to sign (private) or verify (public) with.

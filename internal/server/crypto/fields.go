@@ -6,7 +6,9 @@
 // rotation still opens with the (now decrypt-only) older key, and Rewrap moves it to the active
 // key. The associated data binds the ciphertext to where it is stored (table, column, row id) and
 // to its key id: a value copied into another row or column, or relabelled with another key, fails
-// to open instead of decrypting in the wrong place.
+// to open instead of decrypting in the wrong place. What it cannot stop is someone with write
+// access to the database putting back an older value of the same field in the same row; auditing
+// changes (the hash-chained audit log) is what detects that.
 //
 // Format, stored as text: "rsf1." + base64url(len(kid) | kid | nonce | sealed).
 package crypto
@@ -19,6 +21,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/rsched/rsched/internal/keyring"
@@ -104,6 +107,8 @@ func (f *Fields) seal(key *keyring.EncryptionKey, plaintext []byte, b Binding) (
 	return prefix + base64.RawURLEncoding.EncodeToString(buf), nil
 }
 
+var kidShape = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
 // parse splits a ciphertext into its key id, nonce and sealed bytes.
 func parse(ciphertext string) (kid string, nonce, sealed []byte, err error) {
 	body, ok := strings.CutPrefix(ciphertext, prefix)
@@ -116,10 +121,15 @@ func parse(ciphertext string) (kid string, nonce, sealed []byte, err error) {
 		return "", nil, nil, ErrDecrypt
 	}
 	n := int(raw[0])
-	if n == 0 || len(raw) < 1+n+nonceSize+tagSize {
+	if n == 0 || n > 64 || len(raw) < 1+n+nonceSize+tagSize {
 		return "", nil, nil, ErrDecrypt
 	}
-	return string(raw[1 : 1+n]), raw[1+n : 1+n+nonceSize], raw[1+n+nonceSize:], nil
+	kid = string(raw[1 : 1+n])
+	// Only kid-shaped ids get out (into logs, metrics, rewrap bookkeeping).
+	if !kidShape.MatchString(kid) {
+		return "", nil, nil, ErrDecrypt
+	}
+	return kid, raw[1+n : 1+n+nonceSize], raw[1+n+nonceSize:], nil
 }
 
 // KeyID names the key that sealed ciphertext, for rewrap bookkeeping.
@@ -165,12 +175,15 @@ func (f *Fields) Rewrap(ciphertext string, b Binding) (string, bool, error) {
 	if err != nil {
 		return "", false, err
 	}
-	if kid == active.KID {
-		return ciphertext, false, nil
-	}
+	// Open it even when it is current: a rewrap job must report a corrupted or misplaced value,
+	// not count it as done.
 	plain, err := open(kr, ciphertext, b) // the same keyring throughout, even across a reload
 	if err != nil {
 		return "", false, err
+	}
+	if kid == active.KID {
+		clear(plain)
+		return ciphertext, false, nil
 	}
 	out, err := f.seal(active, plain, b)
 	clear(plain)

@@ -116,7 +116,10 @@ func TestACiphertextOpensOnlyWhereItWasWritten(t *testing.T) {
 }
 
 func TestTamperingIsDetected(t *testing.T) {
-	f, _ := newFields(t, ring(t, ek{"fields-1", keyring.Active, random(32)}, ek{"fields-0", keyring.DecryptOnly, random(32)}))
+	// fields-0 has the very same key material as fields-1, so relabelling can only fail because
+	// the kid is bound into the associated data.
+	shared := random(32)
+	f, _ := newFields(t, ring(t, ek{"fields-1", keyring.Active, shared}, ek{"fields-0", keyring.DecryptOnly, shared}))
 	ct, err := f.Encrypt([]byte("confidential"), here)
 	if err != nil {
 		t.Fatal(err)
@@ -172,6 +175,9 @@ func TestRotationOldDataStaysReadableAndRewrapsToTheActiveKey(t *testing.T) {
 	}
 	if _, changed, _ := f.Rewrap(rewrapped, here); changed {
 		t.Error("rewrapping an up-to-date value changed it")
+	}
+	if _, _, err := f.Rewrap(rewrapped, Binding{Table: "absences", Column: "notes", Row: "elsewhere"}); !errors.Is(err, ErrDecrypt) {
+		t.Errorf("rewrapping a current value moved to another row: %v, want ErrDecrypt", err)
 	}
 	// Once fields-1 is dropped, only rewrapped data opens.
 	src.kr.Store(ring(t, ek{"fields-2", keyring.Active, k2}, ek{"fields-1", keyring.Retired, nil}))
