@@ -190,6 +190,25 @@ func (p *Postgres) waitReady(timeout time.Duration) error {
 	}
 }
 
+// CreateDatabase creates an empty database named name (letters, digits, underscore) in this
+// cluster and returns its URL, so tests sharing one cluster never share tables.
+func (p *Postgres) CreateDatabase(name string) (string, error) {
+	for _, r := range name {
+		if (r < 'a' || r > 'z') && (r < '0' || r > '9') && r != '_' {
+			return "", fmt.Errorf("database name %q: use a-z, 0-9 and _", name)
+		}
+	}
+	if err := p.exec("CREATE DATABASE " + name); err != nil {
+		return "", err
+	}
+	u, err := url.Parse(p.URL)
+	if err != nil {
+		return "", err
+	}
+	u.Path = "/" + name
+	return u.String(), nil
+}
+
 // Pid is the process ID of the postmaster (also the process group of all its backends).
 func (p *Postgres) Pid() int { return p.proc.Pid() }
 
