@@ -102,8 +102,9 @@ bench: test-components ## Run the Go benchmarks (packages start their real compo
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator binary into bin/manager.
+build: ## Build the operator and API server binaries into bin/.
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/manager ./cmd/manager
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/scheduler ./cmd/scheduler
 
 .PHONY: run
 run: manifests ## Run the manager against the cluster of the current kubeconfig (CRDs must be installed).
@@ -118,8 +119,9 @@ demo-down: ## Stop everything 'make demo' started.
 	hack/demo.sh down
 
 .PHONY: docker-build
-docker-build: ## Build the operator image (needs a Docker engine).
-	docker build -t $(IMG) .
+docker-build: ## Build the operator and API server images (needs a Docker engine).
+	docker build --target manager -t $(IMG) .
+	docker build --target scheduler -t $(SCHEDULER_IMG) .
 
 .PHONY: helm-bin
 helm-bin: $(HELM) ## Print the path of the helm binary in the tool cache (building it if missing).

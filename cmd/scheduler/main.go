@@ -1,0 +1,140 @@
+// Command scheduler is the scheduling API server that the operator deploys. It reads its
+// configuration file (internal/server/config), its secrets from mounted files, migrates the
+// database, follows the keyring, and serves the API and, on a separate listener, its metrics.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/server/config"
+	"github.com/rsched/rsched/internal/server/httpapi"
+	"github.com/rsched/rsched/internal/server/store"
+	"github.com/rsched/rsched/internal/version"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args[1:]); err != nil {
+		slog.Error("scheduler stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("scheduler", flag.ContinueOnError)
+	configPath := fs.String("config", "/etc/rsched/config.yaml", "Configuration file (YAML). Empty: defaults and RSCHED_SERVER_* variables only.")
+	metricsAddr := fs.String("metrics-addr", "", "Metrics listener; overrides metrics_addr of the config. Never the public address.")
+	drain := fs.Duration("shutdown-timeout", 20*time.Second, "How long in-flight requests may finish after SIGTERM.")
+	showVersion := fs.Bool("version", false, "Print the version and exit.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		fmt.Println(version.Version)
+		return nil
+	}
+	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	slog.SetDefault(log)
+
+	cfg, err := config.Load(*configPath)
+	if err != nil {
+		return err
+	}
+	if *metricsAddr != "" {
+		cfg.MetricsAddr = *metricsAddr
+		if err := cfg.Validate(); err != nil {
+			return err
+		}
+	}
+	dbURL, err := cfg.DatabaseURL()
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	keys, err := keyring.NewWatcher(cfg.Secrets.KeyringFile, keyring.WatcherOptions{Logger: log, Metrics: keyring.NewMetrics(reg)})
+	if err != nil {
+		return err
+	}
+	st, res, err := store.Open(ctx, dbURL, store.Options{})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("database ready", "schemaFrom", res.From, "schemaTo", res.To, "schemaNewerThanServer", res.Newer)
+
+	api := &http.Server{
+		Addr: cfg.ListenAddr,
+		Handler: httpapi.NewHandler(httpapi.Options{
+			Headers: httpapi.Headers{HSTS: cfg.Security.HSTS, CSPReportOnly: cfg.Security.CSPReportOnly},
+			Log:     log,
+			Ready: func(ctx context.Context) error {
+				if keys.Current() == nil {
+					return errors.New("no keyring loaded")
+				}
+				return st.Ready(ctx)
+			},
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+	}
+	metrics := &http.Server{
+		Addr:              cfg.MetricsAddr,
+		Handler:           promhttp.HandlerFor(reg, promhttp.HandlerOpts{}),
+		ReadHeaderTimeout: 5 * time.Second,
+	}
+	apiLn, err := net.Listen("tcp", cfg.ListenAddr)
+	if err != nil {
+		return err
+	}
+	metricsLn, err := net.Listen("tcp", cfg.MetricsAddr)
+	if err != nil {
+		_ = apiLn.Close()
+		return err
+	}
+	log.Info("serving", "version", version.Version, "api", apiLn.Addr().String(), "metrics", metricsLn.Addr().String(),
+		"keyringVersion", keys.Current().Version)
+
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() { _ = keys.Run(watchCtx) }()
+	errc := make(chan error, 2)
+	go func() { errc <- api.Serve(apiLn) }()
+	go func() { errc <- metrics.Serve(metricsLn) }()
+
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down: draining in-flight requests", "timeout", drain.String())
+	case err := <-errc:
+		return err
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *drain)
+	defer cancel()
+	err = api.Shutdown(shutdownCtx)
+	_ = metrics.Shutdown(shutdownCtx)
+	if err != nil {
+		return fmt.Errorf("draining: %w", err)
+	}
+	log.Info("stopped cleanly")
+	return nil
+}
