@@ -472,7 +472,7 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 	}
 	kubeconfig := saKubeconfig(t, k, chartNamespace, pod.ServiceAccountName)
 	m := startManager(t, managerBin, k, chartNamespace, append([]string{"--kubeconfig", kubeconfig}, managerArgs...)...)
-	eventually(t, 30*time.Second, "the manager, as the chart's ServiceAccount, holds the leader Lease", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "the manager, as the chart's ServiceAccount, holds the leader Lease", func() (bool, string) {
 		holder := leaseHolder(ctx, k.Client, chartNamespace)
 		return holder != "", "holder=" + holder
 	})
@@ -483,7 +483,7 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 	// Two ServiceAccounts: the metrics filter caches a refusal for 30 s, so the one that gets the
 	// role must not have been refused before.
 	stranger := serviceAccountToken(t, k, chartNamespace, "stranger")
-	eventually(t, 30*time.Second, "a scraper without the metrics-reader role is refused", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "a scraper without the metrics-reader role is refused", func() (bool, string) {
 		code, _, err := httpStatus(insecure, metricsURL, stranger)
 		return code == http.StatusForbidden, fmt.Sprint(code, " ", err)
 	})
@@ -494,7 +494,7 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 	if err := k.Client.Create(ctx, binding); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 15*time.Second, "a scraper bound to the chart's metrics-reader ClusterRole reads metrics", func() (bool, string) {
+	testenv.Eventually(t, 15*time.Second, "a scraper bound to the chart's metrics-reader ClusterRole reads metrics", func() (bool, string) {
 		code, _, err := httpStatus(insecure, metricsURL, scraper)
 		return code == http.StatusOK, fmt.Sprint(code, " ", err)
 	})

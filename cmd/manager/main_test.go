@@ -5,12 +5,10 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -66,33 +64,20 @@ type managerProc struct {
 var managerBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "rsched-manager-test-")
+	bin, cleanup, err := testenv.BuildBinary("cmd/manager")
 	if err != nil {
-		panic(err)
-	}
-	managerBin = filepath.Join(dir, "manager")
-	if out, err := exec.Command("go", "build", "-o", managerBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/manager: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	managerBin = bin
 	code := m.Run()
-	_ = os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
 func startManager(t *testing.T, bin string, k *testenv.Kube, ns string, extra ...string) *managerProc {
 	t.Helper()
-	m := &managerProc{probe: freeAddr(t), metrics: freeAddr(t), out: &testenv.OutputBuffer{}, done: make(chan struct{})}
+	m := &managerProc{probe: testenv.FreeAddr(t), metrics: testenv.FreeAddr(t), out: &testenv.OutputBuffer{}, done: make(chan struct{})}
 	args := append([]string{
 		"--kubeconfig", k.Kubeconfig,
 		"--leader-election-namespace", ns,
@@ -130,21 +115,6 @@ func (m *managerProc) stop(t *testing.T) {
 		<-m.done
 		t.Error("the manager did not stop within 20s of SIGTERM")
 	}
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for time.Now().Before(deadline) {
-		ok, detail := cond()
-		if ok {
-			return
-		}
-		last = detail
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s not within %s (last: %s)", what, timeout, last)
 }
 
 func httpStatus(c *http.Client, url, token string) (int, string, error) {
@@ -205,12 +175,12 @@ func TestManagerLeaderElectionProbesAndAuthenticatedMetrics(t *testing.T) {
 	first := startManager(t, bin, k, ns)
 	plain := &http.Client{Timeout: 2 * time.Second}
 	for _, path := range []string{"/healthz", "/readyz"} {
-		eventually(t, 30*time.Second, path+" returns 200", func() (bool, string) {
+		testenv.Eventually(t, 30*time.Second, path+" returns 200", func() (bool, string) {
 			code, body, err := httpStatus(plain, "http://"+first.probe+path, "")
 			return code == http.StatusOK, fmt.Sprint(code, " ", body, " ", err)
 		})
 	}
-	eventually(t, 30*time.Second, "the first manager holds the leader Lease", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "the first manager holds the leader Lease", func() (bool, string) {
 		h := leaseHolder(ctx, k.Client, ns)
 		return h != "", "holder=" + h
 	})
@@ -221,7 +191,7 @@ func TestManagerLeaderElectionProbesAndAuthenticatedMetrics(t *testing.T) {
 		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // self-signed by design; this test checks authn/authz, not the certificate
 	}}
 	metricsURL := "https://" + first.metrics + "/metrics"
-	eventually(t, 30*time.Second, "metrics endpoint answers", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "metrics endpoint answers", func() (bool, string) {
 		code, _, err := httpStatus(insecure, metricsURL, "")
 		return err == nil && code != 0, fmt.Sprint(err)
 	})
@@ -246,14 +216,14 @@ func TestManagerLeaderElectionProbesAndAuthenticatedMetrics(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	eventually(t, 15*time.Second, "an authorized scraper reads metrics", func() (bool, string) {
+	testenv.Eventually(t, 15*time.Second, "an authorized scraper reads metrics", func() (bool, string) {
 		code, body, err := httpStatus(insecure, metricsURL, scraper)
 		return code == http.StatusOK && strings.Contains(body, "leader_election_master_status"), fmt.Sprint(code, err)
 	})
 
 	// A second replica waits; when the leader stops it releases the Lease and the second takes over.
 	second := startManager(t, bin, k, ns)
-	eventually(t, 30*time.Second, "the second manager is ready", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "the second manager is ready", func() (bool, string) {
 		code, _, err := httpStatus(plain, "http://"+second.probe+"/readyz", "")
 		return code == http.StatusOK, fmt.Sprint(code, err)
 	})
@@ -268,7 +238,7 @@ func TestManagerLeaderElectionProbesAndAuthenticatedMetrics(t *testing.T) {
 	if h := leaseHolder(ctx, k.Client, ns); h == leader {
 		t.Fatalf("the stopped leader %q still holds the Lease: it was not released on shutdown", leader)
 	}
-	eventually(t, 30*time.Second, "the second manager takes over the Lease", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "the second manager takes over the Lease", func() (bool, string) {
 		h := leaseHolder(ctx, k.Client, ns)
 		return h != "" && h != leader, "holder=" + h
 	})

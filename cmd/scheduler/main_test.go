@@ -4,12 +4,10 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,28 +20,15 @@ import (
 var schedulerBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "rsched-scheduler-test-")
+	bin, cleanup, err := testenv.BuildBinary("cmd/scheduler")
 	if err != nil {
-		panic(err)
-	}
-	schedulerBin = filepath.Join(dir, "scheduler")
-	if out, err := exec.Command("go", "build", "-o", schedulerBin, ".").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/scheduler: %v\n%s", err, out)
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	schedulerBin = bin
 	code := m.Run()
-	_ = os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return "127.0.0.1:" + strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
 func random(n int) []byte {
@@ -70,7 +55,7 @@ func setup(t *testing.T, dbURL string) (configPath, api, metrics string) {
 	}
 	must(os.WriteFile(filepath.Join(dir, "keyring.json"), kr, 0o600))
 	must(os.WriteFile(filepath.Join(dir, "db-url"), []byte(dbURL+"\n"), 0o600))
-	api, metrics = freeAddr(t), freeAddr(t)
+	api, metrics = testenv.FreeAddr(t), testenv.FreeAddr(t)
 	cfg := fmt.Sprintf("listen_addr: %q\nmetrics_addr: %q\nissuer: https://schedule.test\nsecrets:\n  database_url_file: %s\n  keyring_file: %s\n",
 		api, metrics, filepath.Join(dir, "db-url"), filepath.Join(dir, "keyring.json"))
 	configPath = filepath.Join(dir, "config.yaml")
@@ -87,21 +72,6 @@ func get(url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
-}
-
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var last string
-	for time.Now().Before(deadline) {
-		ok, detail := cond()
-		if ok {
-			return
-		}
-		last = detail
-		time.Sleep(100 * time.Millisecond)
-	}
-	t.Fatalf("%s: not within 30s (last: %s)", what, last)
 }
 
 func TestServerServesHealthAndMetricsAndFollowsTheDatabase(t *testing.T) {
@@ -124,7 +94,7 @@ func TestServerServesHealthAndMetricsAndFollowsTheDatabase(t *testing.T) {
 		}
 	})
 
-	eventually(t, "ready", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "ready", func() (bool, string) {
 		code, body := get("http://" + api + "/api/v1/health/ready")
 		return code == 200, fmt.Sprint(code, body)
 	})
@@ -145,7 +115,7 @@ func TestServerServesHealthAndMetricsAndFollowsTheDatabase(t *testing.T) {
 	if err := pg.Stop(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "not ready without the database", func() (bool, string) {
+	testenv.Eventually(t, 30*time.Second, "not ready without the database", func() (bool, string) {
 		code, body := get("http://" + api + "/api/v1/health/ready")
 		return code == 503, fmt.Sprint(code, body)
 	})

@@ -17,16 +17,7 @@ import (
 var pg *testenv.Postgres
 
 func TestMain(m *testing.M) {
-	var err error
-	if pg, err = testenv.NewPostgres(); err != nil {
-		fmt.Fprintln(os.Stderr, "FAIL:", err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	if err := pg.Stop(); err != nil {
-		code = 1
-	}
-	os.Exit(code)
+	os.Exit(testenv.RunWithPostgres(m, func(p *testenv.Postgres) { pg = p }))
 }
 
 var n atomic.Int32
