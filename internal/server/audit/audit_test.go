@@ -7,10 +7,9 @@ import (
 	"os"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 
-	"github.com/rsched/rsched/internal/server/store"
+	"github.com/rsched/rsched/internal/server/store/storetest"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -20,22 +19,11 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.RunWithPostgres(m, func(p *testenv.Postgres) { pg = p }))
 }
 
-var n atomic.Int32
-
-// logs opens count independent instances on one fresh database.
+// logs opens count server instances on one fresh database.
 func logs(t *testing.T, count int) []*Log {
 	t.Helper()
-	url, err := pg.CreateDatabase(fmt.Sprintf("audit_%d", n.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []*Log
-	for range count {
-		s, _, err := store.Open(context.Background(), url, store.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Close)
+	for _, s := range storetest.Instances(t, pg, count) {
 		out = append(out, New(s.Pool, nil))
 	}
 	return out

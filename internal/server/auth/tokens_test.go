@@ -3,7 +3,6 @@ package auth
 import (
 	"crypto/ed25519"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
@@ -14,49 +13,20 @@ import (
 	"time"
 
 	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/keyring/keyringtest"
 )
 
-var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+var t0 = keyringtest.T0
 
-type staticKeys struct {
-	kr atomic.Pointer[keyring.Keyring]
-}
+// sk is one signing key of a test keyring.
+type sk = keyringtest.Key
 
-func (s *staticKeys) Current() *keyring.Keyring { return s.kr.Load() }
+var random = keyringtest.Random
 
-func random(n int) []byte {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return b
-}
-
-// ring builds a keyring: signing keys given as kid→(algorithm, state, material), an AES key.
-type sk struct {
-	kid, alg string
-	state    keyring.State
-	key      []byte
-	notAfter time.Time
-}
-
+// ring builds a keyring of version with the given signing keys (and a default encryption key).
 func ring(t testing.TB, version int64, keys ...sk) *keyring.Keyring {
 	t.Helper()
-	f := &keyring.File{Format: keyring.FormatVersion, Version: version,
-		Encryption: []keyring.FileKey{{KID: "fields-1", Algorithm: keyring.AES256GCM, State: keyring.Active, CreatedAt: t0, Key: random(32)}}}
-	for _, k := range keys {
-		fk := keyring.FileKey{KID: k.kid, Algorithm: k.alg, State: k.state, CreatedAt: t0, Key: k.key}
-		if !k.notAfter.IsZero() {
-			na := k.notAfter
-			fk.NotAfter = &na
-		}
-		f.Signing = append(f.Signing, fk)
-	}
-	kr, err := f.Validate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kr
+	return keyringtest.Build(t, version, keys, nil)
 }
 
 type clock struct{ now atomic.Pointer[time.Time] }
@@ -64,10 +34,9 @@ type clock struct{ now atomic.Pointer[time.Time] }
 func (c *clock) Now() time.Time  { return *c.now.Load() }
 func (c *clock) Set(t time.Time) { c.now.Store(&t) }
 
-func newTokens(t testing.TB, kr *keyring.Keyring) (*Tokens, *staticKeys, *clock) {
+func newTokens(t testing.TB, kr *keyring.Keyring) (*Tokens, *keyringtest.Source, *clock) {
 	t.Helper()
-	keys := &staticKeys{}
-	keys.kr.Store(kr)
+	keys := keyringtest.NewSource(kr)
 	c := &clock{}
 	c.Set(t0)
 	tk, err := NewTokens(keys, TokenConfig{Issuer: "https://rsched.test", Audience: "rsched-api", TTL: 15 * time.Minute, Now: c.Now})
@@ -84,15 +53,15 @@ var (
 
 func standardRing(t testing.TB) *keyring.Keyring {
 	return ring(t, 1,
-		sk{kid: "ed-1", alg: keyring.EdDSA, state: keyring.Active, key: edSeed},
-		sk{kid: "hs-1", alg: keyring.HS256, state: keyring.Staged, key: hsSecret})
+		sk{KID: "ed-1", Algorithm: keyring.EdDSA, State: keyring.Active, Material: edSeed},
+		sk{KID: "hs-1", Algorithm: keyring.HS256, State: keyring.Staged, Material: hsSecret})
 }
 
 func TestIssuedTokenVerifiesWithEveryClaim(t *testing.T) {
 	for _, alg := range []string{keyring.EdDSA, keyring.HS256, keyring.HS512} {
 		t.Run(alg, func(t *testing.T) {
 			material := map[string][]byte{keyring.EdDSA: edSeed, keyring.HS256: random(32), keyring.HS512: random(64)}[alg]
-			tk, _, _ := newTokens(t, ring(t, 1, sk{kid: "k1", alg: alg, state: keyring.Active, key: material}))
+			tk, _, _ := newTokens(t, ring(t, 1, sk{KID: "k1", Algorithm: alg, State: keyring.Active, Material: material}))
 			token, issued, err := tk.IssueAccess("user-42", "session-7")
 			if err != nil {
 				t.Fatal(err)
@@ -264,23 +233,23 @@ func TestForgedAndMisusedTokensAreRejected(t *testing.T) {
 func TestRotationKeepsOldTokensValidUntilTheGracePeriodEnds(t *testing.T) {
 	oldSeed, newSeed := random(32), random(32)
 	tk, keys, clk := newTokens(t, ring(t, 1,
-		sk{kid: "jwt-1", alg: keyring.EdDSA, state: keyring.Active, key: oldSeed}))
+		sk{KID: "jwt-1", Algorithm: keyring.EdDSA, State: keyring.Active, Material: oldSeed}))
 	before, _, err := tk.IssueAccess("u", "s")
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Stage jwt-2: old tokens still verify, new tokens are still signed by jwt-1.
-	keys.kr.Store(ring(t, 2,
-		sk{kid: "jwt-1", alg: keyring.EdDSA, state: keyring.Active, key: oldSeed},
-		sk{kid: "jwt-2", alg: keyring.EdDSA, state: keyring.Staged, key: newSeed}))
+	keys.Set(ring(t, 2,
+		sk{KID: "jwt-1", Algorithm: keyring.EdDSA, State: keyring.Active, Material: oldSeed},
+		sk{KID: "jwt-2", Algorithm: keyring.EdDSA, State: keyring.Staged, Material: newSeed}))
 	staged, _, _ := tk.IssueAccess("u", "s")
 	if kid := decodeSegment(t, staged, 0)["kid"]; kid != "jwt-1" {
 		t.Errorf("signed with %v while jwt-2 is only staged", kid)
 	}
 	// Activate jwt-2; jwt-1 verifies for one more hour.
-	keys.kr.Store(ring(t, 3,
-		sk{kid: "jwt-2", alg: keyring.EdDSA, state: keyring.Active, key: newSeed},
-		sk{kid: "jwt-1", alg: keyring.EdDSA, state: keyring.VerifyOnly, key: oldSeed, notAfter: t0.Add(time.Hour)}))
+	keys.Set(ring(t, 3,
+		sk{KID: "jwt-2", Algorithm: keyring.EdDSA, State: keyring.Active, Material: newSeed},
+		sk{KID: "jwt-1", Algorithm: keyring.EdDSA, State: keyring.VerifyOnly, Material: oldSeed, NotAfter: t0.Add(time.Hour)}))
 	after, _, _ := tk.IssueAccess("u", "s")
 	if kid := decodeSegment(t, after, 0)["kid"]; kid != "jwt-2" {
 		t.Errorf("signed with %v after jwt-2 became active", kid)
@@ -293,9 +262,9 @@ func TestRotationKeepsOldTokensValidUntilTheGracePeriodEnds(t *testing.T) {
 	}
 	// Past not_after the old key no longer verifies, even for a token that has not expired. Use
 	// a keyring whose grace ended early to show the key's window, not the token's, decides.
-	keys.kr.Store(ring(t, 4,
-		sk{kid: "jwt-2", alg: keyring.EdDSA, state: keyring.Active, key: newSeed},
-		sk{kid: "jwt-1", alg: keyring.EdDSA, state: keyring.VerifyOnly, key: oldSeed, notAfter: t0.Add(5 * time.Minute)}))
+	keys.Set(ring(t, 4,
+		sk{KID: "jwt-2", Algorithm: keyring.EdDSA, State: keyring.Active, Material: newSeed},
+		sk{KID: "jwt-1", Algorithm: keyring.EdDSA, State: keyring.VerifyOnly, Material: oldSeed, NotAfter: t0.Add(5 * time.Minute)}))
 	if _, err := tk.VerifyAccess(before); err == nil || !strings.Contains(err.Error(), "kid not usable") {
 		t.Errorf("token of a key past its not_after: %v", err)
 	}
@@ -305,7 +274,7 @@ func TestRotationKeepsOldTokensValidUntilTheGracePeriodEnds(t *testing.T) {
 }
 
 func TestNewTokensRefusesUnsafeConfig(t *testing.T) {
-	keys := &staticKeys{}
+	keys := keyringtest.NewSource(nil)
 	for _, cfg := range []TokenConfig{
 		{Audience: "a", TTL: time.Minute},
 		{Issuer: "i", TTL: time.Minute},
@@ -326,7 +295,7 @@ func BenchmarkVerifyAccessToken(b *testing.B) {
 	for _, alg := range []string{keyring.HS256, keyring.EdDSA} {
 		b.Run(alg, func(b *testing.B) {
 			material := map[string][]byte{keyring.EdDSA: random(32), keyring.HS256: random(32)}[alg]
-			tk, _, _ := newTokens(b, ring(b, 1, sk{kid: "k1", alg: alg, state: keyring.Active, key: material}))
+			tk, _, _ := newTokens(b, ring(b, 1, sk{KID: "k1", Algorithm: alg, State: keyring.Active, Material: material}))
 			token, _, err := tk.IssueAccess("user-42", "session-7")
 			if err != nil {
 				b.Fatal(err)
@@ -345,7 +314,7 @@ func BenchmarkIssueAccessToken(b *testing.B) {
 	for _, alg := range []string{keyring.HS256, keyring.EdDSA} {
 		b.Run(alg, func(b *testing.B) {
 			material := map[string][]byte{keyring.EdDSA: random(32), keyring.HS256: random(32)}[alg]
-			tk, _, _ := newTokens(b, ring(b, 1, sk{kid: "k1", alg: alg, state: keyring.Active, key: material}))
+			tk, _, _ := newTokens(b, ring(b, 1, sk{KID: "k1", Algorithm: alg, State: keyring.Active, Material: material}))
 			b.ReportAllocs()
 			for b.Loop() {
 				if _, _, err := tk.IssueAccess("user-42", "session-7"); err != nil {

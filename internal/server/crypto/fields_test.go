@@ -2,58 +2,37 @@ package crypto
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"strings"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/keyring/keyringtest"
 )
 
-var t0 = time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+var random = keyringtest.Random
 
-type keys struct {
-	kr atomic.Pointer[keyring.Keyring]
-}
-
-func (k *keys) Current() *keyring.Keyring { return k.kr.Load() }
-
-func random(n int) []byte {
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		panic(err)
-	}
-	return b
-}
-
+// ek is one AES256GCM key of a test keyring.
 type ek struct {
 	kid   string
 	state keyring.State
 	key   []byte
 }
 
+// ring builds a keyring with the given encryption keys (and a default signing key).
 func ring(t testing.TB, enc ...ek) *keyring.Keyring {
 	t.Helper()
-	f := &keyring.File{Format: keyring.FormatVersion, Version: 1,
-		Signing: []keyring.FileKey{{KID: "jwt-1", Algorithm: keyring.HS256, State: keyring.Active, CreatedAt: t0, Key: random(32)}}}
+	var keys []keyringtest.Key
 	for _, e := range enc {
-		fk := keyring.FileKey{KID: e.kid, Algorithm: keyring.AES256GCM, State: e.state, CreatedAt: t0, Key: e.key}
-		f.Encryption = append(f.Encryption, fk)
+		keys = append(keys, keyringtest.Key{KID: e.kid, Algorithm: keyring.AES256GCM, State: e.state, Material: e.key})
 	}
-	kr, err := f.Validate()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return kr
+	return keyringtest.Build(t, 1, nil, keys)
 }
 
-func newFields(t testing.TB, kr *keyring.Keyring) (*Fields, *keys) {
-	k := &keys{}
-	k.kr.Store(kr)
-	return NewFields(k), k
+func newFields(t testing.TB, kr *keyring.Keyring) (*Fields, *keyringtest.Source) {
+	src := keyringtest.NewSource(kr)
+	return NewFields(src), src
 }
 
 var here = Binding{Table: "absences", Column: "notes", Row: "8f14e45f"}
@@ -152,7 +131,7 @@ func TestRotationOldDataStaysReadableAndRewrapsToTheActiveKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	src.kr.Store(ring(t, ek{"fields-2", keyring.Active, k2}, ek{"fields-1", keyring.DecryptOnly, k1}))
+	src.Set(ring(t, ek{"fields-2", keyring.Active, k2}, ek{"fields-1", keyring.DecryptOnly, k1}))
 	if got, err := f.Decrypt(old, here); err != nil || string(got) != "written before the rotation" {
 		t.Fatalf("old data after rotation: %q %v", got, err)
 	}
@@ -180,7 +159,7 @@ func TestRotationOldDataStaysReadableAndRewrapsToTheActiveKey(t *testing.T) {
 		t.Errorf("rewrapping a current value moved to another row: %v, want ErrDecrypt", err)
 	}
 	// Once fields-1 is dropped, only rewrapped data opens.
-	src.kr.Store(ring(t, ek{"fields-2", keyring.Active, k2}, ek{"fields-1", keyring.Retired, nil}))
+	src.Set(ring(t, ek{"fields-2", keyring.Active, k2}, ek{"fields-1", keyring.Retired, nil}))
 	if _, err := f.Decrypt(old, here); !errors.Is(err, ErrDecrypt) {
 		t.Errorf("data of a retired key: %v", err)
 	}

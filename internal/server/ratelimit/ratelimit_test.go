@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rsched/rsched/internal/server/store"
+	"github.com/rsched/rsched/internal/server/store/storetest"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -19,30 +20,19 @@ func TestMain(m *testing.M) {
 	os.Exit(testenv.RunWithPostgres(m, func(p *testenv.Postgres) { pg = p }))
 }
 
-var n atomic.Int32
-
 type clock struct{ t atomic.Pointer[time.Time] }
 
 func (c *clock) now() time.Time      { return *c.t.Load() }
 func (c *clock) set(t time.Time)     { c.t.Store(&t) }
 func (c *clock) add(d time.Duration) { c.set(c.now().Add(d)) }
 
-// replicas opens count independent pools on one fresh database: count server instances.
+// replicas opens count server instances on one fresh database, sharing a test clock.
 func replicas(t *testing.T, count int) ([]*Limiter, *clock) {
 	t.Helper()
-	url, err := pg.CreateDatabase(fmt.Sprintf("rl_%d", n.Add(1)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	c := &clock{}
 	c.set(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
 	var out []*Limiter
-	for range count {
-		s, _, err := store.Open(context.Background(), url, store.Options{MaxConns: 8})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(s.Close)
+	for _, s := range storetest.Instances(t, pg, count) {
 		out = append(out, New(s.Pool, c.now))
 	}
 	return out, c
@@ -159,15 +149,7 @@ func TestTheLimiterFailsClosedWithoutTheDatabase(t *testing.T) {
 
 // BenchmarkAllow is one rate-limit decision: one upsert round trip to a local PostgreSQL.
 func BenchmarkAllow(b *testing.B) {
-	url, err := pg.CreateDatabase(fmt.Sprintf("rl_bench_%d", n.Add(1)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s, _, err := store.Open(context.Background(), url, store.Options{MaxConns: 8})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
+	s := storetest.Instances(b, pg, 1)[0]
 	l := New(s.Pool, nil)
 	var i atomic.Int64
 	b.RunParallel(func(p *testing.PB) {
