@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -21,9 +20,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/server/app"
 	"github.com/rsched/rsched/internal/server/config"
-	"github.com/rsched/rsched/internal/server/httpapi"
-	"github.com/rsched/rsched/internal/server/store"
 	"github.com/rsched/rsched/internal/version"
 )
 
@@ -73,25 +71,15 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	st, res, err := store.Open(ctx, dbURL, store.Options{})
+	a, err := app.New(ctx, cfg, keys, dbURL, app.Options{Log: log, Metrics: reg, AuditStream: os.Stdout})
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	log.Info("database ready", "schemaFrom", res.From, "schemaTo", res.To, "schemaNewerThanServer", res.Newer)
+	defer a.Close()
 
 	api := &http.Server{
-		Addr: cfg.ListenAddr,
-		Handler: httpapi.NewHandler(httpapi.Options{
-			Headers: httpapi.Headers{HSTS: cfg.Security.HSTS, CSPReportOnly: cfg.Security.CSPReportOnly},
-			Log:     log,
-			Ready: func(ctx context.Context) error {
-				if keys.Current() == nil {
-					return errors.New("no keyring loaded")
-				}
-				return st.Ready(ctx)
-			},
-		}),
+		Addr:              cfg.ListenAddr,
+		Handler:           a.HTTP,
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
@@ -118,6 +106,7 @@ func run(ctx context.Context, args []string) error {
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	go func() { _ = keys.Run(watchCtx) }()
+	go a.RunBackground(watchCtx)
 	errc := make(chan error, 2)
 	go func() { errc <- api.Serve(apiLn) }()
 	go func() { errc <- metrics.Serve(metricsLn) }()

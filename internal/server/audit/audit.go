@@ -8,10 +8,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,13 +38,23 @@ type Entry struct {
 	Seq  int64
 	At   time.Time
 	Hash []byte
+	prev []byte
 }
+
+func prevOf(e Entry) []byte { return e.prev }
 
 // Log appends to and verifies the audit_log table (migration 003).
 type Log struct {
 	pool *pgxpool.Pool
 	now  func() time.Time
+	// stream, when set, receives every appended entry as one JSON line (SIEM forwarding).
+	stream   io.Writer
+	streamMu sync.Mutex
 }
+
+// StreamTo sends every appended entry, with its sequence number and hash, as one JSON line to w
+// (the server passes stdout, where a log shipper forwards it). Details are already redacted.
+func (l *Log) StreamTo(w io.Writer) { l.stream = w }
 
 // New returns a Log on pool; now is the clock (time.Now when nil).
 func New(pool *pgxpool.Pool, now func() time.Time) *Log {
@@ -87,11 +100,19 @@ func (l *Log) Append(ctx context.Context, e Event) (Entry, error) {
 		_, err = tx.Exec(ctx, `INSERT INTO audit_log (seq, at, actor, action, target, ip, user_agent, request_id, details, prev_hash, hash)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 			seq, at, e.Actor, e.Action, e.Target, e.IP, e.UserAgent, e.RequestID, details, prev, h)
-		out = Entry{Event: e, Seq: seq, At: at, Hash: h}
+		out = Entry{Event: e, Seq: seq, At: at, Hash: h, prev: prev}
 		return err
 	})
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: append: %w", err)
+	}
+	if l.stream != nil {
+		line, _ := json.Marshal(map[string]any{"audit": true, "seq": out.Seq, "at": out.At, "actor": e.Actor, "action": e.Action,
+			"target": e.Target, "ip": e.IP, "user_agent": e.UserAgent, "request_id": e.RequestID,
+			"details": json.RawMessage(details), "prev_hash": hex.EncodeToString(prevOf(out)), "hash": hex.EncodeToString(out.Hash)})
+		l.streamMu.Lock()
+		_, _ = l.stream.Write(append(line, '\n'))
+		l.streamMu.Unlock()
 	}
 	return out, nil
 }
@@ -115,16 +136,31 @@ func entryHash(prev []byte, seq int64, at time.Time, e Event, details string) []
 // ErrTampered is returned by Verify when the chain is broken.
 var ErrTampered = errors.New("audit: the audit log has been altered")
 
-// Verify recomputes the chain from the first entry and returns how many entries it checked. A
-// broken chain is ErrTampered, wrapped with the first sequence number that fails.
+// Verify recomputes the chain from its start (the first entry, or the anchor left by Prune) and
+// returns how many entries it checked. A broken chain is ErrTampered, wrapped with the first
+// sequence number that fails. It reads one snapshot, so appends and prunes meanwhile do not
+// disturb it.
 func (l *Log) Verify(ctx context.Context) (int64, error) {
-	rows, err := l.pool.Query(ctx, `SELECT seq, at, actor, action, target, ip, user_agent, request_id, details, prev_hash, hash
+	tx, err := l.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return 0, fmt.Errorf("audit: verify: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	prev, want := genesis, int64(1)
+	var anchorSeq int64
+	var anchorHash []byte
+	switch err := tx.QueryRow(ctx, "SELECT seq, hash FROM audit_anchor WHERE id = 1").Scan(&anchorSeq, &anchorHash); {
+	case err == nil:
+		prev, want = anchorHash, anchorSeq+1
+	case !errors.Is(err, pgx.ErrNoRows):
+		return 0, fmt.Errorf("audit: verify: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT seq, at, actor, action, target, ip, user_agent, request_id, details, prev_hash, hash
 		FROM audit_log ORDER BY seq`)
 	if err != nil {
 		return 0, fmt.Errorf("audit: verify: %w", err)
 	}
 	defer rows.Close()
-	prev, want := genesis, int64(1)
 	var checked int64
 	for rows.Next() {
 		var e Event

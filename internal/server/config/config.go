@@ -61,16 +61,41 @@ type Config struct {
 	Auth      Auth      `json:"auth"`
 	RateLimit RateLimit `json:"rate_limit"`
 	Security  Security  `json:"security"`
+	Audit     Audit     `json:"audit"`
 	Secrets   Secrets   `json:"secrets"`
+}
+
+// Audit is the audit trail's handling (server-side settings; the SchedulerInstance leaves them
+// at their defaults).
+type Audit struct {
+	// Retention deletes entries older than this (the chain stays verifiable from an anchor);
+	// 0 keeps everything. Default 8760h (one year); at least 24h.
+	Retention Duration `json:"retention"`
+	// Stdout also writes every entry as a JSON line to standard output for SIEM forwarding.
+	// Default true.
+	Stdout bool `json:"stdout"`
 }
 
 // Auth mirrors SchedulerInstance spec.auth.
 type Auth struct {
-	AccessTokenTTL   Duration       `json:"access_token_ttl"`
-	RefreshTokenTTL  Duration       `json:"refresh_token_ttl"`
-	Lockout          Lockout        `json:"lockout"`
-	MFARequiredRoles []string       `json:"mfa_required_roles"`
-	PasswordPolicy   PasswordPolicy `json:"password_policy"`
+	AccessTokenTTL  Duration `json:"access_token_ttl"`
+	RefreshTokenTTL Duration `json:"refresh_token_ttl"`
+	// SessionIdleTimeout ends a session whose refresh token was not used for this long.
+	// Default 8h; from access_token_ttl to refresh_token_ttl.
+	SessionIdleTimeout Duration       `json:"session_idle_timeout"`
+	Lockout            Lockout        `json:"lockout"`
+	MFARequiredRoles   []string       `json:"mfa_required_roles"`
+	PasswordPolicy     PasswordPolicy `json:"password_policy"`
+	// PasswordHashing are the Argon2id costs (server-side; default OWASP's m=19456 KiB, t=2, p=1).
+	PasswordHashing PasswordHashing `json:"password_hashing"`
+}
+
+// PasswordHashing are Argon2id cost parameters. Raising them rehashes each password at its
+// owner's next sign-in.
+type PasswordHashing struct {
+	MemoryKiB   int `json:"memory_kib"`
+	Iterations  int `json:"iterations"`
+	Parallelism int `json:"parallelism"`
 }
 
 // Lockout mirrors spec.auth.lockout.
@@ -88,9 +113,12 @@ type PasswordPolicy struct {
 
 // RateLimit mirrors spec.rateLimit.
 type RateLimit struct {
-	Login          Limit    `json:"login"`
-	Register       Limit    `json:"register"`
-	API            Limit    `json:"api"`
+	Login    Limit `json:"login"`
+	Register Limit `json:"register"`
+	API      Limit `json:"api"`
+	// Refresh and MFA are server-side settings (defaults 10/min and 5/min per address).
+	Refresh        Limit    `json:"refresh"`
+	MFA            Limit    `json:"mfa"`
 	TrustedProxies []string `json:"trusted_proxies"`
 }
 
@@ -123,17 +151,22 @@ func Default() Config {
 		MetricsAddr: ":9090",
 		Audience:    "rsched-api",
 		Auth: Auth{
-			AccessTokenTTL:   Duration(15 * time.Minute),
-			RefreshTokenTTL:  Duration(168 * time.Hour),
-			Lockout:          Lockout{MaxFailedAttempts: 5, Duration: Duration(30 * time.Minute)},
-			MFARequiredRoles: []string{"admin"},
-			PasswordPolicy:   PasswordPolicy{MinLength: 12, HistorySize: 5, MaxAge: Duration(2160 * time.Hour)},
+			AccessTokenTTL:     Duration(15 * time.Minute),
+			RefreshTokenTTL:    Duration(168 * time.Hour),
+			SessionIdleTimeout: Duration(8 * time.Hour),
+			Lockout:            Lockout{MaxFailedAttempts: 5, Duration: Duration(30 * time.Minute)},
+			MFARequiredRoles:   []string{"admin"},
+			PasswordPolicy:     PasswordPolicy{MinLength: 12, HistorySize: 5, MaxAge: Duration(2160 * time.Hour)},
+			PasswordHashing:    PasswordHashing{MemoryKiB: 19456, Iterations: 2, Parallelism: 1},
 		},
 		RateLimit: RateLimit{
 			Login:    Limit{Requests: 5, Period: Duration(time.Minute)},
 			Register: Limit{Requests: 3, Period: Duration(time.Minute)},
 			API:      Limit{Requests: 600, Period: Duration(time.Minute)},
+			Refresh:  Limit{Requests: 10, Period: Duration(time.Minute)},
+			MFA:      Limit{Requests: 5, Period: Duration(time.Minute)},
 		},
+		Audit:    Audit{Retention: Duration(8760 * time.Hour), Stdout: true},
 		Security: Security{HSTS: true},
 		Secrets: Secrets{
 			DatabaseURLFile: "/var/run/secrets/rsched/database/url",
@@ -292,6 +325,15 @@ func (c *Config) Validate() error {
 	if a.RefreshTokenTTL <= a.AccessTokenTTL {
 		bad("auth.refresh_token_ttl must be longer than auth.access_token_ttl")
 	}
+	if a.SessionIdleTimeout < a.AccessTokenTTL || a.SessionIdleTimeout > a.RefreshTokenTTL {
+		bad("auth.session_idle_timeout %s must be from auth.access_token_ttl to auth.refresh_token_ttl", a.SessionIdleTimeout.D())
+	}
+	if ph := a.PasswordHashing; ph.MemoryKiB < 7168 || ph.MemoryKiB > 1<<20 || ph.Iterations < 1 || ph.Iterations > 10 || ph.Parallelism < 1 || ph.Parallelism > 8 {
+		bad("auth.password_hashing: memory_kib must be 7168..1048576, iterations 1..10, parallelism 1..8 (OWASP's minimum is 7 MiB)")
+	}
+	if c.Audit.Retention != 0 {
+		within("audit.retention", c.Audit.Retention, 24*time.Hour, 0)
+	}
 	if a.Lockout.MaxFailedAttempts < 1 || a.Lockout.MaxFailedAttempts > 100 {
 		bad("auth.lockout.max_failed_attempts %d is outside 1..100", a.Lockout.MaxFailedAttempts)
 	}
@@ -314,7 +356,8 @@ func (c *Config) Validate() error {
 	for _, nl := range []struct {
 		name string
 		l    Limit
-	}{{"login", c.RateLimit.Login}, {"register", c.RateLimit.Register}, {"api", c.RateLimit.API}} {
+	}{{"login", c.RateLimit.Login}, {"register", c.RateLimit.Register}, {"api", c.RateLimit.API},
+		{"refresh", c.RateLimit.Refresh}, {"mfa", c.RateLimit.MFA}} {
 		name, l := nl.name, nl.l
 		if l.Requests < 1 || l.Requests > 1_000_000 {
 			bad("rate_limit.%s.requests %d is outside 1..1000000", name, l.Requests)

@@ -12,7 +12,6 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
-	"time"
 )
 
 // MaxBodyBytes bounds every request body; uploads, when they come, get their own limit.
@@ -26,14 +25,6 @@ type Headers struct {
 
 // Ready reports whether the server can serve: nil, or why not.
 type Ready func(ctx context.Context) error
-
-// Options wire the router.
-type Options struct {
-	Headers Headers
-	Log     *slog.Logger
-	// Ready is checked by GET /api/v1/health/ready.
-	Ready Ready
-}
 
 // writeJSON writes v with status. Encoding errors are logged by the caller's middleware only:
 // the status line is already sent.
@@ -49,38 +40,15 @@ func Error(w http.ResponseWriter, status int, detail string) {
 	writeJSON(w, status, map[string]string{"detail": detail})
 }
 
-// NewHandler returns the public API handler with all middleware applied.
-func NewHandler(o Options) http.Handler {
+// chain applies the middleware, outermost first.
+func chain(h http.Handler, o Options) http.Handler {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /api/v1/health/live", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /api/v1/health/ready", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		if o.Ready != nil {
-			if err := o.Ready(ctx); err != nil {
-				// The reason goes to the log; the probe needs only the status.
-				o.Log.Warn("not ready", "error", err, "request_id", RequestID(r.Context()))
-				Error(w, http.StatusServiceUnavailable, "not ready")
-				return
-			}
-		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
-	})
-	// No catch-all route: it would also catch known paths with another method, which must be a
-	// 405. ServeMux's own plain-text 404 and 405 are rewritten as JSON instead (jsonMuxErrors).
-	return chain(mux, o)
-}
-
-// chain applies the middleware, outermost first.
-func chain(h http.Handler, o Options) http.Handler {
 	h = jsonMuxErrors(h)
 	h = limitBody(h)
 	h = recoverPanics(h, o.Log)
+	h = cors(h, o.AllowedOrigins)
 	h = securityHeaders(h, o.Headers)
 	h = requestID(h)
 	return h
@@ -114,7 +82,9 @@ func requestID(next http.Handler) http.Handler {
 }
 
 // APIContentSecurityPolicy is the CSP of a JSON API: nothing may load, nothing may frame it.
-const APIContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; report-uri /api/v1/security/csp-report"
+// Violations are reported both ways: report-to (Reporting API, current browsers) and report-uri
+// (older ones); both reach POST /api/v1/security/csp-report.
+const APIContentSecurityPolicy = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'; report-uri /api/v1/security/csp-report; report-to csp"
 
 // securityHeaders sets the headers of the seeds' security architecture on every response,
 // errors included (they are set before the handler writes anything).
@@ -124,6 +94,7 @@ func securityHeaders(next http.Handler, o Headers) http.Handler {
 		if o.HSTS {
 			h.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
+		h.Set("Reporting-Endpoints", `csp="/api/v1/security/csp-report"`)
 		if o.CSPReportOnly {
 			h.Set("Content-Security-Policy-Report-Only", APIContentSecurityPolicy)
 		} else {

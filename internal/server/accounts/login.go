@@ -1,0 +1,344 @@
+package accounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rsched/rsched/internal/server/auth"
+	"github.com/rsched/rsched/internal/server/crypto"
+)
+
+// Session is what a completed sign-in or refresh hands to the client.
+type Session struct {
+	SessionID     string
+	AccessToken   string
+	AccessExpires time.Time
+	// RefreshToken is opaque; only its hash is stored.
+	RefreshToken string
+	// CSRFToken must accompany state-changing requests authenticated by the access_token cookie.
+	CSRFToken string
+	User      User
+}
+
+// LoginResult is a Session, or, for an account with MFA, a challenge to complete with VerifyMFA.
+type LoginResult struct {
+	Session      *Session
+	MFAToken     string
+	MFAExpiresIn time.Duration
+}
+
+// mfaChallengeTTL bounds the time between the password step and the code step; maxMFAAttempts
+// bounds the codes tried against one challenge.
+const (
+	mfaChallengeTTL = 5 * time.Minute
+	maxMFAAttempts  = 5
+)
+
+// userColumns are read for every User; scanUser fills one from them in this order.
+var userColumns = userColumnsOf("")
+
+// userColumnsOf is userColumns qualified with a table alias such as "u.".
+func userColumnsOf(a string) string {
+	return fmt.Sprintf(`%[1]sid, %[1]susername, %[1]semail, %[1]srole, %[1]sis_active,
+	coalesce(%[1]slocked_until > now(), false), %[1]smfa_enabled, %[1]smust_change_password,
+	%[1]spassword_changed_at, %[1]slast_login_at, %[1]screated_at, %[1]supdated_at`, a)
+}
+
+func scanUser(row pgx.Row, extra ...any) (User, error) {
+	var u User
+	var id uuid.UUID
+	dest := append([]any{&id, &u.Username, &u.Email, &u.Role, &u.IsActive, &u.IsLocked, &u.MFAEnabled,
+		&u.MustChangePassword, &u.PasswordChangedAt, &u.LastLoginAt, &u.CreatedAt, &u.UpdatedAt}, extra...)
+	if err := row.Scan(dest...); err != nil {
+		return User{}, err
+	}
+	u.ID = id.String()
+	return u, nil
+}
+
+// Login checks a username and password. The order matters: a locked name is refused before any
+// hashing (the lock answers the same for names with and without an account); an unknown name
+// costs the same hashing time as a known one; the account's state (inactive, locked by an
+// administrator) is told only to a caller who gave the right password.
+func (s *Service) Login(ctx context.Context, username, password string, c Client) (*LoginResult, error) {
+	nh := nameHash(username)
+	if err := s.checkLock(ctx, nh); err != nil {
+		return nil, err
+	}
+	var hash string
+	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users
+		WHERE lower(username) = lower($1) AND deleted_at IS NULL`, username), &hash)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		_ = s.hasher.VerifyUnknown(password)
+		return nil, s.loginFailed(ctx, nh, "", c)
+	case err != nil:
+		return nil, fmt.Errorf("accounts: login: %w", err)
+	}
+	needsRehash, err := s.hasher.Verify(password, hash)
+	if err != nil {
+		if !errors.Is(err, auth.ErrPasswordMismatch) {
+			s.log.Error("stored password hash unusable", "user", u.ID, "error", err)
+		}
+		return nil, s.loginFailed(ctx, nh, u.ID, c)
+	}
+	if _, err := s.pool.Exec(ctx, "DELETE FROM login_failures WHERE name_hash = $1", nh); err != nil {
+		return nil, fmt.Errorf("accounts: login: %w", err)
+	}
+	switch {
+	case !u.IsActive:
+		s.record(ctx, c, u.ID, "auth.login.refused", userTarget(u.ID), map[string]any{"reason": "inactive"})
+		return nil, ErrInactive
+	case u.IsLocked:
+		s.record(ctx, c, u.ID, "auth.login.refused", userTarget(u.ID), map[string]any{"reason": "locked_by_admin"})
+		return nil, ErrAdminLocked
+	}
+	if needsRehash {
+		if fresh, err := s.hasher.Hash(password); err == nil {
+			if _, err := s.pool.Exec(ctx, "UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3", u.ID, fresh, hash); err != nil {
+				s.log.Warn("password rehash not stored", "user", u.ID, "error", err)
+			} else {
+				s.record(ctx, c, u.ID, "auth.password.rehashed", userTarget(u.ID), nil)
+			}
+		}
+	}
+	if u.MFAEnabled {
+		tok, th, err := randomToken()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.pool.Exec(ctx, "INSERT INTO mfa_challenges (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+			th, u.ID, s.now().Add(mfaChallengeTTL)); err != nil {
+			return nil, fmt.Errorf("accounts: login: %w", err)
+		}
+		s.record(ctx, c, u.ID, "auth.login.mfa_challenged", userTarget(u.ID), nil)
+		return &LoginResult{MFAToken: tok, MFAExpiresIn: mfaChallengeTTL}, nil
+	}
+	sess, err := s.startSession(ctx, u, c)
+	if err != nil {
+		return nil, err
+	}
+	s.record(ctx, c, u.ID, "auth.login.succeeded", userTarget(u.ID), map[string]any{"session": sess.SessionID})
+	return &LoginResult{Session: sess}, nil
+}
+
+// loginFailed counts a failure against the name and returns the error for the caller: the
+// generic credentials error, or the lockout that this failure started.
+func (s *Service) loginFailed(ctx context.Context, nh []byte, userID string, c Client) error {
+	target := "account:unknown"
+	if userID != "" {
+		target = userTarget(userID)
+	}
+	locked, err := s.recordFailure(ctx, nh)
+	if err != nil {
+		return fmt.Errorf("accounts: counting a failed login: %w", err)
+	}
+	if locked != nil {
+		s.record(ctx, c, "anonymous", "auth.lockout.started", target, map[string]any{"seconds": int(locked.RetryAfter.Seconds())})
+		return locked
+	}
+	s.record(ctx, c, "anonymous", "auth.login.failed", target, nil)
+	return ErrBadCredentials
+}
+
+// checkLock refuses a name that is locked out.
+func (s *Service) checkLock(ctx context.Context, nh []byte) error {
+	var until *time.Time
+	err := s.pool.QueryRow(ctx, "SELECT locked_until FROM login_failures WHERE name_hash = $1", nh).Scan(&until)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("accounts: reading lockout: %w", err)
+	}
+	if now := s.now(); until != nil && until.After(now) {
+		return &LockedError{RetryAfter: until.Sub(now)}
+	}
+	return nil
+}
+
+// lockoutMemory is how long past lockouts keep counting towards the next one's length.
+const lockoutMemory = 24 * time.Hour
+
+// recordFailure counts one failure for a name and locks it after MaxFailedAttempts, for
+// LockoutDuration × 2^(earlier lockouts within lockoutMemory), at most MaxLockout. The row is
+// locked while it is read and written, so replicas counting at once never lose a failure.
+func (s *Service) recordFailure(ctx context.Context, nh []byte) (*LockedError, error) {
+	var locked *LockedError
+	now := s.now()
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO login_failures (name_hash, updated_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, nh, now); err != nil {
+			return err
+		}
+		var failures, lockouts int
+		var updated time.Time
+		if err := tx.QueryRow(ctx, "SELECT failures, lockouts, updated_at FROM login_failures WHERE name_hash = $1 FOR UPDATE", nh).
+			Scan(&failures, &lockouts, &updated); err != nil {
+			return err
+		}
+		if now.Sub(updated) > lockoutMemory {
+			failures, lockouts = 0, 0
+		}
+		failures++
+		var until *time.Time
+		if failures >= s.cfg.MaxFailedAttempts {
+			d := s.cfg.LockoutDuration
+			for i := 0; i < lockouts && d < s.cfg.MaxLockout; i++ {
+				d *= 2
+			}
+			d = min(d, s.cfg.MaxLockout)
+			t := now.Add(d)
+			until, failures, lockouts = &t, 0, lockouts+1
+			locked = &LockedError{RetryAfter: d}
+		}
+		_, err := tx.Exec(ctx, "UPDATE login_failures SET failures = $2, lockouts = $3, locked_until = $4, updated_at = $5 WHERE name_hash = $1",
+			nh, failures, lockouts, until, now)
+		return err
+	})
+	return locked, err
+}
+
+// VerifyMFA completes a sign-in with a TOTP code or a recovery code. Codes are checked under a
+// row lock on the user, so the same code presented twice at once, even to two replicas, succeeds
+// at most once. Failures count towards the account's lockout as password failures do.
+func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, recoveryCode string, c Client) (*Session, error) {
+	th := hashToken(mfaToken)
+	var u User
+	var ok bool
+	var usedRecovery bool
+	now := s.now()
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var userID uuid.UUID
+		var expires time.Time
+		var attempts int
+		err := tx.QueryRow(ctx, "SELECT user_id, expires_at, attempts FROM mfa_challenges WHERE token_hash = $1 FOR UPDATE", th).
+			Scan(&userID, &expires, &attempts)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !expires.After(now) || attempts >= maxMFAAttempts {
+			_, err := tx.Exec(ctx, "DELETE FROM mfa_challenges WHERE token_hash = $1", th)
+			return err
+		}
+		var sealed *string
+		var lastStep int64
+		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+`, totp_secret, totp_last_step FROM users
+			WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, userID), &sealed, &lastStep)
+		if err != nil {
+			return err
+		}
+		if u.MFAEnabled && sealed != nil {
+			ok, usedRecovery, err = s.checkSecondFactor(ctx, tx, u.ID, *sealed, lastStep, code, recoveryCode)
+			if err != nil {
+				return err
+			}
+		}
+		if ok {
+			_, err = tx.Exec(ctx, "DELETE FROM mfa_challenges WHERE token_hash = $1", th)
+		} else {
+			_, err = tx.Exec(ctx, "UPDATE mfa_challenges SET attempts = attempts + 1 WHERE token_hash = $1", th)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accounts: mfa: %w", err)
+	}
+	if !ok {
+		if u.ID != "" {
+			if locked, err := s.recordFailure(ctx, nameHash(u.Username)); err == nil && locked != nil {
+				s.record(ctx, c, "anonymous", "auth.lockout.started", userTarget(u.ID), map[string]any{"seconds": int(locked.RetryAfter.Seconds())})
+			}
+			s.record(ctx, c, "anonymous", "auth.mfa.failed", userTarget(u.ID), nil)
+		}
+		return nil, ErrInvalidMFA
+	}
+	if !u.IsActive || u.IsLocked {
+		return nil, ErrInvalidMFA
+	}
+	sess, err := s.startSession(ctx, u, c)
+	if err != nil {
+		return nil, err
+	}
+	s.record(ctx, c, u.ID, "auth.login.succeeded", userTarget(u.ID), map[string]any{"session": sess.SessionID, "mfa": true, "used_backup_code": usedRecovery})
+	return sess, nil
+}
+
+// checkSecondFactor verifies code (TOTP) or recoveryCode for user id inside tx, which holds the
+// user's row lock, and consumes what it accepted.
+func (s *Service) checkSecondFactor(ctx context.Context, tx pgx.Tx, id, sealed string, lastStep int64, code, recoveryCode string) (ok, recovery bool, err error) {
+	if recoveryCode != "" {
+		rows, err := tx.Query(ctx, "SELECT code_hash FROM mfa_recovery_codes WHERE user_id = $1", id)
+		if err != nil {
+			return false, false, err
+		}
+		hashes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return false, false, err
+		}
+		i := auth.MatchRecoveryCode(recoveryCode, hashes)
+		if i < 0 {
+			return false, true, nil
+		}
+		_, err = tx.Exec(ctx, "DELETE FROM mfa_recovery_codes WHERE user_id = $1 AND code_hash = $2", id, hashes[i])
+		return err == nil, true, err
+	}
+	secret, err := s.fields.Decrypt(sealed, crypto.Binding{Table: "users", Column: "totp_secret", Row: id})
+	if err != nil {
+		return false, false, fmt.Errorf("decrypting the TOTP secret: %w", err)
+	}
+	step, err := auth.VerifyTOTP(secret, code, s.now(), lastStep)
+	if err != nil {
+		return false, false, nil
+	}
+	_, err = tx.Exec(ctx, "UPDATE users SET totp_last_step = $2 WHERE id = $1", id, step)
+	return err == nil, false, err
+}
+
+// startSession creates a session (refresh token family) for u and signs its first access token.
+func (s *Service) startSession(ctx context.Context, u User, c Client) (*Session, error) {
+	refresh, rh, err := randomToken()
+	if err != nil {
+		return nil, err
+	}
+	csrf, ch, err := randomToken()
+	if err != nil {
+		return nil, err
+	}
+	sid := uuid.NewString()
+	now := s.now()
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, csrf_hash, ip, user_agent)
+			VALUES ($1, $2, $3, $3, $4, $5, $6, $7)`, sid, u.ID, now, now.Add(s.cfg.RefreshTTL), ch, c.IP, truncate(c.UserAgent, 256)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)", rh, sid, now); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, "UPDATE users SET last_login_at = $2 WHERE id = $1", u.ID, now)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accounts: starting a session: %w", err)
+	}
+	access, claims, err := s.tokens.IssueAccess(u.ID, sid)
+	if err != nil {
+		return nil, err
+	}
+	u.LastLoginAt = &now
+	return &Session{SessionID: sid, AccessToken: access, AccessExpires: claims.ExpiresAt.Time, RefreshToken: refresh, CSRFToken: csrf, User: u}, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}

@@ -1,0 +1,116 @@
+package accounts
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rsched/rsched/internal/server/crypto"
+)
+
+// RewrapStatus is the progress of re-encrypting confidential fields with the active key, as the
+// admin endpoint and the metrics report it.
+type RewrapStatus struct {
+	ActiveKID string    `json:"active_kid"`
+	Pending   int64     `json:"pending"`
+	Rewrapped int64     `json:"rewrapped"`
+	Failed    int64     `json:"failed"`
+	LastRun   time.Time `json:"last_run"`
+	Running   bool      `json:"running"`
+}
+
+// Rewrapper re-seals every encrypted column with the active encryption key, so that an old key
+// version can be retired. It works in small batches, writes a value back only if nobody changed
+// it meanwhile, and is safe to run on every replica at once.
+type Rewrapper struct {
+	s      *Service
+	keyKID func() string
+
+	mu     sync.Mutex
+	status RewrapStatus
+}
+
+// encryptedColumns are the sealed columns of the users table.
+var encryptedColumns = []string{"totp_secret", "totp_pending"}
+
+// NewRewrapper returns a Rewrapper; activeKID names the active encryption key.
+func (s *Service) NewRewrapper(activeKID func() string) *Rewrapper {
+	return &Rewrapper{s: s, keyKID: activeKID}
+}
+
+// Status is the last run's outcome.
+func (rw *Rewrapper) Status() RewrapStatus {
+	rw.mu.Lock()
+	defer rw.mu.Unlock()
+	return rw.status
+}
+
+// Run does one pass over every sealed value not under the active key and returns the outcome:
+// Pending counts the values still under another key when it ends.
+// Values that cannot be opened are counted as failed and left as they are (never overwritten):
+// they need a person, and the count says so.
+func (rw *Rewrapper) Run(ctx context.Context) (RewrapStatus, error) {
+	active := rw.keyKID()
+	rw.mu.Lock()
+	rw.status.Running, rw.status.ActiveKID = true, active
+	rw.mu.Unlock()
+	st := RewrapStatus{ActiveKID: active}
+	defer func() {
+		st.LastRun = rw.s.now()
+		rw.mu.Lock()
+		rw.status = st
+		rw.mu.Unlock()
+	}()
+	for _, col := range encryptedColumns {
+		var after uuid.UUID // keyset pagination over the users whose value is under another key
+		for {
+			rows, err := rw.s.pool.Query(ctx, fmt.Sprintf(`SELECT id, %[1]s FROM users
+				WHERE %[1]s IS NOT NULL AND id > $1 ORDER BY id LIMIT 200`, col), after)
+			if err != nil {
+				return st, fmt.Errorf("accounts: rewrap: %w", err)
+			}
+			type item struct {
+				id    uuid.UUID
+				value string
+			}
+			batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (item, error) {
+				var it item
+				return it, r.Scan(&it.id, &it.value)
+			})
+			if err != nil {
+				return st, fmt.Errorf("accounts: rewrap: %w", err)
+			}
+			if len(batch) == 0 {
+				break
+			}
+			for _, it := range batch {
+				after = it.id
+				if kid, err := crypto.KeyID(it.value); err == nil && kid == active {
+					continue
+				}
+				st.Pending++
+				fresh, changed, err := rw.s.fields.Rewrap(it.value, crypto.Binding{Table: "users", Column: col, Row: it.id.String()})
+				if err != nil {
+					st.Failed++
+					rw.s.log.Error("sealed field cannot be re-encrypted", "table", "users", "column", col, "row", it.id.String())
+					continue
+				}
+				if !changed {
+					continue
+				}
+				// Compare-and-set: a concurrent change (a new enrolment) wins over the rewrap.
+				tag, err := rw.s.pool.Exec(ctx, fmt.Sprintf("UPDATE users SET %[1]s = $2 WHERE id = $1 AND %[1]s = $3", col), it.id, fresh, it.value)
+				if err != nil {
+					return st, fmt.Errorf("accounts: rewrap: %w", err)
+				}
+				st.Rewrapped += tag.RowsAffected()
+				st.Pending -= tag.RowsAffected()
+			}
+		}
+	}
+	return st, nil
+}

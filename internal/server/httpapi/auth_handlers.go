@@ -1,0 +1,285 @@
+package httpapi
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rsched/rsched/internal/server/accounts"
+	"github.com/rsched/rsched/internal/server/rbac"
+)
+
+// tokenResponse is the body of a completed sign-in or refresh (the predecessor's shape plus
+// expires_in and, at sign-in, the CSRF token for cookie clients).
+type tokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int    `json:"expires_in"`
+	CSRFToken    string `json:"csrf_token,omitempty"`
+}
+
+type mfaChallengeResponse struct {
+	MFARequired bool   `json:"mfa_required"`
+	MFAToken    string `json:"mfa_token"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
+// loginForm is the OAuth2 password form of the predecessor (username, password).
+func (s *server) loginForm(w http.ResponseWriter, r *http.Request) {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+		Error(w, http.StatusUnsupportedMediaType, "Content-Type must be application/x-www-form-urlencoded (or use /api/v1/auth/login/json)")
+		return
+	}
+	if err := r.ParseForm(); err != nil {
+		Error(w, http.StatusUnprocessableEntity, "the form could not be read")
+		return
+	}
+	s.login(w, r, r.PostForm.Get("username"), r.PostForm.Get("password"))
+}
+
+func (s *server) loginJSON(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username string `json:"username"`
+		Password string `json:"password"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	s.login(w, r, req.Username, req.Password)
+}
+
+func (s *server) login(w http.ResponseWriter, r *http.Request, username, password string) {
+	username = strings.TrimSpace(username)
+	if len(username) < 3 || len(username) > 50 || password == "" {
+		Error(w, http.StatusUnprocessableEntity, "username (3 to 50 characters) and password are required")
+		return
+	}
+	// Per account name as well as per address: a distributed guess at one account meets the
+	// limit too. Twice the address limit, so one user's typos do not trip it before lockout does.
+	if !s.limit(w, r, "login", "account:"+strings.ToLower(username)) {
+		return
+	}
+	res, err := s.Accounts.Login(r.Context(), username, password, s.client(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if res.Session == nil {
+		writeJSON(w, http.StatusOK, mfaChallengeResponse{MFARequired: true, MFAToken: res.MFAToken, ExpiresIn: int(res.MFAExpiresIn.Seconds())})
+		return
+	}
+	s.issued(w, res.Session)
+}
+
+// issued answers with a new session's tokens and cookies.
+func (s *server) issued(w http.ResponseWriter, sess *accounts.Session) {
+	s.setSessionCookies(w, sess.AccessToken, sess.AccessExpires, sess.CSRFToken)
+	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: sess.AccessToken, RefreshToken: sess.RefreshToken, TokenType: "bearer",
+		ExpiresIn: max(int(time.Until(sess.AccessExpires).Seconds()), 0), CSRFToken: sess.CSRFToken})
+}
+
+func (s *server) mfaVerify(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		MFAToken     string `json:"mfa_token"`
+		Code         string `json:"code"`
+		RecoveryCode string `json:"recovery_code"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.MFAToken == "" || len(req.MFAToken) > 128 || (req.Code == "") == (req.RecoveryCode == "") || len(req.Code) > 16 || len(req.RecoveryCode) > 32 {
+		Error(w, http.StatusUnprocessableEntity, "mfa_token and exactly one of code or recovery_code are required")
+		return
+	}
+	sess, err := s.Accounts.VerifyMFA(r.Context(), req.MFAToken, req.Code, req.RecoveryCode, s.client(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.issued(w, sess)
+}
+
+func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		RefreshToken string `json:"refresh_token"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.RefreshToken == "" {
+		Error(w, http.StatusUnprocessableEntity, "refresh_token is required")
+		return
+	}
+	sess, err := s.Accounts.Refresh(r.Context(), req.RefreshToken, s.client(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	s.issued(w, sess)
+}
+
+func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+	if err := s.Accounts.Logout(r.Context(), principal(r), s.client(r)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	clearSessionCookies(w)
+	writeJSON(w, http.StatusOK, map[string]string{"message": "Successfully logged out"})
+}
+
+// meResponse is the predecessor's /auth/me shape plus what a client needs to guide the user.
+type meResponse struct {
+	ID                 string    `json:"id"`
+	Username           string    `json:"username"`
+	Email              string    `json:"email"`
+	Role               rbac.Role `json:"role"`
+	IsActive           bool      `json:"is_active"`
+	MFAEnabled         bool      `json:"mfa_enabled"`
+	Restriction        string    `json:"restriction,omitempty"`
+	PasswordChangedAt  time.Time `json:"password_changed_at"`
+	MustChangePassword bool      `json:"must_change_password"`
+}
+
+func (s *server) me(w http.ResponseWriter, r *http.Request) {
+	p := principal(r)
+	writeJSON(w, http.StatusOK, meResponse{ID: p.ID, Username: p.Username, Email: p.Email, Role: p.Role, IsActive: p.IsActive,
+		MFAEnabled: p.MFAEnabled, Restriction: string(p.Restriction), PasswordChangedAt: p.PasswordChangedAt, MustChangePassword: p.MustChangePassword})
+}
+
+func (s *server) register(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Username string    `json:"username"`
+		Email    string    `json:"email"`
+		Password string    `json:"password"`
+		Role     rbac.Role `json:"role"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.Username == "" || req.Email == "" || req.Password == "" {
+		Error(w, http.StatusUnprocessableEntity, "username, email and password are required")
+		return
+	}
+	// Registration needs no credentials only for the very first user; credentials that are sent
+	// must be valid.
+	var caller *accounts.Principal
+	if r.Header.Get("Authorization") != "" || hasCookie(r, accessCookie) {
+		p, viaCookie, err := s.authenticate(r)
+		if err != nil {
+			s.unauthenticated(w, r, err)
+			return
+		}
+		if viaCookie && !p.CheckCSRF(r.Header.Get("X-CSRF-Token")) {
+			Error(w, http.StatusForbidden, "missing or invalid CSRF token: send the csrf_token from sign-in in the X-CSRF-Token header")
+			return
+		}
+		if p.Restriction != accounts.NoRestriction {
+			Error(w, http.StatusForbidden, restrictionDetail(p.Restriction))
+			return
+		}
+		caller = p
+	}
+	u, _, err := s.Accounts.Register(r.Context(), caller, accounts.NewUser{Username: req.Username, Email: req.Email, Password: req.Password, Role: req.Role}, s.client(r))
+	if err != nil {
+		if errors.Is(err, accounts.ErrAdminRequired) && caller != nil {
+			s.record(r, caller.ID, "authz.denied", "route:POST /api/v1/auth/register", map[string]any{"role": caller.Role})
+		}
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, u)
+}
+
+func hasCookie(r *http.Request, name string) bool {
+	c, err := r.Cookie(name)
+	return err == nil && c.Value != ""
+}
+
+func (s *server) changePassword(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		CurrentPassword string `json:"current_password"`
+		NewPassword     string `json:"new_password"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if req.CurrentPassword == "" || req.NewPassword == "" {
+		Error(w, http.StatusUnprocessableEntity, "current_password and new_password are required")
+		return
+	}
+	p := principal(r)
+	if !s.limit(w, r, "login", "account:"+strings.ToLower(p.Username)) {
+		return
+	}
+	if err := s.Accounts.ChangePassword(r.Context(), p, req.CurrentPassword, req.NewPassword, s.client(r)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) listSessions(w http.ResponseWriter, r *http.Request) {
+	list, err := s.Accounts.Sessions(r.Context(), principal(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": list, "total": len(list)})
+}
+
+func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) {
+	if err := s.Accounts.RevokeSession(r.Context(), principal(r), r.PathValue("id"), s.client(r)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *server) mfaEnroll(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Password string `json:"password"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	e, err := s.Accounts.BeginMFAEnrolment(r.Context(), principal(r), req.Password, s.client(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, e)
+}
+
+func (s *server) mfaConfirm(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Code string `json:"code"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	codes, err := s.Accounts.ConfirmMFAEnrolment(r.Context(), principal(r), req.Code, s.client(r))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"mfa_enabled": true, "recovery_codes": codes})
+}
+
+func (s *server) mfaDisable(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Password     string `json:"password"`
+		Code         string `json:"code"`
+		RecoveryCode string `json:"recovery_code"`
+	}
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	if err := s.Accounts.DisableMFA(r.Context(), principal(r), req.Password, req.Code, req.RecoveryCode, s.client(r)); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,303 @@
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rsched/rsched/internal/server/accounts"
+	"github.com/rsched/rsched/internal/server/audit"
+	"github.com/rsched/rsched/internal/server/ratelimit"
+	"github.com/rsched/rsched/internal/server/rbac"
+)
+
+// Limits are the request limits per client address (and, for login, per account name).
+type Limits struct {
+	Login, Register, Refresh, MFA, CSPReport ratelimit.Limit
+	// API is the lighter whole-API limit, counted in memory per replica.
+	API ratelimit.Limit
+}
+
+// Options wire the router.
+type Options struct {
+	Headers Headers
+	Log     *slog.Logger
+	// Ready is checked by GET /api/v1/health/ready.
+	Ready Ready
+
+	Accounts *accounts.Service
+	Audit    *audit.Log
+	Limiter  *ratelimit.Limiter
+	Limits   Limits
+	// TrustedProxies may set X-Forwarded-For; from anyone else it is ignored.
+	TrustedProxies []netip.Prefix
+	// AllowedOrigins may call the API from a browser, with credentials (CORS).
+	AllowedOrigins []string
+	// RefreshTTL sets the csrf_token cookie's Max-Age (the session's lifetime).
+	RefreshTTL time.Duration
+	// Rewrap reports the field re-encryption progress (GET /api/v1/admin/keys/rewrap); optional.
+	Rewrap func() any
+	// Metrics receives the HTTP metrics; nil registers nothing.
+	Metrics prometheus.Registerer
+}
+
+// route is one entry of the API's routing table: every route states the access it needs, and the
+// router enforces it before the handler runs.
+type route struct {
+	Method, Pattern string
+	Access          rbac.Access
+	// Limit names the per-address limit checked before the handler ("" for only the API limit).
+	Limit string
+	// AllowRestricted lets a caller with a pending restriction (password to change, MFA to enrol)
+	// through: the routes that resolve the restriction, /auth/me and /auth/logout.
+	AllowRestricted bool
+	Handler         http.HandlerFunc
+}
+
+// server holds the handlers' dependencies.
+type server struct {
+	Options
+	apiLimit *localLimiter
+	metrics  *httpMetrics
+}
+
+// NewHandler returns the public API handler with all middleware applied.
+func NewHandler(o Options) http.Handler {
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	s := &server{Options: o, metrics: newHTTPMetrics(o.Metrics)}
+	if o.Limits.API.Requests > 0 {
+		s.apiLimit = newLocalLimiter(o.Limits.API)
+	}
+	mux := http.NewServeMux()
+	for _, rt := range s.routes() {
+		if !rt.Access.Declared() {
+			// Unreachable through the table below, which TestEveryRouteDeclaresItsAccess walks;
+			// a route added without an access stops the server at start rather than serve open.
+			panic(fmt.Sprintf("httpapi: route %s %s has no declared access", rt.Method, rt.Pattern))
+		}
+		mux.Handle(rt.Method+" "+rt.Pattern, s.guard(rt))
+	}
+	// No catch-all route: it would also catch known paths with another method, which must be a
+	// 405. ServeMux's own plain-text 404 and 405 are rewritten as JSON instead (jsonMuxErrors).
+	return chain(mux, o)
+}
+
+// routes is the routing table of the whole API.
+func (s *server) routes() []route {
+	pub, authed := rbac.Public(), rbac.Authenticated()
+	return []route{
+		{Method: "GET", Pattern: "/api/v1/health/live", Access: pub, Handler: s.live},
+		{Method: "GET", Pattern: "/api/v1/health/ready", Access: pub, Handler: s.ready},
+
+		{Method: "POST", Pattern: "/api/v1/auth/login", Access: pub, Limit: "login", Handler: s.loginForm},
+		{Method: "POST", Pattern: "/api/v1/auth/login/json", Access: pub, Limit: "login", Handler: s.loginJSON},
+		{Method: "POST", Pattern: "/api/v1/auth/mfa/verify", Access: pub, Limit: "mfa", Handler: s.mfaVerify},
+		{Method: "POST", Pattern: "/api/v1/auth/refresh", Access: pub, Limit: "refresh", Handler: s.refresh},
+		// Public in the table because the very first registration has no caller; the handler
+		// requires an administrator for every later one.
+		{Method: "POST", Pattern: "/api/v1/auth/register", Access: pub, Limit: "register", Handler: s.register},
+		{Method: "POST", Pattern: "/api/v1/auth/logout", Access: authed, AllowRestricted: true, Handler: s.logout},
+		{Method: "GET", Pattern: "/api/v1/auth/me", Access: authed, AllowRestricted: true, Handler: s.me},
+		{Method: "POST", Pattern: "/api/v1/auth/password", Access: authed, AllowRestricted: true, Handler: s.changePassword},
+		{Method: "GET", Pattern: "/api/v1/auth/sessions", Access: authed, Handler: s.listSessions},
+		{Method: "DELETE", Pattern: "/api/v1/auth/sessions/{id}", Access: authed, Handler: s.revokeSession},
+		{Method: "POST", Pattern: "/api/v1/auth/mfa/enroll", Access: authed, AllowRestricted: true, Limit: "mfa", Handler: s.mfaEnroll},
+		{Method: "POST", Pattern: "/api/v1/auth/mfa/confirm", Access: authed, AllowRestricted: true, Limit: "mfa", Handler: s.mfaConfirm},
+		{Method: "POST", Pattern: "/api/v1/auth/mfa/disable", Access: authed, Limit: "mfa", Handler: s.mfaDisable},
+		{Method: "GET", Pattern: "/api/v1/auth/users", Access: rbac.Need(rbac.User, rbac.List), Handler: s.listUsers},
+
+		{Method: "GET", Pattern: "/api/v1/admin/users", Access: rbac.Need(rbac.User, rbac.List), Handler: s.listUsers},
+		{Method: "POST", Pattern: "/api/v1/admin/users", Access: rbac.Need(rbac.User, rbac.Create), Handler: s.createUser},
+		{Method: "GET", Pattern: "/api/v1/admin/users/{id}", Access: rbac.Need(rbac.User, rbac.Read), Handler: s.getUser},
+		{Method: "PATCH", Pattern: "/api/v1/admin/users/{id}", Access: rbac.Need(rbac.User, rbac.Update), Handler: s.updateUser},
+		{Method: "DELETE", Pattern: "/api/v1/admin/users/{id}", Access: rbac.Need(rbac.User, rbac.Delete), Handler: s.deleteUser},
+		{Method: "POST", Pattern: "/api/v1/admin/users/{id}/lock", Access: rbac.Need(rbac.User, rbac.Update), Handler: s.lockUser},
+		{Method: "POST", Pattern: "/api/v1/admin/users/{id}/unlock", Access: rbac.Need(rbac.User, rbac.Update), Handler: s.unlockUser},
+		{Method: "GET", Pattern: "/api/v1/admin/keys/rewrap", Access: rbac.Need(rbac.Settings, rbac.Read), Handler: s.rewrapStatus},
+
+		{Method: "GET", Pattern: "/api/v1/audit", Access: rbac.Need(rbac.AuditLog, rbac.List), Handler: s.listAudit},
+		{Method: "GET", Pattern: "/api/v1/audit/verify", Access: rbac.Need(rbac.AuditLog, rbac.Read), Handler: s.verifyAudit},
+
+		{Method: "GET", Pattern: "/api/v1/me/export", Access: authed, Handler: s.exportMe},
+		{Method: "POST", Pattern: "/api/v1/security/csp-report", Access: pub, Limit: "csp", Handler: s.cspReport},
+	}
+}
+
+// Routes lists method, pattern and access of every route, for the route walk test and docs.
+func Routes() []struct {
+	Method, Pattern string
+	Access          rbac.Access
+	AllowRestricted bool
+} {
+	var out []struct {
+		Method, Pattern string
+		Access          rbac.Access
+		AllowRestricted bool
+	}
+	for _, r := range (&server{}).routes() {
+		out = append(out, struct {
+			Method, Pattern string
+			Access          rbac.Access
+			AllowRestricted bool
+		}{r.Method, r.Pattern, r.Access, r.AllowRestricted})
+	}
+	return out
+}
+
+// guard runs, in order: the whole-API limit, the route's own limit, authentication,
+// the restriction gate, CSRF for cookie-authenticated changes, and the permission check.
+func (s *server) guard(rt route) http.Handler {
+	health := rt.Pattern == "/api/v1/health/live" || rt.Pattern == "/api/v1/health/ready"
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		defer func() { s.metrics.observe(rt.Method, rt.Pattern, rec.status, time.Since(start)) }()
+		w = rec
+		ip := s.clientIP(r)
+		r = r.WithContext(context.WithValue(r.Context(), clientIPKey, ip))
+		if !health && s.apiLimit != nil {
+			if ok, retry := s.apiLimit.allow("ip:" + ip.String()); !ok {
+				tooMany(w, retry, s.Limits.API.Requests, 0, time.Now().Add(retry))
+				return
+			}
+		}
+		if rt.Limit != "" && !s.limit(w, r, rt.Limit, "ip:"+ip.String()) {
+			return
+		}
+		if rt.Access.IsPublic() {
+			rt.Handler(w, r)
+			return
+		}
+		p, viaCookie, err := s.authenticate(r)
+		if err != nil {
+			s.unauthenticated(w, r, err)
+			return
+		}
+		if s.apiLimit != nil {
+			if ok, retry := s.apiLimit.allow("user:" + p.ID); !ok {
+				tooMany(w, retry, s.Limits.API.Requests, 0, time.Now().Add(retry))
+				return
+			}
+		}
+		r = r.WithContext(context.WithValue(r.Context(), principalKey, p))
+		if p.Restriction != accounts.NoRestriction && !rt.AllowRestricted {
+			Error(w, http.StatusForbidden, restrictionDetail(p.Restriction))
+			return
+		}
+		if viaCookie && !safeMethod(r.Method) && !p.CheckCSRF(r.Header.Get("X-CSRF-Token")) {
+			s.record(r, p.ID, "security.csrf.refused", "route:"+rt.Method+" "+rt.Pattern, nil)
+			Error(w, http.StatusForbidden, "missing or invalid CSRF token: send the csrf_token from sign-in in the X-CSRF-Token header")
+			return
+		}
+		if !rt.Access.Permits(p.Role) {
+			s.record(r, p.ID, "authz.denied", "route:"+rt.Method+" "+rt.Pattern, map[string]any{"role": p.Role, "needs": rt.Access.String()})
+			Error(w, http.StatusForbidden, forbiddenDetail(rt.Access))
+			return
+		}
+		rt.Handler(w, r)
+	})
+}
+
+func safeMethod(m string) bool {
+	return m == http.MethodGet || m == http.MethodHead || m == http.MethodOptions
+}
+
+func forbiddenDetail(a rbac.Access) string {
+	if a.Resource == rbac.User || a.Resource == rbac.AuditLog || a.Resource == rbac.Settings {
+		return "Admin access required"
+	}
+	return "permission denied: requires " + a.String()
+}
+
+func restrictionDetail(r accounts.Restriction) string {
+	switch r {
+	case accounts.PasswordChangeRequired:
+		return "password change required: set a new password at POST /api/v1/auth/password"
+	case accounts.PasswordExpired:
+		return "password expired: set a new password at POST /api/v1/auth/password"
+	case accounts.MFAEnrolmentRequired:
+		return "MFA enrolment required for your role: enrol at POST /api/v1/auth/mfa/enroll"
+	}
+	return "forbidden"
+}
+
+// limit checks the named per-address (or per-account) limit and answers 429 or, when the
+// counters cannot be reached, 503: limits on credentials fail closed.
+func (s *server) limit(w http.ResponseWriter, r *http.Request, name, key string) bool {
+	var l ratelimit.Limit
+	switch name {
+	case "login":
+		l = s.Limits.Login
+	case "register":
+		l = s.Limits.Register
+	case "refresh":
+		l = s.Limits.Refresh
+	case "mfa":
+		l = s.Limits.MFA
+	case "csp":
+		l = s.Limits.CSPReport
+	}
+	d, err := s.Limiter.Allow(r.Context(), name+":"+key, l)
+	if err != nil {
+		s.Log.Error("rate limiter unavailable; refusing", "limit", name, "error", err, "request_id", RequestID(r.Context()))
+		w.Header().Set("Retry-After", "5")
+		Error(w, http.StatusServiceUnavailable, "service temporarily unavailable")
+		return false
+	}
+	if !d.Allowed {
+		s.metrics.rateLimited.WithLabelValues(name).Inc()
+		tooMany(w, d.RetryAfter, d.Limit, d.Remaining, d.Reset)
+		return false
+	}
+	h := w.Header()
+	h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(d.Reset.Unix(), 10))
+	return true
+}
+
+func tooMany(w http.ResponseWriter, retry time.Duration, limit, remaining int, reset time.Time) {
+	secs := max(int(retry.Round(time.Second).Seconds()), 1)
+	h := w.Header()
+	h.Set("Retry-After", strconv.Itoa(secs))
+	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
+	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
+	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
+	Error(w, http.StatusTooManyRequests, fmt.Sprintf("rate limit exceeded; retry in %d seconds", secs))
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *server) live(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func (s *server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if s.Ready != nil {
+		if err := s.Ready(ctx); err != nil {
+			// The reason goes to the log; the probe needs only the status.
+			s.Log.Warn("not ready", "error", err, "request_id", RequestID(r.Context()))
+			Error(w, http.StatusServiceUnavailable, "not ready")
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
