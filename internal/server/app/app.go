@@ -130,6 +130,7 @@ func assemble(cfg config.Config, keys keyring.Source, st *store.Store, o Options
 			MFA: lim(cfg.RateLimit.MFA), CSPReport: ratelimit.Limit{Requests: 30, Period: time.Minute}, API: lim(cfg.RateLimit.API)},
 		TrustedProxies: proxies,
 		AllowedOrigins: cfg.Security.AllowedOrigins,
+		AccessTTL:      cfg.Auth.AccessTokenTTL.D(),
 		RefreshTTL:     cfg.Auth.RefreshTokenTTL.D(),
 		Rewrap:         func() any { return a.Rewrap.Status() },
 		Metrics:        o.Metrics,

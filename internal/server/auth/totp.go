@@ -150,3 +150,11 @@ func MatchRecoveryCode(code string, hashes []string) int {
 	}
 	return found
 }
+
+// TOTPCode is the code an authenticator app holding secret shows at t (for clients and tests).
+func TOTPCode(secret []byte, t time.Time) (string, error) {
+	if len(secret) < 16 {
+		return "", errors.New("auth: TOTP secret shorter than 128 bits")
+	}
+	return hotp(secret, uint64(totpStep(t)), totpDigits), nil
+}

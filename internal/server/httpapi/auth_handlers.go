@@ -59,7 +59,9 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, username, passwor
 	}
 	// Per account name as well as per address: a distributed guess at one account meets the
 	// limit too. Twice the address limit, so one user's typos do not trip it before lockout does.
-	if !s.limit(w, r, "login", "account:"+strings.ToLower(username)) {
+	perAccount := s.Limits.Login
+	perAccount.Requests *= 2
+	if !s.limitWith(w, r, "login", "account:"+strings.ToLower(username), perAccount, false) {
 		return
 	}
 	res, err := s.Accounts.Login(r.Context(), username, password, s.client(r))
@@ -76,9 +78,9 @@ func (s *server) login(w http.ResponseWriter, r *http.Request, username, passwor
 
 // issued answers with a new session's tokens and cookies.
 func (s *server) issued(w http.ResponseWriter, sess *accounts.Session) {
-	s.setSessionCookies(w, sess.AccessToken, sess.AccessExpires, sess.CSRFToken)
+	s.setSessionCookies(w, sess.AccessToken, sess.CSRFToken)
 	writeJSON(w, http.StatusOK, tokenResponse{AccessToken: sess.AccessToken, RefreshToken: sess.RefreshToken, TokenType: "bearer",
-		ExpiresIn: max(int(time.Until(sess.AccessExpires).Seconds()), 0), CSRFToken: sess.CSRFToken})
+		ExpiresIn: int(s.AccessTTL.Seconds()), CSRFToken: sess.CSRFToken})
 }
 
 func (s *server) mfaVerify(w http.ResponseWriter, r *http.Request) {
@@ -211,7 +213,9 @@ func (s *server) changePassword(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := principal(r)
-	if !s.limit(w, r, "login", "account:"+strings.ToLower(p.Username)) {
+	perAccount := s.Limits.Login
+	perAccount.Requests *= 2
+	if !s.limitWith(w, r, "login", "account:"+strings.ToLower(p.Username), perAccount, false) {
 		return
 	}
 	if err := s.Accounts.ChangePassword(r.Context(), p, req.CurrentPassword, req.NewPassword, s.client(r)); err != nil {

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/netip"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/rsched/rsched/internal/server/accounts"
@@ -145,8 +144,8 @@ func (s *server) record(r *http.Request, actor, action, target string, details m
 // setSessionCookies sets the access token cookie (HttpOnly: scripts never see it) and the CSRF
 // cookie (readable by the page's script, which echoes it in X-CSRF-Token). Both are Secure and
 // SameSite=Strict and scoped to the API.
-func (s *server) setSessionCookies(w http.ResponseWriter, access string, expires time.Time, csrf string) {
-	http.SetCookie(w, &http.Cookie{Name: accessCookie, Value: access, Path: "/api/", MaxAge: max(int(time.Until(expires).Seconds()), 1),
+func (s *server) setSessionCookies(w http.ResponseWriter, access string, csrf string) {
+	http.SetCookie(w, &http.Cookie{Name: accessCookie, Value: access, Path: "/api/", MaxAge: int(s.AccessTTL.Seconds()),
 		HttpOnly: true, Secure: true, SameSite: http.SameSiteStrictMode})
 	if csrf != "" {
 		http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: csrf, Path: "/api/", MaxAge: int(s.RefreshTTL.Seconds()),

@@ -39,8 +39,8 @@ type Options struct {
 	TrustedProxies []netip.Prefix
 	// AllowedOrigins may call the API from a browser, with credentials (CORS).
 	AllowedOrigins []string
-	// RefreshTTL sets the csrf_token cookie's Max-Age (the session's lifetime).
-	RefreshTTL time.Duration
+	// AccessTTL and RefreshTTL set the cookies' Max-Age and expires_in.
+	AccessTTL, RefreshTTL time.Duration
 	// Rewrap reports the field re-encryption progress (GET /api/v1/admin/keys/rewrap); optional.
 	Rewrap func() any
 	// Metrics receives the HTTP metrics; nil registers nothing.
@@ -232,6 +232,10 @@ func restrictionDetail(r accounts.Restriction) string {
 // limit checks the named per-address (or per-account) limit and answers 429 or, when the
 // counters cannot be reached, 503: limits on credentials fail closed.
 func (s *server) limit(w http.ResponseWriter, r *http.Request, name, key string) bool {
+	return s.limitWith(w, r, name, key, s.namedLimit(name), true)
+}
+
+func (s *server) namedLimit(name string) ratelimit.Limit {
 	var l ratelimit.Limit
 	switch name {
 	case "login":
@@ -245,6 +249,12 @@ func (s *server) limit(w http.ResponseWriter, r *http.Request, name, key string)
 	case "csp":
 		l = s.Limits.CSPReport
 	}
+	return l
+}
+
+// limitWith checks limit l for key; headers says whether the X-RateLimit-* headers of an allowed
+// request describe this limit (the per-address one) or are left to another.
+func (s *server) limitWith(w http.ResponseWriter, r *http.Request, name, key string, l ratelimit.Limit, headers bool) bool {
 	d, err := s.Limiter.Allow(r.Context(), name+":"+key, l)
 	if err != nil {
 		s.Log.Error("rate limiter unavailable; refusing", "limit", name, "error", err, "request_id", RequestID(r.Context()))
@@ -256,6 +266,9 @@ func (s *server) limit(w http.ResponseWriter, r *http.Request, name, key string)
 		s.metrics.rateLimited.WithLabelValues(name).Inc()
 		tooMany(w, d.RetryAfter, d.Limit, d.Remaining, d.Reset)
 		return false
+	}
+	if !headers {
+		return true
 	}
 	h := w.Header()
 	h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit))
