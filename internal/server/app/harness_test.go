@@ -65,7 +65,8 @@ type env struct {
 	dbURL   string
 	cfg     config.Config
 	clock   *clock
-	keys    *keyringtest.Source
+	// keys are per instance: replicas see a rotated keyring at different moments.
+	keys    []*keyringtest.Source
 	apps    []*App
 	servers []*httptest.Server
 	stream  *lines
@@ -73,13 +74,16 @@ type env struct {
 
 var databases atomic.Int32
 
-// secretHS is the signing secret of the test keyring's first key.
-var secretHS = keyringtest.Random(32)
+// secretHS and secretAES are the material of the test keyring's first keys.
+var (
+	secretHS  = keyringtest.Random(32)
+	secretAES = keyringtest.Random(32)
+)
 
 func testRing(t testing.TB) *keyring.Keyring {
 	return keyringtest.Build(t, 1,
 		[]keyringtest.Key{{KID: "sig-1", Algorithm: keyring.HS256, State: keyring.Active, Material: secretHS}},
-		[]keyringtest.Key{{KID: "enc-1", Algorithm: keyring.AES256GCM, State: keyring.Active, Material: keyringtest.Random(32)}})
+		[]keyringtest.Key{{KID: "enc-1", Algorithm: keyring.AES256GCM, State: keyring.Active, Material: secretAES}})
 }
 
 // newEnv starts instances servers on a fresh database. Limits are generous unless mutate sets
@@ -104,9 +108,12 @@ func newEnv(t *testing.T, instances int, mutate func(*config.Config)) *env {
 	c := &clock{}
 	now := time.Now().Truncate(time.Second)
 	c.now.Store(&now)
-	e := &env{t: t, dbURL: dbURL, cfg: cfg, clock: c, keys: keyringtest.NewSource(testRing(t)), stream: &lines{}}
+	e := &env{t: t, dbURL: dbURL, cfg: cfg, clock: c, stream: &lines{}}
+	ring := testRing(t)
 	for range instances {
-		a, err := New(context.Background(), cfg, e.keys, dbURL, Options{Log: quiet, Now: c.Now, AuditStream: e.stream})
+		keys := keyringtest.NewSource(ring)
+		e.keys = append(e.keys, keys)
+		a, err := New(context.Background(), cfg, keys, dbURL, Options{Log: quiet, Now: c.Now, AuditStream: e.stream})
 		if err != nil {
 			t.Fatal(err)
 		}

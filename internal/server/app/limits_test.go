@@ -106,7 +106,9 @@ func TestForwardedForIsHonouredOnlyFromTrustedProxies(t *testing.T) {
 }
 
 func TestWholeAPILimitAppliesToAuthenticatedCallers(t *testing.T) {
-	e := newEnv(t, 1, func(c *config.Config) { c.RateLimit.API = config.Limit{Requests: 20, Period: config.Duration(time.Hour)} })
+	e := newEnv(t, 1, func(c *config.Config) {
+		c.RateLimit.API = config.Limit{Requests: 20, Period: config.Duration(time.Hour)}
+	})
 	admin := e.bootstrap()
 	limited := false
 	for range 25 {
