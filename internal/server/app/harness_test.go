@@ -61,10 +61,10 @@ func (l *lines) String() string {
 
 // env is one database and one or more server instances on it, sharing a clock and a keyring.
 type env struct {
-	t       *testing.T
-	dbURL   string
-	cfg     config.Config
-	clock   *clock
+	t     testing.TB
+	dbURL string
+	cfg   config.Config
+	clock *clock
 	// keys are per instance: replicas see a rotated keyring at different moments.
 	keys    []*keyringtest.Source
 	apps    []*App
@@ -88,7 +88,7 @@ func testRing(t testing.TB) *keyring.Keyring {
 
 // newEnv starts instances servers on a fresh database. Limits are generous unless mutate sets
 // them: tests of limits set their own.
-func newEnv(t *testing.T, instances int, mutate func(*config.Config)) *env {
+func newEnv(t testing.TB, instances int, mutate func(*config.Config)) *env {
 	t.Helper()
 	dbURL, err := pg.CreateDatabase(fmt.Sprintf("app_%d", databases.Add(1)))
 	if err != nil {
@@ -214,7 +214,7 @@ func (e *env) call(method, path string, body any, o req) resp {
 }
 
 // want fails the test unless r has status.
-func (r resp) want(t *testing.T, status int, what string) resp {
+func (r resp) want(t testing.TB, status int, what string) resp {
 	t.Helper()
 	if r.Status != status {
 		t.Fatalf("%s: status %d, want %d; body %s", what, r.Status, status, r.Raw)
