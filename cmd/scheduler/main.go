@@ -107,6 +107,7 @@ func run(ctx context.Context, args []string) error {
 	defer stopWatch()
 	go func() { _ = keys.Run(watchCtx) }()
 	go a.RunBackground(watchCtx)
+	go a.ListenForChanges(watchCtx)
 	errc := make(chan error, 2)
 	go func() { errc <- api.Serve(apiLn) }()
 	go func() { errc <- metrics.Serve(metricsLn) }()

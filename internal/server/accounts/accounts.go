@@ -55,6 +55,7 @@ type Service struct {
 	cfg    Config
 	now    func() time.Time
 	log    *slog.Logger
+	cache  *principalCache
 }
 
 // Deps are what a Service works with.
@@ -90,7 +91,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 		d.Log = slog.Default()
 	}
 	return &Service{pool: d.Pool, tokens: d.Tokens, hasher: d.Hasher, fields: d.Fields, audit: d.Audit,
-		cfg: cfg, now: d.Now, log: d.Log}, nil
+		cfg: cfg, now: d.Now, log: d.Log, cache: newPrincipalCache()}, nil
 }
 
 // Client describes who is calling, for sessions and the audit trail.

@@ -94,6 +94,7 @@ func (s *Service) ConfirmMFAEnrolment(ctx context.Context, p *Principal, code st
 		}
 		return nil
 	})
+	s.invalidate(p.ID)
 	if err != nil {
 		if errors.Is(err, ErrInvalidMFA) {
 			s.record(ctx, c, p.ID, "auth.mfa.enrolment_failed", userTarget(p.ID), nil)
@@ -139,6 +140,7 @@ func (s *Service) DisableMFA(ctx context.Context, p *Principal, password, code, 
 		_, err = tx.Exec(ctx, "DELETE FROM mfa_recovery_codes WHERE user_id = $1", p.ID)
 		return err
 	})
+	s.invalidate(p.ID)
 	if err != nil {
 		if errors.Is(err, ErrInvalidMFA) {
 			s.record(ctx, c, p.ID, "auth.mfa.disable_failed", userTarget(p.ID), nil)

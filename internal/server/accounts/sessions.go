@@ -55,26 +55,35 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		return nil, fmt.Errorf("%w: subject or session is not a UUID", ErrUnauthenticated)
 	}
 	p := &Principal{SessionID: sid.String(), TokenID: claims.ID, TokenExpires: claims.ExpiresAt.Time}
-	var live, revoked bool
-	p.User, err = scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumnsOf("u.")+`, s.csrf_hash,
-			s.revoked_at IS NULL AND s.expires_at > $3,
-			EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $4)
-		FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id
-		WHERE u.id = $1 AND u.deleted_at IS NULL`, uid, sid, s.now(), claims.ID), &p.csrfHash, &live, &revoked)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		return nil, fmt.Errorf("%w: no such user or session", ErrUnauthenticated)
-	case err != nil:
-		return nil, fmt.Errorf("accounts: authenticate: %w", err)
-	case !live || revoked:
-		return nil, fmt.Errorf("%w: session ended or token revoked", ErrUnauthenticated)
-	case !p.IsActive || p.IsLocked:
+	now := s.now()
+	if e, ok := s.cache.get(uid.String(), p.SessionID, claims.ID, now); ok {
+		p.User, p.csrfHash = e.user, e.csrfHash
+	} else {
+		st := s.cache.stamp(uid.String())
+		var live, revoked bool
+		var expires time.Time
+		p.User, err = scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumnsOf("u.")+`, s.csrf_hash, s.expires_at,
+				s.revoked_at IS NULL AND s.expires_at > $3,
+				EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $4)
+			FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id
+			WHERE u.id = $1 AND u.deleted_at IS NULL`, uid, sid, now, claims.ID), &p.csrfHash, &expires, &live, &revoked)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil, fmt.Errorf("%w: no such user or session", ErrUnauthenticated)
+		case err != nil:
+			return nil, fmt.Errorf("accounts: authenticate: %w", err)
+		case !live || revoked:
+			return nil, fmt.Errorf("%w: session ended or token revoked", ErrUnauthenticated)
+		}
+		s.cache.put(p.SessionID, cachedPrincipal{user: p.User, csrfHash: p.csrfHash, sessionExpires: expires, fetched: now}, st)
+	}
+	if !p.IsActive || p.IsLocked {
 		return nil, fmt.Errorf("%w: account inactive or locked", ErrUnauthenticated)
 	}
 	switch {
 	case p.MustChangePassword:
 		p.Restriction = PasswordChangeRequired
-	case s.cfg.Policy.Expired(p.PasswordChangedAt, s.now()):
+	case s.cfg.Policy.Expired(p.PasswordChangedAt, now):
 		p.Restriction = PasswordExpired
 	case s.requiresMFA(p.Role) && !p.MFAEnabled:
 		p.Restriction = MFAEnrolmentRequired
@@ -98,6 +107,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 		outcome  error
 		refresh  string
 		revokeOn string
+		owner    string
 	)
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var sessionID, userID uuid.UUID
@@ -113,7 +123,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 		if err != nil {
 			return err
 		}
-		sid = sessionID.String()
+		sid, owner = sessionID.String(), userID.String()
 		switch {
 		case usedAt != nil:
 			reused, outcome = true, ErrInvalidRefresh
@@ -157,6 +167,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 	if err != nil {
 		return nil, fmt.Errorf("accounts: refresh: %w", err)
 	}
+	if revokeOn != "" {
+		s.invalidate(owner)
+	}
 	if reused {
 		s.record(ctx, c, "anonymous", "auth.refresh.reuse_detected", "session:"+sid, map[string]any{"session_revoked": revokeOn != ""})
 	} else if revokeOn != "" {
@@ -184,6 +197,8 @@ func (s *Service) Logout(ctx context.Context, p *Principal, c Client) error {
 	if err != nil {
 		return fmt.Errorf("accounts: logout: %w", err)
 	}
+	s.cache.revoke(p.TokenID, p.TokenExpires)
+	s.invalidate(p.ID)
 	s.record(ctx, c, p.ID, "auth.logout", "session:"+p.SessionID, nil)
 	return nil
 }
@@ -250,6 +265,7 @@ func (s *Service) RevokeSession(ctx context.Context, p *Principal, id string, c 
 	if n == 0 {
 		return ErrNotFound
 	}
+	s.invalidate(p.ID)
 	s.record(ctx, c, p.ID, "auth.session.revoked", "session:"+sid.String(), map[string]any{"reason": "revoked_by_user"})
 	return nil
 }

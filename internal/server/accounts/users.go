@@ -273,6 +273,7 @@ func (s *Service) UpdateUser(ctx context.Context, caller *Principal, id string, 
 		}
 		return err
 	})
+	s.invalidate(before.ID)
 	if err != nil {
 		return User{}, err
 	}
@@ -316,6 +317,7 @@ func (s *Service) DeleteUser(ctx context.Context, caller *Principal, id string, 
 		_, err := revokeSessions(ctx, tx, u.ID, "", "account_deleted", s.now())
 		return err
 	})
+	s.invalidate(u.ID)
 	if err != nil {
 		return err
 	}
@@ -348,6 +350,7 @@ func (s *Service) LockUser(ctx context.Context, caller *Principal, id string, c 
 		_, err := revokeSessions(ctx, tx, u.ID, "", "locked_by_admin", s.now())
 		return err
 	})
+	s.invalidate(u.ID)
 	if err != nil {
 		return User{}, err
 	}
@@ -368,6 +371,7 @@ func (s *Service) UnlockUser(ctx context.Context, caller *Principal, id string, 
 		_, err := tx.Exec(ctx, "DELETE FROM login_failures WHERE name_hash = $1", nameHash(u.Username))
 		return err
 	})
+	s.invalidate(u.ID)
 	if err != nil {
 		return User{}, fmt.Errorf("accounts: unlock: %w", err)
 	}
@@ -429,6 +433,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 		revoked, err = revokeSessions(ctx, tx, p.ID, p.SessionID, "password_changed", now)
 		return err
 	})
+	s.invalidate(p.ID)
 	if err != nil {
 		return fmt.Errorf("accounts: change password: %w", err)
 	}

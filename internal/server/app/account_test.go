@@ -9,6 +9,7 @@ import (
 
 	"github.com/rsched/rsched/internal/server/auth"
 	"github.com/rsched/rsched/internal/server/config"
+	"github.com/rsched/rsched/internal/testenv"
 )
 
 // totpCode computes the current code of an authenticator app holding secret (base32).
@@ -220,4 +221,30 @@ func TestAdminUserManagement(t *testing.T) {
 	}
 	e.call("GET", "/api/v1/admin/users?page_size=9999", nil, req{bearer: bob.Access}).want(t, 422, "page size bound")
 	e.call("PATCH", "/api/v1/admin/users/"+bob.ID, map[string]any{"role": "root"}, req{bearer: bob.Access}).want(t, 422, "bad role")
+}
+
+// Replicas cache authenticated principals; a change made through one replica (or straight in
+// the database) reaches the others through the database's notifications.
+func TestRevocationReachesTheOtherReplicasCache(t *testing.T) {
+	e := newEnv(t, 2, nil)
+	admin := e.bootstrap()
+	bob := e.create(admin, "bob", "coordinator")
+	testenv.Eventually(t, 5*time.Second, "listeners up", func() (bool, string) {
+		return e.apps[0].Accounts.CacheEnabled() && e.apps[1].Accounts.CacheEnabled(), "cache not enabled"
+	})
+	for range 3 { // warm replica 1's cache
+		e.call("GET", "/api/v1/auth/me", nil, req{bearer: bob.Access, instance: 1}).want(t, 200, "warm")
+	}
+	e.call("POST", "/api/v1/auth/logout", nil, req{bearer: bob.Access, instance: 0}).want(t, 200, "logout on replica 0")
+	testenv.Eventually(t, 5*time.Second, "replica 1 refuses the logged-out token", func() (bool, string) {
+		r := e.call("GET", "/api/v1/auth/me", nil, req{bearer: bob.Access, instance: 1})
+		return r.Status == 401, r.Raw
+	})
+	e.login(bob)
+	e.call("GET", "/api/v1/admin/users", nil, req{bearer: bob.Access, instance: 1}).want(t, 403, "coordinator")
+	e.sql("UPDATE users SET role = 'admin' WHERE id = $1", bob.ID) // a change made outside the server
+	testenv.Eventually(t, 5*time.Second, "replica 1 sees the new role", func() (bool, string) {
+		r := e.call("GET", "/api/v1/admin/users", nil, req{bearer: bob.Access, instance: 1})
+		return r.Status == 200, r.Raw
+	})
 }

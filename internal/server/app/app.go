@@ -49,10 +49,11 @@ type App struct {
 	Limiter  *ratelimit.Limiter
 	Rewrap   *accounts.Rewrapper
 
-	cfg  config.Config
-	keys keyring.Source
-	log  *slog.Logger
-	m    *jobMetrics
+	cfg   config.Config
+	dbURL string
+	keys  keyring.Source
+	log   *slog.Logger
+	m     *jobMetrics
 }
 
 // New opens (and migrates) the database at dbURL and assembles the server.
@@ -73,6 +74,7 @@ func New(ctx context.Context, cfg config.Config, keys keyring.Source, dbURL stri
 		st.Close()
 		return nil, err
 	}
+	a.dbURL = dbURL
 	return a, nil
 }
 
@@ -153,6 +155,11 @@ func (a *App) ready(ctx context.Context) error {
 	}
 	return a.Store.Ready(ctx)
 }
+
+// ListenForChanges follows the database's notifications of account and session changes, which
+// lets the server answer authenticated requests from its principal cache; it returns when ctx
+// ends. Without it every request reads the database.
+func (a *App) ListenForChanges(ctx context.Context) { a.Accounts.ListenForChanges(ctx, a.dbURL) }
 
 // Close releases the database pool.
 func (a *App) Close() { a.Store.Close() }

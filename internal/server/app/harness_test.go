@@ -118,6 +118,9 @@ func newEnv(t testing.TB, instances int, mutate func(*config.Config)) *env {
 			t.Fatal(err)
 		}
 		t.Cleanup(a.Close)
+		ctx, cancel := context.WithCancel(context.Background())
+		t.Cleanup(cancel)
+		go a.ListenForChanges(ctx)
 		srv := httptest.NewServer(a.HTTP)
 		t.Cleanup(srv.Close)
 		e.apps = append(e.apps, a)
