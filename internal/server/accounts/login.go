@@ -211,6 +211,7 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, recoveryCode st
 	var u User
 	var ok bool
 	var usedRecovery bool
+	var locked error
 	now := s.now()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var userID uuid.UUID
@@ -235,6 +236,10 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, recoveryCode st
 		if err != nil {
 			return err
 		}
+		if lockErr := s.checkLock(ctx, nameHash(u.Username)); lockErr != nil {
+			locked = lockErr
+			return nil
+		}
 		if u.MFAEnabled && sealed != nil {
 			ok, usedRecovery, err = s.checkSecondFactor(ctx, tx, u.ID, *sealed, lastStep, code, recoveryCode)
 			if err != nil {
@@ -250,6 +255,9 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, recoveryCode st
 	})
 	if err != nil {
 		return nil, fmt.Errorf("accounts: mfa: %w", err)
+	}
+	if locked != nil {
+		return nil, locked
 	}
 	if !ok {
 		if u.ID != "" {

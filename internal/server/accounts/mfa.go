@@ -154,6 +154,9 @@ func (s *Service) DisableMFA(ctx context.Context, p *Principal, password, code, 
 // checkPassword re-checks the caller's password before a sensitive change; failures count
 // towards the lockout like sign-in failures.
 func (s *Service) checkPassword(ctx context.Context, p *Principal, password string, c Client) error {
+	if err := s.checkLock(ctx, nameHash(p.Username)); err != nil {
+		return err
+	}
 	var hash string
 	if err := s.pool.QueryRow(ctx, "SELECT password_hash FROM users WHERE id = $1", p.ID).Scan(&hash); err != nil {
 		return fmt.Errorf("accounts: %w", err)

@@ -63,6 +63,17 @@ const bootstrapLock int64 = 0x72736368656402
 // role it asked for (the bootstrap); afterwards only an administrator may create users. caller
 // is nil for an unauthenticated request. temporary is the generated password when none was given.
 func (s *Service) Register(ctx context.Context, caller *Principal, n NewUser, c Client) (u User, temporary string, err error) {
+	if caller == nil || caller.Role != rbac.Admin {
+		// Who may register is decided before what they sent is examined (the transaction below
+		// decides again, under the bootstrap lock).
+		var exists bool
+		if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&exists); err != nil {
+			return User{}, "", fmt.Errorf("accounts: register: %w", err)
+		}
+		if exists {
+			return User{}, "", ErrAdminRequired
+		}
+	}
 	n, err = n.validate()
 	if err != nil {
 		return User{}, "", err
@@ -383,6 +394,9 @@ func (s *Service) UnlockUser(ctx context.Context, caller *Principal, id string, 
 // the history, and ends every other session of the user.
 func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, next string, c Client) error {
 	var hash string
+	if err := s.checkLock(ctx, nameHash(p.Username)); err != nil {
+		return err
+	}
 	if err := s.pool.QueryRow(ctx, "SELECT password_hash FROM users WHERE id = $1", p.ID).Scan(&hash); err != nil {
 		return fmt.Errorf("accounts: change password: %w", err)
 	}

@@ -228,6 +228,7 @@ func TestRegistrationBootstrapsOneAdminThenNeedsAnAdmin(t *testing.T) {
 	admin := &user{ID: r.str("id"), Username: "alice", Password: adminPassword}
 	e.login(admin)
 	nobody := e.call("POST", "/api/v1/auth/register", map[string]any{"username": "bob", "email": "bob@example.org", "password": "Another-Good-Pass-7"}, req{}).want(t, 403, "no caller")
+	e.call("POST", "/api/v1/auth/register", map[string]any{"username": "bob", "email": "bob@example.org", "password": "weak"}, req{}).want(t, 403, "no caller, weak password: who before what")
 	if !strings.Contains(nobody.detail(), "Admin") {
 		t.Fatalf("detail %q", nobody.detail())
 	}

@@ -126,3 +126,20 @@ func TestWholeAPILimitAppliesToAuthenticatedCallers(t *testing.T) {
 	}
 	e.call("GET", "/api/v1/health/live", nil, req{}).want(t, 200, "probes are never limited")
 }
+
+// A locked name is locked for every step that checks a secret, not only the password step.
+func TestLockoutAlsoStopsTheMFAStepAndPasswordChange(t *testing.T) {
+	e := newEnv(t, 1, func(c *config.Config) { c.Auth.Lockout.MaxFailedAttempts = 3 })
+	admin := e.bootstrap()
+	en := e.call("POST", "/api/v1/auth/mfa/enroll", map[string]any{"password": admin.Password}, req{bearer: admin.Access}).want(t, 200, "enrol")
+	e.call("POST", "/api/v1/auth/mfa/confirm", map[string]any{"code": totpCode(t, en.str("secret"), e.clock.Now())}, req{bearer: admin.Access}).want(t, 200, "confirm")
+	e.clock.Advance(31 * time.Second)
+	ch := e.call("POST", "/api/v1/auth/login/json", map[string]any{"username": "alice", "password": admin.Password}, req{}).want(t, 200, "password step")
+	for range 3 {
+		e.call("POST", "/api/v1/auth/login/json", map[string]any{"username": "alice", "password": "not-the-password-1"}, req{})
+	}
+	e.call("POST", "/api/v1/auth/mfa/verify", map[string]any{"mfa_token": ch.str("mfa_token"), "code": totpCode(t, en.str("secret"), e.clock.Now())}, req{}).
+		want(t, 423, "MFA step of a locked name")
+	e.call("POST", "/api/v1/auth/password", map[string]any{"current_password": admin.Password, "new_password": "Violet-Harbor-Lamp-42"}, req{bearer: admin.Access}).
+		want(t, 423, "password change of a locked name")
+}
