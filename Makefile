@@ -68,7 +68,7 @@ lint: $(STATICCHECK) ## gofmt check, go vet and staticcheck; fails on any findin
 
 ##@ Test
 
-FUZZTIME ?= 10s
+FUZZTIME ?= 6s
 
 .PHONY: test
 test: lint verify-generated test-components ## Everything: lint, generated-files check, unit and integration tests against real kube-apiserver, Vault and PostgreSQL, a short fuzz run.
@@ -76,7 +76,7 @@ test: lint verify-generated test-components ## Everything: lint, generated-files
 	$(MAKE) --no-print-directory fuzz
 
 # Each fuzz target as package:function; go test -fuzz takes one target at a time.
-FUZZ_TARGETS := ./internal/keyring:FuzzParse ./internal/server/auth:FuzzVerifyAccess ./internal/server/auth:FuzzVerifySignedClaims ./internal/server/crypto:FuzzDecrypt
+FUZZ_TARGETS := ./internal/keyring:FuzzParse ./internal/server/auth:FuzzVerifyAccess ./internal/server/auth:FuzzVerifySignedClaims ./internal/server/crypto:FuzzDecrypt ./internal/server/httpapi:FuzzDecodeRequest ./internal/server/httpapi:FuzzCSPReport
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 10s; e.g. make fuzz FUZZTIME=10m).
@@ -95,9 +95,17 @@ test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl, Vault and
 	hack/get-vault.sh >/dev/null
 	hack/postgres.sh >/dev/null
 
+# Flags for hack/apibench, e.g. make bench-api APIBENCH_FLAGS='-c 64 -d 30s -baseline=false'.
+APIBENCH_FLAGS ?=
+
 .PHONY: bench
-bench: test-components ## Run the Go benchmarks (packages start their real components in TestMain).
+bench: test-components ## Run the Go benchmarks (packages start their real components in TestMain), then bench-api.
 	source hack/test-env.sh && go test -run '^$$' -bench . -benchmem ./...
+	$(MAKE) --no-print-directory bench-api
+
+.PHONY: bench-api
+bench-api: test-components ## Drive a real server with N clients and compare with the predecessor's FastAPI baseline (docs/performance.md).
+	source hack/test-env.sh && go run ./hack/apibench $(APIBENCH_FLAGS)
 
 ##@ Build
 

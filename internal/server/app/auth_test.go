@@ -260,7 +260,6 @@ func TestRegistrationBootstrapsOneAdminThenNeedsAnAdmin(t *testing.T) {
 
 func TestConcurrentFirstRegistrationsMakeExactlyOneAdmin(t *testing.T) {
 	e := newEnv(t, 2, nil)
-	type out struct{ status int }
 	results := make(chan int, 6)
 	for i := range 6 {
 		go func() {
