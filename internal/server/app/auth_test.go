@@ -309,3 +309,27 @@ func TestCookieNeverOverridesAValidHeaderAndNeedsCSRFForChanges(t *testing.T) {
 		req{cookie: admin.Access, csrf: admin.CSRF}).want(t, 201, "cookie change with the CSRF token")
 	e.call("POST", "/api/v1/auth/logout", nil, req{bearer: admin.Access}).want(t, 200, "header changes need no CSRF token")
 }
+
+// Seed #20: the predecessor's unversioned paths redirect, preflights do not.
+func TestLegacyPathsRedirectToV1(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	for path, want := range map[string]string{
+		"/api/people?type=resident": "/api/v1/people?type=resident",
+		"/api/auth/me":              "/api/v1/auth/me",
+		"/api//evil.example/x":      "/api/v1/evil.example/x",
+	} {
+		res, err := client.Get(e.servers[0].URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != 307 || res.Header.Get("Location") != want || res.Header.Get("X-Frame-Options") != "DENY" {
+			t.Errorf("%s: %d Location %q", path, res.StatusCode, res.Header.Get("Location"))
+		}
+	}
+	r := e.call("OPTIONS", "/api/people", nil, req{})
+	if r.Status == 307 {
+		t.Fatal("a preflight was redirected")
+	}
+}

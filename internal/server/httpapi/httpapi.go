@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"strings"
 )
 
 // MaxBodyBytes bounds every request body; uploads, when they come, get their own limit.
@@ -46,12 +47,32 @@ func chain(h http.Handler, o Options) http.Handler {
 		o.Log = slog.Default()
 	}
 	h = jsonMuxErrors(h)
+	h = legacyRedirect(h)
 	h = limitBody(h)
 	h = recoverPanics(h, o.Log)
 	h = cors(h, o.AllowedOrigins)
 	h = securityHeaders(h, o.Headers)
 	h = requestID(h)
 	return h
+}
+
+// legacyRedirect keeps the predecessor's clients working: /api/<x> outside /api/v1 answers 307
+// (method and body preserved) to /api/v1/<x>. Preflights are not redirected, so CORS works. The
+// target is a path on this host only: nothing in the request can point it elsewhere.
+func legacyRedirect(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if r.Method != http.MethodOptions && strings.HasPrefix(p, "/api/") && p != "/api/v1" && !strings.HasPrefix(p, "/api/v1/") {
+			target := "/api/v1/" + strings.TrimLeft(strings.TrimPrefix(p, "/api/"), "/")
+			if r.URL.RawQuery != "" {
+				target += "?" + r.URL.RawQuery
+			}
+			w.Header().Set("Location", target)
+			writeJSON(w, http.StatusTemporaryRedirect, map[string]string{"detail": "moved to " + target})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }
 
 type ctxKey int
