@@ -47,6 +47,8 @@ type App struct {
 	Accounts *accounts.Service
 	Audit    *audit.Log
 	Limiter  *ratelimit.Limiter
+	// APILimit is the whole-API limit; RunBackground syncs it across replicas.
+	APILimit *ratelimit.Local
 	Rewrap   *accounts.Rewrapper
 
 	cfg   config.Config
@@ -122,6 +124,7 @@ func assemble(cfg config.Config, keys keyring.Source, st *store.Store, o Options
 	}
 	a := &App{Store: st, Accounts: acc, Audit: log, Limiter: ratelimit.New(st.Pool, o.Now), cfg: cfg, keys: keys, log: o.Log,
 		m: newJobMetrics(o.Metrics)}
+	a.APILimit = ratelimit.NewLocal(lim(cfg.RateLimit.API), a.Limiter, o.Now)
 	a.Rewrap = acc.NewRewrapper(func() string { return keys.Current().ActiveEncryptionKey().KID })
 	a.HTTP = httpapi.NewHandler(httpapi.Options{
 		Headers:  httpapi.Headers{HSTS: cfg.Security.HSTS, CSPReportOnly: cfg.Security.CSPReportOnly},
@@ -129,7 +132,8 @@ func assemble(cfg config.Config, keys keyring.Source, st *store.Store, o Options
 		Ready:    a.ready,
 		Accounts: acc, Audit: log, Limiter: a.Limiter,
 		Limits: httpapi.Limits{Login: lim(cfg.RateLimit.Login), Register: lim(cfg.RateLimit.Register), Refresh: lim(cfg.RateLimit.Refresh),
-			MFA: lim(cfg.RateLimit.MFA), CSPReport: ratelimit.Limit{Requests: 30, Period: time.Minute}, API: lim(cfg.RateLimit.API)},
+			MFA: lim(cfg.RateLimit.MFA), CSPReport: ratelimit.Limit{Requests: 30, Period: time.Minute}},
+		APILimit:       a.APILimit,
 		TrustedProxies: proxies,
 		AllowedOrigins: cfg.Security.AllowedOrigins,
 		AccessTTL:      cfg.Auth.AccessTokenTTL.D(),

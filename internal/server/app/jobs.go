@@ -40,12 +40,14 @@ const (
 	cleanupEvery = time.Minute
 	pruneEvery   = time.Hour
 	rewrapEvery  = 10 * time.Minute
+	apiLimitSync = time.Second
 )
 
 // RunBackground runs the periodic jobs until ctx ends: expired sessions, revoked token ids,
 // challenges and counters are deleted; the audit trail is pruned to its retention; confidential
 // fields are re-encrypted with the active key at start, whenever the keyring's version changes
-// and every ten minutes. Every job is safe on every replica at once.
+// and every ten minutes; the whole-API limit's counts are shared with the other replicas every
+// second. Every job is safe on every replica at once.
 func (a *App) RunBackground(ctx context.Context) {
 	cleanup := time.NewTicker(cleanupEvery)
 	prune := time.NewTicker(pruneEvery)
@@ -69,6 +71,7 @@ func (a *App) RunBackground(ctx context.Context) {
 		}
 	}
 	runRewrap()
+	go a.APILimit.Run(ctx, apiLimitSync, func(err error) { a.jobFailed("api-limit-sync", err) })
 	for {
 		select {
 		case <-ctx.Done():

@@ -143,3 +143,26 @@ func TestLockoutAlsoStopsTheMFAStepAndPasswordChange(t *testing.T) {
 	e.call("POST", "/api/v1/auth/password", map[string]any{"current_password": admin.Password, "new_password": "Violet-Harbor-Lamp-42"}, req{bearer: admin.Access}).
 		want(t, 423, "password change of a locked name")
 }
+
+// The whole-API limit decides in memory but shares its counts through PostgreSQL: after a sync,
+// what one replica served counts on the other.
+func TestWholeAPILimitHoldsAcrossReplicasAfterSync(t *testing.T) {
+	e := newEnv(t, 2, func(c *config.Config) {
+		c.RateLimit.API = config.Limit{Requests: 20, Period: config.Duration(time.Hour)}
+	})
+	admin := e.bootstrap()
+	for i := range 20 {
+		e.call("GET", "/api/v1/auth/me", nil, req{bearer: admin.Access, instance: i % 2}).want(t, 200, "request "+strconv.Itoa(i))
+	}
+	// Neither replica alone has seen more than 12 requests; together they have seen 22.
+	for _, i := range []int{0, 1, 0} {
+		if err := e.apps[i].APILimit.Sync(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := e.call("GET", "/api/v1/auth/me", nil, req{bearer: admin.Access, instance: 1}).want(t, 429, "over the shared limit")
+	if r.Header.Get("Retry-After") == "" || r.Header.Get("X-RateLimit-Limit") != "20" {
+		t.Fatalf("429 headers %v", r.Header)
+	}
+	e.call("GET", "/api/v1/auth/me", nil, req{bearer: admin.Access, instance: 0}).want(t, 429, "on the other replica too")
+}

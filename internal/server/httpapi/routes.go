@@ -20,8 +20,6 @@ import (
 // Limits are the request limits per client address (and, for login, per account name).
 type Limits struct {
 	Login, Register, Refresh, MFA, CSPReport ratelimit.Limit
-	// API is the lighter whole-API limit, counted in memory per replica.
-	API ratelimit.Limit
 }
 
 // Options wire the router.
@@ -35,6 +33,8 @@ type Options struct {
 	Audit    *audit.Log
 	Limiter  *ratelimit.Limiter
 	Limits   Limits
+	// APILimit is the lighter whole-API limit per address and per user (nil: none).
+	APILimit *ratelimit.Local
 	// TrustedProxies may set X-Forwarded-For; from anyone else it is ignored.
 	TrustedProxies []netip.Prefix
 	// AllowedOrigins may call the API from a browser, with credentials (CORS).
@@ -63,8 +63,7 @@ type route struct {
 // server holds the handlers' dependencies.
 type server struct {
 	Options
-	apiLimit *localLimiter
-	metrics  *httpMetrics
+	metrics *httpMetrics
 }
 
 // NewHandler returns the public API handler with all middleware applied.
@@ -73,9 +72,6 @@ func NewHandler(o Options) http.Handler {
 		o.Log = slog.Default()
 	}
 	s := &server{Options: o, metrics: newHTTPMetrics(o.Metrics)}
-	if o.Limits.API.Requests > 0 {
-		s.apiLimit = newLocalLimiter(o.Limits.API)
-	}
 	mux := http.NewServeMux()
 	for _, rt := range s.routes() {
 		if !rt.Access.Declared() {
@@ -163,9 +159,9 @@ func (s *server) guard(rt route) http.Handler {
 		w = rec
 		ip := s.clientIP(r)
 		r = r.WithContext(context.WithValue(r.Context(), clientIPKey, ip))
-		if !health && s.apiLimit != nil {
-			if ok, retry := s.apiLimit.allow("ip:" + ip.String()); !ok {
-				tooMany(w, retry, s.Limits.API.Requests, 0, time.Now().Add(retry))
+		if !health && s.APILimit != nil {
+			if ok, retry := s.APILimit.Allow("ip:" + ip.String()); !ok {
+				tooMany(w, retry, s.APILimit.Limit().Requests, 0, time.Now().Add(retry))
 				return
 			}
 		}
@@ -181,9 +177,9 @@ func (s *server) guard(rt route) http.Handler {
 			s.unauthenticated(w, r, err)
 			return
 		}
-		if s.apiLimit != nil {
-			if ok, retry := s.apiLimit.allow("user:" + p.ID); !ok {
-				tooMany(w, retry, s.Limits.API.Requests, 0, time.Now().Add(retry))
+		if s.APILimit != nil {
+			if ok, retry := s.APILimit.Allow("user:" + p.ID); !ok {
+				tooMany(w, retry, s.APILimit.Limit().Requests, 0, time.Now().Add(retry))
 				return
 			}
 		}
