@@ -137,6 +137,20 @@ func (c *principalCache) flush(now time.Time) {
 	c.mu.Unlock()
 }
 
+// prune drops revoked ids whose tokens have expired and the eviction counters. Resetting the
+// counters bumps the epoch, so a read stamped before the reset can never match after it.
+func (c *principalCache) prune(now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for jti, until := range c.revoked {
+		if now.After(until) {
+			delete(c.revoked, jti)
+		}
+	}
+	c.gens = map[string]uint64{}
+	c.epoch++
+}
+
 // handle applies one notification.
 func (c *principalCache) handle(payload string, now time.Time, tokenTTL time.Duration) {
 	switch kind, id, _ := strings.Cut(payload, ":"); kind {
@@ -192,10 +206,30 @@ func (s *Service) listen(ctx context.Context, connString string) error {
 	s.cache.flush(s.now())
 	s.cache.enabled.Store(true)
 	for {
-		n, err := conn.WaitForNotification(ctx)
+		// Wake up at least every listenCheck to prove the connection is alive: a connection
+		// dropped without a FIN (a NAT timeout, a failed-over database) would otherwise leave the
+		// cache trusted while no notification can arrive.
+		wait, cancel := context.WithTimeout(ctx, listenCheck)
+		n, err := conn.WaitForNotification(wait)
+		cancel()
+		switch {
+		case err == nil:
+			s.cache.handle(n.Payload, s.now(), s.cfg.AccessTTL)
+			continue
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case wait.Err() == nil:
+			return err
+		}
+		ping, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = conn.Ping(ping)
+		cancel()
 		if err != nil {
 			return err
 		}
-		s.cache.handle(n.Payload, s.now(), s.cfg.AccessTTL)
+		s.cache.prune(s.now())
 	}
 }
+
+// listenCheck is how often an idle notification connection is pinged.
+const listenCheck = 10 * time.Second

@@ -87,8 +87,12 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 		}
 		return nil, s.loginFailed(ctx, nh, u.ID, c)
 	}
-	if _, err := s.pool.Exec(ctx, "DELETE FROM login_failures WHERE name_hash = $1", nh); err != nil {
-		return nil, fmt.Errorf("accounts: login: %w", err)
+	// With a second factor the failures are cleared only once it is passed too: otherwise the
+	// password alone would reset the count of wrong codes, and codes could be guessed forever.
+	if !u.MFAEnabled {
+		if err := s.clearFailures(ctx, nh); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case !u.IsActive:
@@ -146,6 +150,14 @@ func (s *Service) loginFailed(ctx context.Context, nh []byte, userID string, c C
 	return ErrBadCredentials
 }
 
+// clearFailures forgets a name's failures after a complete sign-in.
+func (s *Service) clearFailures(ctx context.Context, nh []byte) error {
+	if _, err := s.pool.Exec(ctx, "DELETE FROM login_failures WHERE name_hash = $1", nh); err != nil {
+		return fmt.Errorf("accounts: login: %w", err)
+	}
+	return nil
+}
+
 // checkLock refuses a name that is locked out.
 func (s *Service) checkLock(ctx context.Context, nh []byte) error {
 	var until *time.Time
@@ -177,9 +189,16 @@ func (s *Service) recordFailure(ctx context.Context, nh []byte) (*LockedError, e
 		}
 		var failures, lockouts int
 		var updated time.Time
-		if err := tx.QueryRow(ctx, "SELECT failures, lockouts, updated_at FROM login_failures WHERE name_hash = $1 FOR UPDATE", nh).
-			Scan(&failures, &lockouts, &updated); err != nil {
+		var lockedUntil *time.Time
+		if err := tx.QueryRow(ctx, "SELECT failures, lockouts, updated_at, locked_until FROM login_failures WHERE name_hash = $1 FOR UPDATE", nh).
+			Scan(&failures, &lockouts, &updated, &lockedUntil); err != nil {
 			return err
+		}
+		if lockedUntil != nil && lockedUntil.After(now) {
+			// A request that passed checkLock before this lock began and failed meanwhile: the
+			// lock stands as it is (never shortened or lifted by a late failure).
+			locked = &LockedError{RetryAfter: lockedUntil.Sub(now)}
+			return nil
 		}
 		if now.Sub(updated) > lockoutMemory {
 			failures, lockouts = 0, 0
@@ -233,6 +252,11 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, recoveryCode st
 		var lastStep int64
 		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+`, totp_secret, totp_last_step FROM users
 			WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, userID), &sealed, &lastStep)
+		if errors.Is(err, pgx.ErrNoRows) {
+			u = User{} // deleted since the password step: the challenge simply fails
+			_, err = tx.Exec(ctx, "DELETE FROM mfa_challenges WHERE token_hash = $1", th)
+			return err
+		}
 		if err != nil {
 			return err
 		}
@@ -270,6 +294,9 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, recoveryCode st
 	}
 	if !u.IsActive || u.IsLocked {
 		return nil, ErrInvalidMFA
+	}
+	if err := s.clearFailures(ctx, nameHash(u.Username)); err != nil {
+		return nil, err
 	}
 	sess, err := s.startSession(ctx, u, c)
 	if err != nil {

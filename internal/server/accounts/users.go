@@ -231,11 +231,22 @@ type UserUpdate struct {
 // adminLock serialises changes that could remove the last administrator.
 const adminLock int64 = 0x72736368656403
 
-// lastAdmin reports, in tx under adminLock, whether user id is the only active, unlocked admin.
-func lastAdmin(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
+// lockTarget takes adminLock and re-reads user id with a row lock, so that decisions about the
+// last administrator are made on the state no concurrent change can alter before commit.
+func lockTarget(ctx context.Context, tx pgx.Tx, id string) (User, error) {
 	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", adminLock); err != nil {
-		return false, err
+		return User{}, err
 	}
+	u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, ErrNotFound
+	}
+	return u, err
+}
+
+// lastAdmin reports, in tx under adminLock (lockTarget), whether user id is the only active,
+// unlocked admin.
+func lastAdmin(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
 	var others bool
 	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND is_active AND deleted_at IS NULL
 		AND (locked_until IS NULL OR locked_until <= now()) AND id <> $1)`, id).Scan(&others)
@@ -259,10 +270,15 @@ func (s *Service) UpdateUser(ctx context.Context, caller *Principal, id string, 
 	if up.Role != nil && !up.Role.Valid() {
 		return User{}, &InvalidError{Reason: "role is not one of admin, coordinator, faculty, resident, clinical_staff, rn, lpn, msa"}
 	}
-	demoted := up.Role != nil && *up.Role != rbac.Admin && before.Role == rbac.Admin
-	deactivated := up.IsActive != nil && !*up.IsActive && before.IsActive
 	var after User
+	var deactivated bool
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		if before, err = lockTarget(ctx, tx, before.ID); err != nil {
+			return err
+		}
+		demoted := up.Role != nil && *up.Role != rbac.Admin && before.Role == rbac.Admin
+		deactivated = up.IsActive != nil && !*up.IsActive && before.IsActive
 		if before.Role == rbac.Admin && (demoted || deactivated) {
 			last, err := lastAdmin(ctx, tx, before.ID)
 			if err != nil {
@@ -272,7 +288,6 @@ func (s *Service) UpdateUser(ctx context.Context, caller *Principal, id string, 
 				return &ConflictError{"cannot remove the last active administrator"}
 			}
 		}
-		var err error
 		after, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET email = coalesce($2, email), role = coalesce($3, role),
 			is_active = coalesce($4, is_active), updated_at = $5 WHERE id = $1 AND deleted_at IS NULL RETURNING `+userColumns,
 			before.ID, up.Email, up.Role, up.IsActive, s.now()))
@@ -305,7 +320,11 @@ func (s *Service) DeleteUser(ctx context.Context, caller *Principal, id string, 
 		return &InvalidError{Reason: "Cannot delete your own account", BadRequest: true}
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if u.Role == rbac.Admin {
+		var err error
+		if u, err = lockTarget(ctx, tx, u.ID); err != nil {
+			return err
+		}
+		if u.Role == rbac.Admin && u.IsActive && !u.IsLocked {
 			last, err := lastAdmin(ctx, tx, u.ID)
 			if err != nil {
 				return err
@@ -325,7 +344,7 @@ func (s *Service) DeleteUser(ctx context.Context, caller *Principal, id string, 
 				return err
 			}
 		}
-		_, err := revokeSessions(ctx, tx, u.ID, "", "account_deleted", s.now())
+		_, err = revokeSessions(ctx, tx, u.ID, "", "account_deleted", s.now())
 		return err
 	})
 	s.invalidate(u.ID)
@@ -346,7 +365,11 @@ func (s *Service) LockUser(ctx context.Context, caller *Principal, id string, c 
 		return User{}, &InvalidError{Reason: "Cannot lock your own account", BadRequest: true}
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if u.Role == rbac.Admin {
+		var err error
+		if u, err = lockTarget(ctx, tx, u.ID); err != nil {
+			return err
+		}
+		if u.Role == rbac.Admin && u.IsActive && !u.IsLocked {
 			last, err := lastAdmin(ctx, tx, u.ID)
 			if err != nil {
 				return err
@@ -358,7 +381,7 @@ func (s *Service) LockUser(ctx context.Context, caller *Principal, id string, c 
 		if _, err := tx.Exec(ctx, "UPDATE users SET locked_until = 'infinity', updated_at = $2 WHERE id = $1", u.ID, s.now()); err != nil {
 			return err
 		}
-		_, err := revokeSessions(ctx, tx, u.ID, "", "locked_by_admin", s.now())
+		_, err = revokeSessions(ctx, tx, u.ID, "", "locked_by_admin", s.now())
 		return err
 	})
 	s.invalidate(u.ID)
@@ -441,6 +464,10 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 		if _, err := tx.Exec(ctx, `DELETE FROM password_history WHERE user_id = $1 AND created_at < (
 			SELECT min(created_at) FROM (SELECT created_at FROM password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2) AS keep)`,
 			p.ID, max(s.cfg.Policy.HistorySize, 1)); err != nil {
+			return err
+		}
+		// A password step completed with the old password must not finish with its second factor.
+		if _, err := tx.Exec(ctx, "DELETE FROM mfa_challenges WHERE user_id = $1", p.ID); err != nil {
 			return err
 		}
 		var err error

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"fmt"
 	"strconv"
 	"testing"
 	"time"
@@ -165,4 +166,42 @@ func TestWholeAPILimitHoldsAcrossReplicasAfterSync(t *testing.T) {
 		t.Fatalf("429 headers %v", r.Header)
 	}
 	e.call("GET", "/api/v1/auth/me", nil, req{bearer: admin.Access, instance: 0}).want(t, 429, "on the other replica too")
+}
+
+// A correct password does not clear the failures of an account with MFA: wrong codes keep
+// counting across password steps until the name locks.
+func TestPasswordStepDoesNotResetWrongMFACodes(t *testing.T) {
+	e := newEnv(t, 1, func(c *config.Config) { c.Auth.Lockout.MaxFailedAttempts = 3 })
+	admin := e.bootstrap()
+	en := e.call("POST", "/api/v1/auth/mfa/enroll", map[string]any{"password": admin.Password}, req{bearer: admin.Access}).want(t, 200, "enrol")
+	e.call("POST", "/api/v1/auth/mfa/confirm", map[string]any{"code": totpCode(t, en.str("secret"), e.clock.Now())}, req{bearer: admin.Access}).want(t, 200, "confirm")
+	wrong := wrongCode(totpCode(t, en.str("secret"), e.clock.Now()))
+	guess := func() int {
+		ch := e.call("POST", "/api/v1/auth/login/json", map[string]any{"username": "alice", "password": admin.Password}, req{})
+		if ch.Status != 200 {
+			return ch.Status
+		}
+		return e.call("POST", "/api/v1/auth/mfa/verify", map[string]any{"mfa_token": ch.str("mfa_token"), "code": wrong}, req{}).Status
+	}
+	statuses := []int{guess(), guess(), guess(), guess()}
+	if statuses[0] != 401 || statuses[1] != 401 || statuses[3] != 423 {
+		t.Fatalf("statuses %v: wrong codes must lock the name after 3 failures across password steps", statuses)
+	}
+}
+
+// Failures that were already being checked when the lock began never lift or shorten it.
+func TestConcurrentFailuresNeverLiftALock(t *testing.T) {
+	e := newEnv(t, 1, func(c *config.Config) { c.Auth.Lockout.MaxFailedAttempts = 5 })
+	e.bootstrap()
+	statuses := make(chan int, 10)
+	for range 10 {
+		go func() {
+			statuses <- e.call("POST", "/api/v1/auth/login/json", map[string]any{"username": "alice", "password": "not-the-password-1"}, req{}).Status
+		}()
+	}
+	var got []int
+	for range 10 {
+		got = append(got, <-statuses)
+	}
+	e.call("POST", "/api/v1/auth/login/json", map[string]any{"username": "alice", "password": adminPassword}, req{}).want(t, 423, "after 10 concurrent failures (statuses "+fmt.Sprint(got)+")")
 }

@@ -58,8 +58,9 @@ func decodeStrict(body []byte, v any) error {
 			}
 			return errors.New("request body must be a JSON object")
 		default:
-			// "json: unknown field \"x\"" and friends: safe, they only echo the client's input.
-			return fmt.Errorf("invalid request body: %s", trimPrefix(err.Error(), "json: "))
+			// "json: unknown field \"x\"" and friends only echo the client's input; cut to a
+			// length that names the problem without reflecting a large body back.
+			return fmt.Errorf("invalid request body: %s", clean(trimPrefix(err.Error(), "json: "), 120))
 		}
 	}
 	if dec.More() {

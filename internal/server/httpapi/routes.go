@@ -159,13 +159,14 @@ func (s *server) guard(rt route) http.Handler {
 		w = rec
 		ip := s.clientIP(r)
 		r = r.WithContext(context.WithValue(r.Context(), clientIPKey, ip))
+		who := addressKey(ip)
 		if !health && s.APILimit != nil {
-			if ok, retry := s.APILimit.Allow("ip:" + ip.String()); !ok {
+			if ok, retry := s.APILimit.Allow(who); !ok {
 				tooMany(w, retry, s.APILimit.Limit().Requests, 0, time.Now().Add(retry))
 				return
 			}
 		}
-		if rt.Limit != "" && !s.limit(w, r, rt.Limit, "ip:"+ip.String()) {
+		if rt.Limit != "" && !s.limit(w, r, rt.Limit, who) {
 			return
 		}
 		if rt.Access.IsPublic() {
@@ -200,6 +201,16 @@ func (s *server) guard(rt route) http.Handler {
 		}
 		rt.Handler(w, r)
 	})
+}
+
+// addressKey is what per-address limits count: the address, or for IPv6 its /64, since one
+// client commonly holds a whole /64 and could otherwise rotate through it.
+func addressKey(ip netip.Addr) string {
+	if ip.Is6() && !ip.Is4In6() {
+		p, _ := ip.Prefix(64)
+		return "net:" + p.String()
+	}
+	return "ip:" + ip.String()
 }
 
 func safeMethod(m string) bool {
