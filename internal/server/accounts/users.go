@@ -244,6 +244,25 @@ func lockTarget(ctx context.Context, tx pgx.Tx, id string) (User, error) {
 	return u, err
 }
 
+// keepAnAdmin re-reads user id under the locks and refuses, with reason, to take it out of
+// service if it is the last active administrator.
+func keepAnAdmin(ctx context.Context, tx pgx.Tx, id, reason string) (User, error) {
+	u, err := lockTarget(ctx, tx, id)
+	if err != nil {
+		return User{}, err
+	}
+	if u.Role == rbac.Admin && u.IsActive && !u.IsLocked {
+		last, err := lastAdmin(ctx, tx, u.ID)
+		if err != nil {
+			return User{}, err
+		}
+		if last {
+			return User{}, &ConflictError{reason}
+		}
+	}
+	return u, nil
+}
+
 // lastAdmin reports, in tx under adminLock (lockTarget), whether user id is the only active,
 // unlocked admin.
 func lastAdmin(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
@@ -321,17 +340,8 @@ func (s *Service) DeleteUser(ctx context.Context, caller *Principal, id string, 
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		if u, err = lockTarget(ctx, tx, u.ID); err != nil {
+		if u, err = keepAnAdmin(ctx, tx, u.ID, "cannot remove the last active administrator"); err != nil {
 			return err
-		}
-		if u.Role == rbac.Admin && u.IsActive && !u.IsLocked {
-			last, err := lastAdmin(ctx, tx, u.ID)
-			if err != nil {
-				return err
-			}
-			if last {
-				return &ConflictError{"cannot remove the last active administrator"}
-			}
 		}
 		short := strings.ReplaceAll(u.ID, "-", "")[:16]
 		if _, err := tx.Exec(ctx, `UPDATE users SET username = $2, email = $3, password_hash = '!', totp_secret = NULL,
@@ -366,17 +376,8 @@ func (s *Service) LockUser(ctx context.Context, caller *Principal, id string, c 
 	}
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var err error
-		if u, err = lockTarget(ctx, tx, u.ID); err != nil {
+		if u, err = keepAnAdmin(ctx, tx, u.ID, "cannot lock the last active administrator"); err != nil {
 			return err
-		}
-		if u.Role == rbac.Admin && u.IsActive && !u.IsLocked {
-			last, err := lastAdmin(ctx, tx, u.ID)
-			if err != nil {
-				return err
-			}
-			if last {
-				return &ConflictError{"cannot lock the last active administrator"}
-			}
 		}
 		if _, err := tx.Exec(ctx, "UPDATE users SET locked_until = 'infinity', updated_at = $2 WHERE id = $1", u.ID, s.now()); err != nil {
 			return err

@@ -37,10 +37,17 @@ func with(m map[string]any, k string, v any) map[string]any {
 	return out
 }
 
-func jwtHeader(t *testing.T, jwt string) map[string]any {
+// jwtHeader and claimsOf decode a token's first and second part.
+func jwtHeader(t *testing.T, jwt string) map[string]any { return jwtPart(t, jwt, 0) }
+func claimsOf(t *testing.T, jwt string) map[string]any  { return jwtPart(t, jwt, 1) }
+
+func jwtPart(t *testing.T, jwt string, i int) map[string]any {
 	t.Helper()
-	seg, _, _ := strings.Cut(jwt, ".")
-	raw, err := base64.RawURLEncoding.DecodeString(seg)
+	parts := strings.Split(jwt, ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWT: %q", jwt)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[i])
 	if err != nil {
 		t.Fatal(err)
 	}

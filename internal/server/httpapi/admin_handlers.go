@@ -72,12 +72,7 @@ func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Username string    `json:"username"`
-		Email    string    `json:"email"`
-		Password string    `json:"password"`
-		Role     rbac.Role `json:"role"`
-	}
+	var req newUserBody
 	if !decodeJSON(w, r, &req) {
 		return
 	}
@@ -85,7 +80,7 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusUnprocessableEntity, "username, email and role are required")
 		return
 	}
-	u, temporary, err := s.Accounts.Register(r.Context(), principal(r), accounts.NewUser{Username: req.Username, Email: req.Email, Password: req.Password, Role: req.Role}, s.client(r))
+	u, temporary, err := s.Accounts.Register(r.Context(), principal(r), req.user(), s.client(r))
 	if err != nil {
 		s.fail(w, r, err)
 		return

@@ -151,13 +151,20 @@ func (s *server) me(w http.ResponseWriter, r *http.Request) {
 		MFAEnabled: p.MFAEnabled, Restriction: string(p.Restriction), PasswordChangedAt: p.PasswordChangedAt, MustChangePassword: p.MustChangePassword})
 }
 
+// newUserBody is the body of POST /auth/register and POST /admin/users.
+type newUserBody struct {
+	Username string    `json:"username"`
+	Email    string    `json:"email"`
+	Password string    `json:"password"`
+	Role     rbac.Role `json:"role"`
+}
+
+func (b newUserBody) user() accounts.NewUser {
+	return accounts.NewUser{Username: b.Username, Email: b.Email, Password: b.Password, Role: b.Role}
+}
+
 func (s *server) register(w http.ResponseWriter, r *http.Request) {
-	var req struct {
-		Username string    `json:"username"`
-		Email    string    `json:"email"`
-		Password string    `json:"password"`
-		Role     rbac.Role `json:"role"`
-	}
+	var req newUserBody
 	if !decodeJSON(w, r, &req) {
 		return
 	}
@@ -184,7 +191,7 @@ func (s *server) register(w http.ResponseWriter, r *http.Request) {
 		}
 		caller = p
 	}
-	u, _, err := s.Accounts.Register(r.Context(), caller, accounts.NewUser{Username: req.Username, Email: req.Email, Password: req.Password, Role: req.Role}, s.client(r))
+	u, _, err := s.Accounts.Register(r.Context(), caller, req.user(), s.client(r))
 	if err != nil {
 		if errors.Is(err, accounts.ErrAdminRequired) && caller != nil {
 			s.record(r, caller.ID, "authz.denied", "route:POST /api/v1/auth/register", map[string]any{"role": caller.Role})
