@@ -1,6 +1,8 @@
 package app
 
 import (
+	"crypto/ed25519"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -8,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/keyring/keyringtest"
 )
 
 func cookie(r resp, name string) *http.Cookie {
@@ -314,5 +319,33 @@ func TestLegacyPathsRedirectToV1(t *testing.T) {
 	r := e.call("OPTIONS", "/api/people", nil, req{})
 	if r.Status == 307 {
 		t.Fatal("a preflight was redirected")
+	}
+}
+
+// Algorithm confusion over HTTP: with an EdDSA signing key, a token "signed" with HS256 using the
+// public key as the HMAC secret (raw or DER-encoded) is refused; the real EdDSA token works.
+func TestAlgorithmConfusionWithAnEdDSAKeyIsRejected(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	seed := keyringtest.Random(32)
+	e.keys[0].Set(keyringtest.Build(t, 2,
+		[]keyringtest.Key{
+			{KID: "sig-1", Algorithm: keyring.HS256, State: keyring.VerifyOnly, Material: secretHS, NotAfter: e.clock.Now().Add(time.Hour)},
+			{KID: "sig-ed", Algorithm: keyring.EdDSA, State: keyring.Active, Material: seed},
+		},
+		[]keyringtest.Key{{KID: "enc-1", Algorithm: keyring.AES256GCM, State: keyring.Active, Material: secretAES}}))
+	e.login(admin)
+	if h := jwtHeader(t, admin.Access); h["alg"] != "EdDSA" || h["kid"] != "sig-ed" {
+		t.Fatalf("token header %v", h)
+	}
+	e.call("GET", "/api/v1/auth/me", nil, req{bearer: admin.Access}).want(t, 200, "the EdDSA token")
+	pub := ed25519.NewKeyFromSeed(seed).Public().(ed25519.PublicKey)
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, secret := range map[string][]byte{"raw public key": pub, "DER public key": der} {
+		forged := forgeJWT(t, map[string]any{"alg": "HS256", "typ": "at+jwt", "kid": "sig-ed"}, claimsOf(t, admin.Access), secret)
+		e.call("GET", "/api/v1/auth/me", nil, req{bearer: forged}).want(t, 401, "HS256 with the "+name)
 	}
 }
