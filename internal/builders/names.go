@@ -1,0 +1,101 @@
+// Package builders computes, as pure functions, the Kubernetes objects a SchedulerInstance owns:
+// no client, no I/O, only the API types in and objects out, so every object can be table-tested
+// and the reconciler only compares and writes. Objects are fully specified, API-server defaults
+// included, so that comparing a desired object with the stored one finds no difference in a
+// steady state (the reconciler then writes nothing).
+package builders
+
+import (
+	"strconv"
+
+	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+)
+
+// Labels and annotations on everything a SchedulerInstance owns.
+const (
+	LabelName      = "app.kubernetes.io/name"
+	LabelInstance  = "app.kubernetes.io/instance"
+	LabelComponent = "app.kubernetes.io/component"
+	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelPartOf    = "app.kubernetes.io/part-of"
+
+	// ManagedBy is the value of LabelManagedBy; the manager caches only Secrets carrying it.
+	ManagedBy = "rsched"
+	// AppName is the value of LabelName for the API server's objects.
+	AppName = "rsched-scheduler"
+
+	// ConfigHashAnnotation on the pod template changes when, and only when, the rendered server
+	// configuration changes: the one change that needs a restart. Secret data never enters it.
+	ConfigHashAnnotation = "scheduling.rsched.io/config-hash"
+)
+
+// Mount paths and file names inside the API server's pods (the server's config file names them).
+const (
+	ConfigDir        = "/etc/rsched"
+	ConfigFile       = "config.yaml"
+	DatabaseDir      = "/var/run/secrets/rsched/database"
+	DatabaseURLKey   = "url"
+	KeyringDir       = "/var/run/secrets/rsched/keyring"
+	KeyringKey       = "keyring.json"
+	AppSecretsDir    = "/var/run/secrets/rsched/app"
+	APIPort          = 8080
+	MetricsPort      = 9090
+	DefaultService   = 8080
+	ServerUID        = 65532
+	APIPortName      = "http"
+	MetricsPortName  = "metrics"
+	ContainerName    = "scheduler"
+	VaultTokenVolume = "vault-token"
+)
+
+// Names of the owned objects, derived from the instance's name. Instance names are DNS labels of
+// at most 63 characters (admission); suffixes keep results within 253 (object names) except for
+// the Service, which must itself be a DNS label: its name is the instance's name.
+func ServiceAccountName(si *rschedv1.SchedulerInstance) string { return si.Name + "-scheduler" }
+func ConfigMapName(si *rschedv1.SchedulerInstance) string      { return si.Name + "-config" }
+func DeploymentName(si *rschedv1.SchedulerInstance) string     { return si.Name }
+func ServiceName(si *rschedv1.SchedulerInstance) string        { return si.Name }
+func PDBName(si *rschedv1.SchedulerInstance) string            { return si.Name }
+
+// DatabaseSecretName holds the database URL copied from database.urlSecretRef or Vault.
+func DatabaseSecretName(si *rschedv1.SchedulerInstance) string { return si.Name + "-database" }
+
+// KeyringSecretName holds the keyring (key "keyring.json"); the KeyRotationPolicy rotates it.
+func KeyringSecretName(si *rschedv1.SchedulerInstance) string { return si.Name + "-keyring" }
+
+// AppSecretName holds the application secrets read from vault.secrets.
+func AppSecretName(si *rschedv1.SchedulerInstance) string { return si.Name + "-app" }
+
+// NetworkPolicyName names the instance's policies by purpose ("default-deny", "api").
+func NetworkPolicyName(si *rschedv1.SchedulerInstance, purpose string) string {
+	return si.Name + "-" + purpose
+}
+
+// Labels are the labels of every owned object.
+func Labels(si *rschedv1.SchedulerInstance) map[string]string {
+	return map[string]string{
+		LabelName:      AppName,
+		LabelInstance:  si.Name,
+		LabelComponent: "api",
+		LabelManagedBy: ManagedBy,
+		LabelPartOf:    "rsched",
+	}
+}
+
+// SelectorLabels select the instance's pods; they never change over an object's life.
+func SelectorLabels(si *rschedv1.SchedulerInstance) map[string]string {
+	return map[string]string{LabelName: AppName, LabelInstance: si.Name}
+}
+
+// Endpoint is the in-cluster URL of the instance's API.
+func Endpoint(si *rschedv1.SchedulerInstance) string {
+	return "http://" + ServiceName(si) + "." + si.Namespace + ".svc:" + strconv.Itoa(int(ServicePort(si)))
+}
+
+// ServicePort is spec.service.port or 8080.
+func ServicePort(si *rschedv1.SchedulerInstance) int32 {
+	if si.Spec.Service.Port != 0 {
+		return si.Spec.Service.Port
+	}
+	return DefaultService
+}
