@@ -1,0 +1,323 @@
+// Package vault is the operator's Vault client: it logs in with the Kubernetes auth method (a
+// TokenRequest token of the instance's ServiceAccount), AppRole or a token, keeps one client per
+// identity with its token renewed before expiry, logs in again when Vault answers 403, and reads
+// KV version 2 secrets. Errors are classified so the reconciler can tell "Vault unreachable" from
+// "login refused" from "no such secret", and no error, log line or metric label ever carries a
+// token, a secret ID or a secret value: Vault's own error texts are not passed on.
+package vault
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	vaultapi "github.com/hashicorp/vault/api"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Method is how the operator logs in.
+type Method string
+
+// Login methods.
+const (
+	Kubernetes Method = "kubernetes"
+	AppRole    Method = "approle"
+	Token      Method = "token"
+)
+
+// Identity is everything that decides which Vault token a client holds. Two instances with the
+// same Identity share one client (and one token).
+type Identity struct {
+	Address   string
+	Namespace string
+	// CACert is a PEM bundle to verify Vault's certificate; empty uses the system roots.
+	CACert []byte
+	Method Method
+	// MountPath of the auth method (default "kubernetes" or "approle").
+	MountPath string
+	// Role is the Kubernetes auth role; RoleID and SecretID the AppRole credentials; Token the
+	// token for the token method.
+	Role, RoleID, SecretID, Token string
+	// ServiceAccount ("namespace/name") and Audiences are used for the Kubernetes method's
+	// TokenRequest.
+	ServiceAccount string
+	Audiences      []string
+}
+
+// key identifies the identity without keeping its secrets in clear.
+func (id Identity) key() string {
+	h := sha256.New()
+	for _, s := range []string{id.Address, id.Namespace, string(id.CACert), string(id.Method), id.MountPath, id.Role, id.RoleID,
+		id.SecretID, id.Token, id.ServiceAccount, strings.Join(id.Audiences, ",")} {
+		fmt.Fprintf(h, "%d:%s|", len(s), s)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// TokenSource issues a short-lived, audience-bound ServiceAccount token (TokenRequest API).
+type TokenSource func(ctx context.Context, serviceAccount string, audiences []string) (string, error)
+
+// Error kinds. Their messages are written for status conditions: no Vault response text.
+var (
+	ErrUnreachable = errors.New("vault is unreachable")
+	ErrAuth        = errors.New("vault refused the login")
+	ErrForbidden   = errors.New("vault denied access to the secret")
+	ErrNotFound    = errors.New("the secret does not exist in vault")
+	ErrKeyMissing  = errors.New("the secret has no such key")
+	ErrInvalid     = errors.New("vault returned an unexpected answer")
+)
+
+// Factory hands out one cached client per identity.
+type Factory struct {
+	tokens TokenSource
+	now    func() time.Time
+
+	mu      sync.Mutex
+	clients map[string]*Client
+
+	requests *prometheus.CounterVec
+}
+
+// NewFactory returns a Factory; tokens is needed for the Kubernetes method only. reg may be nil.
+func NewFactory(tokens TokenSource, reg prometheus.Registerer) *Factory {
+	f := &Factory{tokens: tokens, now: time.Now, clients: map[string]*Client{},
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "rsched_vault_requests_total", Help: "Requests of the operator to Vault, by operation and result.",
+		}, []string{"operation", "result"})}
+	if reg != nil {
+		reg.MustRegister(f.requests)
+	}
+	return f
+}
+
+// Client is a logged-in Vault client for one identity.
+type Client struct {
+	f  *Factory
+	id Identity
+
+	mu       sync.Mutex
+	api      *vaultapi.Client
+	expires  time.Time // zero: the token does not expire
+	loggedIn bool
+}
+
+// For returns the cached client of id, creating it on first use. It does not log in yet.
+func (f *Factory) For(id Identity) (*Client, error) {
+	if id.Address == "" {
+		return nil, fmt.Errorf("%w: no address", ErrInvalid)
+	}
+	k := id.key()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.clients[k]; ok {
+		return c, nil
+	}
+	cfg := vaultapi.DefaultConfig()
+	cfg.Address = id.Address
+	cfg.Timeout = 10 * time.Second
+	cfg.MaxRetries = 0 // the reconciler retries with backoff; a stuck request must not hold it
+	if len(id.CACert) > 0 {
+		if err := cfg.ConfigureTLS(&vaultapi.TLSConfig{CACertBytes: id.CACert}); err != nil {
+			return nil, fmt.Errorf("%w: the CA bundle cannot be used", ErrInvalid)
+		}
+	}
+	api, err := vaultapi.NewClient(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s", ErrInvalid, "client configuration")
+	}
+	api.ClearToken() // never pick up a VAULT_TOKEN from the operator's environment
+	if id.Namespace != "" {
+		api.SetNamespace(id.Namespace)
+	}
+	c := &Client{f: f, id: id, api: api}
+	f.clients[k] = c
+	return c, nil
+}
+
+// Forget drops every cached client (for tests and on shutdown).
+func (f *Factory) Forget() {
+	f.mu.Lock()
+	f.clients = map[string]*Client{}
+	f.mu.Unlock()
+}
+
+func (f *Factory) count(op string, err error) {
+	result := "success"
+	switch {
+	case err == nil:
+	case errors.Is(err, ErrUnreachable):
+		result = "unreachable"
+	case errors.Is(err, ErrAuth), errors.Is(err, ErrForbidden):
+		result = "denied"
+	case errors.Is(err, ErrNotFound), errors.Is(err, ErrKeyMissing):
+		result = "not_found"
+	default:
+		result = "error"
+	}
+	f.requests.WithLabelValues(op, result).Inc()
+}
+
+// ensureToken logs in when there is no token or it is within a third of its life of expiring.
+func (c *Client) ensureToken(ctx context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.loggedIn && (c.expires.IsZero() || c.f.now().Before(c.expires)) {
+		return nil
+	}
+	return c.login(ctx)
+}
+
+// login obtains a token; c.mu is held.
+func (c *Client) login(ctx context.Context) error {
+	var path string
+	var body map[string]any
+	switch c.id.Method {
+	case Token:
+		if c.id.Token == "" {
+			return fmt.Errorf("%w: empty token", ErrAuth)
+		}
+		c.api.SetToken(c.id.Token)
+		secret, err := c.api.Auth().Token().LookupSelfWithContext(ctx)
+		c.f.count("login", classify(err))
+		if err != nil {
+			c.api.ClearToken()
+			return classify(err)
+		}
+		c.loggedIn, c.expires = true, time.Time{}
+		if ttl, err := secret.TokenTTL(); err == nil && ttl > 0 {
+			c.expires = c.f.now().Add(ttl * 2 / 3)
+		}
+		return nil
+	case AppRole:
+		path = "auth/" + orDefault(c.id.MountPath, "approle") + "/login"
+		body = map[string]any{"role_id": c.id.RoleID, "secret_id": c.id.SecretID}
+	case Kubernetes:
+		if c.f.tokens == nil {
+			return fmt.Errorf("%w: no ServiceAccount token source", ErrInvalid)
+		}
+		jwt, err := c.f.tokens(ctx, c.id.ServiceAccount, c.id.Audiences)
+		if err != nil {
+			return fmt.Errorf("%w: the ServiceAccount token could not be requested", ErrAuth)
+		}
+		path = "auth/" + orDefault(c.id.MountPath, "kubernetes") + "/login"
+		body = map[string]any{"role": c.id.Role, "jwt": jwt}
+	default:
+		return fmt.Errorf("%w: unknown login method", ErrInvalid)
+	}
+	c.api.ClearToken()
+	secret, err := c.api.Logical().WriteWithContext(ctx, path, body)
+	c.f.count("login", classify(err))
+	if err != nil {
+		if errors.Is(classify(err), ErrForbidden) {
+			return ErrAuth
+		}
+		return classify(err)
+	}
+	if secret == nil || secret.Auth == nil || secret.Auth.ClientToken == "" {
+		return fmt.Errorf("%w: login answered without a token", ErrAuth)
+	}
+	c.api.SetToken(secret.Auth.ClientToken)
+	c.loggedIn, c.expires = true, time.Time{}
+	if d := time.Duration(secret.Auth.LeaseDuration) * time.Second; d > 0 {
+		// Log in again when two thirds of the token's life are gone: simpler than renewing,
+		// and it also picks up a changed role or policy.
+		c.expires = c.f.now().Add(d * 2 / 3)
+	}
+	return nil
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return strings.Trim(s, "/")
+}
+
+// KV is one KV v2 secret: its data and version.
+type KV struct {
+	Data    map[string]string
+	Version int
+}
+
+// ReadKV reads mount/path from a KV v2 engine. A 403 with a cached token logs in again once.
+func (c *Client) ReadKV(ctx context.Context, mount, path string) (*KV, error) {
+	mount = orDefault(mount, "secret")
+	for attempt := 0; ; attempt++ {
+		if err := c.ensureToken(ctx); err != nil {
+			return nil, err
+		}
+		s, err := c.api.KVv2(mount).Get(ctx, strings.Trim(path, "/"))
+		kerr := classify(err)
+		c.f.count("read", kerr)
+		if errors.Is(kerr, ErrForbidden) && attempt == 0 {
+			c.mu.Lock()
+			c.loggedIn = false // the token may have been revoked or expired early
+			c.mu.Unlock()
+			continue
+		}
+		if kerr != nil {
+			return nil, kerr
+		}
+		out := &KV{Data: map[string]string{}}
+		if s.VersionMetadata != nil {
+			out.Version = s.VersionMetadata.Version
+		}
+		for k, v := range s.Data {
+			str, ok := v.(string)
+			if !ok {
+				return nil, fmt.Errorf("%w: a value of the secret is not a string", ErrInvalid)
+			}
+			out.Data[k] = str
+		}
+		return out, nil
+	}
+}
+
+// ReadKVKey reads one key of a KV v2 secret.
+func (c *Client) ReadKVKey(ctx context.Context, mount, path, key string) (string, int, error) {
+	kv, err := c.ReadKV(ctx, mount, path)
+	if err != nil {
+		return "", 0, err
+	}
+	v, ok := kv.Data[key]
+	if !ok {
+		return "", 0, ErrKeyMissing
+	}
+	return v, kv.Version, nil
+}
+
+// classify turns a Vault client error into one of the package's errors, dropping Vault's text.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, vaultapi.ErrSecretNotFound) {
+		return ErrNotFound
+	}
+	var re *vaultapi.ResponseError
+	if errors.As(err, &re) {
+		switch re.StatusCode {
+		case http.StatusNotFound:
+			return ErrNotFound
+		case http.StatusForbidden:
+			return ErrForbidden
+		case http.StatusBadRequest, http.StatusUnauthorized:
+			return ErrAuth
+		case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout, http.StatusTooManyRequests:
+			return ErrUnreachable // sealed, standby without forwarding, overloaded
+		}
+		return fmt.Errorf("%w: status %d", ErrInvalid, re.StatusCode)
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "connection refused") {
+		return ErrUnreachable
+	}
+	return ErrUnreachable
+}
