@@ -6,7 +6,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 CONTROLLER_GEN="${CONTROLLER_GEN:?set CONTROLLER_GEN to the controller-gen binary (make verify-generated does)}"
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 # Copy what generation reads and writes, nothing else (no bin/, no .git).
-tar -C "$ROOT" -cf - go.mod go.sum api controllers config charts hack Makefile | tar -C "$work" -xf -
+tar -C "$ROOT" -cf - go.mod go.sum api controllers internal config charts hack Makefile | tar -C "$work" -xf -
 ( cd "$work" && make -s generate manifests CONTROLLER_GEN="$CONTROLLER_GEN" >/dev/null )
 status=0
 for d in api config charts; do

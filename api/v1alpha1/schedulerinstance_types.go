@@ -521,6 +521,12 @@ type SchedulerInstanceStatus struct {
 	// reconciler from the keyring it mounts.
 	// +optional
 	KeyVersion int64 `json:"keyVersion,omitempty"`
+
+	// vaultFailures counts the consecutive failed attempts to read this instance's secrets from
+	// Vault; the retry interval doubles with each (from 5s up to 5m) and it returns to 0 on the
+	// next success. Kept in status so that an operator restart does not reset the backoff.
+	// +optional
+	VaultFailures int32 `json:"vaultFailures,omitempty"`
 }
 
 // SchedulerInstance deploys and runs one hardened scheduling API server: a Deployment with

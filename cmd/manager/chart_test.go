@@ -11,6 +11,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
+	sigsyaml "sigs.k8s.io/yaml"
 	"slices"
 	"strings"
 	"testing"
@@ -57,7 +59,7 @@ serviceAccount:
 rbac:
   extraRules:
     - apiGroups: [""]
-      resources: [configmaps]
+      resources: [pods]
       verbs: [get, list, watch]
 networkPolicy:
   enabled: true
@@ -236,12 +238,25 @@ func TestChartLintAndRender(t *testing.T) {
 		"ClusterRole/rsched-metrics-auth", "ClusterRoleBinding/rsched-metrics-auth", "ClusterRole/rsched-metrics-reader",
 		"ClusterRole/rsched-schedulerinstance-editor", "ClusterRole/rsched-schedulerinstance-viewer",
 		"ClusterRole/rsched-keyrotationpolicy-editor", "ClusterRole/rsched-keyrotationpolicy-viewer",
+		"ClusterRole/rsched-manager", "ClusterRoleBinding/rsched-manager",
 	} {
 		if def[want] == nil {
 			t.Errorf("default render lacks %s", want)
 		}
 	}
-	for _, unwanted := range []string{"NetworkPolicy/rsched-manager", "ServiceMonitor/rsched-manager-metrics", "ClusterRole/rsched-manager"} {
+	// The manager's rules are exactly those controller-gen generated from the reconcilers' markers.
+	generated, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kustomizeRole map[string]any
+	if err := sigsyaml.Unmarshal(generated, &kustomizeRole); err != nil {
+		t.Fatal(err)
+	}
+	if cr := def["ClusterRole/rsched-manager"]; cr != nil && !reflect.DeepEqual(cr.Object["rules"], kustomizeRole["rules"]) {
+		t.Errorf("chart manager rules differ from config/rbac/role.yaml:\nchart: %v\nrole.yaml: %v", cr.Object["rules"], kustomizeRole["rules"])
+	}
+	for _, unwanted := range []string{"NetworkPolicy/rsched-manager", "ServiceMonitor/rsched-manager-metrics"} {
 		if def[unwanted] != nil {
 			t.Errorf("default render has %s, which should be opt-in", unwanted)
 		}
@@ -547,13 +562,13 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User: "system:serviceaccount:" + chartNamespace + ":rsched-manager",
 		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Namespace: "team-a", Verb: "list", Resource: "configmaps",
+			Namespace: "team-a", Verb: "list", Resource: "pods",
 		},
 	}}
 	if err := k.Client.Create(ctx, sar); err != nil {
 		t.Fatal(err)
 	}
 	if !sar.Status.Allowed {
-		t.Errorf("rbac.extraRules: the manager may not list configmaps: %+v", sar.Status)
+		t.Errorf("rbac.extraRules: the manager may not list pods: %+v", sar.Status)
 	}
 }

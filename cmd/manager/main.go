@@ -34,6 +34,15 @@ import (
 // a cached Get would answer NotFound: reconcilers read those through mgr.GetAPIReader().
 const ManagedByLabel = "app.kubernetes.io/managed-by"
 
+// operatorNamespace is the namespace the operator runs in (POD_NAMESPACE from the downward API),
+// "rsched-system" outside a cluster.
+func operatorNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	return "rsched-system"
+}
+
 func main() {
 	if err := run(os.Args[1:]); err != nil {
 		fmt.Fprintln(os.Stderr, "manager:", err)
@@ -185,14 +194,15 @@ func run(args []string) error {
 			// managedFields are often the largest part of an object and no reconciler reads them.
 			DefaultTransform: cache.TransformStripManagedFields(),
 			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}: {Label: managedSecrets},
+				&corev1.Secret{}:    {Label: managedSecrets},
+				&corev1.ConfigMap{}: {Label: managedSecrets},
 			},
 		},
 	})
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := controllers.Setup(mgr, controllers.Options{SchedulerImage: o.schedulerImage}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{SchedulerImage: o.schedulerImage, OperatorNamespace: operatorNamespace()}); err != nil {
 		return fmt.Errorf("setting up reconcilers: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

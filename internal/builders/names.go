@@ -99,3 +99,19 @@ func ServicePort(si *rschedv1.SchedulerInstance) int32 {
 	}
 	return DefaultService
 }
+
+// DefaultReplicas is the replica count when spec.replicas is unset (the CRD defaults it to the
+// same value; this covers objects built in Go without admission).
+const DefaultReplicas = 2
+
+// Replicas is spec.replicas or DefaultReplicas. The Deployment and the PodDisruptionBudget both
+// use it, so they never disagree about whether the instance is highly available.
+func Replicas(si *rschedv1.SchedulerInstance) int32 {
+	if si.Spec.Replicas != nil {
+		return *si.Spec.Replicas
+	}
+	return DefaultReplicas
+}
+
+// ptr returns a pointer to a copy of v, for the many optional fields of the Kubernetes API.
+func ptr[T any](v T) *T { return &v }

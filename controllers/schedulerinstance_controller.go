@@ -1,0 +1,150 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/vault"
+)
+
+// SchedulerInstanceReconciler turns a SchedulerInstance into a running, locked-down scheduling
+// API server: its ServiceAccount, configuration, secrets (from Kubernetes Secrets or Vault),
+// Deployment, Service, PodDisruptionBudget and NetworkPolicies, and reports how it stands.
+type SchedulerInstanceReconciler struct {
+	Client client.Client
+	// APIReader reads objects the cache does not hold: Secrets the user names in a spec.
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
+	Vault     *vault.Factory
+	Clock     clock.PassiveClock
+	Options   Options
+}
+
+// +kubebuilder:rbac:groups=scheduling.rsched.io,resources=schedulerinstances,verbs=get;list;watch
+// +kubebuilder:rbac:groups=scheduling.rsched.io,resources=schedulerinstances/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=core,resources=configmaps;secrets;serviceaccounts;services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=core,resources=serviceaccounts/token,verbs=create
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
+
+// Reconcile is level-triggered: read the instance, converge every owned object, write status.
+// Every error path returns an error or a requeue: nothing stops syncing silently.
+func (r *SchedulerInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	si := &rschedv1.SchedulerInstance{}
+	if err := r.Client.Get(ctx, req.NamespacedName, si); err != nil {
+		if apierrors.IsNotFound(err) {
+			instanceReady.DeleteLabelValues(req.Namespace, req.Name)
+			secretSyncTime.DeleteLabelValues(req.Namespace, req.Name)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !si.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil // owner references let the garbage collector remove the rest
+	}
+	st := newStatusBuilder(si, r.Clock.Now())
+	image := si.Spec.Image
+	if image == "" {
+		image = r.Options.SchedulerImage
+	}
+	steps := []func(context.Context, *rschedv1.SchedulerInstance, *statusBuilder) error{
+		r.ensureKeyring,
+		r.syncSecrets,
+		r.ensureServiceAccount,
+		r.ensureConfigMap,
+		func(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
+			return r.ensureDeployment(ctx, si, st, image)
+		},
+		r.ensureService,
+		r.ensurePodDisruptionBudget,
+		r.ensureNetworkPolicies,
+	}
+	var stepErr error
+	for _, step := range steps {
+		if err := step(ctx, si, st); err != nil {
+			stepErr = err
+			break
+		}
+	}
+	if stepErr != nil {
+		st.reconcileError(stepErr)
+	}
+	if err := r.updateStatus(ctx, si, st); err != nil {
+		return ctrl.Result{}, errors.Join(stepErr, err)
+	}
+	if stepErr != nil {
+		var wait *waitError
+		if errors.As(stepErr, &wait) {
+			log.FromContext(ctx).Info("waiting", "reason", wait.Error(), "retryIn", wait.after.String())
+			return ctrl.Result{RequeueAfter: wait.after}, nil
+		}
+		return ctrl.Result{}, stepErr
+	}
+	return ctrl.Result{RequeueAfter: st.requeueAfter}, nil
+}
+
+// waitError is a step that cannot finish yet for a reason a person or another system must fix
+// (a missing Secret, Vault down): status says why, and the reconcile comes back after `after`
+// without the error-rate backoff of a failing reconcile.
+type waitError struct {
+	reason string
+	after  time.Duration
+}
+
+func (e *waitError) Error() string { return e.reason }
+
+// SetupWithManager registers the reconciler and the kinds it owns, so that a change or deletion of
+// any owned object brings its instance back to the desired state.
+func (r *SchedulerInstanceReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&rschedv1.SchedulerInstance{}).
+		Owns(&appsv1.Deployment{}).
+		Owns(&corev1.Service{}).
+		Owns(&corev1.ConfigMap{}).
+		Owns(&corev1.Secret{}).
+		Owns(&corev1.ServiceAccount{}).
+		Owns(&policyv1.PodDisruptionBudget{}).
+		Owns(&networkingv1.NetworkPolicy{}).
+		Named("schedulerinstance").
+		Complete(r)
+}
+
+// event records an event on the instance; messages never carry secret values.
+func (r *SchedulerInstanceReconciler) event(si *rschedv1.SchedulerInstance, typ, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(si, nil, typ, reason, action, note, args...)
+	}
+}
+
+// conditionTrue reports whether the instance's condition is True.
+func conditionTrue(si *rschedv1.SchedulerInstance, t string) bool {
+	return meta.IsStatusConditionTrue(si.Status.Conditions, t)
+}
+
+func notFoundOrErr(err error) (bool, error) {
+	if apierrors.IsNotFound(err) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("reading: %w", err)
+	}
+	return false, nil
+}

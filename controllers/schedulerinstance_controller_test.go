@@ -1,0 +1,279 @@
+package controllers
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/builders"
+	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/testenv"
+)
+
+const dbURL = "postgres://rsched:Db-Canary-7c1e93@db.example.org:5432/rsched"
+
+func userSecret(t *testing.T, ns, name string, data map[string]string) {
+	t.Helper()
+	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: data}
+	if err := kube.Client.Create(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func instance(ns, name string, mutate func(*rschedv1.SchedulerInstance)) *rschedv1.SchedulerInstance {
+	si := &rschedv1.SchedulerInstance{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns},
+		Spec: rschedv1.SchedulerInstanceSpec{Database: rschedv1.DatabaseSpec{URLSecretRef: &rschedv1.SecretKeyRef{Name: name + "-db-source", Key: "url"}}}}
+	if mutate != nil {
+		mutate(si)
+	}
+	return si
+}
+
+func create(t *testing.T, obj client.Object) {
+	t.Helper()
+	if err := kube.Client.Create(context.Background(), obj); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func get(t *testing.T, ns, name string, obj client.Object) error {
+	t.Helper()
+	return kube.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, obj)
+}
+
+// condition waits until the instance's condition has status and reason.
+func waitCondition(t *testing.T, si *rschedv1.SchedulerInstance, typ string, status metav1.ConditionStatus, reason string) *rschedv1.SchedulerInstance {
+	t.Helper()
+	out := &rschedv1.SchedulerInstance{}
+	testenv.Eventually(t, 30*time.Second, typ+"="+string(status)+"/"+reason, func() (bool, string) {
+		if err := get(t, si.Namespace, si.Name, out); err != nil {
+			return false, err.Error()
+		}
+		c := meta.FindStatusCondition(out.Status.Conditions, typ)
+		if c == nil {
+			return false, "no condition"
+		}
+		return c.Status == status && c.Reason == reason && c.ObservedGeneration == out.Generation, c.Reason + ": " + c.Message
+	})
+	return out
+}
+
+func TestInstanceConvergesToHardenedOwnedObjects(t *testing.T) {
+	ns := namespace(t, nil)
+	startOperator(t)
+	userSecret(t, ns, "res-db-source", map[string]string{"url": dbURL})
+	si := instance(ns, "res", func(si *rschedv1.SchedulerInstance) {
+		si.Spec.Replicas = ptr.To[int32](3)
+		si.Spec.Network.IngressFrom = []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": "ingress"}}}}
+	})
+	create(t, si)
+	got := waitCondition(t, si, rschedv1.ConditionSecretsSynced, metav1.ConditionTrue, rschedv1.ReasonSecretsSynced)
+	if got.Status.Endpoint != "http://res."+ns+".svc:8080" || got.Status.KeyVersion != 1 {
+		t.Fatalf("status %+v", got.Status)
+	}
+
+	var dep appsv1.Deployment
+	testenv.Eventually(t, 20*time.Second, "deployment", func() (bool, string) {
+		err := get(t, ns, "res", &dep)
+		return err == nil, "missing"
+	})
+	if *dep.Spec.Replicas != 3 || dep.Spec.Template.Spec.Containers[0].Image != testImage ||
+		dep.Spec.Template.Annotations[builders.ConfigHashAnnotation] == "" || !metav1.IsControlledBy(&dep, got) {
+		t.Fatalf("deployment %+v", dep.Spec)
+	}
+	for name, obj := range map[string]client.Object{
+		"res":                 &corev1.Service{},
+		"res-config":          &corev1.ConfigMap{},
+		"res-scheduler":       &corev1.ServiceAccount{},
+		"res-database":        &corev1.Secret{},
+		"res-keyring":         &corev1.Secret{},
+		"res-default-deny":    &networkingv1.NetworkPolicy{},
+		"res-api":             &networkingv1.NetworkPolicy{},
+		builders.PDBName(got): &policyv1.PodDisruptionBudget{},
+	} {
+		if err := get(t, ns, name, obj); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		if !metav1.IsControlledBy(obj, got) || obj.GetLabels()[builders.LabelManagedBy] != builders.ManagedBy {
+			t.Errorf("%s: owner %v labels %v", name, obj.GetOwnerReferences(), obj.GetLabels())
+		}
+	}
+	var db, kr corev1.Secret
+	_ = get(t, ns, "res-database", &db)
+	_ = get(t, ns, "res-keyring", &kr)
+	if string(db.Data["url"]) != dbURL {
+		t.Fatal("database URL not copied")
+	}
+	if k, err := keyring.Parse(kr.Data["keyring.json"]); err != nil || k.Version != 1 {
+		t.Fatalf("keyring: %v", err)
+	}
+
+	// The pod template is admitted under restricted Pod Security.
+	restricted := namespace(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"})
+	create(t, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: dep.Spec.Template.Spec.ServiceAccountName, Namespace: restricted}})
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "from-template", Namespace: restricted, Labels: dep.Spec.Template.Labels}, Spec: dep.Spec.Template.Spec}
+	if err := kube.Client.Create(context.Background(), pod); err != nil {
+		t.Fatalf("the pod template is refused under restricted Pod Security: %v", err)
+	}
+}
+
+func TestSteadyStateMakesZeroWrites(t *testing.T) {
+	ns := namespace(t, nil)
+	op := startOperator(t)
+	userSecret(t, ns, "calm-db-source", map[string]string{"url": dbURL})
+	si := instance(ns, "calm", nil)
+	create(t, si)
+	waitCondition(t, si, rschedv1.ConditionSecretsSynced, metav1.ConditionTrue, rschedv1.ReasonSecretsSynced)
+	// Let it settle, then poke it: a metadata change triggers a reconcile that must write nothing.
+	time.Sleep(2 * time.Second)
+	before := int(op.writes.n.Load())
+	statusBefore := statusJSON(t, ns, "calm")
+	for i := range 3 {
+		cur := &rschedv1.SchedulerInstance{ObjectMeta: metav1.ObjectMeta{Name: "calm", Namespace: ns}}
+		patch := []byte(`{"metadata":{"annotations":{"poke":"` + string(rune('a'+i)) + `"}}}`)
+		if err := kube.Client.Patch(context.Background(), cur, client.RawPatch(types.MergePatchType, patch)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(700 * time.Millisecond)
+	}
+	if w := op.writes.since(before); len(w) != 0 {
+		t.Fatalf("%d writes while reconciling an unchanged instance three times: %v\nbefore %s\nafter  %s", len(w), w, statusBefore, statusJSON(t, ns, "calm"))
+	}
+}
+
+func TestDriftIsUndone(t *testing.T) {
+	ns := namespace(t, nil)
+	startOperator(t)
+	userSecret(t, ns, "drift-db-source", map[string]string{"url": dbURL})
+	si := instance(ns, "drift", nil)
+	create(t, si)
+	waitCondition(t, si, rschedv1.ConditionSecretsSynced, metav1.ConditionTrue, rschedv1.ReasonSecretsSynced)
+	ctx := context.Background()
+	var svc corev1.Service
+	testenv.Eventually(t, 20*time.Second, "service", func() (bool, string) { return get(t, ns, "drift", &svc) == nil, "" })
+	if err := kube.Client.Delete(ctx, &svc); err != nil {
+		t.Fatal(err)
+	}
+	var dep appsv1.Deployment
+	_ = get(t, ns, "drift", &dep)
+	dep.Spec.Replicas = ptr.To[int32](7)
+	dep.Spec.Template.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem = ptr.To(false)
+	if err := kube.Client.Update(ctx, &dep); err != nil {
+		t.Fatal(err)
+	}
+	var db corev1.Secret
+	_ = get(t, ns, "drift-database", &db)
+	db.Data["url"] = []byte("postgres://attacker@evil.example/x")
+	if err := kube.Client.Update(ctx, &db); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 20*time.Second, "drift undone", func() (bool, string) {
+		var s corev1.Service
+		var d appsv1.Deployment
+		var sec corev1.Secret
+		if get(t, ns, "drift", &s) != nil || get(t, ns, "drift", &d) != nil || get(t, ns, "drift-database", &sec) != nil {
+			return false, "missing"
+		}
+		ok := *d.Spec.Replicas == 2 && *d.Spec.Template.Spec.Containers[0].SecurityContext.ReadOnlyRootFilesystem
+		return ok, "deployment not restored"
+	})
+	// The database Secret is re-copied from its source on the next sync; the drift was recorded.
+	var evs eventsv1.EventList
+	testenv.Eventually(t, 10*time.Second, "update events", func() (bool, string) {
+		_ = kube.Client.List(ctx, &evs, client.InNamespace(ns))
+		for _, e := range evs.Items {
+			if e.Reason == "Updated" && strings.Contains(e.Note, "Deployment drift") {
+				return true, ""
+			}
+		}
+		return false, "no Updated event for the Deployment"
+	})
+}
+
+func TestMissingSecretOrKeyIsReportedAndRecovers(t *testing.T) {
+	ns := namespace(t, nil)
+	startOperator(t)
+	si := instance(ns, "miss", nil)
+	create(t, si)
+	got := waitCondition(t, si, rschedv1.ConditionSecretsSynced, metav1.ConditionFalse, rschedv1.ReasonSecretNotFound)
+	c := meta.FindStatusCondition(got.Status.Conditions, rschedv1.ConditionSecretsSynced)
+	if !strings.Contains(c.Message, `"miss-db-source"`) || !strings.Contains(c.Message, "spec.database.urlSecretRef") {
+		t.Fatalf("message %q", c.Message)
+	}
+	userSecret(t, ns, "miss-db-source", map[string]string{"wrong": "x"})
+	waitCondition(t, si, rschedv1.ConditionSecretsSynced, metav1.ConditionFalse, rschedv1.ReasonSecretKeyMissing)
+	var src corev1.Secret
+	_ = get(t, ns, "miss-db-source", &src)
+	src.StringData = map[string]string{"url": dbURL}
+	if err := kube.Client.Update(context.Background(), &src); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, si, rschedv1.ConditionSecretsSynced, metav1.ConditionTrue, rschedv1.ReasonSecretsSynced)
+	var evs eventsv1.EventList
+	_ = kube.Client.List(context.Background(), &evs, client.InNamespace(ns))
+	warned := false
+	for _, e := range evs.Items {
+		warned = warned || (e.Type == corev1.EventTypeWarning && e.Reason == rschedv1.ReasonSecretNotFound)
+	}
+	if !warned {
+		t.Fatal("no warning event for the missing Secret")
+	}
+}
+
+func TestDeletingTheInstanceLeavesOthersAlone(t *testing.T) {
+	ns := namespace(t, nil)
+	startOperator(t)
+	userSecret(t, ns, "gone-db-source", map[string]string{"url": dbURL})
+	userSecret(t, ns, "unrelated", map[string]string{"k": "v"})
+	si := instance(ns, "gone", nil)
+	create(t, si)
+	waitCondition(t, si, rschedv1.ConditionSecretsSynced, metav1.ConditionTrue, rschedv1.ReasonSecretsSynced)
+	if err := kube.Client.Delete(context.Background(), si); err != nil {
+		t.Fatal(err)
+	}
+	// envtest runs no garbage collector: the owner references are what the cluster's collector
+	// follows, so check that every owned object points at the instance with blockOwnerDeletion
+	// and that nothing else (the user's Secrets) does.
+	testenv.Eventually(t, 10*time.Second, "instance gone", func() (bool, string) {
+		return apierrors.IsNotFound(get(t, ns, "gone", &rschedv1.SchedulerInstance{})), ""
+	})
+	var list corev1.SecretList
+	_ = kube.Client.List(context.Background(), &list, client.InNamespace(ns))
+	for _, s := range list.Items {
+		owned := len(s.OwnerReferences) > 0
+		if (s.Name == "unrelated" || s.Name == "gone-db-source") == owned {
+			t.Errorf("Secret %s: owner references %v", s.Name, s.OwnerReferences)
+		}
+		for _, o := range s.OwnerReferences {
+			if o.BlockOwnerDeletion == nil || !*o.BlockOwnerDeletion || o.Controller == nil || !*o.Controller {
+				t.Errorf("Secret %s: owner reference %+v", s.Name, o)
+			}
+		}
+	}
+}
+
+// statusJSON is the instance's status as text, for secret-leak checks.
+func statusJSON(t *testing.T, ns, name string) string {
+	var si rschedv1.SchedulerInstance
+	if err := get(t, ns, name, &si); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(si.Status)
+	return string(b)
+}

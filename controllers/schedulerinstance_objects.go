@@ -1,0 +1,199 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"maps"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/builders"
+)
+
+// converge creates obj, or makes the stored object's owned fields equal to the desired ones with
+// mutate. controllerutil.CreateOrUpdate compares before writing, so an object already in the
+// desired state costs no write. It records an event for a create or an update (drift corrected).
+func (r *SchedulerInstanceReconciler) converge(ctx context.Context, si *rschedv1.SchedulerInstance, obj client.Object, labels map[string]string, mutate func() error) error {
+	kind := fmt.Sprintf("%T", obj)
+	res, err := controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error {
+		l := obj.GetLabels()
+		if l == nil {
+			l = map[string]string{}
+		}
+		maps.Copy(l, labels)
+		obj.SetLabels(l)
+		if err := controllerutil.SetControllerReference(si, obj, r.Scheme); err != nil {
+			return err
+		}
+		return mutate()
+	})
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", kindName(kind), obj.GetName(), err)
+	}
+	switch res {
+	case controllerutil.OperationResultCreated:
+		r.event(si, corev1.EventTypeNormal, "Created", "Create", "Created %s %s", kindName(kind), obj.GetName())
+	case controllerutil.OperationResultUpdated:
+		r.event(si, corev1.EventTypeNormal, "Updated", "Update", "Updated %s %s to the desired state", kindName(kind), obj.GetName())
+	}
+	return nil
+}
+
+func kindName(t string) string {
+	switch t {
+	case "*v1.Deployment":
+		return "Deployment"
+	case "*v1.Service":
+		return "Service"
+	case "*v1.ConfigMap":
+		return "ConfigMap"
+	case "*v1.Secret":
+		return "Secret"
+	case "*v1.ServiceAccount":
+		return "ServiceAccount"
+	case "*v1.PodDisruptionBudget":
+		return "PodDisruptionBudget"
+	case "*v1.NetworkPolicy":
+		return "NetworkPolicy"
+	}
+	return t
+}
+
+func (r *SchedulerInstanceReconciler) ensureServiceAccount(ctx context.Context, si *rschedv1.SchedulerInstance, _ *statusBuilder) error {
+	want := builders.ServiceAccount(si)
+	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
+	return r.converge(ctx, si, sa, want.Labels, func() error {
+		sa.AutomountServiceAccountToken = want.AutomountServiceAccountToken
+		return nil
+	})
+}
+
+func (r *SchedulerInstanceReconciler) ensureConfigMap(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
+	want, hash, err := builders.ConfigMap(si)
+	if err != nil {
+		// The CRD's admission rules should make this impossible; say so plainly if not.
+		return &waitError{reason: "the spec cannot be rendered into a server configuration: " + err.Error(), after: retryLong}
+	}
+	st.configHash = hash
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
+	return r.converge(ctx, si, cm, want.Labels, func() error {
+		cm.Data = want.Data
+		cm.BinaryData = nil
+		return nil
+	})
+}
+
+func (r *SchedulerInstanceReconciler) ensureDeployment(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder, image string) error {
+	if image == "" {
+		st.imageMissing = true
+		return &waitError{reason: "no image: set spec.image or start the operator with --scheduler-image", after: retryLong}
+	}
+	want := builders.Deployment(si, image, st.configHash)
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
+	err := r.converge(ctx, si, dep, want.Labels, func() error {
+		if dep.CreationTimestamp.IsZero() {
+			dep.Spec.Selector = want.Spec.Selector // immutable after creation
+		}
+		dep.Spec.Replicas = want.Spec.Replicas
+		dep.Spec.Strategy = want.Spec.Strategy
+		dep.Spec.RevisionHistoryLimit = want.Spec.RevisionHistoryLimit
+		dep.Spec.ProgressDeadlineSeconds = want.Spec.ProgressDeadlineSeconds
+		dep.Spec.MinReadySeconds = want.Spec.MinReadySeconds
+		dep.Spec.Template = want.Spec.Template
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	st.deployment = dep
+	return nil
+}
+
+func (r *SchedulerInstanceReconciler) ensureService(ctx context.Context, si *rschedv1.SchedulerInstance, _ *statusBuilder) error {
+	want := builders.Service(si)
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
+	return r.converge(ctx, si, svc, want.Labels, func() error {
+		svc.Spec.Type = want.Spec.Type
+		svc.Spec.Selector = want.Spec.Selector
+		// Keep what the API server assigned (nodePort) when the port itself is unchanged.
+		ports := make([]corev1.ServicePort, len(want.Spec.Ports))
+		copy(ports, want.Spec.Ports)
+		for i := range ports {
+			for _, have := range svc.Spec.Ports {
+				if have.Name == ports[i].Name && ports[i].NodePort == 0 && want.Spec.Type != corev1.ServiceTypeClusterIP {
+					ports[i].NodePort = have.NodePort
+				}
+			}
+		}
+		svc.Spec.Ports = ports
+		return nil
+	})
+}
+
+func (r *SchedulerInstanceReconciler) ensurePodDisruptionBudget(ctx context.Context, si *rschedv1.SchedulerInstance, _ *statusBuilder) error {
+	want := builders.PodDisruptionBudget(si)
+	if want == nil {
+		return r.deleteOwned(ctx, si, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: builders.PDBName(si), Namespace: si.Namespace}})
+	}
+	pdb := &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
+	return r.converge(ctx, si, pdb, want.Labels, func() error {
+		pdb.Spec.Selector = want.Spec.Selector
+		pdb.Spec.MaxUnavailable = want.Spec.MaxUnavailable
+		pdb.Spec.MinAvailable = want.Spec.MinAvailable
+		pdb.Spec.UnhealthyPodEvictionPolicy = want.Spec.UnhealthyPodEvictionPolicy
+		return nil
+	})
+}
+
+func (r *SchedulerInstanceReconciler) ensureNetworkPolicies(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
+	want := builders.NetworkPolicies(si, r.Options.OperatorNamespace)
+	keep := map[string]bool{}
+	for _, w := range want {
+		keep[w.Name] = true
+		np := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: w.Name, Namespace: si.Namespace}}
+		if err := r.converge(ctx, si, np, w.Labels, func() error {
+			np.Spec = w.Spec
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	// Remove the instance's policies that are no longer wanted (policy switched to Disabled).
+	var list networkingv1.NetworkPolicyList
+	if err := r.Client.List(ctx, &list, client.InNamespace(si.Namespace), client.MatchingLabels(builders.SelectorLabels(si))); err != nil {
+		return fmt.Errorf("listing NetworkPolicies: %w", err)
+	}
+	for i := range list.Items {
+		np := &list.Items[i]
+		if !keep[np.Name] && metav1.IsControlledBy(np, si) {
+			if err := r.deleteOwned(ctx, si, np); err != nil {
+				return err
+			}
+		}
+	}
+	st.networkPolicies = len(want)
+	return nil
+}
+
+// deleteOwned deletes obj if it exists and this instance controls it.
+func (r *SchedulerInstanceReconciler) deleteOwned(ctx context.Context, si *rschedv1.SchedulerInstance, obj client.Object) error {
+	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(obj), obj); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if !metav1.IsControlledBy(obj, si) {
+		return nil
+	}
+	if err := r.Client.Delete(ctx, obj); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting %s: %w", obj.GetName(), err)
+	}
+	r.event(si, corev1.EventTypeNormal, "Deleted", "Delete", "Deleted %s %s, no longer wanted by the spec", kindName(fmt.Sprintf("%T", obj)), obj.GetName())
+	return nil
+}

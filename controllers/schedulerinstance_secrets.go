@@ -1,0 +1,334 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/builders"
+	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/vault"
+)
+
+// Retry intervals: retryShort for conditions that resolve by themselves (a Secret being
+// created), retryLong for what needs a person; Vault failures back off from vaultBackoffBase.
+const (
+	retryShort       = 10 * time.Second
+	retryLong        = 5 * time.Minute
+	vaultBackoffBase = 5 * time.Second
+	vaultBackoffMax  = 5 * time.Minute
+	defaultRefresh   = time.Hour
+)
+
+// ensureKeyring writes a first keyring when the instance has none, so its servers can start.
+// An existing keyring is never touched here: the KeyRotationPolicy owns its contents.
+func (r *SchedulerInstanceReconciler) ensureKeyring(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
+	sec := &corev1.Secret{}
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: builders.KeyringSecretName(si)}, sec)
+	if missing, err := notFoundOrErr(err); err != nil {
+		return fmt.Errorf("keyring Secret: %w", err)
+	} else if !missing {
+		if kr, err := keyring.Parse(sec.Data[builders.KeyringKey]); err == nil {
+			st.keyVersion = kr.Version
+		}
+		return nil
+	}
+	f, err := keyring.Initial(r.Clock.Now())
+	if err != nil {
+		return err
+	}
+	data, err := keyring.Marshal(f)
+	if err != nil {
+		return err
+	}
+	sec = &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: builders.KeyringSecretName(si), Namespace: si.Namespace, Labels: builders.Labels(si)},
+		Type:       corev1.SecretTypeOpaque,
+		Data:       map[string][]byte{builders.KeyringKey: data},
+	}
+	if err := r.converge(ctx, si, sec, builders.Labels(si), func() error { return nil }); err != nil {
+		return err
+	}
+	st.keyVersion = f.Version
+	return nil
+}
+
+// syncSecrets copies the database URL and the application secrets into the instance's own
+// Secrets (labelled as ours, so the cache holds them and nothing else). Vault is read when the
+// refresh interval is due, the spec changed, or a Secret is missing; when Vault fails, the last
+// good Secrets stay in place, the failure count grows in status and the retry backs off.
+func (r *SchedulerInstanceReconciler) syncSecrets(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
+	now := r.Clock.Now()
+	dbSecret, err := r.ownSecret(ctx, si, builders.DatabaseSecretName(si))
+	if err != nil {
+		return err
+	}
+	var appSecret *corev1.Secret
+	if si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0 {
+		if appSecret, err = r.ownSecret(ctx, si, builders.AppSecretName(si)); err != nil {
+			return err
+		}
+	}
+	refresh := defaultRefresh
+	if si.Spec.Vault != nil && si.Spec.Vault.RefreshInterval != nil {
+		refresh = si.Spec.Vault.RefreshInterval.Duration
+	}
+	usesVault := si.Spec.Vault != nil && (si.Spec.Database.Vault != nil || len(si.Spec.Vault.Secrets) > 0)
+	last := si.Status.LastSecretSyncTime
+	due := dbSecret == nil || (appSecret == nil && si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0) ||
+		!conditionTrue(si, rschedv1.ConditionSecretsSynced) || observedStale(si) ||
+		(usesVault && (last == nil || !now.Before(last.Add(refresh))))
+	if !due {
+		st.keepSecretConditions()
+		if usesVault {
+			st.requeueAfter = last.Add(refresh).Sub(now)
+		}
+		return nil
+	}
+
+	var vc *vault.Client
+	if usesVault {
+		if vc, err = r.vaultClient(ctx, si); err != nil {
+			return r.vaultFailed(si, st, err)
+		}
+	}
+	dbURL, err := r.databaseURL(ctx, si, vc)
+	if err != nil {
+		if errors.Is(err, errFromVault) {
+			return r.vaultFailed(si, st, err)
+		}
+		return r.sourceMissing(si, st, err)
+	}
+	app := map[string][]byte{}
+	if vc != nil && si.Spec.Vault != nil {
+		for _, p := range si.Spec.Vault.Secrets {
+			kv, err := vc.ReadKV(ctx, p.Mount, p.Path)
+			if err != nil {
+				return r.vaultFailed(si, st, fmt.Errorf("%w: secret %s/%s: %w", errFromVault, orDefault(p.Mount, "secret"), p.Path, err))
+			}
+			for k, v := range kv.Data { // later paths win on a shared key (documented)
+				app[k] = []byte(v)
+			}
+		}
+	}
+	if err := r.writeOwnSecret(ctx, si, builders.DatabaseSecretName(si), map[string][]byte{builders.DatabaseURLKey: []byte(dbURL)}); err != nil {
+		return err
+	}
+	if si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0 {
+		if err := r.writeOwnSecret(ctx, si, builders.AppSecretName(si), app); err != nil {
+			return err
+		}
+	}
+	if usesVault && si.Status.VaultFailures > 0 {
+		r.event(si, corev1.EventTypeNormal, "VaultRecovered", "Read", "Secrets read from Vault again after %d failed attempts", si.Status.VaultFailures)
+	}
+	st.secretsSynced(usesVault, now)
+	if usesVault {
+		st.requeueAfter = refresh
+	}
+	return nil
+}
+
+// observedStale is true when the spec changed since status was last written.
+func observedStale(si *rschedv1.SchedulerInstance) bool {
+	return si.Status.ObservedGeneration != si.Generation
+}
+
+var errFromVault = errors.New("vault")
+
+// databaseURL reads the database URL from its source.
+func (r *SchedulerInstanceReconciler) databaseURL(ctx context.Context, si *rschedv1.SchedulerInstance, vc *vault.Client) (string, error) {
+	db := si.Spec.Database
+	switch {
+	case db.URLSecretRef != nil:
+		return r.userSecretKey(ctx, si, *db.URLSecretRef, "spec.database.urlSecretRef")
+	case db.Vault != nil && vc != nil:
+		v, _, err := vc.ReadKVKey(ctx, db.Vault.Mount, db.Vault.Path, db.Vault.Key)
+		if err != nil {
+			return "", fmt.Errorf("%w: database URL at %s/%s: %w", errFromVault, orDefault(db.Vault.Mount, "secret"), db.Vault.Path, err)
+		}
+		return v, nil
+	case db.Vault != nil:
+		return "", &sourceError{reason: rschedv1.ReasonVaultNotConfigured, msg: "spec.database.vault needs spec.vault"}
+	}
+	return "", &sourceError{reason: rschedv1.ReasonSecretNotFound, msg: "spec.database names no source"}
+}
+
+// sourceError is a reference in the spec that cannot be followed (a person must act).
+type sourceError struct{ reason, msg string }
+
+func (e *sourceError) Error() string { return e.msg }
+
+// userSecretKey reads one key of a Secret the user names (not cached: read from the API server).
+func (r *SchedulerInstanceReconciler) userSecretKey(ctx context.Context, si *rschedv1.SchedulerInstance, ref rschedv1.SecretKeyRef, field string) (string, error) {
+	sec := &corev1.Secret{}
+	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: ref.Name}, sec)
+	if missing, err := notFoundOrErr(err); err != nil {
+		return "", err
+	} else if missing {
+		return "", &sourceError{reason: rschedv1.ReasonSecretNotFound, msg: fmt.Sprintf("Secret %q named by %s does not exist", ref.Name, field)}
+	}
+	v, ok := sec.Data[ref.Key]
+	if !ok || len(v) == 0 {
+		return "", &sourceError{reason: rschedv1.ReasonSecretKeyMissing, msg: fmt.Sprintf("Secret %q named by %s has no key %q", ref.Name, field, ref.Key)}
+	}
+	return string(v), nil
+}
+
+// vaultClient builds the Vault identity of the instance and returns its cached client.
+func (r *SchedulerInstanceReconciler) vaultClient(ctx context.Context, si *rschedv1.SchedulerInstance) (*vault.Client, error) {
+	v := si.Spec.Vault
+	id := vault.Identity{Address: v.Address, Namespace: v.Namespace}
+	if v.CABundleSecretRef != nil {
+		ca, err := r.userSecretKey(ctx, si, *v.CABundleSecretRef, "spec.vault.caBundleSecretRef")
+		if err != nil {
+			return nil, err
+		}
+		id.CACert = []byte(ca)
+	}
+	switch a := v.Auth; {
+	case a.Kubernetes != nil:
+		id.Method, id.Role, id.MountPath = vault.Kubernetes, a.Kubernetes.Role, a.Kubernetes.MountPath
+		id.ServiceAccount = si.Namespace + "/" + builders.ServiceAccountName(si)
+		id.Audiences = a.Kubernetes.Audiences
+	case a.AppRole != nil:
+		sid, err := r.userSecretKey(ctx, si, a.AppRole.SecretIDSecretRef, "spec.vault.auth.appRole.secretIDSecretRef")
+		if err != nil {
+			return nil, err
+		}
+		id.Method, id.MountPath, id.RoleID, id.SecretID = vault.AppRole, a.AppRole.MountPath, a.AppRole.RoleID, sid
+	case a.TokenSecretRef != nil:
+		tok, err := r.userSecretKey(ctx, si, *a.TokenSecretRef, "spec.vault.auth.tokenSecretRef")
+		if err != nil {
+			return nil, err
+		}
+		id.Method, id.Token = vault.Token, tok
+	default:
+		return nil, &sourceError{reason: rschedv1.ReasonVaultAuthFailed, msg: "spec.vault.auth names no method"}
+	}
+	return r.Vault.For(id)
+}
+
+// TokenSource returns ServiceAccount tokens through the TokenRequest API, bound to the audiences
+// Vault's kubernetes auth role expects and valid for ten minutes (only for the login).
+func TokenSource(c client.Client) vault.TokenSource {
+	return func(ctx context.Context, serviceAccount string, audiences []string) (string, error) {
+		ns, name, ok := cut(serviceAccount)
+		if !ok {
+			return "", fmt.Errorf("service account %q is not namespace/name", serviceAccount)
+		}
+		expiry := int64(600)
+		tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: audiences, ExpirationSeconds: &expiry}}
+		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
+		if err := c.SubResource("token").Create(ctx, sa, tr); err != nil {
+			return "", err
+		}
+		return tr.Status.Token, nil
+	}
+}
+
+func cut(s string) (string, string, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == '/' {
+			return s[:i], s[i+1:], i > 0 && i < len(s)-1
+		}
+	}
+	return "", "", false
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// vaultFailed records a failed Vault attempt: the last good Secrets stay, the retry backs off.
+func (r *SchedulerInstanceReconciler) vaultFailed(si *rschedv1.SchedulerInstance, st *statusBuilder, err error) error {
+	var se *sourceError
+	if errors.As(err, &se) {
+		return r.sourceMissing(si, st, err)
+	}
+	failures := si.Status.VaultFailures + 1
+	wait := vaultBackoffBase
+	for i := int32(1); i < failures && wait < vaultBackoffMax; i++ {
+		wait *= 2
+	}
+	wait = min(wait, vaultBackoffMax)
+	reason := rschedv1.ReasonVaultReadFailed
+	switch {
+	case errors.Is(err, vault.ErrUnreachable):
+		reason = rschedv1.ReasonVaultUnreachable
+	case errors.Is(err, vault.ErrAuth):
+		reason = rschedv1.ReasonVaultAuthFailed
+	}
+	st.vaultFailed(reason, vaultMessage(err), failures)
+	if failures == 1 || failures%10 == 0 {
+		r.event(si, corev1.EventTypeWarning, reason, "Read", "%s; keeping the last good Secrets, retrying with backoff", vaultMessage(err))
+	}
+	return &waitError{reason: vaultMessage(err), after: wait}
+}
+
+// vaultMessage is the stable, secret-free sentence for a Vault failure.
+func vaultMessage(err error) string {
+	switch {
+	case errors.Is(err, vault.ErrUnreachable):
+		return "Vault is unreachable"
+	case errors.Is(err, vault.ErrAuth):
+		return "Vault refused the login"
+	case errors.Is(err, vault.ErrForbidden):
+		return "Vault denied access to a configured secret"
+	case errors.Is(err, vault.ErrNotFound):
+		return "a configured secret does not exist in Vault"
+	case errors.Is(err, vault.ErrKeyMissing):
+		return "a configured Vault secret has no such key"
+	}
+	return "Vault returned an unexpected answer"
+}
+
+// sourceMissing records a reference that cannot be followed.
+func (r *SchedulerInstanceReconciler) sourceMissing(si *rschedv1.SchedulerInstance, st *statusBuilder, err error) error {
+	var se *sourceError
+	if !errors.As(err, &se) {
+		return err
+	}
+	if !st.sameSecretCondition(se.reason, se.msg) {
+		r.event(si, corev1.EventTypeWarning, se.reason, "Read", "%s", se.msg)
+	}
+	st.secretsMissing(se.reason, se.msg)
+	return &waitError{reason: se.msg, after: retryShort}
+}
+
+// ownSecret returns the instance's Secret name, or nil when it does not exist yet.
+func (r *SchedulerInstanceReconciler) ownSecret(ctx context.Context, si *rschedv1.SchedulerInstance, name string) (*corev1.Secret, error) {
+	sec := &corev1.Secret{}
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: name}, sec)
+	if missing, err := notFoundOrErr(err); err != nil {
+		return nil, fmt.Errorf("reading Secret %s: %w", name, err)
+	} else if missing {
+		return nil, nil
+	}
+	return sec, nil
+}
+
+// writeOwnSecret converges one of the instance's Secrets to data (no write when equal).
+func (r *SchedulerInstanceReconciler) writeOwnSecret(ctx context.Context, si *rschedv1.SchedulerInstance, name string, data map[string][]byte) error {
+	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: si.Namespace}}
+	return r.converge(ctx, si, sec, builders.Labels(si), func() error {
+		sec.Type = corev1.SecretTypeOpaque
+		if !maps.EqualFunc(sec.Data, data, func(a, b []byte) bool { return string(a) == string(b) }) {
+			sec.Data = data
+		}
+		sec.StringData = nil
+		return nil
+	})
+}

@@ -1,0 +1,264 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	ctrlcfg "sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/rsched/rsched/internal/builders"
+	"github.com/rsched/rsched/internal/testenv"
+	"github.com/rsched/rsched/internal/vault"
+)
+
+var kube *testenv.Kube
+
+func TestMain(m *testing.M) {
+	k, err := testenv.NewKube()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	kube = k
+	code := m.Run()
+	_ = k.Stop()
+	os.Exit(code)
+}
+
+// writes counts the reconciler's write requests to the API server.
+type writes struct {
+	n    atomic.Int64
+	mu   sync.Mutex
+	what []string
+}
+
+func (w *writes) add(verb string, obj client.Object) {
+	w.n.Add(1)
+	w.mu.Lock()
+	w.what = append(w.what, fmt.Sprintf("%s %T %s", verb, obj, obj.GetName()))
+	w.mu.Unlock()
+}
+
+func (w *writes) since(i int) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.what[i:]...)
+}
+
+func (w *writes) funcs() interceptor.Funcs {
+	return interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			w.add("create", obj)
+			return c.Create(ctx, obj, opts...)
+		},
+		Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+			w.add("update", obj)
+			return c.Update(ctx, obj, opts...)
+		},
+		Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+			w.add("patch", obj)
+			return c.Patch(ctx, obj, patch, opts...)
+		},
+		Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
+			w.add("delete", obj)
+			return c.Delete(ctx, obj, opts...)
+		},
+		SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+			w.add(sub+" update", obj)
+			return c.SubResource(sub).Update(ctx, obj, opts...)
+		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			w.add(sub+" patch", obj)
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
+	}
+}
+
+// operator is a running manager with the SchedulerInstance reconciler, cached as in production.
+type operator struct {
+	writes *writes
+	logs   *syncBuffer
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
+
+const testImage = "registry.example.org/rsched/scheduler:v1.2.3"
+
+func startOperator(t *testing.T, namespaces ...string) *operator {
+	t.Helper()
+	ours, err := labels.Parse(builders.LabelManagedBy + "=" + builders.ManagedBy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defaults := map[string]cache.Config{}
+	for _, ns := range namespaces {
+		defaults[ns] = cache.Config{}
+	}
+	op := &operator{writes: &writes{}, logs: &syncBuffer{}}
+	log := zap.New(zap.WriteTo(op.logs), zap.UseDevMode(false))
+	mgr, err := ctrl.NewManager(kube.Config, ctrl.Options{
+		Scheme:     kube.Scheme,
+		Metrics:    metricsserver.Options{BindAddress: "0"},
+		Logger:     log,
+		Controller: ctrlcfg.Controller{SkipNameValidation: &skipNameValidation}, // several managers per test binary
+		Cache: cache.Options{
+			DefaultNamespaces: defaults,
+			DefaultTransform:  cache.TransformStripManagedFields(),
+			ByObject: map[client.Object]cache.ByObject{
+				&corev1.Secret{}:    {Label: ours},
+				&corev1.ConfigMap{}: {Label: ours},
+			},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := interceptor.NewClient(noWatch{mgr.GetClient()}, op.writes.funcs())
+	r := &SchedulerInstanceReconciler{
+		Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("rsched-operator"),
+		Vault:    vault.NewFactory(TokenSource(mgr.GetClient()), nil),
+		Clock:    clock.RealClock{},
+		Options:  Options{SchedulerImage: testImage, OperatorNamespace: "rsched-system"},
+	}
+	if err := r.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if err := mgr.Start(ctx); err != nil {
+			t.Errorf("manager: %v", err)
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return op
+}
+
+// namespace creates a fresh namespace for one test.
+var nsCount atomic.Int32
+
+func namespace(t *testing.T, lbls map[string]string) string {
+	t.Helper()
+	name := fmt.Sprintf("t%d-%d", os.Getpid()%1000, nsCount.Add(1))
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbls}}
+	if err := kube.Client.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	return name
+}
+
+// tcpProxy forwards a fixed local port to target and can be cut and restored, to take Vault
+// away from the operator and bring it back on the same address with the same data.
+type tcpProxy struct {
+	addr, target string
+	mu           sync.Mutex
+	ln           net.Listener
+	conns        []net.Conn
+}
+
+func newProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	p := &tcpProxy{addr: testenv.FreeAddr(t), target: target}
+	p.start(t)
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *tcpProxy) start(t *testing.T) {
+	t.Helper()
+	var ln net.Listener
+	var err error
+	for range 50 {
+		if ln, err = net.Listen("tcp", p.addr); err == nil {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln = ln
+	p.mu.Unlock()
+	go func() {
+		for {
+			in, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			out, err := net.Dial("tcp", p.target)
+			if err != nil {
+				in.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, in, out)
+			p.mu.Unlock()
+			go func() { _, _ = io.Copy(out, in); out.Close() }()
+			go func() { _, _ = io.Copy(in, out); in.Close() }()
+		}
+	}()
+}
+
+func (p *tcpProxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+var skipNameValidation = true
+
+// noWatch lets the manager's client pass where the interceptor wants a WithWatch; the reconciler
+// never watches through it (the manager's informers do).
+type noWatch struct{ client.Client }
+
+func (noWatch) Watch(context.Context, client.ObjectList, ...client.ListOption) (watch.Interface, error) {
+	return nil, errors.New("watch through the reconciler's client is not supported")
+}
