@@ -67,8 +67,9 @@ func (r *SchedulerInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	}
 	steps := []func(context.Context, *rschedv1.SchedulerInstance, *statusBuilder) error{
 		r.ensureKeyring,
-		r.syncSecrets,
+		// The ServiceAccount comes before the secrets: Vault's kubernetes auth logs in as it.
 		r.ensureServiceAccount,
+		r.syncSecrets,
 		r.ensureConfigMap,
 		func(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
 			return r.ensureDeployment(ctx, si, st, image)

@@ -9,6 +9,7 @@ import (
 	vaultapi "github.com/hashicorp/vault/api"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -161,4 +162,63 @@ func bump(t *testing.T, ns, name string) {
 	if err := kube.Client.Update(context.Background(), &si); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Vault's kubernetes auth method against the test API server: Vault reviews the TokenRequest
+// token the operator obtains for the instance's ServiceAccount (audience "vault") and lets it
+// read the instance's secrets.
+func TestVaultKubernetesAuthEndToEnd(t *testing.T) {
+	v := testenv.StartVault(t)
+	seedVault(t, v)
+	ctx := context.Background()
+	ns := namespace(t, nil)
+
+	// A reviewer identity for Vault: a ServiceAccount allowed to create TokenReviews.
+	reviewer := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "vault-reviewer", Namespace: ns}}
+	create(t, reviewer)
+	create(t, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: ns + "-vault-reviewer"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:auth-delegator"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "vault-reviewer", Namespace: ns}}})
+	reviewerJWT, err := TokenSource(kube.Client)(ctx, ns+"/vault-reviewer", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Client.Sys().EnableAuthWithOptionsWithContext(ctx, "kubernetes", &vaultapi.EnableAuthOptions{Type: "kubernetes"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Client.Logical().WriteWithContext(ctx, "auth/kubernetes/config", map[string]any{
+		"kubernetes_host":    kube.Config.Host,
+		"kubernetes_ca_cert": string(kube.Config.CAData),
+		"token_reviewer_jwt": reviewerJWT,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Client.Logical().WriteWithContext(ctx, "auth/kubernetes/role/rsched-k8s", map[string]any{
+		"bound_service_account_names":      "k8s-scheduler",
+		"bound_service_account_namespaces": ns,
+		"audience":                         "vault",
+		"token_policies":                   "rsched-read",
+		"token_ttl":                        "10m",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	op := startOperator(t)
+	si := vaultInstance(ns, "k8s", v.Addr, rschedv1.VaultAuthSpec{Kubernetes: &rschedv1.VaultKubernetesAuth{Role: "rsched-k8s", Audiences: []string{"vault"}}})
+	create(t, si)
+	waitCondition(t, si, rschedv1.ConditionVaultReachable, metav1.ConditionTrue, rschedv1.ReasonVaultOK)
+	var db corev1.Secret
+	if get(t, ns, "k8s-database", &db) != nil || string(db.Data["url"]) != vaultDBURL {
+		t.Fatal("database URL not provisioned through Kubernetes auth")
+	}
+	noLeaks(t, op, ns, "k8s")
+
+	// A role bound to another ServiceAccount refuses the login.
+	if _, err := v.Client.Logical().WriteWithContext(ctx, "auth/kubernetes/role/other", map[string]any{
+		"bound_service_account_names": "someone-else", "bound_service_account_namespaces": ns, "audience": "vault", "token_policies": "rsched-read",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	wrong := vaultInstance(ns, "k8s-wrong", v.Addr, rschedv1.VaultAuthSpec{Kubernetes: &rschedv1.VaultKubernetesAuth{Role: "other", Audiences: []string{"vault"}}})
+	create(t, wrong)
+	waitCondition(t, wrong, rschedv1.ConditionVaultReachable, metav1.ConditionFalse, rschedv1.ReasonVaultAuthFailed)
 }
