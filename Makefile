@@ -90,8 +90,9 @@ test-api: ## Only the CRD admission tests (real kube-apiserver; ~15 s once the c
 	source hack/test-env.sh && go test $(GO_TEST_FLAGS) ./api/...
 
 .PHONY: test-components
-test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl, Vault and PostgreSQL (cached after the first run).
-	hack/envtest-assets.sh >/dev/null
+test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl (+ controller-manager, scheduler, kwok), Vault and PostgreSQL (cached after the first run).
+	ENVTEST_EXTRA_BINS="kube-controller-manager kube-scheduler" hack/envtest-assets.sh >/dev/null
+	hack/get-kwok.sh >/dev/null
 	hack/get-vault.sh >/dev/null
 	hack/postgres.sh >/dev/null
 

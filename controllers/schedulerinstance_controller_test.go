@@ -56,11 +56,16 @@ func get(t *testing.T, ns, name string, obj client.Object) error {
 	return kube.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, obj)
 }
 
-// condition waits until the instance's condition has status and reason.
+// waitCondition waits until the instance's condition has status and reason.
 func waitCondition(t *testing.T, si *rschedv1.SchedulerInstance, typ string, status metav1.ConditionStatus, reason string) *rschedv1.SchedulerInstance {
 	t.Helper()
+	return waitConditionWithin(t, si, typ, status, reason, 30*time.Second)
+}
+
+func waitConditionWithin(t *testing.T, si *rschedv1.SchedulerInstance, typ string, status metav1.ConditionStatus, reason string, within time.Duration) *rschedv1.SchedulerInstance {
+	t.Helper()
 	out := &rschedv1.SchedulerInstance{}
-	testenv.Eventually(t, 30*time.Second, typ+"="+string(status)+"/"+reason, func() (bool, string) {
+	testenv.Eventually(t, within, typ+"="+string(status)+"/"+reason, func() (bool, string) {
 		if err := get(t, si.Namespace, si.Name, out); err != nil {
 			return false, err.Error()
 		}
@@ -276,4 +281,34 @@ func statusJSON(t *testing.T, ns, name string) string {
 	}
 	b, _ := json.Marshal(si.Status)
 	return string(b)
+}
+
+// With a controller-manager, a scheduler and a kwok node the Deployment's pods run: the instance
+// becomes Ready with readyReplicas = replicas, and deleting it lets the garbage collector remove
+// everything it owns and nothing else.
+func TestInstanceBecomesReadyWithRunningPodsAndIsCollected(t *testing.T) {
+	testenv.StartWorkloads(t, kube)
+	ns := namespace(t, nil)
+	startOperator(t)
+	userSecret(t, ns, "live-db-source", map[string]string{"url": dbURL})
+	si := instance(ns, "live", func(si *rschedv1.SchedulerInstance) { si.Spec.Replicas = ptr.To[int32](2) })
+	create(t, si)
+	got := waitConditionWithin(t, si, rschedv1.ConditionReady, metav1.ConditionTrue, rschedv1.ReasonAvailable, 90*time.Second)
+	if got.Status.ReadyReplicas != 2 || got.Status.Replicas != 2 || got.Status.ReplicaSummary != "2/2" {
+		t.Fatalf("status %+v", got.Status)
+	}
+	if err := kube.Client.Delete(context.Background(), got); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 60*time.Second, "owned objects collected", func() (bool, string) {
+		for name, obj := range map[string]client.Object{"live": &appsv1.Deployment{}, "live-config": &corev1.ConfigMap{}, "live-database": &corev1.Secret{}} {
+			if err := get(t, ns, name, obj); !apierrors.IsNotFound(err) {
+				return false, name + " still exists"
+			}
+		}
+		return true, ""
+	})
+	if err := get(t, ns, "live-db-source", &corev1.Secret{}); err != nil {
+		t.Fatalf("the user's Secret was deleted too: %v", err)
+	}
 }

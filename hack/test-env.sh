@@ -2,9 +2,13 @@
 # Exports where the real test components are; each script builds or installs on a cache miss.
 # internal/testenv fails a test with a clear message when one of these is missing.
 _rsched_hack="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-KUBEBUILDER_ASSETS="$("$_rsched_hack/envtest-assets.sh")"
+KUBEBUILDER_ASSETS="$(ENVTEST_EXTRA_BINS="kube-controller-manager kube-scheduler" "$_rsched_hack/envtest-assets.sh")"
+# kube-controller-manager and kube-scheduler (built beside the envtest binaries) and kwok make
+# Deployments run on envtest: tests that need workloads find them here.
+RSCHED_WORKLOAD_BINS="$KUBEBUILDER_ASSETS-extra"
+RSCHED_KWOK_BIN="$("$_rsched_hack/get-kwok.sh")"
 RSCHED_VAULT_BIN="$("$_rsched_hack/get-vault.sh")"
 RSCHED_PG_BINDIR="$("$_rsched_hack/postgres.sh")"
 RSCHED_HELM_BIN="$(make -s --no-print-directory -C "$_rsched_hack/.." helm-bin)"
-export KUBEBUILDER_ASSETS RSCHED_VAULT_BIN RSCHED_PG_BINDIR RSCHED_HELM_BIN
+export KUBEBUILDER_ASSETS RSCHED_VAULT_BIN RSCHED_PG_BINDIR RSCHED_HELM_BIN RSCHED_WORKLOAD_BINS RSCHED_KWOK_BIN
 unset _rsched_hack
