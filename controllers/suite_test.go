@@ -97,6 +97,7 @@ func (w *writes) funcs() interceptor.Funcs {
 type operator struct {
 	writes *writes
 	logs   *syncBuffer
+	stop   func()
 }
 
 type syncBuffer struct {
@@ -119,7 +120,7 @@ func (b *syncBuffer) String() string {
 
 const testImage = "registry.example.org/rsched/scheduler:v1.2.3"
 
-func startOperator(t *testing.T, namespaces ...string) *operator {
+func startOperator(t testing.TB, namespaces ...string) *operator {
 	t.Helper()
 	ours, err := labels.Parse(builders.LabelManagedBy + "=" + builders.ManagedBy)
 	if err != nil {
@@ -139,10 +140,7 @@ func startOperator(t *testing.T, namespaces ...string) *operator {
 		Cache: cache.Options{
 			DefaultNamespaces: defaults,
 			DefaultTransform:  cache.TransformStripManagedFields(),
-			ByObject: map[client.Object]cache.ByObject{
-				&corev1.Secret{}:    {Label: ours},
-				&corev1.ConfigMap{}: {Label: ours},
-			},
+			ByObject: byObject(ours),
 		},
 	})
 	if err != nil {
@@ -167,17 +165,32 @@ func startOperator(t *testing.T, namespaces ...string) *operator {
 			t.Errorf("manager: %v", err)
 		}
 	}()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
+	var once sync.Once
+	op.stop = func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(op.stop)
 	return op
+}
+
+func startOperatorB(b *testing.B) *operator { return startOperator(b) }
+
+// byObject is the production cache restriction; cacheEverything (set only by the heap benchmark's
+// control run) caches every Secret, to show the measurement sees the difference.
+var cacheEverything bool
+
+func byObject(ours labels.Selector) map[client.Object]cache.ByObject {
+	if cacheEverything {
+		return nil
+	}
+	return map[client.Object]cache.ByObject{
+		&corev1.Secret{}:    {Label: ours},
+		&corev1.ConfigMap{}: {Label: ours},
+	}
 }
 
 // namespace creates a fresh namespace for one test.
 var nsCount atomic.Int32
 
-func namespace(t *testing.T, lbls map[string]string) string {
+func namespace(t testing.TB, lbls map[string]string) string {
 	t.Helper()
 	name := fmt.Sprintf("t%d-%d", os.Getpid()%1000, nsCount.Add(1))
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: lbls}}

@@ -24,9 +24,12 @@ import (
 	"syscall"
 	"time"
 
+	vaultapi "github.com/hashicorp/vault/api"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/rsched/rsched/controllers"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -74,6 +77,13 @@ func run() error {
 	}
 	defer os.Remove(kubeconfig)
 
+	step("starting kube-controller-manager, kube-scheduler and kwok (a fake node: pods run without containers)")
+	workloads, err := testenv.NewWorkloads(kube)
+	if err != nil {
+		return err
+	}
+	defer func() { step("stopping the controller-manager, scheduler and kwok"); _ = workloads.Stop() }()
+
 	step("starting a Vault dev server")
 	vault, err := testenv.NewVault()
 	if err != nil {
@@ -119,12 +129,27 @@ func run() error {
 		return err
 	}
 
-	step("kubectl get si,krp -A")
-	out, err = kube.Kubectl("get", "si,krp", "-A")
-	fmt.Print(out)
-	if err != nil {
+	// The full sample names the Vault of a real cluster; point it at the demo's Vault, which
+	// provision configured for kubernetes auth of the instance's ServiceAccount.
+	patch := fmt.Sprintf(`{"spec":{"vault":{"address":%q,"insecureAllowHTTP":true,"caBundleSecretRef":null}}}`, vault.Addr)
+	if out, err := kube.Kubectl("patch", "si", "residency", "-n", "demo", "--type=merge", "-p", patch); err != nil {
+		fmt.Print(out)
 		return err
 	}
+
+	step("waiting for both instances to be Ready (up to 2 min)")
+	out, err = kube.Kubectl("wait", "si", "--all", "-n", "demo", "--for=condition=Ready", "--timeout=120s")
+	fmt.Print(out)
+	if err != nil {
+		fmt.Println("    not Ready yet; the conditions below say why")
+	}
+
+	step("kubectl get si,krp -A")
+	out, _ = kube.Kubectl("get", "si,krp", "-A")
+	fmt.Print(out)
+	step("kubectl get deploy,svc,netpol,pdb,secret,pods -n demo")
+	out, _ = kube.Kubectl("get", "deploy,svc,netpol,pdb,secret,pods", "-n", "demo")
+	fmt.Print(out)
 
 	fmt.Printf(`
 rsched demo is running.
@@ -176,9 +201,47 @@ func provision(ctx context.Context, kube *testenv.Kube, vault *testenv.Vault, pg
 	if _, err := kv.Put(ctx, "rsched/residency/app", map[string]any{"webhook_secret": appSecret}); err != nil {
 		return fmt.Errorf("writing the app secrets to Vault: %w", err)
 	}
+	if err := vaultKubernetesAuth(ctx, kube, vault); err != nil {
+		return err
+	}
 	u, _ := url.Parse(pg.URL)
 	fmt.Printf("    Vault secret/rsched/residency/database (key url) and secret/rsched/residency/app\n")
 	fmt.Printf("    PostgreSQL listening on %s, database %s\n", u.Host, strings.TrimPrefix(u.Path, "/"))
+	return nil
+}
+
+// vaultKubernetesAuth configures Vault's kubernetes auth method against the demo API server, with
+// a role for the full sample's ServiceAccount (residency-scheduler in demo, audience "vault").
+func vaultKubernetesAuth(ctx context.Context, kube *testenv.Kube, vault *testenv.Vault) error {
+	c := kube.Client
+	if err := c.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "vault-reviewer", Namespace: "demo"}}); err != nil {
+		return err
+	}
+	if err := c.Create(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "demo-vault-reviewer"},
+		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "system:auth-delegator"},
+		Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Name: "vault-reviewer", Namespace: "demo"}}}); err != nil {
+		return err
+	}
+	reviewer, err := controllers.TokenSource(c)(ctx, "demo/vault-reviewer", nil)
+	if err != nil {
+		return err
+	}
+	if err := vault.Client.Sys().EnableAuthWithOptionsWithContext(ctx, "kubernetes", &vaultapi.EnableAuthOptions{Type: "kubernetes"}); err != nil {
+		return err
+	}
+	if err := vault.Client.Sys().PutPolicyWithContext(ctx, "rsched-residency", `path "secret/data/rsched/residency/*" { capabilities = ["read"] }`); err != nil {
+		return err
+	}
+	for path, body := range map[string]map[string]any{
+		"auth/kubernetes/config": {"kubernetes_host": kube.Config.Host, "kubernetes_ca_cert": string(kube.Config.CAData), "token_reviewer_jwt": reviewer},
+		"auth/kubernetes/role/rsched-residency": {"bound_service_account_names": "residency-scheduler", "bound_service_account_namespaces": "demo",
+			"audience": "vault", "token_policies": "rsched-residency", "token_ttl": "20m"},
+	} {
+		if _, err := vault.Client.Logical().WriteWithContext(ctx, path, body); err != nil {
+			return fmt.Errorf("configuring Vault (%s): %w", path, err)
+		}
+	}
+	fmt.Println("    Vault kubernetes auth: role rsched-residency for demo/residency-scheduler (audience vault)")
 	return nil
 }
 
