@@ -140,7 +140,7 @@ func startOperator(t testing.TB, namespaces ...string) *operator {
 		Cache: cache.Options{
 			DefaultNamespaces: defaults,
 			DefaultTransform:  cache.TransformStripManagedFields(),
-			ByObject: byObject(ours),
+			ByObject:          byObject(ours),
 		},
 	})
 	if err != nil {
