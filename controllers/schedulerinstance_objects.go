@@ -97,6 +97,14 @@ func (r *SchedulerInstanceReconciler) ensureDeployment(ctx context.Context, si *
 		return &waitError{reason: "no image: set spec.image or start the operator with --scheduler-image", after: retryLong}
 	}
 	want := builders.Deployment(si, image, st.configHash)
+	// Roll the pods when the database URL changes: they read it at start.
+	db := &corev1.Secret{}
+	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: si.Namespace, Name: builders.DatabaseSecretName(si)}, db); err != nil {
+		return fmt.Errorf("reading Secret %s: %w", builders.DatabaseSecretName(si), err)
+	}
+	if rev := db.Annotations[builders.RevisionAnnotation]; rev != "" {
+		want.Spec.Template.Annotations[builders.DatabaseRevisionAnnotation] = rev
+	}
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
 	err := r.converge(ctx, si, dep, want.Labels, func() error {
 		if dep.CreationTimestamp.IsZero() {

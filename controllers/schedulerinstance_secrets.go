@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"strconv"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -120,11 +121,11 @@ func (r *SchedulerInstanceReconciler) syncSecrets(ctx context.Context, si *rsche
 			}
 		}
 	}
-	if err := r.writeOwnSecret(ctx, si, builders.DatabaseSecretName(si), map[string][]byte{builders.DatabaseURLKey: []byte(dbURL)}); err != nil {
+	if err := r.writeOwnSecret(ctx, si, builders.DatabaseSecretName(si), map[string][]byte{builders.DatabaseURLKey: []byte(dbURL)}, true); err != nil {
 		return err
 	}
 	if si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0 {
-		if err := r.writeOwnSecret(ctx, si, builders.AppSecretName(si), app); err != nil {
+		if err := r.writeOwnSecret(ctx, si, builders.AppSecretName(si), app, false); err != nil {
 			return err
 		}
 	}
@@ -320,13 +321,24 @@ func (r *SchedulerInstanceReconciler) ownSecret(ctx context.Context, si *rschedv
 	return sec, nil
 }
 
-// writeOwnSecret converges one of the instance's Secrets to data (no write when equal).
-func (r *SchedulerInstanceReconciler) writeOwnSecret(ctx context.Context, si *rschedv1.SchedulerInstance, name string, data map[string][]byte) error {
+// writeOwnSecret converges one of the instance's Secrets to data (no write when equal). With
+// counted, a change of the data also increments the Secret's revision annotation.
+func (r *SchedulerInstanceReconciler) writeOwnSecret(ctx context.Context, si *rschedv1.SchedulerInstance, name string, data map[string][]byte, counted bool) error {
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: si.Namespace}}
 	return r.converge(ctx, si, sec, builders.Labels(si), func() error {
 		sec.Type = corev1.SecretTypeOpaque
-		if !maps.EqualFunc(sec.Data, data, func(a, b []byte) bool { return string(a) == string(b) }) {
+		changed := !maps.EqualFunc(sec.Data, data, func(a, b []byte) bool { return string(a) == string(b) })
+		if changed {
 			sec.Data = data
+		}
+		if counted {
+			if sec.Annotations == nil {
+				sec.Annotations = map[string]string{}
+			}
+			rev, _ := strconv.Atoi(sec.Annotations[builders.RevisionAnnotation])
+			if changed || rev == 0 {
+				sec.Annotations[builders.RevisionAnnotation] = strconv.Itoa(rev + 1)
+			}
 		}
 		sec.StringData = nil
 		return nil

@@ -2,11 +2,13 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -15,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -221,4 +224,57 @@ func TestVaultKubernetesAuthEndToEnd(t *testing.T) {
 	wrong := vaultInstance(ns, "k8s-wrong", v.Addr, rschedv1.VaultAuthSpec{Kubernetes: &rschedv1.VaultKubernetesAuth{Role: "other", Audiences: []string{"vault"}}})
 	create(t, wrong)
 	waitCondition(t, wrong, rschedv1.ConditionVaultReachable, metav1.ConditionFalse, rschedv1.ReasonVaultAuthFailed)
+}
+
+// A new database URL in Vault reaches the Secret and rolls the pods (the servers read it at start):
+// the pod template's database revision moves, the config hash does not.
+func TestChangedDatabaseURLRollsThePods(t *testing.T) {
+	v := testenv.StartVault(t)
+	seedVault(t, v)
+	ns := namespace(t, nil)
+	op := startOperator(t)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(op.logs.String())
+		}
+	})
+	userSecret(t, ns, "vault-token", map[string]string{"token": v.Token})
+	si := vaultInstance(ns, "roll", v.Addr, rschedv1.VaultAuthSpec{TokenSecretRef: &rschedv1.SecretKeyRef{Name: "vault-token", Key: "token"}})
+	create(t, si)
+	waitCondition(t, si, rschedv1.ConditionSecretsSynced, metav1.ConditionTrue, rschedv1.ReasonSecretsSynced)
+	var dep appsv1.Deployment
+	testenv.Eventually(t, 20*time.Second, "deployment", func() (bool, string) { return get(t, ns, "roll", &dep) == nil, "" })
+	rev, hash := dep.Spec.Template.Annotations[builders.DatabaseRevisionAnnotation], dep.Spec.Template.Annotations[builders.ConfigHashAnnotation]
+	if rev != "1" {
+		t.Fatalf("database revision %q, want 1", rev)
+	}
+	if _, err := v.Client.KVv2("secret").Put(context.Background(), "rsched/db", map[string]any{"url": vaultDBURL + "?sslmode=require"}); err != nil {
+		t.Fatal(err)
+	}
+	bump(t, ns, "roll")
+	testenv.Eventually(t, 20*time.Second, "pods roll for the new URL", func() (bool, string) {
+		_ = get(t, ns, "roll", &dep)
+		return dep.Spec.Template.Annotations[builders.DatabaseRevisionAnnotation] == "2", dep.Spec.Template.Annotations[builders.DatabaseRevisionAnnotation]
+	})
+	var db corev1.Secret
+	_ = get(t, ns, "roll-database", &db)
+	if string(db.Data["url"]) != vaultDBURL+"?sslmode=require" || strings.Contains(fmt.Sprint(dep.Spec.Template.Annotations), vaultCanary) {
+		t.Fatal("the Secret was not updated, or secret data reached the pod template")
+	}
+	_ = hash
+}
+
+// A failing instance retries on its backoff, not in a loop driven by its own status writes.
+func TestAFailingInstanceDoesNotSpin(t *testing.T) {
+	ns := namespace(t, nil)
+	op := startOperator(t)
+	userSecret(t, ns, "vault-token", map[string]string{"token": "hvs.wrong"})
+	si := vaultInstance(ns, "spin", "http://127.0.0.1:1", rschedv1.VaultAuthSpec{TokenSecretRef: &rschedv1.SecretKeyRef{Name: "vault-token", Key: "token"}})
+	create(t, si)
+	waitCondition(t, si, rschedv1.ConditionVaultReachable, metav1.ConditionFalse, rschedv1.ReasonVaultUnreachable)
+	before := int(op.writes.n.Load())
+	time.Sleep(4 * time.Second) // inside the first backoff (5 s): nothing may happen
+	if w := op.writes.since(before); len(w) > 1 {
+		t.Fatalf("%d writes in 4 s while waiting out a 5 s backoff: %v", len(w), w)
+	}
 }

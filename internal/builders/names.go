@@ -27,6 +27,12 @@ const (
 	// ConfigHashAnnotation on the pod template changes when, and only when, the rendered server
 	// configuration changes: the one change that needs a restart. Secret data never enters it.
 	ConfigHashAnnotation = "scheduling.rsched.io/config-hash"
+
+	// RevisionAnnotation on the instance's database Secret counts the changes of its data (1 at
+	// creation); the pod template carries the same number under DatabaseRevisionAnnotation, so a
+	// changed database URL rolls the pods, which read it at start. A counter, never the data.
+	RevisionAnnotation         = "scheduling.rsched.io/revision"
+	DatabaseRevisionAnnotation = "scheduling.rsched.io/database-revision"
 )
 
 // Mount paths and file names inside the API server's pods (the server's config file names them).
