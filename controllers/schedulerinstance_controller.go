@@ -40,9 +40,11 @@ type SchedulerInstanceReconciler struct {
 }
 
 // +kubebuilder:rbac:groups=scheduling.rsched.io,resources=schedulerinstances,verbs=get;list;watch
-// +kubebuilder:rbac:groups=scheduling.rsched.io,resources=schedulerinstances/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch;delete
-// +kubebuilder:rbac:groups=core,resources=configmaps;secrets;serviceaccounts;services,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=scheduling.rsched.io,resources=schedulerinstances/finalizers,verbs=update
+// +kubebuilder:rbac:groups=scheduling.rsched.io,resources=schedulerinstances/status,verbs=get;patch
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=core,resources=configmaps;serviceaccounts;services,verbs=get;list;watch;create;update;patch
+// +kubebuilder:rbac:groups=core,resources=secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=core,resources=serviceaccounts/token,verbs=create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
@@ -73,19 +75,32 @@ func (r *SchedulerInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		r.ensureServiceAccount,
 		r.syncSecrets,
 		r.ensureConfigMap,
+		// Policies before pods: a new pod never runs without its isolation.
+		r.ensureNetworkPolicies,
 		func(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
 			return r.ensureDeployment(ctx, si, st, image)
 		},
 		r.ensureService,
 		r.ensurePodDisruptionBudget,
-		r.ensureNetworkPolicies,
 	}
 	var stepErr error
+	var deferred *waitError
 	for _, step := range steps {
-		if err := step(ctx, si, st); err != nil {
+		err := step(ctx, si, st)
+		var wait *waitError
+		if errors.As(err, &wait) && st.lastGood {
+			// The sources cannot be read but the last good Secrets are in place: keep the rest
+			// of the instance converged (spec changes, drift) and retry the sources on time.
+			deferred = wait
+			continue
+		}
+		if err != nil {
 			stepErr = err
 			break
 		}
+	}
+	if stepErr == nil && deferred != nil {
+		stepErr = deferred
 	}
 	if stepErr != nil {
 		st.reconcileError(stepErr)

@@ -312,3 +312,24 @@ func TestInstanceBecomesReadyWithRunningPodsAndIsCollected(t *testing.T) {
 		t.Fatalf("the user's Secret was deleted too: %v", err)
 	}
 }
+
+// An object of the user's that happens to have one of our names is never taken over.
+func TestAnUnownedObjectWithOurNameIsNotAdopted(t *testing.T) {
+	ns := namespace(t, nil)
+	startOperator(t)
+	userSecret(t, ns, "clash-db-source", map[string]string{"url": dbURL})
+	theirs := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "clash", Namespace: ns, Labels: map[string]string{"owner": "someone"}},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 1234}}}}
+	create(t, theirs)
+	si := instance(ns, "clash", nil)
+	create(t, si)
+	got := waitCondition(t, si, rschedv1.ConditionReady, metav1.ConditionFalse, rschedv1.ReasonNameConflict)
+	if c := meta.FindStatusCondition(got.Status.Conditions, rschedv1.ConditionReady); !strings.Contains(c.Message, `Service "clash"`) {
+		t.Fatalf("message %q", c.Message)
+	}
+	var svc corev1.Service
+	_ = get(t, ns, "clash", &svc)
+	if len(svc.OwnerReferences) != 0 || svc.Spec.Ports[0].Port != 1234 {
+		t.Fatalf("the user's Service was changed: %+v", svc)
+	}
+}

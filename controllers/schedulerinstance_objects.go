@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 
@@ -24,6 +25,11 @@ import (
 func (r *SchedulerInstanceReconciler) converge(ctx context.Context, si *rschedv1.SchedulerInstance, obj client.Object, labels map[string]string, mutate func() error) error {
 	kind := fmt.Sprintf("%T", obj)
 	res, err := controllerutil.CreateOrUpdate(ctx, r.Client, obj, func() error {
+		// Never take over an object someone else made under our name: it would be overwritten
+		// and, worse, deleted with the instance.
+		if obj.GetResourceVersion() != "" && !metav1.IsControlledBy(obj, si) {
+			return &conflictError{waitError{reason: fmt.Sprintf("%s %q exists and is not owned by this instance; rename or remove it", kindName(fmt.Sprintf("%T", obj)), obj.GetName()), after: retryShort}}
+		}
 		l := obj.GetLabels()
 		if l == nil {
 			l = map[string]string{}
@@ -35,6 +41,11 @@ func (r *SchedulerInstanceReconciler) converge(ctx context.Context, si *rschedv1
 		}
 		return mutate()
 	})
+	var conflict *conflictError
+	if errors.As(err, &conflict) {
+		r.event(si, corev1.EventTypeWarning, rschedv1.ReasonNameConflict, "Adopt", "%s", conflict.reason)
+		return &conflict.waitError
+	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", kindName(kind), obj.GetName(), err)
 	}
@@ -46,6 +57,9 @@ func (r *SchedulerInstanceReconciler) converge(ctx context.Context, si *rschedv1
 	}
 	return nil
 }
+
+// conflictError is an object of ours that exists under someone else's control.
+type conflictError struct{ waitError }
 
 func kindName(t string) string {
 	switch t {
@@ -98,12 +112,8 @@ func (r *SchedulerInstanceReconciler) ensureDeployment(ctx context.Context, si *
 	}
 	want := builders.Deployment(si, image, st.configHash)
 	// Roll the pods when the database URL changes: they read it at start.
-	db := &corev1.Secret{}
-	if err := r.Client.Get(ctx, client.ObjectKey{Namespace: si.Namespace, Name: builders.DatabaseSecretName(si)}, db); err != nil {
-		return fmt.Errorf("reading Secret %s: %w", builders.DatabaseSecretName(si), err)
-	}
-	if rev := db.Annotations[builders.RevisionAnnotation]; rev != "" {
-		want.Spec.Template.Annotations[builders.DatabaseRevisionAnnotation] = rev
+	if st.databaseRevision != "" {
+		want.Spec.Template.Annotations[builders.DatabaseRevisionAnnotation] = st.databaseRevision
 	}
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
 	err := r.converge(ctx, si, dep, want.Labels, func() error {

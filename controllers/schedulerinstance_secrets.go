@@ -79,6 +79,12 @@ func (r *SchedulerInstanceReconciler) syncSecrets(ctx context.Context, si *rsche
 			return err
 		}
 	}
+	if dbSecret != nil {
+		st.lastGood = true
+		st.databaseRevision = dbSecret.Annotations[builders.RevisionAnnotation]
+	}
+	// Every source is read again each refresh interval (Vault's, or 1h for Kubernetes Secrets,
+	// so a rotated database password in the user's Secret is picked up too).
 	refresh := defaultRefresh
 	if si.Spec.Vault != nil && si.Spec.Vault.RefreshInterval != nil {
 		refresh = si.Spec.Vault.RefreshInterval.Duration
@@ -87,12 +93,11 @@ func (r *SchedulerInstanceReconciler) syncSecrets(ctx context.Context, si *rsche
 	last := si.Status.LastSecretSyncTime
 	due := dbSecret == nil || (appSecret == nil && si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0) ||
 		!conditionTrue(si, rschedv1.ConditionSecretsSynced) || observedStale(si) ||
-		(usesVault && (last == nil || !now.Before(last.Add(refresh))))
+		last == nil || !now.Before(last.Add(refresh))
 	if !due {
 		st.keepSecretConditions()
-		if usesVault {
-			st.requeueAfter = last.Add(refresh).Sub(now)
-		}
+		st.secretsDone = true
+		st.requeueAfter = last.Add(refresh).Sub(now)
 		return nil
 	}
 
@@ -121,21 +126,24 @@ func (r *SchedulerInstanceReconciler) syncSecrets(ctx context.Context, si *rsche
 			}
 		}
 	}
-	if err := r.writeOwnSecret(ctx, si, builders.DatabaseSecretName(si), map[string][]byte{builders.DatabaseURLKey: []byte(dbURL)}, true); err != nil {
+	rev, err := r.writeOwnSecret(ctx, si, builders.DatabaseSecretName(si), map[string][]byte{builders.DatabaseURLKey: []byte(dbURL)}, true)
+	if err != nil {
 		return err
 	}
+	st.databaseRevision, st.lastGood = rev, true
 	if si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0 {
-		if err := r.writeOwnSecret(ctx, si, builders.AppSecretName(si), app, false); err != nil {
+		if _, err := r.writeOwnSecret(ctx, si, builders.AppSecretName(si), app, false); err != nil {
 			return err
 		}
+	} else if err := r.deleteOwned(ctx, si, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: builders.AppSecretName(si), Namespace: si.Namespace}}); err != nil {
+		return err // the application secrets are no longer wanted: their data must not linger
 	}
 	if usesVault && si.Status.VaultFailures > 0 {
 		r.event(si, corev1.EventTypeNormal, "VaultRecovered", "Read", "Secrets read from Vault again after %d failed attempts", si.Status.VaultFailures)
 	}
 	st.secretsSynced(usesVault, now)
-	if usesVault {
-		st.requeueAfter = refresh
-	}
+	st.secretsDone = true
+	st.requeueAfter = refresh
 	return nil
 }
 
@@ -322,10 +330,11 @@ func (r *SchedulerInstanceReconciler) ownSecret(ctx context.Context, si *rschedv
 }
 
 // writeOwnSecret converges one of the instance's Secrets to data (no write when equal). With
-// counted, a change of the data also increments the Secret's revision annotation.
-func (r *SchedulerInstanceReconciler) writeOwnSecret(ctx context.Context, si *rschedv1.SchedulerInstance, name string, data map[string][]byte, counted bool) error {
+// counted, a change of the data also increments the Secret's revision annotation, which it
+// returns.
+func (r *SchedulerInstanceReconciler) writeOwnSecret(ctx context.Context, si *rschedv1.SchedulerInstance, name string, data map[string][]byte, counted bool) (string, error) {
 	sec := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: si.Namespace}}
-	return r.converge(ctx, si, sec, builders.Labels(si), func() error {
+	err := r.converge(ctx, si, sec, builders.Labels(si), func() error {
 		sec.Type = corev1.SecretTypeOpaque
 		changed := !maps.EqualFunc(sec.Data, data, func(a, b []byte) bool { return string(a) == string(b) })
 		if changed {
@@ -343,4 +352,5 @@ func (r *SchedulerInstanceReconciler) writeOwnSecret(ctx context.Context, si *rs
 		sec.StringData = nil
 		return nil
 	})
+	return sec.Annotations[builders.RevisionAnnotation], err
 }

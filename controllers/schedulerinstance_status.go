@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -34,6 +35,12 @@ type statusBuilder struct {
 	lastSync    *metav1.Time
 	stepErr     error
 	staleSecret bool
+	// lastGood is true when the instance's database Secret exists, so the server can run on it
+	// while its source cannot be read.
+	lastGood    bool
+	secretsDone bool
+	// databaseRevision is the database Secret's revision counter (pod template annotation).
+	databaseRevision string
 }
 
 func newStatusBuilder(si *rschedv1.SchedulerInstance, now time.Time) *statusBuilder {
@@ -72,7 +79,16 @@ func (b *statusBuilder) sameSecretCondition(reason, msg string) bool {
 	return c != nil && c.Reason == reason && c.Message == msg
 }
 
-func (b *statusBuilder) reconcileError(err error) { b.stepErr = err }
+func (b *statusBuilder) reconcileError(err error) {
+	b.stepErr = err
+	var wait *waitError
+	if b.secretCond == nil && !errors.As(err, &wait) && !b.secretsDone {
+		// The sources were not copied this time (an API error): say so, so that the next
+		// reconcile reads them again instead of trusting an old True.
+		b.secretCond = &metav1.Condition{Type: rschedv1.ConditionSecretsSynced, Status: metav1.ConditionFalse,
+			Reason: rschedv1.ReasonReconcileError, Message: "The server's secrets could not be written; the operator retries"}
+	}
+}
 
 // updateStatus computes the new status and writes it only when it differs from the stored one:
 // a steady state makes no status write (messages carry no times or counters for that reason).
@@ -135,6 +151,8 @@ func (r *SchedulerInstanceReconciler) updateStatus(ctx context.Context, si *rsch
 	case b.imageMissing:
 		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonImageNotSet,
 			Message: "No image: set spec.image or start the operator with --scheduler-image"})
+	case b.stepErr != nil && errors.As(b.stepErr, &wait) && strings.Contains(wait.reason, "is not owned by this instance"):
+		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonNameConflict, Message: wait.reason})
 	case b.stepErr != nil && !errors.As(b.stepErr, &wait):
 		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonReconcileError,
 			Message: "The operator could not apply the desired state; it retries (see the operator's events and logs)"})

@@ -39,4 +39,5 @@ const (
 	ReasonPolicyDisabled        = "Disabled"
 	ReasonReconcileError        = "ReconcileError"
 	ReasonImageNotSet           = "ImageNotSet"
+	ReasonNameConflict          = "NameConflict"
 )

@@ -140,6 +140,7 @@ func podSpec(si *rschedv1.SchedulerInstance, image string) corev1.PodSpec {
 	for _, t := range spec.Tolerations {
 		ps.Tolerations = append(ps.Tolerations, *t.DeepCopy())
 	}
+	withAppSecrets(si, &ps)
 	return ps
 }
 
@@ -261,6 +262,27 @@ func volumes(si *rschedv1.SchedulerInstance) []corev1.Volume {
 		{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
 			SizeLimit: ptr(resource.MustParse(tmpSizeLimit)),
 		}}},
+	}
+}
+
+// appVolume is the application secrets read from Vault (all keys: they are whatever the Vault
+// paths hold), mounted only when spec.vault.secrets names any.
+const appVolume = "app-secrets"
+
+func usesAppSecrets(si *rschedv1.SchedulerInstance) bool {
+	return si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0
+}
+
+// withAppSecrets adds the application secrets' volume and mount to a pod spec.
+func withAppSecrets(si *rschedv1.SchedulerInstance, pod *corev1.PodSpec) {
+	if !usesAppSecrets(si) {
+		return
+	}
+	pod.Volumes = append(pod.Volumes, corev1.Volume{Name: appVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+		SecretName: AppSecretName(si), DefaultMode: ptr(int32(secretFileMode)),
+	}}})
+	for i := range pod.Containers {
+		pod.Containers[i].VolumeMounts = append(pod.Containers[i].VolumeMounts, corev1.VolumeMount{Name: appVolume, MountPath: AppSecretsDir, ReadOnly: true})
 	}
 }
 

@@ -485,3 +485,24 @@ func applyDeploymentDefaults(d *appsv1.Deployment) {
 }
 
 func isTrue(b *bool) bool { return b != nil && *b }
+
+func TestAppSecretsAreMountedOnlyWhenVaultSecretsAreNamed(t *testing.T) {
+	si := &rschedv1.SchedulerInstance{}
+	si.Name, si.Namespace = "a", "ns"
+	mounted := func(si *rschedv1.SchedulerInstance) bool {
+		d := Deployment(si, "img:v1", "h")
+		for _, m := range d.Spec.Template.Spec.Containers[0].VolumeMounts {
+			if m.MountPath == AppSecretsDir && m.ReadOnly {
+				return true
+			}
+		}
+		return false
+	}
+	if mounted(si) {
+		t.Fatal("app secrets mounted without spec.vault.secrets")
+	}
+	si.Spec.Vault = &rschedv1.VaultSpec{Address: "https://vault:8200", Secrets: []rschedv1.VaultKVPath{{Path: "a/b"}}}
+	if !mounted(si) {
+		t.Fatal("app secrets not mounted")
+	}
+}
