@@ -171,6 +171,18 @@ func (c *Client) ensureToken(ctx context.Context) error {
 	if c.loggedIn && (c.expires.IsZero() || c.f.now().Before(c.expires)) {
 		return nil
 	}
+	if c.loggedIn && c.id.Method == Token {
+		// A given token cannot be obtained again: renew it (when its policy allows).
+		secret, err := c.api.Auth().Token().RenewSelfWithContext(ctx, 0)
+		c.f.count("renew", classify(err))
+		if err == nil && secret != nil && secret.Auth != nil {
+			c.expires = time.Time{}
+			if d := time.Duration(secret.Auth.LeaseDuration) * time.Second; d > 0 {
+				c.expires = c.f.now().Add(d * 2 / 3)
+			}
+			return nil
+		}
+	}
 	return c.login(ctx)
 }
 

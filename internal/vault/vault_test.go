@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,3 +112,29 @@ func TestAppRoleLoginAndReloginAfterRevocation(t *testing.T) {
 }
 
 var vaultapiAuthOptions = vaultapi.EnableAuthOptions{Type: "approle"}
+
+func TestAGivenTokenIsRenewedBeforeItExpires(t *testing.T) {
+	v := testenv.StartVault(t)
+	seed(t, v)
+	ctx := t.Context()
+	tok, err := v.Client.Auth().Token().CreateWithContext(ctx, &vaultapi.TokenCreateRequest{Policies: []string{"rsched-read"}, TTL: "30s", Renewable: ptrBool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := NewFactory(nil, nil)
+	now := time.Now()
+	f.now = func() time.Time { return now }
+	c, _ := f.For(Identity{Address: v.Addr, Method: Token, Token: tok.Auth.ClientToken})
+	if _, err := c.ReadKV(ctx, "secret", "rsched/app"); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(25 * time.Second) // past two thirds of its life: the next use renews it
+	if _, err := c.ReadKV(ctx, "secret", "rsched/app"); err != nil {
+		t.Fatal(err)
+	}
+	if n := testutil.ToFloat64(f.requests.WithLabelValues("renew", "success")); n != 1 {
+		t.Fatalf("renewals %v, want 1", n)
+	}
+}
+
+func ptrBool(b bool) *bool { return &b }
