@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -37,6 +38,11 @@ type SchedulerInstanceReconciler struct {
 	Vault     *vault.Factory
 	Clock     clock.PassiveClock
 	Options   Options
+
+	// retryAt holds, per instance, when a failed source may be read again. The failure count
+	// that sets it lives in status; this only stops events on owned objects (pods becoming
+	// ready, say) from cutting a backoff short. After a restart the first attempt is immediate.
+	retryAt sync.Map // types.NamespacedName -> time.Time
 }
 
 // +kubebuilder:rbac:groups=scheduling.rsched.io,resources=schedulerinstances,verbs=get;list;watch

@@ -94,6 +94,14 @@ func (r *SchedulerInstanceReconciler) syncSecrets(ctx context.Context, si *rsche
 	due := dbSecret == nil || (appSecret == nil && si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0) ||
 		!conditionTrue(si, rschedv1.ConditionSecretsSynced) || observedStale(si) ||
 		last == nil || !now.Before(last.Add(refresh))
+	key := types.NamespacedName{Namespace: si.Namespace, Name: si.Name}
+	if at, ok := r.retryAt.Load(key); ok && due && dbSecret != nil && !observedStale(si) && now.Before(at.(time.Time)) {
+		// Still inside the backoff of the last failure, and nothing in the spec changed: the
+		// conditions of that failure stand.
+		st.lastGood = true
+		st.staleSecret = usesVault && !conditionTrue(si, rschedv1.ConditionVaultReachable)
+		return &waitError{reason: "waiting out the backoff after a failed read", after: at.(time.Time).Sub(now)}
+	}
 	if !due {
 		st.keepSecretConditions()
 		st.secretsDone = true
@@ -141,6 +149,7 @@ func (r *SchedulerInstanceReconciler) syncSecrets(ctx context.Context, si *rsche
 	if usesVault && si.Status.VaultFailures > 0 {
 		r.event(si, corev1.EventTypeNormal, "VaultRecovered", "Read", "Secrets read from Vault again after %d failed attempts", si.Status.VaultFailures)
 	}
+	r.retryAt.Delete(types.NamespacedName{Namespace: si.Namespace, Name: si.Name})
 	st.secretsSynced(usesVault, now)
 	st.secretsDone = true
 	st.requeueAfter = refresh
@@ -281,6 +290,7 @@ func (r *SchedulerInstanceReconciler) vaultFailed(si *rschedv1.SchedulerInstance
 		reason = rschedv1.ReasonVaultAuthFailed
 	}
 	st.vaultFailed(reason, vaultMessage(err), failures)
+	r.retryAt.Store(types.NamespacedName{Namespace: si.Namespace, Name: si.Name}, r.Clock.Now().Add(wait))
 	if failures == 1 || failures%10 == 0 {
 		r.event(si, corev1.EventTypeWarning, reason, "Read", "%s; keeping the last good Secrets, retrying with backoff", vaultMessage(err))
 	}
