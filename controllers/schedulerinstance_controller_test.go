@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
@@ -296,6 +297,12 @@ func TestInstanceBecomesReadyWithRunningPodsAndIsCollected(t *testing.T) {
 	got := waitConditionWithin(t, si, rschedv1.ConditionReady, metav1.ConditionTrue, rschedv1.ReasonAvailable, 90*time.Second)
 	if got.Status.ReadyReplicas != 2 || got.Status.Replicas != 2 || got.Status.ReplicaSummary != "2/2" {
 		t.Fatalf("status %+v", got.Status)
+	}
+	if v := testutil.ToFloat64(instanceReady.WithLabelValues(ns, "live")); v != 1 {
+		t.Fatalf("rsched_instance_ready = %v, want 1", v)
+	}
+	if v := testutil.ToFloat64(secretSyncTime.WithLabelValues(ns, "live")); v < float64(got.CreationTimestamp.Unix()) {
+		t.Fatalf("rsched_secret_sync_timestamp_seconds = %v", v)
 	}
 	if err := kube.Client.Delete(context.Background(), got); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -17,6 +18,7 @@ import (
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/rotation"
 	"github.com/rsched/rsched/internal/vault"
 )
 
@@ -29,6 +31,13 @@ const (
 	vaultBackoffMax  = 5 * time.Minute
 	defaultRefresh   = time.Hour
 )
+
+// bootstrapKeys are the keys of a first keyring: the names a KeyRotationPolicy's samples use,
+// so its rotations continue their versions ("jwt-1" → "jwt-2").
+var bootstrapKeys = []rschedv1.RotatedKey{
+	{Name: "jwt", Purpose: rschedv1.KeyPurposeSigning, Algorithm: rschedv1.AlgorithmHS512},
+	{Name: "fields", Purpose: rschedv1.KeyPurposeEncryption, Algorithm: rschedv1.AlgorithmAES256GCM},
+}
 
 // ensureKeyring writes a first keyring when the instance has none, so its servers can start.
 // An existing keyring is never touched here: the KeyRotationPolicy owns its contents.
@@ -43,7 +52,7 @@ func (r *SchedulerInstanceReconciler) ensureKeyring(ctx context.Context, si *rsc
 		}
 		return nil
 	}
-	f, err := keyring.Initial(r.Clock.Now())
+	f, err := rotation.Stage(nil, bootstrapKeys, r.Clock.Now())
 	if err != nil {
 		return err
 	}
@@ -103,7 +112,6 @@ func (r *SchedulerInstanceReconciler) syncSecrets(ctx context.Context, si *rsche
 		return &waitError{reason: "waiting out the backoff after a failed read", after: at.(time.Time).Sub(now)}
 	}
 	if !due {
-		st.keepSecretConditions()
 		st.secretsDone = true
 		st.requeueAfter = last.Add(refresh).Sub(now)
 		return nil
@@ -240,8 +248,8 @@ func (r *SchedulerInstanceReconciler) vaultClient(ctx context.Context, si *rsche
 // Vault's kubernetes auth role expects and valid for ten minutes (only for the login).
 func TokenSource(c client.Client) vault.TokenSource {
 	return func(ctx context.Context, serviceAccount string, audiences []string) (string, error) {
-		ns, name, ok := cut(serviceAccount)
-		if !ok {
+		ns, name, ok := strings.Cut(serviceAccount, "/")
+		if !ok || ns == "" || name == "" {
 			return "", fmt.Errorf("service account %q is not namespace/name", serviceAccount)
 		}
 		expiry := int64(600)
@@ -252,15 +260,6 @@ func TokenSource(c client.Client) vault.TokenSource {
 		}
 		return tr.Status.Token, nil
 	}
-}
-
-func cut(s string) (string, string, bool) {
-	for i := 0; i < len(s); i++ {
-		if s[i] == '/' {
-			return s[:i], s[i+1:], i > 0 && i < len(s)-1
-		}
-	}
-	return "", "", false
 }
 
 func orDefault(s, d string) string {

@@ -47,8 +47,6 @@ func newStatusBuilder(si *rschedv1.SchedulerInstance, now time.Time) *statusBuil
 	return &statusBuilder{si: si, now: now}
 }
 
-func (b *statusBuilder) keepSecretConditions() {}
-
 func (b *statusBuilder) secretsSynced(usesVault bool, now time.Time) {
 	b.secretCond = &metav1.Condition{Type: rschedv1.ConditionSecretsSynced, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonSecretsSynced,
 		Message: "The server's secrets were copied from their sources"}

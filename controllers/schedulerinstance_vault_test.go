@@ -261,7 +261,9 @@ func TestChangedDatabaseURLRollsThePods(t *testing.T) {
 	if string(db.Data["url"]) != vaultDBURL+"?sslmode=require" || strings.Contains(fmt.Sprint(dep.Spec.Template.Annotations), vaultCanary) {
 		t.Fatal("the Secret was not updated, or secret data reached the pod template")
 	}
-	_ = hash
+	if dep.Spec.Template.Annotations[builders.ConfigHashAnnotation] != hash {
+		t.Fatal("the config hash moved: only the database revision should")
+	}
 }
 
 // A failing instance retries on its backoff, not in a loop driven by its own status writes.

@@ -25,7 +25,6 @@ package keyring
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -478,27 +477,4 @@ func Marshal(f *File) ([]byte, error) {
 		return nil, err
 	}
 	return json.MarshalIndent(f, "", "  ")
-}
-
-// Initial returns a first keyring (version 1) with fresh keys from crypto/rand: an HS512 signing
-// key "jwt-1" and an AES-256 encryption key "fields-1". The operator writes it when an instance
-// has no keyring yet, so its servers can start; a KeyRotationPolicy rotates it from there.
-func Initial(now time.Time) (*File, error) {
-	sig := make([]byte, 64)
-	enc := make([]byte, 32)
-	if _, err := rand.Read(sig); err != nil {
-		return nil, err
-	}
-	if _, err := rand.Read(enc); err != nil {
-		return nil, err
-	}
-	now = now.UTC().Truncate(time.Second)
-	f := &File{Format: FormatVersion, Version: 1,
-		Signing:    []FileKey{{KID: "jwt-1", Algorithm: HS512, State: Active, CreatedAt: now, Key: sig}},
-		Encryption: []FileKey{{KID: "fields-1", Algorithm: AES256GCM, State: Active, CreatedAt: now, Key: enc}},
-	}
-	if _, err := f.Validate(); err != nil {
-		return nil, err
-	}
-	return f, nil
 }

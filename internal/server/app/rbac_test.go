@@ -40,11 +40,7 @@ func TestRouteRoleWalkMatchesTheMatrix(t *testing.T) {
 	}
 	routes := httpapi.Routes()
 	// Logout last: it ends the session the walk uses.
-	slices.SortStableFunc(routes, func(a, b struct {
-		Method, Pattern string
-		Access          rbac.Access
-		AllowRestricted bool
-	}) int {
+	slices.SortStableFunc(routes, func(a, b httpapi.RouteInfo) int {
 		return strings.Compare(boolKey(a.Pattern == "/api/v1/auth/logout"), boolKey(b.Pattern == "/api/v1/auth/logout"))
 	})
 	const missing = "00000000-0000-4000-8000-000000000000"

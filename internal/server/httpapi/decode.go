@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rsched/rsched/internal/server/accounts"
@@ -60,7 +61,7 @@ func decodeStrict(body []byte, v any) error {
 		default:
 			// "json: unknown field \"x\"" and friends only echo the client's input; cut to a
 			// length that names the problem without reflecting a large body back.
-			return fmt.Errorf("invalid request body: %s", clean(trimPrefix(err.Error(), "json: "), 120))
+			return fmt.Errorf("invalid request body: %s", clean(strings.TrimPrefix(err.Error(), "json: "), 120))
 		}
 	}
 	if dec.More() {
@@ -81,13 +82,6 @@ func jsonKind(k string) string {
 		return "object"
 	}
 	return "number"
-}
-
-func trimPrefix(s, p string) string {
-	if len(s) >= len(p) && s[:len(p)] == p {
-		return s[len(p):]
-	}
-	return s
 }
 
 // fail maps an error from the account logic onto a status and a client-safe detail.

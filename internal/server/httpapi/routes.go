@@ -127,23 +127,18 @@ func (s *server) routes() []route {
 	}
 }
 
-// Routes lists method, pattern and access of every route, for the route walk test and docs.
-func Routes() []struct {
+// RouteInfo describes one route of the table.
+type RouteInfo struct {
 	Method, Pattern string
 	Access          rbac.Access
 	AllowRestricted bool
-} {
-	var out []struct {
-		Method, Pattern string
-		Access          rbac.Access
-		AllowRestricted bool
-	}
+}
+
+// Routes lists every route, for the route walk test and docs.
+func Routes() []RouteInfo {
+	var out []RouteInfo
 	for _, r := range (&server{}).routes() {
-		out = append(out, struct {
-			Method, Pattern string
-			Access          rbac.Access
-			AllowRestricted bool
-		}{r.Method, r.Pattern, r.Access, r.AllowRestricted})
+		out = append(out, RouteInfo{r.Method, r.Pattern, r.Access, r.AllowRestricted})
 	}
 	return out
 }
