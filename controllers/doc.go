@@ -4,6 +4,8 @@
 package controllers
 
 import (
+	"time"
+
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -18,17 +20,33 @@ type Options struct {
 	// OperatorNamespace is where the operator runs; the instances' NetworkPolicies admit its
 	// health checks.
 	OperatorNamespace string
+	// KeyPropagation is how long a staged key version is given to reach every pod when the pods'
+	// keyring versions cannot be read (DefaultKeyPropagation when zero).
+	KeyPropagation time.Duration
 }
 
 // Setup registers every reconciler with the manager.
 func Setup(mgr ctrl.Manager, opts Options) error {
-	return (&SchedulerInstanceReconciler{
+	vf := vault.NewFactory(TokenSource(mgr.GetClient()), ctrlmetrics.Registry)
+	if err := (&SchedulerInstanceReconciler{
 		Client:    mgr.GetClient(),
 		APIReader: mgr.GetAPIReader(),
 		Scheme:    mgr.GetScheme(),
 		Recorder:  mgr.GetEventRecorder("rsched-operator"),
-		Vault:     vault.NewFactory(TokenSource(mgr.GetClient()), ctrlmetrics.Registry),
+		Vault:     vf,
 		Clock:     clock.RealClock{},
 		Options:   opts,
+	}).SetupWithManager(mgr); err != nil {
+		return err
+	}
+	return (&KeyRotationPolicyReconciler{
+		Client:      mgr.GetClient(),
+		APIReader:   mgr.GetAPIReader(),
+		Scheme:      mgr.GetScheme(),
+		Recorder:    mgr.GetEventRecorder("rsched-operator"),
+		Vault:       vf,
+		Clock:       clock.RealClock{},
+		Observer:    &MetricsObserver{Reader: mgr.GetAPIReader()},
+		Propagation: opts.KeyPropagation,
 	}).SetupWithManager(mgr)
 }

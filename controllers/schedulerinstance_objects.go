@@ -115,6 +115,11 @@ func (r *SchedulerInstanceReconciler) ensureDeployment(ctx context.Context, si *
 	if st.databaseRevision != "" {
 		want.Spec.Template.Annotations[builders.DatabaseRevisionAnnotation] = st.databaseRevision
 	}
+	// Restart the pods for a new keyring version when the KeyRotationPolicy asks for it: its
+	// version number, set once per rotation, so an operator restart changes nothing.
+	if st.keyRollout != "" {
+		want.Spec.Template.Annotations[rschedv1.KeyVersionAnnotation] = st.keyRollout
+	}
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
 	err := r.converge(ctx, si, dep, want.Labels, func() error {
 		if dep.CreationTimestamp.IsZero() {

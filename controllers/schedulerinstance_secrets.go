@@ -50,6 +50,7 @@ func (r *SchedulerInstanceReconciler) ensureKeyring(ctx context.Context, si *rsc
 		if kr, err := keyring.Parse(sec.Data[builders.KeyringKey]); err == nil {
 			st.keyVersion = kr.Version
 		}
+		st.keyRollout = sec.Annotations[rschedv1.RolloutVersionAnnotation]
 		return nil
 	}
 	f, err := rotation.Stage(nil, bootstrapKeys, r.Clock.Now())

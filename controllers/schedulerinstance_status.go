@@ -41,6 +41,9 @@ type statusBuilder struct {
 	secretsDone bool
 	// databaseRevision is the database Secret's revision counter (pod template annotation).
 	databaseRevision string
+	// keyRollout is the keyring version a KeyRotationPolicy with rollout RollingRestart asks the
+	// pods to be restarted for (pod template annotation).
+	keyRollout string
 }
 
 func newStatusBuilder(si *rschedv1.SchedulerInstance, now time.Time) *statusBuilder {

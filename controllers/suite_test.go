@@ -122,6 +122,13 @@ const testImage = "registry.example.org/rsched/scheduler:v1.2.3"
 
 func startOperator(t testing.TB, namespaces ...string) *operator {
 	t.Helper()
+	return startOperatorWith(t, nil, namespaces...)
+}
+
+// startOperatorWith also lets a test set up the KeyRotationPolicy reconciler (an observer, the
+// propagation time; 2s by default here, the pods being simulated or absent).
+func startOperatorWith(t testing.TB, keys func(*KeyRotationPolicyReconciler), namespaces ...string) *operator {
+	t.Helper()
 	ours, err := labels.Parse(builders.LabelManagedBy + "=" + builders.ManagedBy)
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +162,17 @@ func startOperator(t testing.TB, namespaces ...string) *operator {
 		Options:  Options{SchedulerImage: testImage, OperatorNamespace: "rsched-system"},
 	}
 	if err := r.SetupWithManager(mgr); err != nil {
+		t.Fatal(err)
+	}
+	kr := &KeyRotationPolicyReconciler{
+		Client: c, APIReader: mgr.GetAPIReader(), Scheme: mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("rsched-operator"), Vault: r.Vault, Clock: clock.RealClock{},
+		Propagation: 2 * time.Second,
+	}
+	if keys != nil {
+		keys(kr)
+	}
+	if err := kr.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

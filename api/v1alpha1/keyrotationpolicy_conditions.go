@@ -20,4 +20,23 @@ const (
 	ReasonStorageNeedsVault = "StorageNeedsVault"
 	ReasonTargetConflict    = "TargetConflict"
 	ReasonStaged            = "Staged"
+	ReasonKeyringNotFound   = "KeyringNotFound"
+	ReasonKeyringInvalid    = "KeyringInvalid"
+	ReasonKeyRetired        = "KeyRetired"
+	ReasonKeyringRestored   = "KeyringRestored"
+	ReasonIdle              = "Idle"
+)
+
+// Key version annotations on the instance's keyring Secret, written by the KeyRotationPolicy.
+const (
+	// RotateRequestAnnotation records the value of the rotate annotation that produced the
+	// keyring version in the Secret, so a rotation whose status write was lost is not repeated.
+	RotateRequestAnnotation = "scheduling.rsched.io/rotate-request"
+	// RolloutVersionAnnotation is the keyring version the instance's pods must be restarted for
+	// (rollout RollingRestart); the SchedulerInstance copies it to its pod template as
+	// KeyVersionAnnotation. A version number, never a hash or a time, so that only a rotation
+	// restarts pods.
+	RolloutVersionAnnotation = "scheduling.rsched.io/rollout-version"
+	// KeyVersionAnnotation on the pod template of the server's Deployment.
+	KeyVersionAnnotation = "scheduling.rsched.io/key-version"
 )

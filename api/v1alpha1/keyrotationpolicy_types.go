@@ -20,10 +20,13 @@ type KeyRotationPolicySpec struct {
 	// +kubebuilder:validation:XValidation:rule="self == oldSelf",message="targetRef is immutable: create a new KeyRotationPolicy to rotate the keys of another instance"
 	TargetRef LocalObjectReference `json:"targetRef"`
 
-	// keys are the keys this policy creates and rotates; 1 to 8, each with a unique name.
+	// keys are the keys this policy creates and rotates: one Signing key, one Encryption key, or
+	// one of each, with different names. The server signs with one active key and encrypts with
+	// one active key, so a purpose not listed here keeps the keys it has.
 	// +required
 	// +kubebuilder:validation:MinItems=1
-	// +kubebuilder:validation:MaxItems=8
+	// +kubebuilder:validation:MaxItems=2
+	// +kubebuilder:validation:XValidation:rule="self.all(k, self.exists_one(o, o.purpose == k.purpose))",message="spec.keys holds at most one Signing and one Encryption key: the server signs and encrypts with one active key each"
 	// +listType=map
 	// +listMapKey=name
 	Keys []RotatedKey `json:"keys"`

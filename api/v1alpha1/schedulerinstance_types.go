@@ -388,14 +388,15 @@ const (
 // NetworkSpec controls the NetworkPolicies around the API server pods.
 type NetworkSpec struct {
 	// policy is Enforce (the default) to deny all ingress and egress of the pods except what is
-	// listed here, DNS to kube-dns and health checks from the operator's namespace; or Disabled
-	// to create no NetworkPolicy.
+	// listed here, DNS to kube-dns, and the operator's namespace on the API port (health checks)
+	// and the metrics port (the keyring version each pod loaded, during key rotations); or
+	// Disabled to create no NetworkPolicy.
 	// +optional
 	// +kubebuilder:default=Enforce
 	Policy NetworkPolicyMode `json:"policy,omitempty"`
 
 	// ingressFrom are the peers allowed to reach the API port. Empty means no client may reach
-	// it (only the operator's health checks) while policy is Enforce.
+	// it (only the operator, for health checks and key-rotation progress) while policy is Enforce.
 	// +optional
 	// +kubebuilder:validation:MaxItems=32
 	// +listType=atomic

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -59,6 +60,7 @@ type options struct {
 	leaderElectionID string
 	watchNamespaces  string
 	schedulerImage   string
+	keyPropagation   time.Duration
 	enableHTTP2      bool
 	showVersion      bool
 	zap              zap.Options
@@ -75,6 +77,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.leaderElectionID, "leader-election-id", "rsched-manager.scheduling.rsched.io", "Name of the leader election Lease.")
 	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "", "Comma-separated namespaces to watch. Empty: all namespaces.")
 	fs.StringVar(&o.schedulerImage, "scheduler-image", version.DefaultSchedulerImage(), "Scheduling API server image for SchedulerInstances that name none.")
+	fs.DurationVar(&o.keyPropagation, "key-propagation-timeout", controllers.DefaultKeyPropagation, "How long a staged key version is given to reach every pod of an instance before it is activated, when the operator cannot read the pods' keyring versions from their metrics endpoints. At least the kubelet's syncFrequency plus its Secret cache TTL.")
 	fs.BoolVar(&o.enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2. Off by default because of the HTTP/2 Rapid Reset and Stream Cancellation CVEs.")
 	fs.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
 	o.zap.BindFlags(fs)
@@ -83,6 +86,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	if o.keyPropagation < 10*time.Second {
+		return nil, errors.New("--key-propagation-timeout must be at least 10s: mounted Secrets take that long to reach pods")
 	}
 	if strings.TrimSpace(o.schedulerImage) == "" {
 		return nil, errors.New("--scheduler-image must not be empty")
@@ -202,7 +208,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := controllers.Setup(mgr, controllers.Options{SchedulerImage: o.schedulerImage, OperatorNamespace: operatorNamespace()}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{SchedulerImage: o.schedulerImage, OperatorNamespace: operatorNamespace(), KeyPropagation: o.keyPropagation}); err != nil {
 		return fmt.Errorf("setting up reconcilers: %w", err)
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

@@ -30,7 +30,7 @@ const (
 )
 
 // NetworkPolicies isolates the API server pods: nothing in or out except what the spec allows, DNS,
-// and the operator's health checks. It returns nil unless spec.network.policy is Enforce (the
+// and the operator's health checks and key-rotation scrapes. It returns nil unless spec.network.policy is Enforce (the
 // default, also when the field is empty). operatorNamespace is where the manager runs; when empty
 // no operator rule is written.
 //
@@ -71,8 +71,10 @@ func networkPolicy(si *rschedv1.SchedulerInstance, purpose string, in []networki
 	}
 }
 
-// apiIngress: the API and metrics ports from spec.network.ingressFrom, and the API port from the
-// operator's namespace for its health checks.
+// apiIngress: the API and metrics ports from spec.network.ingressFrom, and both from the
+// operator's namespace: the API port for its health checks, the metrics port because a key
+// rotation reads there, pod by pod, which keyring version each pod has loaded and how far its
+// rewrap has got, before the operator drops an old encryption key.
 //
 // An empty ingressFrom writes no client rule at all. A rule with no peers would mean "from
 // everywhere", the opposite of what an empty list says in the API (no client may reach the pods
@@ -90,7 +92,7 @@ func apiIngress(si *rschedv1.SchedulerInstance, operatorNamespace string) []netw
 	if operatorNamespace != "" {
 		rules = append(rules, networkingv1.NetworkPolicyIngressRule{
 			From:  []networkingv1.NetworkPolicyPeer{namespacePeer(operatorNamespace)},
-			Ports: []networkingv1.NetworkPolicyPort{tcpPort(APIPort)},
+			Ports: []networkingv1.NetworkPolicyPort{tcpPort(APIPort), tcpPort(MetricsPort)},
 		})
 	}
 	return rules

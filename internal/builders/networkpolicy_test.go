@@ -87,7 +87,8 @@ func TestAPIIngress(t *testing.T) {
 		From: []networkingv1.NetworkPolicyPeer{{NamespaceSelector: &metav1.LabelSelector{
 			MatchLabels: map[string]string{"kubernetes.io/metadata.name": operatorNS},
 		}}},
-		Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromInt32(8080))},
+		// The API port for health checks, the metrics port for the key-rotation scrapes.
+		Ports: []networkingv1.NetworkPolicyPort{port(corev1.ProtocolTCP, intstr.FromInt32(8080)), port(corev1.ProtocolTCP, intstr.FromInt32(9090))},
 	}
 	tests := []struct {
 		name  string
@@ -95,7 +96,7 @@ func TestAPIIngress(t *testing.T) {
 		opNS  string
 		rules []networkingv1.NetworkPolicyIngressRule
 	}{
-		{"no ingressFrom: only the operator's health checks", nil, operatorNS,
+		{"no ingressFrom: only the operator's health checks and scrapes", nil, operatorNS,
 			[]networkingv1.NetworkPolicyIngressRule{operatorRule}},
 		{"ingressFrom reaches the API and metrics ports", []networkingv1.NetworkPolicyPeer{ingressController}, operatorNS,
 			[]networkingv1.NetworkPolicyIngressRule{{

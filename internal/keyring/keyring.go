@@ -145,6 +145,16 @@ var ErrUnknownKey = errors.New("keyring: no usable key with that kid")
 // Parse decodes and validates a keyring file. Unknown fields are rejected, so a typo never
 // silently drops a key. Errors name keys by kid and never contain key material.
 func Parse(data []byte) (*Keyring, error) {
+	f, err := Decode(data)
+	if err != nil {
+		return nil, err
+	}
+	return f.Validate()
+}
+
+// Decode is Parse for the writer: it returns the validated File itself, which the operator
+// changes and marshals again.
+func Decode(data []byte) (*File, error) {
 	if len(data) > MaxFileSize {
 		return nil, fmt.Errorf("keyring: file is %d bytes, more than the %d allowed", len(data), MaxFileSize)
 	}
@@ -160,7 +170,10 @@ func Parse(data []byte) (*Keyring, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("keyring: trailing data after the keyring object")
 	}
-	return f.Validate()
+	if _, err := f.Validate(); err != nil {
+		return nil, err
+	}
+	return &f, nil
 }
 
 // exactKeys refuses what encoding/json would quietly accept: a key given twice (the last one

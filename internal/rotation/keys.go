@@ -1,6 +1,7 @@
 package rotation
 
 import (
+	"cmp"
 	"crypto/ed25519"
 	"crypto/rand"
 	"fmt"
@@ -143,7 +144,7 @@ func retire(f *keyring.File, now time.Time, r Retention) bool {
 	for i := range order {
 		order[i] = i
 	}
-	slices.SortFunc(order, func(a, b int) int { return f.Encryption[b].CreatedAt.Compare(f.Encryption[a].CreatedAt) })
+	slices.SortFunc(order, func(a, b int) int { return newestFirst(f.Encryption[a], f.Encryption[b]) })
 	for _, i := range order {
 		k := &f.Encryption[i]
 		if k.State != keyring.DecryptOnly {
@@ -156,7 +157,54 @@ func retire(f *keyring.File, now time.Time, r Retention) bool {
 			changed = true
 		}
 	}
+	if pruneRetired(f) {
+		changed = true
+	}
 	return changed
+}
+
+// keepRetired is how many retired versions per key stay listed in the keyring (without their
+// material) as a record; older ones are removed so the file does not grow without bound.
+const keepRetired = 3
+
+func pruneRetired(f *keyring.File) bool {
+	prune := func(list []keyring.FileKey) []keyring.FileKey {
+		order := slices.Clone(list)
+		slices.SortStableFunc(order, newestFirst)
+		seen := map[string]int{}
+		drop := map[string]bool{}
+		for _, k := range order {
+			if k.State == keyring.Retired {
+				name := baseName(k.KID)
+				seen[name]++
+				if seen[name] > keepRetired {
+					drop[k.KID] = true
+				}
+			}
+		}
+		return slices.DeleteFunc(list, func(k keyring.FileKey) bool { return drop[k.KID] })
+	}
+	ns, ne := len(f.Signing), len(f.Encryption)
+	f.Signing, f.Encryption = prune(f.Signing), prune(f.Encryption)
+	return len(f.Signing) != ns || len(f.Encryption) != ne
+}
+
+// newestFirst orders versions of keys by their version number (the kid's suffix), newest first;
+// creation times can be equal (two rotations within a second) and clocks can step back.
+func newestFirst(a, b keyring.FileKey) int {
+	if c := cmp.Compare(kidVersion(b.KID), kidVersion(a.KID)); c != 0 {
+		return c
+	}
+	return b.CreatedAt.Compare(a.CreatedAt)
+}
+
+func kidVersion(kid string) int64 {
+	i := strings.LastIndexByte(kid, '-')
+	if i < 0 {
+		return 0
+	}
+	v, _ := strconv.ParseInt(kid[i+1:], 10, 64)
+	return v
 }
 
 func baseName(kid string) string {

@@ -19,7 +19,8 @@ type RewrapStatus struct {
 	Pending   int64     `json:"pending"`
 	Rewrapped int64     `json:"rewrapped"`
 	Failed    int64     `json:"failed"`
-	LastRun   time.Time `json:"last_run"`
+	StartedAt time.Time `json:"started_at"` // a pass that ran to the end saw every value sealed before then
+	LastRun   time.Time `json:"last_run"`   // when the pass ended
 	Running   bool      `json:"running"`
 }
 
@@ -54,11 +55,12 @@ func (rw *Rewrapper) Status() RewrapStatus {
 // Values that cannot be opened are counted as failed and left as they are (never overwritten):
 // they need a person, and the count says so.
 func (rw *Rewrapper) Run(ctx context.Context) (RewrapStatus, error) {
+	started := rw.s.now()
 	active := rw.keyKID()
 	rw.mu.Lock()
 	rw.status.Running, rw.status.ActiveKID = true, active
 	rw.mu.Unlock()
-	st := RewrapStatus{ActiveKID: active}
+	st := RewrapStatus{ActiveKID: active, StartedAt: started}
 	defer func() {
 		st.LastRun = rw.s.now()
 		rw.mu.Lock()

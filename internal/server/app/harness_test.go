@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyring/keyringtest"
 	"github.com/rsched/rsched/internal/server/config"
@@ -67,6 +69,7 @@ type env struct {
 	clock *clock
 	// keys are per instance: replicas see a rotated keyring at different moments.
 	keys    []*keyringtest.Source
+	metrics []*prometheus.Registry
 	apps    []*App
 	servers []*httptest.Server
 	stream  *lines
@@ -113,7 +116,9 @@ func newEnv(t testing.TB, instances int, mutate func(*config.Config)) *env {
 	for range instances {
 		keys := keyringtest.NewSource(ring)
 		e.keys = append(e.keys, keys)
-		a, err := New(context.Background(), cfg, keys, dbURL, Options{Log: quiet, Now: c.Now, AuditStream: e.stream})
+		reg := prometheus.NewRegistry()
+		e.metrics = append(e.metrics, reg)
+		a, err := New(context.Background(), cfg, keys, dbURL, Options{Log: quiet, Now: c.Now, AuditStream: e.stream, Metrics: reg})
 		if err != nil {
 			t.Fatal(err)
 		}

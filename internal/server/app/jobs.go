@@ -2,16 +2,18 @@ package app
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rsched/rsched/internal/server/accounts"
 )
 
 type jobMetrics struct {
-	failures      *prometheus.CounterVec
-	rewrapPending prometheus.Gauge
-	rewrapFailed  prometheus.Gauge
-	rewrapped     prometheus.Counter
+	failures  *prometheus.CounterVec
+	rewrapped prometheus.Counter
+	rewrap    *rewrapMetrics
 }
 
 func newJobMetrics(reg prometheus.Registerer) *jobMetrics {
@@ -19,20 +21,71 @@ func newJobMetrics(reg prometheus.Registerer) *jobMetrics {
 		failures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rsched_background_job_failures_total", Help: "Failed runs of the server's background jobs, by job.",
 		}, []string{"job"}),
-		rewrapPending: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "rsched_fields_rewrap_pending", Help: "Encrypted fields still sealed with a key other than the active one after the last rewrap pass.",
-		}),
-		rewrapFailed: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "rsched_fields_rewrap_failed", Help: "Encrypted fields the last rewrap pass could not open (need attention before the old key is retired).",
-		}),
 		rewrapped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "rsched_fields_rewrapped_total", Help: "Encrypted fields re-sealed with the active key.",
 		}),
+		rewrap: newRewrapMetrics(),
 	}
 	if reg != nil {
-		reg.MustRegister(m.failures, m.rewrapPending, m.rewrapFailed, m.rewrapped)
+		reg.MustRegister(m.failures, m.rewrapped, m.rewrap)
 	}
 	return m
+}
+
+// rewrapMetrics exposes the outcome of the last completed rewrap pass. The operator retires an old
+// encryption key once every replica reports the new key with nothing pending, so the key and the
+// counts must come from the same pass: they are kept as one snapshot and written in one Collect,
+// where separate gauges could be scraped half-way through an update. A pass that ended in an error
+// changes nothing here: its counts cover only part of the data.
+type rewrapMetrics struct {
+	pending, failed, activeKey, started *prometheus.Desc
+
+	mu   sync.Mutex
+	last *accounts.RewrapStatus // nil until a pass completes
+}
+
+func newRewrapMetrics() *rewrapMetrics {
+	return &rewrapMetrics{
+		pending: prometheus.NewDesc("rsched_fields_rewrap_pending",
+			"Encrypted fields still sealed with a key other than the active one after the last completed rewrap pass.", nil, nil),
+		failed: prometheus.NewDesc("rsched_fields_rewrap_failed",
+			"Encrypted fields the last completed rewrap pass could not open (need attention before the old key is retired).", nil, nil),
+		activeKey: prometheus.NewDesc("rsched_fields_rewrap_active_key_info",
+			"The active encryption key of the last completed rewrap pass, as its kid label (value always 1, one series; absent until a pass completes).", []string{"kid"}, nil),
+		started: prometheus.NewDesc("rsched_fields_rewrap_last_run_timestamp_seconds",
+			"Unix time the last completed rewrap pass started (absent until a pass completes).", nil, nil),
+	}
+}
+
+// completed records the outcome of a pass that ran to the end.
+func (m *rewrapMetrics) completed(st accounts.RewrapStatus) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.last = &st
+}
+
+func (m *rewrapMetrics) Describe(ch chan<- *prometheus.Desc) {
+	ch <- m.pending
+	ch <- m.failed
+	ch <- m.activeKey
+	ch <- m.started
+}
+
+func (m *rewrapMetrics) Collect(ch chan<- prometheus.Metric) {
+	m.mu.Lock()
+	st := m.last
+	m.mu.Unlock()
+	var pending, failed int64
+	if st != nil {
+		pending, failed = st.Pending, st.Failed
+	}
+	ch <- prometheus.MustNewConstMetric(m.pending, prometheus.GaugeValue, float64(pending))
+	ch <- prometheus.MustNewConstMetric(m.failed, prometheus.GaugeValue, float64(failed))
+	if st == nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(m.activeKey, prometheus.GaugeValue, 1, st.ActiveKID)
+	ch <- prometheus.MustNewConstMetric(m.started, prometheus.GaugeValue, float64(st.StartedAt.UnixNano())/1e9)
 }
 
 // Intervals of the background jobs.
@@ -40,33 +93,52 @@ const (
 	cleanupEvery = time.Minute
 	pruneEvery   = time.Hour
 	rewrapEvery  = 10 * time.Minute
-	apiLimitSync = time.Second
+	// keyCheckEvery is how often the active encryption key is compared with the one of the last
+	// rewrap pass. An activation changes a key's state, not only the keyring's version, and the
+	// operator waits for the rewrap before it retires the old key: a second keeps that wait short
+	// for the price of an atomic load.
+	keyCheckEvery = time.Second
+	apiLimitSync  = time.Second
 )
 
 // RunBackground runs the periodic jobs until ctx ends: expired sessions, revoked token ids,
 // challenges and counters are deleted; the audit trail is pruned to its retention; confidential
-// fields are re-encrypted with the active key at start, whenever the keyring's version changes
-// and every ten minutes; the whole-API limit's counts are shared with the other replicas every
-// second. Every job is safe on every replica at once.
+// fields are re-encrypted with the active key at start, within a second of the active encryption
+// key changing, every ten minutes, and within a minute of a pass that failed; the whole-API
+// limit's counts are shared with the other replicas every second. Every job is safe on every
+// replica at once.
 func (a *App) RunBackground(ctx context.Context) {
 	cleanup := time.NewTicker(cleanupEvery)
 	prune := time.NewTicker(pruneEvery)
 	rewrap := time.NewTicker(rewrapEvery)
+	keyCheck := time.NewTicker(keyCheckEvery)
 	defer cleanup.Stop()
 	defer prune.Stop()
 	defer rewrap.Stop()
-	version := int64(-1)
-	runRewrap := func() {
+	defer keyCheck.Stop()
+	activeKID := func() string {
 		if kr := a.keys.Current(); kr != nil {
-			version = kr.Version
+			return kr.ActiveEncryptionKey().KID
+		}
+		return ""
+	}
+	var passKID string  // the active encryption key when the last pass started
+	var passFailed bool // the last pass ended in an error
+	runRewrap := func() {
+		if passKID = activeKID(); passKID == "" {
+			return // no keyring yet: the key check starts the pass once there is one
 		}
 		st, err := a.Rewrap.Run(ctx)
-		a.m.rewrapPending.Set(float64(st.Pending))
-		a.m.rewrapFailed.Set(float64(st.Failed))
 		a.m.rewrapped.Add(float64(st.Rewrapped))
+		passFailed = err != nil
 		if err != nil {
-			a.jobFailed("rewrap", err)
-		} else if st.Rewrapped > 0 || st.Failed > 0 {
+			if ctx.Err() == nil {
+				a.jobFailed("rewrap", err)
+			}
+			return
+		}
+		a.m.rewrap.completed(st)
+		if st.Rewrapped > 0 || st.Failed > 0 {
 			a.log.Info("fields re-encrypted", "activeKid", st.ActiveKID, "rewrapped", st.Rewrapped, "failed", st.Failed, "pending", st.Pending)
 		}
 	}
@@ -83,7 +155,11 @@ func (a *App) RunBackground(ctx context.Context) {
 			if _, err := a.Limiter.Cleanup(ctx); err != nil {
 				a.jobFailed("cleanup", err)
 			}
-			if kr := a.keys.Current(); kr != nil && kr.Version != version {
+			if passFailed {
+				runRewrap()
+			}
+		case <-keyCheck.C:
+			if kid := activeKID(); kid != "" && kid != passKID {
 				runRewrap()
 			}
 		case <-prune.C:

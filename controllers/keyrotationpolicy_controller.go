@@ -1,0 +1,442 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/builders"
+	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/rotation"
+	"github.com/rsched/rsched/internal/vault"
+)
+
+// DefaultKeyPropagation is how long a staged key version is given to reach every pod when the
+// operator cannot see the pods' keyring versions itself. Kubelet refreshes mounted Secrets every
+// syncFrequency (1m by default) plus its cache TTL; the server's watcher reloads within seconds.
+const DefaultKeyPropagation = 2 * time.Minute
+
+// KeyRotationPolicyReconciler rotates the keys of one SchedulerInstance on a schedule. A rotation
+// is two-phase: the next version of every key is staged (published, verifying and decrypting,
+// not yet signing or encrypting); once every pod has loaded it, it is activated and the versions
+// it replaces are demoted, later retired. Every decision is made from persisted state (status,
+// the keyring itself, Vault), so a restarted operator carries on exactly where it stopped.
+type KeyRotationPolicyReconciler struct {
+	Client client.Client
+	// APIReader reads what the cache does not hold (Secrets the user names for Vault login).
+	APIReader client.Reader
+	Scheme    *runtime.Scheme
+	Recorder  events.EventRecorder
+	Vault     *vault.Factory
+	Clock     clock.PassiveClock
+	// Observer reports which keyring version each pod has loaded and the server's re-encryption
+	// progress; nil means nothing can be observed (staged keys then activate after Propagation,
+	// and encryption keys are kept rather than retired).
+	Observer KeyObserver
+	// Propagation is the wait before activating a staged version when the pods cannot be
+	// observed to have loaded it (DefaultKeyPropagation when zero).
+	Propagation time.Duration
+}
+
+// +kubebuilder:rbac:groups=scheduling.rsched.io,resources=keyrotationpolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups=scheduling.rsched.io,resources=keyrotationpolicies/status,verbs=get;patch
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list
+
+// Reconcile runs the rotation as a short list of steps: check the spec against the world, load
+// the keyring (repairing a half-written rotation), bring status up to the keyring, advance the
+// rotation by at most one phase, write status.
+func (r *KeyRotationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	krp := &rschedv1.KeyRotationPolicy{}
+	if err := r.Client.Get(ctx, req.NamespacedName, krp); err != nil {
+		if apierrors.IsNotFound(err) {
+			forgetPolicyMetrics(req.Namespace, req.Name)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !krp.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, nil
+	}
+	st := newPolicyStatus(krp, r.Clock.Now())
+	if wait := backoffRemaining(krp, st.now); wait > 0 {
+		// A failed attempt waits out its backoff, whatever event woke us; a spec change does not.
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	si, err := r.checkSpec(ctx, krp, st)
+	if err == nil && si != nil {
+		var kr *storedKeyring
+		if kr, err = r.loadKeyring(ctx, krp, si, st); err == nil && kr != nil {
+			r.catchUp(krp, kr, st)
+			err = r.advance(ctx, krp, si, kr, st)
+			if err == nil && st.decision.Reason != rotation.BackingOff {
+				st.succeeded() // whatever failed before has now gone through
+			}
+		}
+	}
+	if err != nil {
+		st.failed(err)
+	}
+	if werr := r.updateStatus(ctx, krp, st); werr != nil {
+		return ctrl.Result{}, errors.Join(err, werr)
+	}
+	var wait *waitError
+	switch {
+	case errors.As(err, &wait):
+		log.FromContext(ctx).Info("waiting", "reason", wait.Error(), "retryIn", wait.after.String())
+		return ctrl.Result{RequeueAfter: wait.after}, nil
+	case err != nil && st.backoff > 0:
+		// A failed rotation: counted in status and retried after its backoff.
+		log.FromContext(ctx).Error(err, "rotation failed", "retryIn", st.backoff.String())
+		return ctrl.Result{RequeueAfter: st.backoff}, nil
+	case err != nil:
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: st.requeueAfter}, nil
+}
+
+// backoffRemaining is the rest of the backoff after failed attempts (0: none) for an unchanged
+// spec. It is computed from status, so it survives a restart.
+func backoffRemaining(krp *rschedv1.KeyRotationPolicy, now time.Time) time.Duration {
+	s := krp.Status
+	if s.FailedAttempts == 0 || s.LastFailureTime == nil || s.ObservedGeneration != krp.Generation {
+		return 0
+	}
+	retry := s.LastFailureTime.Add(rotation.BackoffFor(s.FailedAttempts))
+	if now.Before(retry) {
+		return retry.Sub(now)
+	}
+	return 0
+}
+
+// checkSpec finds the target and refuses what the schema cannot: an unknown time zone, Vault
+// storage for an instance without Vault, a second policy for the same instance. It returns the
+// target, or nil with the reason in status.
+func (r *KeyRotationPolicyReconciler) checkSpec(ctx context.Context, krp *rschedv1.KeyRotationPolicy, st *policyStatus) (*rschedv1.SchedulerInstance, error) {
+	if _, err := rotation.Next(krp.Spec.Schedule, st.now); err != nil {
+		reason := rschedv1.ReasonInvalidSchedule
+		if krp.Spec.Schedule.TimeZone != "" && krp.Spec.Schedule.Cron != "" {
+			reason = rschedv1.ReasonUnknownTimeZone
+		}
+		st.blocked(reason, fmt.Sprintf("spec.schedule cannot be used: %v", err))
+		return nil, nil
+	}
+	si := &rschedv1.SchedulerInstance{}
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: krp.Namespace, Name: krp.Spec.TargetRef.Name}, si)
+	if apierrors.IsNotFound(err) {
+		st.blocked(rschedv1.ReasonTargetNotFound, fmt.Sprintf("SchedulerInstance %q does not exist in this namespace", krp.Spec.TargetRef.Name))
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("reading the target: %w", err)
+	}
+	if other, err := r.olderPolicy(ctx, krp); err != nil {
+		return nil, err
+	} else if other != "" {
+		st.blocked(rschedv1.ReasonTargetConflict, fmt.Sprintf("KeyRotationPolicy %q already rotates the keys of SchedulerInstance %q; this one rotates nothing", other, si.Name))
+		return nil, nil
+	}
+	if krp.Spec.Storage != nil && krp.Spec.Storage.Vault != nil && si.Spec.Vault == nil {
+		st.blocked(rschedv1.ReasonStorageNeedsVault, fmt.Sprintf("spec.storage.vault uses the Vault connection of SchedulerInstance %q, which has no spec.vault", si.Name))
+		return nil, nil
+	}
+	return si, nil
+}
+
+// olderPolicy names another policy for the same target that takes precedence (the older one;
+// the name breaks a tie), or "".
+func (r *KeyRotationPolicyReconciler) olderPolicy(ctx context.Context, krp *rschedv1.KeyRotationPolicy) (string, error) {
+	others, err := policiesFor(ctx, r.Client, krp.Namespace, krp.Spec.TargetRef.Name)
+	if err != nil {
+		return "", fmt.Errorf("listing policies: %w", err)
+	}
+	for _, o := range others {
+		if o.UID == krp.UID || !o.DeletionTimestamp.IsZero() {
+			continue
+		}
+		c := o.CreationTimestamp.Compare(krp.CreationTimestamp.Time)
+		if c < 0 || (c == 0 && o.Name < krp.Name) {
+			return o.Name, nil
+		}
+	}
+	return "", nil
+}
+
+// policiesFor lists the policies of a namespace that target instance (a namespace holds few).
+func policiesFor(ctx context.Context, c client.Reader, namespace, instance string) ([]rschedv1.KeyRotationPolicy, error) {
+	list := &rschedv1.KeyRotationPolicyList{}
+	if err := c.List(ctx, list, client.InNamespace(namespace)); err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(list.Items, func(p rschedv1.KeyRotationPolicy) bool { return p.Spec.TargetRef.Name != instance }), nil
+}
+
+// advance moves the rotation on by at most one phase: activate a staged version once every pod
+// has it; else retire what retention allows; else rotate if the decision chain says so.
+func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus) error {
+	if hasStaged(kr.file) {
+		return r.activateWhenPropagated(ctx, krp, si, kr, st)
+	}
+	if err := r.retire(ctx, krp, si, kr, st); err != nil {
+		return err
+	}
+	d := rotation.Decide(rotation.Input{
+		Now:               st.now,
+		Suspended:         krp.Spec.Suspend,
+		TargetFound:       true,
+		Initialised:       true,
+		NextRotation:      timeOf(st.next.NextRotationTime),
+		RotateRequest:     krp.Annotations[rschedv1.RotateAnnotation],
+		LastRotateRequest: st.next.LastRotateRequest,
+		FailedAttempts:    st.next.FailedAttempts,
+		LastFailure:       timeOf(st.next.LastFailureTime),
+	})
+	if d.Reason == rotation.Suspended && krp.Annotations[rschedv1.RotateAnnotation] != "" &&
+		krp.Annotations[rschedv1.RotateAnnotation] != st.next.LastRotateRequest {
+		// Suspension stops the schedule, not a person: a new manual request still rotates.
+		d = rotation.Decision{Rotate: true, Reason: rotation.ManualRequest}
+	}
+	st.decision = d
+	if !d.Rotate {
+		if d.After > 0 {
+			st.requeue(d.After)
+		}
+		return nil
+	}
+	return r.stage(ctx, krp, si, kr, st, d)
+}
+
+// stage writes the next version of every key of the policy, staged.
+func (r *KeyRotationPolicyReconciler) stage(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus, d rotation.Decision) error {
+	next, err := rotation.Stage(kr.file, krp.Spec.Keys, st.now)
+	if err != nil {
+		return &rotationError{err: err}
+	}
+	request := st.next.LastRotateRequest
+	if d.Reason == rotation.ManualRequest {
+		request = krp.Annotations[rschedv1.RotateAnnotation]
+	}
+	if err := r.write(ctx, krp, si, kr, next, request); err != nil {
+		return &rotationError{err: err}
+	}
+	// The schedule continues from the time the rotation was due, so a late reconcile does not
+	// shift every later rotation; a rotation overdue by more than a period starts afresh.
+	base := st.now
+	if d.Reason == rotation.Due {
+		base = timeOf(st.next.NextRotationTime)
+		rotationLateness.Observe(st.now.Sub(base).Seconds())
+	}
+	r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonStaged, "Stage", "Staged keyring version %d (%s); it becomes active once every pod has loaded it", next.Version, reasonText(d.Reason))
+	st.succeeded()
+	r.catchUp(krp, kr, st)
+	st.schedule(krp, base)
+	st.rotating(fmt.Sprintf("Keyring version %d is staged; waiting for every pod to load it", next.Version))
+	st.requeue(time.Second) // check propagation soon; the observer usually sees it within seconds
+	return nil
+}
+
+// activateWhenPropagated makes the staged version active once every pod has loaded it: for
+// RollingRestart when the Deployment has rolled out with the version on its pod template; for
+// HotReload when the observer sees the version on every ready pod, or after Propagation.
+func (r *KeyRotationPolicyReconciler) activateWhenPropagated(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus) error {
+	stagedAt := stagedTime(kr.file)
+	ready, wait, why, err := r.propagated(ctx, krp, si, kr, stagedAt, st.now)
+	if err != nil {
+		return err
+	}
+	if !ready {
+		st.rotating(why)
+		st.requeue(wait)
+		return nil
+	}
+	next, err := rotation.Activate(kr.file, st.now, r.retention(krp, st))
+	if err != nil {
+		return &rotationError{err: err}
+	}
+	retired := newlyRetired(kr.file, next)
+	if err := r.write(ctx, krp, si, kr, next, kr.request); err != nil {
+		return &rotationError{err: err}
+	}
+	rotationsTotal.WithLabelValues(krp.Namespace, krp.Name, "success").Inc()
+	r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonRotated, "Rotate", "Keyring version %d is active: new tokens and data use it, the keys it replaced stay usable for the grace period", next.Version)
+	for _, kid := range retired {
+		r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonKeyRetired, "Retire", "Key %s retired", kid)
+	}
+	st.succeeded()
+	r.catchUp(krp, kr, st)
+	st.requeueForRetirement(kr.file)
+	return nil
+}
+
+// retire applies retention between rotations: a verify-only key past its grace period and, when
+// the server reports them drained, encryption keys beyond spec.retain.
+func (r *KeyRotationPolicyReconciler) retire(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus) error {
+	ret := r.retention(krp, st)
+	if r.Observer != nil && needsObservation(kr.file, ret.Retain) {
+		ret.Drained = r.drained(ctx, si, kr.file)
+	}
+	next, changed, err := rotation.Retire(kr.file, st.now, ret)
+	if err != nil {
+		return &rotationError{err: err}
+	}
+	if changed {
+		retired := newlyRetired(kr.file, next)
+		if err := r.write(ctx, krp, si, kr, next, kr.request); err != nil {
+			return &rotationError{err: err}
+		}
+		for _, kid := range retired {
+			r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonKeyRetired, "Retire", "Key %s retired", kid)
+		}
+		r.catchUp(krp, kr, st)
+	}
+	st.requeueForRetirement(kr.file)
+	if r.Observer != nil && needsObservation(kr.file, ret.Retain) {
+		st.requeue(retentionRecheck) // the server's rewrap progress is polled, not watched
+	}
+	return nil
+}
+
+// retentionRecheck is how often the server's re-encryption progress is checked while an
+// encryption key beyond spec.retain waits for its data to be re-encrypted.
+const retentionRecheck = time.Minute
+
+func (r *KeyRotationPolicyReconciler) retention(krp *rschedv1.KeyRotationPolicy, _ *policyStatus) rotation.Retention {
+	grace := 24 * time.Hour
+	if krp.Spec.GracePeriod != nil {
+		grace = krp.Spec.GracePeriod.Duration
+	}
+	retain := int(krp.Spec.Retain)
+	if retain <= 0 {
+		retain = 3
+	}
+	return rotation.Retention{Grace: grace, Retain: retain}
+}
+
+func (r *KeyRotationPolicyReconciler) propagation() time.Duration {
+	if r.Propagation > 0 {
+		return r.Propagation
+	}
+	return DefaultKeyPropagation
+}
+
+// rotationError is a failed attempt to change the keys: counted, evented and backed off.
+type rotationError struct{ err error }
+
+func (e *rotationError) Error() string { return e.err.Error() }
+func (e *rotationError) Unwrap() error { return e.err }
+
+// SetupWithManager watches policies (spec and annotation changes), their targets and the keyring
+// Secrets and Deployments of those targets.
+func (r *KeyRotationPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	byInstance := func(ctx context.Context, name, namespace string) []reconcile.Request {
+		list, err := policiesFor(ctx, mgr.GetClient(), namespace, name)
+		if err != nil {
+			return nil
+		}
+		out := make([]reconcile.Request, 0, len(list))
+		for i := range list {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: namespace, Name: list[i].Name}})
+		}
+		return out
+	}
+	owned := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		name := o.GetLabels()[builders.LabelInstance]
+		if name == "" || o.GetLabels()[builders.LabelManagedBy] != builders.ManagedBy {
+			return nil
+		}
+		return byInstance(ctx, name, o.GetNamespace())
+	})
+	instance := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		return byInstance(ctx, o.GetName(), o.GetNamespace())
+	})
+	policies := handler.EnqueueRequestsFromMapFunc(func(ctx context.Context, o client.Object) []reconcile.Request {
+		// A policy deleted or retargeted frees its instance for a waiting one.
+		return byInstance(ctx, o.(*rschedv1.KeyRotationPolicy).Spec.TargetRef.Name, o.GetNamespace())
+	})
+	keyringOnly := predicate.NewPredicateFuncs(func(o client.Object) bool {
+		return o.GetName() == o.GetLabels()[builders.LabelInstance]+"-keyring"
+	})
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&rschedv1.KeyRotationPolicy{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
+		Watches(&rschedv1.KeyRotationPolicy{}, policies, builder.WithPredicates(deletedOnly())).
+		Watches(&rschedv1.SchedulerInstance{}, instance, builder.WithPredicates(createdOrDeleted())).
+		Watches(&corev1.Secret{}, owned, builder.WithPredicates(keyringOnly)).
+		Watches(&appsv1.Deployment{}, owned, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
+		Named("keyrotationpolicy").
+		Complete(r)
+}
+
+func deletedOnly() predicate.Funcs {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+	}
+}
+
+func createdOrDeleted() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }}
+}
+
+// event records an event on the policy; notes never carry key material.
+func (r *KeyRotationPolicyReconciler) event(krp *rschedv1.KeyRotationPolicy, typ, reason, action, note string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(krp, nil, typ, reason, action, note, args...)
+	}
+}
+
+func reasonText(r rotation.Reason) string {
+	switch r {
+	case rotation.ManualRequest:
+		return "requested through the " + rschedv1.RotateAnnotation + " annotation"
+	case rotation.Due:
+		return "the schedule was due"
+	}
+	return string(r)
+}
+
+func hasStaged(f *keyring.File) bool {
+	staged := func(k keyring.FileKey) bool { return k.State == keyring.Staged }
+	return slices.ContainsFunc(f.Signing, staged) || slices.ContainsFunc(f.Encryption, staged)
+}
+
+// stagedTime is when the staged version was generated.
+func stagedTime(f *keyring.File) time.Time {
+	for _, k := range slices.Concat(f.Signing, f.Encryption) {
+		if k.State == keyring.Staged {
+			return k.CreatedAt
+		}
+	}
+	return time.Time{}
+}
+
+// newlyRetired lists the kids retired between prev and next.
+func newlyRetired(prev, next *keyring.File) []string {
+	was := map[string]keyring.State{}
+	for _, k := range slices.Concat(prev.Signing, prev.Encryption) {
+		was[k.KID] = k.State
+	}
+	var out []string
+	for _, k := range slices.Concat(next.Signing, next.Encryption) {
+		if k.State == keyring.Retired && was[k.KID] != keyring.Retired {
+			out = append(out, k.KID)
+		}
+	}
+	return out
+}
