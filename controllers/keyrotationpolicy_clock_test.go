@@ -233,8 +233,8 @@ func TestDueRotationHappensAndNotBefore(t *testing.T) {
 
 	e.clk.Step(time.Hour - time.Second)
 	res = e.mustReconcile()
-	if f := e.keyring(); f.Version != 1 {
-		t.Fatalf("rotated a second early: version %d", f.Version)
+	if f := e.keyring(); rotation.KeyVersion(f) != 1 {
+		t.Fatalf("rotated a second early: version %d", rotation.KeyVersion(f))
 	}
 	if res.RequeueAfter != time.Second {
 		t.Fatalf("requeue after %v, want 1s", res.RequeueAfter)
@@ -243,8 +243,8 @@ func TestDueRotationHappensAndNotBefore(t *testing.T) {
 	e.clk.Step(time.Second)
 	e.mustReconcile()
 	f := e.keyring()
-	if f.Version != 2 || states(f)["jwt-2"] != keyring.Staged || states(f)["fields-2"] != keyring.Staged || states(f)["jwt-1"] != keyring.Active {
-		t.Fatalf("after the due time: version %d, states %v", f.Version, states(f))
+	if rotation.KeyVersion(f) != 2 || states(f)["jwt-2"] != keyring.Staged || states(f)["fields-2"] != keyring.Staged || states(f)["jwt-1"] != keyring.Active {
+		t.Fatalf("after the due time: version %d, states %v", rotation.KeyVersion(f), states(f))
 	}
 	krp = e.policy()
 	if c := condition(krp, rschedv1.ConditionRotating); c == nil || c.Status != metav1.ConditionTrue || c.Reason != rschedv1.ReasonStaged {
@@ -268,11 +268,12 @@ func TestDueRotationHappensAndNotBefore(t *testing.T) {
 		t.Fatalf("after activation: %v", st)
 	}
 	for _, k := range f.Signing {
-		if k.KID == "jwt-1" && !k.NotAfter.Equal(e.clk.Now().Add(10*time.Minute)) {
-			t.Fatalf("jwt-1 verifies until %v, want now + gracePeriod", k.NotAfter)
+		// gracePeriod, plus the propagation time during which a pod may still sign with it
+		if k.KID == "jwt-1" && !k.NotAfter.Equal(e.clk.Now().Add(11*time.Minute)) {
+			t.Fatalf("jwt-1 verifies until %v, want now + gracePeriod + propagation", k.NotAfter)
 		}
 	}
-	if res.RequeueAfter != 10*time.Minute {
+	if res.RequeueAfter != 11*time.Minute {
 		t.Fatalf("after activation, requeue after %v, want the grace period's end", res.RequeueAfter)
 	}
 	krp = e.policy()
@@ -289,7 +290,7 @@ func TestDueRotationHappensAndNotBefore(t *testing.T) {
 	}
 
 	// The grace period ends: jwt-1 is retired and its material dropped.
-	e.clk.Step(10 * time.Minute)
+	e.clk.Step(11 * time.Minute)
 	e.mustReconcile()
 	for _, k := range e.keyring().Signing {
 		if k.KID == "jwt-1" && (k.State != keyring.Retired || len(k.Key) != 0) {
@@ -322,12 +323,12 @@ func (e *rotEnv) drive(until time.Time) (staged [][2]time.Time) {
 	e.t.Helper()
 	for e.clk.Now().Before(until) {
 		due := timeOf(e.policy().Status.NextRotationTime)
-		v := e.keyring().Version
+		v := rotation.KeyVersion(e.keyring())
 		res := e.mustReconcile()
 		if testing.Verbose() && debugDrive {
-			e.t.Logf("at %v: version %d → %d, due %v, requeue %v, next %v", e.clk.Now(), v, e.keyring().Version, due, res.RequeueAfter, e.policy().Status.NextRotationTime)
+			e.t.Logf("at %v: version %d → %d, due %v, requeue %v, next %v", e.clk.Now(), v, rotation.KeyVersion(e.keyring()), due, res.RequeueAfter, e.policy().Status.NextRotationTime)
 		}
-		if nv := e.keyring().Version; nv != v {
+		if nv := rotation.KeyVersion(e.keyring()); nv != v {
 			staged = append(staged, [2]time.Time{e.clk.Now(), due})
 		}
 		if res.RequeueAfter <= 0 {
@@ -390,12 +391,12 @@ func TestSuspendStopsTheScheduleButNotAManualRequest(t *testing.T) {
 	}
 	e.clk.Step(100 * time.Hour)
 	e.mustReconcile()
-	if e.keyring().Version != 1 {
+	if rotation.KeyVersion(e.keyring()) != 1 {
 		t.Fatal("a suspended policy rotated on its schedule")
 	}
 	e.annotate("by-hand-1")
 	e.mustReconcile()
-	if e.keyring().Version != 2 || e.policy().Status.LastRotateRequest != "by-hand-1" {
+	if rotation.KeyVersion(e.keyring()) != 2 || e.policy().Status.LastRotateRequest != "by-hand-1" {
 		t.Fatal("a manual request did not rotate a suspended policy")
 	}
 
@@ -417,14 +418,14 @@ func TestManualTriggerRotatesOncePerNewValue(t *testing.T) {
 	e.mustReconcile()
 	e.annotate("2026-03-01T12:05")
 	e.mustReconcile()
-	if v := e.keyring().Version; v != 2 {
+	if v := rotation.KeyVersion(e.keyring()); v != 2 {
 		t.Fatalf("version %d after a manual request", v)
 	}
 	e.clk.Step(time.Minute)
 	for range 3 {
 		e.mustReconcile()
 	}
-	if v := e.keyring().Version; v != 2 {
+	if v := rotation.KeyVersion(e.keyring()); v != 2 {
 		t.Fatalf("the same request rotated again: version %d", v)
 	}
 	if st := states(e.keyring()); st["jwt-2"] != keyring.Active {
@@ -444,13 +445,13 @@ func TestManualTriggerRotatesOncePerNewValue(t *testing.T) {
 	e.mustReconcile()
 	e.annotate("third")
 	e.mustReconcile()
-	if v := e.keyring().Version; v != 3 {
+	if v := rotation.KeyVersion(e.keyring()); v != 3 {
 		t.Fatalf("version %d, want 3 (the third request waits for version 3 to be active)", v)
 	}
 	e.clk.Step(time.Minute)
 	e.mustReconcile() // activates 3
 	e.mustReconcile() // rotates for "third"
-	if v := e.keyring().Version; v != 4 {
+	if v := rotation.KeyVersion(e.keyring()); v != 4 {
 		t.Fatalf("version %d, want 4", v)
 	}
 	if e.policy().Status.LastRotateRequest != "third" {
@@ -478,15 +479,15 @@ func TestALostStatusWriteDoesNotRepeatARotation(t *testing.T) {
 	if _, err := e.reconcile(); err == nil {
 		t.Fatal("the injected status failure was not reported")
 	}
-	if e.keyring().Version != 2 || e.policy().Status.CurrentVersion != 1 {
+	if rotation.KeyVersion(e.keyring()) != 2 || e.policy().Status.CurrentVersion != 1 {
 		t.Fatal("setup: the keyring should be ahead of status")
 	}
 	failStatus.Store(false)
 	e.r = e.reconciler(kube.Client) // a new operator
 	e.mustReconcile()
 	krp := e.policy()
-	if e.keyring().Version != 2 || krp.Status.CurrentVersion != 2 || krp.Status.LastRotateRequest != "once" {
-		t.Fatalf("after the restart: keyring %d, status %d, request %q", e.keyring().Version, krp.Status.CurrentVersion, krp.Status.LastRotateRequest)
+	if rotation.KeyVersion(e.keyring()) != 2 || krp.Status.CurrentVersion != 2 || krp.Status.LastRotateRequest != "once" {
+		t.Fatalf("after the restart: keyring %d, status %d, request %q", rotation.KeyVersion(e.keyring()), krp.Status.CurrentVersion, krp.Status.LastRotateRequest)
 	}
 }
 
@@ -666,3 +667,54 @@ func TestFakeClockLatenessOver120Rotations(t *testing.T) {
 var _ = testenv.Eventually
 
 var debugDrive = false
+
+func TestAPodKnownToBeBehindIsNeverOvertaken(t *testing.T) {
+	e := newRotEnv(t, nil, nil)
+	obs := &staticObserver{pods: []PodKeys{
+		{Pod: "fast", Report: &keyprobe.Report{HasKeyring: true, KeyringVersion: 2}},
+		{Pod: "slow", Report: &keyprobe.Report{HasKeyring: true, KeyringVersion: 1}},
+	}}
+	e.r.Observer = obs
+	e.mustReconcile()
+	e.annotate("go")
+	e.mustReconcile()
+	e.clk.Step(time.Hour) // far past the propagation time
+	e.mustReconcile()
+	if states(e.keyring())["jwt-2"] != keyring.Staged {
+		t.Fatal("activated while a pod reported the previous keyring")
+	}
+	if c := condition(e.policy(), rschedv1.ConditionRotating); c == nil || !strings.Contains(c.Message, "pod slow") {
+		t.Fatalf("Rotating: %+v", c)
+	}
+	obs.pods[1].Report.KeyringVersion = 2
+	e.mustReconcile()
+	if states(e.keyring())["jwt-2"] != keyring.Active {
+		t.Fatal("not activated once every pod had the staged version")
+	}
+}
+
+func TestAnOlderKeyringIsRefusedNotAdopted(t *testing.T) {
+	e := newRotEnv(t, nil, nil)
+	e.mustReconcile()
+	old := e.keyring()
+	e.annotate("one")
+	e.mustReconcile()
+	e.clk.Step(time.Minute)
+	e.mustReconcile()
+	// Someone restores the version-1 keyring from an old backup.
+	sec := &corev1.Secret{}
+	_ = get(t, e.ns, "keys-keyring", sec)
+	sec.Data[builders.KeyringKey], _ = keyring.Marshal(old)
+	if err := kube.Client.Update(context.Background(), sec); err != nil {
+		t.Fatal(err)
+	}
+	e.annotate("two")
+	e.mustReconcile()
+	krp := e.policy()
+	if c := condition(krp, rschedv1.ConditionReady); c.Reason != rschedv1.ReasonKeyringInvalid || krp.Status.CurrentVersion != 2 {
+		t.Fatalf("after the regression: %+v, version %d", c, krp.Status.CurrentVersion)
+	}
+	if rotation.KeyVersion(e.keyring()) != 1 {
+		t.Fatal("rotated over a regressed keyring (the next version would reuse jwt-2)")
+	}
+}

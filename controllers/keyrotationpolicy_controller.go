@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -57,9 +59,14 @@ type KeyRotationPolicyReconciler struct {
 	Propagation time.Duration
 }
 
+// +kubebuilder:rbac:groups=apps,resources=deployments,verbs=get;list;watch
+// +kubebuilder:rbac:groups=core,resources=secrets,verbs=get;list;watch;create;update
+// +kubebuilder:rbac:groups=core,resources=serviceaccounts/token,verbs=create
+// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 // +kubebuilder:rbac:groups=scheduling.rsched.io,resources=keyrotationpolicies,verbs=get;list;watch
 // +kubebuilder:rbac:groups=scheduling.rsched.io,resources=keyrotationpolicies/status,verbs=get;patch
-// +kubebuilder:rbac:groups=discovery.k8s.io,resources=endpointslices,verbs=list
+// +kubebuilder:rbac:groups=scheduling.rsched.io,resources=schedulerinstances,verbs=get;list;watch
 
 // Reconcile runs the rotation as a short list of steps: check the spec against the world, load
 // the keyring (repairing a half-written rotation), bring status up to the keyring, advance the
@@ -196,7 +203,7 @@ func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1
 	if err := r.retire(ctx, krp, si, kr, st); err != nil {
 		return err
 	}
-	d := rotation.Decide(rotation.Input{
+	in := rotation.Input{
 		Now:               st.now,
 		Suspended:         krp.Spec.Suspend,
 		TargetFound:       true,
@@ -206,11 +213,15 @@ func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1
 		LastRotateRequest: st.next.LastRotateRequest,
 		FailedAttempts:    st.next.FailedAttempts,
 		LastFailure:       timeOf(st.next.LastFailureTime),
-	})
-	if d.Reason == rotation.Suspended && krp.Annotations[rschedv1.RotateAnnotation] != "" &&
-		krp.Annotations[rschedv1.RotateAnnotation] != st.next.LastRotateRequest {
-		// Suspension stops the schedule, not a person: a new manual request still rotates.
-		d = rotation.Decision{Rotate: true, Reason: rotation.ManualRequest}
+	}
+	d := rotation.Decide(in)
+	if d.Reason == rotation.Suspended {
+		// Suspension stops the schedule, not a person: a new manual request still rotates (after
+		// the backoff of a failure, like any other).
+		in.Suspended = false
+		if d2 := rotation.Decide(in); d2.Reason == rotation.ManualRequest || d2.Reason == rotation.BackingOff {
+			d = d2
+		}
 	}
 	st.decision = d
 	if !d.Rotate {
@@ -226,14 +237,14 @@ func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1
 func (r *KeyRotationPolicyReconciler) stage(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus, d rotation.Decision) error {
 	next, err := rotation.Stage(kr.file, krp.Spec.Keys, st.now)
 	if err != nil {
-		return &rotationError{err: err}
+		return failedRotation(err)
 	}
 	request := st.next.LastRotateRequest
 	if d.Reason == rotation.ManualRequest {
 		request = krp.Annotations[rschedv1.RotateAnnotation]
 	}
 	if err := r.write(ctx, krp, si, kr, next, request); err != nil {
-		return &rotationError{err: err}
+		return failedRotation(err)
 	}
 	// The schedule continues from the time the rotation was due, so a late reconcile does not
 	// shift every later rotation; a rotation overdue by more than a period starts afresh.
@@ -242,11 +253,11 @@ func (r *KeyRotationPolicyReconciler) stage(ctx context.Context, krp *rschedv1.K
 		base = timeOf(st.next.NextRotationTime)
 		rotationLateness.Observe(st.now.Sub(base).Seconds())
 	}
-	r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonStaged, "Stage", "Staged keyring version %d (%s); it becomes active once every pod has loaded it", next.Version, reasonText(d.Reason))
+	r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonStaged, "Stage", "Staged keyring version %d (%s); it becomes active once every pod has loaded it", rotation.KeyVersion(next), reasonText(d.Reason))
 	st.succeeded()
 	r.catchUp(krp, kr, st)
 	st.schedule(krp, base)
-	st.rotating(fmt.Sprintf("Keyring version %d is staged; waiting for every pod to load it", next.Version))
+	st.rotating(fmt.Sprintf("Keyring version %d is staged; waiting for every pod to load it", rotation.KeyVersion(next)))
 	st.requeue(time.Second) // check propagation soon; the observer usually sees it within seconds
 	return nil
 }
@@ -255,7 +266,7 @@ func (r *KeyRotationPolicyReconciler) stage(ctx context.Context, krp *rschedv1.K
 // RollingRestart when the Deployment has rolled out with the version on its pod template; for
 // HotReload when the observer sees the version on every ready pod, or after Propagation.
 func (r *KeyRotationPolicyReconciler) activateWhenPropagated(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus) error {
-	stagedAt := stagedTime(kr.file)
+	stagedAt := publishedAt(kr)
 	ready, wait, why, err := r.propagated(ctx, krp, si, kr, stagedAt, st.now)
 	if err != nil {
 		return err
@@ -267,14 +278,14 @@ func (r *KeyRotationPolicyReconciler) activateWhenPropagated(ctx context.Context
 	}
 	next, err := rotation.Activate(kr.file, st.now, r.retention(krp, st))
 	if err != nil {
-		return &rotationError{err: err}
+		return failedRotation(err)
 	}
 	retired := newlyRetired(kr.file, next)
 	if err := r.write(ctx, krp, si, kr, next, kr.request); err != nil {
-		return &rotationError{err: err}
+		return failedRotation(err)
 	}
 	rotationsTotal.WithLabelValues(krp.Namespace, krp.Name, "success").Inc()
-	r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonRotated, "Rotate", "Keyring version %d is active: new tokens and data use it, the keys it replaced stay usable for the grace period", next.Version)
+	r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonRotated, "Rotate", "Keyring version %d is active: new tokens and data use it, the keys it replaced stay usable for the grace period", rotation.KeyVersion(next))
 	for _, kid := range retired {
 		r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonKeyRetired, "Retire", "Key %s retired", kid)
 	}
@@ -293,12 +304,12 @@ func (r *KeyRotationPolicyReconciler) retire(ctx context.Context, krp *rschedv1.
 	}
 	next, changed, err := rotation.Retire(kr.file, st.now, ret)
 	if err != nil {
-		return &rotationError{err: err}
+		return failedRotation(err)
 	}
 	if changed {
 		retired := newlyRetired(kr.file, next)
 		if err := r.write(ctx, krp, si, kr, next, kr.request); err != nil {
-			return &rotationError{err: err}
+			return failedRotation(err)
 		}
 		for _, kid := range retired {
 			r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonKeyRetired, "Retire", "Key %s retired", kid)
@@ -325,7 +336,9 @@ func (r *KeyRotationPolicyReconciler) retention(krp *rschedv1.KeyRotationPolicy,
 	if retain <= 0 {
 		retain = 3
 	}
-	return rotation.Retention{Grace: grace, Retain: retain}
+	// A pod may go on signing with the replaced key until it reloads the activated keyring (up
+	// to the propagation time): its last such token must still verify for the grace period.
+	return rotation.Retention{Grace: grace + r.propagation(), Retain: retain}
 }
 
 func (r *KeyRotationPolicyReconciler) propagation() time.Duration {
@@ -337,6 +350,16 @@ func (r *KeyRotationPolicyReconciler) propagation() time.Duration {
 
 // rotationError is a failed attempt to change the keys: counted, evented and backed off.
 type rotationError struct{ err error }
+
+// failedRotation wraps err as a failed rotation, except a wait (a lost check-and-set race), which
+// is retried shortly without counting as a failure.
+func failedRotation(err error) error {
+	var wait *waitError
+	if errors.As(err, &wait) {
+		return err
+	}
+	return &rotationError{err: err}
+}
 
 func (e *rotationError) Error() string { return e.err.Error() }
 func (e *rotationError) Unwrap() error { return e.err }
@@ -375,7 +398,8 @@ func (r *KeyRotationPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&rschedv1.KeyRotationPolicy{}, builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Watches(&rschedv1.KeyRotationPolicy{}, policies, builder.WithPredicates(deletedOnly())).
-		Watches(&rschedv1.SchedulerInstance{}, instance, builder.WithPredicates(createdOrDeleted())).
+		// Created, deleted or respecified (spec.vault added for storage.vault, say).
+		Watches(&rschedv1.SchedulerInstance{}, instance, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Secret{}, owned, builder.WithPredicates(keyringOnly)).
 		Watches(&appsv1.Deployment{}, owned, builder.WithPredicates(predicate.ResourceVersionChangedPredicate{})).
 		Named("keyrotationpolicy").
@@ -388,10 +412,6 @@ func deletedOnly() predicate.Funcs {
 		UpdateFunc:  func(event.UpdateEvent) bool { return false },
 		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
-}
-
-func createdOrDeleted() predicate.Funcs {
-	return predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }}
 }
 
 // event records an event on the policy; notes never carry key material.
@@ -416,9 +436,17 @@ func hasStaged(f *keyring.File) bool {
 	return slices.ContainsFunc(f.Signing, staged) || slices.ContainsFunc(f.Encryption, staged)
 }
 
-// stagedTime is when the staged version was generated.
-func stagedTime(f *keyring.File) time.Time {
-	for _, k := range slices.Concat(f.Signing, f.Encryption) {
+// publishedAt is when the keyring Secret first carried the staged version (the pods' clock of
+// propagation starts there, not at the Vault write), from the annotation writeSecret sets; the
+// staged keys' creation time if the annotation is missing.
+func publishedAt(kr *storedKeyring) time.Time {
+	if kr.secret != nil {
+		v, at, ok := strings.Cut(kr.secret.Annotations[rschedv1.StagedAnnotation], "@")
+		if t, err := time.Parse(time.RFC3339, at); ok && err == nil && v == strconv.FormatInt(rotation.KeyVersion(kr.file), 10) {
+			return t
+		}
+	}
+	for _, k := range slices.Concat(kr.file.Signing, kr.file.Encryption) {
 		if k.State == keyring.Staged {
 			return k.CreatedAt
 		}

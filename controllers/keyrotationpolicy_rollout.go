@@ -17,6 +17,7 @@ import (
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyprobe"
 	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/rotation"
 )
 
 // KeyObserver reports what the instance's ready pods have loaded, from their metrics endpoints.
@@ -101,19 +102,33 @@ func (r *KeyRotationPolicyReconciler) propagated(ctx context.Context, krp *rsche
 	if missing || (dep.Spec.Replicas != nil && *dep.Spec.Replicas == 0) {
 		return true, 0, "", nil // no pod runs; a pod that starts mounts the new keyring
 	}
-	version := kr.file.Version
+	// The pods report the file's version (every change raises it); the pod template and the
+	// messages carry the key version (the number in the key ids).
+	version, keyVersion := kr.file.Version, rotation.KeyVersion(kr.file)
 	if krp.Spec.Rollout == rschedv1.RolloutRollingRestart {
-		if rolledOut(dep, version) {
+		if kr.secret.Annotations[rschedv1.RolloutVersionAnnotation] != strconv.FormatInt(keyVersion, 10) {
+			// Staged before the rollout was switched to RollingRestart: ask for the restart now.
+			if err := r.writeSecret(ctx, krp, si, kr, kr.file, kr.request); err != nil {
+				return false, 0, "", err
+			}
+		}
+		if rolledOut(dep, keyVersion) {
 			return true, 0, "", nil
 		}
-		return false, 30 * time.Second, fmt.Sprintf("Keyring version %d is staged; the pods are being restarted to load it", version), nil
+		return false, 30 * time.Second, fmt.Sprintf("Keyring version %d is staged; the pods are being restarted to load it", keyVersion), nil
 	}
 	if r.Observer != nil {
 		pods, err := r.Observer.Observe(ctx, si)
-		if err == nil && len(pods) > 0 && allLoaded(pods, version) {
+		if err == nil && len(pods) > 0 {
+			// The pods can be read: their word decides, however long it takes. A pod known to
+			// be behind (a slow kubelet, a keyring its server refused) must not be overtaken.
+			if behind := lagging(pods, version); behind != "" {
+				return false, time.Second, fmt.Sprintf("Keyring version %d is staged; pod %s has not loaded it yet", keyVersion, behind), nil
+			}
 			return true, 0, "", nil
 		}
 	}
+	// The pods cannot be read: allow the time a mounted Secret takes to reach them.
 	deadline := stagedAt.Add(r.propagation())
 	if !now.Before(deadline) {
 		return true, 0, "", nil
@@ -122,7 +137,7 @@ func (r *KeyRotationPolicyReconciler) propagated(ctx context.Context, krp *rsche
 	if r.Observer != nil {
 		wait = min(wait, time.Second)
 	}
-	return false, wait, fmt.Sprintf("Keyring version %d is staged; waiting for every pod to load it", version), nil
+	return false, wait, fmt.Sprintf("Keyring version %d is staged; waiting for every pod to load it", keyVersion), nil
 }
 
 // rolledOut: the Deployment's pod template carries the key version and every replica runs it.
@@ -138,13 +153,14 @@ func rolledOut(dep *appsv1.Deployment, version int64) bool {
 	return s.ObservedGeneration >= dep.Generation && s.UpdatedReplicas >= want && s.AvailableReplicas >= want && s.Replicas == s.UpdatedReplicas
 }
 
-func allLoaded(pods []PodKeys, version int64) bool {
+// lagging names a pod that has not loaded version ("" when every one has).
+func lagging(pods []PodKeys, version int64) string {
 	for _, p := range pods {
 		if p.Report == nil || !p.Report.HasKeyring || p.Report.KeyringVersion < version {
-			return false
+			return p.Pod
 		}
 	}
-	return true
+	return ""
 }
 
 // needsObservation: an encryption key beyond retain waits for the server to report it drained.
@@ -183,6 +199,9 @@ func (r *KeyRotationPolicyReconciler) drained(ctx context.Context, si *rschedv1.
 		}
 	}
 	for _, p := range pods {
+		if p.Report == nil {
+			return nil
+		}
 		rw := p.Report.Rewrap
 		if rw == nil || rw.ActiveKID != active || rw.Pending != 0 || rw.Failed != 0 {
 			return nil

@@ -154,9 +154,9 @@ func (s *policyStatus) requeueForRetirement(f *keyring.File) {
 func (r *KeyRotationPolicyReconciler) catchUp(krp *rschedv1.KeyRotationPolicy, kr *storedKeyring, st *policyStatus) {
 	st.loaded = true
 	f := kr.file
-	behind := f.Version != st.next.CurrentVersion || st.next.LastRotationTime == nil
+	behind := rotation.KeyVersion(f) != st.next.CurrentVersion || st.next.LastRotationTime == nil
 	if behind {
-		st.next.CurrentVersion = f.Version
+		st.next.CurrentVersion = rotation.KeyVersion(f)
 		t := metav1.NewTime(newestCreation(f))
 		st.next.LastRotationTime = &t
 		if kr.request != "" {
@@ -164,7 +164,14 @@ func (r *KeyRotationPolicyReconciler) catchUp(krp *rschedv1.KeyRotationPolicy, k
 		}
 	}
 	if behind || st.next.NextRotationTime == nil && !krp.Spec.Suspend || krp.Status.ObservedGeneration != krp.Generation {
+		overdue := st.next.NextRotationTime != nil && !st.now.Before(st.next.NextRotationTime.Time)
 		st.schedule(krp, st.next.LastRotationTime.Time)
+		if n, err := rotation.Next(krp.Spec.Schedule, st.next.LastRotationTime.Time); overdue && !behind && err == nil && !krp.Spec.Suspend && !n.After(st.now) {
+			// A rotation overdue under the old spec and the new one stays due: an unrelated spec
+			// edit (while a failing rotation backs off, say) must not push it a period later.
+			t := metav1.NewTime(n.Truncate(time.Second))
+			st.next.NextRotationTime = &t
+		}
 	}
 	st.next.Keys = keyStatuses(f)
 }

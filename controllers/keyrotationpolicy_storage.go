@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,6 +16,7 @@ import (
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/rotation"
 	"github.com/rsched/rsched/internal/vault"
 )
 
@@ -73,7 +75,7 @@ func (r *KeyRotationPolicyReconciler) loadKeyring(ctx context.Context, krp *rsch
 			return nil, nil
 		}
 		kr.file = secretFile
-		return kr, nil
+		return r.refuseRegression(krp, kr, st)
 	}
 
 	loc := krp.Spec.Storage.Vault
@@ -86,6 +88,9 @@ func (r *KeyRotationPolicyReconciler) loadKeyring(ctx context.Context, krp *rsch
 	var vaultFile *keyring.File
 	switch {
 	case errors.Is(err, vault.ErrNotFound):
+		if kv != nil {
+			kr.vaultVersion = kv.Version // the latest version was deleted: write after it
+		}
 	case err != nil:
 		return nil, r.vaultError(krp, st, err)
 	default:
@@ -106,7 +111,7 @@ func (r *KeyRotationPolicyReconciler) loadKeyring(ctx context.Context, krp *rsch
 			if err := r.writeSecret(ctx, krp, si, kr, vaultFile, kr.request); err != nil {
 				return nil, err
 			}
-			r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonKeyringRestored, "Restore", "Keyring Secret %s rendered from Vault (version %d)", builders.KeyringSecretName(si), vaultFile.Version)
+			r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonKeyringRestored, "Restore", "Keyring Secret %s rendered from Vault (key version %d)", builders.KeyringSecretName(si), rotation.KeyVersion(vaultFile))
 		}
 	case secretFile != nil:
 		// Vault holds nothing yet (storage just configured) or an older version: record the
@@ -120,6 +125,17 @@ func (r *KeyRotationPolicyReconciler) loadKeyring(ctx context.Context, krp *rsch
 		return nil, nil
 	default:
 		st.blocked(rschedv1.ReasonKeyringInvalid, fmt.Sprintf("Secret %q does not hold a valid keyring and Vault holds none; restore it from a backup: %v", builders.KeyringSecretName(si), secretErr))
+		return nil, nil
+	}
+	return r.refuseRegression(krp, kr, st)
+}
+
+// refuseRegression refuses a keyring older than the version status recorded (a Secret recreated
+// from scratch, an old backup restored): adopting it would bring back versions that were
+// replaced and, at the next rotation, reuse their key ids with new material.
+func (r *KeyRotationPolicyReconciler) refuseRegression(krp *rschedv1.KeyRotationPolicy, kr *storedKeyring, st *policyStatus) (*storedKeyring, error) {
+	if v := rotation.KeyVersion(kr.file); v < krp.Status.CurrentVersion {
+		st.blocked(rschedv1.ReasonKeyringInvalid, fmt.Sprintf("the keyring holds key version %d, older than version %d this policy recorded; restore the newer keyring (or delete and recreate this policy to accept the older one)", v, krp.Status.CurrentVersion))
 		return nil, nil
 	}
 	return kr, nil
@@ -187,9 +203,17 @@ func (r *KeyRotationPolicyReconciler) writeSecret(ctx context.Context, krp *rsch
 	} else {
 		delete(sec.Annotations, rschedv1.RotateRequestAnnotation)
 	}
+	version := strconv.FormatInt(rotation.KeyVersion(f), 10)
 	if krp.Spec.Rollout == rschedv1.RolloutRollingRestart && hasStaged(f) {
 		// Once per rotation, the version number: the instance restarts its pods for it.
-		sec.Annotations[rschedv1.RolloutVersionAnnotation] = strconv.FormatInt(f.Version, 10)
+		sec.Annotations[rschedv1.RolloutVersionAnnotation] = version
+	}
+	if hasStaged(f) {
+		if v, _, _ := strings.Cut(sec.Annotations[rschedv1.StagedAnnotation], "@"); v != version {
+			sec.Annotations[rschedv1.StagedAnnotation] = version + "@" + r.Clock.Now().UTC().Format(time.RFC3339)
+		}
+	} else {
+		delete(sec.Annotations, rschedv1.StagedAnnotation)
 	}
 	if create {
 		err = r.Client.Create(ctx, sec)

@@ -47,11 +47,17 @@ func (r *SchedulerInstanceReconciler) ensureKeyring(ctx context.Context, si *rsc
 	if missing, err := notFoundOrErr(err); err != nil {
 		return fmt.Errorf("keyring Secret: %w", err)
 	} else if !missing {
-		if kr, err := keyring.Parse(sec.Data[builders.KeyringKey]); err == nil {
-			st.keyVersion = kr.Version
+		if f, err := keyring.Decode(sec.Data[builders.KeyringKey]); err == nil {
+			st.keyVersion = rotation.KeyVersion(f) // the key version, as the policy counts it
 		}
 		st.keyRollout = sec.Annotations[rschedv1.RolloutVersionAnnotation]
 		return nil
+	}
+	if si.Status.KeyVersion > 0 {
+		// The instance ran on a keyring that is gone. A new one would invalidate every token and
+		// every encrypted field, and reuse key ids: a KeyRotationPolicy with storage.vault
+		// restores it, otherwise a person must (from a backup).
+		return &waitError{reason: fmt.Sprintf("the keyring Secret %s is missing; restore it (a KeyRotationPolicy with storage.vault does): a new keyring would invalidate every token and encrypted field", builders.KeyringSecretName(si)), after: retryShort}
 	}
 	f, err := rotation.Stage(nil, bootstrapKeys, r.Clock.Now())
 	if err != nil {
@@ -69,7 +75,7 @@ func (r *SchedulerInstanceReconciler) ensureKeyring(ctx context.Context, si *rsc
 	if err := r.converge(ctx, si, sec, builders.Labels(si), func() error { return nil }); err != nil {
 		return err
 	}
-	st.keyVersion = f.Version
+	st.keyVersion = rotation.KeyVersion(f)
 	return nil
 }
 

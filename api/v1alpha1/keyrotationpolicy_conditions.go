@@ -37,6 +37,9 @@ const (
 	// KeyVersionAnnotation. A version number, never a hash or a time, so that only a rotation
 	// restarts pods.
 	RolloutVersionAnnotation = "scheduling.rsched.io/rollout-version"
+	// StagedAnnotation records "<version>@<RFC 3339 time>": when the Secret first carried the
+	// staged version, from which the propagation time is measured.
+	StagedAnnotation = "scheduling.rsched.io/staged"
 	// KeyVersionAnnotation on the pod template of the server's Deployment.
 	KeyVersionAnnotation = "scheduling.rsched.io/key-version"
 )

@@ -212,7 +212,9 @@ type KeyRotationPolicyStatus struct {
 	// +patchMergeKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 
-	// currentVersion is the keyring version in use; it increases by one with every rotation.
+	// currentVersion is the key version: the number in the key ids ("jwt-7"), the same for every
+	// key of one rotation; it increases by one with every rotation. (The keyring file carries its
+	// own version, raised by every change, which the servers report.)
 	// +optional
 	CurrentVersion int64 `json:"currentVersion,omitempty"`
 

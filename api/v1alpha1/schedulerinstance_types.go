@@ -518,8 +518,8 @@ type SchedulerInstanceStatus struct {
 	// +optional
 	LastSecretSyncTime *metav1.Time `json:"lastSecretSyncTime,omitempty"`
 
-	// keyVersion is the version of the keyring the running pods use, read by this instance's
-	// reconciler from the keyring it mounts.
+	// keyVersion is the key version of the keyring the pods mount (the number in its newest key
+	// ids, the KeyRotationPolicy's status.currentVersion), read from the keyring Secret.
 	// +optional
 	KeyVersion int64 `json:"keyVersion,omitempty"`
 

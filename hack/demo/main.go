@@ -29,6 +29,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/controllers"
 	"github.com/rsched/rsched/internal/testenv"
 )
@@ -151,6 +152,10 @@ func run() error {
 	out, _ = kube.Kubectl("get", "deploy,svc,netpol,pdb,secret,pods", "-n", "demo")
 	fmt.Print(out)
 
+	if err := showRotation(ctx, kube); err != nil {
+		return err
+	}
+
 	fmt.Printf(`
 rsched demo is running.
   kubectl:   export KUBECONFIG=%s; %s get si,krp -A
@@ -229,7 +234,8 @@ func vaultKubernetesAuth(ctx context.Context, kube *testenv.Kube, vault *testenv
 	if err := vault.Client.Sys().EnableAuthWithOptionsWithContext(ctx, "kubernetes", &vaultapi.EnableAuthOptions{Type: "kubernetes"}); err != nil {
 		return err
 	}
-	if err := vault.Client.Sys().PutPolicyWithContext(ctx, "rsched-residency", `path "secret/data/rsched/residency/*" { capabilities = ["read"] }`); err != nil {
+	if err := vault.Client.Sys().PutPolicyWithContext(ctx, "rsched-residency", `path "secret/data/rsched/residency/*" { capabilities = ["read"] }
+path "secret/data/rsched/residency/keys" { capabilities = ["create", "read", "update"] }`); err != nil {
 		return err
 	}
 	for path, body := range map[string]map[string]any{
@@ -242,6 +248,40 @@ func vaultKubernetesAuth(ctx context.Context, kube *testenv.Kube, vault *testenv
 		}
 	}
 	fmt.Println("    Vault kubernetes auth: role rsched-residency for demo/residency-scheduler (audience vault)")
+	return nil
+}
+
+// showRotation gives the minimal policy a one-minute schedule, asks the full one for a manual
+// rotation (it restarts its pods, RollingRestart), and streams `kubectl get krp -w` while the
+// versions tick.
+func showRotation(ctx context.Context, kube *testenv.Kube) error {
+	step("key rotation: minimal-keys every 1m, residency-keys rotated by hand; kubectl get krp -n demo -w for 80s")
+	if out, err := kube.Kubectl("patch", "krp", "minimal-keys", "-n", "demo", "--type=merge", "-p", `{"spec":{"schedule":{"every":"1m"}}}`); err != nil {
+		fmt.Print(out)
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 80*time.Second)
+	defer cancel()
+	watch := exec.CommandContext(wctx, filepath.Join(kube.Assets, "kubectl"), "--kubeconfig", kube.Kubeconfig, "get", "krp", "-n", "demo", "-w")
+	watch.Stdout, watch.Stderr = os.Stdout, os.Stderr
+	if err := watch.Start(); err != nil {
+		return err
+	}
+	// Two manual rotations, 30 s apart; the first minute of the schedule passes meanwhile.
+	for i, wait := range []time.Duration{5 * time.Second, 30 * time.Second} {
+		select {
+		case <-wctx.Done():
+		case <-time.After(wait):
+			value := fmt.Sprintf("demo-%d", i+1)
+			if out, err := kube.Kubectl("annotate", "krp", "residency-keys", "-n", "demo", "--overwrite", rschedv1.RotateAnnotation+"="+value); err != nil {
+				fmt.Print(out)
+			}
+		}
+	}
+	_ = watch.Wait() // ends with the timeout
+	step("kubectl describe krp residency-keys -n demo (versions and events)")
+	out, _ := kube.Kubectl("describe", "krp", "residency-keys", "-n", "demo")
+	fmt.Print(out)
 	return nil
 }
 
@@ -259,6 +299,9 @@ func startManager(root, state, kubeconfig string) (*exec.Cmd, error) {
 		"--leader-elect=true", "--leader-election-namespace", "demo",
 		"--health-probe-bind-address", "127.0.0.1:0",
 		"--metrics-bind-address", "0",
+		// kwok's pods have no metrics endpoint to show which keyring they loaded: a staged key
+		// is activated after this time (the minimum; real clusters need the kubelet's sync).
+		"--key-propagation-timeout", "10s",
 		"--zap-encoder", "console")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -72,7 +72,9 @@ const (
 type File struct {
 	// Format is FormatVersion.
 	Format int `json:"format"`
-	// Version increases by one with every rotation (KeyRotationPolicy status.currentVersion).
+	// Version increases with every change of the file (a rotation's stage and activation, a
+	// retirement); a reader refuses a changed file that keeps or lowers it. The rotation counter
+	// (KeyRotationPolicy status.currentVersion) is the number in the key ids instead.
 	Version int64 `json:"version"`
 	// Signing keys for access tokens.
 	Signing []FileKey `json:"signing"`

@@ -43,24 +43,41 @@ func material(alg rschedv1.KeyAlgorithm) ([]byte, error) {
 	return b, nil
 }
 
-// Stage returns prev with version prev.Version+1 of every key in keys added as staged. With no
+// Two numbers count changes. The key version is the rotation counter: the number in the key ids
+// ("jwt-7"), the same for every key a rotation creates, and the KeyRotationPolicy's
+// status.currentVersion. The file's Version counts every change of the file (stage, activate,
+// retire): the server refuses a changed file that keeps its version, so that a stale copy can
+// never replace a newer one.
+
+// KeyVersion is the key version of a keyring: the highest version in its key ids.
+func KeyVersion(f *keyring.File) int64 {
+	var v int64
+	for _, k := range slices.Concat(f.Signing, f.Encryption) {
+		v = max(v, kidVersion(k.KID))
+	}
+	return v
+}
+
+// Stage returns prev with key version KeyVersion(prev)+1 of every key in keys added as staged. With no
 // previous keyring the first version is active at once (there is nothing to stay compatible
 // with). The result is validated.
 func Stage(prev *keyring.File, keys []rschedv1.RotatedKey, now time.Time) (*keyring.File, error) {
 	now = now.UTC().Truncate(time.Second)
 	next := &keyring.File{Format: keyring.FormatVersion, Version: 1}
 	state := keyring.Active
+	keyVersion := int64(1)
 	if prev != nil {
 		next = clone(prev)
 		next.Version = prev.Version + 1
 		state = keyring.Staged
+		keyVersion = KeyVersion(prev) + 1
 	}
 	for _, k := range keys {
 		m, err := material(k.Algorithm)
 		if err != nil {
 			return nil, err
 		}
-		fk := keyring.FileKey{KID: KID(k.Name, next.Version), Algorithm: string(k.Algorithm), State: state, CreatedAt: now, Key: m}
+		fk := keyring.FileKey{KID: KID(k.Name, keyVersion), Algorithm: string(k.Algorithm), State: state, CreatedAt: now, Key: m}
 		if k.Purpose == rschedv1.KeyPurposeEncryption {
 			next.Encryption = append(next.Encryption, fk)
 		} else {
@@ -92,6 +109,7 @@ type Retention struct {
 func Activate(prev *keyring.File, now time.Time, r Retention) (*keyring.File, error) {
 	now = now.UTC().Truncate(time.Second)
 	next := clone(prev)
+	next.Version = prev.Version + 1
 	promote := func(list []keyring.FileKey, demoted keyring.State, notAfter *time.Time) {
 		staged := slices.ContainsFunc(list, func(k keyring.FileKey) bool { return k.State == keyring.Staged })
 		for i := range list {
@@ -121,6 +139,7 @@ func Retire(prev *keyring.File, now time.Time, r Retention) (*keyring.File, bool
 	if !changed {
 		return prev, false, nil
 	}
+	next.Version = prev.Version + 1
 	if _, err := next.Validate(); err != nil {
 		return nil, false, err
 	}
