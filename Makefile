@@ -22,6 +22,8 @@ STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)
 HELM := $(TOOLS_DIR)/helm-$(HELM_VERSION)
 
 IMG ?= ghcr.io/rsched/rsched:dev
+# Tag of the images `make images` assembles (localhost/rsched/<name>:<tag>).
+IMAGE_TAG ?= dev
 SCHEDULER_IMG ?= ghcr.io/rsched/scheduler:dev
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/rsched/rsched/internal/version.Version=$(VERSION)
@@ -126,6 +128,22 @@ demo: build ## Start a local control plane, Vault and PostgreSQL, run the operat
 .PHONY: demo-down
 demo-down: ## Stop everything 'make demo' started.
 	hack/demo.sh down
+
+.PHONY: images
+images: ## Assemble the operator and API server images as docker-archive tarballs in bin/images (no Docker needed).
+	go run ./hack/images -out bin/images -tag $(IMAGE_TAG)
+
+.PHONY: cluster-up
+cluster-up: ## Start a real single-node cluster on this machine (Linux, root; builds its binaries on first use).
+	hack/local-cluster.sh up
+
+.PHONY: cluster-down
+cluster-down: ## Stop the local cluster and remove everything it put on the host.
+	hack/local-cluster.sh down
+
+.PHONY: load-images
+load-images: images ## Import bin/images/*.tar into the local cluster's containerd.
+	hack/local-cluster.sh load bin/images/manager.tar bin/images/scheduler.tar
 
 .PHONY: docker-build
 docker-build: ## Build the operator and API server images (needs a Docker engine).
