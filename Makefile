@@ -145,6 +145,10 @@ cluster-down: ## Stop the local cluster and remove everything it put on the host
 load-images: images ## Import bin/images/*.tar into the local cluster's containerd.
 	hack/local-cluster.sh load bin/images/manager.tar bin/images/scheduler.tar
 
+.PHONY: test-e2e
+test-e2e: ## End-to-end tests on a real cluster: the local one (Linux, root; built on first use) or KUBECONFIG with RSCHED_E2E_CLUSTER=existing.
+	source hack/test-env.sh && go test -tags e2e -count=1 -timeout 60m -v ./test/e2e/
+
 .PHONY: docker-build
 docker-build: ## Build the operator and API server images (needs a Docker engine).
 	docker build --target manager -t $(IMG) .

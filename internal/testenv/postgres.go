@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -23,7 +24,7 @@ import (
 type Postgres struct {
 	// URL is a pgx connection URL for the database, with password and sslmode=disable.
 	URL string
-	// Port is the server's TCP port on 127.0.0.1.
+	// Port is the server's TCP port (on 127.0.0.1, or the address given to NewPostgresOn).
 	Port int
 
 	proc *process
@@ -49,7 +50,12 @@ func StartPostgres(t testing.TB) *Postgres {
 }
 
 // NewPostgres starts a PostgreSQL cluster; the caller must Stop it. For TestMain.
-func NewPostgres() (*Postgres, error) {
+func NewPostgres() (*Postgres, error) { return NewPostgresOn("127.0.0.1", "") }
+
+// NewPostgresOn starts a PostgreSQL cluster listening on the IPv4 address listen, accepting
+// password logins from clientCIDR too (pods of a local cluster reaching the host); URL names
+// listen. For end-to-end tests.
+func NewPostgresOn(listen, clientCIDR string) (*Postgres, error) {
 	initdb, err := lookupExecutable("PostgreSQL", "RSCHED_PG_BINDIR", "hack/postgres.sh", "initdb")
 	if err != nil {
 		return nil, err
@@ -99,6 +105,19 @@ func NewPostgres() (*Postgres, error) {
 		return fail(fmt.Errorf("initdb: %w\n%s", err, out))
 	}
 	_ = os.Remove(pwfile)
+	if clientCIDR != "" {
+		hba, err := os.OpenFile(filepath.Join(data, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+		if err != nil {
+			return fail(err)
+		}
+		_, err = fmt.Fprintf(hba, "host all all %s scram-sha-256\n", clientCIDR)
+		if cerr := hba.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fail(err)
+		}
+	}
 
 	var lastErr error
 	for range 3 { // the free port may be taken before the server binds it
@@ -107,7 +126,7 @@ func NewPostgres() (*Postgres, error) {
 		}
 		cmd := exec.Command(postgres, "-D", data,
 			"-p", strconv.Itoa(p.Port),
-			"-c", "listen_addresses=127.0.0.1",
+			"-c", "listen_addresses="+listen,
 			"-c", "unix_socket_directories="+dir,
 			"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 			"-c", "max_connections=200")
@@ -119,7 +138,7 @@ func NewPostgres() (*Postgres, error) {
 		p.URL = (&url.URL{
 			Scheme:   "postgres",
 			User:     url.UserPassword("rsched", password),
-			Host:     "127.0.0.1:" + strconv.Itoa(p.Port),
+			Host:     net.JoinHostPort(listen, strconv.Itoa(p.Port)),
 			Path:     "/postgres",
 			RawQuery: "sslmode=disable",
 		}).String()
@@ -138,7 +157,7 @@ func NewPostgres() (*Postgres, error) {
 	p.URL = (&url.URL{
 		Scheme:   "postgres",
 		User:     url.UserPassword("rsched", password),
-		Host:     "127.0.0.1:" + strconv.Itoa(p.Port),
+		Host:     net.JoinHostPort(listen, strconv.Itoa(p.Port)),
 		Path:     "/rsched",
 		RawQuery: "sslmode=disable",
 	}).String()

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -50,14 +51,18 @@ func StartVault(t testing.TB) *Vault {
 }
 
 // NewVault starts a Vault dev server; the caller must Stop it. For TestMain.
-func NewVault() (*Vault, error) {
+func NewVault() (*Vault, error) { return NewVaultOn("127.0.0.1") }
+
+// NewVaultOn starts a Vault dev server listening on the IPv4 address listen (Addr names it), so
+// pods of a local cluster can reach it on the host. For end-to-end tests.
+func NewVaultOn(listen string) (*Vault, error) {
 	bin, err := lookupExecutable("Vault", "RSCHED_VAULT_BIN", "hack/get-vault.sh", "")
 	if err != nil {
 		return nil, err
 	}
 	var lastErr error
 	for range 3 { // a port found free can be taken before vault binds it; try another
-		v, err := startVault(bin)
+		v, err := startVault(bin, listen)
 		if err == nil {
 			return v, nil
 		}
@@ -66,7 +71,7 @@ func NewVault() (*Vault, error) {
 	return nil, lastErr
 }
 
-func startVault(bin string) (*Vault, error) {
+func startVault(bin, listen string) (*Vault, error) {
 	port, err := freePort(true)
 	if err != nil {
 		return nil, err
@@ -80,12 +85,12 @@ func startVault(bin string) (*Vault, error) {
 		return nil, err
 	}
 	v := &Vault{
-		Addr:  "http://127.0.0.1:" + strconv.Itoa(port),
+		Addr:  "http://" + net.JoinHostPort(listen, strconv.Itoa(port)),
 		Token: "rsched-test-" + hex.EncodeToString(tok),
 		home:  home,
 	}
 	cmd := exec.Command(bin, "server", "-dev",
-		"-dev-listen-address=127.0.0.1:"+strconv.Itoa(port),
+		"-dev-listen-address="+net.JoinHostPort(listen, strconv.Itoa(port)),
 		"-dev-no-store-token")
 	// The root token goes in the environment, not argv, where any local user could read it in
 	// /proc/<pid>/cmdline. HOME keeps Vault away from the user's ~/.vault-token and config.
