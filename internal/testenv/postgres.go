@@ -110,7 +110,8 @@ func NewPostgresOn(listen, clientCIDR string) (*Postgres, error) {
 		if err != nil {
 			return fail(err)
 		}
-		_, err = fmt.Fprintf(hba, "host all all %s scram-sha-256\n", clientCIDR)
+		// The clients, and the host itself on the address it listens on.
+		_, err = fmt.Fprintf(hba, "host all all %s scram-sha-256\nhost all all %s/32 scram-sha-256\n", clientCIDR, listen)
 		if cerr := hba.Close(); err == nil {
 			err = cerr
 		}

@@ -1,0 +1,190 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/testenv"
+)
+
+// podCIDR is the local cluster's pod network; PostgreSQL admits password logins from it.
+const podCIDR = "10.244.0.0/16"
+
+// appNamespace creates a namespace that enforces the restricted Pod Security profile.
+func appNamespace(t *testing.T, name string) {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{
+		"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"}}}
+	if err := kc.Create(context.Background(), ns); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = kc.Delete(context.Background(), ns) })
+}
+
+// backends starts PostgreSQL and a Vault dev server on the host, where pods reach them, and puts
+// the database URL and an application secret into Vault.
+func backends(t *testing.T) (*testenv.Postgres, *testenv.Vault) {
+	t.Helper()
+	pg, err := testenv.NewPostgresOn(hostIP, podCIDR)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Stop() })
+	v, err := testenv.NewVaultOn(hostIP)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = v.Stop() })
+	kv := v.Client.KVv2("secret")
+	if _, err := kv.Put(context.Background(), "rsched/e2e/database", map[string]any{"url": pg.URL}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := kv.Put(context.Background(), "rsched/e2e/app", map[string]any{"webhook_secret": "e2e-webhook-secret-value"}); err != nil {
+		t.Fatal(err)
+	}
+	return pg, v
+}
+
+// e2eInstance is a SchedulerInstance of two real scheduler pods whose database URL and
+// application secrets come from Vault (token login).
+func e2eInstance(ns, name, vaultAddr string) *rschedv1.SchedulerInstance {
+	return &rschedv1.SchedulerInstance{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: rschedv1.SchedulerInstanceSpec{
+		Image:    "localhost/rsched/scheduler:" + imageTag,
+		Replicas: ptr.To[int32](2),
+		Database: rschedv1.DatabaseSpec{Vault: &rschedv1.VaultKVRef{Path: "rsched/e2e/database", Key: "url"}},
+		Vault: &rschedv1.VaultSpec{Address: vaultAddr, InsecureAllowHTTP: true,
+			Auth:    rschedv1.VaultAuthSpec{TokenSecretRef: &rschedv1.SecretKeyRef{Name: "vault-token", Key: "token"}},
+			Secrets: []rschedv1.VaultKVPath{{Path: "rsched/e2e/app"}}},
+	}}
+}
+
+// waitReady waits until the instance's Ready condition is True for its generation.
+func waitReady(t *testing.T, ns, name string, within time.Duration) *rschedv1.SchedulerInstance {
+	t.Helper()
+	si := &rschedv1.SchedulerInstance{}
+	eventually(t, within, "SchedulerInstance "+name+" Ready", func(ctx context.Context) (bool, string) {
+		if err := kc.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, si); err != nil {
+			return false, err.Error()
+		}
+		c := meta.FindStatusCondition(si.Status.Conditions, rschedv1.ConditionReady)
+		if c == nil {
+			return false, "no Ready condition"
+		}
+		return c.Status == metav1.ConditionTrue && c.ObservedGeneration == si.Generation, c.Reason + ": " + c.Message
+	})
+	return si
+}
+
+// api calls the instance's API through its Service (ClusterIP, programmed by kube-proxy) and
+// decodes the JSON answer; content is checked, not only the status (the VM answers 404 to
+// addresses nothing serves).
+func api(t *testing.T, base, method, path, token string, body any, want int) map[string]any {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	raw, _ := io.ReadAll(resp.Body)
+	if err := json.Unmarshal(raw, &out); err != nil || resp.StatusCode != want {
+		t.Fatalf("%s %s: %d (want %d), body %.200q", method, path, resp.StatusCode, want, raw)
+	}
+	return out
+}
+
+// Scenario 2: real scheduler pods start under the restricted profile with a read-only root
+// filesystem, their database URL and secrets provisioned from Vault; they pass their probes, the
+// instance is Ready, and a user registers and signs in through the Service.
+func TestInstanceServesFromRealPods(t *testing.T) {
+	installOperator(t)
+	_, v := backends(t)
+	ns := "e2e-app"
+	appNamespace(t, ns)
+	ctx := context.Background()
+	if err := kc.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vault-token", Namespace: ns}, StringData: map[string]string{"token": v.Token}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kc.Create(ctx, e2eInstance(ns, "sched", v.Addr)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	si := waitReady(t, ns, "sched", 3*time.Minute)
+	t.Logf("instance Ready %v after creation (%s replicas, key version %d)", time.Since(start).Round(100*time.Millisecond), si.Status.ReplicaSummary, si.Status.KeyVersion)
+
+	var pods corev1.PodList
+	if err := kc.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app.kubernetes.io/instance": "sched"}); err != nil {
+		t.Fatal(err)
+	}
+	running := 0
+	for _, p := range pods.Items {
+		if p.Status.Phase != corev1.PodRunning {
+			continue
+		}
+		running++
+		c := p.Spec.Containers[0]
+		if c.SecurityContext == nil || !ptr.Deref(c.SecurityContext.ReadOnlyRootFilesystem, false) || !ptr.Deref(p.Spec.SecurityContext.RunAsNonRoot, false) {
+			t.Fatalf("pod %s: not read-only and non-root", p.Name)
+		}
+		if c.Image != "localhost/rsched/scheduler:"+imageTag {
+			t.Fatalf("pod %s runs %s", p.Name, c.Image)
+		}
+	}
+	if running != 2 {
+		t.Fatalf("%d running scheduler pods, want 2", running)
+	}
+
+	svc := &corev1.Service{}
+	if err := kc.Get(ctx, types.NamespacedName{Namespace: ns, Name: "sched"}, svc); err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf("http://%s:%d/api/v1", svc.Spec.ClusterIP, svc.Spec.Ports[0].Port)
+	const password = "E2e-Correct-Horse-Battery-Staple-42"
+	user := api(t, base, "POST", "/auth/register", "", map[string]any{"username": "e2e-admin", "email": "e2e-admin@example.org", "password": password}, http.StatusCreated)
+	if user["username"] != "e2e-admin" || user["role"] != "admin" {
+		t.Fatalf("registered %v", user)
+	}
+	tok := api(t, base, "POST", "/auth/login/json", "", map[string]any{"username": "e2e-admin", "password": password}, http.StatusOK)
+	access, _ := tok["access_token"].(string)
+	if access == "" {
+		t.Fatal("no access token in the sign-in answer")
+	}
+	// Every replica answers for the same user: they share the database and the keyring.
+	for range 6 {
+		me := api(t, base, "GET", "/auth/me", access, nil, http.StatusOK)
+		if me["username"] != "e2e-admin" {
+			t.Fatalf("/auth/me: %v", me)
+		}
+	}
+}
