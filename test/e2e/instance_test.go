@@ -124,6 +124,29 @@ func api(t *testing.T, base, method, path, token string, body any, want int) map
 	return out
 }
 
+// serviceBase returns the API base URL of the instance's Service once kube-proxy has programmed
+// it (right after the instance is Ready, the ClusterIP may still refuse connections).
+func serviceBase(t *testing.T, ns, name string) string {
+	t.Helper()
+	svc := &corev1.Service{}
+	if err := kc.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, svc); err != nil {
+		t.Fatal(err)
+	}
+	base := fmt.Sprintf("http://%s:%d/api/v1", svc.Spec.ClusterIP, svc.Spec.Ports[0].Port)
+	hc := &http.Client{Timeout: 2 * time.Second}
+	eventually(t, time.Minute, "Service "+name+" answering", func(ctx context.Context) (bool, string) {
+		resp, err := hc.Get(base + "/health/ready")
+		if err != nil {
+			return false, err.Error()
+		}
+		defer resp.Body.Close()
+		var body map[string]any
+		err = json.NewDecoder(resp.Body).Decode(&body)
+		return err == nil && resp.StatusCode == http.StatusOK, fmt.Sprintf("%d %v", resp.StatusCode, body)
+	})
+	return base
+}
+
 // Scenario 2: real scheduler pods start under the restricted profile with a read-only root
 // filesystem, their database URL and secrets provisioned from Vault; they pass their probes, the
 // instance is Ready, and a user registers and signs in through the Service.
@@ -165,11 +188,7 @@ func TestInstanceServesFromRealPods(t *testing.T) {
 		t.Fatalf("%d running scheduler pods, want 2", running)
 	}
 
-	svc := &corev1.Service{}
-	if err := kc.Get(ctx, types.NamespacedName{Namespace: ns, Name: "sched"}, svc); err != nil {
-		t.Fatal(err)
-	}
-	base := fmt.Sprintf("http://%s:%d/api/v1", svc.Spec.ClusterIP, svc.Spec.Ports[0].Port)
+	base := serviceBase(t, ns, "sched")
 	const password = "E2e-Correct-Horse-Battery-Staple-42"
 	user := api(t, base, "POST", "/auth/register", "", map[string]any{"username": "e2e-admin", "email": "e2e-admin@example.org", "password": password}, http.StatusCreated)
 	if user["username"] != "e2e-admin" || user["role"] != "admin" {

@@ -1,0 +1,359 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	appsv1 "k8s.io/api/apps/v1"
+
+	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/keyprobe"
+	"github.com/rsched/rsched/internal/keyring"
+)
+
+// kidOf returns the kid header of a JWT.
+func kidOf(token string) string {
+	head, _, _ := strings.Cut(token, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	_ = json.Unmarshal(b, &h)
+	return h.Kid
+}
+
+// load is a steady stream of authenticated reads and token refreshes through the Service.
+type load struct {
+	base             string
+	requests, errors atomic.Int64
+	refreshes        atomic.Int64
+	mu               sync.Mutex
+	samples          []string
+}
+
+func (l *load) fail(format string, args ...any) {
+	l.errors.Add(1)
+	l.mu.Lock()
+	if len(l.samples) < 10 {
+		l.samples = append(l.samples, fmt.Sprintf(format, args...))
+	}
+	l.mu.Unlock()
+}
+
+// refreshEvery is each session's refresh interval: the server allows 10 refreshes a minute per
+// client address (rate_limit.refresh, not settable in the CRD), and all sessions share the host's.
+const refreshEvery = 30 * time.Second
+
+// session signs in, then reads /auth/me in a loop and refreshes its tokens every refreshEvery,
+// the first time after offset.
+func (l *load) session(ctx context.Context, user, password string, offset time.Duration) {
+	hc := &http.Client{Timeout: 5 * time.Second}
+	call := func(method, path, token string, body any) (map[string]any, bool) {
+		var rd *strings.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			rd = strings.NewReader(string(b))
+		} else {
+			rd = strings.NewReader("")
+		}
+		req, _ := http.NewRequestWithContext(ctx, method, l.base+path, rd)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			if ctx.Err() == nil {
+				l.fail("%s %s: %v", method, path, err)
+			}
+			return nil, false
+		}
+		defer resp.Body.Close()
+		out := map[string]any{}
+		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode/100 != 2 {
+			if ctx.Err() == nil {
+				l.fail("%s %s: %d %v", method, path, resp.StatusCode, out["detail"])
+			}
+			return nil, false
+		}
+		return out, true
+	}
+	tok, ok := call("POST", "/auth/login/json", "", map[string]any{"username": user, "password": password})
+	if !ok {
+		return
+	}
+	access, refresh := tok["access_token"].(string), tok["refresh_token"].(string)
+	next := time.Now().Add(offset)
+	for ctx.Err() == nil {
+		if me, ok := call("GET", "/auth/me", access, nil); ok {
+			if me["username"] != user {
+				l.fail("/auth/me answered for %v", me["username"])
+			}
+			l.requests.Add(1)
+		}
+		if time.Now().After(next) {
+			if t, ok := call("POST", "/auth/refresh", "", map[string]any{"refresh_token": refresh}); ok {
+				access, refresh = t["access_token"].(string), t["refresh_token"].(string)
+				l.refreshes.Add(1)
+			}
+			next = time.Now().Add(refreshEvery)
+		}
+	}
+}
+
+// podIPs lists the instance's running pods by name.
+func podIPs(ctx context.Context, ns string) (map[string]string, error) {
+	var pods corev1.PodList
+	if err := kc.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app.kubernetes.io/instance": "sched"}); err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, p := range pods.Items {
+		if p.Status.PodIP != "" && p.DeletionTimestamp.IsZero() && p.Status.Phase == corev1.PodRunning {
+			out[p.Name] = p.Status.PodIP
+		}
+	}
+	return out, nil
+}
+
+// loadedVersions reads the keyring file version each pod has loaded, from its metrics port.
+func loadedVersions(ctx context.Context, ns string) (map[string]int64, error) {
+	ips, err := podIPs(ctx, ns)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int64{}
+	for name, ip := range ips {
+		rep, err := keyprobe.Scrape(ctx, &http.Client{Timeout: 2 * time.Second}, "http://"+ip+":9090/metrics")
+		if err != nil {
+			return nil, err
+		}
+		out[name] = rep.KeyringVersion
+	}
+	return out, nil
+}
+
+// keyringFileVersion is the version of the keyring file in the instance's Secret.
+func keyringFileVersion(ctx context.Context, ns string) (int64, error) {
+	sec := &corev1.Secret{}
+	if err := kc.Get(ctx, types.NamespacedName{Namespace: ns, Name: "sched-keyring"}, sec); err != nil {
+		return 0, err
+	}
+	f, err := keyring.Decode(sec.Data["keyring.json"])
+	if err != nil {
+		return 0, err
+	}
+	return f.Version, nil
+}
+
+// signingKid signs in on one pod directly (its IP) and returns the kid of the access token.
+func signingKid(ip, user, password string) (string, error) {
+	body := fmt.Sprintf(`{"username":%q,"password":%q}`, user, password)
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Post("http://"+ip+":8080/api/v1/auth/login/json", "application/json", strings.NewReader(body))
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var tok map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&tok); err != nil || resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("sign-in %d", resp.StatusCode)
+	}
+	at, _ := tok["access_token"].(string)
+	return kidOf(at), nil
+}
+
+// Scenarios 3 and 4: rotations under load on real pods with zero failed requests, the time from
+// the request to the new key signing in every pod; then the operator pod is deleted and its
+// successor rotates nothing, restarts nothing and writes nothing.
+func TestRotationUnderLoadOnRealPodsAndOperatorFailover(t *testing.T) {
+	installOperator(t)
+	_, v := backends(t)
+	ns := "e2e-rotation"
+	appNamespace(t, ns)
+	ctx := context.Background()
+	if err := kc.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vault-token", Namespace: ns}, StringData: map[string]string{"token": v.Token}}); err != nil {
+		t.Fatal(err)
+	}
+	si := e2eInstance(ns, "sched", v.Addr)
+	// The load comes from one address (the host) and one user: lift the per-address limits that
+	// would otherwise answer 429 (they are tested in the server's own tests).
+	si.Spec.RateLimit.API = &rschedv1.RateLimit{Requests: 1000000, Period: metav1.Duration{Duration: time.Minute}}
+	si.Spec.RateLimit.Login = &rschedv1.RateLimit{Requests: 1000, Period: metav1.Duration{Duration: time.Minute}}
+	if err := kc.Create(ctx, si); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, ns, "sched", 3*time.Minute)
+	policy := &rschedv1.KeyRotationPolicy{ObjectMeta: metav1.ObjectMeta{Name: "sched-keys", Namespace: ns}, Spec: rschedv1.KeyRotationPolicySpec{
+		TargetRef: rschedv1.LocalObjectReference{Name: "sched"},
+		Keys: []rschedv1.RotatedKey{
+			{Name: "jwt", Purpose: rschedv1.KeyPurposeSigning, Algorithm: rschedv1.AlgorithmHS512},
+			{Name: "fields", Purpose: rschedv1.KeyPurposeEncryption, Algorithm: rschedv1.AlgorithmAES256GCM},
+		},
+		Schedule:    rschedv1.RotationSchedule{Every: &metav1.Duration{Duration: 720 * time.Hour}},
+		GracePeriod: &metav1.Duration{Duration: 10 * time.Minute},
+	}}
+	if err := kc.Create(ctx, policy); err != nil {
+		t.Fatal(err)
+	}
+	krp := &rschedv1.KeyRotationPolicy{}
+	eventually(t, time.Minute, "the policy Ready at version 1", func(ctx context.Context) (bool, string) {
+		if err := kc.Get(ctx, types.NamespacedName{Namespace: ns, Name: "sched-keys"}, krp); err != nil {
+			return false, err.Error()
+		}
+		return meta.IsStatusConditionTrue(krp.Status.Conditions, rschedv1.ConditionReady) && krp.Status.CurrentVersion == 1, fmt.Sprintf("%+v", krp.Status.Conditions)
+	})
+
+	base := serviceBase(t, ns, "sched")
+	const password = "E2e-Correct-Horse-Battery-Staple-42"
+	api(t, base, "POST", "/auth/register", "", map[string]any{"username": "e2e-admin", "email": "e2e-admin@example.org", "password": password}, http.StatusCreated)
+
+	l := &load{base: base}
+	lctx, stop := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Add(1)
+		go func() { defer wg.Done(); l.session(lctx, "e2e-admin", password, time.Duration(1+7*i)*time.Second) }()
+	}
+	started := time.Now()
+	var toActive, toSigning []time.Duration
+	for n := int64(2); n <= 4; n++ {
+		req := time.Now()
+		patch := client.MergeFrom(krp.DeepCopy())
+		if krp.Annotations == nil {
+			krp.Annotations = map[string]string{}
+		}
+		krp.Annotations[rschedv1.RotateAnnotation] = fmt.Sprintf("e2e-%d", n)
+		if err := kc.Patch(ctx, krp, patch); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 3*time.Minute, fmt.Sprintf("version %d active", n), func(ctx context.Context) (bool, string) {
+			if err := kc.Get(ctx, types.NamespacedName{Namespace: ns, Name: "sched-keys"}, krp); err != nil {
+				return false, err.Error()
+			}
+			rot := meta.FindStatusCondition(krp.Status.Conditions, rschedv1.ConditionRotating)
+			return krp.Status.CurrentVersion == n && rot != nil && rot.Status == metav1.ConditionFalse, fmt.Sprintf("version %d, rotating %v", krp.Status.CurrentVersion, rot)
+		})
+		toActive = append(toActive, time.Since(req))
+		// The activated keyring reaches every pod through the kubelet's Secret refresh; a pod
+		// signs with the new key once it has loaded that file.
+		active, err := keyringFileVersion(ctx, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, 2*time.Minute, fmt.Sprintf("every pod loaded keyring file %d (key version %d active)", active, n), func(ctx context.Context) (bool, string) {
+			got, err := loadedVersions(ctx, ns)
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, v := range got {
+				if v < active {
+					return false, fmt.Sprint(got)
+				}
+			}
+			return len(got) == 2, fmt.Sprint(got)
+		})
+		toSigning = append(toSigning, time.Since(req))
+	}
+	// Each pod now signs with the last key (one sign-in per pod: sign-ins are rate limited).
+	ips, err := podIPs(ctx, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, ip := range ips {
+		if kid, err := signingKid(ip, "e2e-admin", password); err != nil || kid != "jwt-4" {
+			t.Fatalf("pod %s signs with %q (%v), want jwt-4", name, kid, err)
+		}
+	}
+	time.Sleep(5 * time.Second) // keep the load on a little after the last activation
+	stop()
+	wg.Wait()
+	t.Logf("rotation under load on real pods: %d rotations, %d GET /auth/me + %d refreshes over %v, failures %d",
+		len(toActive), l.requests.Load(), l.refreshes.Load(), time.Since(started).Round(100*time.Millisecond), l.errors.Load())
+	t.Logf("request → new version active in status: %v; request → every pod signing with it: %v (kubelet syncFrequency 10s)", toActive, toSigning)
+	if l.errors.Load() != 0 || l.requests.Load() == 0 || l.refreshes.Load() == 0 {
+		t.Fatalf("%d failed requests: %v", l.errors.Load(), l.samples)
+	}
+
+	// Scenario 4: the operator pod goes away; its successor takes the Lease and changes nothing.
+	before := snapshot(t, ns)
+	old, err := operatorPod(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kc.Delete(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	var successor *corev1.Pod
+	eventually(t, 2*time.Minute, "a new operator pod leads", func(ctx context.Context) (bool, string) {
+		p, err := operatorPod(ctx)
+		if err != nil || p.Name == old.Name {
+			return false, fmt.Sprint(err)
+		}
+		successor = p
+		out := k(t, "get", "lease", "-n", operatorNS, "rsched-manager.scheduling.rsched.io", "-o", "jsonpath={.spec.holderIdentity}")
+		return strings.HasPrefix(out, p.Name+"_"), "holder " + out
+	})
+	// The new leader has reconciled everything once it holds the Lease; give it a window in
+	// which a wrong restart would show, then compare.
+	time.Sleep(15 * time.Second)
+	if after := snapshot(t, ns); after != before {
+		t.Fatalf("the new operator (%s) changed owned objects:\nbefore %s\nafter  %s", successor.Name, before, after)
+	}
+}
+
+// snapshot lists the resource versions of what a restart must not touch: the policy, the
+// instance's Secrets, ConfigMap and Deployment, and the pods (a restart would replace them).
+func snapshot(t *testing.T, ns string) string {
+	t.Helper()
+	ctx := context.Background()
+	var parts []string
+	var secs corev1.SecretList
+	var cms corev1.ConfigMapList
+	var pods corev1.PodList
+	var deps appsv1.DeploymentList
+	var pols rschedv1.KeyRotationPolicyList
+	for _, l := range []client.ObjectList{&secs, &cms, &pods, &deps, &pols} {
+		if err := kc.List(ctx, l, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range secs.Items {
+		parts = append(parts, "secret/"+s.Name+"="+s.ResourceVersion)
+	}
+	for _, c := range cms.Items {
+		parts = append(parts, "configmap/"+c.Name+"="+c.ResourceVersion)
+	}
+	for _, p := range pods.Items {
+		parts = append(parts, "pod/"+p.Name+"@"+string(p.UID))
+	}
+	for _, d := range deps.Items {
+		parts = append(parts, fmt.Sprintf("deployment/%s=gen%d", d.Name, d.Generation))
+	}
+	for _, p := range pols.Items {
+		parts = append(parts, fmt.Sprintf("krp/%s=v%d,%s", p.Name, p.Status.CurrentVersion, p.ResourceVersion))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, " ")
+}
