@@ -22,12 +22,12 @@ import (
 
 // vaultKeysEnv is a policy that keeps its keys in a real Vault, reached through a proxy the test
 // can cut.
-func vaultKeysEnv(t *testing.T) (*rotEnv, *testenv.Vault, *tcpProxy) {
+func vaultKeysEnv(t *testing.T) (*rotEnv, *testenv.Vault, *testenv.Proxy) {
 	t.Helper()
 	v := testenv.StartVault(t)
-	proxy := newProxy(t, strings.TrimPrefix(v.Addr, "http://"))
+	proxy := testenv.StartProxy(t, "127.0.0.1", strings.TrimPrefix(v.Addr, "http://"))
 	e := newRotEnv(t, func(si *rschedv1.SchedulerInstance) {
-		si.Spec.Vault = &rschedv1.VaultSpec{Address: "http://" + proxy.addr, InsecureAllowHTTP: true,
+		si.Spec.Vault = &rschedv1.VaultSpec{Address: "http://" + proxy.Addr, InsecureAllowHTTP: true,
 			Auth: rschedv1.VaultAuthSpec{TokenSecretRef: &rschedv1.SecretKeyRef{Name: "vault-token", Key: "token"}}}
 	}, func(k *rschedv1.KeyRotationPolicy) {
 		k.Spec.Storage = &rschedv1.KeyStorage{Vault: &rschedv1.VaultKVPath{Mount: "secret", Path: "rsched/keys"}}
@@ -135,7 +135,7 @@ func TestVaultIsTheSourceOfTruthAndAHalfWrittenRotationCompletes(t *testing.T) {
 func TestVaultOutageBacksOffAndRecoversWithoutHelp(t *testing.T) {
 	e, _, proxy := vaultKeysEnv(t)
 	e.mustReconcile()
-	proxy.stop()
+	proxy.Cut()
 	e.annotate("during-outage")
 	res := e.mustReconcile()
 	krp := e.policy()
@@ -166,7 +166,7 @@ func TestVaultOutageBacksOffAndRecoversWithoutHelp(t *testing.T) {
 	if strings.Count(evs, "Warning RotationFailed") != 1 {
 		t.Fatalf("want one RotationFailed event for the first failure: %s", evs)
 	}
-	proxy.start(t)
+	proxy.Restore(t)
 	e.clk.Step(20 * time.Second)
 	e.mustReconcile()
 	krp = e.policy()

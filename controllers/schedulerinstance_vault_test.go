@@ -69,11 +69,11 @@ func noLeaks(t *testing.T, op *operator, ns, name string) {
 func TestVaultTokenAuthProvisionsSecretsAndSurvivesAnOutage(t *testing.T) {
 	v := testenv.StartVault(t)
 	seedVault(t, v)
-	proxy := newProxy(t, strings.TrimPrefix(v.Addr, "http://"))
+	proxy := testenv.StartProxy(t, "127.0.0.1", strings.TrimPrefix(v.Addr, "http://"))
 	ns := namespace(t, nil)
 	op := startOperator(t)
 	userSecret(t, ns, "vault-token", map[string]string{"token": v.Token})
-	si := vaultInstance(ns, "vt", "http://"+proxy.addr, rschedv1.VaultAuthSpec{TokenSecretRef: &rschedv1.SecretKeyRef{Name: "vault-token", Key: "token"}})
+	si := vaultInstance(ns, "vt", "http://"+proxy.Addr, rschedv1.VaultAuthSpec{TokenSecretRef: &rschedv1.SecretKeyRef{Name: "vault-token", Key: "token"}})
 	create(t, si)
 	waitCondition(t, si, rschedv1.ConditionVaultReachable, metav1.ConditionTrue, rschedv1.ReasonVaultOK)
 	var db, app corev1.Secret
@@ -86,7 +86,7 @@ func TestVaultTokenAuthProvisionsSecretsAndSurvivesAnOutage(t *testing.T) {
 
 	// Vault goes away. A spec change makes the operator read again: it fails, keeps the Secrets,
 	// says so, and backs off.
-	proxy.stop()
+	proxy.Cut()
 	bump(t, ns, "vt")
 	got := waitCondition(t, si, rschedv1.ConditionVaultReachable, metav1.ConditionFalse, rschedv1.ReasonVaultUnreachable)
 	if d := meta.FindStatusCondition(got.Status.Conditions, rschedv1.ConditionDegraded); d == nil || d.Status != metav1.ConditionTrue {
@@ -101,7 +101,7 @@ func TestVaultTokenAuthProvisionsSecretsAndSurvivesAnOutage(t *testing.T) {
 		t.Fatal("the last good Secret was lost during the outage")
 	}
 	// Vault comes back with the same data: recovery needs no one.
-	proxy.start(t)
+	proxy.Restore(t)
 	got = waitCondition(t, si, rschedv1.ConditionVaultReachable, metav1.ConditionTrue, rschedv1.ReasonVaultOK)
 	if got.Status.VaultFailures != 0 {
 		t.Fatalf("failures not reset: %d", got.Status.VaultFailures)
