@@ -606,6 +606,12 @@ func TestTargetMissingConflictAndBadTimeZoneAreReported(t *testing.T) {
 	if krp.Status.CurrentVersion != 0 {
 		t.Fatal("the second policy reports versions it does not own")
 	}
+	e2.clk.Step(time.Hour) // the first policy's rotation comes due meanwhile
+	e.mustReconcile()
+	e2.mustReconcile()
+	if again := e2.policy(); again.ResourceVersion != krp.ResourceVersion {
+		t.Fatalf("a blocked policy's status was written again: %+v", again.Status)
+	}
 
 	orphan := &rschedv1.KeyRotationPolicy{ObjectMeta: metav1.ObjectMeta{Name: "orphan", Namespace: e.ns}, Spec: e.policy().Spec}
 	orphan.Spec.TargetRef.Name = "nope"

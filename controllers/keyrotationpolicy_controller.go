@@ -173,16 +173,25 @@ func (r *KeyRotationPolicyReconciler) olderPolicy(ctx context.Context, krp *rsch
 	if err != nil {
 		return "", fmt.Errorf("listing policies: %w", err)
 	}
-	for _, o := range others {
-		if o.UID == krp.UID || !o.DeletionTimestamp.IsZero() {
+	// The oldest of them is named, so the message (and status) does not depend on list order.
+	precedes := func(a, b *rschedv1.KeyRotationPolicy) bool {
+		c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time)
+		return c < 0 || (c == 0 && a.Name < b.Name)
+	}
+	var oldest *rschedv1.KeyRotationPolicy
+	for i := range others {
+		o := &others[i]
+		if o.UID == krp.UID || !o.DeletionTimestamp.IsZero() || !precedes(o, krp) {
 			continue
 		}
-		c := o.CreationTimestamp.Compare(krp.CreationTimestamp.Time)
-		if c < 0 || (c == 0 && o.Name < krp.Name) {
-			return o.Name, nil
+		if oldest == nil || precedes(o, oldest) {
+			oldest = o
 		}
 	}
-	return "", nil
+	if oldest == nil {
+		return "", nil
+	}
+	return oldest.Name, nil
 }
 
 // policiesFor lists the policies of a namespace that target instance (a namespace holds few).

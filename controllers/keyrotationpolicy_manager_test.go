@@ -32,7 +32,9 @@ import (
 func TestRealClockRotationsAreOnTimeAndARestartChangesNothing(t *testing.T) {
 	const n = 20
 	ns := namespace(t, nil)
-	op := startOperatorWith(t, nil)
+	// Both operators watch this namespace only: other tests leave policies behind whose status
+	// a fake clock wrote, and this test counts every write.
+	op := startOperatorWith(t, nil, ns)
 	wc, err := client.NewWithWatch(kube.Config, client.Options{Scheme: kube.Scheme})
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +136,7 @@ func TestRealClockRotationsAreOnTimeAndARestartChangesNothing(t *testing.T) {
 	// The leader goes away and a new operator starts: nothing rotates, restarts or is written.
 	op.stop()
 	before := snapshot(t, ns)
-	op2 := startOperatorWith(t, nil)
+	op2 := startOperatorWith(t, nil, ns)
 	deadline := time.Now().Add(8 * time.Second)
 	for time.Now().Before(deadline) {
 		if op2.writes.n.Load() > 0 {
