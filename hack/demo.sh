@@ -31,13 +31,19 @@ case "${1:-up}" in
       log "no demo is running (stale pidfile for pid $pid)"; rm -f "$PIDFILE"; exit 0
     fi
     if kill -TERM "$pid" 2>/dev/null; then
-      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
-      if kill -0 "$pid" 2>/dev/null; then log "demo (pid $pid) did not stop in 20s; killing it"; kill -KILL "$pid"; fi
+      # On a real cluster the demo's own teardown (pods, cluster, Vault, PostgreSQL) takes ~30 s.
+      for _ in $(seq 1 450); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+      if kill -0 "$pid" 2>/dev/null; then log "demo (pid $pid) did not stop in 90s; killing it"; kill -KILL "$pid"; fi
       log "demo stopped"
     else
       log "demo (pid $pid) was not running"
     fi
     rm -f "$PIDFILE"
+    # A demo killed before its teardown leaves the real cluster it started: take it down too.
+    if [[ -f "$ROOT/bin/demo/real-cluster" ]]; then
+      "$HERE/local-cluster.sh" down
+      rm -f "$ROOT/bin/demo/real-cluster"
+    fi
     ;;
   *) echo "usage: $0 up|down" >&2; exit 2 ;;
 esac

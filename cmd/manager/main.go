@@ -3,6 +3,10 @@
 package main
 
 import (
+	// The time-zone database, so KeyRotationPolicy cron schedules in any IANA zone work in a
+	// minimal image that has no /usr/share/zoneinfo.
+	_ "time/tzdata"
+
 	"crypto/tls"
 	"errors"
 	"flag"

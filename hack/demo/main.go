@@ -20,7 +20,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
@@ -59,6 +58,13 @@ func run() error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+
+	ok, why := realClusterPossible()
+	if ok {
+		step("running on a real single-node cluster (RSCHED_DEMO=envtest runs it on envtest + kwok instead)")
+		return runReal(ctx, root, state)
+	}
+	step("running on envtest + kwok (a real cluster needs Linux and root; here: %s)", why)
 
 	// Components start in their own process groups with a parent-death signal, so even a
 	// kill -9 of the demo leaves nothing running (internal/testenv tests exactly that).
@@ -100,7 +106,7 @@ func run() error {
 	defer func() { step("stopping PostgreSQL"); _ = pg.Stop() }()
 
 	step("provisioning what the samples refer to")
-	if err := provision(ctx, kube, vault, pg); err != nil {
+	if err := provisionWithDatabases(ctx, kube, vault, pg); err != nil {
 		return err
 	}
 
@@ -123,8 +129,32 @@ func run() error {
 		}
 	}()
 
+	if err := tour(ctx, kube, vault, ""); err != nil {
+		return err
+	}
+	fmt.Printf(`
+rsched demo is running.
+  kubectl:   export KUBECONFIG=%s; %s get si,krp -A
+  operator:  tail -f %s
+  Vault:     %s (dev server; token in the demo process only)
+Stop with Ctrl-C here or 'make demo-down'.
+`, kubeconfig, filepath.Join(kube.Assets, "kubectl"), filepath.Join(state, "manager.log"), vault.Addr)
+
+	select {
+	case <-ctx.Done():
+		fmt.Println()
+		return nil
+	case err := <-exited:
+		exited <- err // for the deferred stop
+		return fmt.Errorf("the operator exited unexpectedly (%v); see %s", err, filepath.Join(state, "manager.log"))
+	}
+}
+
+// tour applies config/samples (pointing the full sample at the demo's Vault, and at image when
+// set), waits for the instances, shows them and their objects, and shows key rotation.
+func tour(ctx context.Context, kube *testenv.Kube, vault *testenv.Vault, image string) error {
 	step("applying config/samples")
-	out, err := kube.Kubectl("apply", "-n", "demo", "-k", filepath.Join(root, "config", "samples"))
+	out, err := kube.Kubectl("apply", "-n", "demo", "-k", filepath.Join(testenv.RepoRoot(), "config", "samples"))
 	fmt.Print(out)
 	if err != nil {
 		return err
@@ -133,6 +163,13 @@ func run() error {
 	// The full sample names the Vault of a real cluster; point it at the demo's Vault, which
 	// provision configured for kubernetes auth of the instance's ServiceAccount.
 	patch := fmt.Sprintf(`{"spec":{"vault":{"address":%q,"insecureAllowHTTP":true,"caBundleSecretRef":null}}}`, vault.Addr)
+	if image != "" {
+		patch = fmt.Sprintf(`{"spec":{"image":%q,"vault":{"address":%q,"insecureAllowHTTP":true,"caBundleSecretRef":null}}}`, image, vault.Addr)
+		if out, err := kube.Kubectl("patch", "si", "minimal", "-n", "demo", "--type=merge", "-p", fmt.Sprintf(`{"spec":{"image":%q}}`, image)); err != nil {
+			fmt.Print(out)
+			return err
+		}
+	}
 	if out, err := kube.Kubectl("patch", "si", "residency", "-n", "demo", "--type=merge", "-p", patch); err != nil {
 		fmt.Print(out)
 		return err
@@ -152,31 +189,25 @@ func run() error {
 	out, _ = kube.Kubectl("get", "deploy,svc,netpol,pdb,secret,pods", "-n", "demo")
 	fmt.Print(out)
 
-	if err := showRotation(ctx, kube); err != nil {
+	return showRotation(ctx, kube)
+}
+
+// provisionWithDatabases gives each sample instance its own database, then provisions.
+func provisionWithDatabases(ctx context.Context, kube *testenv.Kube, vault *testenv.Vault, pg *testenv.Postgres) error {
+	minimal, err := pg.CreateDatabase("minimal")
+	if err != nil {
 		return err
 	}
-
-	fmt.Printf(`
-rsched demo is running.
-  kubectl:   export KUBECONFIG=%s; %s get si,krp -A
-  operator:  tail -f %s
-  Vault:     %s (dev server; token in the demo process only)
-Stop with Ctrl-C here or 'make demo-down'.
-`, kubeconfig, filepath.Join(kube.Assets, "kubectl"), filepath.Join(state, "manager.log"), vault.Addr)
-
-	select {
-	case <-ctx.Done():
-		fmt.Println()
-		return nil
-	case err := <-exited:
-		exited <- err // for the deferred stop
-		return fmt.Errorf("the operator exited unexpectedly (%v); see %s", err, filepath.Join(state, "manager.log"))
+	residency, err := pg.CreateDatabase("residency")
+	if err != nil {
+		return err
 	}
+	return provision(ctx, kube, vault, minimal, residency)
 }
 
 // provision creates the demo namespace, the Secret holding the minimal sample's database URL,
 // and the Vault KV secrets the full sample reads. Values are never printed.
-func provision(ctx context.Context, kube *testenv.Kube, vault *testenv.Vault, pg *testenv.Postgres) error {
+func provision(ctx context.Context, kube *testenv.Kube, vault *testenv.Vault, minimalURL, residencyURL string) error {
 	c := kube.Client
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo", Labels: map[string]string{
 		"pod-security.kubernetes.io/enforce": "restricted",
@@ -188,7 +219,7 @@ func provision(ctx context.Context, kube *testenv.Kube, vault *testenv.Vault, pg
 	// the user's, referenced by spec.database.urlSecretRef.
 	dbSecret := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "minimal-db"},
-		StringData: map[string]string{"url": pg.URL},
+		StringData: map[string]string{"url": minimalURL},
 	}
 	if err := c.Create(ctx, dbSecret); err != nil {
 		return err
@@ -196,7 +227,7 @@ func provision(ctx context.Context, kube *testenv.Kube, vault *testenv.Vault, pg
 	fmt.Println("    Secret demo/minimal-db (key url): the PostgreSQL connection URL")
 
 	kv := vault.Client.KVv2("secret")
-	if _, err := kv.Put(ctx, "rsched/residency/database", map[string]any{"url": pg.URL}); err != nil {
+	if _, err := kv.Put(ctx, "rsched/residency/database", map[string]any{"url": residencyURL}); err != nil {
 		return fmt.Errorf("writing the database URL to Vault: %w", err)
 	}
 	appSecret, err := randomHex(32)
@@ -209,9 +240,9 @@ func provision(ctx context.Context, kube *testenv.Kube, vault *testenv.Vault, pg
 	if err := vaultKubernetesAuth(ctx, kube, vault); err != nil {
 		return err
 	}
-	u, _ := url.Parse(pg.URL)
+	u, _ := url.Parse(residencyURL)
 	fmt.Printf("    Vault secret/rsched/residency/database (key url) and secret/rsched/residency/app\n")
-	fmt.Printf("    PostgreSQL listening on %s, database %s\n", u.Host, strings.TrimPrefix(u.Path, "/"))
+	fmt.Printf("    PostgreSQL listening on %s (one database per instance)\n", u.Host)
 	return nil
 }
 

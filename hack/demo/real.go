@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/clientcmd"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/testenv"
+)
+
+// realClusterPossible says whether the demo can run on a real local cluster: Linux, root, and
+// not asked to use the envtest control plane (RSCHED_DEMO=envtest).
+func realClusterPossible() (bool, string) {
+	switch {
+	case os.Getenv("RSCHED_DEMO") == "envtest":
+		return false, "RSCHED_DEMO=envtest"
+	case runtime.GOOS != "linux":
+		return false, "not Linux"
+	case os.Geteuid() != 0:
+		return false, "not root"
+	}
+	return true, ""
+}
+
+// runReal is the tour on a real single-node cluster (hack/local-cluster.sh): the operator runs as
+// a pod from config/default with the locally built image, PostgreSQL and Vault run on the host
+// where pods reach them, and the instances run real scheduler pods.
+func runReal(ctx context.Context, root, state string) error {
+	cluster := filepath.Join(root, "hack", "local-cluster.sh")
+	sh := func(args ...string) error {
+		cmd := exec.Command(cluster, args...)
+		cmd.Dir = root
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		return cmd.Run()
+	}
+	step("starting a real single-node cluster (hack/local-cluster.sh up: kubelet, containerd, kube-proxy, CoreDNS)")
+	if err := sh("up"); err != nil {
+		_ = sh("down")
+		return fmt.Errorf("the local cluster did not come up (RSCHED_DEMO=envtest runs the demo without it): %w", err)
+	}
+	marker := filepath.Join(state, "real-cluster") // lets `make demo-down` finish the job if we are killed
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		return err
+	}
+	defer func() {
+		step("stopping the cluster (hack/local-cluster.sh down)")
+		if sh("down") == nil {
+			_ = os.Remove(marker)
+		}
+	}()
+	out, err := exec.Command(cluster, "kubeconfig").Output()
+	if err != nil {
+		return err
+	}
+	kubeconfig := strings.TrimSpace(string(out))
+	kube, err := realKube(kubeconfig)
+	if err != nil {
+		return err
+	}
+
+	step("assembling and loading the images (make images)")
+	images := exec.Command("go", "run", "./hack/images", "-out", "bin/images", "-tag", "dev")
+	images.Dir, images.Stdout, images.Stderr = root, os.Stdout, os.Stderr
+	if err := images.Run(); err != nil {
+		return err
+	}
+	if err := sh("load", "bin/images/manager.tar", "bin/images/scheduler.tar"); err != nil {
+		return err
+	}
+
+	hostIP, err := kube.Kubectl("get", "nodes", "-o", `jsonpath={.items[0].status.addresses[?(@.type=="InternalIP")].address}`)
+	if err != nil || hostIP == "" {
+		return fmt.Errorf("reading the node's address: %v", err)
+	}
+	step("starting a Vault dev server and PostgreSQL on the host (%s), where pods reach them", hostIP)
+	vault, err := testenv.NewVaultOn(hostIP)
+	if err != nil {
+		return err
+	}
+	defer func() { step("stopping Vault"); _ = vault.Stop() }()
+	pg, err := testenv.NewPostgresOn(hostIP, "10.244.0.0/16")
+	if err != nil {
+		return err
+	}
+	defer func() { step("stopping PostgreSQL"); _ = pg.Stop() }()
+
+	step("installing the operator as a pod: config/default with localhost/rsched/manager:dev")
+	overlay := filepath.Join(state, "overlay")
+	if err := os.MkdirAll(overlay, 0o755); err != nil {
+		return err
+	}
+	kust := "resources:\n  - ../../../config/default\nimages:\n  - name: ghcr.io/rsched/rsched\n    newName: localhost/rsched/manager\n    newTag: dev\n"
+	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kust), 0o644); err != nil {
+		return err
+	}
+	if out, err := kube.Kubectl("apply", "--server-side", "-k", overlay); err != nil {
+		fmt.Print(out)
+		return err
+	}
+	if out, err := kube.Kubectl("-n", "rsched-system", "rollout", "status", "deploy/rsched-manager", "--timeout=120s"); err != nil {
+		fmt.Print(out)
+		return err
+	}
+
+	step("provisioning what the samples refer to")
+	if err := provisionWithDatabases(ctx, kube, vault, pg); err != nil {
+		return err
+	}
+	if err := tour(ctx, kube, vault, "localhost/rsched/scheduler:dev"); err != nil {
+		return err
+	}
+	fmt.Printf(`
+rsched demo is running on a real single-node cluster.
+  kubectl:   export KUBECONFIG=%s; %s get si,krp,pods -A
+  operator:  kubectl -n rsched-system logs deploy/rsched-manager
+  Vault:     %s (dev server; token in the demo process only)
+Stop with Ctrl-C here or 'make demo-down'.
+`, kubeconfig, filepath.Join(kube.Assets, "kubectl"), vault.Addr)
+	<-ctx.Done()
+	fmt.Println()
+	return nil
+}
+
+// realKube is a testenv.Kube for an existing cluster: its client, kubeconfig and kubectl (the
+// test assets' kubectl). It is never stopped through Kube.Stop.
+func realKube(kubeconfig string) (*testenv.Kube, error) {
+	assets := os.Getenv("KUBEBUILDER_ASSETS")
+	if assets == "" {
+		return nil, errors.New("KUBEBUILDER_ASSETS is not set: run through make demo")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	scheme := k8sruntime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := rschedv1.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme})
+	if err != nil {
+		return nil, err
+	}
+	return &testenv.Kube{Config: cfg, Client: c, Scheme: scheme, Kubeconfig: kubeconfig, Assets: assets}, nil
+}
