@@ -23,8 +23,10 @@ import (
 
 // Image describes one image to assemble.
 type Image struct {
-	// Name is the binary (cmd/<Name>) and the file /<Name> in the image.
+	// Name is the binary and the file /<Name> in the image.
 	Name string
+	// Pkg is the package built (./cmd/<Name> when empty).
+	Pkg string
 	// Ref is the repository:tag recorded in the archive.
 	Ref string
 	// Title is the OCI title label.
@@ -46,14 +48,23 @@ func Images(tag string) []Image {
 func main() {
 	out := flag.String("out", "bin/images", "directory for the tarballs")
 	tag := flag.String("tag", "dev", "image tag (also the version stamped into the binaries)")
+	e2eClient := flag.Bool("e2e-client", false, "also assemble localhost/rsched/e2e-client:<tag>, the end-to-end tests' client pod")
 	flag.Parse()
+	images := Images(*tag)
+	if *e2eClient {
+		images = append(images, Image{Name: "e2e-client", Pkg: "./test/e2e/client", Ref: "localhost/rsched/e2e-client:" + *tag, Title: "rsched end-to-end test client"})
+	}
 	if err := os.MkdirAll(*out, 0o755); err != nil {
 		fail(err)
 	}
-	for _, img := range Images(*tag) {
+	for _, img := range images {
 		bin := filepath.Join(*out, img.Name)
+		pkg := img.Pkg
+		if pkg == "" {
+			pkg = "./cmd/" + img.Name
+		}
 		build := exec.Command("go", "build", "-trimpath", "-buildvcs=false",
-			"-ldflags", "-s -w -X github.com/rsched/rsched/internal/version.Version="+*tag, "-o", bin, "./cmd/"+img.Name)
+			"-ldflags", "-s -w -X github.com/rsched/rsched/internal/version.Version="+*tag, "-o", bin, pkg)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 		build.Stdout, build.Stderr = os.Stderr, os.Stderr
 		if err := build.Run(); err != nil {

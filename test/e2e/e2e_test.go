@@ -4,8 +4,8 @@
 // brings up the project's local single-node cluster (hack/local-cluster.sh: Linux and root),
 // loads the images `make images` assembles, and tears it down afterwards, failing if anything is
 // left on the host. With KUBECONFIG set and RSCHED_E2E_CLUSTER=existing it uses that cluster
-// instead (a kind cluster, say), into which localhost/rsched/{manager,scheduler}:dev must have been
-// loaded.
+// instead (a kind cluster, say), into which localhost/rsched/{manager,scheduler,e2e-client}:dev
+// (go run ./hack/images -e2e-client) must have been loaded.
 //
 //	make test-e2e
 package e2e
@@ -83,10 +83,10 @@ func run(m *testing.M) int {
 			return fail(err)
 		}
 		if local {
-			if err := stream("go", "run", "./hack/images", "-out", "bin/images", "-tag", imageTag); err != nil {
+			if err := stream("go", "run", "./hack/images", "-e2e-client", "-out", "bin/images", "-tag", imageTag); err != nil {
 				return fail(err)
 			}
-			if err := stream(cluster, "load", "bin/images/manager.tar", "bin/images/scheduler.tar"); err != nil {
+			if err := stream(cluster, "load", "bin/images/manager.tar", "bin/images/scheduler.tar", "bin/images/e2e-client.tar"); err != nil {
 				return fail(err)
 			}
 		}

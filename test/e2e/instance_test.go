@@ -71,6 +71,12 @@ func e2eInstance(ns, name, vaultAddr string) *rschedv1.SchedulerInstance {
 		Vault: &rschedv1.VaultSpec{Address: vaultAddr, InsecureAllowHTTP: true,
 			Auth:    rschedv1.VaultAuthSpec{TokenSecretRef: &rschedv1.SecretKeyRef{Name: "vault-token", Key: "token"}},
 			Secrets: []rschedv1.VaultKVPath{{Path: "rsched/e2e/app"}}},
+		// The load comes from one client address and one user as fast as it can: lift the
+		// whole-API and sign-in limits that would answer 429 (the server's own tests cover them).
+		RateLimit: rschedv1.RateLimitSpec{
+			API:   &rschedv1.RateLimit{Requests: 1000000, Period: metav1.Duration{Duration: time.Minute}},
+			Login: &rschedv1.RateLimit{Requests: 1000, Period: metav1.Duration{Duration: time.Minute}},
+		},
 	}}
 }
 
@@ -205,5 +211,11 @@ func TestInstanceServesFromRealPods(t *testing.T) {
 		if me["username"] != "e2e-admin" {
 			t.Fatalf("/auth/me: %v", me)
 		}
+	}
+	// And from a client pod, through the Service's DNS name: four sessions sign in and read.
+	cl := startClientPod(t, ns, "http://sched."+ns+".svc:8080/api/v1", "e2e-admin", password)
+	time.Sleep(2 * time.Second) // let the sessions read for a moment
+	if st := cl.stop(t); st.Logins != 4 || st.Requests == 0 || st.Failures != 0 {
+		t.Fatalf("client pod: %+v", st)
 	}
 }

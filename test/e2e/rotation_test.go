@@ -10,8 +10,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -40,87 +39,6 @@ func kidOf(token string) string {
 	}
 	_ = json.Unmarshal(b, &h)
 	return h.Kid
-}
-
-// load is a steady stream of authenticated reads and token refreshes through the Service.
-type load struct {
-	base             string
-	requests, errors atomic.Int64
-	refreshes        atomic.Int64
-	mu               sync.Mutex
-	samples          []string
-}
-
-func (l *load) fail(format string, args ...any) {
-	l.errors.Add(1)
-	l.mu.Lock()
-	if len(l.samples) < 10 {
-		l.samples = append(l.samples, fmt.Sprintf(format, args...))
-	}
-	l.mu.Unlock()
-}
-
-// refreshEvery is each session's refresh interval: the server allows 10 refreshes a minute per
-// client address (rate_limit.refresh, not settable in the CRD), and all sessions share the host's.
-const refreshEvery = 30 * time.Second
-
-// session signs in, then reads /auth/me in a loop and refreshes its tokens every refreshEvery,
-// the first time after offset.
-func (l *load) session(ctx context.Context, user, password string, offset time.Duration) {
-	hc := &http.Client{Timeout: 5 * time.Second}
-	call := func(method, path, token string, body any) (map[string]any, bool) {
-		var rd *strings.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			rd = strings.NewReader(string(b))
-		} else {
-			rd = strings.NewReader("")
-		}
-		req, _ := http.NewRequestWithContext(ctx, method, l.base+path, rd)
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			if ctx.Err() == nil {
-				l.fail("%s %s: %v", method, path, err)
-			}
-			return nil, false
-		}
-		defer resp.Body.Close()
-		out := map[string]any{}
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode/100 != 2 {
-			if ctx.Err() == nil {
-				l.fail("%s %s: %d %v", method, path, resp.StatusCode, out["detail"])
-			}
-			return nil, false
-		}
-		return out, true
-	}
-	tok, ok := call("POST", "/auth/login/json", "", map[string]any{"username": user, "password": password})
-	if !ok {
-		return
-	}
-	access, refresh := tok["access_token"].(string), tok["refresh_token"].(string)
-	next := time.Now().Add(offset)
-	for ctx.Err() == nil {
-		if me, ok := call("GET", "/auth/me", access, nil); ok {
-			if me["username"] != user {
-				l.fail("/auth/me answered for %v", me["username"])
-			}
-			l.requests.Add(1)
-		}
-		if time.Now().After(next) {
-			if t, ok := call("POST", "/auth/refresh", "", map[string]any{"refresh_token": refresh}); ok {
-				access, refresh = t["access_token"].(string), t["refresh_token"].(string)
-				l.refreshes.Add(1)
-			}
-			next = time.Now().Add(refreshEvery)
-		}
-	}
 }
 
 // podIPs lists the instance's running pods by name.
@@ -184,6 +102,74 @@ func signingKid(ip, user, password string) (string, error) {
 	return kidOf(at), nil
 }
 
+// clientPod is the e2e client (test/e2e/client) running in a pod of the namespace.
+type clientPod struct{ ip string }
+
+type clientStats struct {
+	Logins, Requests, Refreshes, Failures int64
+	Samples                               []string
+}
+
+// startClientPod runs the client image under the restricted profile against base and waits until
+// every session has signed in.
+func startClientPod(t *testing.T, ns, base, user, password string) *clientPod {
+	t.Helper()
+	ctx := context.Background()
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "client", Namespace: ns}, Spec: corev1.PodSpec{
+		AutomountServiceAccountToken: ptr.To(false),
+		SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532),
+			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
+		Containers: []corev1.Container{{
+			Name: "client", Image: "localhost/rsched/e2e-client:" + imageTag, ImagePullPolicy: corev1.PullNever,
+			Args:  []string{"-base", base, "-user", user, "-password", password, "-sessions", "4"},
+			Ports: []corev1.ContainerPort{{Name: "stats", ContainerPort: 8081}},
+			SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
+				Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
+		}},
+	}}
+	if err := kc.Create(ctx, pod); err != nil {
+		t.Fatal(err)
+	}
+	c := &clientPod{}
+	eventually(t, 2*time.Minute, "the client pod signed in", func(ctx context.Context) (bool, string) {
+		if err := kc.Get(ctx, types.NamespacedName{Namespace: ns, Name: "client"}, pod); err != nil || pod.Status.PodIP == "" {
+			return false, fmt.Sprint("no pod IP yet ", err)
+		}
+		c.ip = pod.Status.PodIP
+		st, err := c.stats()
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.Logins == 4, fmt.Sprintf("%+v", st)
+	})
+	return c
+}
+
+func (c *clientPod) stats() (*clientStats, error) {
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get("http://" + c.ip + ":8081/stats")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	st := &clientStats{}
+	return st, json.NewDecoder(resp.Body).Decode(st)
+}
+
+// stop ends the load and returns the final counts.
+func (c *clientPod) stop(t *testing.T) *clientStats {
+	t.Helper()
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Post("http://"+c.ip+":8081/stop", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	st, err := c.stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
 // Scenarios 3 and 4: rotations under load on real pods with zero failed requests, the time from
 // the request to the new key signing in every pod; then the operator pod is deleted and its
 // successor rotates nothing, restarts nothing and writes nothing.
@@ -197,10 +183,6 @@ func TestRotationUnderLoadOnRealPodsAndOperatorFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	si := e2eInstance(ns, "sched", v.Addr)
-	// The load comes from one address (the host) and one user: lift the per-address limits that
-	// would otherwise answer 429 (they are tested in the server's own tests).
-	si.Spec.RateLimit.API = &rschedv1.RateLimit{Requests: 1000000, Period: metav1.Duration{Duration: time.Minute}}
-	si.Spec.RateLimit.Login = &rschedv1.RateLimit{Requests: 1000, Period: metav1.Duration{Duration: time.Minute}}
 	if err := kc.Create(ctx, si); err != nil {
 		t.Fatal(err)
 	}
@@ -229,13 +211,7 @@ func TestRotationUnderLoadOnRealPodsAndOperatorFailover(t *testing.T) {
 	const password = "E2e-Correct-Horse-Battery-Staple-42"
 	api(t, base, "POST", "/auth/register", "", map[string]any{"username": "e2e-admin", "email": "e2e-admin@example.org", "password": password}, http.StatusCreated)
 
-	l := &load{base: base}
-	lctx, stop := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for i := range 4 {
-		wg.Add(1)
-		go func() { defer wg.Done(); l.session(lctx, "e2e-admin", password, time.Duration(1+7*i)*time.Second) }()
-	}
+	cl := startClientPod(t, ns, "http://sched."+ns+".svc:8080/api/v1", "e2e-admin", password)
 	started := time.Now()
 	var toActive, toSigning []time.Duration
 	for n := int64(2); n <= 4; n++ {
@@ -287,13 +263,12 @@ func TestRotationUnderLoadOnRealPodsAndOperatorFailover(t *testing.T) {
 		}
 	}
 	time.Sleep(5 * time.Second) // keep the load on a little after the last activation
-	stop()
-	wg.Wait()
-	t.Logf("rotation under load on real pods: %d rotations, %d GET /auth/me + %d refreshes over %v, failures %d",
-		len(toActive), l.requests.Load(), l.refreshes.Load(), time.Since(started).Round(100*time.Millisecond), l.errors.Load())
+	st := cl.stop(t)
+	t.Logf("rotation under load on real pods: %d rotations, %d GET /auth/me + %d refreshes + %d sign-ins from a client pod over %v, failures %d",
+		len(toActive), st.Requests, st.Refreshes, st.Logins, time.Since(started).Round(100*time.Millisecond), st.Failures)
 	t.Logf("request → new version active in status: %v; request → every pod signing with it: %v (kubelet syncFrequency 10s)", toActive, toSigning)
-	if l.errors.Load() != 0 || l.requests.Load() == 0 || l.refreshes.Load() == 0 {
-		t.Fatalf("%d failed requests: %v", l.errors.Load(), l.samples)
+	if st.Failures != 0 || st.Requests == 0 || st.Refreshes == 0 {
+		t.Fatalf("%d failed requests: %v", st.Failures, st.Samples)
 	}
 
 	// Scenario 4: the operator pod goes away; its successor takes the Lease and changes nothing.
