@@ -80,6 +80,23 @@ func e2eInstance(ns, name, vaultAddr string) *rschedv1.SchedulerInstance {
 	}}
 }
 
+// deployInstance creates, in a new restricted namespace, the Vault token Secret and the instance
+// "sched" (Vault at vaultAddr), and waits until it is Ready; it returns how long that took.
+func deployInstance(t *testing.T, ns, vaultAddr, token string) (*rschedv1.SchedulerInstance, time.Duration) {
+	t.Helper()
+	appNamespace(t, ns)
+	ctx := context.Background()
+	if err := kc.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vault-token", Namespace: ns}, StringData: map[string]string{"token": token}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := kc.Create(ctx, e2eInstance(ns, "sched", vaultAddr)); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	si := waitReady(t, ns, "sched", 3*time.Minute)
+	return si, time.Since(start)
+}
+
 // waitReady waits until the instance's Ready condition is True for its generation.
 func waitReady(t *testing.T, ns, name string, within time.Duration) *rschedv1.SchedulerInstance {
 	t.Helper()
@@ -160,17 +177,9 @@ func TestInstanceServesFromRealPods(t *testing.T) {
 	installOperator(t)
 	_, v := backends(t)
 	ns := "e2e-app"
-	appNamespace(t, ns)
 	ctx := context.Background()
-	if err := kc.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vault-token", Namespace: ns}, StringData: map[string]string{"token": v.Token}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := kc.Create(ctx, e2eInstance(ns, "sched", v.Addr)); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	si := waitReady(t, ns, "sched", 3*time.Minute)
-	t.Logf("instance Ready %v after creation (%s replicas, key version %d)", time.Since(start).Round(100*time.Millisecond), si.Status.ReplicaSummary, si.Status.KeyVersion)
+	si, took := deployInstance(t, ns, v.Addr, v.Token)
+	t.Logf("instance Ready %v after creation (%s replicas, key version %d)", took.Round(100*time.Millisecond), si.Status.ReplicaSummary, si.Status.KeyVersion)
 
 	var pods corev1.PodList
 	if err := kc.List(ctx, &pods, client.InNamespace(ns), client.MatchingLabels{"app.kubernetes.io/instance": "sched"}); err != nil {

@@ -177,16 +177,8 @@ func TestRotationUnderLoadOnRealPodsAndOperatorFailover(t *testing.T) {
 	installOperator(t)
 	_, v := backends(t)
 	ns := "e2e-rotation"
-	appNamespace(t, ns)
 	ctx := context.Background()
-	if err := kc.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vault-token", Namespace: ns}, StringData: map[string]string{"token": v.Token}}); err != nil {
-		t.Fatal(err)
-	}
-	si := e2eInstance(ns, "sched", v.Addr)
-	if err := kc.Create(ctx, si); err != nil {
-		t.Fatal(err)
-	}
-	waitReady(t, ns, "sched", 3*time.Minute)
+	deployInstance(t, ns, v.Addr, v.Token)
 	policy := &rschedv1.KeyRotationPolicy{ObjectMeta: metav1.ObjectMeta{Name: "sched-keys", Namespace: ns}, Spec: rschedv1.KeyRotationPolicySpec{
 		TargetRef: rschedv1.LocalObjectReference{Name: "sched"},
 		Keys: []rschedv1.RotatedKey{

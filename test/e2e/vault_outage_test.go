@@ -55,16 +55,8 @@ func TestVaultOutageKeepsPodsServingAndRecovers(t *testing.T) {
 	_, v := backends(t)
 	proxy := testenv.StartProxy(t, hostIP, strings.TrimPrefix(v.Addr, "http://"))
 	ns := "e2e-vault"
-	appNamespace(t, ns)
 	ctx := context.Background()
-	if err := kc.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vault-token", Namespace: ns}, StringData: map[string]string{"token": v.Token}}); err != nil {
-		t.Fatal(err)
-	}
-	si := e2eInstance(ns, "sched", "http://"+proxy.Addr)
-	if err := kc.Create(ctx, si); err != nil {
-		t.Fatal(err)
-	}
-	waitReady(t, ns, "sched", 3*time.Minute)
+	deployInstance(t, ns, "http://"+proxy.Addr, v.Token)
 	base := serviceBase(t, ns, "sched")
 	const password = "E2e-Correct-Horse-Battery-Staple-42"
 	api(t, base, "POST", "/auth/register", "", map[string]any{"username": "e2e-admin", "email": "e2e-admin@example.org", "password": password}, http.StatusCreated)
