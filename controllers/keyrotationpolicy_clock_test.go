@@ -724,3 +724,32 @@ func TestAnOlderKeyringIsRefusedNotAdopted(t *testing.T) {
 		t.Fatal("rotated over a regressed keyring (the next version would reuse jwt-2)")
 	}
 }
+
+func TestRotatingStaysTrueUntilEveryPodHasTheActivatedKeyring(t *testing.T) {
+	e := newRotEnv(t, nil, nil)
+	obs := &staticObserver{pods: []PodKeys{{Pod: "p", Report: &keyprobe.Report{HasKeyring: true, KeyringVersion: 1}}}}
+	e.r.Observer = obs
+	e.mustReconcile()
+	e.annotate("go")
+	e.mustReconcile() // staged: file version 2
+	obs.pods[0].Report.KeyringVersion = 2
+	res := e.mustReconcile() // activated: file version 3, the pod still on 2
+	if states(e.keyring())["jwt-2"] != keyring.Active {
+		t.Fatal("not activated")
+	}
+	if c := condition(e.policy(), rschedv1.ConditionRotating); c == nil || c.Status != metav1.ConditionTrue || !strings.Contains(c.Message, "pod p has not loaded it") {
+		t.Fatalf("Rotating while a pod lags: %+v", c)
+	}
+	if res.RequeueAfter != time.Second {
+		t.Fatalf("requeue after %v, want 1s while a pod lags", res.RequeueAfter)
+	}
+	e.mustReconcile() // still lagging: the condition holds, no flapping
+	if c := condition(e.policy(), rschedv1.ConditionRotating); c.Status != metav1.ConditionTrue {
+		t.Fatalf("Rotating flapped: %+v", c)
+	}
+	obs.pods[0].Report.KeyringVersion = e.keyring().Version
+	e.mustReconcile()
+	if c := condition(e.policy(), rschedv1.ConditionRotating); c.Status != metav1.ConditionFalse {
+		t.Fatalf("Rotating once every pod has it: %+v", c)
+	}
+}

@@ -212,6 +212,7 @@ func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1
 	if err := r.retire(ctx, krp, si, kr, st); err != nil {
 		return err
 	}
+	r.reportLaggingPods(ctx, si, kr, st)
 	in := rotation.Input{
 		Now:               st.now,
 		Suspended:         krp.Spec.Suspend,
@@ -301,6 +302,7 @@ func (r *KeyRotationPolicyReconciler) activateWhenPropagated(ctx context.Context
 	st.succeeded()
 	r.catchUp(krp, kr, st)
 	st.requeueForRetirement(kr.file)
+	r.reportLaggingPods(ctx, si, kr, st) // the activated keyring has yet to reach the pods
 	return nil
 }
 

@@ -140,6 +140,25 @@ func (r *KeyRotationPolicyReconciler) propagated(ctx context.Context, krp *rsche
 	return false, wait, fmt.Sprintf("Keyring version %d is staged; waiting for every pod to load it", keyVersion), nil
 }
 
+// reportLaggingPods keeps Rotating True after an activation (or a retirement) until every pod the
+// observer can read has loaded the keyring in the Secret: until then a pod still signs or
+// encrypts with the previous key (safe: that key stays valid for the grace period), and the
+// condition says so instead of claiming the rotation is complete. Without an observer, or when
+// the pods cannot be read, nothing is claimed either way.
+func (r *KeyRotationPolicyReconciler) reportLaggingPods(ctx context.Context, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus) {
+	if r.Observer == nil {
+		return
+	}
+	pods, err := r.Observer.Observe(ctx, si)
+	if err != nil || len(pods) == 0 {
+		return
+	}
+	if behind := lagging(pods, kr.file.Version); behind != "" {
+		st.rotating(fmt.Sprintf("Keyring version %d is active; pod %s has not loaded it yet", rotation.KeyVersion(kr.file), behind))
+		st.requeue(time.Second)
+	}
+}
+
 // rolledOut: the Deployment's pod template carries the key version and every replica runs it.
 func rolledOut(dep *appsv1.Deployment, version int64) bool {
 	if dep.Spec.Template.Annotations[rschedv1.KeyVersionAnnotation] != strconv.FormatInt(version, 10) {
