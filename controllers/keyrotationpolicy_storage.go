@@ -79,7 +79,7 @@ func (r *KeyRotationPolicyReconciler) loadKeyring(ctx context.Context, krp *rsch
 	}
 
 	loc := krp.Spec.Storage.Vault
-	vc, err := (&SchedulerInstanceReconciler{APIReader: r.APIReader, Vault: r.Vault}).vaultClient(ctx, si)
+	vc, err := instanceVaultClient(ctx, r.APIReader, r.Vault, si)
 	if err != nil {
 		return nil, r.vaultError(krp, st, err)
 	}

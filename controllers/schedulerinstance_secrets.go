@@ -203,8 +203,13 @@ func (e *sourceError) Error() string { return e.msg }
 
 // userSecretKey reads one key of a Secret the user names (not cached: read from the API server).
 func (r *SchedulerInstanceReconciler) userSecretKey(ctx context.Context, si *rschedv1.SchedulerInstance, ref rschedv1.SecretKeyRef, field string) (string, error) {
+	return userSecretKey(ctx, r.APIReader, si, ref, field)
+}
+
+// userSecretKey reads one key of a Secret named in the instance's spec through reader.
+func userSecretKey(ctx context.Context, reader client.Reader, si *rschedv1.SchedulerInstance, ref rschedv1.SecretKeyRef, field string) (string, error) {
 	sec := &corev1.Secret{}
-	err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: ref.Name}, sec)
+	err := reader.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: ref.Name}, sec)
 	if missing, err := notFoundOrErr(err); err != nil {
 		return "", err
 	} else if missing {
@@ -219,10 +224,16 @@ func (r *SchedulerInstanceReconciler) userSecretKey(ctx context.Context, si *rsc
 
 // vaultClient builds the Vault identity of the instance and returns its cached client.
 func (r *SchedulerInstanceReconciler) vaultClient(ctx context.Context, si *rschedv1.SchedulerInstance) (*vault.Client, error) {
+	return instanceVaultClient(ctx, r.APIReader, r.Vault, si)
+}
+
+// instanceVaultClient is the cached Vault client of the instance's spec.vault identity; the
+// SchedulerInstance reads its secrets with it and the KeyRotationPolicy stores keys with it.
+func instanceVaultClient(ctx context.Context, reader client.Reader, factory *vault.Factory, si *rschedv1.SchedulerInstance) (*vault.Client, error) {
 	v := si.Spec.Vault
 	id := vault.Identity{Address: v.Address, Namespace: v.Namespace}
 	if v.CABundleSecretRef != nil {
-		ca, err := r.userSecretKey(ctx, si, *v.CABundleSecretRef, "spec.vault.caBundleSecretRef")
+		ca, err := userSecretKey(ctx, reader, si, *v.CABundleSecretRef, "spec.vault.caBundleSecretRef")
 		if err != nil {
 			return nil, err
 		}
@@ -234,13 +245,13 @@ func (r *SchedulerInstanceReconciler) vaultClient(ctx context.Context, si *rsche
 		id.ServiceAccount = si.Namespace + "/" + builders.ServiceAccountName(si)
 		id.Audiences = a.Kubernetes.Audiences
 	case a.AppRole != nil:
-		sid, err := r.userSecretKey(ctx, si, a.AppRole.SecretIDSecretRef, "spec.vault.auth.appRole.secretIDSecretRef")
+		sid, err := userSecretKey(ctx, reader, si, a.AppRole.SecretIDSecretRef, "spec.vault.auth.appRole.secretIDSecretRef")
 		if err != nil {
 			return nil, err
 		}
 		id.Method, id.MountPath, id.RoleID, id.SecretID = vault.AppRole, a.AppRole.MountPath, a.AppRole.RoleID, sid
 	case a.TokenSecretRef != nil:
-		tok, err := r.userSecretKey(ctx, si, *a.TokenSecretRef, "spec.vault.auth.tokenSecretRef")
+		tok, err := userSecretKey(ctx, reader, si, *a.TokenSecretRef, "spec.vault.auth.tokenSecretRef")
 		if err != nil {
 			return nil, err
 		}
@@ -248,7 +259,7 @@ func (r *SchedulerInstanceReconciler) vaultClient(ctx context.Context, si *rsche
 	default:
 		return nil, &sourceError{reason: rschedv1.ReasonVaultAuthFailed, msg: "spec.vault.auth names no method"}
 	}
-	return r.Vault.For(id)
+	return factory.For(id)
 }
 
 // TokenSource returns ServiceAccount tokens through the TokenRequest API, bound to the audiences
