@@ -158,7 +158,7 @@ func TestSteadyStateMakesZeroWrites(t *testing.T) {
 		}
 		time.Sleep(700 * time.Millisecond)
 	}
-	if w := op.writes.since(before); len(w) != 0 {
+	if w := op.writes.sinceIn(before, ns); len(w) != 0 {
 		t.Fatalf("%d writes while reconciling an unchanged instance three times: %v\nbefore %s\nafter  %s", len(w), w, statusBefore, statusJSON(t, ns, "calm"))
 	}
 }

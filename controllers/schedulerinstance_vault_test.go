@@ -276,7 +276,7 @@ func TestAFailingInstanceDoesNotSpin(t *testing.T) {
 	waitCondition(t, si, rschedv1.ConditionVaultReachable, metav1.ConditionFalse, rschedv1.ReasonVaultUnreachable)
 	before := int(op.writes.n.Load())
 	time.Sleep(4 * time.Second) // inside the first backoff (5 s): nothing may happen
-	if w := op.writes.since(before); len(w) > 1 {
+	if w := op.writes.sinceIn(before, ns); len(w) > 1 {
 		t.Fatalf("%d writes in 4 s while waiting out a 5 s backoff: %v", len(w), w)
 	}
 }

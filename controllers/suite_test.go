@@ -47,12 +47,14 @@ type writes struct {
 	n    atomic.Int64
 	mu   sync.Mutex
 	what []string
+	ns   []string
 }
 
 func (w *writes) add(verb string, obj client.Object) {
 	w.n.Add(1)
 	w.mu.Lock()
 	w.what = append(w.what, fmt.Sprintf("%s %T %s", verb, obj, obj.GetName()))
+	w.ns = append(w.ns, obj.GetNamespace())
 	w.mu.Unlock()
 }
 
@@ -60,6 +62,21 @@ func (w *writes) since(i int) []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return append([]string(nil), w.what[i:]...)
+}
+
+// sinceIn is since for the objects of one namespace: a test's operator also reconciles what
+// earlier tests left in theirs (envtest runs no namespace controller, so nothing is ever
+// deleted), and their writes are not this test's.
+func (w *writes) sinceIn(i int, ns string) []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []string
+	for k := i; k < len(w.what); k++ {
+		if w.ns[k] == ns {
+			out = append(out, w.what[k])
+		}
+	}
+	return out
 }
 
 func (w *writes) funcs() interceptor.Funcs {
