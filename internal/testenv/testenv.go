@@ -8,6 +8,7 @@
 //	KUBEBUILDER_ASSETS  etcd, kube-apiserver, kubectl   (hack/envtest-assets.sh)
 //	RSCHED_VAULT_BIN    the vault binary                (hack/get-vault.sh)
 //	RSCHED_PG_BINDIR    initdb, postgres                (hack/postgres.sh)
+//	RSCHED_CBC_BIN      the cbc MILP solver             (hack/get-cbc.sh)
 //
 // A missing component fails the test with a message saying how to get it; it is never skipped,
 // so a machine without the component can never report a green run that tested nothing.
@@ -45,6 +46,12 @@ func RepoRoot() string {
 		}
 		dir = parent
 	}
+}
+
+// CBC returns the path of the cbc binary (COIN-OR's exact MILP solver), which the scheduling
+// tests compare the native solver with.
+func CBC() (string, error) {
+	return lookupExecutable("CBC", "RSCHED_CBC_BIN", "hack/get-cbc.sh", "")
 }
 
 // MissingComponentError says which component is missing and how to get it.

@@ -1,0 +1,172 @@
+package schedule
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/rsched/rsched/internal/server/acgme"
+)
+
+func block1() (Date, Date) { return Date{2026, time.July, 2}, Date{2026, time.July, 29} }
+
+func hardOnly(vs []acgme.Violation) []acgme.Violation {
+	var out []acgme.Violation
+	for _, v := range vs {
+		if Hard(v.Rule) {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// Every schedule the solver returns passes the validator's hard rules, over many generated
+// programs of different sizes, absence rates and seeds.
+func TestSolverSchedulesPassTheValidator(t *testing.T) {
+	from, to := block1()
+	n := 0
+	for seed := uint64(1); seed <= 24; seed++ {
+		cfg := ProgramConfig{Residents: 6 + int(seed%4)*4, Faculty: 3 + int(seed%3)*3, From: from, To: to, AbsenceRate: float64(seed%4) * 0.05, Seed: seed}
+		p, err := GenerateProgram(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := Solve(context.Background(), p, Options{Seed: seed, TimeBudget: 5 * time.Second, MaxIterations: 20000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs, err := Validate(p, res.Assignments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if hard := hardOnly(vs); len(hard) > 0 {
+			t.Fatalf("seed %d (%+v): %d hard violations, first %+v", seed, cfg, len(hard), hard[0])
+		}
+		cov := 0
+		for _, v := range vs {
+			if v.Rule == RuleCoverage {
+				cov += int(v.Limit - v.Value)
+			}
+		}
+		if cov != res.Stats.Shortfall {
+			t.Fatalf("seed %d: validator counts a shortfall of %d, the solver %d", seed, cov, res.Stats.Shortfall)
+		}
+		n += len(res.Assignments)
+	}
+	t.Logf("%d assignments checked", n)
+}
+
+func TestSolverIsDeterministicForASeed(t *testing.T) {
+	from, to := block1()
+	p, _ := GenerateProgram(ProgramConfig{Residents: 12, Faculty: 6, From: from, To: to, AbsenceRate: 0.1, Seed: 7})
+	a, err := Solve(context.Background(), p, Options{Seed: 3, MaxIterations: 5000, TimeBudget: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, _ := GenerateProgram(ProgramConfig{Residents: 12, Faculty: 6, From: from, To: to, AbsenceRate: 0.1, Seed: 7})
+	b, _ := Solve(context.Background(), p2, Options{Seed: 3, MaxIterations: 5000, TimeBudget: time.Minute})
+	if len(a.Assignments) != len(b.Assignments) || a.Stats.Objective != b.Stats.Objective {
+		t.Fatalf("two runs differ: %d/%v vs %d/%v", len(a.Assignments), a.Stats.Objective, len(b.Assignments), b.Stats.Objective)
+	}
+	for i := range a.Assignments {
+		if a.Assignments[i] != b.Assignments[i] {
+			t.Fatalf("assignment %d differs: %+v vs %+v", i, a.Assignments[i], b.Assignments[i])
+		}
+	}
+}
+
+func TestPredecessorSizeBlock(t *testing.T) {
+	from, to := block1()
+	p, _ := GenerateProgram(ProgramConfig{Residents: 18, Faculty: 12, From: from, To: to, AbsenceRate: 0.05, Seed: 1})
+	res, err := Solve(context.Background(), p, Options{Seed: 1, TimeBudget: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, _ := Validate(p, res.Assignments)
+	t.Logf("stats %+v, hard %d", res.Stats, len(hardOnly(vs)))
+}
+
+func TestSolverKeepsLocksAndAddsNoViolationToThem(t *testing.T) {
+	from, to := block1()
+	p, _ := GenerateProgram(ProgramConfig{Residents: 9, Faculty: 4, From: from, To: to, Seed: 5})
+	// Seven consecutive locked inpatient mornings for r001: one violation the solver must keep
+	// as it is and not add to.
+	for d := range 7 {
+		p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from.AddDays(d), AM}, PersonID: "r001", TemplateID: "inpatient", Locked: true})
+	}
+	res, err := Solve(context.Background(), p, Options{Seed: 1, MaxIterations: 20000, TimeBudget: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	locked := 0
+	for _, a := range res.Assignments {
+		if a.Locked {
+			locked++
+			if a.PersonID != "r001" || a.TemplateID != "inpatient" || a.Slot.Half != AM {
+				t.Fatalf("unexpected locked assignment %+v", a)
+			}
+		}
+	}
+	if locked != 7 {
+		t.Fatalf("%d locked assignments kept, want 7", locked)
+	}
+	vs, _ := Validate(p, res.Assignments)
+	hard := hardOnly(vs)
+	if len(hard) != 1 || hard[0].Rule != acgme.RuleConsecutiveDays || hard[0].PersonID != "r001" || hard[0].Value != 7 {
+		t.Fatalf("want only the planted 7-day run, got %+v", hard)
+	}
+}
+
+func TestImpossibleInputIsAnInputError(t *testing.T) {
+	from, to := block1()
+	base := func() *Problem {
+		p, _ := GenerateProgram(ProgramConfig{Residents: 6, Faculty: 3, From: from, To: to, Seed: 2})
+		return p
+	}
+	cases := map[string]func(*Problem){
+		"end before start":           func(p *Problem) { p.To = p.From.AddDays(-1) },
+		"minimum above the eligible": func(p *Problem) { p.Templates[2].MinResidents = 5 }, // procedures take PGY 2-3: 4 residents
+		"unknown person in a lock": func(p *Problem) {
+			p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from, AM}, PersonID: "nobody", TemplateID: "clinic", Locked: true})
+		},
+		"a locked PGY-1 on procedures": func(p *Problem) {
+			p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from, AM}, PersonID: "r001", TemplateID: "procedures", Locked: true})
+		},
+		"a day session of 7 hours": func(p *Problem) { p.Templates[0].HoursPerSession = 7 },
+		"two locks in one half-day": func(p *Problem) {
+			p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from, AM}, PersonID: "r002", TemplateID: "clinic", Locked: true},
+				Assignment{Slot: Slot{from, AM}, PersonID: "r002", TemplateID: "inpatient", Locked: true})
+		},
+		"a range of two years": func(p *Problem) { p.To = p.From.AddDays(730) },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			p := base()
+			mutate(p)
+			_, err := Solve(context.Background(), p, Options{MaxIterations: 10})
+			if !IsInputError(err) {
+				t.Fatalf("got %v, want an InputError", err)
+			}
+		})
+	}
+}
+
+func TestSolverStopsWhenCancelled(t *testing.T) {
+	y := AcademicYear(2026)
+	p, _ := GenerateProgram(ProgramConfig{Residents: 60, Faculty: 20, From: y.First(), To: y.Last(), Seed: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	res, err := Solve(ctx, p, Options{TimeBudget: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Stats.StoppedBy != "cancelled" || time.Since(start) > 2*time.Second {
+		t.Fatalf("stopped by %q after %v", res.Stats.StoppedBy, time.Since(start))
+	}
+	// What it had is still a schedule without hard violations.
+	vs, _ := Validate(p, res.Assignments)
+	if h := hardOnly(vs); len(h) > 0 {
+		t.Fatalf("%d hard violations after cancellation: %+v", len(h), h[0])
+	}
+}
