@@ -122,10 +122,12 @@ func (t Template) Duty(s Slot, loc *time.Location) (acgme.Duty, bool) {
 	if t.Activity == Off || t.HoursPerSession == 0 {
 		return acgme.Duty{}, false
 	}
-	start := s.Date.In(loc).Add(AMStart)
+	// Wall-clock times: on a day the clocks change, 13:00 is still 13:00.
+	at := AMStart
 	if s.Half == PM {
-		start = s.Date.In(loc).Add(PMStart)
+		at = PMStart
 	}
+	start := time.Date(s.Date.Year, s.Date.Month, s.Date.Day, int(at/time.Hour), 0, 0, 0, loc)
 	return acgme.Duty{Start: start, End: start.Add(time.Duration(t.HoursPerSession * float64(time.Hour))), Call: t.Activity == Call}, true
 }
 
