@@ -146,9 +146,13 @@ cluster-down: ## Stop the local cluster and remove everything it put on the host
 load-images: images ## Import bin/images/*.tar into the local cluster's containerd.
 	hack/local-cluster.sh load bin/images/manager.tar bin/images/scheduler.tar
 
+# The local cluster's pod network for test-e2e: cilium enforces NetworkPolicies (the NetworkPolicy
+# scenario needs it), bridge does not (quicker to build and start; that scenario then skips).
+E2E_CNI ?= cilium
+
 .PHONY: test-e2e
-test-e2e: ## End-to-end tests on a real cluster: the local one (Linux, root; built on first use) or KUBECONFIG with RSCHED_E2E_CLUSTER=existing.
-	source hack/test-env.sh && go test -tags e2e -count=1 -timeout 60m -v ./test/e2e/
+test-e2e: ## End-to-end tests on a real cluster: the local one (Linux, root; built on first use; E2E_CNI=cilium|bridge) or KUBECONFIG with RSCHED_E2E_CLUSTER=existing.
+	source hack/test-env.sh && RSCHED_CLUSTER_CNI=$(E2E_CNI) go test -tags e2e -count=1 -timeout 60m -v ./test/e2e/
 
 .PHONY: docker-build
 docker-build: ## Build the operator and API server images (needs a Docker engine).

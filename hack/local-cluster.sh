@@ -35,6 +35,13 @@ POD_SUBNET=10.244.0.0/24 CLUSTER_CIDR=10.244.0.0/16 SVC_CIDR=10.96.0.0/16 API_SV
 R="$WORK/run" L="$WORK/logs" P="$WORK/pki" C="$WORK/config" SOCK="$WORK/run/containerd.sock"
 CLUSTER_CACHE="$RSCHED_CACHE/cluster"
 export KUBECONFIG="$WORK/admin.kubeconfig"
+# The pod network: "bridge" (default; NetworkPolicies are accepted but not enforced) or "cilium"
+# (enforced). A running cluster remembers its own in $WORK/run/cni.
+CNI="${RSCHED_CLUSTER_CNI:-bridge}"
+[[ -f $R/cni ]] && CNI=$(cat "$R/cni")
+case "$CNI" in bridge | cilium) ;; *) log "RSCHED_CLUSTER_CNI must be bridge or cilium, not $CNI"; exit 2 ;; esac
+# shellcheck source=hack/cilium/cilium.sh
+source "$HERE/cilium/cilium.sh"
 
 ts() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(ts)" 'BEGIN { printf "%.1f", b - a }'; }
@@ -108,9 +115,9 @@ system_images() {
   cp "$COREDNS" "$WORK/images/coredns/coredns"; image_tar "$WORK/images/coredns" localhost/coredns:rsched "$WORK/images/coredns.tar" /coredns 65532:65532
 }
 
-waitfor() { # DESC TIMEOUT_S CMD...
-  local d=$1 t=$2 s; shift 2; s=$(ts)
-  for _ in $(seq 1 $((t * 4))); do
+waitfor() { # DESC TIMEOUT_S CMD... (the timeout is wall-clock: a check may itself take a while)
+  local d=$1 t=$2 s end; shift 2; s=$(ts); end=$(($(date +%s) + t))
+  while (($(date +%s) < end)); do
     if "$@" >/dev/null 2>&1; then log "$d ready (+$(since "$s")s)"; return 0; fi
     sleep 0.25
   done
@@ -176,6 +183,8 @@ put() { local t; t=$(mktemp); cat > "$t"; if cmp -s "$t" "$1"; then rm "$t"; els
 
 configs() {
   mkdir -p "$C" "$WORK/cni/net.d"
+  local cnibin=/usr/lib/cni
+  [[ $CNI == cilium ]] && { cilium_cni_config; cnibin=$WORK/cni/bin; }
   put "$C/containerd.toml" <<EOF
 version = 2
 root = "$WORK/containerd/root"
@@ -198,10 +207,10 @@ state = "$WORK/containerd/state"
         Root = "$WORK/run/runc"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/usr/lib/cni"
+    bin_dir = "$cnibin"
     conf_dir = "$WORK/cni/net.d"
 EOF
-  put "$WORK/cni/net.d/10-rsched.conflist" <<EOF
+  [[ $CNI == bridge ]] && put "$WORK/cni/net.d/10-rsched.conflist" <<EOF
 {"cniVersion": "1.0.0", "name": "rsched-net", "plugins": [
   {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true, "hairpinMode": true,
    "ipam": {"type": "host-local", "ranges": [[{"subnet": "$POD_SUBNET"}]], "routes": [{"dst": "0.0.0.0/0"}], "dataDir": "$WORK/cni/ipam"}},
@@ -267,7 +276,7 @@ kind: ConfigMap
 metadata: {name: coredns, namespace: kube-system}
 data:
   Corefile: |
-    .:1053 {
+    .:53 {
         errors
         health :8080
         ready :8181
@@ -293,13 +302,19 @@ spec:
     spec:
       serviceAccountName: coredns
       dnsPolicy: Default
-      securityContext: {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type: RuntimeDefault}}
+      # Non-root and without capabilities, it binds port 53 because this (namespaced, "safe")
+      # sysctl allows it; NetworkPolicies name port 53 for DNS, so the pod must listen there.
+      securityContext:
+        runAsNonRoot: true
+        runAsUser: 65532
+        seccompProfile: {type: RuntimeDefault}
+        sysctls: [{name: net.ipv4.ip_unprivileged_port_start, value: "53"}]
       containers:
       - name: coredns
         image: localhost/coredns:rsched
         imagePullPolicy: Never
         args: ["-conf", "/etc/coredns/Corefile"]
-        ports: [{containerPort: 1053, protocol: UDP}, {containerPort: 1053, protocol: TCP}]
+        ports: [{containerPort: 53, protocol: UDP}, {containerPort: 53, protocol: TCP}]
         readinessProbe: {httpGet: {path: /ready, port: 8181}, periodSeconds: 2}
         livenessProbe: {httpGet: {path: /health, port: 8080}}
         resources: {limits: {memory: 170Mi}, requests: {cpu: 50m, memory: 70Mi}}
@@ -314,8 +329,8 @@ spec:
   clusterIP: $DNS_IP
   selector: {k8s-app: kube-dns}
   ports:
-  - {name: dns, port: 53, targetPort: 1053, protocol: UDP}
-  - {name: dns-tcp, port: 53, targetPort: 1053, protocol: TCP}
+  - {name: dns, port: 53, targetPort: 53, protocol: UDP}
+  - {name: dns-tcp, port: 53, targetPort: 53, protocol: TCP}
 EOF
 }
 
@@ -334,8 +349,10 @@ up() {
   [[ $(uname -s) == Linux && $(id -u) -eq 0 ]] || { log "a real cluster needs Linux and root"; exit 1; }
   local t0; t0=$(ts)
   packages; bins
+  [[ $CNI == cilium ]] && { cilium_packages; cilium_bins; }
   HOSTIP="$(hostip)"
   mkdir -p "$R" "$L"
+  echo "$CNI" > "$R/cni"
   system_images; pki; configs
   [[ -f $R/sysctls.orig ]] || sysctl -a 2>/dev/null | grep -E "^($SYSCTLS) " > "$R/sysctls.orig"
   log "prepared (+$(since "$t0")s)"
@@ -375,12 +392,13 @@ up() {
     iptables -I OUTPUT -d $SVC_CIDR -m comment --comment rsched-cluster-svc -j REJECT
   iptables -t mangle -C FORWARD -d $SVC_CIDR -m comment --comment rsched-cluster-svc -j DROP 2>/dev/null ||
     iptables -t mangle -I FORWARD -d $SVC_CIDR -m comment --comment rsched-cluster-svc -j DROP
+  [[ $CNI == cilium ]] && cilium_up
   waitfor "node Ready" 120 kubectl wait "node/$NODE" --for=condition=Ready --timeout=1s
   waitfor "default ServiceAccount" 60 kubectl -n default get sa default
   waitfor kube-proxy 60 curl -sf http://127.0.0.1:10256/healthz
   coredns_manifest | kubectl apply -f - >/dev/null
   waitfor "cluster DNS" 120 dns_ok
-  log "cluster up in $(since "$t0")s; export KUBECONFIG=$KUBECONFIG"
+  log "cluster up in $(since "$t0")s (pod network: $CNI); export KUBECONFIG=$KUBECONFIG"
 }
 
 load() { local f; for f in "$@"; do ctr -a "$SOCK" -n k8s.io images import "$f" >&2; done; }
@@ -407,16 +425,17 @@ down() {
   fi
   stop containerd
   for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $SOCK"); do kill "$p"; done
+  [[ $CNI == cilium ]] && cilium_down
   for m in $(awk '{print $2}' /proc/mounts | grep -E "^($WORK/|/run/netns/cni-)" | sort -r); do umount "$m" 2>/dev/null || umount -l "$m"; done
   rm -f /run/netns/cni-*; ip link del cni0 2>/dev/null
   for t in filter nat mangle raw; do
-    iptables-save -t $t | grep -E '^-A' | grep -E -- '-j (KUBE-|CNI-)' | sed 's/^-A/-D/' | while read -r r; do eval iptables -t $t "$r" 2>/dev/null; done
-    for c in $(iptables-save -t $t 2>/dev/null | grep -oE '^:(KUBE-|CNI-)[^ ]+' | tr -d :); do iptables -t $t -F "$c" 2>/dev/null; done
-    for c in $(iptables-save -t $t 2>/dev/null | grep -oE '^:(KUBE-|CNI-)[^ ]+' | tr -d :); do iptables -t $t -X "$c" 2>/dev/null; done
+    iptables-save -t $t | grep -E '^-A' | grep -E -- '-j (KUBE-|CNI-|CILIUM_)' | sed 's/^-A/-D/' | while read -r r; do eval iptables -t $t "$r" 2>/dev/null; done
+    for c in $(iptables-save -t $t 2>/dev/null | grep -oE '^:(KUBE-|CNI-|CILIUM_)[^ ]+' | tr -d :); do iptables -t $t -F "$c" 2>/dev/null; done
+    for c in $(iptables-save -t $t 2>/dev/null | grep -oE '^:(KUBE-|CNI-|CILIUM_)[^ ]+' | tr -d :); do iptables -t $t -X "$c" 2>/dev/null; done
   done
   while iptables -D OUTPUT -d $SVC_CIDR -m comment --comment rsched-cluster-svc -j REJECT 2>/dev/null; do :; done
   while iptables -t mangle -D FORWARD -d $SVC_CIDR -m comment --comment rsched-cluster-svc -j DROP 2>/dev/null; do :; done
-  for s in $(ipset list -n 2>/dev/null | grep -E '^KUBE-'); do ipset destroy "$s" 2>/dev/null; done
+  for s in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|cilium_)'); do ipset destroy "$s" 2>/dev/null; done
   for h in /sys/fs/cgroup/*/; do [[ -d $h/kubepods ]] && find "$h/kubepods" -depth -type d -exec rmdir {} \; 2>/dev/null; done
   [[ -f $R/sysctls.orig ]] && sysctl -q -w $(sed 's/ = /=/' "$R/sysctls.orig") >/dev/null
   rm -rf "$WORK"
@@ -435,10 +454,11 @@ leftovers() {
   ip -o link show 2>/dev/null | grep -q 'master cni0' && out+=("interfaces on cni0")
   local t
   for t in filter nat mangle raw; do
-    iptables-save -t $t 2>/dev/null | grep -qE 'KUBE-|CNI-|rsched-cluster' && out+=("iptables $t: $(iptables-save -t $t | grep -cE 'KUBE-|CNI-|rsched-cluster') lines")
+    iptables-save -t $t 2>/dev/null | grep -qE 'KUBE-|CNI-|CILIUM_|rsched-cluster' && out+=("iptables $t: $(iptables-save -t $t | grep -cE 'KUBE-|CNI-|CILIUM_|rsched-cluster') lines")
   done
   ipset list -n 2>/dev/null | grep -qE '^KUBE-' && out+=("ipsets")
   compgen -G "/sys/fs/cgroup/*/kubepods" >/dev/null && out+=("kubepods cgroups")
+  cilium_leftovers
   if [[ ${#out[@]} -eq 0 ]]; then log "no leftovers"; return 0; fi
   printf 'leftover: %s\n' "${out[@]}"
   return 1
@@ -456,7 +476,7 @@ status() {
 }
 
 case "${1:-}" in
-  build) packages; bins ;;
+  build) packages; bins; if [[ $CNI == cilium ]]; then cilium_packages; cilium_bins; fi ;;
   up) up ;;
   down) down ;;
   status) status ;;

@@ -9,13 +9,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
+	"strconv"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -25,6 +29,10 @@ import (
 
 // podCIDR is the local cluster's pod network; PostgreSQL admits password logins from it.
 const podCIDR = "10.244.0.0/16"
+
+// clientLabel marks the pods an instance admits (spec.network.ingressFrom); the e2e client pods
+// carry it with the value "true".
+const clientLabel = "rsched-e2e/client"
 
 // appNamespace creates a namespace that enforces the restricted Pod Security profile.
 func appNamespace(t *testing.T, name string) {
@@ -61,9 +69,21 @@ func backends(t *testing.T) (*testenv.Postgres, *testenv.Vault) {
 	return pg, v
 }
 
+// hostEgress allows egress to one TCP port of the host (where the tests run PostgreSQL and Vault).
+func hostEgress(port int) *rschedv1.EgressRule {
+	return &rschedv1.EgressRule{
+		To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: hostIP + "/32"}}},
+		Ports: []networkingv1.NetworkPolicyPort{{Protocol: ptr.To(corev1.ProtocolTCP), Port: ptr.To(intstr.FromInt32(int32(port)))}},
+	}
+}
+
 // e2eInstance is a SchedulerInstance of two real scheduler pods whose database URL and
-// application secrets come from Vault (token login).
-func e2eInstance(ns, name, vaultAddr string) *rschedv1.SchedulerInstance {
+// application secrets come from Vault (token login). Its NetworkPolicies (policy Enforce, the
+// default) admit the pods labelled clientLabel and let the pods reach PostgreSQL and Vault on the
+// host: what a user writes, and what a policy-enforcing pod network needs.
+func e2eInstance(ns, name string, dbPort int, vaultAddr string) *rschedv1.SchedulerInstance {
+	vu, _ := url.Parse(vaultAddr)
+	vaultPort, _ := strconv.Atoi(vu.Port())
 	return &rschedv1.SchedulerInstance{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: rschedv1.SchedulerInstanceSpec{
 		Image:    "localhost/rsched/scheduler:" + imageTag,
 		Replicas: ptr.To[int32](2),
@@ -77,19 +97,24 @@ func e2eInstance(ns, name, vaultAddr string) *rschedv1.SchedulerInstance {
 			API:   &rschedv1.RateLimit{Requests: 1000000, Period: metav1.Duration{Duration: time.Minute}},
 			Login: &rschedv1.RateLimit{Requests: 1000, Period: metav1.Duration{Duration: time.Minute}},
 		},
+		Network: rschedv1.NetworkSpec{
+			IngressFrom: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{clientLabel: "true"}}}},
+			EgressTo:    &rschedv1.EgressSpec{Database: hostEgress(dbPort), Vault: hostEgress(vaultPort)},
+		},
 	}}
 }
 
 // deployInstance creates, in a new restricted namespace, the Vault token Secret and the instance
-// "sched" (Vault at vaultAddr), and waits until it is Ready; it returns how long that took.
-func deployInstance(t *testing.T, ns, vaultAddr, token string) (*rschedv1.SchedulerInstance, time.Duration) {
+// "sched" (PostgreSQL pg, Vault at vaultAddr), and waits until it is Ready; it returns how long
+// that took.
+func deployInstance(t *testing.T, ns string, pg *testenv.Postgres, vaultAddr, token string) (*rschedv1.SchedulerInstance, time.Duration) {
 	t.Helper()
 	appNamespace(t, ns)
 	ctx := context.Background()
 	if err := kc.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "vault-token", Namespace: ns}, StringData: map[string]string{"token": token}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := kc.Create(ctx, e2eInstance(ns, "sched", vaultAddr)); err != nil {
+	if err := kc.Create(ctx, e2eInstance(ns, "sched", pg.Port, vaultAddr)); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -175,10 +200,10 @@ func serviceBase(t *testing.T, ns, name string) string {
 // instance is Ready, and a user registers and signs in through the Service.
 func TestInstanceServesFromRealPods(t *testing.T) {
 	installOperator(t)
-	_, v := backends(t)
+	pg, v := backends(t)
 	ns := "e2e-app"
 	ctx := context.Background()
-	si, took := deployInstance(t, ns, v.Addr, v.Token)
+	si, took := deployInstance(t, ns, pg, v.Addr, v.Token)
 	t.Logf("instance Ready %v after creation (%s replicas, key version %d)", took.Round(100*time.Millisecond), si.Status.ReplicaSummary, si.Status.KeyVersion)
 
 	var pods corev1.PodList

@@ -110,18 +110,34 @@ type clientStats struct {
 	Samples                               []string
 }
 
-// startClientPod runs the client image under the restricted profile against base and waits until
-// every session has signed in.
+// startClientPod runs the client image under the restricted profile against base, labelled so
+// that the instance admits it, and waits until every session has signed in.
 func startClientPod(t *testing.T, ns, base, user, password string) *clientPod {
 	t.Helper()
+	c := runClientPod(t, ns, "client", map[string]string{clientLabel: "true"},
+		"-base", base, "-user", user, "-password", password, "-sessions", "4")
+	eventually(t, 2*time.Minute, "the client pod signed in", func(ctx context.Context) (bool, string) {
+		st, err := c.stats()
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.Logins == 4, fmt.Sprintf("%+v", st)
+	})
+	return c
+}
+
+// runClientPod starts the client image in a pod under the restricted profile and waits until its
+// stats port answers.
+func runClientPod(t *testing.T, ns, name string, labels map[string]string, args ...string) *clientPod {
+	t.Helper()
 	ctx := context.Background()
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "client", Namespace: ns}, Spec: corev1.PodSpec{
+	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}, Spec: corev1.PodSpec{
 		AutomountServiceAccountToken: ptr.To(false),
 		SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532),
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 		Containers: []corev1.Container{{
 			Name: "client", Image: "localhost/rsched/e2e-client:" + imageTag, ImagePullPolicy: corev1.PullNever,
-			Args:  []string{"-base", base, "-user", user, "-password", password, "-sessions", "4"},
+			Args:  args,
 			Ports: []corev1.ContainerPort{{Name: "stats", ContainerPort: 8081}},
 			SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
 				Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
@@ -131,16 +147,13 @@ func startClientPod(t *testing.T, ns, base, user, password string) *clientPod {
 		t.Fatal(err)
 	}
 	c := &clientPod{}
-	eventually(t, 2*time.Minute, "the client pod signed in", func(ctx context.Context) (bool, string) {
-		if err := kc.Get(ctx, types.NamespacedName{Namespace: ns, Name: "client"}, pod); err != nil || pod.Status.PodIP == "" {
+	eventually(t, 2*time.Minute, "client pod "+ns+"/"+name+" serving", func(ctx context.Context) (bool, string) {
+		if err := kc.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, pod); err != nil || pod.Status.PodIP == "" {
 			return false, fmt.Sprint("no pod IP yet ", err)
 		}
 		c.ip = pod.Status.PodIP
-		st, err := c.stats()
-		if err != nil {
-			return false, err.Error()
-		}
-		return st.Logins == 4, fmt.Sprintf("%+v", st)
+		_, err := c.stats()
+		return err == nil, fmt.Sprint(err)
 	})
 	return c
 }
@@ -175,10 +188,10 @@ func (c *clientPod) stop(t *testing.T) *clientStats {
 // successor rotates nothing, restarts nothing and writes nothing.
 func TestRotationUnderLoadOnRealPodsAndOperatorFailover(t *testing.T) {
 	installOperator(t)
-	_, v := backends(t)
+	pg, v := backends(t)
 	ns := "e2e-rotation"
 	ctx := context.Background()
-	deployInstance(t, ns, v.Addr, v.Token)
+	deployInstance(t, ns, pg, v.Addr, v.Token)
 	policy := &rschedv1.KeyRotationPolicy{ObjectMeta: metav1.ObjectMeta{Name: "sched-keys", Namespace: ns}, Spec: rschedv1.KeyRotationPolicySpec{
 		TargetRef: rschedv1.LocalObjectReference{Name: "sched"},
 		Keys: []rschedv1.RotatedKey{

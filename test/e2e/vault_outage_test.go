@@ -52,11 +52,11 @@ func podUIDs(t *testing.T, ns string) string {
 // Secrets, the conditions say why, and everything recovers by itself when Vault returns.
 func TestVaultOutageKeepsPodsServingAndRecovers(t *testing.T) {
 	installOperator(t)
-	_, v := backends(t)
+	pg, v := backends(t)
 	proxy := testenv.StartProxy(t, hostIP, strings.TrimPrefix(v.Addr, "http://"))
 	ns := "e2e-vault"
 	ctx := context.Background()
-	deployInstance(t, ns, "http://"+proxy.Addr, v.Token)
+	deployInstance(t, ns, pg, "http://"+proxy.Addr, v.Token)
 	base := serviceBase(t, ns, "sched")
 	const password = "E2e-Correct-Horse-Battery-Staple-42"
 	api(t, base, "POST", "/auth/register", "", map[string]any{"username": "e2e-admin", "email": "e2e-admin@example.org", "password": password}, http.StatusCreated)

@@ -1,6 +1,9 @@
 // Command client is the end-to-end tests' client pod: N sessions sign in to the scheduling API,
 // then read /auth/me in a loop and refresh their tokens periodically, counting every answer.
-// GET /stats (on -listen) reports the counts as JSON; POST /stop ends the load first. It runs as
+// GET /stats (on -listen) reports the counts as JSON; POST /stop ends the load first;
+// GET /probe?url=U makes one GET to U from this pod and reports the status or the error (the
+// NetworkPolicy scenario asks pods with and without the allowed labels). With -sessions 0 it
+// only serves /probe. It runs as
 // an image of its own (hack/images -e2e-client) under the restricted Pod Security profile.
 package main
 
@@ -44,8 +47,8 @@ func main() {
 	refresh := flag.Duration("refresh", 30*time.Second, "refresh interval per session")
 	listen := flag.String("listen", ":8081", "address of /stats and /stop")
 	flag.Parse()
-	if *base == "" || *user == "" || *password == "" {
-		log.Fatal("client: -base, -user and -password are required")
+	if *sessions > 0 && (*base == "" || *user == "" || *password == "") {
+		log.Fatal("client: -base, -user and -password are required with -sessions > 0")
 	}
 	st := &stats{}
 	ctx, stop := context.WithCancel(context.Background())
@@ -62,6 +65,7 @@ func main() {
 		once.Do(func() { stop(); wg.Wait() })
 		w.WriteHeader(http.StatusNoContent)
 	})
+	http.HandleFunc("GET /probe", probe)
 	http.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 		st.mu.Lock()
 		samples := append([]string(nil), st.samples...)
@@ -70,6 +74,26 @@ func main() {
 			"refreshes": st.Refreshes.Load(), "failures": st.Failures.Load(), "samples": samples})
 	})
 	log.Fatal(http.ListenAndServe(*listen, nil))
+}
+
+// probe answers {"status": N} when the GET to ?url= got an answer, {"error": "..."} when it did
+// not (refused, timed out), within 3 s.
+func probe(w http.ResponseWriter, r *http.Request) {
+	target := r.URL.Query().Get("url")
+	if !strings.HasPrefix(target, "http://") {
+		http.Error(w, `{"detail":"url must be an http:// URL"}`, http.StatusBadRequest)
+		return
+	}
+	out := map[string]any{}
+	resp, err := (&http.Client{Timeout: 3 * time.Second}).Get(target)
+	if err != nil {
+		out["error"] = err.Error()
+	} else {
+		_ = resp.Body.Close()
+		out["status"] = resp.StatusCode
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(out)
 }
 
 func session(ctx context.Context, st *stats, base, user, password string, every, offset time.Duration) {
