@@ -37,6 +37,8 @@ type Progress struct {
 type Stats struct {
 	Iterations int `json:"iterations"`
 	Accepted   int `json:"accepted_moves"`
+	// Restarts counts the kicks of iterated local search.
+	Restarts int `json:"restarts"`
 	// Objective is the final soft cost (DefaultWeights: 1000 per missing resident-half-day).
 	Objective float64 `json:"objective"`
 	// Shortfall is the number of resident-half-days below template minimums.
@@ -552,33 +554,62 @@ func (s *solver) improve(ctx context.Context, deadline time.Time, maxIt int, st 
 	best := s.objective()
 	sinceBest := 0
 	patience := max(20000, 2*len(s.res)*s.nS)
+	// Iterated local search: when the search settles, restart from the best schedule with a few
+	// of its half-days freed, up to maxKicks times in a row without a new best. Small programs,
+	// where settling is quick and the landscape rugged, get more kicks.
+	maxKicks := 1
+	if len(s.res)*s.nS <= 20000 {
+		maxKicks = 4
+	}
+	bestObj, bestGrid, kicks := best, s.snapshot(nil), 0
+	done := func(why string) string {
+		if s.objective() > bestObj+1e-9 {
+			s.restore(bestGrid)
+		}
+		return why
+	}
 	for it := 1; ; it++ {
 		st.Iterations = it
 		if it%256 == 0 {
 			if ctx.Err() != nil {
-				return "cancelled"
+				return done("cancelled")
 			}
 			if time.Now().After(deadline) {
-				return "budget"
+				return done("budget")
 			}
 			tick(it)
 		}
 		if maxIt > 0 && it > maxIt {
 			st.Iterations = maxIt
-			return "iterations"
+			return done("iterations")
 		}
 		if sinceBest > patience {
-			return "converged"
+			if cur := s.objective(); cur < bestObj-1e-9 {
+				bestObj, bestGrid, kicks = cur, s.snapshot(bestGrid), 0
+			} else {
+				kicks++
+				s.restore(bestGrid)
+			}
+			if kicks >= maxKicks {
+				return done("converged")
+			}
+			st.Restarts++
+			s.kick()
+			best, sinceBest = s.objective(), 0
 		}
 		mark := len(s.log)
 		cur := s.objective()
 		var ok bool
-		switch r := s.rng.IntN(10); {
-		case r < 3:
+		switch r := s.rng.IntN(12); {
+		case r < 2:
 			ok = s.moveFill()
-		case r < 5:
+		case r < 3:
+			ok = s.moveSteal()
+		case r < 4:
+			ok = s.moveEject()
+		case r < 6:
 			ok = s.moveChange()
-		case r < 7:
+		case r < 9:
 			ok = s.moveSwap()
 		default:
 			ok = s.moveRebalance()
@@ -606,22 +637,120 @@ func (s *solver) improve(ctx context.Context, deadline time.Time, maxIt int, st 
 	}
 }
 
-// moveFill places a free resident where a template is below its minimum.
+// snapshot copies the grid into dst (reused when it has the right shape).
+func (s *solver) snapshot(dst [][]int16) [][]int16 {
+	if len(dst) != len(s.grid) {
+		dst = make([][]int16, len(s.grid))
+	}
+	for i := range s.grid {
+		dst[i] = append(dst[i][:0], s.grid[i]...)
+	}
+	return dst
+}
+
+// restore brings the grid (and every counter) back to a snapshot.
+func (s *solver) restore(g [][]int16) {
+	for i := range s.grid {
+		for j, t := range g[i] {
+			if s.grid[i][j] != t {
+				s.apply(i, j, t)
+			}
+		}
+	}
+	s.log = s.log[:0]
+}
+
+// kick frees about one resident half-day in 30 at random (never a locked one), so that local
+// search can rebuild that part differently.
+func (s *solver) kick() {
+	n := max(6, len(s.res)*s.nS/30)
+	for range n {
+		i, j := s.res[s.rng.IntN(len(s.res))], s.rng.IntN(s.nS)
+		if s.grid[i][j] != free && !s.locked[i][j] {
+			s.try(i, j, free)
+		}
+	}
+	s.log = s.log[:0]
+}
+
+// Three ways to close a shortfall: a free resident takes it (fill), a resident leaves a template
+// that has more than its minimum in the same half-day (steal), or a resident gives up one of
+// their sessions in the surrounding week that is above a minimum, to make room under the rules
+// for this one (eject).
 func (s *solver) moveFill() bool {
-	if s.short == 0 {
+	j, t, ok := s.shortfall()
+	if !ok {
 		return false
 	}
-	j := s.rng.IntN(s.nS)
-	for t := range s.tmpl {
-		if s.staffed[j][t] && s.count[j][t] < s.tmpl[t].MinResidents {
-			i := s.res[s.rng.IntN(len(s.res))]
-			if s.grid[i][j] == free {
-				return s.try(i, j, int16(t))
+	off := s.rng.IntN(len(s.res))
+	for k := range min(len(s.res), 8) {
+		i := s.res[(off+k)%len(s.res)]
+		if s.grid[i][j] == free && s.try(i, j, int16(t)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *solver) moveSteal() bool {
+	j, t, ok := s.shortfall()
+	if !ok {
+		return false
+	}
+	off := s.rng.IntN(len(s.res))
+	for k := range len(s.res) {
+		i := s.res[(off+k)%len(s.res)]
+		if u := s.grid[i][j]; u != free && int(u) != t && s.count[j][u] > s.tmpl[u].MinResidents && s.try(i, j, int16(t)) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *solver) moveEject() bool {
+	j, t, ok := s.shortfall()
+	if !ok {
+		return false
+	}
+	i := s.res[s.rng.IntN(len(s.res))]
+	if s.grid[i][j] != free || s.locked[i][j] || !s.allowed(i, j, int16(t)) {
+		return false
+	}
+	for range 6 {
+		k := j + s.rng.IntN(29) - 14 // within a week either side
+		if k < 0 || k >= s.nS || k == j || s.locked[i][k] {
+			continue
+		}
+		if u := s.grid[i][k]; u != free && s.count[k][u] > s.tmpl[u].MinResidents {
+			mark := len(s.log)
+			if !s.try(i, k, free) {
+				return false
 			}
+			if s.try(i, j, int16(t)) {
+				return true
+			}
+			s.rollback(mark)
 			return false
 		}
 	}
 	return false
+}
+
+// shortfall finds a template below its minimum in some half-day, from a random starting point.
+func (s *solver) shortfall() (int, int, bool) {
+	if s.short == 0 {
+		return 0, 0, false
+	}
+	off := s.rng.IntN(s.nS)
+	for k := range s.nS {
+		j := (off + k) % s.nS
+		for t := range s.tmpl {
+			if s.staffed[j][t] && s.count[j][t] < s.tmpl[t].MinResidents {
+				return j, t, true
+			}
+		}
+	}
+	return 0, 0, false
 }
 
 // moveChange gives one resident's half-day another template, or frees it.
