@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,6 +41,14 @@ func WriteLP(w io.Writer, p *Problem) (*LPModel, error) {
 		return nil, inputErrorf("the LP export takes at most %d resident half-days, not %d", MaxLPCells, len(s.res)*s.nS)
 	}
 	b := &lpWriter{w: bufio.NewWriter(w)}
+	// facVar says whether faculty f may supervise template t in slot j: a locked cell holds only
+	// its own template.
+	facVar := func(f, j, t int) bool {
+		if s.locked[f][j] {
+			return s.grid[f][j] == int16(t)
+		}
+		return !s.absent[f][j]
+	}
 	x := func(i, j, t int) string { return fmt.Sprintf("x_%d_%d_%d", i, j, t) }
 	has := func(i, j, t int) bool {
 		if s.locked[i][j] {
@@ -141,7 +150,7 @@ func WriteLP(w io.Writer, p *Problem) (*LPModel, error) {
 			if tp.SupervisionRequired {
 				b.start("")
 				for _, f := range s.fac {
-					if !s.absent[f][j] {
+					if facVar(f, j, t) {
 						b.term(float64(s.lim.FacultyUnits), fmt.Sprintf("y_%d_%d_%d", f, j, t))
 					}
 				}
@@ -167,26 +176,33 @@ func WriteLP(w io.Writer, p *Problem) (*LPModel, error) {
 	}
 	for _, f := range s.fac {
 		for j := range s.slots {
-			if s.absent[f][j] || len(supervised(j)) == 0 {
-				continue
-			}
 			b.start("")
 			for _, t := range supervised(j) {
-				b.term(1, fmt.Sprintf("y_%d_%d_%d", f, j, t))
+				if facVar(f, j, t) {
+					b.term(1, fmt.Sprintf("y_%d_%d_%d", f, j, t))
+				}
 			}
-			b.rel("<=", 1)
+			if s.locked[f][j] {
+				b.rel("=", 1) // dropped when the locked template needs no supervision
+			} else {
+				b.rel("<=", 1)
+			}
 		}
 		if c := s.people[f].MaxSessionsPerWeek; c > 0 {
 			for w := 0; w*14 < s.nS; w++ {
 				b.start("")
+				fixed := 0 // locked half-days on templates without supervision count too
 				for j := w * 14; j < min(s.nS, w*14+14); j++ {
-					if !s.absent[f][j] {
-						for _, t := range supervised(j) {
+					if s.locked[f][j] && !slices.Contains(supervised(j), int(s.grid[f][j])) {
+						fixed++
+					}
+					for _, t := range supervised(j) {
+						if facVar(f, j, t) {
 							b.term(1, fmt.Sprintf("y_%d_%d_%d", f, j, t))
 						}
 					}
 				}
-				b.rel("<=", float64(c))
+				b.rel("<=", float64(c-fixed))
 			}
 		}
 	}
@@ -209,8 +225,10 @@ func WriteLP(w io.Writer, p *Problem) (*LPModel, error) {
 		return max(0, hi.Sub(lo).Hours())
 	}
 	for _, i := range s.res {
-		// Duty days: d_k >= every session with hours on day k.
-		for k := range days {
+		// Duty days: d_k >= every session with hours on day k; day `days` is the day after the
+		// range, where a night call on the last day ends, and the rules count it as the
+		// validator does.
+		for k := range days + 1 {
 			for j := max(0, 2*k-2); j < min(s.nS, 2*k+2); j++ {
 				for _, t := range sessions(i, j) {
 					if hoursOn(j, t, k) > 0 {
@@ -223,7 +241,7 @@ func WriteLP(w io.Writer, p *Problem) (*LPModel, error) {
 			}
 		}
 		for first := -lim.WindowDays + 1; first < days; first++ {
-			lo, hi := max(0, first), min(days, first+lim.WindowDays)
+			lo, hi := max(0, first), min(days+1, first+lim.WindowDays)
 			// 80 hours a week over the window.
 			b.start("")
 			for j := max(0, 2*lo-2); j < min(s.nS, 2*hi); j++ {
@@ -246,7 +264,7 @@ func WriteLP(w io.Writer, p *Problem) (*LPModel, error) {
 			b.rel("<=", float64(lim.WindowDays-lim.WindowDays/7*lim.DaysOffPerWeek))
 			// Call nights, counted on the day a call starts.
 			b.start("")
-			for j := 2 * lo; j < 2*hi; j++ {
+			for j := 2 * lo; j < min(s.nS, 2*hi); j++ {
 				for _, t := range sessions(i, j) {
 					if s.tmpl[t].Activity == Call {
 						b.term(1, x(i, j, t))
@@ -255,7 +273,7 @@ func WriteLP(w io.Writer, p *Problem) (*LPModel, error) {
 			}
 			b.rel("<=", float64(lim.WindowDays/lim.CallEveryNthNight))
 		}
-		for k := 0; k+lim.MaxConsecutiveDutyDays < days; k++ {
+		for k := 0; k+lim.MaxConsecutiveDutyDays <= days; k++ {
 			b.start("")
 			for q := k; q <= k+lim.MaxConsecutiveDutyDays; q++ {
 				b.term(1, fmt.Sprintf("d_%d_%d", i, q))
@@ -303,7 +321,9 @@ func WriteLP(w io.Writer, p *Problem) (*LPModel, error) {
 						b.term(1, x(i, n, t))
 						for m := last + 1; m < n; m++ {
 							for _, u := range sessions(i, m) {
-								b.term(-1, x(i, m, u))
+								if _, _, ok := duty(m, u); ok { // an off or zero-hour session carries nothing
+									b.term(-1, x(i, m, u))
+								}
 							}
 						}
 						b.rel("<=", float64(len(chain)))
@@ -334,14 +354,14 @@ func WriteLP(w io.Writer, p *Problem) (*LPModel, error) {
 				b.line(" " + x(i, j, t))
 			}
 		}
-		for k := range days {
+		for k := range days + 1 {
 			b.line(fmt.Sprintf(" d_%d_%d", i, k))
 		}
 	}
 	for _, f := range s.fac {
 		for j := range s.slots {
-			if !s.absent[f][j] {
-				for _, t := range supervised(j) {
+			for _, t := range supervised(j) {
+				if facVar(f, j, t) {
 					b.line(fmt.Sprintf(" y_%d_%d_%d", f, j, t))
 				}
 			}

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -127,8 +128,13 @@ func (t Template) Duty(s Slot, loc *time.Location) (acgme.Duty, bool) {
 	if s.Half == PM {
 		at = PMStart
 	}
-	start := time.Date(s.Date.Year, s.Date.Month, s.Date.Day, int(at/time.Hour), 0, 0, 0, loc)
-	return acgme.Duty{Start: start, End: start.Add(time.Duration(t.HoursPerSession * float64(time.Hour))), Call: t.Activity == Call}, true
+	h := int(at / time.Hour)
+	start := time.Date(s.Date.Year, s.Date.Month, s.Date.Day, h, 0, 0, 0, loc)
+	// The end is a wall-clock time too: an 18-hour call runs 13:00 to 07:00 even on the night
+	// the clocks change (17 or 19 hours then), so it never runs into the next morning's session.
+	mins := int(math.Round(t.HoursPerSession * 60))
+	end := time.Date(s.Date.Year, s.Date.Month, s.Date.Day, h, mins, 0, 0, loc)
+	return acgme.Duty{Start: start, End: end, Call: t.Activity == Call}, true
 }
 
 // Absence is time a person is unavailable (approved), days inclusive.

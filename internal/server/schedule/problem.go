@@ -109,7 +109,7 @@ func (p *Problem) check() error {
 		}
 		templates[t.ID] = t
 	}
-	held := map[string]bool{}
+	held, lockedIn := map[string]bool{}, map[string]int{}
 	for _, a := range p.Fixed {
 		key := a.PersonID + "/" + a.Slot.Date.String() + string(a.Slot.Half)
 		if held[key] {
@@ -129,6 +129,29 @@ func (p *Problem) check() error {
 		}
 		if x.Type == Resident && !t.Allows(x.PGY) {
 			return inputErrorf("locked assignment of %s on %s %s: PGY-%d is not allowed on %s", x.ID, a.Slot.Date, a.Slot.Half, x.PGY, t.ID)
+		}
+		if a.Slot.Date.Before(p.From) || p.To.Before(a.Slot.Date) {
+			continue // context around the range: judged through the rolling windows only
+		}
+		if !t.Staffed(a.Slot) && t.Activity != Off {
+			return inputErrorf("locked assignment of %s on %s %s: %s does not run then", x.ID, a.Slot.Date, a.Slot.Half, t.ID)
+		}
+		for _, ab := range p.Absences {
+			if ab.PersonID == x.ID && ab.Covers(a.Slot.Date) {
+				return inputErrorf("locked assignment of %s on %s %s: %s is absent that day", x.ID, a.Slot.Date, a.Slot.Half, x.ID)
+			}
+		}
+		if x.Type == Resident {
+			k := a.Slot.Date.String() + string(a.Slot.Half) + "/" + t.ID
+			if lockedIn[k]++; lockedIn[k] > t.MaxResidents {
+				return inputErrorf("more residents are locked on %s on %s %s than its maximum of %d", t.ID, a.Slot.Date, a.Slot.Half, t.MaxResidents)
+			}
+		} else if x.MaxSessionsPerWeek > 0 {
+			w := a.Slot.Date.Sub(p.From) / 7
+			k := fmt.Sprintf("%s/week%d", x.ID, w)
+			if lockedIn[k]++; lockedIn[k] > x.MaxSessionsPerWeek {
+				return inputErrorf("%s is locked on more than %d half-days in the week from %s", x.ID, x.MaxSessionsPerWeek, p.From.AddDays(7*w))
+			}
 		}
 	}
 	for _, a := range p.Absences {

@@ -222,6 +222,8 @@ func newSolver(p *Problem, seed uint64) (*solver, error) {
 		}
 	}
 	s.log = s.log[:0]
+	// The shortfall counted from scratch (placing the fixed cells above moved it from 0).
+	s.short = 0
 	for j := range s.slots {
 		for t := range s.tmpl {
 			if s.staffed[j][t] {
@@ -229,28 +231,41 @@ func newSolver(p *Problem, seed uint64) (*solver, error) {
 			}
 		}
 	}
-	// The locked cells may need faculty of their own.
+	// The locked cells may need faculty of their own. If there are not enough, the schedule
+	// starts with a supervision violation there, which the validator reports; the solver adds none.
 	for j := range s.slots {
 		for t := range s.tmpl {
-			if !s.superviseOK(j, t) {
-				return nil, inputErrorf("the locked assignments on %s %s need more supervising faculty for %s than are available", s.slots[j].Date, s.slots[j].Half, s.tmpl[t].ID)
-			}
+			s.superviseOK(j, t)
 		}
 	}
 	s.log = s.log[:0]
 	s.dirty = make([]bool, nP)
 	for _, i := range s.res {
-		s.dirty[i] = s.violations(i, 0, s.nS) > 0
+		s.dirty[i] = len(s.violations(i, 0, s.nS)) > 0
 	}
 	return s, nil
 }
 
-// baseline is resident i's violation count around slot j before a move.
-func (s *solver) baseline(i, j int) int {
+// baseline is resident i's violations around slot j before a move (none for a resident whose
+// schedule breaks no rule anywhere, which every kept move preserves).
+func (s *solver) baseline(i, j int) []acgme.Violation {
 	if !s.dirty[i] {
-		return 0
+		return nil
 	}
 	return s.acgmeCount(i, j)
+}
+
+// noWorse says whether the violations after a move are all among those before it: a move may
+// remove a violation, never add, extend or merge one.
+func noWorse(before, after []acgme.Violation) bool {
+	for _, a := range after {
+		if !slices.ContainsFunc(before, func(b acgme.Violation) bool {
+			return a.Rule == b.Rule && a.Start.Equal(b.Start) && a.End.Equal(b.End) && a.Value == b.Value
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // load is resident i's duty hours per available day.
@@ -362,16 +377,21 @@ func (s *solver) rollback(mark int) {
 	}
 }
 
-// acgmeCount counts the ACGME violations of resident i in the days around slot j (every window,
+// acgmeCount lists the ACGME violations of resident i in the days around slot j (every window,
 // period and gap that a change in slot j can touch).
-func (s *solver) acgmeCount(i, j int) int { return s.violations(i, j, j+4) }
+func (s *solver) acgmeCount(i, j int) []acgme.Violation { return s.violations(i, j, j+4) }
 
-// violations counts the ACGME violations of resident i that touch the days of slots [j, k).
-func (s *solver) violations(i, j, k int) int {
+// violations lists the ACGME violations of resident i that touch the days of slots [j, k), as
+// far as they lie in the range (from From to the day after To, where a night call ends), which
+// is what the validator judges.
+func (s *solver) violations(i, j, k int) []acgme.Violation {
 	if k <= j {
-		return 0
+		return nil
 	}
 	d, e := s.slots[j].Date, SlotAt(s.p.From, k-1).Date.AddDays(1)
+	if end := s.p.To.AddDays(1); end.Before(e) {
+		e = end
+	}
 	from, to := d.AddDays(-s.lim.WindowDays-2), e.AddDays(s.lim.WindowDays+2)
 	duties := s.scratch[:0]
 	for _, c := range s.ctx[i] {
@@ -389,7 +409,7 @@ func (s *solver) violations(i, j, k int) int {
 	}
 	s.scratch = duties
 	s.tl.Reset(s.loc, duties, s.lim.MaxBreak)
-	return len(acgme.Check("", &s.tl, acgme.Range{From: d.In(s.loc), To: e.In(s.loc)}, s.lim))
+	return acgme.Check("", &s.tl, acgme.Range{From: d.In(s.loc), To: e.In(s.loc)}, s.lim)
 }
 
 // superviseOK makes sure template t in slot j has the faculty its residents need, adding free
@@ -410,14 +430,21 @@ func (s *solver) superviseOK(j, t int) bool {
 			break
 		}
 	}
+	// Remaining sessions this week (uncapped faculty count as plenty); the one with the most
+	// left is taken, so a member with a tight cap is kept for when nobody else can come.
+	left := func(f int) int {
+		if c := s.people[f].MaxSessionsPerWeek; c > 0 {
+			return c - s.facWeek[f][j/14]
+		}
+		return 1 << 20
+	}
 	for s.facN[j][t] < need {
 		best := -1
 		for _, f := range s.fac {
-			cap := s.people[f].MaxSessionsPerWeek
-			if s.grid[f][j] != free || s.absent[f][j] || (cap > 0 && s.facWeek[f][j/14] >= cap) {
+			if s.grid[f][j] != free || s.absent[f][j] || left(f) <= 0 {
 				continue
 			}
-			if best < 0 || s.facWeek[f][j/14] < s.facWeek[best][j/14] {
+			if best < 0 || left(f) > left(best) || (left(f) == left(best) && s.facWeek[f][j/14] < s.facWeek[best][j/14]) {
 				best = f
 			}
 		}
@@ -450,7 +477,7 @@ func (s *solver) try(i, j int, t int16) bool {
 	mark := len(s.log)
 	old := s.grid[i][j]
 	s.set(i, j, t)
-	ok := s.acgmeCount(i, j) <= before && s.supervised(j, old, t)
+	ok := noWorse(before, s.acgmeCount(i, j)) && s.supervised(j, old, t)
 	if !ok {
 		s.rollback(mark)
 	}
@@ -783,7 +810,7 @@ func (s *solver) exchange(a, b, j int) bool {
 	mark := len(s.log)
 	s.set(a, j, tb)
 	s.set(b, j, ta)
-	if s.acgmeCount(a, j) > ba || s.acgmeCount(b, j) > bb || !s.supervised(j, ta, tb) {
+	if !noWorse(ba, s.acgmeCount(a, j)) || !noWorse(bb, s.acgmeCount(b, j)) || !s.supervised(j, ta, tb) {
 		s.rollback(mark)
 		return false
 	}

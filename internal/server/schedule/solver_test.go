@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"context"
+	"math"
 	"testing"
 	"time"
 
@@ -115,6 +116,17 @@ func TestSolverKeepsLocksAndAddsNoViolationToThem(t *testing.T) {
 	if len(hard) != 1 || hard[0].Rule != acgme.RuleConsecutiveDays || hard[0].PersonID != "r001" || hard[0].Value != 7 {
 		t.Fatalf("want only the planted 7-day run, got %+v", hard)
 	}
+	// With locked cells in the range, the solver's shortfall still agrees with the validator's.
+	cov := 0
+	for _, v := range vs {
+		if v.Rule == RuleCoverage {
+			cov += int(v.Limit - v.Value)
+		}
+	}
+	cost, short, err := Cost(p, res.Assignments)
+	if err != nil || short != cov || res.Stats.Shortfall != cov || math.Abs(cost-res.Stats.Objective) > 1e-6 {
+		t.Fatalf("shortfall: validator %d, solver %d, Cost %d (%v); cost %v vs %v", cov, res.Stats.Shortfall, short, err, cost, res.Stats.Objective)
+	}
 }
 
 func TestImpossibleInputIsAnInputError(t *testing.T) {
@@ -138,6 +150,13 @@ func TestImpossibleInputIsAnInputError(t *testing.T) {
 				Assignment{Slot: Slot{from, AM}, PersonID: "r002", TemplateID: "inpatient", Locked: true})
 		},
 		"a range of two years": func(p *Problem) { p.To = p.From.AddDays(730) },
+		"a lock on an absent day": func(p *Problem) {
+			p.Absences = append(p.Absences, Absence{PersonID: "r002", Start: from, End: from})
+			p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from, AM}, PersonID: "r002", TemplateID: "clinic", Locked: true})
+		},
+		"a lock on a half-day the template does not run": func(p *Problem) {
+			p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from.AddDays(2), AM}, PersonID: "r002", TemplateID: "clinic", Locked: true}) // a Saturday
+		},
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {

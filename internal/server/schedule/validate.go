@@ -3,6 +3,7 @@ package schedule
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/rsched/rsched/internal/server/acgme"
@@ -19,6 +20,9 @@ const (
 	RuleEligibility acgme.Rule = "eligibility"
 	// RuleDoubleBooked: one person on two templates in one half-day (hard).
 	RuleDoubleBooked acgme.Rule = "double_booked"
+	// RuleFacultySessions: a faculty member above max_sessions_per_week in a week counted in
+	// 7-day periods from the range's first day (hard).
+	RuleFacultySessions acgme.Rule = "faculty_sessions"
 	// RuleCoverage: fewer residents than a template's minimum (soft: listed, never traded for a
 	// hard rule).
 	RuleCoverage acgme.Rule = "coverage"
@@ -53,7 +57,7 @@ func Validate(p *Problem, assignments []Assignment) ([]acgme.Violation, error) {
 		slot Slot
 		t    int
 	}
-	residents, faculty := map[cell][]int{}, map[cell]int{}
+	residents, faculty, weekly := map[cell][]int{}, map[cell]int{}, map[string]int{}
 	seen := map[string]bool{}
 	inRange := func(s Slot) bool { return !s.Date.Before(p.From) && !p.To.Before(s.Date) }
 	// p.Fixed inside the range is part of assignments (the solver returns locked cells with the
@@ -103,6 +107,20 @@ func Validate(p *Problem, assignments []Assignment) ([]acgme.Violation, error) {
 			residents[c] = append(residents[c], x.PGY)
 		} else {
 			faculty[c]++
+			weekly[x.ID+"/"+strconv.Itoa(a.Slot.Date.Sub(p.From)/7)]++
+		}
+	}
+	for _, x := range p.People {
+		if x.Type != Faculty || x.MaxSessionsPerWeek <= 0 {
+			continue
+		}
+		for w := 0; w*7 <= p.To.Sub(p.From); w++ {
+			if n := weekly[x.ID+"/"+strconv.Itoa(w)]; n > x.MaxSessionsPerWeek {
+				start := p.From.AddDays(7 * w)
+				out = append(out, acgme.Violation{Rule: RuleFacultySessions, PersonID: x.ID, Start: start.In(p.Location), End: start.AddDays(7).In(p.Location),
+					Value: float64(n), Limit: float64(x.MaxSessionsPerWeek),
+					Message: fmt.Sprintf("%s holds %d half-days in the week from %s; at most %d", x.ID, n, start, x.MaxSessionsPerWeek)})
+			}
 		}
 	}
 	for _, x := range p.People {

@@ -134,6 +134,12 @@ func TestValidatorFindsEachPlantedViolation(t *testing.T) {
 			// Day 2 is a Saturday; the clinic does not run on weekends.
 			return []Assignment{at2(p, 1, AM, "r1", "procedures"), at2(p, 2, AM, "r3", "clinic"), at2(p, 2, AM, "f1", "clinic")}
 		}, []want{{RuleEligibility, "r1"}, {RuleEligibility, "r3"}, {RuleEligibility, "f1"}}},
+		{"a faculty member over their weekly cap", func(p *Problem) []Assignment {
+			p.People[4].MaxSessionsPerWeek = 2
+			return []Assignment{at2(p, 0, AM, "r3", "clinic"), at2(p, 0, AM, "f1", "clinic"), at2(p, 1, AM, "r3", "clinic"),
+				at2(p, 1, AM, "f1", "clinic"), at2(p, 4, AM, "r3", "clinic"), at2(p, 4, AM, "f1", "clinic"),
+				at2(p, 7, AM, "r3", "clinic"), at2(p, 7, AM, "f1", "clinic")} // the fourth is in the next week
+		}, []want{{RuleFacultySessions, "f1"}}},
 		{"two assignments in one half-day", func(p *Problem) []Assignment {
 			return []Assignment{at2(p, 1, AM, "r3", "ward"), at2(p, 1, AM, "r3", "procedures")}
 		}, []want{{RuleDoubleBooked, "r3"}}},
