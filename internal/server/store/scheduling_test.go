@@ -1,0 +1,207 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/rsched/rsched/internal/server/schedule"
+)
+
+func schedulingStore(t *testing.T) *Store {
+	t.Helper()
+	s, _, err := Open(context.Background(), freshDatabase(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// mustID returns a function that passes an id through, failing the test on an error.
+func mustID(t *testing.T) func(string, error) string {
+	return func(id string, err error) string {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+}
+
+var july1 = schedule.Date{Year: 2026, Month: time.July, Day: 1}
+
+// The scheduling tables refuse what makes no sense themselves, whatever the application does.
+func TestSchedulingConstraintsAreTheDatabases(t *testing.T) {
+	s := schedulingStore(t)
+	ctx := context.Background()
+	if _, err := s.CreatePerson(ctx, schedule.Person{Name: "Dr. A", Type: schedule.Resident, PGY: 2}, "a@hospital.example"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreatePerson(ctx, schedule.Person{Name: "Dr. B", Type: schedule.Faculty}, "A@HOSPITAL.example"); !errors.Is(err, ErrConflict) {
+		t.Fatalf("an e-mail differing only in case: %v, want ErrConflict", err)
+	}
+	for name, q := range map[string]string{
+		"a resident without a PGY level":  `INSERT INTO people (id, name, type) VALUES (gen_random_uuid(), 'x', 'resident')`,
+		"a faculty member with one":       `INSERT INTO people (id, name, type, pgy_level) VALUES (gen_random_uuid(), 'x', 'faculty', 1)`,
+		"PGY-4":                           `INSERT INTO people (id, name, type, pgy_level) VALUES (gen_random_uuid(), 'x', 'resident', 4)`,
+		"a 7-hour half-day":               `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents) VALUES (gen_random_uuid(), 'x', 'clinic', 7, 1)`,
+		"a 19-hour call":                  `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents) VALUES (gen_random_uuid(), 'y', 'call', 19, 1)`,
+		"a maximum below the minimum":     `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, min_residents, max_residents) VALUES (gen_random_uuid(), 'z', 'clinic', 4, 3, 2)`,
+		"PGY level 5 allowed":             `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents, allowed_pgy_levels) VALUES (gen_random_uuid(), 'w', 'clinic', 4, 2, '{1,5}')`,
+		"a run that ends before it began": `INSERT INTO schedule_runs (id, start_date, end_date, status, request) VALUES (gen_random_uuid(), '2026-07-02', '2026-07-01', 'in_progress', '{}')`,
+	} {
+		if _, err := s.Pool.Exec(ctx, q); err == nil {
+			t.Errorf("%s was accepted", name)
+		}
+	}
+}
+
+// Two runs over overlapping ranges cannot be in progress at once, whichever replica starts them.
+func TestOverlappingRunsInProgressConflict(t *testing.T) {
+	s := schedulingStore(t)
+	ctx := context.Background()
+	a, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(27), Request: map[string]any{"n": 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BeginRun(ctx, RunStart{From: july1.AddDays(27), To: july1.AddDays(40), Request: map[string]any{}}); !errors.Is(err, ErrOverlap) {
+		t.Fatalf("a run sharing one day: %v, want ErrOverlap", err)
+	}
+	if _, err := s.BeginRun(ctx, RunStart{From: july1.AddDays(28), To: july1.AddDays(40), Request: map[string]any{}}); err != nil {
+		t.Fatalf("the next block: %v", err)
+	}
+	if err := s.FinishRun(ctx, a.ID, RunResult{Status: "failed", Message: "no"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(10), Request: map[string]any{}}); err != nil {
+		t.Fatalf("after the first run ended: %v", err)
+	}
+	if err := s.FinishRun(ctx, a.ID, RunResult{Status: "success"}); err == nil {
+		t.Fatal("a finished run was finished again")
+	}
+}
+
+func TestIdempotencyKeyReturnsTheFirstRun(t *testing.T) {
+	s := schedulingStore(t)
+	ctx := context.Background()
+	users := []string{uuid.NewString(), uuid.NewString()}
+	for i, id := range users {
+		if _, err := s.Pool.Exec(ctx, `INSERT INTO users (id, username, email, role, password_hash) VALUES ($1, $2, $3, 'coordinator', 'x')`,
+			id, "coord"+string(rune('a'+i)), "c"+string(rune('a'+i))+"@hospital.example"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hash := make([]byte, 32)
+	first, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(6), Request: map[string]any{}, IdempotencyKey: "k-1", RequestHash: hash, CreatedBy: users[0]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.BeginRun(ctx, RunStart{From: july1.AddDays(100), To: july1.AddDays(106), Request: map[string]any{}, IdempotencyKey: "k-1", RequestHash: hash, CreatedBy: users[0]})
+	var idem *ErrIdempotent
+	if !errors.As(err, &idem) || idem.Run.ID != first.ID || len(idem.Run.RequestHash) != 32 {
+		t.Fatalf("the same key again: %v, want the first run %s", err, first.ID)
+	}
+	// Keys are per user: another coordinator's k-1 is a different request.
+	if _, err := s.BeginRun(ctx, RunStart{From: july1.AddDays(200), To: july1.AddDays(206), Request: map[string]any{}, IdempotencyKey: "k-1", RequestHash: hash, CreatedBy: users[1]}); err != nil {
+		t.Fatalf("another user's key: %v", err)
+	}
+}
+
+// An update made on a stale read is refused; nothing is overwritten silently.
+func TestStaleAssignmentUpdateIsRefused(t *testing.T) {
+	s := schedulingStore(t)
+	ctx := context.Background()
+	must := mustID(t)
+	r := must(s.CreatePerson(ctx, schedule.Person{Name: "R", Type: schedule.Resident, PGY: 1}, ""))
+	clinic := must(s.CreateTemplate(ctx, schedule.Template{Name: "Clinic", Activity: schedule.Clinic, HoursPerSession: 4, MaxResidents: 2}))
+	ward := must(s.CreateTemplate(ctx, schedule.Template{Name: "Ward", Activity: schedule.Inpatient, HoursPerSession: 6, MaxResidents: 2}))
+	a, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: schedule.Slot{Date: july1, Half: schedule.AM}, PersonID: r, TemplateID: clinic})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: schedule.Slot{Date: july1, Half: schedule.AM}, PersonID: r, TemplateID: ward}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("a second assignment in the same half-day: %v, want ErrConflict", err)
+	}
+	b, err := s.UpdateAssignment(ctx, a.ID, ward, false, a.UpdatedAt)
+	if err != nil || b.TemplateID != ward || !b.UpdatedAt.After(a.UpdatedAt) {
+		t.Fatalf("update on a fresh read: %+v %v", b, err)
+	}
+	if _, err := s.UpdateAssignment(ctx, a.ID, clinic, true, a.UpdatedAt); !errors.Is(err, ErrStale) {
+		t.Fatalf("update on a stale read: %v, want ErrStale", err)
+	}
+	if _, err := s.UpdateAssignment(ctx, uuid.NewString(), clinic, true, a.UpdatedAt); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("update of a missing assignment: %v, want ErrNotFound", err)
+	}
+}
+
+// A finished run replaces the unlocked assignments of its range and keeps the locked ones; a
+// draft run changes nothing live.
+func TestFinishedRunBecomesTheLiveScheduleKeepingLocks(t *testing.T) {
+	s := schedulingStore(t)
+	ctx := context.Background()
+	must := mustID(t)
+	r1 := must(s.CreatePerson(ctx, schedule.Person{Name: "R1", Type: schedule.Resident, PGY: 1}, ""))
+	r2 := must(s.CreatePerson(ctx, schedule.Person{Name: "R2", Type: schedule.Resident, PGY: 2}, ""))
+	ward := must(s.CreateTemplate(ctx, schedule.Template{Name: "Ward", Activity: schedule.Inpatient, HoursPerSession: 6, MaxResidents: 2}))
+	day := func(n int, h schedule.Half) schedule.Slot { return schedule.Slot{Date: july1.AddDays(n), Half: h} }
+	if _, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: day(0, schedule.AM), PersonID: r1, TemplateID: ward, Locked: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: day(1, schedule.AM), PersonID: r1, TemplateID: ward}); err != nil {
+		t.Fatal(err)
+	}
+	// Outside the run's range: untouched.
+	if _, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: day(9, schedule.AM), PersonID: r2, TemplateID: ward}); err != nil {
+		t.Fatal(err)
+	}
+	proposed := []schedule.Assignment{
+		{Slot: day(0, schedule.AM), PersonID: r1, TemplateID: ward}, // the locked cell, proposed again
+		{Slot: day(0, schedule.PM), PersonID: r2, TemplateID: ward},
+		{Slot: day(2, schedule.AM), PersonID: r2, TemplateID: ward},
+	}
+	draft, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(6), Draft: true, Request: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishRun(ctx, draft.ID, RunResult{Status: "success", Stats: map[string]any{"assignments": 3}, Assignments: proposed}); err != nil {
+		t.Fatal(err)
+	}
+	if live, _ := s.Schedule(ctx, july1, july1.AddDays(30)); len(live) != 3 {
+		t.Fatalf("a draft changed the live schedule: %+v", live)
+	}
+	run, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(6), Request: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishRun(ctx, run.ID, RunResult{Status: "partial", Violations: 1, Assignments: proposed}); err != nil {
+		t.Fatal(err)
+	}
+	live, err := s.Schedule(ctx, july1, july1.AddDays(30))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[schedule.Slot]string{}
+	for _, a := range live {
+		got[a.Slot] = a.PersonID + "/" + a.Source
+		if a.Slot == day(0, schedule.AM) && (!a.Locked || a.Source != "manual") {
+			t.Fatalf("the locked assignment was replaced: %+v", a)
+		}
+	}
+	want := map[schedule.Slot]string{day(0, schedule.AM): r1 + "/manual", day(0, schedule.PM): r2 + "/generated", day(2, schedule.AM): r2 + "/generated", day(9, schedule.AM): r2 + "/manual"}
+	if len(got) != len(want) {
+		t.Fatalf("live schedule %v, want %v", got, want)
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Fatalf("live schedule %v, want %v", got, want)
+		}
+	}
+	stored, err := s.GetRun(ctx, run.ID)
+	if err != nil || stored.Status != "partial" || stored.FinishedAt == nil || stored.Violations == nil || *stored.Violations != 1 {
+		t.Fatalf("run %+v %v", stored, err)
+	}
+}
