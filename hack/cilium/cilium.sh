@@ -29,7 +29,7 @@ cilium_bins() {
   [[ -x $CILIUM_CACHE/cilium-agent && -x $CILIUM_CACHE/cilium-cni && -x $CILIUM_CACHE/cilium-dbg && -d $CILIUM_CACHE/bpf ]] && return 0
   local t mod src out ldf
   t=$(date +%s)
-  log "building Cilium $CILIUM_VERSION (agent, CNI plugin, CLI) through the Go module proxy (~15 min on 2 cores)"
+  log "building Cilium $CILIUM_VERSION (agent, CNI plugin, CLI) through the Go module proxy (~4 min on 2 cores with a warm Go cache)"
   mod=$(cd / && go mod download -json "github.com/cilium/cilium@$CILIUM_VERSION" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [[ -d $mod ]] || { log "could not download github.com/cilium/cilium@$CILIUM_VERSION"; exit 1; }
   src=$(mktemp -d); out="$CILIUM_CACHE.tmp"
@@ -40,12 +40,11 @@ cilium_bins() {
   # This kernel has no loadable-module support (no /proc/modules), which the agent treats as fatal.
   patch -s -p1 -d "$src" < "$HERE/cilium/modules-without-module-support.patch"
   ldf="-s -w -X github.com/cilium/cilium/pkg/version.ciliumVersion=${CILIUM_VERSION#v}"
-  (cd "$src" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 go build -trimpath -tags osusergo -ldflags "$ldf" -o "$out/cilium-agent" ./daemon) ||
-    { rm -rf "$src" "$out"; log "building cilium-agent failed"; exit 1; }
-  (cd "$src" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 go build -trimpath -tags osusergo -ldflags "$ldf" -o "$out/cilium-cni" ./plugins/cilium-cni) ||
-    { rm -rf "$src" "$out"; log "building cilium-cni failed"; exit 1; }
-  (cd "$src" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 go build -trimpath -tags osusergo -ldflags "$ldf" -o "$out/cilium-dbg" ./cilium-dbg) ||
-    { rm -rf "$src" "$out"; log "building cilium-dbg failed"; exit 1; }
+  local bin
+  for bin in cilium-agent:./daemon cilium-cni:./plugins/cilium-cni cilium-dbg:./cilium-dbg; do
+    (cd "$src" && GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0 go build -trimpath -tags osusergo -ldflags "$ldf" -o "$out/${bin%%:*}" "${bin#*:}") ||
+      { rm -rf "$src" "$out"; log "building ${bin%%:*} failed"; exit 1; }
+  done
   cp -r "$src/bpf" "$out/bpf"
   mkdir -p "$out/crds"; cp "$src"/pkg/k8s/apis/cilium.io/client/crds/v2/*.yaml "$src"/pkg/k8s/apis/cilium.io/client/crds/v2alpha1/*.yaml "$out/crds/"
   rm -rf "$src" "$CILIUM_CACHE"; mv "$out" "$CILIUM_CACHE"

@@ -118,23 +118,30 @@ func (t Template) Staffed(s Slot) bool {
 	return t.Weekends || (wd != time.Saturday && wd != time.Sunday)
 }
 
+// startHour is the wall-clock hour a session in the slot's half begins.
+func (s Slot) startHour() int {
+	if s.Half == PM {
+		return int(PMStart / time.Hour)
+	}
+	return int(AMStart / time.Hour)
+}
+
+// Start is when a session in slot s begins, in loc: wall-clock times, so on a day the clocks
+// change 13:00 is still 13:00.
+func (s Slot) Start(loc *time.Location) time.Time {
+	return time.Date(s.Date.Year, s.Date.Month, s.Date.Day, s.startHour(), 0, 0, 0, loc)
+}
+
 // Duty is the duty period of one session of t in slot s (none for Off or a zero-hour session).
 func (t Template) Duty(s Slot, loc *time.Location) (acgme.Duty, bool) {
 	if t.Activity == Off || t.HoursPerSession == 0 {
 		return acgme.Duty{}, false
 	}
-	// Wall-clock times: on a day the clocks change, 13:00 is still 13:00.
-	at := AMStart
-	if s.Half == PM {
-		at = PMStart
-	}
-	h := int(at / time.Hour)
-	start := time.Date(s.Date.Year, s.Date.Month, s.Date.Day, h, 0, 0, 0, loc)
 	// The end is a wall-clock time too: an 18-hour call runs 13:00 to 07:00 even on the night
 	// the clocks change (17 or 19 hours then), so it never runs into the next morning's session.
 	mins := int(math.Round(t.HoursPerSession * 60))
-	end := time.Date(s.Date.Year, s.Date.Month, s.Date.Day, h, mins, 0, 0, loc)
-	return acgme.Duty{Start: start, End: end, Call: t.Activity == Call}, true
+	end := time.Date(s.Date.Year, s.Date.Month, s.Date.Day, s.startHour(), mins, 0, 0, loc)
+	return acgme.Duty{Start: s.Start(loc), End: end, Call: t.Activity == Call}, true
 }
 
 // Absence is time a person is unavailable (approved), days inclusive.

@@ -252,7 +252,7 @@ func (s *solver) baseline(i, j int) []acgme.Violation {
 	if !s.dirty[i] {
 		return nil
 	}
-	return s.acgmeCount(i, j)
+	return s.violationsAround(i, j)
 }
 
 // noWorse says whether the violations after a move are all among those before it: a move may
@@ -377,9 +377,9 @@ func (s *solver) rollback(mark int) {
 	}
 }
 
-// acgmeCount lists the ACGME violations of resident i in the days around slot j (every window,
-// period and gap that a change in slot j can touch).
-func (s *solver) acgmeCount(i, j int) []acgme.Violation { return s.violations(i, j, j+4) }
+// violationsAround lists the ACGME violations of resident i in the days around slot j (every
+// window, period and gap that a change in slot j can touch).
+func (s *solver) violationsAround(i, j int) []acgme.Violation { return s.violations(i, j, j+4) }
 
 // violations lists the ACGME violations of resident i that touch the days of slots [j, k), as
 // far as they lie in the range (from From to the day after To, where a night call ends), which
@@ -477,7 +477,7 @@ func (s *solver) try(i, j int, t int16) bool {
 	mark := len(s.log)
 	old := s.grid[i][j]
 	s.set(i, j, t)
-	ok := noWorse(before, s.acgmeCount(i, j)) && s.supervised(j, old, t)
+	ok := noWorse(before, s.violationsAround(i, j)) && s.supervised(j, old, t)
 	if !ok {
 		s.rollback(mark)
 	}
@@ -810,7 +810,7 @@ func (s *solver) exchange(a, b, j int) bool {
 	mark := len(s.log)
 	s.set(a, j, tb)
 	s.set(b, j, ta)
-	if !noWorse(ba, s.acgmeCount(a, j)) || !noWorse(bb, s.acgmeCount(b, j)) || !s.supervised(j, ta, tb) {
+	if !noWorse(ba, s.violationsAround(a, j)) || !noWorse(bb, s.violationsAround(b, j)) || !s.supervised(j, ta, tb) {
 		s.rollback(mark)
 		return false
 	}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/rsched/rsched/internal/server/acgme"
 )
@@ -48,10 +47,6 @@ func Validate(p *Problem, assignments []Assignment) ([]acgme.Violation, error) {
 	for i, t := range p.Templates {
 		templates[t.ID] = i
 	}
-	slotTime := func(s Slot) time.Time {
-		d, _ := Template{Activity: Clinic, HoursPerSession: 1}.Duty(s, p.Location)
-		return d.Start
-	}
 	duties := map[string][]acgme.Duty{}
 	type cell struct {
 		slot Slot
@@ -84,7 +79,7 @@ func Validate(p *Problem, assignments []Assignment) ([]acgme.Violation, error) {
 		if !inRange(a.Slot) {
 			return nil, inputErrorf("assignment of %s on %s is outside %s..%s", a.PersonID, a.Slot.Date, p.From, p.To)
 		}
-		at := slotTime(a.Slot)
+		at := a.Slot.Start(p.Location)
 		key := a.PersonID + "/" + a.Slot.Date.String() + string(a.Slot.Half)
 		if seen[key] {
 			out = append(out, acgme.Violation{Rule: RuleDoubleBooked, PersonID: x.ID, Start: at, End: at, Value: 2, Limit: 1,
@@ -131,7 +126,7 @@ func Validate(p *Problem, assignments []Assignment) ([]acgme.Violation, error) {
 		out = append(out, acgme.Check(x.ID, tl, acgme.Range{From: p.From.In(p.Location), To: p.To.AddDays(1).In(p.Location)}, p.Limits)...)
 	}
 	for _, s := range Slots(p.From, p.To) {
-		at := slotTime(s)
+		at := s.Start(p.Location)
 		for ti, t := range p.Templates {
 			c := cell{s, ti}
 			n := len(residents[c])
