@@ -21,16 +21,21 @@ func schedulingStore(t *testing.T) *Store {
 	return s
 }
 
-// mustID returns a function that passes an id through, failing the test on an error.
-func mustID(t *testing.T) func(string, error) string {
-	return func(id string, err error) string {
+// mustID returns a function that passes a new record's id through, failing the test on an error.
+func mustID[R interface{ id() string }](t *testing.T) func(R, error) string {
+	return func(r R, err error) string {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
-		return id
+		return r.id()
 	}
 }
+
+func (p PersonRecord) id() string   { return p.ID }
+func (t TemplateRecord) id() string { return t.ID }
+
+func person(p schedule.Person, email string) PersonRecord { return PersonRecord{Person: p, Email: email} }
 
 var july1 = schedule.Date{Year: 2026, Month: time.July, Day: 1}
 
@@ -38,10 +43,10 @@ var july1 = schedule.Date{Year: 2026, Month: time.July, Day: 1}
 func TestSchedulingConstraintsAreTheDatabases(t *testing.T) {
 	s := schedulingStore(t)
 	ctx := context.Background()
-	if _, err := s.CreatePerson(ctx, schedule.Person{Name: "Dr. A", Type: schedule.Resident, PGY: 2}, "a@hospital.example"); err != nil {
+	if _, err := s.CreatePerson(ctx, person(schedule.Person{Name: "Dr. A", Type: schedule.Resident, PGY: 2}, "a@hospital.example")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreatePerson(ctx, schedule.Person{Name: "Dr. B", Type: schedule.Faculty}, "A@HOSPITAL.example"); !errors.Is(err, ErrConflict) {
+	if _, err := s.CreatePerson(ctx, person(schedule.Person{Name: "Dr. B", Type: schedule.Faculty}, "A@HOSPITAL.example")); !errors.Is(err, ErrConflict) {
 		t.Fatalf("an e-mail differing only in case: %v, want ErrConflict", err)
 	}
 	for name, q := range map[string]string{
@@ -115,10 +120,10 @@ func TestIdempotencyKeyReturnsTheFirstRun(t *testing.T) {
 func TestStaleAssignmentUpdateIsRefused(t *testing.T) {
 	s := schedulingStore(t)
 	ctx := context.Background()
-	must := mustID(t)
-	r := must(s.CreatePerson(ctx, schedule.Person{Name: "R", Type: schedule.Resident, PGY: 1}, ""))
-	clinic := must(s.CreateTemplate(ctx, schedule.Template{Name: "Clinic", Activity: schedule.Clinic, HoursPerSession: 4, MaxResidents: 2}))
-	ward := must(s.CreateTemplate(ctx, schedule.Template{Name: "Ward", Activity: schedule.Inpatient, HoursPerSession: 6, MaxResidents: 2}))
+	mustP, mustT := mustID[PersonRecord](t), mustID[TemplateRecord](t)
+	r := mustP(s.CreatePerson(ctx, person(schedule.Person{Name: "R", Type: schedule.Resident, PGY: 1}, "")))
+	clinic := mustT(s.CreateTemplate(ctx, schedule.Template{Name: "Clinic", Activity: schedule.Clinic, HoursPerSession: 4, MaxResidents: 2}))
+	ward := mustT(s.CreateTemplate(ctx, schedule.Template{Name: "Ward", Activity: schedule.Inpatient, HoursPerSession: 6, MaxResidents: 2}))
 	a, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: schedule.Slot{Date: july1, Half: schedule.AM}, PersonID: r, TemplateID: clinic})
 	if err != nil {
 		t.Fatal(err)
@@ -143,10 +148,10 @@ func TestStaleAssignmentUpdateIsRefused(t *testing.T) {
 func TestFinishedRunBecomesTheLiveScheduleKeepingLocks(t *testing.T) {
 	s := schedulingStore(t)
 	ctx := context.Background()
-	must := mustID(t)
-	r1 := must(s.CreatePerson(ctx, schedule.Person{Name: "R1", Type: schedule.Resident, PGY: 1}, ""))
-	r2 := must(s.CreatePerson(ctx, schedule.Person{Name: "R2", Type: schedule.Resident, PGY: 2}, ""))
-	ward := must(s.CreateTemplate(ctx, schedule.Template{Name: "Ward", Activity: schedule.Inpatient, HoursPerSession: 6, MaxResidents: 2}))
+	mustP, mustT := mustID[PersonRecord](t), mustID[TemplateRecord](t)
+	r1 := mustP(s.CreatePerson(ctx, person(schedule.Person{Name: "R1", Type: schedule.Resident, PGY: 1}, "")))
+	r2 := mustP(s.CreatePerson(ctx, person(schedule.Person{Name: "R2", Type: schedule.Resident, PGY: 2}, "")))
+	ward := mustT(s.CreateTemplate(ctx, schedule.Template{Name: "Ward", Activity: schedule.Inpatient, HoursPerSession: 6, MaxResidents: 2}))
 	day := func(n int, h schedule.Half) schedule.Slot { return schedule.Slot{Date: july1.AddDays(n), Half: h} }
 	if _, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: day(0, schedule.AM), PersonID: r1, TemplateID: ward, Locked: true}); err != nil {
 		t.Fatal(err)
@@ -177,7 +182,11 @@ func TestFinishedRunBecomesTheLiveScheduleKeepingLocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.FinishRun(ctx, run.ID, RunResult{Status: "partial", Violations: 1, Assignments: proposed}); err != nil {
+	in, err := s.LoadInputs(ctx, july1, july1.AddDays(6), 27)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishRun(ctx, run.ID, RunResult{Status: "partial", Violations: 1, Assignments: proposed, Fingerprint: in.Fingerprint, Margin: 27}); err != nil {
 		t.Fatal(err)
 	}
 	live, err := s.Schedule(ctx, july1, july1.AddDays(30))
@@ -203,5 +212,129 @@ func TestFinishedRunBecomesTheLiveScheduleKeepingLocks(t *testing.T) {
 	stored, err := s.GetRun(ctx, run.ID)
 	if err != nil || stored.Status != "partial" || stored.FinishedAt == nil || stored.Violations == nil || *stored.Violations != 1 {
 		t.Fatalf("run %+v %v", stored, err)
+	}
+}
+
+// A run whose inputs changed while it solved writes nothing, ends failed with the reason and
+// frees its range; each kind of change (a person, a template, an absence, an assignment near the
+// range) is seen.
+func TestRunWritesNothingWhenItsInputsChanged(t *testing.T) {
+	s := schedulingStore(t)
+	ctx := context.Background()
+	mustP, mustT := mustID[PersonRecord](t), mustID[TemplateRecord](t)
+	r1 := mustP(s.CreatePerson(ctx, person(schedule.Person{Name: "R1", Type: schedule.Resident, PGY: 1}, "")))
+	ward := mustT(s.CreateTemplate(ctx, schedule.Template{Name: "Ward", Activity: schedule.Inpatient, HoursPerSession: 6, MaxResidents: 2}))
+	before, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: schedule.Slot{Date: july1.AddDays(-3), Half: schedule.AM}, PersonID: r1, TemplateID: ward})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes := map[string]func(){
+		"a person renamed": func() { s.sql(t, `UPDATE people SET name = name || '.', updated_at = now() WHERE id = $1`, r1) },
+		"a template added": func() {
+			mustT(s.CreateTemplate(ctx, schedule.Template{Name: "Clinic " + uuid.NewString(), Activity: schedule.Clinic, HoursPerSession: 4, MaxResidents: 1}))
+		},
+		"an absence requested": func() {
+			if _, err := s.CreateAbsence(ctx, AbsenceRecord{ID: NewAbsenceID(), PersonID: r1, Start: july1.AddDays(20), End: july1.AddDays(21), Type: "vacation"}); err != nil {
+				t.Fatal(err)
+			}
+		},
+		"an assignment in the margin deleted": func() { s.sql(t, `DELETE FROM assignments WHERE id = $1`, before.ID) },
+	}
+	for name, change := range changes {
+		run, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(6), Request: map[string]any{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := s.LoadInputs(ctx, july1, july1.AddDays(6), 27)
+		if err != nil {
+			t.Fatal(err)
+		}
+		change()
+		proposed := []schedule.Assignment{{Slot: schedule.Slot{Date: july1, Half: schedule.AM}, PersonID: r1, TemplateID: ward}}
+		if err := s.FinishRun(ctx, run.ID, RunResult{Status: RunSuccess, Assignments: proposed, Fingerprint: in.Fingerprint, Margin: 27}); !errors.Is(err, ErrChanged) {
+			t.Fatalf("%s: FinishRun = %v, want ErrChanged", name, err)
+		}
+		got, err := s.GetRun(ctx, run.ID)
+		if err != nil || got.Status != RunFailed || got.Message == nil || *got.Message != ErrChanged.Error() {
+			t.Fatalf("%s: run %+v %v", name, got, err)
+		}
+		if live, _ := s.Schedule(ctx, july1, july1.AddDays(6)); len(live) != 0 {
+			t.Fatalf("%s: written anyway: %+v", name, live)
+		}
+	}
+	// Unchanged inputs write, and a filtered run replaces only its scope's half-days.
+	r2 := mustP(s.CreatePerson(ctx, person(schedule.Person{Name: "R2", Type: schedule.Resident, PGY: 2}, "")))
+	kept, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: schedule.Slot{Date: july1.AddDays(1), Half: schedule.AM}, PersonID: r2, TemplateID: ward})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: schedule.Slot{Date: july1.AddDays(2), Half: schedule.AM}, PersonID: r1, TemplateID: ward}); err != nil {
+		t.Fatal(err)
+	}
+	run, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(6), Request: map[string]any{}, Scope: []string{r1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := s.LoadInputs(ctx, july1, july1.AddDays(6), 27)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proposed := []schedule.Assignment{{Slot: schedule.Slot{Date: july1, Half: schedule.AM}, PersonID: r1, TemplateID: ward}, {Slot: kept.Slot, PersonID: r2, TemplateID: ward}}
+	if err := s.FinishRun(ctx, run.ID, RunResult{Status: RunSuccess, Assignments: proposed, Fingerprint: in.Fingerprint, Margin: 27}); err != nil {
+		t.Fatal(err)
+	}
+	live, _ := s.Schedule(ctx, july1, july1.AddDays(6))
+	if len(live) != 2 || live[0].PersonID != r1 || live[0].Slot.Date != july1 || live[1].ID != kept.ID {
+		t.Fatalf("after a run scoped to R1: %+v (R1's day-2 half-day replaced, R2's kept as it was)", live)
+	}
+}
+
+// A run whose server died stops beating; the next run over its range closes it.
+func TestAbandonedRunIsClosedByTheNext(t *testing.T) {
+	s := schedulingStore(t)
+	ctx := context.Background()
+	dead, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(6), Request: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(6), Request: map[string]any{}, AbandonAfter: time.Minute}); !errors.Is(err, ErrOverlap) {
+		t.Fatalf("a live run's range: %v, want ErrOverlap", err)
+	}
+	s.sql(t, `UPDATE schedule_runs SET heartbeat_at = now() - interval '5 minutes' WHERE id = $1`, dead.ID)
+	if _, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(6), Request: map[string]any{}, AbandonAfter: time.Minute}); err != nil {
+		t.Fatalf("after the heartbeat stopped: %v", err)
+	}
+	got, _ := s.GetRun(ctx, dead.ID)
+	if got.Status != RunFailed || got.Message == nil {
+		t.Fatalf("the dead run: %+v", got)
+	}
+}
+
+// A failed run gives its idempotency key back: the same key and body run again.
+func TestFailedRunFreesItsIdempotencyKey(t *testing.T) {
+	s := schedulingStore(t)
+	ctx := context.Background()
+	var user string
+	if err := s.Pool.QueryRow(ctx, `INSERT INTO users (id, username, email, role, password_hash) VALUES (gen_random_uuid(), 'coord', 'u@x.example', 'coordinator', 'x') RETURNING id`).Scan(&user); err != nil {
+		t.Fatal(err)
+	}
+	start := RunStart{From: july1, To: july1, Request: map[string]any{}, IdempotencyKey: "k", RequestHash: make([]byte, 32), CreatedBy: user}
+	first, err := s.BeginRun(ctx, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.FinishRun(ctx, first.ID, RunResult{Status: RunFailed, Message: "cancelled"}); err != nil {
+		t.Fatal(err)
+	}
+	second, err := s.BeginRun(ctx, start)
+	if err != nil || second.ID == first.ID {
+		t.Fatalf("retry after a failure: %+v %v", second, err)
+	}
+}
+
+func (s *Store) sql(t *testing.T, q string, args ...any) {
+	t.Helper()
+	if _, err := s.Pool.Exec(context.Background(), q, args...); err != nil {
+		t.Fatal(err)
 	}
 }

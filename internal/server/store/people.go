@@ -1,0 +1,156 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rsched/rsched/internal/server/schedule"
+)
+
+// PersonRecord is a stored person: what the solver sees plus contact and account details.
+type PersonRecord struct {
+	schedule.Person
+	// Email is contact data: shown only to coordinators, administrators and the person.
+	Email string
+	// UserID links the person to the account that signs in as them ("" for none).
+	UserID    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+const personColumns = `id, name, type, coalesce(email, ''), coalesce(pgy_level, 0), max_sessions_per_week, coalesce(user_id::text, ''), created_at, updated_at`
+
+func scanPerson(r pgx.Row) (PersonRecord, error) {
+	var p PersonRecord
+	var typ string
+	err := r.Scan(&p.ID, &p.Name, &typ, &p.Email, &p.PGY, &p.MaxSessionsPerWeek, &p.UserID, &p.CreatedAt, &p.UpdatedAt)
+	p.Type = schedule.PersonType(typ)
+	return p, err
+}
+
+func personArgs(p PersonRecord) (pgy *int, email, user *string) {
+	if p.Type == schedule.Resident {
+		pgy = &p.PGY
+	}
+	return pgy, nullable(p.Email), nullable(p.UserID)
+}
+
+// CreatePerson stores a person (ErrConflict for a taken e-mail or account).
+func (s *Store) CreatePerson(ctx context.Context, p PersonRecord) (PersonRecord, error) {
+	pgy, email, user := personArgs(p)
+	out, err := scanPerson(s.Pool.QueryRow(ctx, `INSERT INTO people (id, name, type, email, pgy_level, max_sessions_per_week, user_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+personColumns,
+		uuid.NewString(), p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user))
+	if err != nil {
+		return out, fmt.Errorf("store: creating a person: %w", pgErr(err))
+	}
+	return out, nil
+}
+
+// GetPerson reads one person.
+func (s *Store) GetPerson(ctx context.Context, id string) (PersonRecord, error) {
+	p, err := scanPerson(s.Pool.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE id = $1`, id))
+	return p, notFound(err, "reading a person")
+}
+
+// PersonOfUser is the person an account signs in as (ErrNotFound if none).
+func (s *Store) PersonOfUser(ctx context.Context, userID string) (PersonRecord, error) {
+	p, err := scanPerson(s.Pool.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE user_id = $1`, userID))
+	return p, notFound(err, "reading a person")
+}
+
+// PersonFilter selects people; Page counts from 1.
+type PersonFilter struct {
+	Type  schedule.PersonType
+	PGY   int
+	Query string
+	IDs   []string
+	Page  int
+	Size  int
+}
+
+// ListPeople returns one page of people ordered by type, level and name, and the total.
+func (s *Store) ListPeople(ctx context.Context, f PersonFilter) ([]PersonRecord, int, error) {
+	where, args := []string{"true"}, []any{}
+	arg := func(v any) string { args = append(args, v); return fmt.Sprintf("$%d", len(args)) }
+	if f.Type != "" {
+		where = append(where, "type = "+arg(string(f.Type)))
+	}
+	if f.PGY != 0 {
+		where = append(where, "pgy_level = "+arg(f.PGY))
+	}
+	if f.Query != "" {
+		where = append(where, "name ILIKE "+arg("%"+escapeLike(f.Query)+"%"))
+	}
+	if f.IDs != nil {
+		where = append(where, "id = ANY("+arg(f.IDs)+"::uuid[])")
+	}
+	cond := strings.Join(where, " AND ")
+	var total int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM people WHERE `+cond, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("store: counting people: %w", err)
+	}
+	if f.Size <= 0 {
+		f.Size = 100000
+	}
+	if f.Page < 1 {
+		f.Page = 1
+	}
+	limit, offset := arg(f.Size), arg((f.Page-1)*f.Size)
+	rows, err := s.Pool.Query(ctx, `SELECT `+personColumns+` FROM people WHERE `+cond+
+		` ORDER BY type DESC, pgy_level NULLS LAST, name, id LIMIT `+limit+` OFFSET `+offset, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("store: listing people: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (PersonRecord, error) { return scanPerson(r) })
+	return out, total, err
+}
+
+// UpdatePerson replaces a person's fields.
+func (s *Store) UpdatePerson(ctx context.Context, p PersonRecord) (PersonRecord, error) {
+	pgy, email, user := personArgs(p)
+	out, err := scanPerson(s.Pool.QueryRow(ctx, `UPDATE people SET name = $2, type = $3, email = $4, pgy_level = $5,
+		max_sessions_per_week = $6, user_id = $7, updated_at = greatest(now(), updated_at + interval '1 microsecond')
+		WHERE id = $1 RETURNING `+personColumns, p.ID, p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user))
+	return out, notFound(pgErr(err), "updating a person")
+}
+
+// DeletePerson removes a person with their assignments and absences.
+func (s *Store) DeletePerson(ctx context.Context, id string) error {
+	return s.deleteRow(ctx, "people", id)
+}
+
+func (s *Store) deleteRow(ctx context.Context, table, id string) error {
+	tag, err := s.Pool.Exec(ctx, `DELETE FROM `+table+` WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("store: deleting from %s: %w", table, pgErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return ErrNotFound
+	}
+	return nil
+}
+
+// notFound maps pgx.ErrNoRows to ErrNotFound and wraps other errors.
+func notFound(err error, doing string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, pgx.ErrNoRows):
+		return ErrNotFound
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrInUse), errors.Is(err, ErrOverlap):
+		return err
+	}
+	return fmt.Errorf("store: %s: %w", doing, err)
+}
+
+// escapeLike escapes LIKE's wildcards in user input.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}

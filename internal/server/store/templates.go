@@ -1,0 +1,81 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rsched/rsched/internal/server/schedule"
+)
+
+// TemplateRecord is a stored rotation template.
+type TemplateRecord struct {
+	schedule.Template
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+const templateColumns = `id, name, activity_type, hours_per_session::float8, min_residents, max_residents, allowed_pgy_levels,
+	supervision_required, weekends, created_at, updated_at`
+
+func scanTemplate(r pgx.Row) (TemplateRecord, error) {
+	var t TemplateRecord
+	var act string
+	err := r.Scan(&t.ID, &t.Name, &act, &t.HoursPerSession, &t.MinResidents, &t.MaxResidents, &t.AllowedPGY,
+		&t.SupervisionRequired, &t.Weekends, &t.CreatedAt, &t.UpdatedAt)
+	t.Activity = schedule.Activity(act)
+	if len(t.AllowedPGY) == 0 {
+		t.AllowedPGY = nil
+	}
+	return t, err
+}
+
+func levels(t schedule.Template) []int {
+	if t.AllowedPGY == nil {
+		return []int{}
+	}
+	return t.AllowedPGY
+}
+
+// CreateTemplate stores a rotation template (ErrConflict for a taken name).
+func (s *Store) CreateTemplate(ctx context.Context, t schedule.Template) (TemplateRecord, error) {
+	out, err := scanTemplate(s.Pool.QueryRow(ctx, `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, min_residents,
+		max_residents, allowed_pgy_levels, supervision_required, weekends) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+templateColumns,
+		uuid.NewString(), t.Name, string(t.Activity), t.HoursPerSession, t.MinResidents, t.MaxResidents, levels(t), t.SupervisionRequired, t.Weekends))
+	if err != nil {
+		return out, fmt.Errorf("store: creating a template: %w", pgErr(err))
+	}
+	return out, nil
+}
+
+// GetTemplate reads one template.
+func (s *Store) GetTemplate(ctx context.Context, id string) (TemplateRecord, error) {
+	t, err := scanTemplate(s.Pool.QueryRow(ctx, `SELECT `+templateColumns+` FROM rotation_templates WHERE id = $1`, id))
+	return t, notFound(err, "reading a template")
+}
+
+// ListTemplates returns every template by name (a program has tens, not thousands).
+func (s *Store) ListTemplates(ctx context.Context) ([]TemplateRecord, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+templateColumns+` FROM rotation_templates ORDER BY lower(name), id`)
+	if err != nil {
+		return nil, fmt.Errorf("store: listing templates: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (TemplateRecord, error) { return scanTemplate(r) })
+}
+
+// UpdateTemplate replaces a template's fields.
+func (s *Store) UpdateTemplate(ctx context.Context, t schedule.Template) (TemplateRecord, error) {
+	out, err := scanTemplate(s.Pool.QueryRow(ctx, `UPDATE rotation_templates SET name = $2, activity_type = $3, hours_per_session = $4,
+		min_residents = $5, max_residents = $6, allowed_pgy_levels = $7, supervision_required = $8, weekends = $9,
+		updated_at = greatest(now(), updated_at + interval '1 microsecond') WHERE id = $1 RETURNING `+templateColumns,
+		t.ID, t.Name, string(t.Activity), t.HoursPerSession, t.MinResidents, t.MaxResidents, levels(t), t.SupervisionRequired, t.Weekends))
+	return out, notFound(pgErr(err), "updating a template")
+}
+
+// DeleteTemplate removes a template no assignment uses (ErrInUse otherwise).
+func (s *Store) DeleteTemplate(ctx context.Context, id string) error {
+	return s.deleteRow(ctx, "rotation_templates", id)
+}
