@@ -164,4 +164,6 @@ func (s *Store) SetAbsenceStatus(ctx context.Context, id string, from []string, 
 }
 
 // DeleteAbsence removes an absence.
-func (s *Store) DeleteAbsence(ctx context.Context, id string) error { return s.deleteRow(ctx, "absences", id) }
+func (s *Store) DeleteAbsence(ctx context.Context, id string) error {
+	return s.deleteRow(ctx, "absences", id)
+}

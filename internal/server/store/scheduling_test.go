@@ -35,7 +35,9 @@ func mustID[R interface{ id() string }](t *testing.T) func(R, error) string {
 func (p PersonRecord) id() string   { return p.ID }
 func (t TemplateRecord) id() string { return t.ID }
 
-func person(p schedule.Person, email string) PersonRecord { return PersonRecord{Person: p, Email: email} }
+func person(p schedule.Person, email string) PersonRecord {
+	return PersonRecord{Person: p, Email: email}
+}
 
 var july1 = schedule.Date{Year: 2026, Month: time.July, Day: 1}
 
