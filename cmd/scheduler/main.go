@@ -4,6 +4,9 @@
 package main
 
 import (
+	// The image has no zoneinfo: scheduling.time_zone must load anyway.
+	_ "time/tzdata"
+
 	"context"
 	"flag"
 	"fmt"

@@ -35,8 +35,10 @@ type Rewrapper struct {
 	status RewrapStatus
 }
 
-// encryptedColumns are the sealed columns of the users table.
-var encryptedColumns = []string{"totp_secret", "totp_pending"}
+// encryptedColumns are the sealed columns: the users' MFA secrets and the absences' reasons.
+var encryptedColumns = []struct{ table, column string }{
+	{"users", "totp_secret"}, {"users", "totp_pending"}, {"absences", "reason_sealed"},
+}
 
 // NewRewrapper returns a Rewrapper; activeKID names the active encryption key.
 func (s *Service) NewRewrapper(activeKID func() string) *Rewrapper {
@@ -67,11 +69,12 @@ func (rw *Rewrapper) Run(ctx context.Context) (RewrapStatus, error) {
 		rw.status = st
 		rw.mu.Unlock()
 	}()
-	for _, col := range encryptedColumns {
-		var after uuid.UUID // keyset pagination over the users whose value is under another key
+	for _, ec := range encryptedColumns {
+		table, col := ec.table, ec.column
+		var after uuid.UUID // keyset pagination over the rows whose value is under another key
 		for {
-			rows, err := rw.s.pool.Query(ctx, fmt.Sprintf(`SELECT id, %[1]s FROM users
-				WHERE %[1]s IS NOT NULL AND id > $1 ORDER BY id LIMIT 200`, col), after)
+			rows, err := rw.s.pool.Query(ctx, fmt.Sprintf(`SELECT id, %[1]s FROM %[2]s
+				WHERE %[1]s IS NOT NULL AND id > $1 ORDER BY id LIMIT 200`, col, table), after)
 			if err != nil {
 				return st, fmt.Errorf("accounts: rewrap: %w", err)
 			}
@@ -95,17 +98,17 @@ func (rw *Rewrapper) Run(ctx context.Context) (RewrapStatus, error) {
 					continue
 				}
 				st.Pending++
-				fresh, changed, err := rw.s.fields.Rewrap(it.value, crypto.Binding{Table: "users", Column: col, Row: it.id.String()})
+				fresh, changed, err := rw.s.fields.Rewrap(it.value, crypto.Binding{Table: table, Column: col, Row: it.id.String()})
 				if err != nil {
 					st.Failed++
-					rw.s.log.Error("sealed field cannot be re-encrypted", "table", "users", "column", col, "row", it.id.String())
+					rw.s.log.Error("sealed field cannot be re-encrypted", "table", table, "column", col, "row", it.id.String())
 					continue
 				}
 				if !changed {
 					continue
 				}
 				// Compare-and-set: a concurrent change (a new enrolment) wins over the rewrap.
-				tag, err := rw.s.pool.Exec(ctx, fmt.Sprintf("UPDATE users SET %[1]s = $2 WHERE id = $1 AND %[1]s = $3", col), it.id, fresh, it.value)
+				tag, err := rw.s.pool.Exec(ctx, fmt.Sprintf("UPDATE %[2]s SET %[1]s = $2 WHERE id = $1 AND %[1]s = $3", col, table), it.id, fresh, it.value)
 				if err != nil {
 					return st, fmt.Errorf("accounts: rewrap: %w", err)
 				}

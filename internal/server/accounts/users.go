@@ -36,7 +36,7 @@ func (n NewUser) validate() (NewUser, error) {
 	if !usernamePattern.MatchString(n.Username) {
 		return n, &InvalidError{Reason: "username must be 3 to 50 letters, digits, '.', '_' or '-'"}
 	}
-	if err := validEmail(n.Email); err != nil {
+	if err := ValidEmail(n.Email); err != nil {
 		return n, err
 	}
 	if n.Role == "" {
@@ -48,7 +48,8 @@ func (n NewUser) validate() (NewUser, error) {
 	return n, nil
 }
 
-func validEmail(e string) error {
+// ValidEmail checks an e-mail address (the API's one rule for users and people alike).
+func ValidEmail(e string) error {
 	a, err := mail.ParseAddress(e)
 	if err != nil || a.Address != e || len(e) > 254 || !strings.Contains(e[strings.LastIndexByte(e, '@'):], ".") {
 		return &InvalidError{Reason: "email is not a valid address such as name@example.org"}
@@ -281,7 +282,7 @@ func (s *Service) UpdateUser(ctx context.Context, caller *Principal, id string, 
 	}
 	if up.Email != nil {
 		e := strings.TrimSpace(*up.Email)
-		if err := validEmail(e); err != nil {
+		if err := ValidEmail(e); err != nil {
 			return User{}, err
 		}
 		up.Email = &e

@@ -25,6 +25,7 @@ import (
 	"github.com/rsched/rsched/internal/server/httpapi"
 	"github.com/rsched/rsched/internal/server/ratelimit"
 	"github.com/rsched/rsched/internal/server/rbac"
+	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
 )
 
@@ -50,6 +51,8 @@ type App struct {
 	// APILimit is the whole-API limit; RunBackground syncs it across replicas.
 	APILimit *ratelimit.Local
 	Rewrap   *accounts.Rewrapper
+	// Scheduling is the scheduling domain the API serves.
+	Scheduling *scheduling.Service
 
 	cfg   config.Config
 	dbURL string
@@ -124,6 +127,8 @@ func assemble(cfg config.Config, keys keyring.Source, st *store.Store, o Options
 	}
 	a := &App{Store: st, Accounts: acc, Audit: log, Limiter: ratelimit.New(st.Pool, o.Now), cfg: cfg, keys: keys, log: o.Log,
 		m: newJobMetrics(o.Metrics)}
+	a.Scheduling = scheduling.New(st, crypto.NewFields(keys), scheduling.Config{Location: cfg.Scheduling.Location(),
+		DefaultBudget: cfg.Scheduling.DefaultTimeBudget.D(), MaxBudget: cfg.Scheduling.MaxTimeBudget.D(), Log: o.Log, Metrics: o.Metrics})
 	a.APILimit = ratelimit.NewLocal(lim(cfg.RateLimit.API), a.Limiter, o.Now)
 	a.Rewrap = acc.NewRewrapper(func() string { return keys.Current().ActiveEncryptionKey().KID })
 	a.HTTP = httpapi.NewHandler(httpapi.Options{
@@ -140,6 +145,8 @@ func assemble(cfg config.Config, keys keyring.Source, st *store.Store, o Options
 		RefreshTTL:     cfg.Auth.RefreshTokenTTL.D(),
 		Rewrap:         func() any { return a.Rewrap.Status() },
 		Metrics:        o.Metrics,
+		Scheduling:     a.Scheduling,
+		Now:            o.Now,
 	})
 	return a, nil
 }

@@ -63,6 +63,30 @@ type Config struct {
 	Security  Security  `json:"security"`
 	Audit     Audit     `json:"audit"`
 	Secrets   Secrets   `json:"secrets"`
+	// Scheduling are the scheduling API's settings.
+	Scheduling Scheduling `json:"scheduling"`
+}
+
+// Scheduling are the settings of schedule generation.
+type Scheduling struct {
+	// TimeZone is the program's IANA time zone: days, session times and the 28-day windows of
+	// the ACGME rules are local to it. Default "UTC".
+	TimeZone string `json:"time_zone"`
+	// DefaultTimeBudget is how long POST /schedule/generate solves when the request names no
+	// time_budget_seconds. Default 10s.
+	DefaultTimeBudget Duration `json:"default_time_budget"`
+	// MaxTimeBudget caps a request's time_budget_seconds. Default 60s; at most 10m (a request
+	// holds its connection while it solves).
+	MaxTimeBudget Duration `json:"max_time_budget"`
+}
+
+// Location is the program's time zone (Validate has checked that it loads).
+func (s Scheduling) Location() *time.Location {
+	loc, err := time.LoadLocation(s.TimeZone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
 }
 
 // Audit is the audit trail's handling (server-side settings; the SchedulerInstance leaves them
@@ -166,8 +190,9 @@ func Default() Config {
 			Refresh:  Limit{Requests: 10, Period: Duration(time.Minute)},
 			MFA:      Limit{Requests: 5, Period: Duration(time.Minute)},
 		},
-		Audit:    Audit{Retention: Duration(8760 * time.Hour), Stdout: true},
-		Security: Security{HSTS: true},
+		Audit:      Audit{Retention: Duration(8760 * time.Hour), Stdout: true},
+		Security:   Security{HSTS: true},
+		Scheduling: Scheduling{TimeZone: "UTC", DefaultTimeBudget: Duration(10 * time.Second), MaxTimeBudget: Duration(time.Minute)},
 		Secrets: Secrets{
 			DatabaseURLFile: "/var/run/secrets/rsched/database/url",
 			KeyringFile:     "/var/run/secrets/rsched/keyring/keyring.json",
@@ -319,6 +344,12 @@ func (c *Config) Validate() error {
 	if c.Audience == "" {
 		bad("audience is required")
 	}
+	sc := c.Scheduling
+	if _, err := time.LoadLocation(sc.TimeZone); sc.TimeZone == "" || sc.TimeZone == "Local" || err != nil {
+		bad("scheduling.time_zone %q is not an IANA time zone such as America/Chicago", sc.TimeZone)
+	}
+	within("scheduling.max_time_budget", sc.MaxTimeBudget, time.Second, 10*time.Minute)
+	within("scheduling.default_time_budget", sc.DefaultTimeBudget, 100*time.Millisecond, sc.MaxTimeBudget.D())
 	a := c.Auth
 	within("auth.access_token_ttl", a.AccessTokenTTL, time.Minute, time.Hour)
 	within("auth.refresh_token_ttl", a.RefreshTokenTTL, time.Hour, 0)

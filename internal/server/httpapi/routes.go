@@ -15,6 +15,8 @@ import (
 	"github.com/rsched/rsched/internal/server/audit"
 	"github.com/rsched/rsched/internal/server/ratelimit"
 	"github.com/rsched/rsched/internal/server/rbac"
+	"github.com/rsched/rsched/internal/server/scheduling"
+	"github.com/rsched/rsched/internal/server/store"
 )
 
 // Limits are the request limits per client address (and, for login, per account name).
@@ -45,6 +47,10 @@ type Options struct {
 	Rewrap func() any
 	// Metrics receives the HTTP metrics; nil registers nothing.
 	Metrics prometheus.Registerer
+	// Scheduling is the scheduling domain (people, templates, assignments, absences, runs).
+	Scheduling *scheduling.Service
+	// Now is the clock (calendar stamps); time.Now when nil.
+	Now func() time.Time
 }
 
 // route is one entry of the API's routing table: every route states the access it needs, and the
@@ -123,6 +129,45 @@ func (s *server) routes() []route {
 		{Method: "GET", Pattern: "/api/v1/audit/verify", Access: rbac.Need(rbac.AuditLog, rbac.Read), Handler: s.verifyAudit},
 
 		{Method: "GET", Pattern: "/api/v1/me/export", Access: authed, Handler: s.exportMe},
+
+		{Method: "GET", Pattern: "/api/v1/people", Access: rbac.Need(rbac.Person, rbac.List), Handler: s.listPeople},
+		{Method: "POST", Pattern: "/api/v1/people", Access: rbac.Need(rbac.Person, rbac.Create), Handler: s.createPerson},
+		{Method: "GET", Pattern: "/api/v1/people/{id}", Access: rbac.Need(rbac.Person, rbac.Read), Handler: s.getPerson},
+		{Method: "PATCH", Pattern: "/api/v1/people/{id}", Access: rbac.Need(rbac.Person, rbac.Update), Handler: s.updatePerson},
+		{Method: "DELETE", Pattern: "/api/v1/people/{id}", Access: rbac.Need(rbac.Person, rbac.Delete), Handler: s.deletePerson},
+		{Method: "GET", Pattern: "/api/v1/people/{id}/calendar.ics", Access: rbac.Need(rbac.Schedule, rbac.Read), Handler: s.calendar},
+
+		{Method: "GET", Pattern: "/api/v1/blocks", Access: rbac.Need(rbac.Block, rbac.List), Handler: s.blocks},
+		{Method: "GET", Pattern: "/api/v1/slots", Access: rbac.Need(rbac.Block, rbac.List), Handler: s.slots},
+
+		{Method: "GET", Pattern: "/api/v1/rotation-templates", Access: rbac.Need(rbac.Rotation, rbac.List), Handler: s.listTemplates},
+		{Method: "POST", Pattern: "/api/v1/rotation-templates", Access: rbac.Need(rbac.Rotation, rbac.Create), Handler: s.createTemplate},
+		{Method: "GET", Pattern: "/api/v1/rotation-templates/{id}", Access: rbac.Need(rbac.Rotation, rbac.Read), Handler: s.getTemplate},
+		{Method: "PATCH", Pattern: "/api/v1/rotation-templates/{id}", Access: rbac.Need(rbac.Rotation, rbac.Update), Handler: s.updateTemplate},
+		{Method: "DELETE", Pattern: "/api/v1/rotation-templates/{id}", Access: rbac.Need(rbac.Rotation, rbac.Delete), Handler: s.deleteTemplate},
+
+		{Method: "GET", Pattern: "/api/v1/assignments", Access: rbac.Need(rbac.Assignment, rbac.List), Handler: s.listAssignments},
+		{Method: "POST", Pattern: "/api/v1/assignments", Access: rbac.Need(rbac.Assignment, rbac.Create), Handler: s.createAssignment},
+		{Method: "GET", Pattern: "/api/v1/assignments/{id}", Access: rbac.Need(rbac.Assignment, rbac.Read), Handler: s.getAssignment},
+		{Method: "PATCH", Pattern: "/api/v1/assignments/{id}", Access: rbac.Need(rbac.Assignment, rbac.Update), Handler: s.updateAssignment},
+		{Method: "DELETE", Pattern: "/api/v1/assignments/{id}", Access: rbac.Need(rbac.Assignment, rbac.Delete), Handler: s.deleteAssignment},
+
+		// Absences: residents and faculty see and act on their own only (the handlers scope
+		// them to the person linked to their account); coordinators review.
+		{Method: "GET", Pattern: "/api/v1/absences", Access: rbac.Need(rbac.Absence, rbac.Read), Handler: s.listAbsences},
+		{Method: "POST", Pattern: "/api/v1/absences", Access: rbac.Need(rbac.Absence, rbac.Create), Handler: s.requestAbsence},
+		{Method: "GET", Pattern: "/api/v1/absences/{id}", Access: rbac.Need(rbac.Absence, rbac.Read), Handler: s.getAbsence},
+		{Method: "POST", Pattern: "/api/v1/absences/{id}/approve", Access: rbac.Need(rbac.Absence, rbac.Approve), Handler: s.reviewAbsence(store.AbsenceApproved, "approve")},
+		{Method: "POST", Pattern: "/api/v1/absences/{id}/reject", Access: rbac.Need(rbac.Absence, rbac.Reject), Handler: s.reviewAbsence(store.AbsenceRejected, "reject")},
+		{Method: "POST", Pattern: "/api/v1/absences/{id}/cancel", Access: rbac.Need(rbac.Absence, rbac.Update), Handler: s.cancelAbsence},
+		{Method: "DELETE", Pattern: "/api/v1/absences/{id}", Access: rbac.Need(rbac.Absence, rbac.Delete), Handler: s.deleteAbsence},
+
+		{Method: "POST", Pattern: "/api/v1/schedule/generate", Access: rbac.Need(rbac.Schedule, rbac.Execute), Handler: s.generate},
+		{Method: "GET", Pattern: "/api/v1/schedule/runs", Access: rbac.Need(rbac.Schedule, rbac.List), Handler: s.listRuns},
+		{Method: "GET", Pattern: "/api/v1/schedule/runs/{id}", Access: rbac.Need(rbac.Schedule, rbac.Read), Handler: s.getRun},
+		{Method: "GET", Pattern: "/api/v1/schedule/runs/{id}/assignments", Access: rbac.Need(rbac.Schedule, rbac.Read), Handler: s.runAssignments},
+		{Method: "GET", Pattern: "/api/v1/schedule/validate", Access: rbac.Need(rbac.Schedule, rbac.Read), Handler: s.validateSchedule},
+		{Method: "GET", Pattern: "/api/v1/schedule/export.csv", Access: rbac.Need(rbac.Schedule, rbac.Export), Handler: s.exportCSV},
 		{Method: "POST", Pattern: "/api/v1/security/csp-report", Access: pub, Limit: "csp", Handler: s.cspReport},
 	}
 }

@@ -1,0 +1,381 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/store"
+)
+
+// program is a small residency program made through the API.
+type program struct {
+	residents, faculty []string
+	ward, clinic, call string
+}
+
+// makeProgram creates six residents (two per PGY level), two faculty and three templates.
+func (e *env) makeProgram(admin *user) program {
+	e.t.Helper()
+	var p program
+	for i := range 6 {
+		r := e.call("POST", "/api/v1/people", map[string]any{"name": fmt.Sprintf("Resident %d", i+1), "type": "resident", "pgy_level": i%3 + 1,
+			"email": fmt.Sprintf("r%d@hospital.example", i+1)}, req{bearer: admin.Access}).want(e.t, 201, "create resident")
+		p.residents = append(p.residents, r.str("id"))
+	}
+	for i := range 2 {
+		r := e.call("POST", "/api/v1/people", map[string]any{"name": fmt.Sprintf("Faculty %d", i+1), "type": "faculty", "max_sessions_per_week": 10},
+			req{bearer: admin.Access}).want(e.t, 201, "create faculty")
+		p.faculty = append(p.faculty, r.str("id"))
+	}
+	tmpl := func(body map[string]any) string {
+		return e.call("POST", "/api/v1/rotation-templates", body, req{bearer: admin.Access}).want(e.t, 201, "create template").str("id")
+	}
+	p.ward = tmpl(map[string]any{"name": "Wards", "activity_type": "inpatient", "hours_per_session": 6, "min_residents": 1, "max_residents": 3, "weekends": true})
+	p.clinic = tmpl(map[string]any{"name": "Clinic", "activity_type": "clinic", "hours_per_session": 4, "min_residents": 1, "max_residents": 2, "supervision_required": true})
+	p.call = tmpl(map[string]any{"name": "Night call", "activity_type": "call", "hours_per_session": 12, "min_residents": 0, "max_residents": 1, "weekends": true})
+	return p
+}
+
+const (
+	weekStart = "2026-07-02"
+	weekEnd   = "2026-07-08"
+)
+
+// The scheduling API end to end on real PostgreSQL: a program made through the API, a week
+// generated (200, compliant, written live), validated, exported as CSV and as one person's
+// iCalendar feed, and the run readable with its statistics.
+func TestGenerateValidateAndExportAWeek(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	nurse := e.create(admin, "nurse", "rn")
+	p := e.makeProgram(admin)
+
+	r := e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.5},
+		req{bearer: coord.Access}).want(t, 200, "generate a week")
+	if r.str("status") != "success" || r.Body["hard_violations"].(float64) != 0 {
+		t.Fatalf("run %v", r.Raw)
+	}
+	stats := r.Body["stats"].(map[string]any)
+	if stats["coverage_rate"].(float64) != 1 || stats["assignments"].(float64) == 0 {
+		t.Fatalf("stats %v", stats)
+	}
+	runID := r.str("id")
+
+	live := e.call("GET", "/api/v1/assignments?start_date="+weekStart+"&end_date="+weekEnd+"&page_size=5000", nil, req{bearer: nurse.Access}).want(t, 200, "list assignments")
+	if int(live.Body["total"].(float64)) != int(stats["assignments"].(float64)) {
+		t.Fatalf("%v live assignments, the run made %v", live.Body["total"], stats["assignments"])
+	}
+	for _, it := range live.Body["items"].([]any) {
+		if a := it.(map[string]any); a["source"] != "generated" {
+			t.Fatalf("a generated assignment: %v", a)
+		}
+	}
+	v := e.call("GET", "/api/v1/schedule/validate?start_date="+weekStart+"&end_date="+weekEnd, nil, req{bearer: nurse.Access}).want(t, 200, "validate")
+	if v.Body["compliant"] != true || v.Body["hard_violations"].(float64) != 0 {
+		t.Fatalf("validation of the generated week: %s", v.Raw)
+	}
+
+	csv := e.call("GET", "/api/v1/schedule/export.csv?start_date="+weekStart+"&end_date="+weekEnd, nil, req{bearer: coord.Access}).want(t, 200, "export CSV")
+	if rows := strings.Count(strings.TrimSpace(csv.Raw), "\n"); rows != int(stats["assignments"].(float64)) || !strings.HasPrefix(csv.Raw, "date,time_of_day,person_id") {
+		t.Fatalf("CSV with %d rows:\n%.300s", rows, csv.Raw)
+	}
+	e.call("GET", "/api/v1/schedule/export.csv?start_date="+weekStart+"&end_date="+weekEnd, nil, req{bearer: nurse.Access}).want(t, 403, "export as a nurse")
+	ics := e.call("GET", "/api/v1/people/"+p.residents[0]+"/calendar.ics?start_date="+weekStart+"&end_date="+weekEnd, nil, req{bearer: nurse.Access}).want(t, 200, "calendar")
+	if !strings.HasPrefix(ics.Raw, "BEGIN:VCALENDAR\r\n") || !strings.Contains(ics.Raw, "BEGIN:VEVENT") || ics.Header.Get("Content-Type") != "text/calendar; charset=utf-8" {
+		t.Fatalf("calendar:\n%.400s", ics.Raw)
+	}
+
+	run := e.call("GET", "/api/v1/schedule/runs/"+runID, nil, req{bearer: nurse.Access}).want(t, 200, "read the run")
+	if run.str("status") != "success" || run.Body["finished_at"] == nil || run.Body["request"].(map[string]any)["seed"].(float64) != 1 {
+		t.Fatalf("run %s", run.Raw)
+	}
+	runs := e.call("GET", "/api/v1/schedule/runs", nil, req{bearer: nurse.Access}).want(t, 200, "list runs")
+	if runs.Body["total"].(float64) != 1 {
+		t.Fatalf("runs %s", runs.Raw)
+	}
+	proposed := e.call("GET", "/api/v1/schedule/runs/"+runID+"/assignments", nil, req{bearer: nurse.Access}).want(t, 200, "run assignments")
+	if proposed.Body["total"] != stats["assignments"] {
+		t.Fatalf("the run proposed %v, stats say %v", proposed.Body["total"], stats["assignments"])
+	}
+
+	// A draft over the same range records its proposal and leaves the live schedule alone.
+	before := e.call("GET", "/api/v1/schedule/export.csv?start_date="+weekStart+"&end_date="+weekEnd, nil, req{bearer: coord.Access}).Raw
+	d := e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.3, "draft": true, "seed": 7},
+		req{bearer: coord.Access}).want(t, 200, "a draft")
+	if d.Body["draft"] != true {
+		t.Fatalf("draft %s", d.Raw)
+	}
+	if after := e.call("GET", "/api/v1/schedule/export.csv?start_date="+weekStart+"&end_date="+weekEnd, nil, req{bearer: coord.Access}).Raw; after != before {
+		t.Fatal("a draft changed the live schedule")
+	}
+
+	// Blocks and slots of the academic year.
+	b := e.call("GET", "/api/v1/blocks?start_date=2026-07-01&end_date=2027-06-30", nil, req{bearer: nurse.Access}).want(t, 200, "blocks")
+	if b.Body["total"].(float64) != 14 {
+		t.Fatalf("blocks of 2026-27: %s", b.Raw)
+	}
+	sl := e.call("GET", "/api/v1/slots?start_date=2026-07-01&end_date=2027-06-30", nil, req{bearer: nurse.Access}).want(t, 200, "slots")
+	if sl.Body["total"].(float64) != 730 {
+		t.Fatalf("slots of 2026-27: %v", sl.Body["total"])
+	}
+}
+
+// Lists of people carry no contact data; a single read shows it to coordinators and to the
+// person, not to others. Bad input is a 422 naming the field.
+func TestPeopleListsAreMinimisedAndInputChecked(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	res := e.create(admin, "res", "resident")
+	other := e.create(admin, "other", "resident")
+	nurse := e.create(admin, "nurse", "rn")
+	me := e.call("POST", "/api/v1/people", map[string]any{"name": "Dr. Me", "type": "resident", "pgy_level": 2, "email": "me@hospital.example", "user_id": res.ID},
+		req{bearer: coord.Access}).want(t, 201, "create")
+	id := me.str("id")
+	list := e.call("GET", "/api/v1/people?type=resident&pgy_level=2", nil, req{bearer: nurse.Access}).want(t, 200, "list")
+	items := list.Body["items"].([]any)
+	if len(items) != 1 || items[0].(map[string]any)["email"] != nil || items[0].(map[string]any)["user_id"] != nil {
+		t.Fatalf("list: %s", list.Raw)
+	}
+	if got := e.call("GET", "/api/v1/people/"+id, nil, req{bearer: res.Access}).want(t, 200, "own read"); got.str("email") != "me@hospital.example" {
+		t.Fatalf("own read: %s", got.Raw)
+	}
+	if got := e.call("GET", "/api/v1/people/"+id, nil, req{bearer: other.Access}).want(t, 200, "other's read"); got.Body["email"] != nil {
+		t.Fatalf("another resident sees contact data: %s", got.Raw)
+	}
+	e.call("GET", "/api/v1/people", nil, req{bearer: res.Access}).want(t, 403, "residents do not list people")
+	for body, want := range map[string]string{
+		`{"name":"X","type":"resident"}`:                          "pgy_level",
+		`{"name":"X","type":"nurse"}`:                             "type must be",
+		`{"name":"","type":"faculty"}`:                            "name is required",
+		`{"name":"X","type":"faculty","email":"not-an-address"}`:  "email",
+		`{"name":"X","type":"faculty","max_sessions_per_week":15}`: "max_sessions_per_week",
+		`{"name":"X","type":"faculty","shoe_size":44}`:            "unknown field",
+	} {
+		r := e.call("POST", "/api/v1/people", body, req{bearer: coord.Access, contentType: "application/json"})
+		if r.Status != 422 || !strings.Contains(r.detail(), want) {
+			t.Errorf("%s: %d %q, want 422 naming %q", body, r.Status, r.detail(), want)
+		}
+	}
+	e.call("POST", "/api/v1/people", map[string]any{"name": "Dup", "type": "faculty", "email": "ME@hospital.example"}, req{bearer: coord.Access}).want(t, 409, "a taken e-mail")
+	e.call("GET", "/api/v1/people/not-a-uuid", nil, req{bearer: coord.Access}).want(t, 404, "a malformed id")
+	up := e.call("PATCH", "/api/v1/people/"+id, map[string]any{"pgy_level": 3}, req{bearer: coord.Access}).want(t, 200, "promote")
+	if up.Body["pgy_level"].(float64) != 3 || up.str("name") != "Dr. Me" {
+		t.Fatalf("patch: %s", up.Raw)
+	}
+	e.call("DELETE", "/api/v1/people/"+id, nil, req{bearer: coord.Access}).want(t, 204, "delete")
+	e.call("GET", "/api/v1/people/"+id, nil, req{bearer: coord.Access}).want(t, 404, "deleted")
+}
+
+// The absence flow: a resident requests their own absence, its reason is stored only as
+// ciphertext and shown only to the resident and coordinators, a coordinator approves it once,
+// overlapping requests are refused, and the solver keeps the resident off those days.
+func TestAbsenceRequestApprovalAndSealedReason(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	res := e.create(admin, "res", "resident")
+	other := e.create(admin, "other", "resident")
+	p := e.makeProgram(admin)
+	e.call("PATCH", "/api/v1/people/"+p.residents[0], map[string]any{"user_id": res.ID}, req{bearer: coord.Access}).want(t, 200, "link the account")
+	e.call("PATCH", "/api/v1/people/"+p.residents[1], map[string]any{"user_id": other.ID}, req{bearer: coord.Access}).want(t, 200, "link the account")
+
+	const reason = "Surgery follow-up at Tripler, room 4B"
+	r := e.call("POST", "/api/v1/absences", map[string]any{"start_date": "2026-07-03", "end_date": "2026-07-05", "absence_type": "medical", "reason": reason},
+		req{bearer: res.Access}).want(t, 201, "request an absence")
+	id := r.str("id")
+	if r.str("status") != "pending" || r.str("person_id") != p.residents[0] {
+		t.Fatalf("request: %s", r.Raw)
+	}
+	var sealed string
+	if err := e.apps[0].Store.Pool.QueryRow(context.Background(), `SELECT reason_sealed FROM absences WHERE id = $1`, id).Scan(&sealed); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(sealed, "rsf1.") || strings.Contains(sealed, "Tripler") {
+		t.Fatalf("the stored reason is not ciphertext: %q", sealed)
+	}
+	if got := e.call("GET", "/api/v1/absences/"+id, nil, req{bearer: res.Access}).want(t, 200, "own read"); got.str("reason") != reason {
+		t.Fatalf("own read: %s", got.Raw)
+	}
+	// A sealed reason copied into another row does not open there (it is bound to its row).
+	moved := e.call("POST", "/api/v1/absences", map[string]any{"person_id": p.residents[4], "start_date": "2026-08-03", "end_date": "2026-08-03", "absence_type": "other", "reason": "x"},
+		req{bearer: coord.Access}).want(t, 201, "another absence")
+	e.sql(`UPDATE absences SET reason_sealed = $1 WHERE id = $2`, sealed, moved.str("id"))
+	if got := e.call("GET", "/api/v1/absences/"+moved.str("id"), nil, req{bearer: coord.Access}).want(t, 200, "the moved reason"); strings.Contains(got.Raw, "Tripler") || !strings.Contains(got.str("reason"), "cannot be decrypted") {
+		t.Fatalf("a reason moved to another row: %s", got.Raw)
+	}
+	e.call("DELETE", "/api/v1/absences/"+moved.str("id"), nil, req{bearer: coord.Access}).want(t, 204, "delete it")
+	if got := e.call("GET", "/api/v1/absences/"+id, nil, req{bearer: coord.Access}).want(t, 200, "coordinator read"); got.str("reason") != reason {
+		t.Fatalf("coordinator read: %s", got.Raw)
+	}
+	e.call("GET", "/api/v1/absences/"+id, nil, req{bearer: other.Access}).want(t, 404, "another resident's absence")
+	if l := e.call("GET", "/api/v1/absences", nil, req{bearer: other.Access}).want(t, 200, "other's list"); l.Body["total"].(float64) != 0 {
+		t.Fatalf("another resident lists it: %s", l.Raw)
+	}
+	l := e.call("GET", "/api/v1/absences?status=pending", nil, req{bearer: coord.Access}).want(t, 200, "coordinator list")
+	if l.Body["total"].(float64) != 1 || strings.Contains(l.Raw, "Tripler") || l.Body["items"].([]any)[0].(map[string]any)["has_reason"] != true {
+		t.Fatalf("list: %s", l.Raw)
+	}
+	e.call("POST", "/api/v1/absences", map[string]any{"person_id": p.residents[1], "start_date": "2026-07-03", "end_date": "2026-07-03", "absence_type": "vacation"},
+		req{bearer: res.Access}).want(t, 403, "an absence for someone else")
+	e.call("POST", "/api/v1/absences", map[string]any{"start_date": "2026-07-05", "end_date": "2026-07-06", "absence_type": "vacation"},
+		req{bearer: res.Access}).want(t, 409, "an overlapping request")
+	e.call("POST", "/api/v1/absences/"+id+"/approve", nil, req{bearer: res.Access}).want(t, 403, "self-approval")
+
+	// The solver is asked before and after approval: only an approved absence frees the days.
+	ap := e.call("POST", "/api/v1/absences/"+id+"/approve", nil, req{bearer: coord.Access}).want(t, 200, "approve")
+	if ap.str("status") != "approved" || ap.str("reviewed_by") != coord.ID {
+		t.Fatalf("approve: %s", ap.Raw)
+	}
+	e.call("POST", "/api/v1/absences/"+id+"/reject", nil, req{bearer: coord.Access}).want(t, 409, "reject an approved absence")
+	e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.3},
+		req{bearer: coord.Access}).want(t, 200, "generate")
+	as := e.call("GET", "/api/v1/assignments?start_date=2026-07-03&end_date=2026-07-05&person_id="+p.residents[0], nil, req{bearer: coord.Access}).want(t, 200, "list")
+	if as.Body["total"].(float64) != 0 {
+		t.Fatalf("the absent resident was scheduled: %s", as.Raw)
+	}
+	c := e.call("POST", "/api/v1/absences/"+id+"/cancel", nil, req{bearer: res.Access}).want(t, 200, "cancel own")
+	if c.str("status") != "cancelled" {
+		t.Fatalf("cancel: %s", c.Raw)
+	}
+	e.call("POST", "/api/v1/absences/"+id+"/cancel", nil, req{bearer: res.Access}).want(t, 409, "cancel twice")
+
+	// The keyring rotation's re-encryption pass covers absence reasons too.
+	st, err := e.apps[0].Rewrap.Run(context.Background())
+	if err != nil || st.Failed != 0 {
+		t.Fatalf("rewrap: %+v %v", st, err)
+	}
+}
+
+// Optimistic concurrency on assignments: a write names the version it read; a stale one is a
+// 409 and changes nothing, none at all is a 428.
+func TestAssignmentWritesNeedTheVersionTheyRead(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	p := e.makeProgram(admin)
+	a := e.call("POST", "/api/v1/assignments", map[string]any{"person_id": p.residents[0], "date": weekStart, "time_of_day": "AM", "rotation_template_id": p.ward},
+		req{bearer: coord.Access}).want(t, 201, "create")
+	id, v1 := a.str("id"), a.Header.Get("ETag")
+	e.call("POST", "/api/v1/assignments", map[string]any{"person_id": p.residents[0], "date": weekStart, "time_of_day": "AM", "rotation_template_id": p.clinic},
+		req{bearer: coord.Access}).want(t, 409, "the same half-day twice")
+	e.call("POST", "/api/v1/assignments", map[string]any{"person_id": p.residents[0], "date": weekStart, "time_of_day": "noon", "rotation_template_id": p.clinic},
+		req{bearer: coord.Access}).want(t, 422, "a bad half")
+	e.call("PATCH", "/api/v1/assignments/"+id, map[string]any{"locked": true}, req{bearer: coord.Access}).want(t, 428, "no version")
+	b := e.call("PATCH", "/api/v1/assignments/"+id, map[string]any{"locked": true}, req{bearer: coord.Access, header: map[string]string{"If-Match": v1}}).want(t, 200, "fresh")
+	if b.Body["locked"] != true || b.Header.Get("ETag") == v1 {
+		t.Fatalf("update: %s (ETag %s)", b.Raw, b.Header.Get("ETag"))
+	}
+	e.call("PATCH", "/api/v1/assignments/"+id, map[string]any{"rotation_template_id": p.clinic}, req{bearer: coord.Access, header: map[string]string{"If-Match": v1}}).
+		want(t, 409, "stale If-Match")
+	e.call("PATCH", "/api/v1/assignments/"+id, map[string]any{"rotation_template_id": p.clinic, "updated_at": a.Body["updated_at"]}, req{bearer: coord.Access}).
+		want(t, 409, "stale updated_at")
+	if got := e.call("GET", "/api/v1/assignments/"+id, nil, req{bearer: coord.Access}).want(t, 200, "read"); got.str("rotation_template_id") != p.ward {
+		t.Fatalf("a stale write changed it: %s", got.Raw)
+	}
+	e.call("DELETE", "/api/v1/assignments/"+id, nil, req{bearer: coord.Access, header: map[string]string{"If-Match": v1}}).want(t, 409, "stale delete")
+	e.call("DELETE", "/api/v1/rotation-templates/"+p.ward, nil, req{bearer: coord.Access}).want(t, 409, "a template in use")
+
+	// A locked assignment survives generation as it is.
+	e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.3},
+		req{bearer: coord.Access}).want(t, 200, "generate")
+	got := e.call("GET", "/api/v1/assignments/"+id, nil, req{bearer: coord.Access}).want(t, 200, "the locked one after generation")
+	if got.Body["locked"] != true || got.str("source") != "manual" {
+		t.Fatalf("the locked assignment: %s", got.Raw)
+	}
+	e.call("DELETE", "/api/v1/assignments/"+id, nil, req{bearer: coord.Access, header: map[string]string{"If-Match": got.Header.Get("ETag")}}).want(t, 204, "delete")
+}
+
+// Generation's protocol: an Idempotency-Key replays the same run for the same body and refuses
+// another body, an overlapping run in progress is a 409, impossible input a 422 that frees the
+// key, and a schedule that cannot be compliant (its context breaks a rule) a 207 listing why.
+func TestGenerateIdempotencyOverlapImpossibleAndPartial(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	p := e.makeProgram(admin)
+	body := map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.3}
+	key := map[string]string{"Idempotency-Key": "week-27"}
+	first := e.call("POST", "/api/v1/schedule/generate", body, req{bearer: coord.Access, header: key}).want(t, 200, "first")
+	again := e.call("POST", "/api/v1/schedule/generate", body, req{bearer: coord.Access, header: key}).want(t, 200, "retry")
+	if again.str("id") != first.str("id") || again.Header.Get("X-Idempotency-Replayed") != "true" {
+		t.Fatalf("retry: %s %v", again.Raw, again.Header)
+	}
+	e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.4},
+		req{bearer: coord.Access, header: key}).want(t, 422, "the key with another body")
+
+	// A run in progress (another replica's) holds its range.
+	held, err := e.apps[0].Store.BeginRun(context.Background(), store.RunStart{From: schedule.Date{Year: 2026, Month: 7, Day: 8}, To: schedule.Date{Year: 2026, Month: 7, Day: 20}, Request: map[string]any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.call("POST", "/api/v1/schedule/generate", body, req{bearer: coord.Access}).want(t, 409, "an overlapping run")
+	if err := e.apps[0].Store.FinishRun(context.Background(), held.ID, store.RunResult{Status: store.RunFailed, Message: "test"}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Impossible: a template needing more PGY-1s than there are.
+	e.call("PATCH", "/api/v1/rotation-templates/"+p.clinic, map[string]any{"min_residents": 2, "allowed_pgy_levels": []int{1}, "max_residents": 2},
+		req{bearer: coord.Access}).want(t, 200, "tighten the clinic")
+	e.call("PATCH", "/api/v1/people/"+p.residents[3], map[string]any{"pgy_level": 2}, req{bearer: coord.Access}).want(t, 200, "one PGY-1 left")
+	key2 := map[string]string{"Idempotency-Key": "impossible"}
+	bad := e.call("POST", "/api/v1/schedule/generate", body, req{bearer: coord.Access, header: key2}).want(t, 422, "impossible input")
+	if !strings.Contains(bad.detail(), "residents are eligible") || bad.Body["run"].(map[string]any)["status"] != "failed" {
+		t.Fatalf("impossible: %s", bad.Raw)
+	}
+	e.call("PATCH", "/api/v1/rotation-templates/"+p.clinic, map[string]any{"min_residents": 1, "allowed_pgy_levels": []int{}}, req{bearer: coord.Access}).
+		want(t, 200, "relax the clinic")
+	e.call("POST", "/api/v1/schedule/generate", body, req{bearer: coord.Access, header: key2}).want(t, 200, "the freed key, once the input is possible")
+
+	// Context that breaks a rule: a resident on night call every night of the week before the
+	// range; the 28-day call windows overlapping the range cannot be compliant.
+	for d := 1; d <= 7; d++ {
+		e.call("POST", "/api/v1/assignments", map[string]any{"person_id": p.residents[2], "date": fmt.Sprintf("2026-07-%02d", 20+d), "time_of_day": "PM", "rotation_template_id": p.call},
+			req{bearer: coord.Access}).want(t, 201, "a call night")
+	}
+	partial := e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": "2026-07-28", "end_date": "2026-08-03", "time_budget_seconds": 0.3},
+		req{bearer: coord.Access}).want(t, 207, "a range whose context breaks a rule")
+	if partial.str("status") != "partial" || partial.Body["hard_violations"].(float64) == 0 {
+		t.Fatalf("partial: %.500s", partial.Raw)
+	}
+	vs := partial.Body["violations"].([]any)
+	if first := vs[0].(map[string]any); first["hard"] != true || first["person_id"] != p.residents[2] {
+		t.Fatalf("the first violation listed: %v", first)
+	}
+	for _, bad := range []map[string]any{
+		{"start_date": weekEnd, "end_date": weekStart},
+		{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 3600},
+		{"start_date": weekStart, "end_date": weekEnd, "pgy_levels": []int{4}},
+		{"start_date": weekStart},
+	} {
+		e.call("POST", "/api/v1/schedule/generate", bad, req{bearer: coord.Access}).want(t, 422, fmt.Sprint(bad))
+	}
+}
+
+// Two requests for overlapping ranges at once: exactly one runs, the other is refused with 409,
+// however the race falls (the exclusion constraint decides, not the application).
+func TestConcurrentOverlappingGenerationsOneWins(t *testing.T) {
+	e := newEnv(t, 2, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	e.makeProgram(admin)
+	var wg sync.WaitGroup
+	codes := make([]int, 2)
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 1},
+				req{bearer: coord.Access, instance: i}).Status
+		}()
+	}
+	wg.Wait()
+	if !(codes[0] == 200 && codes[1] == 409 || codes[0] == 409 && codes[1] == 200) {
+		t.Fatalf("statuses %v, want one 200 and one 409", codes)
+	}
+}

@@ -1,0 +1,203 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rsched/rsched/internal/server/accounts"
+	"github.com/rsched/rsched/internal/server/rbac"
+	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/scheduling"
+	"github.com/rsched/rsched/internal/server/store"
+)
+
+// personView is a person as the API shows it. Lists leave out the contact and account fields
+// (data minimisation); single reads show them to coordinators, administrators and the person.
+type personView struct {
+	ID                 string    `json:"id"`
+	Name               string    `json:"name"`
+	Type               string    `json:"type"`
+	PGYLevel           *int      `json:"pgy_level,omitempty"`
+	MaxSessionsPerWeek int       `json:"max_sessions_per_week"`
+	Email              string    `json:"email,omitempty"`
+	UserID             string    `json:"user_id,omitempty"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
+}
+
+func viewPerson(p store.PersonRecord, full bool) personView {
+	v := personView{ID: p.ID, Name: p.Name, Type: string(p.Type), MaxSessionsPerWeek: p.MaxSessionsPerWeek, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+	if p.Type == schedule.Resident {
+		pgy := p.PGY
+		v.PGYLevel = &pgy
+	}
+	if full {
+		v.Email, v.UserID = p.Email, p.UserID
+	}
+	return v
+}
+
+// personBody is the body of POST and PATCH /people: on PATCH, missing fields stay as they are.
+type personBody struct {
+	Name               *string `json:"name"`
+	Type               *string `json:"type"`
+	PGYLevel           *int    `json:"pgy_level"`
+	MaxSessionsPerWeek *int    `json:"max_sessions_per_week"`
+	Email              *string `json:"email"`
+	UserID             *string `json:"user_id"`
+}
+
+// apply writes the body's fields over p and checks the result.
+func (b personBody) apply(p *store.PersonRecord) string {
+	if b.Name != nil {
+		p.Name = strings.TrimSpace(*b.Name)
+	}
+	if b.Type != nil {
+		p.Type = schedule.PersonType(*b.Type)
+	}
+	if b.PGYLevel != nil {
+		p.PGY = *b.PGYLevel
+	}
+	if b.MaxSessionsPerWeek != nil {
+		p.MaxSessionsPerWeek = *b.MaxSessionsPerWeek
+	}
+	if b.Email != nil {
+		p.Email = strings.TrimSpace(*b.Email)
+	}
+	if b.UserID != nil {
+		p.UserID = strings.ToLower(*b.UserID)
+	}
+	if p.Type == schedule.Faculty {
+		p.PGY = 0
+	}
+	switch {
+	case p.Name == "" || utf8.RuneCountInString(p.Name) > 200 || !utf8.ValidString(p.Name):
+		return "name is required, at most 200 characters"
+	case p.Type != schedule.Resident && p.Type != schedule.Faculty:
+		return "type must be resident or faculty"
+	case p.Type == schedule.Resident && (p.PGY < 1 || p.PGY > 3):
+		return "a resident needs pgy_level 1, 2 or 3"
+	case p.MaxSessionsPerWeek < 0 || p.MaxSessionsPerWeek > 14:
+		return "max_sessions_per_week must be from 0 (no cap) to 14"
+	case p.Email != "" && accounts.ValidEmail(p.Email) != nil:
+		return "email is not a valid address such as name@example.org"
+	case p.UserID != "" && !scheduling.ValidID(p.UserID):
+		return "user_id must be a user's id"
+	}
+	return ""
+}
+
+func (s *server) listPeople(w http.ResponseWriter, r *http.Request) {
+	pg, size, ok := page(w, r, 100, 500)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	f := store.PersonFilter{Type: schedule.PersonType(q.Get("type")), Query: q.Get("q"), Page: pg, Size: size}
+	if f.Type != "" && f.Type != schedule.Resident && f.Type != schedule.Faculty {
+		Error(w, http.StatusUnprocessableEntity, "type must be resident or faculty")
+		return
+	}
+	if v := q.Get("pgy_level"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 3 {
+			Error(w, http.StatusUnprocessableEntity, "pgy_level must be 1, 2 or 3")
+			return
+		}
+		f.PGY = n
+	}
+	if utf8.RuneCountInString(f.Query) > 100 {
+		Error(w, http.StatusUnprocessableEntity, "q is longer than 100 characters")
+		return
+	}
+	people, total, err := s.Scheduling.Store().ListPeople(r.Context(), f)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	items := make([]personView, 0, len(people))
+	for _, p := range people {
+		items = append(items, viewPerson(p, false))
+	}
+	writeJSON(w, http.StatusOK, pageBody(items, total, pg, size))
+}
+
+func (s *server) createPerson(w http.ResponseWriter, r *http.Request) {
+	var b personBody
+	if !decodeJSON(w, r, &b) {
+		return
+	}
+	var p store.PersonRecord
+	if msg := b.apply(&p); msg != "" {
+		Error(w, http.StatusUnprocessableEntity, msg)
+		return
+	}
+	out, err := s.Scheduling.Store().CreatePerson(r.Context(), p)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	s.record(r, principal(r).ID, "person.create", "person:"+out.ID, map[string]any{"type": string(out.Type)})
+	writeJSON(w, http.StatusCreated, viewPerson(out, true))
+}
+
+// seesContact says whether the caller may see a person's contact and account fields.
+func seesContact(c *accounts.Principal, p store.PersonRecord) bool {
+	return rbac.Allowed(c.Role, rbac.Person, rbac.Update) || (p.UserID != "" && p.UserID == c.ID)
+}
+
+func (s *server) getPerson(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	p, err := s.Scheduling.Store().GetPerson(r.Context(), id)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewPerson(p, seesContact(principal(r), p)))
+}
+
+func (s *server) updatePerson(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var b personBody
+	if !decodeJSON(w, r, &b) {
+		return
+	}
+	p, err := s.Scheduling.Store().GetPerson(r.Context(), id)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	if msg := b.apply(&p); msg != "" {
+		Error(w, http.StatusUnprocessableEntity, msg)
+		return
+	}
+	out, err := s.Scheduling.Store().UpdatePerson(r.Context(), p)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	s.record(r, principal(r).ID, "person.update", "person:"+id, nil)
+	writeJSON(w, http.StatusOK, viewPerson(out, true))
+}
+
+func (s *server) deletePerson(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	if err := s.Scheduling.Store().DeletePerson(r.Context(), id); err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	s.record(r, principal(r).ID, "person.delete", "person:"+id, nil)
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,333 @@
+package httpapi
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/scheduling"
+	"github.com/rsched/rsched/internal/server/store"
+)
+
+// runView is a schedule run as the API shows it.
+type runView struct {
+	ID        string          `json:"id"`
+	Status    string          `json:"status"`
+	StartDate schedule.Date   `json:"start_date"`
+	EndDate   schedule.Date   `json:"end_date"`
+	Draft     bool            `json:"draft"`
+	Request   json.RawMessage `json:"request,omitempty"`
+	// Progress is the solver's last report while the run is in progress.
+	Progress json.RawMessage `json:"progress,omitempty"`
+	Stats    json.RawMessage `json:"stats,omitempty"`
+	// HardViolations counts what makes the schedule non-compliant (0 for success).
+	HardViolations *int            `json:"hard_violations,omitempty"`
+	Violations     json.RawMessage `json:"violations,omitempty"`
+	Message        *string         `json:"message,omitempty"`
+	CreatedBy      *string         `json:"created_by,omitempty"`
+	CreatedAt      time.Time       `json:"created_at"`
+	HeartbeatAt    *time.Time      `json:"heartbeat_at,omitempty"`
+	FinishedAt     *time.Time      `json:"finished_at,omitempty"`
+}
+
+func viewRun(r store.Run, full bool) runView {
+	v := runView{ID: r.ID, Status: r.Status, StartDate: r.From, EndDate: r.To, Draft: r.Draft, Progress: jsonOrNil(r.Progress), Stats: jsonOrNil(r.Stats),
+		HardViolations: r.Violations, Message: r.Message, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, HeartbeatAt: r.HeartbeatAt, FinishedAt: r.FinishedAt}
+	if full {
+		v.Request, v.Violations = jsonOrNil(r.Request), jsonOrNil(r.ViolationList)
+	}
+	return v
+}
+
+func jsonOrNil(b json.RawMessage) json.RawMessage {
+	if len(b) == 0 || bytes.Equal(b, []byte("null")) {
+		return nil
+	}
+	return b
+}
+
+// validIdempotencyKey: 1 to 255 printable ASCII characters.
+func validIdempotencyKey(k string) bool {
+	if len(k) == 0 || len(k) > 255 {
+		return false
+	}
+	for i := 0; i < len(k); i++ {
+		if k[i] < 0x21 || k[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// generate runs the solver over a date range: 200 with a compliant schedule, 207 with the
+// violations when the budget ended before one was found, 409 for an overlapping run, a key
+// still running or data changed meanwhile, 422 for impossible input. With an Idempotency-Key,
+// a retry with the same body answers the first run again (X-Idempotency-Replayed: true).
+func (s *server) generate(w http.ResponseWriter, r *http.Request) {
+	var req scheduling.GenerateRequest
+	if !decodeJSON(w, r, &req) {
+		return
+	}
+	key := r.Header.Get("Idempotency-Key")
+	if key != "" && !validIdempotencyKey(key) {
+		Error(w, http.StatusUnprocessableEntity, "Idempotency-Key must be 1 to 255 printable ASCII characters")
+		return
+	}
+	p := principal(r)
+	out, err := s.Scheduling.Generate(r.Context(), req, key, p.ID)
+	var failed *scheduling.RunError
+	switch {
+	case errors.As(err, &failed):
+		s.record(r, p.ID, "schedule.generate", "schedule_run:"+failed.Run.ID, map[string]any{"status": failed.Run.Status})
+		status := http.StatusInternalServerError
+		switch {
+		case failed.Input:
+			status = http.StatusUnprocessableEntity
+		case failed.Changed:
+			status = http.StatusConflict
+		case r.Context().Err() != nil:
+			return // the client is gone
+		}
+		writeJSON(w, status, map[string]any{"detail": failed.Error(), "run": viewRun(failed.Run, true)})
+		return
+	case errors.Is(err, scheduling.ErrKeyInProgress), errors.Is(err, store.ErrOverlap):
+		Error(w, http.StatusConflict, rootMessage(err))
+		return
+	case errors.Is(err, scheduling.ErrKeyReused):
+		Error(w, http.StatusUnprocessableEntity, err.Error())
+		return
+	case err != nil:
+		s.schedFail(w, r, err)
+		return
+	}
+	if out.Replayed {
+		w.Header().Set("X-Idempotency-Replayed", "true")
+	} else {
+		s.record(r, p.ID, "schedule.generate", "schedule_run:"+out.Run.ID, map[string]any{"status": out.Run.Status, "draft": out.Run.Draft})
+	}
+	status := http.StatusOK
+	if out.Run.Status == store.RunPartial {
+		status = http.StatusMultiStatus
+	}
+	w.Header().Set("Location", "/api/v1/schedule/runs/"+out.Run.ID)
+	writeJSON(w, status, viewRun(out.Run, true))
+}
+
+func (s *server) listRuns(w http.ResponseWriter, r *http.Request) {
+	pg, size, ok := page(w, r, 50, 200)
+	if !ok {
+		return
+	}
+	runs, total, err := s.Scheduling.Store().ListRuns(r.Context(), pg, size)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	items := make([]runView, 0, len(runs))
+	for _, run := range runs {
+		items = append(items, viewRun(run, false))
+	}
+	writeJSON(w, http.StatusOK, pageBody(items, total, pg, size))
+}
+
+func (s *server) getRun(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	run, err := s.Scheduling.Store().GetRun(r.Context(), id)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewRun(run, true))
+}
+
+// runAssignments lists what a run proposed (for a draft, the only place its result lives).
+func (s *server) runAssignments(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	if _, err := s.Scheduling.Store().GetRun(r.Context(), id); err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	as, err := s.Scheduling.Store().RunAssignments(r.Context(), id)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	if as == nil {
+		as = []schedule.Assignment{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": as, "total": len(as)})
+}
+
+func (s *server) validateSchedule(w http.ResponseWriter, r *http.Request) {
+	from, to, ok := dateRange(w, r, schedule.MaxRangeDays)
+	if !ok {
+		return
+	}
+	v, err := s.Scheduling.Validate(r.Context(), from, to)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+// directory reads the names the exports print.
+func (s *server) directory(r *http.Request) (schedule.Directory, error) {
+	people, _, err := s.Scheduling.Store().ListPeople(r.Context(), store.PersonFilter{})
+	if err != nil {
+		return schedule.Directory{}, err
+	}
+	ts, err := s.Scheduling.Store().ListTemplates(r.Context())
+	if err != nil {
+		return schedule.Directory{}, err
+	}
+	var ps []schedule.Person
+	for _, p := range people {
+		ps = append(ps, p.Person)
+	}
+	var tt []schedule.Template
+	for _, t := range ts {
+		tt = append(tt, t.Template)
+	}
+	return schedule.NewDirectory(ps, tt), nil
+}
+
+func liveAssignments(as []store.StoredAssignment) []schedule.Assignment {
+	out := make([]schedule.Assignment, 0, len(as))
+	for _, a := range as {
+		out = append(out, a.Assignment)
+	}
+	return out
+}
+
+// exportCSV writes the live schedule of a range as CSV (cells that a spreadsheet would read as
+// formulas are defused).
+func (s *server) exportCSV(w http.ResponseWriter, r *http.Request) {
+	from, to, ok := dateRange(w, r, schedule.MaxRangeDays)
+	if !ok {
+		return
+	}
+	as, err := s.Scheduling.Store().Schedule(r.Context(), from, to)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	dir, err := s.directory(r)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := schedule.WriteCSV(&buf, liveAssignments(as), dir); err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	s.record(r, principal(r).ID, "schedule.export", fmt.Sprintf("schedule:%s..%s", from, to), map[string]any{"format": "csv", "rows": len(as)})
+	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="schedule-%s-%s.csv"`, from, to))
+	_, _ = w.Write(buf.Bytes())
+}
+
+// calendar is one person's iCalendar feed (RFC 5545) of a range; without one, the academic
+// year of today.
+func (s *server) calendar(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	from, to, ok := s.optionalRange(w, r)
+	if !ok {
+		return
+	}
+	p, err := s.Scheduling.Store().GetPerson(r.Context(), id)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	as, _, err := s.Scheduling.Store().ListAssignments(r.Context(), store.AssignmentFilter{From: from, To: to, PersonID: id, Page: 1, Size: 2 * schedule.MaxRangeDays})
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	dir, err := s.directory(r)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := schedule.WriteICal(&buf, id, liveAssignments(as), dir, schedule.ICalOptions{Name: p.Name + " — schedule", Host: r.Host,
+		Location: s.Scheduling.Location(), Now: s.now()}); err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
+	w.Header().Set("Content-Disposition", `attachment; filename="schedule.ics"`)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// blocks lists the academic blocks overlapping a range (default: the academic year of today).
+func (s *server) blocks(w http.ResponseWriter, r *http.Request) {
+	from, to, ok := s.optionalRange(w, r)
+	if !ok {
+		return
+	}
+	items := []schedule.Block{}
+	for y := schedule.AcademicYearOf(from); y <= schedule.AcademicYearOf(to); y++ {
+		for _, b := range y.Blocks() {
+			if b.Days() > 0 && !b.End.Before(from) && !to.Before(b.Start) {
+				items = append(items, b)
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+}
+
+// slotView is one half-day of the calendar.
+type slotView struct {
+	schedule.Slot
+	BlockNumber  int  `json:"block_number"`
+	AcademicYear int  `json:"academic_year"`
+	IsWeekend    bool `json:"is_weekend"`
+}
+
+// slots lists the half-day slots of a range (default: the academic year of today, 730 slots).
+func (s *server) slots(w http.ResponseWriter, r *http.Request) {
+	from, to, ok := s.optionalRange(w, r)
+	if !ok {
+		return
+	}
+	all := schedule.Slots(from, to)
+	items := make([]slotView, 0, len(all))
+	for _, sl := range all {
+		wd := sl.Date.Weekday()
+		items = append(items, slotView{Slot: sl, BlockNumber: schedule.BlockOf(sl.Date).Number, AcademicYear: int(schedule.AcademicYearOf(sl.Date)),
+			IsWeekend: wd == time.Saturday || wd == time.Sunday})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+}
+
+func (s *server) optionalRange(w http.ResponseWriter, r *http.Request) (schedule.Date, schedule.Date, bool) {
+	q := r.URL.Query()
+	if q.Get("start_date") == "" && q.Get("end_date") == "" {
+		y := schedule.AcademicYearOf(schedule.DateOf(s.now().In(s.Scheduling.Location())))
+		return y.First(), y.Last(), true
+	}
+	return dateRange(w, r, schedule.MaxRangeDays)
+}
+
+func (s *server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}

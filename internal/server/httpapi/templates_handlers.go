@@ -1,0 +1,177 @@
+package httpapi
+
+import (
+	"math"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/store"
+)
+
+// templateView is a rotation template as the API shows it.
+type templateView struct {
+	schedule.Template
+	AllowedPGY []int     `json:"allowed_pgy_levels"`
+	CreatedAt  time.Time `json:"created_at"`
+	UpdatedAt  time.Time `json:"updated_at"`
+}
+
+func viewTemplate(t store.TemplateRecord) templateView {
+	levels := t.AllowedPGY
+	if levels == nil {
+		levels = []int{}
+	}
+	return templateView{Template: t.Template, AllowedPGY: levels, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+}
+
+// templateBody is the body of POST and PATCH /rotation-templates: on PATCH, missing fields stay.
+type templateBody struct {
+	Name                *string  `json:"name"`
+	ActivityType        *string  `json:"activity_type"`
+	HoursPerSession     *float64 `json:"hours_per_session"`
+	MinResidents        *int     `json:"min_residents"`
+	MaxResidents        *int     `json:"max_residents"`
+	AllowedPGYLevels    *[]int   `json:"allowed_pgy_levels"`
+	SupervisionRequired *bool    `json:"supervision_required"`
+	Weekends            *bool    `json:"weekends"`
+}
+
+func (b templateBody) apply(t *schedule.Template) string {
+	if b.Name != nil {
+		t.Name = strings.TrimSpace(*b.Name)
+	}
+	if b.ActivityType != nil {
+		t.Activity = schedule.Activity(*b.ActivityType)
+	}
+	if b.HoursPerSession != nil {
+		t.HoursPerSession = *b.HoursPerSession
+	}
+	if b.MinResidents != nil {
+		t.MinResidents = *b.MinResidents
+	}
+	if b.MaxResidents != nil {
+		t.MaxResidents = *b.MaxResidents
+	}
+	if b.AllowedPGYLevels != nil {
+		t.AllowedPGY = *b.AllowedPGYLevels
+	}
+	if b.SupervisionRequired != nil {
+		t.SupervisionRequired = *b.SupervisionRequired
+	}
+	if b.Weekends != nil {
+		t.Weekends = *b.Weekends
+	}
+	if t.Name == "" || utf8.RuneCountInString(t.Name) > 200 || !utf8.ValidString(t.Name) {
+		return "name is required, at most 200 characters"
+	}
+	if t.MaxResidents > 1000 {
+		return "max_residents is at most 1000"
+	}
+	// Hours are stored to the hundredth: a value that would be rounded is refused, not changed.
+	if h := t.HoursPerSession * 100; math.Abs(h-math.Round(h)) > 1e-6 {
+		return "hours_per_session has at most two decimals"
+	}
+	id := t.ID
+	if id == "" {
+		t.ID = "new"
+	}
+	err := t.Validate()
+	t.ID = id
+	if err != nil {
+		// The message names the template by id; the client knows which one it sent.
+		msg := err.Error()
+		if _, rest, ok := strings.Cut(msg, ": "); ok {
+			msg = rest
+		}
+		return msg
+	}
+	return ""
+}
+
+func (s *server) listTemplates(w http.ResponseWriter, r *http.Request) {
+	ts, err := s.Scheduling.Store().ListTemplates(r.Context())
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	items := make([]templateView, 0, len(ts))
+	for _, t := range ts {
+		items = append(items, viewTemplate(t))
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+}
+
+func (s *server) createTemplate(w http.ResponseWriter, r *http.Request) {
+	var b templateBody
+	if !decodeJSON(w, r, &b) {
+		return
+	}
+	var t schedule.Template
+	if msg := b.apply(&t); msg != "" {
+		Error(w, http.StatusUnprocessableEntity, msg)
+		return
+	}
+	out, err := s.Scheduling.Store().CreateTemplate(r.Context(), t)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	s.record(r, principal(r).ID, "rotation_template.create", "rotation_template:"+out.ID, nil)
+	writeJSON(w, http.StatusCreated, viewTemplate(out))
+}
+
+func (s *server) getTemplate(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	t, err := s.Scheduling.Store().GetTemplate(r.Context(), id)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, viewTemplate(t))
+}
+
+func (s *server) updateTemplate(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	var b templateBody
+	if !decodeJSON(w, r, &b) {
+		return
+	}
+	t, err := s.Scheduling.Store().GetTemplate(r.Context(), id)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	if msg := b.apply(&t.Template); msg != "" {
+		Error(w, http.StatusUnprocessableEntity, msg)
+		return
+	}
+	out, err := s.Scheduling.Store().UpdateTemplate(r.Context(), t.Template)
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	s.record(r, principal(r).ID, "rotation_template.update", "rotation_template:"+id, nil)
+	writeJSON(w, http.StatusOK, viewTemplate(out))
+}
+
+func (s *server) deleteTemplate(w http.ResponseWriter, r *http.Request) {
+	id, ok := pathID(w, r)
+	if !ok {
+		return
+	}
+	if err := s.Scheduling.Store().DeleteTemplate(r.Context(), id); err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
+	s.record(r, principal(r).ID, "rotation_template.delete", "rotation_template:"+id, nil)
+	w.WriteHeader(http.StatusNoContent)
+}

@@ -1,0 +1,449 @@
+// Package scheduling is the scheduling API's domain logic between the HTTP handlers and the
+// store: generating a schedule (problem assembly from the database, the solver under a time
+// budget, validation, and a result written only if nothing changed meanwhile), validating what
+// is stored, and absences with their sealed reasons.
+package scheduling
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rsched/rsched/internal/server/acgme"
+	"github.com/rsched/rsched/internal/server/crypto"
+	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/store"
+)
+
+// Margin is how many days around a range the rolling 28-day rules look at: a window that
+// overlaps the range reaches 27 days beyond it.
+const Margin = 27
+
+// AbandonAfter is how long a run in progress may go without a heartbeat before the next run over
+// its range closes it (its server died). Heartbeats come every second while solving.
+const AbandonAfter = 2 * time.Minute
+
+// MaxListedViolations bounds the violations a run keeps and returns (the count is exact).
+const MaxListedViolations = 1000
+
+// Config are the service's settings (config.Scheduling).
+type Config struct {
+	Location                 *time.Location
+	DefaultBudget, MaxBudget time.Duration
+	HeartbeatEvery           time.Duration
+	AbandonAfter             time.Duration
+	Now                      func() time.Time
+	Log                      *slog.Logger
+	Metrics                  prometheus.Registerer
+}
+
+// Service is the scheduling domain over a store.
+type Service struct {
+	st     *store.Store
+	fields *crypto.Fields
+	cfg    Config
+	m      *metrics
+}
+
+// New returns the service.
+func New(st *store.Store, fields *crypto.Fields, cfg Config) *Service {
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if cfg.DefaultBudget <= 0 {
+		cfg.DefaultBudget = 10 * time.Second
+	}
+	if cfg.MaxBudget <= 0 {
+		cfg.MaxBudget = time.Minute
+	}
+	if cfg.HeartbeatEvery <= 0 {
+		cfg.HeartbeatEvery = time.Second
+	}
+	if cfg.AbandonAfter <= 0 {
+		cfg.AbandonAfter = AbandonAfter
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Service{st: st, fields: fields, cfg: cfg, m: newMetrics(cfg.Metrics)}
+}
+
+// Location is the program's time zone.
+func (s *Service) Location() *time.Location { return s.cfg.Location }
+
+// Store is the service's store (the handlers' plain reads and writes go straight to it).
+func (s *Service) Store() *store.Store { return s.st }
+
+// InvalidError is a request that makes no sense on its own (422 with Reason).
+type InvalidError struct{ Reason string }
+
+func (e *InvalidError) Error() string { return e.Reason }
+
+func invalidf(format string, args ...any) error {
+	return &InvalidError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// GenerateRequest is the body of POST /schedule/generate.
+type GenerateRequest struct {
+	StartDate schedule.Date `json:"start_date"`
+	EndDate   schedule.Date `json:"end_date"`
+	// TimeBudgetSeconds bounds the solve (default and maximum from the configuration).
+	TimeBudgetSeconds float64 `json:"time_budget_seconds,omitempty"`
+	// Draft keeps the result on the run only; the live schedule is not changed.
+	Draft bool `json:"draft,omitempty"`
+	// PersonIDs and PGYLevels select the people to reschedule (both: people matching both);
+	// everyone else's half-days in the range are kept as they are. Empty: everyone.
+	PersonIDs []string `json:"person_ids,omitempty"`
+	PGYLevels []int    `json:"pgy_levels,omitempty"`
+	// Seed makes the run reproducible with MaxIterations (default 1).
+	Seed          uint64 `json:"seed,omitempty"`
+	MaxIterations int    `json:"max_iterations,omitempty"`
+}
+
+// normalize checks the request and fills its defaults, so that two requests meaning the same
+// thing hash the same.
+func (s *Service) normalize(r *GenerateRequest) error {
+	if r.StartDate == (schedule.Date{}) || r.EndDate == (schedule.Date{}) {
+		return invalidf("start_date and end_date are required (YYYY-MM-DD)")
+	}
+	if r.EndDate.Before(r.StartDate) {
+		return invalidf("end_date %s is before start_date %s", r.EndDate, r.StartDate)
+	}
+	if n := r.EndDate.Sub(r.StartDate) + 1; n > schedule.MaxRangeDays {
+		return invalidf("the range has %d days; at most %d", n, schedule.MaxRangeDays)
+	}
+	maxSecs := s.cfg.MaxBudget.Seconds()
+	switch {
+	case r.TimeBudgetSeconds == 0:
+		r.TimeBudgetSeconds = s.cfg.DefaultBudget.Seconds()
+	case r.TimeBudgetSeconds < 0.1 || r.TimeBudgetSeconds > maxSecs:
+		return invalidf("time_budget_seconds must be from 0.1 to %g", maxSecs)
+	}
+	if r.MaxIterations < 0 || r.MaxIterations > 100_000_000 {
+		return invalidf("max_iterations must be from 0 (until the budget) to 100000000")
+	}
+	if r.Seed == 0 {
+		r.Seed = 1
+	}
+	if len(r.PersonIDs) > 2000 {
+		return invalidf("person_ids lists more than 2000 people")
+	}
+	for _, id := range r.PersonIDs {
+		if !ValidID(id) {
+			return invalidf("person_ids: %q is not a UUID", clip(id))
+		}
+	}
+	for _, l := range r.PGYLevels {
+		if l < 1 || l > 3 {
+			return invalidf("pgy_levels: %d is not 1 to 3", l)
+		}
+	}
+	slices.Sort(r.PersonIDs)
+	r.PersonIDs = slices.Compact(r.PersonIDs)
+	slices.Sort(r.PGYLevels)
+	r.PGYLevels = slices.Compact(r.PGYLevels)
+	return nil
+}
+
+func (r GenerateRequest) hash() []byte {
+	b, _ := json.Marshal(r) // a struct of plain fields always encodes
+	h := sha256.Sum256(b)
+	return h[:]
+}
+
+// Outcome is a finished (or replayed) generation.
+type Outcome struct {
+	Run store.Run
+	// Replayed is true when an earlier request with the same Idempotency-Key and body is
+	// answered again.
+	Replayed bool
+}
+
+// Sentinel outcomes of Generate that are not a finished run.
+var (
+	// ErrKeyInProgress: the same Idempotency-Key is still being solved (409).
+	ErrKeyInProgress = errors.New("a request with this Idempotency-Key is still running; retry when it has finished")
+	// ErrKeyReused: the Idempotency-Key was used with another body (422).
+	ErrKeyReused = errors.New("this Idempotency-Key was used with a different request body")
+)
+
+// RunError is a run that ended failed: Run says why (its message), Input tells a problem no
+// schedule satisfies (422) from data that changed meanwhile (409) or a cancelled request.
+type RunError struct {
+	Run     store.Run
+	Input   bool
+	Changed bool
+}
+
+func (e *RunError) Error() string {
+	if e.Run.Message != nil {
+		return *e.Run.Message
+	}
+	return "the run failed"
+}
+
+// Generate solves [StartDate, EndDate] and, unless the request is a draft, makes the result the
+// live schedule. The run is recorded before solving (so overlapping runs are refused with
+// store.ErrOverlap) and finished whatever happens, so it never holds its range after an error.
+func (s *Service) Generate(ctx context.Context, r GenerateRequest, idempotencyKey, userID string) (*Outcome, error) {
+	if err := s.normalize(&r); err != nil {
+		return nil, err
+	}
+	hash := r.hash()
+	begin := time.Now()
+	run, err := s.st.BeginRun(ctx, store.RunStart{From: r.StartDate, To: r.EndDate, Draft: r.Draft, Request: r,
+		IdempotencyKey: idempotencyKey, RequestHash: hash, CreatedBy: userID, AbandonAfter: s.cfg.AbandonAfter})
+	var again *store.ErrIdempotent
+	switch {
+	case errors.As(err, &again):
+		switch {
+		case string(again.Run.RequestHash) != string(hash):
+			return nil, ErrKeyReused
+		case again.Run.Status == store.RunInProgress:
+			return nil, ErrKeyInProgress
+		}
+		return &Outcome{Run: again.Run, Replayed: true}, nil
+	case err != nil:
+		return nil, err
+	}
+	res, ferr := s.solveAndFinish(ctx, run, r)
+	// Whatever went wrong above, the run must not keep its range: record the failure with a
+	// context that outlives a cancelled request.
+	if ferr != nil && res.Status == "" {
+		msg := "internal error"
+		switch {
+		case ctx.Err() != nil:
+			msg = "cancelled: the request ended before the run finished; nothing was written"
+		case schedule.IsInputError(ferr):
+			msg = ferr.Error()
+		}
+		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := s.st.FinishRun(closeCtx, run.ID, store.RunResult{Status: store.RunFailed, Message: msg}); err != nil {
+			s.cfg.Log.Error("recording a failed run", "run", run.ID, "error", err)
+		}
+	}
+	stored, err := s.st.GetRun(context.WithoutCancel(ctx), run.ID)
+	if err != nil {
+		return nil, err
+	}
+	s.m.runs.WithLabelValues(stored.Status).Inc()
+	s.m.duration.Observe(time.Since(begin).Seconds())
+	if stored.Status == store.RunFailed {
+		return nil, &RunError{Run: stored, Input: schedule.IsInputError(ferr), Changed: errors.Is(ferr, store.ErrChanged)}
+	}
+	if ferr != nil {
+		return nil, ferr
+	}
+	return &Outcome{Run: stored}, nil
+}
+
+// solveAndFinish does the run's work. A non-empty res.Status means FinishRun recorded the
+// outcome (ErrChanged included); otherwise the caller records the failure.
+func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateRequest) (store.RunResult, error) {
+	in, err := s.st.LoadInputs(ctx, r.StartDate, r.EndDate, Margin)
+	if err != nil {
+		return store.RunResult{}, err
+	}
+	p, scope := s.problem(in, r.StartDate, r.EndDate, &r)
+	if scope != nil && len(scope) == 0 {
+		return store.RunResult{}, &schedule.InputError{Reason: "the filters select nobody to schedule"}
+	}
+	last := time.Now()
+	res, err := schedule.Solve(ctx, p, schedule.Options{
+		Seed: r.Seed, TimeBudget: time.Duration(r.TimeBudgetSeconds * float64(time.Second)), MaxIterations: r.MaxIterations,
+		Progress: func(pr schedule.Progress) {
+			if time.Since(last) < s.cfg.HeartbeatEvery {
+				return
+			}
+			last = time.Now()
+			hctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			defer cancel()
+			if err := s.st.RunHeartbeat(hctx, run.ID, pr); err != nil && ctx.Err() == nil {
+				s.cfg.Log.Warn("recording run progress", "run", run.ID, "error", err)
+			}
+		},
+	})
+	if err != nil {
+		return store.RunResult{}, err
+	}
+	if res.Stats.StoppedBy == "cancelled" || ctx.Err() != nil {
+		return store.RunResult{}, context.Canceled
+	}
+	violations, err := schedule.Validate(p, res.Assignments)
+	if err != nil {
+		return store.RunResult{}, err
+	}
+	list, hard := SortViolations(violations)
+	out := store.RunResult{Status: store.RunSuccess, Stats: res.Stats, Violations: hard, ViolationList: list,
+		Assignments: res.Assignments, Fingerprint: in.Fingerprint, Margin: Margin}
+	if hard > 0 {
+		out.Status, out.Message = store.RunPartial, fmt.Sprintf("the time budget ended before a compliant schedule was found: %d hard violations", hard)
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := s.st.FinishRun(fctx, run.ID, out); err != nil {
+		if errors.Is(err, store.ErrChanged) {
+			out.Status = store.RunFailed
+			return out, err
+		}
+		return store.RunResult{}, err
+	}
+	return out, nil
+}
+
+// ViolationView is one violation as the API lists it.
+type ViolationView struct {
+	acgme.Violation
+	// Hard violations make a schedule non-compliant; coverage below a minimum is soft.
+	Hard bool `json:"hard"`
+}
+
+// SortViolations lists hard violations first (by time), then soft ones, at most
+// MaxListedViolations, and counts the hard ones.
+func SortViolations(vs []acgme.Violation) ([]ViolationView, int) {
+	out := make([]ViolationView, 0, len(vs))
+	hard := 0
+	for _, v := range vs {
+		h := schedule.Hard(v.Rule)
+		if h {
+			hard++
+		}
+		out = append(out, ViolationView{Violation: v, Hard: h})
+	}
+	slices.SortStableFunc(out, func(a, b ViolationView) int {
+		if a.Hard != b.Hard {
+			if a.Hard {
+				return -1
+			}
+			return 1
+		}
+		return a.Start.Compare(b.Start)
+	})
+	if len(out) > MaxListedViolations {
+		out = out[:MaxListedViolations]
+	}
+	return out, hard
+}
+
+// problem assembles the solver's problem from the inputs. The people the request does not
+// select keep their half-days in the range as they are (fixed, like locked ones); scope lists
+// the selected people (nil when everyone is).
+func (s *Service) problem(in store.Inputs, from, to schedule.Date, r *GenerateRequest) (*schedule.Problem, []string) {
+	p := &schedule.Problem{From: from, To: to, Location: s.cfg.Location, Absences: in.Absences}
+	selected := map[string]bool{}
+	filtered := r != nil && (len(r.PersonIDs) > 0 || len(r.PGYLevels) > 0)
+	var scope []string
+	for _, x := range in.People {
+		p.People = append(p.People, x.Person)
+		if !filtered {
+			continue
+		}
+		ok := len(r.PersonIDs) == 0 || slices.Contains(r.PersonIDs, x.ID)
+		if len(r.PGYLevels) > 0 {
+			ok = ok && x.Type == schedule.Resident && slices.Contains(r.PGYLevels, x.PGY)
+		}
+		if ok {
+			selected[x.ID] = true
+			scope = append(scope, x.ID)
+		}
+	}
+	if filtered && scope == nil {
+		scope = []string{}
+	}
+	for _, t := range in.Templates {
+		p.Templates = append(p.Templates, t.Template)
+	}
+	for _, a := range in.Assignments {
+		inRange := !a.Slot.Date.Before(from) && !to.Before(a.Slot.Date)
+		keep := !inRange || a.Locked || (filtered && !selected[a.PersonID])
+		if r == nil {
+			keep = !inRange // validating: the range's assignments are what is judged
+		}
+		if keep {
+			fixed := a.Assignment
+			fixed.Locked = fixed.Locked || inRange
+			p.Fixed = append(p.Fixed, fixed)
+		}
+	}
+	return p, scope
+}
+
+// Validation is the result of checking the stored schedule of a range.
+type Validation struct {
+	StartDate      schedule.Date   `json:"start_date"`
+	EndDate        schedule.Date   `json:"end_date"`
+	Compliant      bool            `json:"compliant"`
+	HardViolations int             `json:"hard_violations"`
+	Total          int             `json:"total_violations"`
+	Violations     []ViolationView `json:"violations"`
+	Assignments    int             `json:"assignments"`
+}
+
+// Validate judges the stored schedule of [from, to] by every rule, with the stored schedule
+// around it as the rolling windows' context.
+func (s *Service) Validate(ctx context.Context, from, to schedule.Date) (*Validation, error) {
+	if to.Before(from) || to.Sub(from)+1 > schedule.MaxRangeDays {
+		return nil, invalidf("need start_date <= end_date and at most %d days", schedule.MaxRangeDays)
+	}
+	in, err := s.st.LoadInputs(ctx, from, to, Margin)
+	if err != nil {
+		return nil, err
+	}
+	p, _ := s.problem(in, from, to, nil)
+	var live []schedule.Assignment
+	for _, a := range in.Assignments {
+		if !a.Slot.Date.Before(from) && !to.Before(a.Slot.Date) {
+			live = append(live, a.Assignment)
+		}
+	}
+	vs, err := schedule.Validate(p, live)
+	if err != nil {
+		return nil, err
+	}
+	list, hard := SortViolations(vs)
+	return &Validation{StartDate: from, EndDate: to, Compliant: hard == 0, HardViolations: hard, Total: len(vs), Violations: list, Assignments: len(live)}, nil
+}
+
+// ValidID reports whether s is a UUID in its canonical 36-character form (the only form the
+// API hands out).
+func ValidID(s string) bool {
+	_, err := uuid.Parse(s)
+	return err == nil && len(s) == 36
+}
+
+func clip(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}
+
+type metrics struct {
+	runs     *prometheus.CounterVec
+	duration prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "rsched_schedule_runs_total",
+			Help: "Schedule generation runs by outcome (success, partial, failed)."}, []string{"status"}),
+		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rsched_schedule_run_duration_seconds",
+			Help: "Wall time of schedule generation runs, from the request to the recorded outcome.", Buckets: []float64{0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600}}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.runs, m.duration)
+	}
+	return m
+}
