@@ -5,6 +5,12 @@
 //	go run ./hack/genprogram -residents 18 -faculty 12 -from 2026-07-02 -to 2026-07-29
 //	go run ./hack/genprogram -residents 100 -faculty 40 -from 2026-07-01 -to 2027-06-30 -solve
 //	go run ./hack/genprogram -solve -csv > block1.csv
+//	RSCHED_TOKEN=... go run ./hack/genprogram -load https://schedule.example.org -budget 2s
+//
+// With -load URL it puts the program into a running scheduler through the API (people, rotation
+// templates, absences requested and approved) and generates the range there, printing the run.
+// The bearer token of a coordinator or administrator comes from RSCHED_TOKEN (never a flag, so it
+// stays out of process listings and shell history).
 package main
 
 import (
@@ -13,7 +19,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rsched/rsched/internal/server/schedule"
@@ -29,23 +37,53 @@ func main() {
 	solve := flag.Bool("solve", false, "schedule the range and print statistics")
 	budget := flag.Duration("budget", 30*time.Second, "solver time budget")
 	asCSV := flag.Bool("csv", false, "with -solve: print the schedule as CSV instead")
+	loadURL := flag.String("load", "", "load the program into the scheduler at this base URL and generate the range there (token from RSCHED_TOKEN)")
 	flag.Parse()
+	if *loadURL != "" {
+		if err := runLoad(os.Stdout, *loadURL, os.Getenv("RSCHED_TOKEN"), *residents, *faculty, *from, *to, *absence, *seed, *budget); err != nil {
+			fmt.Fprintln(os.Stderr, "genprogram:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if err := run(os.Stdout, *residents, *faculty, *from, *to, *absence, *seed, *solve, *budget, *asCSV); err != nil {
 		fmt.Fprintln(os.Stderr, "genprogram:", err)
 		os.Exit(1)
 	}
 }
 
-func run(out io.Writer, residents, faculty int, fromS, toS string, absence float64, seed uint64, solve bool, budget time.Duration, asCSV bool) error {
-	from, err := schedule.ParseDate(fromS)
+func runLoad(out io.Writer, base, token string, residents, faculty int, fromS, toS string, absence float64, seed uint64, budget time.Duration) error {
+	if token == "" {
+		return fmt.Errorf("-load needs a coordinator's or administrator's access token in RSCHED_TOKEN")
+	}
+	p, err := program(residents, faculty, fromS, toS, absence, seed)
 	if err != nil {
 		return err
+	}
+	l := &loader{base: strings.TrimRight(base, "/"), token: token, client: &http.Client{Timeout: budget + 2*time.Minute}}
+	res, err := l.load(context.Background(), p, budget, seed)
+	if err != nil {
+		return err
+	}
+	enc := json.NewEncoder(out)
+	enc.SetIndent("", "  ")
+	return enc.Encode(res)
+}
+
+func program(residents, faculty int, fromS, toS string, absence float64, seed uint64) (*schedule.Problem, error) {
+	from, err := schedule.ParseDate(fromS)
+	if err != nil {
+		return nil, err
 	}
 	to, err := schedule.ParseDate(toS)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	p, err := schedule.GenerateProgram(schedule.ProgramConfig{Residents: residents, Faculty: faculty, From: from, To: to, AbsenceRate: absence, Seed: seed})
+	return schedule.GenerateProgram(schedule.ProgramConfig{Residents: residents, Faculty: faculty, From: from, To: to, AbsenceRate: absence, Seed: seed})
+}
+
+func run(out io.Writer, residents, faculty int, fromS, toS string, absence float64, seed uint64, solve bool, budget time.Duration, asCSV bool) error {
+	p, err := program(residents, faculty, fromS, toS, absence, seed)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rsched/rsched/internal/server/schedule"
+)
+
+// loader puts a synthetic program into a running scheduler through its API, as a coordinator
+// would: people, rotation templates, absences requested and approved, then a generated schedule.
+type loader struct {
+	base, token string
+	client      *http.Client
+}
+
+// apiError is a refused API call; it quotes the API's detail, never the token.
+type apiError struct {
+	method, path string
+	status       int
+	detail       string
+}
+
+func (e *apiError) Error() string {
+	return fmt.Sprintf("%s %s: %d %s", e.method, e.path, e.status, e.detail)
+}
+
+// call sends body as JSON and decodes the answer into out; want lists the accepted statuses.
+func (l *loader) call(ctx context.Context, method, path string, body, out any, want ...int) (int, error) {
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return 0, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, l.base+path, rd)
+	if err != nil {
+		return 0, err
+	}
+	if l.token != "" {
+		req.Header.Set("Authorization", "Bearer "+l.token)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := l.client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return res.StatusCode, err
+	}
+	if !slices.Contains(want, res.StatusCode) {
+		var e struct {
+			Detail string `json:"detail"`
+		}
+		_ = json.Unmarshal(raw, &e)
+		return res.StatusCode, &apiError{method, path, res.StatusCode, e.Detail}
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return res.StatusCode, fmt.Errorf("%s %s: the answer is not JSON: %w", method, path, err)
+		}
+	}
+	return res.StatusCode, nil
+}
+
+// mergeAbsences joins a person's overlapping or adjacent absences: the API refuses overlapping
+// ones, and the generator draws them independently.
+func mergeAbsences(as []schedule.Absence) []schedule.Absence {
+	sorted := slices.Clone(as)
+	slices.SortFunc(sorted, func(a, b schedule.Absence) int {
+		if c := strings.Compare(a.PersonID, b.PersonID); c != 0 {
+			return c
+		}
+		return a.Start.Sub(b.Start)
+	})
+	var out []schedule.Absence
+	for _, a := range sorted {
+		if n := len(out); n > 0 && out[n-1].PersonID == a.PersonID && !out[n-1].End.AddDays(1).Before(a.Start) {
+			if out[n-1].End.Before(a.End) {
+				out[n-1].End = a.End
+			}
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// loadResult is what -load prints.
+type loadResult struct {
+	People      int             `json:"people"`
+	Templates   int             `json:"rotation_templates"`
+	Absences    int             `json:"absences_approved"`
+	LoadSeconds float64         `json:"load_seconds"`
+	HTTPStatus  int             `json:"generate_status"`
+	Run         json.RawMessage `json:"run"`
+}
+
+// load puts p into the server and generates [p.From, p.To] with the given budget.
+func (l *loader) load(ctx context.Context, p *schedule.Problem, budget time.Duration, seed uint64) (loadResult, error) {
+	start := time.Now()
+	var res loadResult
+	ids := map[string]string{}
+	for _, x := range p.People {
+		body := map[string]any{"name": x.Name, "type": x.Type}
+		if x.Type == schedule.Resident {
+			body["pgy_level"] = x.PGY
+		} else {
+			body["max_sessions_per_week"] = x.MaxSessionsPerWeek
+		}
+		var out struct{ ID string }
+		if _, err := l.call(ctx, "POST", "/api/v1/people", body, &out, http.StatusCreated); err != nil {
+			return res, err
+		}
+		ids[x.ID] = out.ID
+		res.People++
+	}
+	for _, t := range p.Templates {
+		body := map[string]any{"name": t.Name, "activity_type": t.Activity, "hours_per_session": t.HoursPerSession, "min_residents": t.MinResidents,
+			"max_residents": t.MaxResidents, "allowed_pgy_levels": t.AllowedPGY, "supervision_required": t.SupervisionRequired, "weekends": t.Weekends}
+		if t.AllowedPGY == nil {
+			body["allowed_pgy_levels"] = []int{}
+		}
+		var out struct{ ID string }
+		if _, err := l.call(ctx, "POST", "/api/v1/rotation-templates", body, &out, http.StatusCreated); err != nil {
+			return res, err
+		}
+		res.Templates++
+	}
+	for _, a := range mergeAbsences(p.Absences) {
+		var out struct{ ID string }
+		body := map[string]any{"person_id": ids[a.PersonID], "start_date": a.Start, "end_date": a.End, "absence_type": "vacation"}
+		if _, err := l.call(ctx, "POST", "/api/v1/absences", body, &out, http.StatusCreated); err != nil {
+			return res, err
+		}
+		if _, err := l.call(ctx, "POST", "/api/v1/absences/"+out.ID+"/approve", nil, nil, http.StatusOK); err != nil {
+			return res, err
+		}
+		res.Absences++
+	}
+	res.LoadSeconds = time.Since(start).Seconds()
+	body := map[string]any{"start_date": p.From, "end_date": p.To, "time_budget_seconds": budget.Seconds(), "seed": seed}
+	status, err := l.call(ctx, "POST", "/api/v1/schedule/generate", body, &res.Run, http.StatusOK, http.StatusMultiStatus)
+	res.HTTPStatus = status
+	return res, err
+}
