@@ -3,6 +3,7 @@ package controllers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,37 @@ func userSecret(t *testing.T, ns, name string, data map[string]string) {
 	s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: data}
 	if err := kube.Client.Create(context.Background(), s); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A spec that passes admission but renders a configuration the server would refuse (a time zone
+// missing from the time-zone database) is Ready=False InvalidConfig, and nothing is deployed
+// with it; fixing the spec deploys.
+func TestInvalidConfigIsReportedAndNeverDeployed(t *testing.T) {
+	ns := namespace(t, nil)
+	startOperator(t)
+	userSecret(t, ns, "tz-db-source", map[string]string{"url": dbURL})
+	si := instance(ns, "tz", func(si *rschedv1.SchedulerInstance) { si.Spec.Scheduling.TimeZone = "Mars/Olympus_Mons" })
+	create(t, si)
+	got := waitCondition(t, si, rschedv1.ConditionReady, metav1.ConditionFalse, rschedv1.ReasonInvalidConfig)
+	if c := meta.FindStatusCondition(got.Status.Conditions, rschedv1.ConditionReady); !strings.Contains(c.Message, "scheduling.time_zone") {
+		t.Fatalf("message %q", c.Message)
+	}
+	var dep appsv1.Deployment
+	if err := get(t, ns, builders.DeploymentName(got), &dep); !apierrors.IsNotFound(err) {
+		t.Fatalf("a Deployment exists for an invalid configuration: %v", err)
+	}
+	got.Spec.Scheduling.TimeZone = "America/Chicago"
+	if err := kube.Client.Update(context.Background(), got); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "the Deployment", func() (bool, string) {
+		err := get(t, ns, builders.DeploymentName(got), &dep)
+		return err == nil, fmt.Sprint(err)
+	})
+	var cm corev1.ConfigMap
+	if err := get(t, ns, builders.ConfigMapName(got), &cm); err != nil || !strings.Contains(cm.Data[builders.ConfigFile], "time_zone: America/Chicago") {
+		t.Fatalf("config %v: %q", err, cm.Data[builders.ConfigFile])
 	}
 }
 

@@ -93,8 +93,10 @@ func (r *SchedulerInstanceReconciler) ensureServiceAccount(ctx context.Context, 
 func (r *SchedulerInstanceReconciler) ensureConfigMap(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
 	want, hash, err := builders.ConfigMap(si)
 	if err != nil {
-		// The CRD's admission rules should make this impossible; say so plainly if not.
-		return &waitError{reason: "the spec cannot be rendered into a server configuration: " + err.Error(), after: retryLong}
+		// Admission checks shapes only (a well-formed time zone may still be missing from the
+		// time-zone database). Stop here: nothing after this step may run on a configuration
+		// the server would refuse, not even on the last good Secrets.
+		return &waitError{reason: "the server would refuse the configuration rendered from the spec: " + err.Error(), after: retryLong, invalidConfig: true}
 	}
 	st.configHash = hash
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}

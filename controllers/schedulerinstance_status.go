@@ -152,6 +152,8 @@ func (r *SchedulerInstanceReconciler) updateStatus(ctx context.Context, si *rsch
 	case b.imageMissing:
 		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonImageNotSet,
 			Message: "No image: set spec.image or start the operator with --scheduler-image"})
+	case b.stepErr != nil && errors.As(b.stepErr, &wait) && wait.invalidConfig:
+		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonInvalidConfig, Message: wait.reason})
 	case b.stepErr != nil && errors.As(b.stepErr, &wait) && strings.Contains(wait.reason, "is not owned by this instance"):
 		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonNameConflict, Message: wait.reason})
 	case b.stepErr != nil && !errors.As(b.stepErr, &wait):

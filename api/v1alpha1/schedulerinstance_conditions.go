@@ -40,4 +40,8 @@ const (
 	ReasonReconcileError        = "ReconcileError"
 	ReasonImageNotSet           = "ImageNotSet"
 	ReasonNameConflict          = "NameConflict"
+	// ReasonInvalidConfig: the spec passed admission but the server would refuse the
+	// configuration rendered from it (a time zone missing from the time-zone database); nothing
+	// is deployed with it.
+	ReasonInvalidConfig = "InvalidConfig"
 )

@@ -109,6 +109,44 @@ type SchedulerInstanceSpec struct {
 	// +optional
 	// +kubebuilder:default={}
 	Security SecuritySpec `json:"security,omitempty"`
+
+	// scheduling holds the settings of schedule generation: the program's time zone and the
+	// solver's time budgets.
+	// +optional
+	// +kubebuilder:default={}
+	Scheduling SchedulingSpec `json:"scheduling,omitempty"`
+}
+
+// SchedulingSpec are the settings of schedule generation (POST /api/v1/schedule/generate).
+// +kubebuilder:validation:XValidation:rule="!has(self.defaultTimeBudget) || !has(self.maxTimeBudget) || !self.defaultTimeBudget.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') || !self.maxTimeBudget.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') || duration(self.defaultTimeBudget) <= duration(self.maxTimeBudget)",message="scheduling.defaultTimeBudget must not exceed scheduling.maxTimeBudget"
+type SchedulingSpec struct {
+	// timeZone is the residency program's IANA time zone, such as "America/Chicago": calendar
+	// days, session start times (07:00 and 13:00) and the rolling 28-day windows of the ACGME
+	// rules are local to it. Defaults to "UTC". A name that is well formed but unknown to the
+	// time-zone database is reported as Ready=False with reason InvalidConfig, and nothing is
+	// deployed with it.
+	// +optional
+	// +kubebuilder:default="UTC"
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.matches('^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+){0,2}$') && self != 'Local'",message="scheduling.timeZone must be an IANA time zone name such as UTC or America/Chicago (not Local, which depends on the node)"
+	TimeZone string `json:"timeZone,omitempty"`
+
+	// defaultTimeBudget is how long a schedule generation request that names no budget may
+	// solve. Defaults to "10s"; 100ms to maxTimeBudget.
+	// +optional
+	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') && duration(self) >= duration('100ms') && duration(self) <= duration('10m')",message="defaultTimeBudget must be a duration from 100ms to 10m, such as 10s"
+	DefaultTimeBudget *metav1.Duration `json:"defaultTimeBudget,omitempty"`
+
+	// maxTimeBudget caps the budget a request may ask for. A request holds its connection
+	// while it solves, so keep it below your ingress's read timeout. Defaults to "60s"; 1s to
+	// 10m.
+	// +optional
+	// +kubebuilder:default="60s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') && duration(self) >= duration('1s') && duration(self) <= duration('10m')",message="maxTimeBudget must be a duration from 1s to 10m, such as 60s"
+	MaxTimeBudget *metav1.Duration `json:"maxTimeBudget,omitempty"`
 }
 
 // DatabaseSpec locates the PostgreSQL connection URL. Exactly one source must be set.

@@ -44,6 +44,13 @@ func ServerConfig(si *rschedv1.SchedulerInstance) (config.Config, error) {
 	}
 	cfg.Security.CSPReportOnly = sec.CSPReportOnly
 
+	sch := si.Spec.Scheduling
+	if sch.TimeZone != "" {
+		cfg.Scheduling.TimeZone = sch.TimeZone
+	}
+	setDuration(&cfg.Scheduling.DefaultTimeBudget, sch.DefaultTimeBudget)
+	setDuration(&cfg.Scheduling.MaxTimeBudget, sch.MaxTimeBudget)
+
 	// The server reads its secrets from the files the Deployment mounts; the paths are the
 	// contract between the two and never depend on the spec.
 	cfg.Secrets.DatabaseURLFile = DatabaseDir + "/" + DatabaseURLKey

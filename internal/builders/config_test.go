@@ -90,6 +90,12 @@ func TestServerConfigCarriesEverySpecField(t *testing.T) {
 			func(c config.Config) bool { return c.Security.HSTS }},
 		{"security.cspReportOnly", func(si *rschedv1.SchedulerInstance) { si.Spec.Security.CSPReportOnly = true },
 			func(c config.Config) bool { return c.Security.CSPReportOnly }},
+		{"scheduling.timeZone", func(si *rschedv1.SchedulerInstance) { si.Spec.Scheduling.TimeZone = "America/Chicago" },
+			func(c config.Config) bool { return c.Scheduling.TimeZone == "America/Chicago" }},
+		{"scheduling.defaultTimeBudget", func(si *rschedv1.SchedulerInstance) { si.Spec.Scheduling.DefaultTimeBudget = dur(3 * time.Second) },
+			func(c config.Config) bool { return c.Scheduling.DefaultTimeBudget.D() == 3*time.Second }},
+		{"scheduling.maxTimeBudget", func(si *rschedv1.SchedulerInstance) { si.Spec.Scheduling.MaxTimeBudget = dur(5 * time.Minute) },
+			func(c config.Config) bool { return c.Scheduling.MaxTimeBudget.D() == 5*time.Minute }},
 		{"fixed addresses and secret paths", func(*rschedv1.SchedulerInstance) {},
 			func(c config.Config) bool {
 				return c.ListenAddr == ":8080" && c.MetricsAddr == ":9090" && c.Audience == "rsched-api" &&
@@ -191,6 +197,11 @@ func TestServerConfigRefusesWhatTheServerWouldRefuse(t *testing.T) {
 		{"origin with a path", func(si *rschedv1.SchedulerInstance) {
 			si.Spec.Security.AllowedOrigins = []rschedv1.Origin{"https://a.example.org/app"}
 		}, "allowed_origins"},
+		// Well formed, so admission lets it through; the time-zone database does not know it.
+		{"a time zone the database does not know", func(si *rschedv1.SchedulerInstance) { si.Spec.Scheduling.TimeZone = "Mars/Olympus_Mons" }, "scheduling.time_zone"},
+		{"a default budget above the maximum", func(si *rschedv1.SchedulerInstance) {
+			si.Spec.Scheduling.DefaultTimeBudget, si.Spec.Scheduling.MaxTimeBudget = dur(2*time.Minute), dur(time.Minute)
+		}, "scheduling.default_time_budget"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -228,6 +239,7 @@ func fullInstance(si *rschedv1.SchedulerInstance) {
 		HSTS:           ptr(false),
 		CSPReportOnly:  true,
 	}
+	si.Spec.Scheduling = rschedv1.SchedulingSpec{TimeZone: "Europe/Berlin", DefaultTimeBudget: dur(5 * time.Second), MaxTimeBudget: dur(2 * time.Minute)}
 }
 
 func TestConfigMapYAMLParsesBackIntoTheRenderedConfig(t *testing.T) {

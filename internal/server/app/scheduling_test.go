@@ -3,10 +3,16 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/keyring/keyringtest"
+	"github.com/rsched/rsched/internal/server/crypto"
 	"github.com/rsched/rsched/internal/server/schedule"
 	"github.com/rsched/rsched/internal/server/store"
 )
@@ -150,12 +156,12 @@ func TestPeopleListsAreMinimisedAndInputChecked(t *testing.T) {
 	}
 	e.call("GET", "/api/v1/people", nil, req{bearer: res.Access}).want(t, 403, "residents do not list people")
 	for body, want := range map[string]string{
-		`{"name":"X","type":"resident"}`:                          "pgy_level",
-		`{"name":"X","type":"nurse"}`:                             "type must be",
-		`{"name":"","type":"faculty"}`:                            "name is required",
-		`{"name":"X","type":"faculty","email":"not-an-address"}`:  "email",
+		`{"name":"X","type":"resident"}`:                           "pgy_level",
+		`{"name":"X","type":"nurse"}`:                              "type must be",
+		`{"name":"","type":"faculty"}`:                             "name is required",
+		`{"name":"X","type":"faculty","email":"not-an-address"}`:   "email",
 		`{"name":"X","type":"faculty","max_sessions_per_week":15}`: "max_sessions_per_week",
-		`{"name":"X","type":"faculty","shoe_size":44}`:            "unknown field",
+		`{"name":"X","type":"faculty","shoe_size":44}`:             "unknown field",
 	} {
 		r := e.call("POST", "/api/v1/people", body, req{bearer: coord.Access, contentType: "application/json"})
 		if r.Status != 422 || !strings.Contains(r.detail(), want) {
@@ -245,10 +251,26 @@ func TestAbsenceRequestApprovalAndSealedReason(t *testing.T) {
 	}
 	e.call("POST", "/api/v1/absences/"+id+"/cancel", nil, req{bearer: res.Access}).want(t, 409, "cancel twice")
 
-	// The keyring rotation's re-encryption pass covers absence reasons too.
+	// The keyring rotation's re-encryption pass covers absence reasons: after a new encryption
+	// key becomes active, the reason moves to it and still opens.
+	e.keys[0].Set(keyringtest.Build(t, 2, []keyringtest.Key{{KID: "sig-1", Algorithm: keyring.HS256, State: keyring.Active, Material: secretHS}},
+		[]keyringtest.Key{
+			{KID: "enc-1", Algorithm: keyring.AES256GCM, State: keyring.DecryptOnly, Material: secretAES},
+			{KID: "enc-2", Algorithm: keyring.AES256GCM, State: keyring.Active, Material: keyringtest.Random(32)},
+		}))
 	st, err := e.apps[0].Rewrap.Run(context.Background())
-	if err != nil || st.Failed != 0 {
+	if err != nil || st.Failed != 0 || st.Pending != 0 || st.Rewrapped == 0 {
 		t.Fatalf("rewrap: %+v %v", st, err)
+	}
+	var kid string
+	if err := e.apps[0].Store.Pool.QueryRow(context.Background(), `SELECT reason_sealed FROM absences WHERE id = $1`, id).Scan(&sealed); err != nil {
+		t.Fatal(err)
+	}
+	if kid, err = crypto.KeyID(sealed); err != nil || kid != "enc-2" {
+		t.Fatalf("after the rewrap the reason is under %q (%v), want enc-2", kid, err)
+	}
+	if got := e.call("GET", "/api/v1/absences/"+id, nil, req{bearer: coord.Access}).want(t, 200, "read after rewrap"); got.str("reason") != reason {
+		t.Fatalf("after rewrap: %s", got.Raw)
 	}
 }
 
@@ -377,5 +399,60 @@ func TestConcurrentOverlappingGenerationsOneWins(t *testing.T) {
 	wg.Wait()
 	if !(codes[0] == 200 && codes[1] == 409 || codes[0] == 409 && codes[1] == 200) {
 		t.Fatalf("statuses %v, want one 200 and one 409", codes)
+	}
+}
+
+// A run filtered to some people leaves everyone else exactly as they were: the same rows (ids,
+// versions, sources) and no new half-days.
+func TestFilteredGenerationLeavesEveryoneElseAlone(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	p := e.makeProgram(admin)
+	e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.3},
+		req{bearer: coord.Access}).want(t, 200, "the whole week")
+	// A manual change to a PGY-2 resident's week, unlocked.
+	e.call("POST", "/api/v1/assignments", map[string]any{"person_id": p.residents[1], "date": weekEnd, "time_of_day": "AM", "rotation_template_id": p.ward},
+		req{bearer: coord.Access})
+	others := func() []string {
+		var out []string
+		for _, id := range append(slices.Clone(p.residents[1:3]), append(p.residents[4:], p.faculty...)...) {
+			r := e.call("GET", "/api/v1/assignments?start_date="+weekStart+"&end_date="+weekEnd+"&person_id="+id, nil, req{bearer: coord.Access}).want(t, 200, "list")
+			for _, it := range r.Body["items"].([]any) {
+				a := it.(map[string]any)
+				out = append(out, fmt.Sprint(a["id"], a["updated_at"], a["source"], a["rotation_template_id"]))
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	before := others()
+	r := e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.3, "pgy_levels": []int{1}, "seed": 9},
+		req{bearer: coord.Access}).want(t, 200, "PGY-1 only")
+	if r.str("status") != "success" {
+		t.Fatalf("filtered run: %.400s", r.Raw)
+	}
+	if after := others(); !slices.Equal(before, after) || len(before) == 0 {
+		t.Fatalf("people outside the filter changed:\nbefore %v\nafter  %v", before, after)
+	}
+	e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "person_ids": []string{p.faculty[0]}, "pgy_levels": []int{1}},
+		req{bearer: coord.Access}).want(t, 422, "filters that select nobody")
+}
+
+// A solve longer than the server's write timeout still gets its answer: the handler extends
+// the connection's write deadline by the budget.
+func TestGenerateAnswersPastTheServersWriteTimeout(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	e.makeProgram(admin)
+	srv := httptest.NewUnstartedServer(e.apps[0].HTTP)
+	srv.Config.WriteTimeout = 5 * time.Millisecond // less than the run takes, whether the solver converges early or not
+	srv.Start()
+	t.Cleanup(srv.Close)
+	e.servers = append(e.servers, srv)
+	r := e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 1},
+		req{bearer: admin.Access, instance: len(e.servers) - 1})
+	if r.Status != 200 || r.str("status") != "success" {
+		t.Fatalf("status %d: %.300s", r.Status, r.Raw)
 	}
 }

@@ -174,6 +174,9 @@ type methodWriter struct {
 	swallow bool
 }
 
+// Unwrap lets http.ResponseController reach the connection.
+func (m *methodWriter) Unwrap() http.ResponseWriter { return m.ResponseWriter }
+
 func (m *methodWriter) WriteHeader(status int) {
 	if (status == http.StatusMethodNotAllowed || status == http.StatusNotFound) && m.Header().Get("Content-Type") != "application/json" {
 		m.swallow = true

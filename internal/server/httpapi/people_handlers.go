@@ -74,7 +74,7 @@ func (b personBody) apply(p *store.PersonRecord) string {
 		p.PGY = 0
 	}
 	switch {
-	case p.Name == "" || utf8.RuneCountInString(p.Name) > 200 || !utf8.ValidString(p.Name):
+	case p.Name == "" || utf8.RuneCountInString(p.Name) > 200 || !validText(p.Name):
 		return "name is required, at most 200 characters"
 	case p.Type != schedule.Resident && p.Type != schedule.Faculty:
 		return "type must be resident or faculty"
@@ -109,8 +109,8 @@ func (s *server) listPeople(w http.ResponseWriter, r *http.Request) {
 		}
 		f.PGY = n
 	}
-	if utf8.RuneCountInString(f.Query) > 100 {
-		Error(w, http.StatusUnprocessableEntity, "q is longer than 100 characters")
+	if utf8.RuneCountInString(f.Query) > 100 || !validText(f.Query) {
+		Error(w, http.StatusUnprocessableEntity, "q must be text of at most 100 characters")
 		return
 	}
 	people, total, err := s.Scheduling.Store().ListPeople(r.Context(), f)

@@ -78,6 +78,14 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p := principal(r)
+	// The answer comes after the solve: give it the budget on top of the server's write timeout,
+	// or a long run would write the schedule and lose its response (a test recorder has no
+	// deadline to extend).
+	budget := time.Duration(req.TimeBudgetSeconds * float64(time.Second))
+	if budget <= 0 || budget > 10*time.Minute {
+		budget = 10 * time.Minute
+	}
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(budget + 2*time.Minute))
 	out, err := s.Scheduling.Generate(r.Context(), req, key, p.ID)
 	var failed *scheduling.RunError
 	switch {

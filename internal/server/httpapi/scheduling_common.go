@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/rsched/rsched/internal/server/accounts"
 	"github.com/rsched/rsched/internal/server/rbac"
@@ -13,6 +14,9 @@ import (
 	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
 )
+
+// validText is UTF-8 without NUL characters (which PostgreSQL's text refuses).
+func validText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
 
 // pathID reads the {id} path value; anything but a UUID is a 404 (no such record), so a
 // malformed id never reaches the database.

@@ -64,7 +64,7 @@ func (b templateBody) apply(t *schedule.Template) string {
 	if b.Weekends != nil {
 		t.Weekends = *b.Weekends
 	}
-	if t.Name == "" || utf8.RuneCountInString(t.Name) > 200 || !utf8.ValidString(t.Name) {
+	if t.Name == "" || utf8.RuneCountInString(t.Name) > 200 || !validText(t.Name) {
 		return "name is required, at most 200 characters"
 	}
 	if t.MaxResidents > 1000 {
@@ -154,7 +154,7 @@ func (s *server) updateTemplate(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusUnprocessableEntity, msg)
 		return
 	}
-	out, err := s.Scheduling.Store().UpdateTemplate(r.Context(), t.Template)
+	out, err := s.Scheduling.Store().UpdateTemplate(r.Context(), t)
 	if err != nil {
 		s.schedFail(w, r, err)
 		return

@@ -44,7 +44,10 @@ type Problem struct {
 	Absences []Absence
 	// Fixed assignments are kept: locked ones inside the range, and the stored schedule of the 27
 	// days before and after it, which the rolling 28-day rules must see.
-	Fixed       []Assignment
+	Fixed []Assignment
+	// Keep lists people the solver leaves exactly as they are inside the range: their fixed
+	// assignments stay and their free half-days stay free (a run filtered to other people).
+	Keep        []string
 	Preferences []Preference
 	Weights     Weights
 	Limits      acgme.Limits
@@ -160,6 +163,11 @@ func (p *Problem) check() error {
 		}
 		if a.End.Before(a.Start) {
 			return inputErrorf("an absence of %s ends before it starts", a.PersonID)
+		}
+	}
+	for _, id := range p.Keep {
+		if _, ok := people[id]; !ok {
+			return inputErrorf("a kept person names unknown person %q", id)
 		}
 	}
 	for _, pr := range p.Preferences {

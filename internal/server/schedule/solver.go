@@ -221,6 +221,18 @@ func newSolver(p *Problem, seed uint64) (*solver, error) {
 			s.ctx[i] = append(s.ctx[i], d)
 		}
 	}
+	// Kept people: every cell locked, and a free one closed like an absence (so that neither a
+	// move nor the supervision fill places them); availability was counted above, so fairness
+	// sees their real load.
+	for _, id := range p.Keep {
+		i := byID[id]
+		for j := range s.slots {
+			s.locked[i][j] = true
+			if s.grid[i][j] == free {
+				s.absent[i][j] = true
+			}
+		}
+	}
 	s.log = s.log[:0]
 	// The shortfall counted from scratch (placing the fixed cells above moved it from 0).
 	s.short = 0

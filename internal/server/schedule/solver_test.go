@@ -189,3 +189,54 @@ func TestSolverStopsWhenCancelled(t *testing.T) {
 		t.Fatalf("%d hard violations after cancellation: %+v", len(h), h[0])
 	}
 }
+
+// Kept people come out exactly as they went in: their fixed half-days stay, their free ones stay
+// free (neither a move nor the supervision fill places them), and the schedule still passes.
+func TestSolverLeavesKeptPeopleAsTheyAre(t *testing.T) {
+	from, to := block1()
+	p, err := GenerateProgram(ProgramConfig{Residents: 12, Faculty: 6, From: from, To: to, AbsenceRate: 0.05, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// r001 holds two half-days of the range; f001 holds none; both are kept.
+	p.Fixed = append(p.Fixed,
+		Assignment{Slot: Slot{Date: from, Half: AM}, PersonID: "r001", TemplateID: "inpatient"},
+		Assignment{Slot: Slot{Date: from.AddDays(1), Half: AM}, PersonID: "r001", TemplateID: "inpatient"})
+	p.Absences = slicesWithout(p.Absences, "r001")
+	p.Keep = []string{"r001", "f001"}
+	res, err := Solve(context.Background(), p, Options{Seed: 1, TimeBudget: 5 * time.Second, MaxIterations: 5000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[string]int{}
+	for _, a := range res.Assignments {
+		held[a.PersonID]++
+		if a.PersonID == "r001" && !(a.Slot.Half == AM && (a.Slot.Date == from || a.Slot.Date == from.AddDays(1))) {
+			t.Fatalf("a kept resident was placed: %+v", a)
+		}
+	}
+	if held["r001"] != 2 || held["f001"] != 0 || held["r002"] == 0 || held["f002"] == 0 {
+		t.Fatalf("half-days held: r001 %d (want 2), f001 %d (want 0), r002 %d, f002 %d", held["r001"], held["f001"], held["r002"], held["f002"])
+	}
+	vs, err := Validate(p, res.Assignments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hard := hardOnly(vs); len(hard) > 0 {
+		t.Fatalf("%d hard violations, first %+v", len(hard), hard[0])
+	}
+	p.Keep = []string{"nobody"}
+	if _, err := Solve(context.Background(), p, Options{TimeBudget: time.Second}); !IsInputError(err) {
+		t.Fatalf("an unknown kept person: %v, want an InputError", err)
+	}
+}
+
+func slicesWithout(as []Absence, person string) []Absence {
+	var out []Absence
+	for _, a := range as {
+		if a.PersonID != person {
+			out = append(out, a)
+		}
+	}
+	return out
+}

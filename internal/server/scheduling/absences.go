@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/rsched/rsched/internal/server/crypto"
@@ -42,7 +43,7 @@ func (s *Service) RequestAbsence(ctx context.Context, a NewAbsence) (store.Absen
 		return store.AbsenceRecord{}, invalidf("an absence lasts at most 400 days")
 	case !slices.Contains(store.AbsenceTypes, a.Type):
 		return store.AbsenceRecord{}, invalidf("absence_type must be one of %v", store.AbsenceTypes)
-	case !utf8.ValidString(a.Reason) || utf8.RuneCountInString(a.Reason) > MaxReasonLength:
+	case !utf8.ValidString(a.Reason) || strings.ContainsRune(a.Reason, 0) || utf8.RuneCountInString(a.Reason) > MaxReasonLength:
 		return store.AbsenceRecord{}, invalidf("reason must be text of at most %d characters", MaxReasonLength)
 	}
 	rec := store.AbsenceRecord{ID: store.NewAbsenceID(), PersonID: a.PersonID, Start: a.Start, End: a.End, Type: a.Type, RequestedBy: a.RequestedBy}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -139,10 +140,11 @@ func (s *Service) normalize(r *GenerateRequest) error {
 	if len(r.PersonIDs) > 2000 {
 		return invalidf("person_ids lists more than 2000 people")
 	}
-	for _, id := range r.PersonIDs {
+	for i, id := range r.PersonIDs {
 		if !ValidID(id) {
 			return invalidf("person_ids: %q is not a UUID", clip(id))
 		}
+		r.PersonIDs[i] = strings.ToLower(id)
 	}
 	for _, l := range r.PGYLevels {
 		if l < 1 || l > 3 {
@@ -202,10 +204,18 @@ func (s *Service) Generate(ctx context.Context, r GenerateRequest, idempotencyKe
 	}
 	hash := r.hash()
 	begin := time.Now()
-	run, err := s.st.BeginRun(ctx, store.RunStart{From: r.StartDate, To: r.EndDate, Draft: r.Draft, Request: r,
-		IdempotencyKey: idempotencyKey, RequestHash: hash, CreatedBy: userID, AbandonAfter: s.cfg.AbandonAfter})
+	start := store.RunStart{From: r.StartDate, To: r.EndDate, Draft: r.Draft, Request: r,
+		IdempotencyKey: idempotencyKey, RequestHash: hash, CreatedBy: userID, AbandonAfter: s.cfg.AbandonAfter}
+	run, err := s.st.BeginRun(ctx, start)
 	var again *store.ErrIdempotent
+	if errors.As(err, &again) && again.Run.Status == store.RunFailed {
+		// The run with this key failed between BeginRun freeing failed runs' keys and finding
+		// it: a failed run is never replayed, so try once more (the key is free now).
+		run, err = s.st.BeginRun(ctx, start)
+	}
 	switch {
+	case errors.As(err, &again) && again.Run.Status == store.RunFailed:
+		return nil, ErrKeyInProgress
 	case errors.As(err, &again):
 		switch {
 		case string(again.Run.RequestHash) != string(hash):
@@ -287,7 +297,7 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 	}
 	list, hard := SortViolations(violations)
 	out := store.RunResult{Status: store.RunSuccess, Stats: res.Stats, Violations: hard, ViolationList: list,
-		Assignments: res.Assignments, Fingerprint: in.Fingerprint, Margin: Margin}
+		Assignments: res.Assignments, Fingerprint: in.Fingerprint, Margin: Margin, Scope: scope}
 	if hard > 0 {
 		out.Status, out.Message = store.RunPartial, fmt.Sprintf("the time budget ended before a compliant schedule was found: %d hard violations", hard)
 	}
@@ -338,8 +348,8 @@ func SortViolations(vs []acgme.Violation) ([]ViolationView, int) {
 }
 
 // problem assembles the solver's problem from the inputs. The people the request does not
-// select keep their half-days in the range as they are (fixed, like locked ones); scope lists
-// the selected people (nil when everyone is).
+// select are kept exactly as they are in the range (their half-days fixed, their free ones left
+// free); scope lists the selected people (nil when everyone is).
 func (s *Service) problem(in store.Inputs, from, to schedule.Date, r *GenerateRequest) (*schedule.Problem, []string) {
 	p := &schedule.Problem{From: from, To: to, Location: s.cfg.Location, Absences: in.Absences}
 	selected := map[string]bool{}
@@ -357,6 +367,8 @@ func (s *Service) problem(in store.Inputs, from, to schedule.Date, r *GenerateRe
 		if ok {
 			selected[x.ID] = true
 			scope = append(scope, x.ID)
+		} else {
+			p.Keep = append(p.Keep, x.ID)
 		}
 	}
 	if filtered && scope == nil {

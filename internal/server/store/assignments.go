@@ -79,8 +79,13 @@ func (s *Store) DeleteAssignment(ctx context.Context, id string, ifUnmodifiedSin
 
 // staleOrGone tells why a versioned write of assignment id matched no row.
 func (s *Store) staleOrGone(ctx context.Context, id string) error {
+	return s.staleOrGoneIn(ctx, "assignments", id)
+}
+
+// staleOrGoneIn tells why a versioned write of row id of table (a constant) matched no row.
+func (s *Store) staleOrGoneIn(ctx context.Context, table, id string) error {
 	var exists bool
-	if err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM assignments WHERE id = $1)`, id).Scan(&exists); err != nil {
+	if err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+` WHERE id = $1)`, id).Scan(&exists); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	if exists {

@@ -112,12 +112,16 @@ func (s *Store) ListPeople(ctx context.Context, f PersonFilter) ([]PersonRecord,
 	return out, total, err
 }
 
-// UpdatePerson replaces a person's fields.
+// UpdatePerson replaces a person's fields if the row is still at p.UpdatedAt (as read):
+// ErrStale if someone changed it meanwhile, so a read-modify-write never loses their change.
 func (s *Store) UpdatePerson(ctx context.Context, p PersonRecord) (PersonRecord, error) {
 	pgy, email, user := personArgs(p)
 	out, err := scanPerson(s.Pool.QueryRow(ctx, `UPDATE people SET name = $2, type = $3, email = $4, pgy_level = $5,
 		max_sessions_per_week = $6, user_id = $7, updated_at = greatest(now(), updated_at + interval '1 microsecond')
-		WHERE id = $1 RETURNING `+personColumns, p.ID, p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user))
+		WHERE id = $1 AND updated_at = $8 RETURNING `+personColumns, p.ID, p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user, p.UpdatedAt))
+	if isNoRows(err) {
+		return out, s.staleOrGoneIn(ctx, "people", p.ID)
+	}
 	return out, notFound(pgErr(err), "updating a person")
 }
 

@@ -30,8 +30,6 @@ type RunStart struct {
 	From, To schedule.Date
 	Draft    bool
 	Request  any
-	// Scope lists the people the run reschedules (nil: everyone).
-	Scope []string
 	// IdempotencyKey and RequestHash (SHA-256 of the canonical request) make a retried request
 	// return the same run; CreatedBy scopes the key to its user.
 	IdempotencyKey string
@@ -95,9 +93,9 @@ func (s *Store) BeginRun(ctx context.Context, r RunStart) (Run, error) {
 		return Run{}, fmt.Errorf("store: encoding the run request: %w", err)
 	}
 	run := Run{ID: uuid.NewString(), From: r.From, To: r.To, Status: RunInProgress, Draft: r.Draft, RequestHash: r.RequestHash, Request: req}
-	err = s.Pool.QueryRow(ctx, `INSERT INTO schedule_runs (id, start_date, end_date, status, draft, request, idempotency_key, request_hash, created_by, scope, heartbeat_at)
-		VALUES ($1, $2, $3, 'in_progress', $4, $5, $6, $7, $8, $9, now()) RETURNING created_at`,
-		run.ID, r.From.In(time.UTC), r.To.In(time.UTC), r.Draft, req, nullable(r.IdempotencyKey), r.RequestHash, nullable(r.CreatedBy), r.Scope).Scan(&run.CreatedAt)
+	err = s.Pool.QueryRow(ctx, `INSERT INTO schedule_runs (id, start_date, end_date, status, draft, request, idempotency_key, request_hash, created_by, heartbeat_at)
+		VALUES ($1, $2, $3, 'in_progress', $4, $5, $6, $7, $8, now()) RETURNING created_at`,
+		run.ID, r.From.In(time.UTC), r.To.In(time.UTC), r.Draft, req, nullable(r.IdempotencyKey), r.RequestHash, nullable(r.CreatedBy)).Scan(&run.CreatedAt)
 	if err != nil {
 		err = pgErr(err)
 		if errors.Is(err, ErrConflict) && r.IdempotencyKey != "" {
@@ -270,6 +268,9 @@ type RunResult struct {
 	// recorded as failed and nothing else is written).
 	Fingerprint string
 	Margin      int
+	// Scope lists the people a filtered run rescheduled (nil: everyone): only their unlocked
+	// half-days in the range are replaced, and only theirs are written.
+	Scope []string
 }
 
 // FinishRun records the run's outcome and proposed assignments in one transaction and, unless
@@ -282,9 +283,8 @@ func (s *Store) FinishRun(ctx context.Context, id string, res RunResult) error {
 		var from, to time.Time
 		var draft bool
 		var status string
-		var scope []string
-		if err := tx.QueryRow(ctx, `SELECT start_date, end_date, draft, status, scope::text[] FROM schedule_runs WHERE id = $1 FOR UPDATE`, id).
-			Scan(&from, &to, &draft, &status, &scope); err != nil {
+		if err := tx.QueryRow(ctx, `SELECT start_date, end_date, draft, status FROM schedule_runs WHERE id = $1 FOR UPDATE`, id).
+			Scan(&from, &to, &draft, &status); err != nil {
 			if isNoRows(err) {
 				return ErrNotFound
 			}
@@ -322,17 +322,22 @@ func (s *Store) FinishRun(ctx context.Context, id string, res RunResult) error {
 		}
 		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"schedule_run_assignments"},
 			[]string{"run_id", "person_id", "date", "time_of_day", "rotation_template_id"}, pgx.CopyFromRows(rows)); err != nil {
+			if errors.Is(pgErr(err), ErrUnknownReference) {
+				// A person or template the run placed was deleted while it solved (a draft or
+				// failed run takes no locks): the data changed.
+				return ErrChanged
+			}
 			return fmt.Errorf("store: recording the run's assignments: %w", err)
 		}
 		if live {
 			if _, err := tx.Exec(ctx, `DELETE FROM assignments WHERE date BETWEEN $1 AND $2 AND NOT locked
-				AND ($3::uuid[] IS NULL OR person_id = ANY($3::uuid[]))`, from, to, scope); err != nil {
+				AND ($3::uuid[] IS NULL OR person_id = ANY($3::uuid[]))`, from, to, res.Scope); err != nil {
 				return fmt.Errorf("store: clearing the range: %w", err)
 			}
 			if _, err := tx.Exec(ctx, `INSERT INTO assignments (id, person_id, date, time_of_day, rotation_template_id, locked, source, schedule_run_id)
 				SELECT gen_random_uuid(), person_id, date, time_of_day, rotation_template_id, false, 'generated', run_id
-				FROM schedule_run_assignments r WHERE run_id = $1
-				AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.person_id = r.person_id AND a.date = r.date AND a.time_of_day = r.time_of_day)`, id); err != nil {
+				FROM schedule_run_assignments r WHERE run_id = $1 AND ($2::uuid[] IS NULL OR person_id = ANY($2::uuid[]))
+				AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.person_id = r.person_id AND a.date = r.date AND a.time_of_day = r.time_of_day)`, id, res.Scope); err != nil {
 				return fmt.Errorf("store: writing the schedule: %w", err)
 			}
 		}
@@ -341,7 +346,7 @@ func (s *Store) FinishRun(ctx context.Context, id string, res RunResult) error {
 	if errors.Is(err, ErrChanged) {
 		// Record the failure on its own (the transaction above rolled back) so the run frees its
 		// range and says why.
-		res := RunResult{Status: RunFailed, Stats: res.Stats, Violations: res.Violations, ViolationList: res.ViolationList, Message: ErrChanged.Error()}
+		res := RunResult{Status: RunFailed, Stats: res.Stats, Violations: res.Violations, ViolationList: res.ViolationList, Message: ErrChanged.Error(), Scope: res.Scope}
 		if err2 := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return s.closeRun(ctx, tx, id, res) }); err2 != nil {
 			return fmt.Errorf("store: recording a failed run: %w", err2)
 		}
@@ -358,7 +363,7 @@ func (s *Store) closeRun(ctx context.Context, tx pgx.Tx, id string, res RunResul
 	if err != nil {
 		return fmt.Errorf("store: encoding the violations: %w", err)
 	}
-	_, err = tx.Exec(ctx, `UPDATE schedule_runs SET status = $2, stats = $3, violations = $4, violation_list = $5, message = $6, finished_at = now()
-		WHERE id = $1 AND status = 'in_progress'`, id, res.Status, stats, res.Violations, list, nullable(res.Message))
+	_, err = tx.Exec(ctx, `UPDATE schedule_runs SET status = $2, stats = $3, violations = $4, violation_list = $5, message = $6, scope = $7, finished_at = now()
+		WHERE id = $1 AND status = 'in_progress'`, id, res.Status, stats, res.Violations, list, nullable(res.Message), res.Scope)
 	return err
 }

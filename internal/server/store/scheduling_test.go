@@ -143,6 +143,30 @@ func TestStaleAssignmentUpdateIsRefused(t *testing.T) {
 	if _, err := s.UpdateAssignment(ctx, uuid.NewString(), clinic, true, a.UpdatedAt); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("update of a missing assignment: %v, want ErrNotFound", err)
 	}
+	// People and templates too: a write based on an old read is refused, not merged over.
+	p, err := s.GetPerson(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Name = "R renamed"
+	if _, err := s.UpdatePerson(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	p.PGY = 3
+	if _, err := s.UpdatePerson(ctx, p); !errors.Is(err, ErrStale) {
+		t.Fatalf("a person updated from a stale read: %v, want ErrStale", err)
+	}
+	tm, err := s.GetTemplate(ctx, ward)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm.MaxResidents = 3
+	if _, err := s.UpdateTemplate(ctx, tm); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.UpdateTemplate(ctx, tm); !errors.Is(err, ErrStale) {
+		t.Fatalf("a template updated from a stale read: %v, want ErrStale", err)
+	}
 }
 
 // A finished run replaces the unlocked assignments of its range and keeps the locked ones; a
@@ -273,7 +297,7 @@ func TestRunWritesNothingWhenItsInputsChanged(t *testing.T) {
 	if _, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: schedule.Slot{Date: july1.AddDays(2), Half: schedule.AM}, PersonID: r1, TemplateID: ward}); err != nil {
 		t.Fatal(err)
 	}
-	run, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(6), Request: map[string]any{}, Scope: []string{r1}})
+	run, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(6), Request: map[string]any{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,13 +305,15 @@ func TestRunWritesNothingWhenItsInputsChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proposed := []schedule.Assignment{{Slot: schedule.Slot{Date: july1, Half: schedule.AM}, PersonID: r1, TemplateID: ward}, {Slot: kept.Slot, PersonID: r2, TemplateID: ward}}
-	if err := s.FinishRun(ctx, run.ID, RunResult{Status: RunSuccess, Assignments: proposed, Fingerprint: in.Fingerprint, Margin: 27}); err != nil {
+	// The proposal holds R2's kept half-day and one more for R2 that a scoped run must not write.
+	proposed := []schedule.Assignment{{Slot: schedule.Slot{Date: july1, Half: schedule.AM}, PersonID: r1, TemplateID: ward}, {Slot: kept.Slot, PersonID: r2, TemplateID: ward},
+		{Slot: schedule.Slot{Date: july1.AddDays(3), Half: schedule.PM}, PersonID: r2, TemplateID: ward}}
+	if err := s.FinishRun(ctx, run.ID, RunResult{Status: RunSuccess, Assignments: proposed, Fingerprint: in.Fingerprint, Margin: 27, Scope: []string{r1}}); err != nil {
 		t.Fatal(err)
 	}
 	live, _ := s.Schedule(ctx, july1, july1.AddDays(6))
-	if len(live) != 2 || live[0].PersonID != r1 || live[0].Slot.Date != july1 || live[1].ID != kept.ID {
-		t.Fatalf("after a run scoped to R1: %+v (R1's day-2 half-day replaced, R2's kept as it was)", live)
+	if len(live) != 2 || live[0].PersonID != r1 || live[0].Slot.Date != july1 || live[1].ID != kept.ID || live[1].Source != "manual" {
+		t.Fatalf("after a run scoped to R1: %+v (R1's day-2 half-day replaced, R2's kept as it was, nothing added for R2)", live)
 	}
 }
 

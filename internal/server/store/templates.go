@@ -66,12 +66,16 @@ func (s *Store) ListTemplates(ctx context.Context) ([]TemplateRecord, error) {
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (TemplateRecord, error) { return scanTemplate(r) })
 }
 
-// UpdateTemplate replaces a template's fields.
-func (s *Store) UpdateTemplate(ctx context.Context, t schedule.Template) (TemplateRecord, error) {
+// UpdateTemplate replaces a template's fields if the row is still at t.UpdatedAt (as read):
+// ErrStale if someone changed it meanwhile.
+func (s *Store) UpdateTemplate(ctx context.Context, t TemplateRecord) (TemplateRecord, error) {
 	out, err := scanTemplate(s.Pool.QueryRow(ctx, `UPDATE rotation_templates SET name = $2, activity_type = $3, hours_per_session = $4,
 		min_residents = $5, max_residents = $6, allowed_pgy_levels = $7, supervision_required = $8, weekends = $9,
-		updated_at = greatest(now(), updated_at + interval '1 microsecond') WHERE id = $1 RETURNING `+templateColumns,
-		t.ID, t.Name, string(t.Activity), t.HoursPerSession, t.MinResidents, t.MaxResidents, levels(t), t.SupervisionRequired, t.Weekends))
+		updated_at = greatest(now(), updated_at + interval '1 microsecond') WHERE id = $1 AND updated_at = $10 RETURNING `+templateColumns,
+		t.ID, t.Name, string(t.Activity), t.HoursPerSession, t.MinResidents, t.MaxResidents, levels(t.Template), t.SupervisionRequired, t.Weekends, t.UpdatedAt))
+	if isNoRows(err) {
+		return out, s.staleOrGoneIn(ctx, "rotation_templates", t.ID)
+	}
 	return out, notFound(pgErr(err), "updating a template")
 }
 
