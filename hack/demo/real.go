@@ -120,6 +120,9 @@ func runReal(ctx context.Context, root, state string) error {
 	if err := tour(ctx, kube, vault, "localhost/rsched/scheduler:dev"); err != nil {
 		return err
 	}
+	if err := showScheduling(ctx, kube); err != nil {
+		return err
+	}
 	fmt.Printf(`
 rsched demo is running on a real single-node cluster.
   kubectl:   export KUBECONFIG=%s; %s get si,krp,pods -A

@@ -24,6 +24,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rsched/rsched/hack/genprogram/apiload"
 	"github.com/rsched/rsched/internal/server/schedule"
 )
 
@@ -60,8 +61,8 @@ func runLoad(out io.Writer, base, token string, residents, faculty int, fromS, t
 	if err != nil {
 		return err
 	}
-	l := &loader{base: strings.TrimRight(base, "/"), token: token, client: &http.Client{Timeout: budget + 2*time.Minute}}
-	res, err := l.load(context.Background(), p, budget, seed)
+	l := &apiload.Client{Base: strings.TrimRight(base, "/"), Token: token, HTTP: &http.Client{Timeout: budget + 2*time.Minute}}
+	res, err := l.Load(context.Background(), p, budget, seed)
 	if err != nil {
 		return err
 	}

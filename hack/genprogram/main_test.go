@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rsched/rsched/hack/genprogram/apiload"
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyring/keyringtest"
 	"github.com/rsched/rsched/internal/server/app"
@@ -69,7 +70,6 @@ func TestLoadProgramIntoAServerAndGenerate(t *testing.T) {
 	}
 	cfg := config.Default()
 	cfg.Issuer = "https://schedule.example.org"
-	cfg.Auth.MFARequiredRoles = nil
 	big := config.Limit{Requests: 100000, Period: config.Duration(time.Minute)}
 	cfg.RateLimit.API, cfg.RateLimit.Login, cfg.RateLimit.Register = big, big, big
 	ring := keyringtest.Build(t, 1,
@@ -82,23 +82,18 @@ func TestLoadProgramIntoAServerAndGenerate(t *testing.T) {
 	t.Cleanup(a.Close)
 	srv := httptest.NewServer(a.HTTP)
 	t.Cleanup(srv.Close)
-	l := &loader{base: srv.URL, client: srv.Client()}
-	const pw = "Correct-Horse-Battery-9"
-	if _, err := l.call(context.Background(), "POST", "/api/v1/auth/register", map[string]any{"username": "coord", "email": "c@example.org", "password": pw}, nil, 201); err != nil {
-		t.Fatal(err)
-	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-	}
-	if _, err := l.call(context.Background(), "POST", "/api/v1/auth/login/json", map[string]any{"username": "coord", "password": pw}, &tok, 200); err != nil {
-		t.Fatal(err)
+	// The instance requires MFA of administrators (the default): Bootstrap enrols.
+	l := &apiload.Client{Base: srv.URL, HTTP: srv.Client()}
+	secret, err := l.Bootstrap(context.Background(), "coord", "c@example.org", "Correct-Horse-Battery-9")
+	if err != nil || len(secret) == 0 {
+		t.Fatalf("bootstrap: %v (MFA secret of %d bytes)", err, len(secret))
 	}
 
 	var out bytes.Buffer
 	if err := runLoad(&out, srv.URL, "", 18, 12, "2026-07-02", "2026-07-29", 0.05, 1, time.Second); err == nil {
 		t.Fatal("-load without a token was accepted")
 	}
-	if err := runLoad(&out, srv.URL, tok.AccessToken, 18, 12, "2026-07-02", "2026-07-29", 0.05, 1, time.Second); err != nil {
+	if err := runLoad(&out, srv.URL, l.Token, 18, 12, "2026-07-02", "2026-07-29", 0.05, 1, time.Second); err != nil {
 		t.Fatal(err)
 	}
 	var res struct {
@@ -129,7 +124,7 @@ func TestLoadProgramIntoAServerAndGenerate(t *testing.T) {
 
 func TestOverlappingAbsencesAreMergedBeforeLoading(t *testing.T) {
 	d := func(n int) schedule.Date { return schedule.Date{Year: 2026, Month: time.July, Day: n} }
-	got := mergeAbsences([]schedule.Absence{
+	got := apiload.MergeAbsences([]schedule.Absence{
 		{PersonID: "b", Start: d(1), End: d(2)},
 		{PersonID: "a", Start: d(5), End: d(9)},
 		{PersonID: "a", Start: d(1), End: d(3)},

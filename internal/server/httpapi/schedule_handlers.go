@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -230,19 +231,27 @@ func (s *server) exportCSV(w http.ResponseWriter, r *http.Request) {
 		s.schedFail(w, r, err)
 		return
 	}
+	s.record(r, principal(r).ID, "schedule.export", fmt.Sprintf("schedule:%s..%s", from, to), map[string]any{"format": "csv", "rows": len(as)})
+	s.attachment(w, r, "text/csv; charset=utf-8", fmt.Sprintf("schedule-%s-%s.csv", from, to), func(buf io.Writer, dir schedule.Directory) error {
+		return schedule.WriteCSV(buf, liveAssignments(as), dir)
+	})
+}
+
+// attachment writes what render makes with the names of people and templates as a download.
+// It renders into a buffer first, so a failure is still a JSON error and never half a file.
+func (s *server) attachment(w http.ResponseWriter, r *http.Request, contentType, filename string, render func(io.Writer, schedule.Directory) error) {
 	dir, err := s.directory(r)
 	if err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
 	var buf bytes.Buffer
-	if err := schedule.WriteCSV(&buf, liveAssignments(as), dir); err != nil {
+	if err := render(&buf, dir); err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.record(r, principal(r).ID, "schedule.export", fmt.Sprintf("schedule:%s..%s", from, to), map[string]any{"format": "csv", "rows": len(as)})
-	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
-	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="schedule-%s-%s.csv"`, from, to))
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, filename))
 	_, _ = w.Write(buf.Bytes())
 }
 
@@ -267,20 +276,10 @@ func (s *server) calendar(w http.ResponseWriter, r *http.Request) {
 		s.schedFail(w, r, err)
 		return
 	}
-	dir, err := s.directory(r)
-	if err != nil {
-		s.schedFail(w, r, err)
-		return
-	}
-	var buf bytes.Buffer
-	if err := schedule.WriteICal(&buf, id, liveAssignments(as), dir, schedule.ICalOptions{Name: p.Name + " — schedule", Host: r.Host,
-		Location: s.Scheduling.Location(), Now: s.now()}); err != nil {
-		s.schedFail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "text/calendar; charset=utf-8")
-	w.Header().Set("Content-Disposition", `attachment; filename="schedule.ics"`)
-	_, _ = w.Write(buf.Bytes())
+	s.attachment(w, r, "text/calendar; charset=utf-8", "schedule.ics", func(buf io.Writer, dir schedule.Directory) error {
+		return schedule.WriteICal(buf, id, liveAssignments(as), dir, schedule.ICalOptions{Name: p.Name + " — schedule", Host: r.Host,
+			Location: s.Scheduling.Location(), Now: s.now()})
+	})
 }
 
 // blocks lists the academic blocks overlapping a range (default: the academic year of today).

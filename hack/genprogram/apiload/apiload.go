@@ -1,4 +1,8 @@
-package main
+// Package apiload drives a running scheduler's API as a coordinator would: it signs in (enrolling
+// MFA when the role requires it), puts a synthetic program in (people, rotation templates,
+// absences requested and approved) and generates a range there. hack/genprogram -load and the
+// demo use it.
+package apiload
 
 import (
 	"bytes"
@@ -14,26 +18,25 @@ import (
 	"github.com/rsched/rsched/internal/server/schedule"
 )
 
-// loader puts a synthetic program into a running scheduler through its API, as a coordinator
-// would: people, rotation templates, absences requested and approved, then a generated schedule.
-type loader struct {
-	base, token string
-	client      *http.Client
+// Client calls one scheduler's API with a bearer token (set by SignIn, or given).
+type Client struct {
+	Base, Token string
+	HTTP        *http.Client
 }
 
-// apiError is a refused API call; it quotes the API's detail, never the token.
-type apiError struct {
+// Error is a refused API call; it quotes the API's detail, never the token.
+type Error struct {
 	method, path string
 	status       int
 	detail       string
 }
 
-func (e *apiError) Error() string {
+func (e *Error) Error() string {
 	return fmt.Sprintf("%s %s: %d %s", e.method, e.path, e.status, e.detail)
 }
 
-// call sends body as JSON and decodes the answer into out; want lists the accepted statuses.
-func (l *loader) call(ctx context.Context, method, path string, body, out any, want ...int) (int, error) {
+// Call sends body as JSON and decodes the answer into out; want lists the accepted statuses.
+func (l *Client) Call(ctx context.Context, method, path string, body, out any, want ...int) (int, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -42,17 +45,17 @@ func (l *loader) call(ctx context.Context, method, path string, body, out any, w
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, l.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, l.Base+path, rd)
 	if err != nil {
 		return 0, err
 	}
-	if l.token != "" {
-		req.Header.Set("Authorization", "Bearer "+l.token)
+	if l.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+l.Token)
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
-	res, err := l.client.Do(req)
+	res, err := l.HTTP.Do(req)
 	if err != nil {
 		return 0, fmt.Errorf("%s %s: %w", method, path, err)
 	}
@@ -66,7 +69,7 @@ func (l *loader) call(ctx context.Context, method, path string, body, out any, w
 			Detail string `json:"detail"`
 		}
 		_ = json.Unmarshal(raw, &e)
-		return res.StatusCode, &apiError{method, path, res.StatusCode, e.Detail}
+		return res.StatusCode, &Error{method, path, res.StatusCode, e.Detail}
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -76,9 +79,9 @@ func (l *loader) call(ctx context.Context, method, path string, body, out any, w
 	return res.StatusCode, nil
 }
 
-// mergeAbsences joins a person's overlapping or adjacent absences: the API refuses overlapping
+// MergeAbsences joins a person's overlapping or adjacent absences: the API refuses overlapping
 // ones, and the generator draws them independently.
-func mergeAbsences(as []schedule.Absence) []schedule.Absence {
+func MergeAbsences(as []schedule.Absence) []schedule.Absence {
 	sorted := slices.Clone(as)
 	slices.SortFunc(sorted, func(a, b schedule.Absence) int {
 		if c := strings.Compare(a.PersonID, b.PersonID); c != 0 {
@@ -99,8 +102,8 @@ func mergeAbsences(as []schedule.Absence) []schedule.Absence {
 	return out
 }
 
-// loadResult is what -load prints.
-type loadResult struct {
+// Result is what Load did.
+type Result struct {
 	People      int             `json:"people"`
 	Templates   int             `json:"rotation_templates"`
 	Absences    int             `json:"absences_approved"`
@@ -109,10 +112,10 @@ type loadResult struct {
 	Run         json.RawMessage `json:"run"`
 }
 
-// load puts p into the server and generates [p.From, p.To] with the given budget.
-func (l *loader) load(ctx context.Context, p *schedule.Problem, budget time.Duration, seed uint64) (loadResult, error) {
+// Load puts p into the server and generates [p.From, p.To] with the given budget.
+func (l *Client) Load(ctx context.Context, p *schedule.Problem, budget time.Duration, seed uint64) (Result, error) {
 	start := time.Now()
-	var res loadResult
+	var res Result
 	ids := map[string]string{}
 	for _, x := range p.People {
 		body := map[string]any{"name": x.Name, "type": x.Type}
@@ -122,7 +125,7 @@ func (l *loader) load(ctx context.Context, p *schedule.Problem, budget time.Dura
 			body["max_sessions_per_week"] = x.MaxSessionsPerWeek
 		}
 		var out struct{ ID string }
-		if _, err := l.call(ctx, "POST", "/api/v1/people", body, &out, http.StatusCreated); err != nil {
+		if _, err := l.Call(ctx, "POST", "/api/v1/people", body, &out, http.StatusCreated); err != nil {
 			return res, err
 		}
 		ids[x.ID] = out.ID
@@ -135,25 +138,25 @@ func (l *loader) load(ctx context.Context, p *schedule.Problem, budget time.Dura
 			body["allowed_pgy_levels"] = []int{}
 		}
 		var out struct{ ID string }
-		if _, err := l.call(ctx, "POST", "/api/v1/rotation-templates", body, &out, http.StatusCreated); err != nil {
+		if _, err := l.Call(ctx, "POST", "/api/v1/rotation-templates", body, &out, http.StatusCreated); err != nil {
 			return res, err
 		}
 		res.Templates++
 	}
-	for _, a := range mergeAbsences(p.Absences) {
+	for _, a := range MergeAbsences(p.Absences) {
 		var out struct{ ID string }
 		body := map[string]any{"person_id": ids[a.PersonID], "start_date": a.Start, "end_date": a.End, "absence_type": "vacation"}
-		if _, err := l.call(ctx, "POST", "/api/v1/absences", body, &out, http.StatusCreated); err != nil {
+		if _, err := l.Call(ctx, "POST", "/api/v1/absences", body, &out, http.StatusCreated); err != nil {
 			return res, err
 		}
-		if _, err := l.call(ctx, "POST", "/api/v1/absences/"+out.ID+"/approve", nil, nil, http.StatusOK); err != nil {
+		if _, err := l.Call(ctx, "POST", "/api/v1/absences/"+out.ID+"/approve", nil, nil, http.StatusOK); err != nil {
 			return res, err
 		}
 		res.Absences++
 	}
 	res.LoadSeconds = time.Since(start).Seconds()
 	body := map[string]any{"start_date": p.From, "end_date": p.To, "time_budget_seconds": budget.Seconds(), "seed": seed}
-	status, err := l.call(ctx, "POST", "/api/v1/schedule/generate", body, &res.Run, http.StatusOK, http.StatusMultiStatus)
+	status, err := l.Call(ctx, "POST", "/api/v1/schedule/generate", body, &res.Run, http.StatusOK, http.StatusMultiStatus)
 	res.HTTPStatus = status
 	return res, err
 }
