@@ -9,7 +9,7 @@ import (
 	"time"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
-	"github.com/rsched/rsched/hack/genprogram/apiload"
+	"github.com/rsched/rsched/internal/apiload"
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/server/schedule"
 	"github.com/rsched/rsched/internal/testenv"

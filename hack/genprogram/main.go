@@ -24,7 +24,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rsched/rsched/hack/genprogram/apiload"
+	"github.com/rsched/rsched/internal/apiload"
 	"github.com/rsched/rsched/internal/server/schedule"
 )
 

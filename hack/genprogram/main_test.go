@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rsched/rsched/hack/genprogram/apiload"
+	"github.com/rsched/rsched/internal/apiload"
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyring/keyringtest"
 	"github.com/rsched/rsched/internal/server/app"

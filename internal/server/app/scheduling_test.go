@@ -169,6 +169,30 @@ func TestPeopleListsAreMinimisedAndInputChecked(t *testing.T) {
 		}
 	}
 	e.call("POST", "/api/v1/people", map[string]any{"name": "Dup", "type": "faculty", "email": "ME@hospital.example"}, req{bearer: coord.Access}).want(t, 409, "a taken e-mail")
+
+	// The predecessor's attributes are kept and filterable.
+	pd := e.call("POST", "/api/v1/people", map[string]any{"name": "Dr. Director", "type": "faculty", "faculty_role": "pd", "specialties": []string{"sports medicine", "obstetrics"},
+		"performs_procedures": true, "primary_duty": "Program director", "admin_type": "GME", "max_sessions_per_week": 4, "min_clinic_halfdays_per_week": 2},
+		req{bearer: coord.Access}).want(t, 201, "a program director")
+	for _, q := range []string{"faculty_role=pd", "specialty=obstetrics", "performs_procedures=true"} {
+		l := e.call("GET", "/api/v1/people?"+q, nil, req{bearer: coord.Access}).want(t, 200, q)
+		if l.Body["total"].(float64) != 1 || l.Body["items"].([]any)[0].(map[string]any)["id"] != pd.str("id") {
+			t.Errorf("%s: %s", q, l.Raw)
+		}
+	}
+	for body, want := range map[string]string{
+		`{"name":"X","type":"resident","pgy_level":1,"faculty_role":"pd"}`:                         "for faculty only",
+		`{"name":"X","type":"faculty","faculty_role":"dean"}`:                                      "faculty_role must be one of",
+		`{"name":"X","type":"faculty","max_sessions_per_week":2,"min_clinic_halfdays_per_week":3}`: "above max_sessions_per_week",
+		`{"name":"X","type":"faculty","specialties":[""]}`:                                         "each specialty",
+		`{"name":"X\u0000","type":"faculty"}`:                                                      "name is required",
+	} {
+		r := e.call("POST", "/api/v1/people", body, req{bearer: coord.Access, contentType: "application/json"})
+		if r.Status != 422 || !strings.Contains(r.detail(), want) {
+			t.Errorf("%s: %d %q, want 422 naming %q", body, r.Status, r.detail(), want)
+		}
+	}
+	e.call("GET", "/api/v1/people?q=%00", nil, req{bearer: coord.Access}).want(t, 422, "a NUL in the query")
 	e.call("GET", "/api/v1/people/not-a-uuid", nil, req{bearer: coord.Access}).want(t, 404, "a malformed id")
 	up := e.call("PATCH", "/api/v1/people/"+id, map[string]any{"pgy_level": 3}, req{bearer: coord.Access}).want(t, 200, "promote")
 	if up.Body["pgy_level"].(float64) != 3 || up.str("name") != "Dr. Me" {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -17,19 +18,32 @@ import (
 // personView is a person as the API shows it. Lists leave out the contact and account fields
 // (data minimisation); single reads show them to coordinators, administrators and the person.
 type personView struct {
-	ID                 string    `json:"id"`
-	Name               string    `json:"name"`
-	Type               string    `json:"type"`
-	PGYLevel           *int      `json:"pgy_level,omitempty"`
-	MaxSessionsPerWeek int       `json:"max_sessions_per_week"`
-	Email              string    `json:"email,omitempty"`
-	UserID             string    `json:"user_id,omitempty"`
-	CreatedAt          time.Time `json:"created_at"`
-	UpdatedAt          time.Time `json:"updated_at"`
+	ID                 string `json:"id"`
+	Name               string `json:"name"`
+	Type               string `json:"type"`
+	PGYLevel           *int   `json:"pgy_level,omitempty"`
+	MaxSessionsPerWeek int    `json:"max_sessions_per_week"`
+	// The predecessor's attributes.
+	PerformsProcedures       bool      `json:"performs_procedures"`
+	Specialties              []string  `json:"specialties"`
+	PrimaryDuty              string    `json:"primary_duty,omitempty"`
+	FacultyRole              string    `json:"faculty_role,omitempty"`
+	AdminType                string    `json:"admin_type,omitempty"`
+	MinClinicHalfdaysPerWeek int       `json:"min_clinic_halfdays_per_week"`
+	Email                    string    `json:"email,omitempty"`
+	UserID                   string    `json:"user_id,omitempty"`
+	CreatedAt                time.Time `json:"created_at"`
+	UpdatedAt                time.Time `json:"updated_at"`
 }
 
 func viewPerson(p store.PersonRecord, full bool) personView {
-	v := personView{ID: p.ID, Name: p.Name, Type: string(p.Type), MaxSessionsPerWeek: p.MaxSessionsPerWeek, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt}
+	a := p.PersonAttributes
+	v := personView{ID: p.ID, Name: p.Name, Type: string(p.Type), MaxSessionsPerWeek: p.MaxSessionsPerWeek, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
+		PerformsProcedures: a.PerformsProcedures, Specialties: a.Specialties, PrimaryDuty: a.PrimaryDuty, FacultyRole: a.FacultyRole, AdminType: a.AdminType,
+		MinClinicHalfdaysPerWeek: a.MinClinicHalfdaysPerWeek}
+	if v.Specialties == nil {
+		v.Specialties = []string{}
+	}
 	if p.Type == schedule.Resident {
 		pgy := p.PGY
 		v.PGYLevel = &pgy
@@ -48,6 +62,13 @@ type personBody struct {
 	MaxSessionsPerWeek *int    `json:"max_sessions_per_week"`
 	Email              *string `json:"email"`
 	UserID             *string `json:"user_id"`
+
+	PerformsProcedures       *bool     `json:"performs_procedures"`
+	Specialties              *[]string `json:"specialties"`
+	PrimaryDuty              *string   `json:"primary_duty"`
+	FacultyRole              *string   `json:"faculty_role"`
+	AdminType                *string   `json:"admin_type"`
+	MinClinicHalfdaysPerWeek *int      `json:"min_clinic_halfdays_per_week"`
 }
 
 // apply writes the body's fields over p and checks the result.
@@ -70,8 +91,30 @@ func (b personBody) apply(p *store.PersonRecord) string {
 	if b.UserID != nil {
 		p.UserID = strings.ToLower(*b.UserID)
 	}
+	a := &p.PersonAttributes
+	if b.PerformsProcedures != nil {
+		a.PerformsProcedures = *b.PerformsProcedures
+	}
+	if b.Specialties != nil {
+		a.Specialties = *b.Specialties
+	}
+	if b.PrimaryDuty != nil {
+		a.PrimaryDuty = strings.TrimSpace(*b.PrimaryDuty)
+	}
+	if b.FacultyRole != nil {
+		a.FacultyRole = *b.FacultyRole
+	}
+	if b.AdminType != nil {
+		a.AdminType = strings.TrimSpace(*b.AdminType)
+	}
+	if b.MinClinicHalfdaysPerWeek != nil {
+		a.MinClinicHalfdaysPerWeek = *b.MinClinicHalfdaysPerWeek
+	}
 	if p.Type == schedule.Faculty {
 		p.PGY = 0
+	}
+	if msg := checkAttributes(*a, p.Type, p.MaxSessionsPerWeek); msg != "" {
+		return msg
 	}
 	switch {
 	case p.Name == "" || utf8.RuneCountInString(p.Name) > 200 || !validText(p.Name):
@@ -86,6 +129,32 @@ func (b personBody) apply(p *store.PersonRecord) string {
 		return "email is not a valid address such as name@example.org"
 	case p.UserID != "" && !scheduling.ValidID(p.UserID):
 		return "user_id must be a user's id"
+	}
+	return ""
+}
+
+// check validates the predecessor's attributes.
+func checkAttributes(a store.PersonAttributes, typ schedule.PersonType, maxSessions int) string {
+	switch {
+	case len(a.Specialties) > 20:
+		return "specialties lists at most 20"
+	case utf8.RuneCountInString(a.PrimaryDuty) > 100 || !validText(a.PrimaryDuty):
+		return "primary_duty is text of at most 100 characters"
+	case utf8.RuneCountInString(a.AdminType) > 50 || !validText(a.AdminType):
+		return "admin_type is text of at most 50 characters"
+	case a.FacultyRole != "" && !slices.Contains(store.FacultyRoles, a.FacultyRole):
+		return "faculty_role must be one of " + strings.Join(store.FacultyRoles, ", ")
+	case typ != schedule.Faculty && (a.FacultyRole != "" || a.AdminType != ""):
+		return "faculty_role and admin_type are for faculty only"
+	case a.MinClinicHalfdaysPerWeek < 0 || a.MinClinicHalfdaysPerWeek > 14:
+		return "min_clinic_halfdays_per_week must be from 0 to 14"
+	case maxSessions > 0 && a.MinClinicHalfdaysPerWeek > maxSessions:
+		return "min_clinic_halfdays_per_week is above max_sessions_per_week"
+	}
+	for _, sp := range a.Specialties {
+		if sp == "" || utf8.RuneCountInString(sp) > 100 || !validText(sp) {
+			return "each specialty is text of 1 to 100 characters"
+		}
 	}
 	return ""
 }
@@ -112,6 +181,23 @@ func (s *server) listPeople(w http.ResponseWriter, r *http.Request) {
 	if utf8.RuneCountInString(f.Query) > 100 || !validText(f.Query) {
 		Error(w, http.StatusUnprocessableEntity, "q must be text of at most 100 characters")
 		return
+	}
+	f.FacultyRole, f.Specialty = q.Get("faculty_role"), q.Get("specialty")
+	if f.FacultyRole != "" && !slices.Contains(store.FacultyRoles, f.FacultyRole) {
+		Error(w, http.StatusUnprocessableEntity, "faculty_role must be one of "+strings.Join(store.FacultyRoles, ", "))
+		return
+	}
+	if utf8.RuneCountInString(f.Specialty) > 100 || !validText(f.Specialty) {
+		Error(w, http.StatusUnprocessableEntity, "specialty must be text of at most 100 characters")
+		return
+	}
+	if v := q.Get("performs_procedures"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			Error(w, http.StatusUnprocessableEntity, "performs_procedures must be true or false")
+			return
+		}
+		f.PerformsProcedures = &b
 	}
 	people, total, err := s.Scheduling.Store().ListPeople(r.Context(), f)
 	if err != nil {

@@ -19,19 +19,48 @@ type PersonRecord struct {
 	// Email is contact data: shown only to coordinators, administrators and the person.
 	Email string
 	// UserID links the person to the account that signs in as them ("" for none).
-	UserID    string
+	UserID string
+	// The predecessor's descriptive attributes (PersonAttributes): stored, not scheduled on.
+	PersonAttributes
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
 
-const personColumns = `id, name, type, coalesce(email, ''), coalesce(pgy_level, 0), max_sessions_per_week, coalesce(user_id::text, ''), created_at, updated_at`
+// PersonAttributes describe a person for coordinators; FacultyRole and AdminType are faculty's.
+type PersonAttributes struct {
+	PerformsProcedures       bool
+	Specialties              []string
+	PrimaryDuty              string
+	FacultyRole              string
+	AdminType                string
+	MinClinicHalfdaysPerWeek int
+}
+
+// FacultyRoles are the values of PersonAttributes.FacultyRole.
+var FacultyRoles = []string{"pd", "apd", "oic", "dept_chief", "sports_med", "core"}
+
+const personColumns = `id, name, type, coalesce(email, ''), coalesce(pgy_level, 0), max_sessions_per_week, coalesce(user_id::text, ''),
+	performs_procedures, specialties, coalesce(primary_duty, ''), coalesce(faculty_role, ''), coalesce(admin_type, ''), min_clinic_halfdays_per_week,
+	created_at, updated_at`
 
 func scanPerson(r pgx.Row) (PersonRecord, error) {
 	var p PersonRecord
 	var typ string
-	err := r.Scan(&p.ID, &p.Name, &typ, &p.Email, &p.PGY, &p.MaxSessionsPerWeek, &p.UserID, &p.CreatedAt, &p.UpdatedAt)
+	a := &p.PersonAttributes
+	err := r.Scan(&p.ID, &p.Name, &typ, &p.Email, &p.PGY, &p.MaxSessionsPerWeek, &p.UserID,
+		&a.PerformsProcedures, &a.Specialties, &a.PrimaryDuty, &a.FacultyRole, &a.AdminType, &a.MinClinicHalfdaysPerWeek, &p.CreatedAt, &p.UpdatedAt)
 	p.Type = schedule.PersonType(typ)
+	if len(a.Specialties) == 0 {
+		a.Specialties = nil
+	}
 	return p, err
+}
+
+func specialties(a PersonAttributes) []string {
+	if a.Specialties == nil {
+		return []string{}
+	}
+	return a.Specialties
 }
 
 func personArgs(p PersonRecord) (pgy *int, email, user *string) {
@@ -44,9 +73,12 @@ func personArgs(p PersonRecord) (pgy *int, email, user *string) {
 // CreatePerson stores a person (ErrConflict for a taken e-mail or account).
 func (s *Store) CreatePerson(ctx context.Context, p PersonRecord) (PersonRecord, error) {
 	pgy, email, user := personArgs(p)
-	out, err := scanPerson(s.Pool.QueryRow(ctx, `INSERT INTO people (id, name, type, email, pgy_level, max_sessions_per_week, user_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING `+personColumns,
-		uuid.NewString(), p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user))
+	a := p.PersonAttributes
+	out, err := scanPerson(s.Pool.QueryRow(ctx, `INSERT INTO people (id, name, type, email, pgy_level, max_sessions_per_week, user_id,
+		performs_procedures, specialties, primary_duty, faculty_role, admin_type, min_clinic_halfdays_per_week)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING `+personColumns,
+		uuid.NewString(), p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user,
+		a.PerformsProcedures, specialties(a), nullable(a.PrimaryDuty), nullable(a.FacultyRole), nullable(a.AdminType), a.MinClinicHalfdaysPerWeek))
 	if err != nil {
 		return out, fmt.Errorf("store: creating a person: %w", pgErr(err))
 	}
@@ -71,8 +103,12 @@ type PersonFilter struct {
 	PGY   int
 	Query string
 	IDs   []string
-	Page  int
-	Size  int
+	// FacultyRole, Specialty and PerformsProcedures filter on the predecessor's attributes.
+	FacultyRole        string
+	Specialty          string
+	PerformsProcedures *bool
+	Page               int
+	Size               int
 }
 
 // ListPeople returns one page of people ordered by type, level and name, and the total.
@@ -90,6 +126,15 @@ func (s *Store) ListPeople(ctx context.Context, f PersonFilter) ([]PersonRecord,
 	}
 	if f.IDs != nil {
 		where = append(where, "id = ANY("+arg(f.IDs)+"::uuid[])")
+	}
+	if f.FacultyRole != "" {
+		where = append(where, "faculty_role = "+arg(f.FacultyRole))
+	}
+	if f.Specialty != "" {
+		where = append(where, arg(f.Specialty)+" = ANY(specialties)")
+	}
+	if f.PerformsProcedures != nil {
+		where = append(where, "performs_procedures = "+arg(*f.PerformsProcedures))
 	}
 	cond := strings.Join(where, " AND ")
 	var total int
@@ -116,9 +161,12 @@ func (s *Store) ListPeople(ctx context.Context, f PersonFilter) ([]PersonRecord,
 // ErrStale if someone changed it meanwhile, so a read-modify-write never loses their change.
 func (s *Store) UpdatePerson(ctx context.Context, p PersonRecord) (PersonRecord, error) {
 	pgy, email, user := personArgs(p)
+	a := p.PersonAttributes
 	out, err := scanPerson(s.Pool.QueryRow(ctx, `UPDATE people SET name = $2, type = $3, email = $4, pgy_level = $5,
-		max_sessions_per_week = $6, user_id = $7, updated_at = greatest(now(), updated_at + interval '1 microsecond')
-		WHERE id = $1 AND updated_at = $8 RETURNING `+personColumns, p.ID, p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user, p.UpdatedAt))
+		max_sessions_per_week = $6, user_id = $7, performs_procedures = $9, specialties = $10, primary_duty = $11, faculty_role = $12,
+		admin_type = $13, min_clinic_halfdays_per_week = $14, updated_at = greatest(now(), updated_at + interval '1 microsecond')
+		WHERE id = $1 AND updated_at = $8 RETURNING `+personColumns, p.ID, p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user, p.UpdatedAt,
+		a.PerformsProcedures, specialties(a), nullable(a.PrimaryDuty), nullable(a.FacultyRole), nullable(a.AdminType), a.MinClinicHalfdaysPerWeek))
 	if isNoRows(err) {
 		return out, s.staleOrGoneIn(ctx, "people", p.ID)
 	}
