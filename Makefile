@@ -43,12 +43,12 @@ generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods for the API types.
 	$(CONTROLLER_GEN) object:headerFile=hack/boilerplate.go.txt paths=./api/...
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into config/, and copy the CRDs into the Helm chart.
+manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into config/, and copy the CRDs into the Helm chart (files/crds, rendered by templates/crds.yaml).
 	$(CONTROLLER_GEN) rbac:roleName=rsched-manager crd paths=./api/... paths=./controllers/... \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
-	mkdir -p charts/rsched/crds
-	rm -f charts/rsched/crds/*.yaml
-	cp config/crd/bases/*.yaml charts/rsched/crds/
+	mkdir -p charts/rsched-operator/files/crds
+	rm -f charts/rsched-operator/files/crds/*.yaml
+	cp config/crd/bases/*.yaml charts/rsched-operator/files/crds/
 
 .PHONY: crd-snapshot
 crd-snapshot: manifests test-components ## Record the CRD schemas in api/v1alpha1/testdata/crd-schema-snapshot.json after adding fields (TestCRDSchemaIsCompatible fails on a removed or retyped one).
@@ -169,7 +169,7 @@ helm-bin: $(HELM) ## Print the path of the helm binary in the tool cache (buildi
 
 .PHONY: helm-lint
 helm-lint: $(HELM) ## Lint the Helm chart (warnings fail it).
-	$(HELM) lint --strict charts/rsched
+	$(HELM) lint --strict charts/rsched-operator
 
 ##@ Tools
 

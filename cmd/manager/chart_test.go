@@ -36,7 +36,7 @@ import (
 	"github.com/rsched/rsched/internal/testenv"
 )
 
-// The Helm chart in charts/rsched, checked with the real helm binary (built by `make test` or
+// The Helm chart in charts/rsched-operator, checked with the real helm binary (built by `make test` or
 // `make helm-lint` into the tool cache) and applied to a real API server.
 
 const chartNamespace = "rsched-system"
@@ -107,7 +107,7 @@ func newHelm(t *testing.T) *helmCLI {
 		"HELM_DATA_HOME="+filepath.Join(home, "data"),
 		"KUBECONFIG="+filepath.Join(home, "no-kubeconfig"),
 	)
-	return &helmCLI{bin: bin, chart: filepath.Join(testenv.RepoRoot(), "charts", "rsched"), env: env}
+	return &helmCLI{bin: bin, chart: filepath.Join(testenv.RepoRoot(), "charts", "rsched-operator"), env: env}
 }
 
 // run runs helm and returns its standard output; stderr is returned in the error.
@@ -213,21 +213,24 @@ func TestChartLintAndRender(t *testing.T) {
 		}
 	}
 
-	// The chart's CRDs are `make manifests`' copies of config/crd/bases.
+	// The chart's CRDs are `make manifests`' copies of config/crd/bases, rendered as templates.
 	bases, err := filepath.Glob(filepath.Join(testenv.RepoRoot(), "config", "crd", "bases", "*.yaml"))
 	if err != nil || len(bases) == 0 {
 		t.Fatalf("no CRDs in config/crd/bases: %v", err)
 	}
-	chartCRDs, _ := filepath.Glob(filepath.Join(h.chart, "crds", "*.yaml"))
+	chartCRDs, _ := filepath.Glob(filepath.Join(h.chart, "files", "crds", "*.yaml"))
 	if len(chartCRDs) != len(bases) {
-		t.Errorf("charts/rsched/crds has %d files, config/crd/bases %d: run `make manifests`", len(chartCRDs), len(bases))
+		t.Errorf("charts/rsched-operator/files/crds has %d files, config/crd/bases %d: run `make manifests`", len(chartCRDs), len(bases))
 	}
 	for _, b := range bases {
 		want, _ := os.ReadFile(b)
-		got, err := os.ReadFile(filepath.Join(h.chart, "crds", filepath.Base(b)))
+		got, err := os.ReadFile(filepath.Join(h.chart, "files", "crds", filepath.Base(b)))
 		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("charts/rsched/crds/%s differs from config/crd/bases (%v): run `make manifests`", filepath.Base(b), err)
+			t.Errorf("charts/rsched-operator/files/crds/%s differs from config/crd/bases (%v): run `make manifests`", filepath.Base(b), err)
 		}
+	}
+	if _, err := os.Stat(filepath.Join(h.chart, "crds")); !os.IsNotExist(err) {
+		t.Errorf("the chart has a crds/ folder, which Helm never upgrades: the CRDs belong in files/crds (%v)", err)
 	}
 
 	// Defaults: what config/default installs, named as kustomize names it for release "rsched".
@@ -239,22 +242,68 @@ func TestChartLintAndRender(t *testing.T) {
 		"ClusterRole/rsched-schedulerinstance-editor", "ClusterRole/rsched-schedulerinstance-viewer",
 		"ClusterRole/rsched-keyrotationpolicy-editor", "ClusterRole/rsched-keyrotationpolicy-viewer",
 		"ClusterRole/rsched-manager", "ClusterRoleBinding/rsched-manager",
+		"CustomResourceDefinition/schedulerinstances.scheduling.rsched.io", "CustomResourceDefinition/keyrotationpolicies.scheduling.rsched.io",
 	} {
 		if def[want] == nil {
 			t.Errorf("default render lacks %s", want)
 		}
 	}
+	// The rendered CRDs are config/crd/bases' schemas, kept on uninstall by default.
+	for _, b := range bases {
+		raw, _ := os.ReadFile(b)
+		var base map[string]any
+		if err := sigsyaml.Unmarshal(raw, &base); err != nil {
+			t.Fatal(err)
+		}
+		name, _, _ := unstructured.NestedString(base, "metadata", "name")
+		crd := def["CustomResourceDefinition/"+name]
+		if crd == nil {
+			continue
+		}
+		if !reflect.DeepEqual(crd.Object["spec"], base["spec"]) {
+			t.Errorf("the rendered CRD %s differs from %s", name, b)
+		}
+		if crd.GetAnnotations()["helm.sh/resource-policy"] != "keep" || crd.GetLabels()["app.kubernetes.io/managed-by"] != "Helm" {
+			t.Errorf("CRD %s: annotations %v labels %v", name, crd.GetAnnotations(), crd.GetLabels())
+		}
+	}
+	for _, o := range decodeManifest(t, h.template(t, "--set", "crds.keep=false")) {
+		if o.GetKind() == "CustomResourceDefinition" && o.GetAnnotations()["helm.sh/resource-policy"] != "" {
+			t.Errorf("crds.keep=false: %s is still kept", o.GetName())
+		}
+	}
+	for _, o := range decodeManifest(t, h.template(t, "--set", "crds.enabled=false")) {
+		if o.GetKind() == "CustomResourceDefinition" {
+			t.Errorf("crds.enabled=false renders %s", o.GetName())
+		}
+	}
+
+	// watchNamespaces: the manager's rules become a Role in each watched namespace (names quoted,
+	// so a namespace called "on" stays a string), and nothing of the manager is cluster-wide.
+	scoped := decodeManifest(t, h.template(t, "--set", "watchNamespaces={team-a,on}"))
+	roles := map[string]bool{}
+	for _, o := range scoped {
+		if o.GetName() != "rsched-manager" {
+			continue
+		}
+		switch o.GetKind() {
+		case "ClusterRole", "ClusterRoleBinding":
+			t.Errorf("watchNamespaces still renders %s/%s", o.GetKind(), o.GetName())
+		case "Role":
+			roles[o.GetNamespace()] = true
+			if !reflect.DeepEqual(o.Object["rules"], kustomizeRoleRules(t)) {
+				t.Errorf("Role in %s: rules differ from config/rbac/role.yaml", o.GetNamespace())
+			}
+		case "RoleBinding":
+			roles[o.GetNamespace()+"/binding"] = true
+		}
+	}
+	if len(roles) != 4 || !roles["team-a"] || !roles["on"] || !roles["team-a/binding"] || !roles["on/binding"] {
+		t.Errorf("watchNamespaces={team-a,on}: Roles and RoleBindings %v", roles)
+	}
 	// The manager's rules are exactly those controller-gen generated from the reconcilers' markers.
-	generated, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var kustomizeRole map[string]any
-	if err := sigsyaml.Unmarshal(generated, &kustomizeRole); err != nil {
-		t.Fatal(err)
-	}
-	if cr := def["ClusterRole/rsched-manager"]; cr != nil && !reflect.DeepEqual(cr.Object["rules"], kustomizeRole["rules"]) {
-		t.Errorf("chart manager rules differ from config/rbac/role.yaml:\nchart: %v\nrole.yaml: %v", cr.Object["rules"], kustomizeRole["rules"])
+	if cr := def["ClusterRole/rsched-manager"]; cr != nil && !reflect.DeepEqual(cr.Object["rules"], kustomizeRoleRules(t)) {
+		t.Errorf("chart manager rules differ from config/rbac/role.yaml:\nchart: %v\nrole.yaml: %v", cr.Object["rules"], kustomizeRoleRules(t))
 	}
 	for _, unwanted := range []string{"NetworkPolicy/rsched-manager", "ServiceMonitor/rsched-manager-metrics"} {
 		if def[unwanted] != nil {
@@ -302,8 +351,10 @@ func TestChartLintAndRender(t *testing.T) {
 		t.Errorf("overridden tlsConfig renders as %v", tc)
 	}
 
-	// Two releases never share a cluster-scoped object.
-	other, err := h.run("template", "other", h.chart, "--namespace", "other-system")
+	// Two releases never share a cluster-scoped object, the CRDs aside: there is one set per
+	// cluster, and a second release (another team's operator in namespaced mode) installs with
+	// crds.enabled=false.
+	other, err := h.run("template", "other", h.chart, "--namespace", "other-system", "--set", "crds.enabled=false")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,12 +375,28 @@ func TestChartLintAndRender(t *testing.T) {
 		{[]string{"--set", "watchNamespaces[0]=Team_A"}, "/watchNamespaces/0"},
 		{[]string{"--set", "replicaCount=2", "--set", "leaderElection.enabled=false"}, "replicaCount > 1 needs leaderElection.enabled=true"},
 		{[]string{"--set", "metrics.enabled=false", "--set", "metrics.serviceMonitor.enabled=true"}, "metrics.serviceMonitor.enabled needs metrics.enabled=true"},
+		{[]string{"--set", "crds.keep=maybe"}, "/crds/keep"},
+		{[]string{"--set", "watchNamespaces={a}", "--set", "rbac.extraRules[0].nonResourceURLs[0]=/healthz", "--set", "rbac.extraRules[0].verbs[0]=get"}, "nonResourceURLs need a ClusterRole"},
 	} {
 		_, err := h.run(append([]string{"template", "rsched", h.chart, "--namespace", chartNamespace}, c.args...)...)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("helm template %v: %v, want a failure mentioning %q", c.args, err, c.want)
 		}
 	}
+}
+
+// kustomizeRoleRules are the rules controller-gen wrote into config/rbac/role.yaml.
+func kustomizeRoleRules(t *testing.T) any {
+	t.Helper()
+	generated, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "rbac", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var role map[string]any
+	if err := sigsyaml.Unmarshal(generated, &role); err != nil {
+		t.Fatal(err)
+	}
+	return role["rules"]
 }
 
 // saKubeconfig writes a kubeconfig that authenticates as ServiceAccount ns/name, so that a process
@@ -420,6 +487,8 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 		"clusterrole.rbac.authorization.k8s.io/rsched-schedulerinstance-viewer serverside-applied",
 		"clusterrole.rbac.authorization.k8s.io/rsched-keyrotationpolicy-editor serverside-applied",
 		"clusterrole.rbac.authorization.k8s.io/rsched-keyrotationpolicy-viewer serverside-applied",
+		"customresourcedefinition.apiextensions.k8s.io/schedulerinstances.scheduling.rsched.io serverside-applied",
+		"customresourcedefinition.apiextensions.k8s.io/keyrotationpolicies.scheduling.rsched.io serverside-applied",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply output lacks %q", want)
@@ -518,13 +587,26 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 		t.Errorf("the manager was refused something with the chart's RBAC:\n%s", out)
 	}
 
-	// 3. An upgrade to every optional feature (ServiceMonitor aside: no CRD for it here).
+	// 3. An upgrade to every optional feature (ServiceMonitor aside: no CRD for it here), with
+	// watchNamespaces: the manager's cluster-wide role goes (as helm upgrade removes what it no
+	// longer renders) and Roles in the watched namespaces take its place.
+	for _, name := range []string{"team-a", "team-b"} {
+		if err := k.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := k.Client.Delete(ctx, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "rsched-manager"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Client.Delete(ctx, &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "rsched-manager"}}); err != nil {
+		t.Fatal(err)
+	}
 	out = applyManifest(t, k, h.template(t, kubeVersion, "-f", valuesFile(t, chartAllFeatures)))
 	for _, want := range []string{
 		"deployment.apps/rsched-manager serverside-applied",
 		"networkpolicy.networking.k8s.io/rsched-manager serverside-applied",
-		"clusterrole.rbac.authorization.k8s.io/rsched-manager serverside-applied",
-		"clusterrolebinding.rbac.authorization.k8s.io/rsched-manager serverside-applied",
+		"role.rbac.authorization.k8s.io/rsched-manager serverside-applied",
+		"rolebinding.rbac.authorization.k8s.io/rsched-manager serverside-applied",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply output lacks %q", want)
@@ -570,5 +652,32 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 	}
 	if !sar.Status.Allowed {
 		t.Errorf("rbac.extraRules: the manager may not list pods: %+v", sar.Status)
+	}
+	// In a watched namespace it may do its work; outside the watched namespaces, nothing.
+	for _, c := range []struct {
+		ns, verb, group, resource string
+		allowed                   bool
+	}{
+		{"team-b", "create", "apps", "deployments", true},
+		{"team-b", "list", "", "secrets", true},
+		{"team-b", "patch", "scheduling.rsched.io", "schedulerinstances/status", true},
+		{"default", "list", "", "secrets", false},
+		{"default", "create", "apps", "deployments", false},
+		{"kube-system", "create", "", "serviceaccounts/token", false},
+		{"", "list", "scheduling.rsched.io", "schedulerinstances", false},
+	} {
+		resource, sub, _ := strings.Cut(c.resource, "/")
+		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: "system:serviceaccount:" + chartNamespace + ":rsched-manager",
+			ResourceAttributes: &authorizationv1.ResourceAttributes{
+				Namespace: c.ns, Verb: c.verb, Group: c.group, Resource: resource, Subresource: sub,
+			},
+		}}
+		if err := k.Client.Create(ctx, sar); err != nil {
+			t.Fatal(err)
+		}
+		if sar.Status.Allowed != c.allowed {
+			t.Errorf("watchNamespaces: %s %s in %q allowed=%v, want %v", c.verb, c.resource, c.ns, sar.Status.Allowed, c.allowed)
+		}
 	}
 }

@@ -1,8 +1,10 @@
 {{/*
-The chart name, for the app.kubernetes.io/name label.
+The application name, for the app.kubernetes.io/name label and the name prefix: "rsched", not the
+chart's name (rsched-operator), so that release "rsched" names its objects rsched-manager, as
+config/default does.
 */}}
 {{- define "rsched.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- default "rsched" .Values.nameOverride | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
 {{/*
@@ -14,7 +16,7 @@ label of at most 63 characters) stay valid.
 {{- if .Values.fullnameOverride }}
 {{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" }}
 {{- else }}
-{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- $name := include "rsched.name" . }}
 {{- if contains $name .Release.Name }}
 {{- .Release.Name | trunc 40 | trimSuffix "-" }}
 {{- else }}
