@@ -96,12 +96,13 @@ test-api: ## Only the CRD admission tests (real kube-apiserver; ~15 s once the c
 	source hack/test-env.sh && go test $(GO_TEST_FLAGS) ./api/...
 
 .PHONY: test-components
-test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl (+ controller-manager, scheduler, kwok), Vault, PostgreSQL and CBC (cached after the first run).
+test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl (+ controller-manager, scheduler, kwok), Vault, PostgreSQL, CBC and Lua (cached after the first run).
 	ENVTEST_EXTRA_BINS="kube-controller-manager kube-scheduler" hack/envtest-assets.sh >/dev/null
 	hack/get-kwok.sh >/dev/null
 	hack/get-vault.sh >/dev/null
 	hack/postgres.sh >/dev/null
 	hack/get-cbc.sh >/dev/null
+	hack/get-lua.sh >/dev/null
 
 # Flags for hack/apibench, e.g. make bench-api APIBENCH_FLAGS='-c 64 -d 30s -baseline=false'.
 APIBENCH_FLAGS ?=

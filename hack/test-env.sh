@@ -10,6 +10,7 @@ RSCHED_KWOK_BIN="$("$_rsched_hack/get-kwok.sh")"
 RSCHED_VAULT_BIN="$("$_rsched_hack/get-vault.sh")"
 RSCHED_PG_BINDIR="$("$_rsched_hack/postgres.sh")"
 RSCHED_CBC_BIN="$("$_rsched_hack/get-cbc.sh")"
+RSCHED_LUA_BIN="$("$_rsched_hack/get-lua.sh")"
 RSCHED_HELM_BIN="$(make -s --no-print-directory -C "$_rsched_hack/.." helm-bin)"
-export KUBEBUILDER_ASSETS RSCHED_VAULT_BIN RSCHED_PG_BINDIR RSCHED_CBC_BIN RSCHED_HELM_BIN RSCHED_WORKLOAD_BINS RSCHED_KWOK_BIN
+export KUBEBUILDER_ASSETS RSCHED_VAULT_BIN RSCHED_PG_BINDIR RSCHED_CBC_BIN RSCHED_LUA_BIN RSCHED_HELM_BIN RSCHED_WORKLOAD_BINS RSCHED_KWOK_BIN
 unset _rsched_hack
