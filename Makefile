@@ -122,9 +122,10 @@ bench-api: test-components ## Drive a real server with N clients and compare wit
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator and API server binaries into bin/.
+build: ## Build the operator, the API server and the kubectl plugin into bin/.
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/manager ./cmd/manager
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/scheduler ./cmd/scheduler
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-rsched ./cmd/kubectl-rsched
 
 .PHONY: run
 run: manifests ## Run the manager against the cluster of the current kubeconfig (CRDs must be installed).
