@@ -34,7 +34,7 @@ func realClusterPossible() (bool, string) {
 }
 
 // runReal is the tour on a real single-node cluster (hack/local-cluster.sh): the operator runs as
-// a pod from config/default with the locally built image, PostgreSQL and Vault run on the host
+// a pod from the Helm chart (charts/rsched-operator) with the locally built image, PostgreSQL and Vault run on the host
 // where pods reach them, and the instances run real scheduler pods.
 func runReal(ctx context.Context, root, state string) error {
 	cluster := filepath.Join(root, "hack", "local-cluster.sh")
@@ -95,22 +95,26 @@ func runReal(ctx context.Context, root, state string) error {
 	}
 	defer func() { step("stopping PostgreSQL"); _ = pg.Stop() }()
 
-	step("installing the operator as a pod: config/default with localhost/rsched/manager:dev")
-	overlay := filepath.Join(state, "overlay")
-	if err := os.MkdirAll(overlay, 0o755); err != nil {
-		return err
-	}
-	kust := "resources:\n  - ../../../config/default\nimages:\n  - name: ghcr.io/rsched/rsched\n    newName: localhost/rsched/manager\n    newTag: dev\n"
-	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kust), 0o644); err != nil {
-		return err
-	}
-	if out, err := kube.Kubectl("apply", "--server-side", "-k", overlay); err != nil {
+	step("installing the operator from the Helm chart (charts/rsched-operator) with localhost/rsched/manager:dev")
+	if out, err := kube.Kubectl("create", "namespace", "rsched-system"); err != nil {
 		fmt.Print(out)
 		return err
 	}
-	if out, err := kube.Kubectl("-n", "rsched-system", "rollout", "status", "deploy/rsched-manager", "--timeout=120s"); err != nil {
+	if out, err := kube.Kubectl("label", "namespace", "rsched-system", "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/warn=restricted"); err != nil {
 		fmt.Print(out)
 		return err
+	}
+	helmBin := os.Getenv("RSCHED_HELM_BIN")
+	if helmBin == "" {
+		return fmt.Errorf("RSCHED_HELM_BIN is not set: run the demo through make demo, which builds helm")
+	}
+	helm := exec.Command(helmBin, "install", "rsched", filepath.Join(root, "charts", "rsched-operator"), "--kubeconfig", kubeconfig,
+		"--namespace", "rsched-system", "--wait", "--timeout", "3m",
+		"--set", "image.repository=localhost/rsched/manager", "--set", "image.tag=dev",
+		"--set", "schedulerImage.repository=localhost/rsched/scheduler", "--set", "schedulerImage.tag=dev")
+	helm.Dir, helm.Stdout, helm.Stderr = root, os.Stdout, os.Stderr
+	if err := helm.Run(); err != nil {
+		return fmt.Errorf("helm install: %w", err)
 	}
 
 	step("provisioning what the samples refer to")
@@ -121,6 +125,9 @@ func runReal(ctx context.Context, root, state string) error {
 		return err
 	}
 	if err := showScheduling(ctx, kube); err != nil {
+		return err
+	}
+	if err := showPlugin(root, kube); err != nil {
 		return err
 	}
 	fmt.Printf(`

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -85,4 +88,25 @@ func showScheduling(ctx context.Context, kube *testenv.Kube) error {
 	fmt.Printf("    GET /api/v1/schedule/validate: compliant=%t, %d hard and %d soft violations\n", v.Compliant, v.Hard, v.Total-v.Hard)
 	fmt.Printf("    more: curl -H \"Authorization: Bearer $TOKEN\" %s/api/v1/schedule/export.csv%s (the token stays in this process; sign in yourself)\n", base, q)
 	return nil
+}
+
+// showPlugin runs the kubectl plugin (bin/kubectl-rsched, built by make demo) through kubectl, as
+// a user would: the status of everything, then a manual rotation followed until it is active.
+func showPlugin(root string, kube *testenv.Kube) error {
+	run := func(args ...string) error {
+		cmd := exec.Command(filepath.Join(kube.Assets, "kubectl"), args...)
+		cmd.Env = append(os.Environ(), "KUBECONFIG="+kube.Kubeconfig, "PATH="+filepath.Join(root, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"))
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		return cmd.Run()
+	}
+	step("kubectl rsched status -A (the kubectl plugin, bin/kubectl-rsched)")
+	if err := run("rsched", "status", "-A"); err != nil {
+		return err
+	}
+	step("kubectl rsched rotate minimal-keys -n demo")
+	if err := run("rsched", "rotate", "minimal-keys", "-n", "demo", "--timeout", "3m"); err != nil {
+		return err
+	}
+	step("kubectl rsched keys minimal-keys -n demo")
+	return run("rsched", "keys", "minimal-keys", "-n", "demo")
 }
