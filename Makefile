@@ -50,6 +50,10 @@ manifests: $(CONTROLLER_GEN) ## Generate CRDs and RBAC into config/, and copy th
 	rm -f charts/rsched-operator/files/crds/*.yaml
 	cp config/crd/bases/*.yaml charts/rsched-operator/files/crds/
 
+.PHONY: docs
+docs: manifests ## Regenerate docs/crd-reference.md from the CRDs (a test fails when it is stale).
+	go run ./hack/crdref > docs/crd-reference.md
+
 .PHONY: crd-snapshot
 crd-snapshot: manifests test-components ## Record the CRD schemas in api/v1alpha1/testdata/crd-schema-snapshot.json after adding fields (TestCRDSchemaIsCompatible fails on a removed or retyped one).
 	source hack/test-env.sh && RSCHED_UPDATE_CRD_SNAPSHOT=1 go test -count=1 ./api/... -run TestCRDSchemaIsCompatible
