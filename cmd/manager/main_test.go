@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,6 +23,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -283,6 +285,21 @@ func TestDefaultInstallIsAcceptedWithoutPodSecurityWarnings(t *testing.T) {
 			t.Errorf("apply output lacks %q", want)
 		}
 	}
+	// The optional NetworkPolicy, as config/default includes it when its line is uncommented
+	// (same namespace and name prefix), is valid too: a server-side dry run accepts it.
+	overlay := t.TempDir()
+	rel, err := filepath.Rel(overlay, filepath.Join(testenv.RepoRoot(), "config", "network-policy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kust := "namespace: rsched-system\nnamePrefix: rsched-\nresources:\n  - " + rel + "\n"
+	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kust), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err = k.Kubectl("apply", "--server-side", "--dry-run=server", "-k", overlay)
+	if err != nil || !strings.Contains(out, "networkpolicy.networking.k8s.io/rsched-allow-metrics-traffic serverside-applied (server dry run)") {
+		t.Errorf("kubectl apply --dry-run=server of config/network-policy: %v\n%s", err, out)
+	}
 	// And a pod that is not restricted is refused in that namespace: the labels are enforced.
 	bad := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "privileged", Namespace: "rsched-system"},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "busybox",
@@ -290,5 +307,73 @@ func TestDefaultInstallIsAcceptedWithoutPodSecurityWarnings(t *testing.T) {
 	err = k.Client.Create(context.Background(), bad)
 	if err == nil || !strings.Contains(err.Error(), "violates PodSecurity \"restricted:latest\"") {
 		t.Errorf("a privileged pod in rsched-system: %v, want a PodSecurity rejection", err)
+	}
+}
+
+// GitOps: the samples applied again, with the operator running and after it has reconciled them,
+// change nothing. The operator writes only status, every default is set at admission, so the
+// generation stays put and kubectl diff finds no difference: Argo CD and Flux see them in sync.
+func TestSamplesAppliedTwiceChangeNothing(t *testing.T) {
+	k := testenv.StartKube(t)
+	ctx := context.Background()
+	const ns = "gitops"
+	if err := k.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "rsched-system"}}); err != nil {
+		t.Fatal(err)
+	}
+	startManager(t, managerBin, k, "rsched-system", "--scheduler-image", "registry.example.org/rsched/scheduler:test")
+	samples := filepath.Join(testenv.RepoRoot(), "config", "samples")
+	if out, err := k.Kubectl("apply", "--server-side", "-n", ns, "-k", samples); err != nil {
+		t.Fatal(err, out)
+	}
+	generations := func() map[string]int64 {
+		out := map[string]int64{}
+		var sis rschedv1.SchedulerInstanceList
+		var krps rschedv1.KeyRotationPolicyList
+		if err := k.Client.List(ctx, &sis, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		if err := k.Client.List(ctx, &krps, client.InNamespace(ns)); err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range sis.Items {
+			out["si/"+o.Name] = o.Generation
+		}
+		for _, o := range krps.Items {
+			out["krp/"+o.Name] = o.Generation
+		}
+		return out
+	}
+	// Wait until the operator has written status for every object (it reconciled them all).
+	testenv.Eventually(t, 60*time.Second, "the operator reports on every sample", func() (bool, string) {
+		var sis rschedv1.SchedulerInstanceList
+		var krps rschedv1.KeyRotationPolicyList
+		_ = k.Client.List(ctx, &sis, client.InNamespace(ns))
+		_ = k.Client.List(ctx, &krps, client.InNamespace(ns))
+		n := 0
+		for _, o := range sis.Items {
+			if o.Status.ObservedGeneration == o.Generation && len(o.Status.Conditions) > 0 {
+				n++
+			}
+		}
+		for _, o := range krps.Items {
+			if o.Status.ObservedGeneration == o.Generation && len(o.Status.Conditions) > 0 {
+				n++
+			}
+		}
+		return n == len(sis.Items)+len(krps.Items) && n == 4, fmt.Sprintf("%d of %d reported", n, len(sis.Items)+len(krps.Items))
+	})
+	before := generations()
+	out, err := k.Kubectl("apply", "--server-side", "-n", ns, "-k", samples)
+	if err != nil {
+		t.Fatal(err, out)
+	}
+	if after := generations(); !reflect.DeepEqual(before, after) {
+		t.Errorf("applying the samples again changed generations: %v -> %v\n%s", before, after, out)
+	}
+	if out, err := k.Kubectl("diff", "--server-side", "-n", ns, "-k", samples); err != nil || strings.TrimSpace(out) != "" {
+		t.Errorf("kubectl diff after the operator reconciled: %v\n%s", err, out)
 	}
 }
