@@ -20,13 +20,18 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/controllers"
@@ -110,8 +115,18 @@ func run() error {
 		return err
 	}
 
-	step("starting the operator (bin/manager); log in bin/demo/manager.log")
-	mgr, err := startManager(root, state, kubeconfig)
+	// The operator comes from its Helm chart here too. kwok's pods run no container, so the
+	// chart's manager pod is a stand-in; the real manager (bin/manager) runs on this host with
+	// the chart's ServiceAccount, so it has exactly the chart's permissions.
+	if err := helmInstall(root, kube, kubeconfig, "--set", "crds.enabled=false"); err != nil {
+		return err
+	}
+	saConfig, err := serviceAccountKubeconfig(ctx, kube, state, "rsched-system", "rsched-manager")
+	if err != nil {
+		return err
+	}
+	step("starting the operator (bin/manager) as the chart's ServiceAccount rsched-system/rsched-manager; log in bin/demo/manager.log")
+	mgr, err := startManager(root, state, saConfig)
 	if err != nil {
 		return err
 	}
@@ -130,6 +145,9 @@ func run() error {
 	}()
 
 	if err := tour(ctx, kube, vault, ""); err != nil {
+		return err
+	}
+	if err := showPlugin(root, kube); err != nil {
 		return err
 	}
 	fmt.Printf(`
@@ -327,7 +345,7 @@ func startManager(root, state, kubeconfig string) (*exec.Cmd, error) {
 	}
 	cmd := exec.Command(bin,
 		"--kubeconfig", kubeconfig,
-		"--leader-elect=true", "--leader-election-namespace", "demo",
+		"--leader-elect=true", "--leader-election-namespace", "rsched-system",
 		"--health-probe-bind-address", "127.0.0.1:0",
 		"--metrics-bind-address", "0",
 		// kwok's pods have no metrics endpoint to show which keyring they loaded: a staged key
@@ -348,4 +366,59 @@ func randomHex(n int) (string, error) {
 		return "", err
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// helmInstall installs the operator's chart (charts/rsched-operator) as release rsched in
+// rsched-system, a namespace enforcing the restricted Pod Security Standard, with the local
+// images, and waits for it.
+func helmInstall(root string, kube *testenv.Kube, kubeconfig string, extra ...string) error {
+	step("installing the operator from its Helm chart: helm install rsched charts/rsched-operator -n rsched-system")
+	if out, err := kube.Kubectl("create", "namespace", "rsched-system"); err != nil {
+		fmt.Print(out)
+		return err
+	}
+	if out, err := kube.Kubectl("label", "namespace", "rsched-system", "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/warn=restricted"); err != nil {
+		fmt.Print(out)
+		return err
+	}
+	helmBin := os.Getenv("RSCHED_HELM_BIN")
+	if helmBin == "" {
+		return errors.New("RSCHED_HELM_BIN is not set: run the demo through make demo, which builds helm")
+	}
+	args := append([]string{"install", "rsched", filepath.Join(root, "charts", "rsched-operator"), "--kubeconfig", kubeconfig,
+		"--namespace", "rsched-system", "--wait", "--timeout", "3m",
+		"--set", "image.repository=localhost/rsched/manager", "--set", "image.tag=dev",
+		"--set", "schedulerImage.repository=localhost/rsched/scheduler", "--set", "schedulerImage.tag=dev"}, extra...)
+	helm := exec.Command(helmBin, args...)
+	helm.Dir, helm.Stdout, helm.Stderr = root, os.Stdout, os.Stderr
+	if err := helm.Run(); err != nil {
+		return fmt.Errorf("helm install: %w", err)
+	}
+	return nil
+}
+
+// serviceAccountKubeconfig writes a kubeconfig in state that authenticates as ServiceAccount
+// ns/name with a one-day token.
+func serviceAccountKubeconfig(ctx context.Context, kube *testenv.Kube, state, ns, name string) (string, error) {
+	cs, err := kubernetes.NewForConfig(kube.Config)
+	if err != nil {
+		return "", err
+	}
+	day := int64(86400)
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &day}}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("a token for %s/%s: %w", ns, name, err)
+	}
+	server := kube.Config.Host
+	if !strings.HasPrefix(server, "https://") && !strings.HasPrefix(server, "http://") {
+		server = "https://" + server
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["demo"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: kube.Config.CAData}
+	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
+	cfg.Contexts["operator"] = &clientcmdapi.Context{Cluster: "demo", AuthInfo: name}
+	cfg.CurrentContext = "operator"
+	path := filepath.Join(state, "operator.kubeconfig")
+	return path, clientcmd.WriteToFile(*cfg, path)
 }

@@ -95,26 +95,8 @@ func runReal(ctx context.Context, root, state string) error {
 	}
 	defer func() { step("stopping PostgreSQL"); _ = pg.Stop() }()
 
-	step("installing the operator from the Helm chart (charts/rsched-operator) with localhost/rsched/manager:dev")
-	if out, err := kube.Kubectl("create", "namespace", "rsched-system"); err != nil {
-		fmt.Print(out)
+	if err := helmInstall(root, kube, kubeconfig); err != nil {
 		return err
-	}
-	if out, err := kube.Kubectl("label", "namespace", "rsched-system", "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/warn=restricted"); err != nil {
-		fmt.Print(out)
-		return err
-	}
-	helmBin := os.Getenv("RSCHED_HELM_BIN")
-	if helmBin == "" {
-		return fmt.Errorf("RSCHED_HELM_BIN is not set: run the demo through make demo, which builds helm")
-	}
-	helm := exec.Command(helmBin, "install", "rsched", filepath.Join(root, "charts", "rsched-operator"), "--kubeconfig", kubeconfig,
-		"--namespace", "rsched-system", "--wait", "--timeout", "3m",
-		"--set", "image.repository=localhost/rsched/manager", "--set", "image.tag=dev",
-		"--set", "schedulerImage.repository=localhost/rsched/scheduler", "--set", "schedulerImage.tag=dev")
-	helm.Dir, helm.Stdout, helm.Stderr = root, os.Stdout, os.Stderr
-	if err := helm.Run(); err != nil {
-		return fmt.Errorf("helm install: %w", err)
 	}
 
 	step("provisioning what the samples refer to")
