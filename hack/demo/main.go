@@ -20,18 +20,13 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"time"
 
 	vaultapi "github.com/hashicorp/vault/api"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
-	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/controllers"
@@ -121,8 +116,8 @@ func run() error {
 	if err := helmInstall(root, kube, kubeconfig, "--set", "crds.enabled=false"); err != nil {
 		return err
 	}
-	saConfig, err := serviceAccountKubeconfig(ctx, kube, state, "rsched-system", "rsched-manager")
-	if err != nil {
+	saConfig := filepath.Join(state, "operator.kubeconfig")
+	if err := kube.ServiceAccountKubeconfig(ctx, "rsched-system", "rsched-manager", saConfig, 24*time.Hour); err != nil {
 		return err
 	}
 	step("starting the operator (bin/manager) as the chart's ServiceAccount rsched-system/rsched-manager; log in bin/demo/manager.log")
@@ -395,30 +390,4 @@ func helmInstall(root string, kube *testenv.Kube, kubeconfig string, extra ...st
 		return fmt.Errorf("helm install: %w", err)
 	}
 	return nil
-}
-
-// serviceAccountKubeconfig writes a kubeconfig in state that authenticates as ServiceAccount
-// ns/name with a one-day token.
-func serviceAccountKubeconfig(ctx context.Context, kube *testenv.Kube, state, ns, name string) (string, error) {
-	cs, err := kubernetes.NewForConfig(kube.Config)
-	if err != nil {
-		return "", err
-	}
-	day := int64(86400)
-	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
-		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &day}}, metav1.CreateOptions{})
-	if err != nil {
-		return "", fmt.Errorf("a token for %s/%s: %w", ns, name, err)
-	}
-	server := kube.Config.Host
-	if !strings.HasPrefix(server, "https://") && !strings.HasPrefix(server, "http://") {
-		server = "https://" + server
-	}
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["demo"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: kube.Config.CAData}
-	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{Token: tr.Status.Token}
-	cfg.Contexts["operator"] = &clientcmdapi.Context{Cluster: "demo", AuthInfo: name}
-	cfg.CurrentContext = "operator"
-	path := filepath.Join(state, "operator.kubeconfig")
-	return path, clientcmd.WriteToFile(*cfg, path)
 }
