@@ -22,6 +22,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -84,6 +85,9 @@ func lookupExecutable(component, envVar, script, name string) (string, error) {
 	return path, nil
 }
 
+// handedOut are the ports freePort has returned in this process.
+var handedOut sync.Map
+
 // freePort returns a TCP port on 127.0.0.1 that was free a moment ago. With consecutive set, the
 // port after it was free too (Vault's dev server binds port+1 for its cluster listener).
 func freePort(consecutive bool) (int, error) {
@@ -93,14 +97,23 @@ func freePort(consecutive bool) (int, error) {
 			return 0, err
 		}
 		port := l.Addr().(*net.TCPAddr).Port
+		// The kernel may hand a just-closed port out again at once: two calls in a row (an API
+		// and a metrics address) once got the same port. A port is given out once per process.
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			_ = l.Close()
+			continue
+		}
 		if !consecutive {
 			_ = l.Close()
 			return port, nil
 		}
 		l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+1))
 		_ = l.Close()
-		if err == nil {
-			_ = l2.Close()
+		if err != nil {
+			continue
+		}
+		_ = l2.Close()
+		if _, taken := handedOut.LoadOrStore(port+1, true); !taken {
 			return port, nil
 		}
 	}
