@@ -15,6 +15,7 @@ import (
 
 	"github.com/rsched/rsched/internal/server/auth"
 	"github.com/rsched/rsched/internal/server/rbac"
+	"github.com/rsched/rsched/internal/server/store"
 )
 
 // NewUser is a registration or an administrator's create request.
@@ -197,7 +198,7 @@ func (s *Service) ListUsers(ctx context.Context, f UserFilter) ([]User, int, err
 		where = append(where, fmt.Sprintf("is_active = $%d", len(args)))
 	}
 	if f.Query != "" {
-		args = append(args, "%"+escapeLike(strings.ToLower(f.Query))+"%")
+		args = append(args, "%"+store.EscapeLike(strings.ToLower(f.Query))+"%")
 		where = append(where, fmt.Sprintf("(lower(username) LIKE $%[1]d OR lower(email) LIKE $%[1]d)", len(args)))
 	}
 	cond := strings.Join(where, " AND ")
@@ -216,10 +217,6 @@ func (s *Service) ListUsers(ctx context.Context, f UserFilter) ([]User, int, err
 		return nil, 0, fmt.Errorf("accounts: listing users: %w", err)
 	}
 	return users, total, nil
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // UserUpdate is an administrator's change to a user; nil fields are left alone.

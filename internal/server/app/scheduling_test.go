@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -10,11 +11,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rsched/rsched/internal/apiload"
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyring/keyringtest"
 	"github.com/rsched/rsched/internal/server/crypto"
 	"github.com/rsched/rsched/internal/server/schedule"
 	"github.com/rsched/rsched/internal/server/store"
+	"github.com/rsched/rsched/internal/testenv"
 )
 
 // program is a small residency program made through the API.
@@ -479,4 +482,57 @@ func TestGenerateAnswersPastTheServersWriteTimeout(t *testing.T) {
 	if r.Status != 200 || r.str("status") != "success" {
 		t.Fatalf("status %d: %.300s", r.Status, r.Raw)
 	}
+}
+
+// A run in progress shows the solver's progress on the run resource, refreshed while it solves;
+// a request whose client goes away ends its run as cancelled, writes nothing and frees the range.
+func TestRunShowsProgressAndACancelledRequestFreesItsRange(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	c := &apiload.Client{Base: e.servers[0].URL, Token: admin.Access, HTTP: e.servers[0].Client()}
+	from, to := schedule.Date{Year: 2026, Month: 7, Day: 2}, schedule.Date{Year: 2026, Month: 7, Day: 29}
+	p, err := schedule.GenerateProgram(schedule.ProgramConfig{Residents: 18, Faculty: 12, From: from, To: to, AbsenceRate: 0.05, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Load(context.Background(), p, 200*time.Millisecond, 1); err != nil {
+		t.Fatal(err)
+	}
+	newest := func() map[string]any {
+		r := e.call("GET", "/api/v1/schedule/runs?page_size=1", nil, req{bearer: admin.Access}).want(t, 200, "runs")
+		return r.Body["items"].([]any)[0].(map[string]any)
+	}
+
+	done := make(chan error, 1)
+	go func() {
+		_, err := c.Call(context.Background(), "POST", "/api/v1/schedule/generate",
+			map[string]any{"start_date": from, "end_date": to, "time_budget_seconds": 3, "seed": 2}, nil, 200)
+		done <- err
+	}()
+	testenv.Eventually(t, 10*time.Second, "progress on the run in progress", func() (bool, string) {
+		run := newest()
+		pr, _ := run["progress"].(map[string]any)
+		return run["status"] == "in_progress" && pr != nil && pr["iterations"].(float64) > 0 && run["heartbeat_at"] != nil, fmt.Sprint(run)
+	})
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+
+	// The client gives up after 700 ms of a 5 s solve.
+	impatient := &apiload.Client{Base: c.Base, Token: c.Token, HTTP: &http.Client{Timeout: 700 * time.Millisecond}}
+	if _, err := impatient.Call(context.Background(), "POST", "/api/v1/schedule/generate",
+		map[string]any{"start_date": from, "end_date": to, "time_budget_seconds": 5, "seed": 3}, nil, 200); err == nil {
+		t.Fatal("the impatient request got an answer")
+	}
+	before := e.call("GET", "/api/v1/schedule/export.csv?start_date=2026-07-02&end_date=2026-07-29", nil, req{bearer: admin.Access}).Raw
+	testenv.Eventually(t, 10*time.Second, "the abandoned request's run ends cancelled", func() (bool, string) {
+		run := newest()
+		msg, _ := run["message"].(string)
+		return run["status"] == "failed" && strings.HasPrefix(msg, "cancelled"), fmt.Sprint(run)
+	})
+	if after := e.call("GET", "/api/v1/schedule/export.csv?start_date=2026-07-02&end_date=2026-07-29", nil, req{bearer: admin.Access}).Raw; after != before {
+		t.Fatal("a cancelled run changed the schedule")
+	}
+	e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": from, "end_date": to, "time_budget_seconds": 0.3},
+		req{bearer: admin.Access}).want(t, 200, "the range is free again")
 }

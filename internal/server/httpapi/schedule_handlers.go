@@ -190,12 +190,8 @@ func (s *server) validateSchedule(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, v)
 }
 
-// directory reads the names the exports print.
-func (s *server) directory(r *http.Request) (schedule.Directory, error) {
-	people, _, err := s.Scheduling.Store().ListPeople(r.Context(), store.PersonFilter{})
-	if err != nil {
-		return schedule.Directory{}, err
-	}
+// directory resolves the names the exports print: the given people and every template.
+func (s *server) directory(r *http.Request, people []store.PersonRecord) (schedule.Directory, error) {
 	ts, err := s.Scheduling.Store().ListTemplates(r.Context())
 	if err != nil {
 		return schedule.Directory{}, err
@@ -231,16 +227,21 @@ func (s *server) exportCSV(w http.ResponseWriter, r *http.Request) {
 		s.schedFail(w, r, err)
 		return
 	}
+	people, _, err := s.Scheduling.Store().ListPeople(r.Context(), store.PersonFilter{})
+	if err != nil {
+		s.schedFail(w, r, err)
+		return
+	}
 	s.record(r, principal(r).ID, "schedule.export", fmt.Sprintf("schedule:%s..%s", from, to), map[string]any{"format": "csv", "rows": len(as)})
-	s.attachment(w, r, "text/csv; charset=utf-8", fmt.Sprintf("schedule-%s-%s.csv", from, to), func(buf io.Writer, dir schedule.Directory) error {
+	s.attachment(w, r, people, "text/csv; charset=utf-8", fmt.Sprintf("schedule-%s-%s.csv", from, to), func(buf io.Writer, dir schedule.Directory) error {
 		return schedule.WriteCSV(buf, liveAssignments(as), dir)
 	})
 }
 
 // attachment writes what render makes with the names of people and templates as a download.
 // It renders into a buffer first, so a failure is still a JSON error and never half a file.
-func (s *server) attachment(w http.ResponseWriter, r *http.Request, contentType, filename string, render func(io.Writer, schedule.Directory) error) {
-	dir, err := s.directory(r)
+func (s *server) attachment(w http.ResponseWriter, r *http.Request, people []store.PersonRecord, contentType, filename string, render func(io.Writer, schedule.Directory) error) {
+	dir, err := s.directory(r, people)
 	if err != nil {
 		s.schedFail(w, r, err)
 		return
@@ -276,7 +277,8 @@ func (s *server) calendar(w http.ResponseWriter, r *http.Request) {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.attachment(w, r, "text/calendar; charset=utf-8", "schedule.ics", func(buf io.Writer, dir schedule.Directory) error {
+	// One person's feed needs only that person's name, not the whole program's.
+	s.attachment(w, r, []store.PersonRecord{p}, "text/calendar; charset=utf-8", "schedule.ics", func(buf io.Writer, dir schedule.Directory) error {
 		return schedule.WriteICal(buf, id, liveAssignments(as), dir, schedule.ICalOptions{Name: p.Name + " — schedule", Host: r.Host,
 			Location: s.Scheduling.Location(), Now: s.now()})
 	})

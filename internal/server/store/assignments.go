@@ -74,16 +74,11 @@ func (s *Store) DeleteAssignment(ctx context.Context, id string, ifUnmodifiedSin
 	if tag.RowsAffected() == 1 {
 		return nil
 	}
-	return s.staleOrGone(ctx, id)
+	return s.staleOrGone(ctx, "assignments", id)
 }
 
-// staleOrGone tells why a versioned write of assignment id matched no row.
-func (s *Store) staleOrGone(ctx context.Context, id string) error {
-	return s.staleOrGoneIn(ctx, "assignments", id)
-}
-
-// staleOrGoneIn tells why a versioned write of row id of table (a constant) matched no row.
-func (s *Store) staleOrGoneIn(ctx context.Context, table, id string) error {
+// staleOrGone tells why a versioned write of row id of table (a constant) matched no row.
+func (s *Store) staleOrGone(ctx context.Context, table, id string) error {
 	var exists bool
 	if err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+` WHERE id = $1)`, id).Scan(&exists); err != nil {
 		return fmt.Errorf("store: %w", err)

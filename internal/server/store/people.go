@@ -122,7 +122,7 @@ func (s *Store) ListPeople(ctx context.Context, f PersonFilter) ([]PersonRecord,
 		where = append(where, "pgy_level = "+arg(f.PGY))
 	}
 	if f.Query != "" {
-		where = append(where, "name ILIKE "+arg("%"+escapeLike(f.Query)+"%"))
+		where = append(where, "name ILIKE "+arg("%"+EscapeLike(f.Query)+"%"))
 	}
 	if f.IDs != nil {
 		where = append(where, "id = ANY("+arg(f.IDs)+"::uuid[])")
@@ -168,7 +168,7 @@ func (s *Store) UpdatePerson(ctx context.Context, p PersonRecord) (PersonRecord,
 		WHERE id = $1 AND updated_at = $8 RETURNING `+personColumns, p.ID, p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user, p.UpdatedAt,
 		a.PerformsProcedures, specialties(a), nullable(a.PrimaryDuty), nullable(a.FacultyRole), nullable(a.AdminType), a.MinClinicHalfdaysPerWeek))
 	if isNoRows(err) {
-		return out, s.staleOrGoneIn(ctx, "people", p.ID)
+		return out, s.staleOrGone(ctx, "people", p.ID)
 	}
 	return out, notFound(pgErr(err), "updating a person")
 }
@@ -202,7 +202,8 @@ func notFound(err error, doing string) error {
 	return fmt.Errorf("store: %s: %w", doing, err)
 }
 
-// escapeLike escapes LIKE's wildcards in user input.
-func escapeLike(s string) string {
+// EscapeLike escapes LIKE's wildcards in user input (the user list and the people list search
+// by name with it).
+func EscapeLike(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

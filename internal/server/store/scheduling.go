@@ -77,7 +77,7 @@ func (s *Store) UpdateAssignment(ctx context.Context, id, templateID string, loc
 		updated_at = greatest(now(), updated_at + interval '1 microsecond')
 		WHERE id = $1 AND updated_at = $4 RETURNING `+assignmentColumns, id, templateID, locked, ifUnmodifiedSince))
 	if isNoRows(err) {
-		return out, s.staleOrGone(ctx, id)
+		return out, s.staleOrGone(ctx, "assignments", id)
 	}
 	if err != nil {
 		return out, fmt.Errorf("store: updating an assignment: %w", pgErr(err))

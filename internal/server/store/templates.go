@@ -74,7 +74,7 @@ func (s *Store) UpdateTemplate(ctx context.Context, t TemplateRecord) (TemplateR
 		updated_at = greatest(now(), updated_at + interval '1 microsecond') WHERE id = $1 AND updated_at = $10 RETURNING `+templateColumns,
 		t.ID, t.Name, string(t.Activity), t.HoursPerSession, t.MinResidents, t.MaxResidents, levels(t.Template), t.SupervisionRequired, t.Weekends, t.UpdatedAt))
 	if isNoRows(err) {
-		return out, s.staleOrGoneIn(ctx, "rotation_templates", t.ID)
+		return out, s.staleOrGone(ctx, "rotation_templates", t.ID)
 	}
 	return out, notFound(pgErr(err), "updating a template")
 }
