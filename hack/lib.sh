@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for hack/ scripts. Sourced, not executed.
 # The tool cache lives outside the repository so that a fresh clone on the same
 # machine (CI) reuses what an earlier run built. Everything in it is keyed by version.
@@ -22,3 +23,31 @@ with_lock() {
 
 # elapsed START: seconds since START (date +%s).
 elapsed() { echo $(( $(date +%s) - $1 )); }
+
+# debian_tool COMMAND PACKAGE [OVERRIDE]: print the path of COMMAND, installing Debian's PACKAGE
+# when it is missing and we run as root. OVERRIDE is the value of the script's RSCHED_*_BIN
+# variable: an executable there wins. Installs are serialised on one apt lock, because two
+# apt-get runs at once fail on dpkg's own lock.
+debian_tool() {
+  local cmd="$1" pkg="$2" override="${3:-}"
+  if [[ -n "$override" && -x "$override" ]]; then echo "$override"; return 0; fi
+  if command -v "$cmd" >/dev/null; then command -v "$cmd"; return 0; fi
+  if [[ "$(id -u)" != 0 ]]; then
+    log "$cmd not found; install Debian's '$pkg' package or set the RSCHED_*_BIN variable this script names"
+    return 1
+  fi
+  with_lock "$RSCHED_CACHE/apt.lock"
+  if command -v "$cmd" >/dev/null; then command -v "$cmd"; return 0; fi
+  log "installing Debian's $pkg (apt-get)"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$pkg" >&2
+  command -v "$cmd" || { log "$pkg installed but no $cmd binary found"; return 1; }
+}
+
+# restore_sysctls FILE: set again the "key = value" lines that `sysctl -a` saved in FILE, one
+# argument per line (a value may hold a tab).
+restore_sysctls() {
+  local kv
+  mapfile -t kv < <(sed 's/ = /=/' "$1")
+  (( ${#kv[@]} == 0 )) || sysctl -q -w "${kv[@]}" >/dev/null
+}

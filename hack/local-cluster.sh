@@ -98,7 +98,7 @@ packages() {
 
 # image_tar ROOTDIR REF OUT ENTRYPOINT [UID:GID]: a docker-archive of one layer, no tool needed.
 image_tar() {
-  local root=$1 ref=$2 out=$3 ep=$4 user=${5:-} t diff cfg o
+  local root=$1 ref=$2 dest=$3 ep=$4 user=${5:-} t diff cfg o
   t=$(mktemp -d); o=${user:-0:0}
   tar --owner="${o%%:*}" --group="${o##*:}" --numeric-owner --mtime=@0 --sort=name -C "$root" -cf "$t/layer.tar" .
   diff=$(sha256sum "$t/layer.tar" | cut -d' ' -f1)
@@ -106,7 +106,7 @@ image_tar() {
     "$ep" "${user:+,\"User\":\"$user\"}" "$diff" > "$t/config.json"
   cfg=$(sha256sum "$t/config.json" | cut -d' ' -f1); mv "$t/config.json" "$t/$cfg.json"
   printf '[{"Config":"%s.json","RepoTags":["%s"],"Layers":["layer.tar"]}]' "$cfg" "$ref" > "$t/manifest.json"
-  tar -C "$t" -cf "$out" manifest.json "$cfg.json" layer.tar; rm -rf "$t"
+  tar -C "$t" -cf "$dest" manifest.json "$cfg.json" layer.tar; rm -rf "$t"
 }
 
 system_images() {
@@ -426,7 +426,7 @@ down() {
   stop containerd
   for p in $(pgrep -f "containerd-shim-runc-v2 .*-address $SOCK"); do kill "$p"; done
   [[ $CNI == cilium ]] && cilium_down
-  for m in $(awk '{print $2}' /proc/mounts | grep -E "^($WORK/|/run/netns/cni-)" | sort -r); do umount "$m" 2>/dev/null || umount -l "$m"; done
+  awk '{print $2}' /proc/mounts | grep -E "^($WORK/|/run/netns/cni-)" | sort -r | while read -r m; do umount "$m" 2>/dev/null || umount -l "$m"; done
   rm -f /run/netns/cni-*; ip link del cni0 2>/dev/null
   for t in filter nat mangle raw; do
     iptables-save -t $t | grep -E '^-A' | grep -E -- '-j (KUBE-|CNI-|CILIUM_)' | sed 's/^-A/-D/' | while read -r r; do eval iptables -t $t "$r" 2>/dev/null; done
@@ -437,7 +437,7 @@ down() {
   while iptables -t mangle -D FORWARD -d $SVC_CIDR -m comment --comment rsched-cluster-svc -j DROP 2>/dev/null; do :; done
   for s in $(ipset list -n 2>/dev/null | grep -E '^(KUBE-|cilium_)'); do ipset destroy "$s" 2>/dev/null; done
   for h in /sys/fs/cgroup/*/; do [[ -d $h/kubepods ]] && find "$h/kubepods" -depth -type d -exec rmdir {} \; 2>/dev/null; done
-  [[ -f $R/sysctls.orig ]] && sysctl -q -w $(sed 's/ = /=/' "$R/sysctls.orig") >/dev/null
+  [[ -f $R/sysctls.orig ]] && restore_sysctls "$R/sysctls.orig"
   rm -rf "$WORK"
   log "down in $(since "$t0")s"
   set -e
@@ -449,7 +449,7 @@ leftovers() {
   [[ -d $WORK ]] && out+=("state directory $WORK")
   pgrep -f "$WORK" >/dev/null 2>&1 && out+=("processes: $(pgrep -fa "$WORK" | cut -c1-120 | tr '\n' ';')")
   grep -E " ($WORK/|/run/netns/cni-)" /proc/mounts >/dev/null && out+=("mounts: $(grep -cE " ($WORK/|/run/netns/cni-)" /proc/mounts)")
-  compgen -G "/run/netns/cni-*" >/dev/null && out+=("network namespaces: $(ls /run/netns | grep -c '^cni-')")
+  compgen -G "/run/netns/cni-*" >/dev/null && out+=("network namespaces: $(compgen -G "/run/netns/cni-*" | wc -l)")
   ip link show cni0 >/dev/null 2>&1 && out+=("bridge cni0")
   ip -o link show 2>/dev/null | grep -q 'master cni0' && out+=("interfaces on cni0")
   local t

@@ -17,7 +17,7 @@ find_bindir() {
   if [[ -n "${RSCHED_PG_BINDIR:-}" && -x "$RSCHED_PG_BINDIR/initdb" ]]; then echo "$RSCHED_PG_BINDIR"; return 0; fi
   # Debian keeps server binaries out of PATH, one directory per major version; take the newest.
   # /usr/lib/postgresql/<major>/bin: field 5 is the major version.
-  for d in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5,5nr); do
+  for d in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -t/ -k5,5nr); do
     [[ -x "$d/initdb" && -x "$d/postgres" && -x "$d/pg_ctl" ]] && { echo "$d"; return 0; }
   done
   return 1
@@ -28,7 +28,7 @@ if [[ "$(id -u)" != 0 ]]; then
   log "no PostgreSQL server found under /usr/lib/postgresql; install Debian's 'postgresql' package or set RSCHED_PG_BINDIR"
   exit 1
 fi
-with_lock "$RSCHED_CACHE/postgres.lock"
+with_lock "$RSCHED_CACHE/apt.lock"
 if dir="$(find_bindir)"; then echo "$dir"; exit 0; fi
 log "installing Debian's postgresql server package (apt-get)"
 export DEBIAN_FRONTEND=noninteractive

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Sourced by `make test` (and usable by hand: `source hack/test-env.sh && go test ./...`).
 # Exports where the real test components are; each script builds or installs on a cache miss.
 # internal/testenv fails a test with a clear message when one of these is missing.

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Cilium as the local cluster's CNI, so that NetworkPolicies are enforced. Sourced by
 # hack/local-cluster.sh when RSCHED_CLUSTER_CNI=cilium; not executed on its own.
 #
@@ -72,13 +73,14 @@ cilium_up() {
   # The agent sets kernel.unprivileged_bpf_disabled=1, which only a reboot can undo. It runs in its
   # own mount namespace where that file is read-only (the agent ignores the error), so the host
   # keeps its setting (Debian's 2: unprivileged BPF disabled too, but changeable).
+  # shellcheck disable=SC2016 # the inner script expands its own $f and "$@", not ours
   start cilium-agent unshare --mount --propagation slave -- bash -c '
     f=/proc/sys/kernel/unprivileged_bpf_disabled
     mount --bind "$f" "$f" && mount -o remount,bind,ro "$f" "$f" && exec "$@"' cilium \
     env K8S_NODE_NAME="$NODE" PATH="$PATH" "$CILIUM_CACHE/cilium-agent" \
     --k8s-kubeconfig-path="$WORK/admin.kubeconfig" \
     --identity-allocation-mode=crd --ipam=kubernetes --enable-ipv4=true --enable-ipv6=false \
-    --routing-mode=native --ipv4-native-routing-cidr=$CLUSTER_CIDR --enable-ipv4-masquerade=true --enable-bpf-masquerade=false \
+    --routing-mode=native --ipv4-native-routing-cidr="$CLUSTER_CIDR" --enable-ipv4-masquerade=true --enable-bpf-masquerade=false \
     --kube-proxy-replacement=false --bpf-lb-sock=false \
     --enable-policy=default --policy-cidr-match-mode=nodes \
     --enable-l7-proxy=false --enable-hubble=false --enable-health-checking=false --enable-endpoint-health-checking=false \
@@ -102,7 +104,7 @@ cilium_down() {
   for l in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -E '^(cilium_|lxc)'); do ip link del "$l" 2>/dev/null; done
   rm -rf /sys/fs/bpf/tc/globals/cilium_* /sys/fs/bpf/cilium 2>/dev/null
   [[ -f $R/bpffs-mounted ]] && umount /sys/fs/bpf 2>/dev/null
-  [[ -f $R/cilium-sysctls.orig ]] && sysctl -q -w $(sed 's/ = /=/' "$R/cilium-sysctls.orig") >/dev/null
+  [[ -f $R/cilium-sysctls.orig ]] && restore_sysctls "$R/cilium-sysctls.orig"
 }
 
 # cilium_leftovers: appends to the caller's out array.
