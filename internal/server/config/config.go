@@ -248,18 +248,7 @@ func applyEnv(cfg *Config, environ []string) error {
 		return err
 	}
 	leaves := map[string][]string{} // RSCHED_AUTH_LOCKOUT_DURATION -> [auth lockout duration]
-	var walk func(prefix []string, m map[string]any)
-	walk = func(prefix []string, m map[string]any) {
-		for k, v := range m {
-			path := append(append([]string{}, prefix...), k)
-			if sub, ok := v.(map[string]any); ok {
-				walk(path, sub)
-				continue
-			}
-			leaves[EnvPrefix+strings.ToUpper(strings.Join(path, "_"))] = path
-		}
-	}
-	walk(nil, tree)
+	envLeaves(nil, tree, leaves)
 	changed := false
 	for _, kv := range environ {
 		name, value, ok := strings.Cut(kv, "=")
@@ -270,35 +259,8 @@ func applyEnv(cfg *Config, environ []string) error {
 		if !known {
 			return fmt.Errorf("config: unknown environment override %s", name)
 		}
-		parent := tree
-		for _, p := range path[:len(path)-1] {
-			parent = parent[p].(map[string]any)
-		}
-		leaf := path[len(path)-1]
-		switch old := parent[leaf].(type) {
-		case bool:
-			v, err := strconv.ParseBool(value)
-			if err != nil {
-				return fmt.Errorf("config: %s=%q is not true or false", name, value)
-			}
-			parent[leaf] = v
-		case float64:
-			v, err := strconv.Atoi(value)
-			if err != nil {
-				return fmt.Errorf("config: %s=%q is not an integer", name, value)
-			}
-			parent[leaf] = v
-		case []any, nil:
-			_ = old
-			var items []any
-			for _, item := range strings.Split(value, ",") {
-				if item = strings.TrimSpace(item); item != "" {
-					items = append(items, item)
-				}
-			}
-			parent[leaf] = items
-		default:
-			parent[leaf] = value
+		if err := setLeaf(tree, path, name, value); err != nil {
+			return err
 		}
 		changed = true
 	}
@@ -317,101 +279,176 @@ func applyEnv(cfg *Config, environ []string) error {
 	return nil
 }
 
+// envLeaves records, for every leaf of the config's JSON tree, the environment variable that
+// names it and its path.
+func envLeaves(prefix []string, m map[string]any, leaves map[string][]string) {
+	for k, v := range m {
+		path := append(append([]string{}, prefix...), k)
+		if sub, ok := v.(map[string]any); ok {
+			envLeaves(path, sub, leaves)
+			continue
+		}
+		leaves[EnvPrefix+strings.ToUpper(strings.Join(path, "_"))] = path
+	}
+}
+
+// setLeaf parses value as the type the leaf at path already has (lists are comma-separated) and
+// stores it there. name is the variable, for the error.
+func setLeaf(tree map[string]any, path []string, name, value string) error {
+	parent := tree
+	for _, p := range path[:len(path)-1] {
+		parent = parent[p].(map[string]any)
+	}
+	leaf := path[len(path)-1]
+	switch parent[leaf].(type) {
+	case bool:
+		v, err := strconv.ParseBool(value)
+		if err != nil {
+			return fmt.Errorf("config: %s=%q is not true or false", name, value)
+		}
+		parent[leaf] = v
+	case float64:
+		v, err := strconv.Atoi(value)
+		if err != nil {
+			return fmt.Errorf("config: %s=%q is not an integer", name, value)
+		}
+		parent[leaf] = v
+	case []any, nil:
+		var items []any
+		for _, item := range strings.Split(value, ",") {
+			if item = strings.TrimSpace(item); item != "" {
+				items = append(items, item)
+			}
+		}
+		parent[leaf] = items
+	default:
+		parent[leaf] = value
+	}
+	return nil
+}
+
 var originPattern = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
 
 // Validate checks every field against the same bounds the SchedulerInstance API enforces and
 // reports all problems at once.
 func (c *Config) Validate() error {
-	var problems []string
-	bad := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
-	within := func(name string, d Duration, lo, hi time.Duration) {
-		if d.D() < lo || (hi > 0 && d.D() > hi) {
-			if hi > 0 {
-				bad("%s %s is outside %s..%s", name, d.D(), lo, hi)
-			} else {
-				bad("%s %s is below %s", name, d.D(), lo)
-			}
-		}
-	}
-	if c.ListenAddr == "" || c.MetricsAddr == "" {
-		bad("listen_addr and metrics_addr are required")
-	} else if c.ListenAddr == c.MetricsAddr {
-		bad("metrics_addr must differ from listen_addr: metrics are never served on the public port")
-	}
-	if u, err := url.Parse(c.Issuer); c.Issuer == "" || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		bad("issuer must be the instance's absolute URL, such as https://schedule.example.org")
-	}
-	if c.Audience == "" {
-		bad("audience is required")
-	}
-	sc := c.Scheduling
-	if _, err := time.LoadLocation(sc.TimeZone); sc.TimeZone == "" || sc.TimeZone == "Local" || err != nil {
-		bad("scheduling.time_zone %q is not an IANA time zone such as America/Chicago", sc.TimeZone)
-	}
-	within("scheduling.max_time_budget", sc.MaxTimeBudget, time.Second, 10*time.Minute)
-	within("scheduling.default_time_budget", sc.DefaultTimeBudget, 100*time.Millisecond, sc.MaxTimeBudget.D())
-	a := c.Auth
-	within("auth.access_token_ttl", a.AccessTokenTTL, time.Minute, time.Hour)
-	within("auth.refresh_token_ttl", a.RefreshTokenTTL, time.Hour, 0)
-	if a.RefreshTokenTTL <= a.AccessTokenTTL {
-		bad("auth.refresh_token_ttl must be longer than auth.access_token_ttl")
-	}
-	if a.SessionIdleTimeout < a.AccessTokenTTL || a.SessionIdleTimeout > a.RefreshTokenTTL {
-		bad("auth.session_idle_timeout %s must be from auth.access_token_ttl to auth.refresh_token_ttl", a.SessionIdleTimeout.D())
-	}
-	if ph := a.PasswordHashing; ph.MemoryKiB < 7168 || ph.MemoryKiB > 1<<20 || ph.Iterations < 1 || ph.Iterations > 10 || ph.Parallelism < 1 || ph.Parallelism > 8 {
-		bad("auth.password_hashing: memory_kib must be 7168..1048576, iterations 1..10, parallelism 1..8 (OWASP's minimum is 7 MiB)")
-	}
+	var p problems
+	c.validateEndpoints(&p)
+	c.Scheduling.validate(&p)
+	c.Auth.validate(&p)
 	if c.Audit.Retention != 0 {
-		within("audit.retention", c.Audit.Retention, 24*time.Hour, 0)
+		p.within("audit.retention", c.Audit.Retention, 24*time.Hour, 0)
 	}
-	if a.Lockout.MaxFailedAttempts < 1 || a.Lockout.MaxFailedAttempts > 100 {
-		bad("auth.lockout.max_failed_attempts %d is outside 1..100", a.Lockout.MaxFailedAttempts)
-	}
-	within("auth.lockout.duration", a.Lockout.Duration, time.Minute, 24*time.Hour)
-	for _, r := range a.MFARequiredRoles {
-		if !contains(Roles, r) {
-			bad("auth.mfa_required_roles: %q is not a role (%s)", r, strings.Join(Roles, ", "))
-		}
-	}
-	pp := a.PasswordPolicy
-	if pp.MinLength < 8 || pp.MinLength > 128 {
-		bad("auth.password_policy.min_length %d is outside 8..128", pp.MinLength)
-	}
-	if pp.HistorySize < 0 || pp.HistorySize > 24 {
-		bad("auth.password_policy.history_size %d is outside 0..24", pp.HistorySize)
-	}
-	if pp.MaxAge != 0 {
-		within("auth.password_policy.max_age", pp.MaxAge, 24*time.Hour, 0)
-	}
-	for _, nl := range []struct {
-		name string
-		l    Limit
-	}{{"login", c.RateLimit.Login}, {"register", c.RateLimit.Register}, {"api", c.RateLimit.API},
-		{"refresh", c.RateLimit.Refresh}, {"mfa", c.RateLimit.MFA}} {
-		name, l := nl.name, nl.l
-		if l.Requests < 1 || l.Requests > 1_000_000 {
-			bad("rate_limit.%s.requests %d is outside 1..1000000", name, l.Requests)
-		}
-		within("rate_limit."+name+".period", l.Period, time.Second, 24*time.Hour)
-	}
-	for _, p := range c.RateLimit.TrustedProxies {
-		if pfx, err := netip.ParsePrefix(p); err != nil || pfx.Bits() == 0 {
-			bad("rate_limit.trusted_proxies: %q is not a CIDR other than /0", p)
-		}
-	}
+	c.RateLimit.validate(&p)
 	for _, o := range c.Security.AllowedOrigins {
 		if !originPattern.MatchString(o) {
-			bad("security.allowed_origins: %q is not an origin such as https://schedule.example.org", o)
+			p.add("security.allowed_origins: %q is not an origin such as https://schedule.example.org", o)
 		}
 	}
 	if c.Secrets.DatabaseURLFile == "" || c.Secrets.KeyringFile == "" {
-		bad("secrets.database_url_file and secrets.keyring_file are required")
+		p.add("secrets.database_url_file and secrets.keyring_file are required")
 	}
-	if len(problems) > 0 {
-		return fmt.Errorf("config: %s", strings.Join(problems, "; "))
+	if len(p) > 0 {
+		return fmt.Errorf("config: %s", strings.Join(p, "; "))
 	}
 	return nil
+}
+
+// problems collects every finding of Validate, so that one run names them all.
+type problems []string
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+
+// within reports d outside lo..hi; hi 0 means no upper bound.
+func (p *problems) within(name string, d Duration, lo, hi time.Duration) {
+	switch {
+	case hi > 0 && (d.D() < lo || d.D() > hi):
+		p.add("%s %s is outside %s..%s", name, d.D(), lo, hi)
+	case hi <= 0 && d.D() < lo:
+		p.add("%s %s is below %s", name, d.D(), lo)
+	}
+}
+
+// intWithin reports n outside lo..hi.
+func (p *problems) intWithin(name string, n, lo, hi int) {
+	if n < lo || n > hi {
+		p.add("%s %d is outside %d..%d", name, n, lo, hi)
+	}
+}
+
+func (c *Config) validateEndpoints(p *problems) {
+	if c.ListenAddr == "" || c.MetricsAddr == "" {
+		p.add("listen_addr and metrics_addr are required")
+	} else if c.ListenAddr == c.MetricsAddr {
+		p.add("metrics_addr must differ from listen_addr: metrics are never served on the public port")
+	}
+	if !absoluteHTTPURL(c.Issuer) {
+		p.add("issuer must be the instance's absolute URL, such as https://schedule.example.org")
+	}
+	if c.Audience == "" {
+		p.add("audience is required")
+	}
+}
+
+func absoluteHTTPURL(s string) bool {
+	u, err := url.Parse(s)
+	return s != "" && err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != ""
+}
+
+func (sc *Scheduling) validate(p *problems) {
+	if _, err := time.LoadLocation(sc.TimeZone); sc.TimeZone == "" || sc.TimeZone == "Local" || err != nil {
+		p.add("scheduling.time_zone %q is not an IANA time zone such as America/Chicago", sc.TimeZone)
+	}
+	p.within("scheduling.max_time_budget", sc.MaxTimeBudget, time.Second, 10*time.Minute)
+	p.within("scheduling.default_time_budget", sc.DefaultTimeBudget, 100*time.Millisecond, sc.MaxTimeBudget.D())
+}
+
+func (a *Auth) validate(p *problems) {
+	p.within("auth.access_token_ttl", a.AccessTokenTTL, time.Minute, time.Hour)
+	p.within("auth.refresh_token_ttl", a.RefreshTokenTTL, time.Hour, 0)
+	if a.RefreshTokenTTL <= a.AccessTokenTTL {
+		p.add("auth.refresh_token_ttl must be longer than auth.access_token_ttl")
+	}
+	if a.SessionIdleTimeout < a.AccessTokenTTL || a.SessionIdleTimeout > a.RefreshTokenTTL {
+		p.add("auth.session_idle_timeout %s must be from auth.access_token_ttl to auth.refresh_token_ttl", a.SessionIdleTimeout.D())
+	}
+	if !a.PasswordHashing.withinOWASP() {
+		p.add("auth.password_hashing: memory_kib must be 7168..1048576, iterations 1..10, parallelism 1..8 (OWASP's minimum is 7 MiB)")
+	}
+	p.intWithin("auth.lockout.max_failed_attempts", a.Lockout.MaxFailedAttempts, 1, 100)
+	p.within("auth.lockout.duration", a.Lockout.Duration, time.Minute, 24*time.Hour)
+	for _, r := range a.MFARequiredRoles {
+		if !contains(Roles, r) {
+			p.add("auth.mfa_required_roles: %q is not a role (%s)", r, strings.Join(Roles, ", "))
+		}
+	}
+	pp := a.PasswordPolicy
+	p.intWithin("auth.password_policy.min_length", pp.MinLength, 8, 128)
+	p.intWithin("auth.password_policy.history_size", pp.HistorySize, 0, 24)
+	if pp.MaxAge != 0 {
+		p.within("auth.password_policy.max_age", pp.MaxAge, 24*time.Hour, 0)
+	}
+}
+
+// withinOWASP: Argon2id parameters from OWASP's minimum (7 MiB) to what a pod can afford.
+func (ph PasswordHashing) withinOWASP() bool {
+	return ph.MemoryKiB >= 7168 && ph.MemoryKiB <= 1<<20 && ph.Iterations >= 1 && ph.Iterations <= 10 &&
+		ph.Parallelism >= 1 && ph.Parallelism <= 8
+}
+
+func (rl *RateLimit) validate(p *problems) {
+	for _, nl := range []struct {
+		name string
+		l    Limit
+	}{{"login", rl.Login}, {"register", rl.Register}, {"api", rl.API}, {"refresh", rl.Refresh}, {"mfa", rl.MFA}} {
+		p.intWithin("rate_limit."+nl.name+".requests", nl.l.Requests, 1, 1_000_000)
+		p.within("rate_limit."+nl.name+".period", nl.l.Period, time.Second, 24*time.Hour)
+	}
+	for _, s := range rl.TrustedProxies {
+		if pfx, err := netip.ParsePrefix(s); err != nil || pfx.Bits() == 0 {
+			p.add("rate_limit.trusted_proxies: %q is not a CIDR other than /0", s)
+		}
+	}
 }
 
 func contains(list []string, s string) bool {
