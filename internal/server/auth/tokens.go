@@ -10,8 +10,10 @@
 package auth
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -52,6 +54,43 @@ type AccessClaims struct {
 	// SessionID is the login session (refresh token family) the token belongs to; logout and
 	// "revoke this session" end it.
 	SessionID string `json:"sid"`
+}
+
+// UnmarshalJSON decodes the claims after checking that the time claims present are JSON
+// numbers (RFC 7519 NumericDate). encoding/json, and so jwt.NumericDate, also takes a quoted
+// number such as "exp": "1795000900"; a token we issued never has one.
+func (c *AccessClaims) UnmarshalJSON(b []byte) error {
+	var times struct {
+		Exp json.RawMessage `json:"exp"`
+		Nbf json.RawMessage `json:"nbf"`
+		Iat json.RawMessage `json:"iat"`
+	}
+	if err := json.Unmarshal(b, &times); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		raw  json.RawMessage
+	}{{"exp", times.Exp}, {"nbf", times.Nbf}, {"iat", times.Iat}} {
+		if f.raw != nil && !isJSONNumber(f.raw) {
+			return fmt.Errorf("%s claim is not a JSON number", f.name)
+		}
+	}
+	type plain AccessClaims // no UnmarshalJSON: decodes field by field
+	return json.Unmarshal(b, (*plain)(c))
+}
+
+// isJSONNumber says whether raw, one valid JSON value, is a number (or null, which the required
+// claim checks refuse on their own).
+func isJSONNumber(raw json.RawMessage) bool {
+	switch v := bytes.TrimSpace(raw); {
+	case len(v) == 0:
+		return false
+	case v[0] == '-' || (v[0] >= '0' && v[0] <= '9'):
+		return true
+	default:
+		return string(v) == "null"
+	}
 }
 
 // Tokens issues and verifies access tokens.

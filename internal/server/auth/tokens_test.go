@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -227,6 +228,40 @@ func TestForgedAndMisusedTokensAreRejected(t *testing.T) {
 	// The EdDSA control: the same hand-made path with the real key passes.
 	if _, err := tk.VerifyAccess(forge(edHeader, goodClaims(), edSign)); err != nil {
 		t.Errorf("hand-made EdDSA token: %v", err)
+	}
+}
+
+// TestTimeClaimsMustBeJSONNumbers: RFC 7519 NumericDate is a JSON number. encoding/json (and so
+// golang-jwt) would also take a quoted number, so a correctly signed token whose exp, nbf or iat
+// is a string must be refused by our own check.
+func TestTimeClaimsMustBeJSONNumbers(t *testing.T) {
+	tk, _, _ := newTokens(t, standardRing(t))
+	hsHeader := map[string]any{"alg": "HS256", "typ": AccessTokenType, "kid": "hs-1"}
+	good := goodClaims()
+	for _, claim := range []string{"exp", "nbf", "iat"} {
+		for name, v := range map[string]any{
+			"string":        strconv.FormatInt(good[claim].(int64), 10),
+			"boolean":       true,
+			"object":        map[string]any{"n": good[claim]},
+			"list":          []any{good[claim]},
+			"numeric float": float64(good[claim].(int64)) + 0.5,
+		} {
+			t.Run(claim+" "+name, func(t *testing.T) {
+				_, err := tk.VerifyAccess(forge(hsHeader, with(good, claim, v), hs256(hsSecret)))
+				if name == "numeric float" {
+					if err != nil {
+						t.Fatalf("a fractional NumericDate is a number and must pass: %v", err)
+					}
+					return
+				}
+				if err == nil {
+					t.Fatalf("accepted %s as a %s", claim, name)
+				}
+				if !errors.Is(err, ErrInvalidToken) {
+					t.Errorf("error %v does not wrap ErrInvalidToken", err)
+				}
+			})
+		}
 	}
 }
 
