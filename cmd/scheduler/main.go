@@ -53,21 +53,14 @@ func run(ctx context.Context, args []string) error {
 	log := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	slog.SetDefault(log)
 
-	cfg, err := config.Load(*configPath)
+	cfg, err := loadConfig(*configPath, *metricsAddr)
 	if err != nil {
 		return err
-	}
-	if *metricsAddr != "" {
-		cfg.MetricsAddr = *metricsAddr
-		if err := cfg.Validate(); err != nil {
-			return err
-		}
 	}
 	dbURL, err := cfg.DatabaseURL()
 	if err != nil {
 		return err
 	}
-
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	keys, err := keyring.NewWatcher(cfg.Secrets.KeyringFile, keyring.WatcherOptions{Logger: log, Metrics: keyring.NewMetrics(reg)})
@@ -79,7 +72,27 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	defer a.Close()
+	return serve(ctx, log, cfg, a, reg, keys, *drain)
+}
 
+// loadConfig reads the file and applies the -metrics-addr flag, validating again when it did.
+func loadConfig(path, metricsAddr string) (config.Config, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return cfg, err
+	}
+	if metricsAddr != "" {
+		cfg.MetricsAddr = metricsAddr
+		if err := cfg.Validate(); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
+
+// serve runs the API and metrics listeners and the background work until ctx ends, then drains
+// in-flight requests for at most drain.
+func serve(ctx context.Context, log *slog.Logger, cfg config.Config, a *app.App, reg *prometheus.Registry, keys *keyring.Watcher, drain time.Duration) error {
 	api := &http.Server{
 		Addr:              cfg.ListenAddr,
 		Handler:           a.HTTP,
@@ -121,7 +134,7 @@ func run(ctx context.Context, args []string) error {
 	case err := <-errc:
 		return err
 	}
-	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), *drain)
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), drain)
 	defer cancel()
 	err = api.Shutdown(shutdownCtx)
 	_ = metrics.Shutdown(shutdownCtx)

@@ -65,59 +65,29 @@ func run() error {
 		return runReal(ctx, root, state)
 	}
 	step("running on envtest + kwok (a real cluster needs Linux and root; here: %s)", why)
+	return runEnvtest(ctx, root, state)
+}
 
-	// Components start in their own process groups with a parent-death signal, so even a
-	// kill -9 of the demo leaves nothing running (internal/testenv tests exactly that).
-	step("starting kube-apiserver and etcd (CRDs installed)")
-	kube, err := testenv.NewKube()
+// runEnvtest is the tour on envtest + kwok: the components on this host, the operator from its
+// Helm chart, and the real manager on the host as the chart's ServiceAccount.
+func runEnvtest(ctx context.Context, root, state string) error {
+	env, err := startEnvtest(state)
+	defer env.stop()
 	if err != nil {
 		return err
 	}
-	defer func() { step("stopping kube-apiserver and etcd"); _ = kube.Stop() }()
-	kubeconfig := filepath.Join(state, "kubeconfig")
-	b, err := os.ReadFile(kube.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(kubeconfig, b, 0o600); err != nil {
-		return err
-	}
-	defer os.Remove(kubeconfig)
-
-	step("starting kube-controller-manager, kube-scheduler and kwok (a fake node: pods run without containers)")
-	workloads, err := testenv.NewWorkloads(kube)
-	if err != nil {
-		return err
-	}
-	defer func() { step("stopping the controller-manager, scheduler and kwok"); _ = workloads.Stop() }()
-
-	step("starting a Vault dev server")
-	vault, err := testenv.NewVault()
-	if err != nil {
-		return err
-	}
-	defer func() { step("stopping Vault"); _ = vault.Stop() }()
-
-	step("starting PostgreSQL")
-	pg, err := testenv.NewPostgres()
-	if err != nil {
-		return err
-	}
-	defer func() { step("stopping PostgreSQL"); _ = pg.Stop() }()
-
 	step("provisioning what the samples refer to")
-	if err := provisionWithDatabases(ctx, kube, vault, pg); err != nil {
+	if err := provisionWithDatabases(ctx, env.kube, env.vault, env.pg); err != nil {
 		return err
 	}
-
 	// The operator comes from its Helm chart here too. kwok's pods run no container, so the
 	// chart's manager pod is a stand-in; the real manager (bin/manager) runs on this host with
 	// the chart's ServiceAccount, so it has exactly the chart's permissions.
-	if err := helmInstall(root, kube, kubeconfig, "--set", "crds.enabled=false"); err != nil {
+	if err := helmInstall(root, env.kube, env.kubeconfig, "--set", "crds.enabled=false"); err != nil {
 		return err
 	}
 	saConfig := filepath.Join(state, "operator.kubeconfig")
-	if err := kube.ServiceAccountKubeconfig(ctx, "rsched-system", "rsched-manager", saConfig, 24*time.Hour); err != nil {
+	if err := env.kube.ServiceAccountKubeconfig(ctx, "rsched-system", "rsched-manager", saConfig, 24*time.Hour); err != nil {
 		return err
 	}
 	step("starting the operator (bin/manager) as the chart's ServiceAccount rsched-system/rsched-manager; log in bin/demo/manager.log")
@@ -125,24 +95,12 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	// One goroutine waits for the operator; everything else reads its result from exited.
-	exited := make(chan error, 1)
-	go func() { exited <- mgr.Wait() }()
-	defer func() {
-		step("stopping the operator")
-		_ = mgr.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(15 * time.Second):
-			_ = mgr.Process.Kill()
-			<-exited
-		}
-	}()
+	defer mgr.stop()
 
-	if err := tour(ctx, kube, vault, ""); err != nil {
+	if err := tour(ctx, env.kube, env.vault, ""); err != nil {
 		return err
 	}
-	if err := showPlugin(root, kube); err != nil {
+	if err := showPlugin(root, env.kube); err != nil {
 		return err
 	}
 	fmt.Printf(`
@@ -151,16 +109,72 @@ rsched demo is running.
   operator:  tail -f %s
   Vault:     %s (dev server; token in the demo process only)
 Stop with Ctrl-C here or 'make demo-down'.
-`, kubeconfig, filepath.Join(kube.Assets, "kubectl"), filepath.Join(state, "manager.log"), vault.Addr)
+`, env.kubeconfig, filepath.Join(env.kube.Assets, "kubectl"), filepath.Join(state, "manager.log"), env.vault.Addr)
 
 	select {
 	case <-ctx.Done():
 		fmt.Println()
 		return nil
-	case err := <-exited:
-		exited <- err // for the deferred stop
+	case err := <-mgr.exited:
+		mgr.exited <- err // for the deferred stop
 		return fmt.Errorf("the operator exited unexpectedly (%v); see %s", err, filepath.Join(state, "manager.log"))
 	}
+}
+
+// envtestStack is what runEnvtest starts on this host; stop stops what was started, last first.
+type envtestStack struct {
+	kube       *testenv.Kube
+	workloads  *testenv.Workloads
+	vault      *testenv.Vault
+	pg         *testenv.Postgres
+	kubeconfig string
+	stops      []func()
+}
+
+func (e *envtestStack) stop() {
+	for i := len(e.stops) - 1; i >= 0; i-- {
+		e.stops[i]()
+	}
+}
+
+// startEnvtest starts kube-apiserver and etcd, the workload controllers and kwok, Vault and
+// PostgreSQL. Components start in their own process groups with a parent-death signal, so even
+// a kill -9 of the demo leaves nothing running (internal/testenv tests exactly that). On an
+// error, what started is still in stops.
+func startEnvtest(state string) (*envtestStack, error) {
+	e := &envtestStack{}
+	var err error
+	step("starting kube-apiserver and etcd (CRDs installed)")
+	if e.kube, err = testenv.NewKube(); err != nil {
+		return e, err
+	}
+	e.stops = append(e.stops, func() { step("stopping kube-apiserver and etcd"); _ = e.kube.Stop() })
+	e.kubeconfig = filepath.Join(state, "kubeconfig")
+	b, err := os.ReadFile(e.kube.Kubeconfig)
+	if err != nil {
+		return e, err
+	}
+	if err := os.WriteFile(e.kubeconfig, b, 0o600); err != nil {
+		return e, err
+	}
+	e.stops = append(e.stops, func() { _ = os.Remove(e.kubeconfig) })
+
+	step("starting kube-controller-manager, kube-scheduler and kwok (a fake node: pods run without containers)")
+	if e.workloads, err = testenv.NewWorkloads(e.kube); err != nil {
+		return e, err
+	}
+	e.stops = append(e.stops, func() { step("stopping the controller-manager, scheduler and kwok"); _ = e.workloads.Stop() })
+	step("starting a Vault dev server")
+	if e.vault, err = testenv.NewVault(); err != nil {
+		return e, err
+	}
+	e.stops = append(e.stops, func() { step("stopping Vault"); _ = e.vault.Stop() })
+	step("starting PostgreSQL")
+	if e.pg, err = testenv.NewPostgres(); err != nil {
+		return e, err
+	}
+	e.stops = append(e.stops, func() { step("stopping PostgreSQL"); _ = e.pg.Stop() })
+	return e, nil
 }
 
 // tour applies config/samples (pointing the full sample at the demo's Vault, and at image when
@@ -329,7 +343,26 @@ func showRotation(ctx context.Context, kube *testenv.Kube) error {
 	return nil
 }
 
-func startManager(root, state, kubeconfig string) (*exec.Cmd, error) {
+// managerProcess is the operator running on this host. One goroutine waits for it; everything
+// else reads its result from exited.
+type managerProcess struct {
+	cmd    *exec.Cmd
+	exited chan error
+}
+
+// stop sends SIGTERM and kills the operator if it has not exited 15 s later.
+func (m *managerProcess) stop() {
+	step("stopping the operator")
+	_ = m.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-m.exited:
+	case <-time.After(15 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.exited
+	}
+}
+
+func startManager(root, state, kubeconfig string) (*managerProcess, error) {
 	bin := filepath.Join(root, "bin", "manager")
 	if _, err := os.Stat(bin); err != nil {
 		return nil, errors.New("bin/manager is missing: run `make build` (make demo does)")
@@ -352,7 +385,9 @@ func startManager(root, state, kubeconfig string) (*exec.Cmd, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	return cmd, nil
+	m := &managerProcess{cmd: cmd, exited: make(chan error, 1)}
+	go func() { m.exited <- cmd.Wait() }()
+	return m, nil
 }
 
 func randomHex(n int) (string, error) {

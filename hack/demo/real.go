@@ -37,48 +37,15 @@ func realClusterPossible() (bool, string) {
 // a pod from the Helm chart (charts/rsched-operator) with the locally built image, PostgreSQL and Vault run on the host
 // where pods reach them, and the instances run real scheduler pods.
 func runReal(ctx context.Context, root, state string) error {
-	cluster := filepath.Join(root, "hack", "local-cluster.sh")
-	sh := func(args ...string) error {
-		cmd := exec.Command(cluster, args...)
-		cmd.Dir = root
-		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-		return cmd.Run()
-	}
-	step("starting a real single-node cluster (hack/local-cluster.sh up: kubelet, containerd, kube-proxy, CoreDNS)")
-	if err := sh("up"); err != nil {
-		_ = sh("down")
-		return fmt.Errorf("the local cluster did not come up (RSCHED_DEMO=envtest runs the demo without it): %w", err)
-	}
-	marker := filepath.Join(state, "real-cluster") // lets `make demo-down` finish the job if we are killed
-	if err := os.WriteFile(marker, nil, 0o600); err != nil {
-		return err
-	}
-	defer func() {
-		step("stopping the cluster (hack/local-cluster.sh down)")
-		if sh("down") == nil {
-			_ = os.Remove(marker)
-		}
-	}()
-	out, err := exec.Command(cluster, "kubeconfig").Output()
+	c := localCluster{root: root, script: filepath.Join(root, "hack", "local-cluster.sh")}
+	kube, kubeconfig, err := c.up(state)
+	defer c.down()
 	if err != nil {
 		return err
 	}
-	kubeconfig := strings.TrimSpace(string(out))
-	kube, err := realKube(kubeconfig)
-	if err != nil {
+	if err := c.loadImages(); err != nil {
 		return err
 	}
-
-	step("assembling and loading the images (make images)")
-	images := exec.Command("go", "run", "./hack/images", "-out", "bin/images", "-tag", "dev")
-	images.Dir, images.Stdout, images.Stderr = root, os.Stdout, os.Stderr
-	if err := images.Run(); err != nil {
-		return err
-	}
-	if err := sh("load", "bin/images/manager.tar", "bin/images/scheduler.tar"); err != nil {
-		return err
-	}
-
 	hostIP, err := kube.Kubectl("get", "nodes", "-o", `jsonpath={.items[0].status.addresses[?(@.type=="InternalIP")].address}`)
 	if err != nil || hostIP == "" {
 		return fmt.Errorf("reading the node's address: %v", err)
@@ -98,7 +65,6 @@ func runReal(ctx context.Context, root, state string) error {
 	if err := helmInstall(root, kube, kubeconfig); err != nil {
 		return err
 	}
-
 	step("provisioning what the samples refer to")
 	if err := provisionWithDatabases(ctx, kube, vault, pg); err != nil {
 		return err
@@ -122,6 +88,65 @@ Stop with Ctrl-C here or 'make demo-down'.
 	<-ctx.Done()
 	fmt.Println()
 	return nil
+}
+
+// localCluster drives hack/local-cluster.sh.
+type localCluster struct {
+	root, script string
+	// marker lets `make demo-down` finish the job if we are killed; empty until the cluster is up.
+	marker string
+}
+
+func (c *localCluster) sh(args ...string) error {
+	cmd := exec.Command(c.script, args...)
+	cmd.Dir = c.root
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	return cmd.Run()
+}
+
+// up starts the cluster and returns a Kube for it and its kubeconfig. down must be called
+// whatever up returned.
+func (c *localCluster) up(state string) (*testenv.Kube, string, error) {
+	step("starting a real single-node cluster (hack/local-cluster.sh up: kubelet, containerd, kube-proxy, CoreDNS)")
+	if err := c.sh("up"); err != nil {
+		_ = c.sh("down")
+		return nil, "", fmt.Errorf("the local cluster did not come up (RSCHED_DEMO=envtest runs the demo without it): %w", err)
+	}
+	marker := filepath.Join(state, "real-cluster")
+	if err := os.WriteFile(marker, nil, 0o600); err != nil {
+		_ = c.sh("down")
+		return nil, "", err
+	}
+	c.marker = marker
+	out, err := exec.Command(c.script, "kubeconfig").Output()
+	if err != nil {
+		return nil, "", err
+	}
+	kubeconfig := strings.TrimSpace(string(out))
+	kube, err := realKube(kubeconfig)
+	return kube, kubeconfig, err
+}
+
+// down stops the cluster if up started it.
+func (c *localCluster) down() {
+	if c.marker == "" {
+		return
+	}
+	step("stopping the cluster (hack/local-cluster.sh down)")
+	if c.sh("down") == nil {
+		_ = os.Remove(c.marker)
+	}
+}
+
+// loadImages assembles the images (make images) and imports them into the cluster's containerd.
+func (c *localCluster) loadImages() error {
+	step("assembling and loading the images (make images)")
+	images := exec.Command("go", "run", "./hack/images", "-out", "bin/images", "-tag", "dev")
+	images.Dir, images.Stdout, images.Stderr = c.root, os.Stdout, os.Stderr
+	if err := images.Run(); err != nil {
+		return err
+	}
+	return c.sh("load", "bin/images/manager.tar", "bin/images/scheduler.tar")
 }
 
 // realKube is a testenv.Kube for an existing cluster: its client, kubeconfig and kubectl (the
