@@ -96,48 +96,19 @@ func probe(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(out)
 }
 
+// session signs in (retrying until the Service answers), then reads /auth/me in a loop and
+// refreshes its tokens every `every`, the first time after offset.
 func session(ctx context.Context, st *stats, base, user, password string, every, offset time.Duration) {
-	hc := &http.Client{Timeout: 5 * time.Second}
-	quiet := true // sign-in attempts before the first success (Service or DNS not there yet) are not failures
-	call := func(method, path, token string, body any) (map[string]any, bool) {
-		var payload string
-		if body != nil {
-			b, _ := json.Marshal(body)
-			payload = string(b)
-		}
-		req, _ := http.NewRequestWithContext(ctx, method, base+path, strings.NewReader(payload))
-		if body != nil {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			if ctx.Err() == nil && !quiet {
-				st.fail("%s %s: %v", method, path, err)
-			}
-			return nil, false
-		}
-		defer resp.Body.Close()
-		out := map[string]any{}
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode/100 != 2 {
-			if ctx.Err() == nil && !quiet {
-				st.fail("%s %s: %d %v", method, path, resp.StatusCode, out["detail"])
-			}
-			return nil, false
-		}
-		return out, true
-	}
+	c := &apiClient{hc: &http.Client{Timeout: 5 * time.Second}, st: st, base: base, quiet: true}
 	var tok map[string]any
 	for ctx.Err() == nil {
 		var ok bool
-		if tok, ok = call("POST", "/auth/login/json", "", map[string]any{"username": user, "password": password}); ok {
+		if tok, ok = c.call(ctx, "POST", "/auth/login/json", "", map[string]any{"username": user, "password": password}); ok {
 			break
 		}
 		time.Sleep(time.Second)
 	}
-	quiet = false
+	c.quiet = false
 	if ctx.Err() != nil {
 		return
 	}
@@ -145,18 +116,61 @@ func session(ctx context.Context, st *stats, base, user, password string, every,
 	access, refresh := tok["access_token"].(string), tok["refresh_token"].(string)
 	next := time.Now().Add(offset)
 	for ctx.Err() == nil {
-		if me, ok := call("GET", "/auth/me", access, nil); ok {
+		if me, ok := c.call(ctx, "GET", "/auth/me", access, nil); ok {
 			if me["username"] != user {
 				st.fail("/auth/me answered for %v", me["username"])
 			}
 			st.Requests.Add(1)
 		}
 		if time.Now().After(next) {
-			if t, ok := call("POST", "/auth/refresh", "", map[string]any{"refresh_token": refresh}); ok {
+			if t, ok := c.call(ctx, "POST", "/auth/refresh", "", map[string]any{"refresh_token": refresh}); ok {
 				access, refresh = t["access_token"].(string), t["refresh_token"].(string)
 				st.Refreshes.Add(1)
 			}
 			next = time.Now().Add(every)
 		}
 	}
+}
+
+// apiClient makes one session's calls and counts what went wrong.
+type apiClient struct {
+	hc   *http.Client
+	st   *stats
+	base string
+	// quiet: sign-in attempts before the first success (Service or DNS not there yet) are not
+	// failures.
+	quiet bool
+}
+
+// call sends body (JSON, when not nil) with the bearer token (when not empty) and returns the
+// decoded 2xx answer; anything else is counted as a failure unless quiet or ending.
+func (c *apiClient) call(ctx context.Context, method, path, token string, body any) (map[string]any, bool) {
+	var payload string
+	if body != nil {
+		b, _ := json.Marshal(body)
+		payload = string(b)
+	}
+	req, _ := http.NewRequestWithContext(ctx, method, c.base+path, strings.NewReader(payload))
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if ctx.Err() == nil && !c.quiet {
+			c.st.fail("%s %s: %v", method, path, err)
+		}
+		return nil, false
+	}
+	defer resp.Body.Close()
+	out := map[string]any{}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || resp.StatusCode/100 != 2 {
+		if ctx.Err() == nil && !c.quiet {
+			c.st.fail("%s %s: %d %v", method, path, resp.StatusCode, out["detail"])
+		}
+		return nil, false
+	}
+	return out, true
 }
