@@ -164,3 +164,48 @@ func TestKeyMaterialIsFullLengthAndFresh(t *testing.T) {
 		t.Error("unknown algorithm accepted")
 	}
 }
+
+// A rotation that fell due while the manager was down continues the schedule from its due time,
+// whichever reconcile records it: the one that staged it, or a later one that read the policy
+// from before that status write (status one version behind the keyring, nextRotationTime still
+// the old due time).
+func TestScheduleBaseNeverShiftsByLateness(t *testing.T) {
+	due := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	for name, c := range map[string]struct {
+		prevNext, rotatedAt time.Time
+		manual              bool
+		want                time.Time
+	}{
+		"on time":                      {due, due, false, due},
+		"late by ten minutes":          {due, due.Add(10 * time.Minute), false, due},
+		"late by more than a period":   {due, due.Add(30 * time.Hour), false, due}, // Next then starts afresh from now
+		"manual request":               {due, due.Add(-time.Minute), true, due.Add(-time.Minute)},
+		"manual request while overdue": {due, due.Add(time.Minute), true, due.Add(time.Minute)},
+		"first keyring":                {time.Time{}, due, false, due},
+		"keyring written before due":   {due, due.Add(-time.Hour), false, due.Add(-time.Hour)},
+	} {
+		if got := ScheduleBase(c.prevNext, c.rotatedAt, c.manual); !got.Equal(c.want) {
+			t.Errorf("%s: %v, want %v", name, got, c.want)
+		}
+	}
+}
+
+// The staging time is recorded in whole seconds: rounded up, so that activation, measured from
+// the record, never comes before the real staging time + propagation.
+func TestRecordedStagingTimeIsNeverBeforeTheStaging(t *testing.T) {
+	s := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	for _, staged := range []time.Time{s, s.Add(time.Nanosecond), s.Add(300 * time.Millisecond), s.Add(999999999 * time.Nanosecond)} {
+		got := RecordedStagingTime(staged)
+		if got.Before(staged) || got.Sub(staged) >= time.Second || got.Nanosecond() != 0 {
+			t.Errorf("staged at %v: recorded %v", staged.Format(time.RFC3339Nano), got.Format(time.RFC3339Nano))
+		}
+		// What the annotation keeps of it.
+		back, err := time.Parse(time.RFC3339, got.Format(time.RFC3339))
+		if err != nil || back.Before(staged) {
+			t.Errorf("staged at %v: the record reads back as %v", staged.Format(time.RFC3339Nano), back)
+		}
+	}
+	if got := RecordedStagingTime(s); !got.Equal(s) {
+		t.Errorf("a whole second moved: %v", got)
+	}
+}

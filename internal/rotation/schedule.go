@@ -61,3 +61,31 @@ func sameWallMinute(a, b time.Time) bool {
 	by, bm, bd := b.Date()
 	return ay == by && am == bm && ad == bd && a.Hour() == b.Hour() && a.Minute() == b.Minute()
 }
+
+// ScheduleBase is the time the schedule continues from once status records a rotation whose
+// newest keys were created at rotatedAt, given the nextRotationTime status held before it (zero
+// when none) and whether a manual request caused it.
+//
+// A scheduled rotation continues from the time it was due, however late it ran (the manager was
+// down, say), so the schedule never drifts by the lateness. A manual rotation, or a version that
+// appeared before anything was due (the instance's first keyring, a keyring written by hand),
+// continues from rotatedAt. The answer depends only on what status held before and on the
+// keyring, so the reconcile that staged the rotation and a later one that read the policy before
+// that status write (a stale cache) compute the same schedule.
+func ScheduleBase(prevNext, rotatedAt time.Time, manual bool) time.Time {
+	if manual || prevNext.IsZero() || rotatedAt.Before(prevNext) {
+		return rotatedAt
+	}
+	return prevNext
+}
+
+// RecordedStagingTime is the staging time t as the keyring Secret records it (RFC 3339, whole
+// seconds): rounded up, never down, so that a propagation wait measured from the record never
+// ends before t + propagation. A whole-second t is recorded as it is.
+func RecordedStagingTime(t time.Time) time.Time {
+	t = t.UTC()
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
+}
