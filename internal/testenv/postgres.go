@@ -64,7 +64,6 @@ func NewPostgresOn(listen, clientCIDR string) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-
 	cred, err := unprivilegedCredential()
 	if err != nil {
 		return nil, err
@@ -83,86 +82,101 @@ func NewPostgresOn(listen, clientCIDR string) (*Postgres, error) {
 		return fail(err)
 	}
 	password := hex.EncodeToString(pw)
-	pwfile := filepath.Join(dir, "pwfile")
-	if err := os.WriteFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
+	data := filepath.Join(dir, "data")
+	if err := initCluster(initdb, dir, data, password, cred); err != nil {
 		return fail(err)
 	}
-	if cred != nil {
-		// PostgreSQL refuses to run as root; the directory must belong to the user that runs it.
-		if err := os.Chown(dir, int(cred.Uid), int(cred.Gid)); err != nil {
-			return fail(err)
-		}
-		if err := os.Chown(pwfile, int(cred.Uid), int(cred.Gid)); err != nil {
+	if clientCIDR != "" {
+		if err := allowClients(data, clientCIDR, listen); err != nil {
 			return fail(err)
 		}
 	}
-	data := filepath.Join(dir, "data")
+	if err := p.start(postgres, data, listen, password, cred); err != nil {
+		return fail(err)
+	}
+	if err := p.exec("CREATE DATABASE rsched"); err != nil {
+		return fail(err)
+	}
+	p.URL = p.databaseURL(listen, password, "rsched")
+	return p, nil
+}
+
+// initCluster runs initdb into data as cred (PostgreSQL refuses to run as root, and the
+// directory must belong to the user that runs it), with one superuser "rsched" and password.
+func initCluster(initdb, dir, data, password string, cred *syscall.Credential) error {
+	pwfile := filepath.Join(dir, "pwfile")
+	if err := os.WriteFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
+		return err
+	}
+	defer func() { _ = os.Remove(pwfile) }()
+	if cred != nil {
+		for _, f := range []string{dir, pwfile} {
+			if err := os.Chown(f, int(cred.Uid), int(cred.Gid)); err != nil {
+				return err
+			}
+		}
+	}
 	init := exec.Command(initdb, "-D", data, "-U", "rsched", "--pwfile", pwfile,
 		"--auth=scram-sha-256", "-E", "UTF8", "--locale=C", "--no-sync")
 	init.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	init.Dir = dir
 	if out, err := init.CombinedOutput(); err != nil {
-		return fail(fmt.Errorf("initdb: %w\n%s", err, out))
+		return fmt.Errorf("initdb: %w\n%s", err, out)
 	}
-	_ = os.Remove(pwfile)
-	if clientCIDR != "" {
-		hba, err := os.OpenFile(filepath.Join(data, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
-		if err != nil {
-			return fail(err)
-		}
-		// The clients, and the host itself on the address it listens on.
-		_, err = fmt.Fprintf(hba, "host all all %s scram-sha-256\nhost all all %s/32 scram-sha-256\n", clientCIDR, listen)
-		if cerr := hba.Close(); err == nil {
-			err = cerr
-		}
-		if err != nil {
-			return fail(err)
-		}
-	}
+	return nil
+}
 
-	var lastErr error
-	for range 3 { // the free port may be taken before the server binds it
+// allowClients lets clientCIDR, and the host itself on the address it listens on, sign in with
+// a password.
+func allowClients(data, clientCIDR, listen string) error {
+	hba, err := os.OpenFile(filepath.Join(data, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(hba, "host all all %s scram-sha-256\nhost all all %s/32 scram-sha-256\n", clientCIDR, listen)
+	if cerr := hba.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// start runs the server on a free port until it accepts connections, trying three ports: the
+// free port may be taken by someone else before the server binds it.
+func (p *Postgres) start(postgres, data, listen, password string, cred *syscall.Credential) error {
+	var err, lastErr error
+	for range 3 {
 		if p.Port, err = freePort(false); err != nil {
-			return fail(err)
+			return err
 		}
 		cmd := exec.Command(postgres, "-D", data,
 			"-p", strconv.Itoa(p.Port),
 			"-c", "listen_addresses="+listen,
-			"-c", "unix_socket_directories="+dir,
+			"-c", "unix_socket_directories="+p.dir,
 			"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 			"-c", "max_connections=200")
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
-		cmd.Dir = dir
+		cmd.Dir = p.dir
 		if p.proc, err = startProcess("postgres", cmd); err != nil {
-			return fail(err)
+			return err
 		}
-		p.URL = (&url.URL{
-			Scheme:   "postgres",
-			User:     url.UserPassword("rsched", password),
-			Host:     net.JoinHostPort(listen, strconv.Itoa(p.Port)),
-			Path:     "/postgres",
-			RawQuery: "sslmode=disable",
-		}).String()
+		p.URL = p.databaseURL(listen, password, "postgres")
 		if lastErr = p.waitReady(30 * time.Second); lastErr == nil {
-			break
+			return nil
 		}
 		_ = p.proc.stop(syscall.SIGINT, 10*time.Second)
 		p.proc = nil
 	}
-	if lastErr != nil {
-		return fail(lastErr)
-	}
-	if err := p.exec("CREATE DATABASE rsched"); err != nil {
-		return fail(err)
-	}
-	p.URL = (&url.URL{
+	return lastErr
+}
+
+func (p *Postgres) databaseURL(listen, password, database string) string {
+	return (&url.URL{
 		Scheme:   "postgres",
 		User:     url.UserPassword("rsched", password),
 		Host:     net.JoinHostPort(listen, strconv.Itoa(p.Port)),
-		Path:     "/rsched",
+		Path:     "/" + database,
 		RawQuery: "sslmode=disable",
 	}).String()
-	return p, nil
 }
 
 // String describes the cluster without its password, so that printing a Postgres (%v, %+v)
