@@ -4,10 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
-	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // MaxLPCells bounds the problems WriteLP takes (resident half-days): the export is for comparing
@@ -24,6 +22,10 @@ type LPModel struct {
 // except fairness, whose squared deviations are not linear (compare with Weights.Fairness = 0).
 // Problems with fixed assignments outside the range, or more than MaxLPCells resident
 // half-days, are refused.
+//
+// The variables: x_i_j_t = 1 when resident i holds template t in half-day j, y_f_j_t the same
+// for faculty f supervising, d_i_k = 1 when resident i is on duty on day k, short_j_t the
+// residents missing below t's minimum in j, chg_i_j = 1 when i changes template from j to j+2.
 func WriteLP(w io.Writer, p *Problem) (*LPModel, error) {
 	if err := p.check(); err != nil {
 		return nil, err
@@ -32,346 +34,38 @@ func WriteLP(w io.Writer, p *Problem) (*LPModel, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, i := range s.res {
-		if len(s.ctx[i]) > 0 {
-			return nil, inputErrorf("the LP export takes no fixed assignments outside the range")
+	if err := lpRefusal(s); err != nil {
+		return nil, err
+	}
+	m := &lpBuilder{s: s, b: &lpWriter{w: bufio.NewWriter(w)}, days: int(s.nSlots) / 2}
+	m.writeObjective()
+	m.b.line("Subject To")
+	m.writeResidentHalfDays()
+	m.writeTemplateStaffing()
+	m.writeFacultyLimits()
+	for _, i := range s.residents {
+		m.writeACGMERules(i)
+	}
+	m.writeBounds()
+	m.writeBinaries()
+	m.b.line("End")
+	if m.b.err != nil {
+		return nil, m.b.err
+	}
+	return &LPModel{s: s}, m.b.w.Flush()
+}
+
+// lpRefusal says why the LP export does not take a problem, if it does not.
+func lpRefusal(s *solver) error {
+	for _, i := range s.residents {
+		if len(s.contextDuties[i]) > 0 {
+			return inputErrorf("the LP export takes no fixed assignments outside the range")
 		}
 	}
-	if len(s.res)*s.nS > MaxLPCells {
-		return nil, inputErrorf("the LP export takes at most %d resident half-days, not %d", MaxLPCells, len(s.res)*s.nS)
+	if n := len(s.residents) * int(s.nSlots); n > MaxLPCells {
+		return inputErrorf("the LP export takes at most %d resident half-days, not %d", MaxLPCells, n)
 	}
-	b := &lpWriter{w: bufio.NewWriter(w)}
-	// facVar says whether faculty f may supervise template t in slot j: a locked cell holds only
-	// its own template.
-	facVar := func(f, j, t int) bool {
-		if s.locked[f][j] {
-			return s.grid[f][j] == int16(t)
-		}
-		return !s.absent[f][j]
-	}
-	x := func(i, j, t int) string { return fmt.Sprintf("x_%d_%d_%d", i, j, t) }
-	has := func(i, j, t int) bool {
-		if s.locked[i][j] {
-			return s.grid[i][j] == int16(t)
-		}
-		return s.allowed(i, j, int16(t))
-	}
-	// The objective.
-	b.line("Minimize")
-	b.start(" cost:")
-	for j := range s.slots {
-		for t, tp := range s.tmpl {
-			if s.staffed[j][t] && tp.MinResidents > 0 {
-				b.term(s.w.Coverage, fmt.Sprintf("short_%d_%d", j, t))
-			}
-		}
-	}
-	for _, i := range s.res {
-		for j := range s.slots {
-			for t := range s.tmpl {
-				if has(i, j, t) && s.pref[i][t] != 0 {
-					b.term(-s.w.Preference*s.pref[i][t], x(i, j, t))
-				}
-			}
-			if j+2 < s.nS && s.w.Continuity != 0 {
-				b.term(s.w.Continuity, fmt.Sprintf("chg_%d_%d", i, j))
-			}
-		}
-	}
-	b.end()
-	b.line("Subject To")
-	sessions := func(i, j int) []int {
-		var out []int
-		for t := range s.tmpl {
-			if has(i, j, t) {
-				out = append(out, t)
-			}
-		}
-		return out
-	}
-	duty := func(j, t int) (time.Time, time.Time, bool) {
-		d, ok := s.tmpl[t].Duty(s.slots[j], s.loc)
-		return d.Start, d.End, ok
-	}
-	for _, i := range s.res {
-		for j := range s.slots {
-			ts := sessions(i, j)
-			// One template per half-day; locked cells are fixed.
-			b.start("")
-			for _, t := range ts {
-				b.term(1, x(i, j, t))
-			}
-			if s.locked[i][j] {
-				b.rel("=", 1)
-			} else {
-				b.rel("<=", 1)
-			}
-			// Continuity: a change from one day to the next in the same half.
-			if j+2 < s.nS && s.w.Continuity != 0 {
-				for _, t := range ts {
-					b.start("")
-					b.term(1, x(i, j, t))
-					for _, u := range sessions(i, j+2) {
-						if u != t {
-							b.term(1, x(i, j+2, u))
-						}
-					}
-					b.term(-1, fmt.Sprintf("chg_%d_%d", i, j))
-					b.rel("<=", 1)
-				}
-			}
-		}
-	}
-	// Capacity, coverage and supervision per template and half-day.
-	for j := range s.slots {
-		for t, tp := range s.tmpl {
-			if !s.staffed[j][t] {
-				continue
-			}
-			var rs []int
-			for _, i := range s.res {
-				if has(i, j, t) {
-					rs = append(rs, i)
-				}
-			}
-			b.start("")
-			for _, i := range rs {
-				b.term(1, x(i, j, t))
-			}
-			b.rel("<=", float64(tp.MaxResidents))
-			if tp.MinResidents > 0 {
-				b.start("")
-				for _, i := range rs {
-					b.term(1, x(i, j, t))
-				}
-				b.term(1, fmt.Sprintf("short_%d_%d", j, t))
-				b.rel(">=", float64(tp.MinResidents))
-			}
-			if tp.SupervisionRequired {
-				b.start("")
-				for _, f := range s.fac {
-					if facVar(f, j, t) {
-						b.term(float64(s.lim.FacultyUnits), fmt.Sprintf("y_%d_%d_%d", f, j, t))
-					}
-				}
-				for _, i := range rs {
-					u := s.lim.SeniorUnits
-					if s.pgy[i] <= 1 {
-						u = s.lim.PGY1Units
-					}
-					b.term(-float64(u), x(i, j, t))
-				}
-				b.rel(">=", 0)
-			}
-		}
-	}
-	supervised := func(j int) []int {
-		var out []int
-		for t, tp := range s.tmpl {
-			if tp.SupervisionRequired && s.staffed[j][t] {
-				out = append(out, t)
-			}
-		}
-		return out
-	}
-	for _, f := range s.fac {
-		for j := range s.slots {
-			b.start("")
-			for _, t := range supervised(j) {
-				if facVar(f, j, t) {
-					b.term(1, fmt.Sprintf("y_%d_%d_%d", f, j, t))
-				}
-			}
-			if s.locked[f][j] {
-				b.rel("=", 1) // dropped when the locked template needs no supervision
-			} else {
-				b.rel("<=", 1)
-			}
-		}
-		if c := s.people[f].MaxSessionsPerWeek; c > 0 {
-			for w := 0; w*14 < s.nS; w++ {
-				b.start("")
-				fixed := 0 // locked half-days on templates without supervision count too
-				for j := w * 14; j < min(s.nS, w*14+14); j++ {
-					if s.locked[f][j] && !slices.Contains(supervised(j), int(s.grid[f][j])) {
-						fixed++
-					}
-					for _, t := range supervised(j) {
-						if facVar(f, j, t) {
-							b.term(1, fmt.Sprintf("y_%d_%d_%d", f, j, t))
-						}
-					}
-				}
-				b.rel("<=", float64(c-fixed))
-			}
-		}
-	}
-	// The ACGME rules per resident.
-	days := s.nS / 2
-	lim := s.lim
-	dayStart := func(k int) time.Time { return s.p.From.AddDays(k).In(s.loc) }
-	hoursOn := func(j, t, k int) float64 {
-		st, en, ok := duty(j, t)
-		if !ok {
-			return 0
-		}
-		lo, hi := dayStart(k), dayStart(k+1)
-		if st.After(lo) {
-			lo = st
-		}
-		if en.Before(hi) {
-			hi = en
-		}
-		return max(0, hi.Sub(lo).Hours())
-	}
-	for _, i := range s.res {
-		// Duty days: d_k >= every session with hours on day k; day `days` is the day after the
-		// range, where a night call on the last day ends, and the rules count it as the
-		// validator does.
-		for k := range days + 1 {
-			for j := max(0, 2*k-2); j < min(s.nS, 2*k+2); j++ {
-				for _, t := range sessions(i, j) {
-					if hoursOn(j, t, k) > 0 {
-						b.start("")
-						b.term(1, fmt.Sprintf("d_%d_%d", i, k))
-						b.term(-1, x(i, j, t))
-						b.rel(">=", 0)
-					}
-				}
-			}
-		}
-		for first := -lim.WindowDays + 1; first < days; first++ {
-			lo, hi := max(0, first), min(days+1, first+lim.WindowDays)
-			// 80 hours a week over the window.
-			b.start("")
-			for j := max(0, 2*lo-2); j < min(s.nS, 2*hi); j++ {
-				for _, t := range sessions(i, j) {
-					h := 0.0
-					for k := lo; k < hi; k++ {
-						h += hoursOn(j, t, k)
-					}
-					if h > 0 {
-						b.term(h, x(i, j, t))
-					}
-				}
-			}
-			b.rel("<=", lim.WeeklyHours*float64(lim.WindowDays)/7)
-			// Days off: days outside the range are free.
-			b.start("")
-			for k := lo; k < hi; k++ {
-				b.term(1, fmt.Sprintf("d_%d_%d", i, k))
-			}
-			b.rel("<=", float64(lim.WindowDays-lim.WindowDays/7*lim.DaysOffPerWeek))
-			// Call nights, counted on the day a call starts.
-			b.start("")
-			for j := 2 * lo; j < min(s.nS, 2*hi); j++ {
-				for _, t := range sessions(i, j) {
-					if s.tmpl[t].Activity == Call {
-						b.term(1, x(i, j, t))
-					}
-				}
-			}
-			b.rel("<=", float64(lim.WindowDays/lim.CallEveryNthNight))
-		}
-		for k := 0; k+lim.MaxConsecutiveDutyDays <= days; k++ {
-			b.start("")
-			for q := k; q <= k+lim.MaxConsecutiveDutyDays; q++ {
-				b.term(1, fmt.Sprintf("d_%d_%d", i, q))
-			}
-			b.rel("<=", float64(lim.MaxConsecutiveDutyDays))
-		}
-		// Continuous duty and rest: chains of sessions in consecutive half-days that the rules
-		// join into one period (gaps of at most MaxBreak).
-		type cell struct{ j, t int }
-		var walk func(chain []cell, start, end time.Time)
-		walk = func(chain []cell, start, end time.Time) {
-			if end.Sub(start) > lim.MaxContinuous+lim.Transition {
-				b.start("")
-				for _, c := range chain {
-					b.term(1, x(i, c.j, c.t))
-				}
-				b.rel("<=", float64(len(chain)-1))
-				return // every longer chain contains this one
-			}
-			need := lim.MinRest
-			if end.Sub(start) >= lim.MaxContinuous {
-				need = lim.MinRestAfterExtended
-			}
-			last := chain[len(chain)-1].j
-			for n := last + 1; n < s.nS && n <= last+4; n++ {
-				for _, t := range sessions(i, n) {
-					st, en, ok := duty(n, t)
-					if !ok {
-						continue
-					}
-					gap := st.Sub(end)
-					switch {
-					case gap <= lim.MaxBreak && n == last+1:
-						next := end
-						if en.After(next) {
-							next = en
-						}
-						walk(append(chain[:len(chain):len(chain)], cell{n, t}), start, next)
-					case gap > lim.MaxBreak && gap < need:
-						// Too little rest, unless a session in between carries the period on.
-						b.start("")
-						for _, c := range chain {
-							b.term(1, x(i, c.j, c.t))
-						}
-						b.term(1, x(i, n, t))
-						for m := last + 1; m < n; m++ {
-							for _, u := range sessions(i, m) {
-								if _, _, ok := duty(m, u); ok { // an off or zero-hour session carries nothing
-									b.term(-1, x(i, m, u))
-								}
-							}
-						}
-						b.rel("<=", float64(len(chain)))
-					}
-				}
-			}
-		}
-		for j := range s.slots {
-			for _, t := range sessions(i, j) {
-				if st, en, ok := duty(j, t); ok {
-					walk([]cell{{j, t}}, st, en)
-				}
-			}
-		}
-	}
-	b.line("Bounds")
-	for j := range s.slots {
-		for t, tp := range s.tmpl {
-			if s.staffed[j][t] && tp.MinResidents > 0 {
-				b.line(fmt.Sprintf(" 0 <= short_%d_%d", j, t))
-			}
-		}
-	}
-	b.line("Binaries")
-	for _, i := range s.res {
-		for j := range s.slots {
-			for _, t := range sessions(i, j) {
-				b.line(" " + x(i, j, t))
-			}
-		}
-		for k := range days + 1 {
-			b.line(fmt.Sprintf(" d_%d_%d", i, k))
-		}
-	}
-	for _, f := range s.fac {
-		for j := range s.slots {
-			for _, t := range supervised(j) {
-				if facVar(f, j, t) {
-					b.line(fmt.Sprintf(" y_%d_%d_%d", f, j, t))
-				}
-			}
-		}
-	}
-	b.line("End")
-	if b.err != nil {
-		return nil, b.err
-	}
-	return &LPModel{s: s}, b.w.Flush()
+	return nil
 }
 
 // ReadCBCSolution reads the solution file of `cbc model.lp solve solu FILE` and returns the
@@ -381,31 +75,53 @@ func (m *LPModel) ReadCBCSolution(r io.Reader) (float64, []Assignment, error) {
 	if !sc.Scan() {
 		return 0, nil, fmt.Errorf("empty solution")
 	}
-	head := sc.Text()
-	if !strings.HasPrefix(head, "Optimal") {
-		return 0, nil, fmt.Errorf("CBC did not prove optimality: %s", head)
-	}
-	obj, err := strconv.ParseFloat(strings.TrimSpace(head[strings.LastIndex(head, " ")+1:]), 64)
+	obj, err := cbcObjective(sc.Text())
 	if err != nil {
-		return 0, nil, fmt.Errorf("objective in %q: %w", head, err)
+		return 0, nil, err
 	}
 	var out []Assignment
 	for sc.Scan() {
-		f := strings.Fields(strings.TrimPrefix(sc.Text(), "**"))
-		if len(f) < 3 || (!strings.HasPrefix(f[1], "x_") && !strings.HasPrefix(f[1], "y_")) {
-			continue
+		a, ok, err := m.cbcAssignment(sc.Text())
+		if err != nil {
+			return 0, nil, err
 		}
-		v, err := strconv.ParseFloat(f[2], 64)
-		if err != nil || v < 0.5 {
-			continue
+		if ok {
+			out = append(out, a)
 		}
-		var i, j, t int
-		if _, err := fmt.Sscanf(f[1][2:], "%d_%d_%d", &i, &j, &t); err != nil {
-			return 0, nil, fmt.Errorf("variable %s: %w", f[1], err)
-		}
-		out = append(out, Assignment{Slot: m.s.slots[j], PersonID: m.s.people[i].ID, TemplateID: m.s.tmpl[t].ID, Locked: m.s.locked[i][j]})
 	}
 	return obj, out, sc.Err()
+}
+
+// cbcObjective reads the objective from the head line of a CBC solution, which must say the
+// optimum was proved.
+func cbcObjective(head string) (float64, error) {
+	if !strings.HasPrefix(head, "Optimal") {
+		return 0, fmt.Errorf("CBC did not prove optimality: %s", head)
+	}
+	obj, err := strconv.ParseFloat(strings.TrimSpace(head[strings.LastIndex(head, " ")+1:]), 64)
+	if err != nil {
+		return 0, fmt.Errorf("objective in %q: %w", head, err)
+	}
+	return obj, nil
+}
+
+// cbcAssignment reads one line of a CBC solution: an assignment when it sets an x or y
+// variable to 1.
+func (m *LPModel) cbcAssignment(line string) (Assignment, bool, error) {
+	f := strings.Fields(strings.TrimPrefix(line, "**"))
+	if len(f) < 3 || (!strings.HasPrefix(f[1], "x_") && !strings.HasPrefix(f[1], "y_")) {
+		return Assignment{}, false, nil
+	}
+	v, err := strconv.ParseFloat(f[2], 64)
+	if err != nil || v < 0.5 {
+		return Assignment{}, false, nil
+	}
+	var i, j, t int
+	if _, err := fmt.Sscanf(f[1][2:], "%d_%d_%d", &i, &j, &t); err != nil {
+		return Assignment{}, false, fmt.Errorf("variable %s: %w", f[1], err)
+	}
+	s := m.s
+	return Assignment{Slot: s.slots[j], PersonID: s.people[i].ID, TemplateID: s.templates[t].ID, Locked: s.locked[i][j]}, true, nil
 }
 
 // lpWriter writes LP lines, wrapping long expressions; a constraint is buffered until its

@@ -288,7 +288,7 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 	if err != nil {
 		return store.RunResult{}, err
 	}
-	if res.Stats.StoppedBy == "cancelled" || ctx.Err() != nil {
+	if res.Stats.StoppedBy == schedule.StopCancelled || ctx.Err() != nil {
 		return store.RunResult{}, context.Canceled
 	}
 	violations, err := schedule.Validate(p, res.Assignments)
