@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
+
+	"github.com/rsched/rsched/internal/server/acgme"
 )
 
 // -update rewrites the golden files of this package's characterisation tests. Run it only for
@@ -148,4 +151,133 @@ func TestSolveMatchesGolden(t *testing.T) {
 		}
 	}
 	compareGolden(t, "solve.golden", out.Bytes())
+}
+
+// brokenSchedule adds to a schedule of p everything Validate reports: everyone on clinic on the
+// first Saturday morning (not staffed, double-booked where already placed, absent where away,
+// over capacity), a PGY-1 on procedures, a PGY-2 on procedures on Saturday afternoon
+// (unsupervised), and the faculty on didactics every weekday afternoon of the first week (over
+// their weekly caps).
+func brokenSchedule(p *Problem, as []Assignment) []Assignment {
+	out := slices.Clone(as)
+	sat := p.From
+	for sat.Weekday() != time.Saturday {
+		sat = sat.AddDays(1)
+	}
+	for _, x := range p.People {
+		out = append(out, Assignment{Slot: Slot{sat, AM}, PersonID: x.ID, TemplateID: "clinic"})
+		if x.Type == Faculty {
+			for d := range 7 {
+				if day := p.From.AddDays(d); day.Weekday() != time.Saturday && day.Weekday() != time.Sunday {
+					out = append(out, Assignment{Slot: Slot{day, PM}, PersonID: x.ID, TemplateID: "didactics"})
+				}
+			}
+		}
+	}
+	return append(out, Assignment{Slot: Slot{p.From, AM}, PersonID: "r001", TemplateID: "procedures"},
+		Assignment{Slot: Slot{sat, PM}, PersonID: "r002", TemplateID: "procedures"})
+}
+
+// Validate is pinned too: for each golden problem, the violations of a solved schedule and of
+// the same schedule broken in every way Validate knows, in order, by rule count and SHA-256.
+func TestValidateMatchesGolden(t *testing.T) {
+	var out bytes.Buffer
+	for _, g := range goldenProblems {
+		p := g.build(t)
+		res, err := Solve(context.Background(), p, Options{Seed: 5, TimeBudget: 5 * time.Minute, MaxIterations: 3000})
+		if err != nil {
+			t.Fatalf("%s: %v", g.name, err)
+		}
+		for _, c := range []struct {
+			name string
+			as   []Assignment
+		}{{"solved", res.Assignments}, {"broken", brokenSchedule(p, res.Assignments)}} {
+			vs, err := Validate(p, c.as)
+			if err != nil {
+				t.Fatalf("%s/%s: %v", g.name, c.name, err)
+			}
+			h, rules := sha256.New(), map[acgme.Rule]int{}
+			for _, v := range vs {
+				fmt.Fprintf(h, "%+v\n", v)
+				rules[v.Rule]++
+			}
+			fmt.Fprintf(&out, "%s/%s: %d violations %v sha256 %x\n", g.name, c.name, len(vs), rules, h.Sum(nil))
+		}
+	}
+	compareGolden(t, "validate.golden", out.Bytes())
+}
+
+// Problem.check's verdicts are pinned word for word: the first error of each broken problem.
+func TestCheckMatchesGolden(t *testing.T) {
+	from, to := block1()
+	cases := []struct {
+		name   string
+		mutate func(*Problem)
+	}{
+		{"valid", func(*Problem) {}},
+		{"end before start", func(p *Problem) { p.To = p.From.AddDays(-1) }},
+		{"range too long", func(p *Problem) { p.To = p.From.AddDays(730) }},
+		{"empty person id", func(p *Problem) { p.People[0].ID = "" }},
+		{"repeated person id", func(p *Problem) { p.People[1].ID = p.People[0].ID }},
+		{"PGY 4", func(p *Problem) { p.People[0].PGY = 4 }},
+		{"unknown type", func(p *Problem) { p.People[0].Type = "nurse" }},
+		{"invalid template", func(p *Problem) { p.Templates[0].HoursPerSession = 7 }},
+		{"repeated template", func(p *Problem) { p.Templates[1].ID = p.Templates[0].ID }},
+		{"two fixed in a half-day", func(p *Problem) {
+			p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from, AM}, PersonID: "r002", TemplateID: "clinic"},
+				Assignment{Slot: Slot{from, AM}, PersonID: "r002", TemplateID: "inpatient"})
+		}},
+		{"bad half", func(p *Problem) {
+			p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from, "noon"}, PersonID: "r002", TemplateID: "clinic"})
+		}},
+		{"fixed unknown person", func(p *Problem) {
+			p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from, AM}, PersonID: "nobody", TemplateID: "clinic"})
+		}},
+		{"fixed unknown template", func(p *Problem) {
+			p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from, AM}, PersonID: "r002", TemplateID: "nothing"})
+		}},
+		{"fixed PGY-1 on procedures outside the range", func(p *Problem) {
+			p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from.AddDays(-3), AM}, PersonID: "r001", TemplateID: "procedures"})
+		}},
+		{"fixed outside the range", func(p *Problem) {
+			p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from.AddDays(-2), AM}, PersonID: "r002", TemplateID: "clinic"})
+		}},
+		{"fixed when not staffed", func(p *Problem) {
+			p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from.AddDays(2), AM}, PersonID: "r002", TemplateID: "clinic"})
+		}},
+		{"fixed while absent", func(p *Problem) {
+			p.Absences = append(p.Absences, Absence{PersonID: "r002", Start: from, End: from})
+			p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from, AM}, PersonID: "r002", TemplateID: "clinic"})
+		}},
+		{"fixed over capacity", func(p *Problem) {
+			for _, id := range []string{"r002", "r003", "r004"} {
+				p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from, PM}, PersonID: id, TemplateID: "night-call"})
+			}
+		}},
+		{"fixed faculty over the cap", func(p *Problem) {
+			for d := range 7 {
+				for _, h := range []Half{AM, PM} {
+					p.Fixed = append(p.Fixed, Assignment{Slot: Slot{from.AddDays(d), h}, PersonID: "f001", TemplateID: "inpatient"})
+				}
+			}
+		}},
+		{"absence of nobody", func(p *Problem) { p.Absences = append(p.Absences, Absence{PersonID: "nobody", Start: from, End: from}) }},
+		{"absence inverted", func(p *Problem) {
+			p.Absences = append(p.Absences, Absence{PersonID: "r002", Start: from.AddDays(1), End: from})
+		}},
+		{"kept nobody", func(p *Problem) { p.Keep = []string{"r001", "nobody"} }},
+		{"preference of nobody", func(p *Problem) { p.Preferences = []Preference{{PersonID: "nobody", TemplateID: "clinic", Weight: 1}} }},
+		{"preference for nothing", func(p *Problem) { p.Preferences = []Preference{{PersonID: "r001", TemplateID: "nothing", Weight: 1}} }},
+		{"minimum above the eligible", func(p *Problem) { p.Templates[2].MinResidents, p.Templates[2].MaxResidents = 5, 5 }},
+	}
+	var out bytes.Buffer
+	for _, c := range cases {
+		p, err := GenerateProgram(ProgramConfig{Residents: 6, Faculty: 3, From: from, To: to, Seed: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.mutate(p)
+		fmt.Fprintf(&out, "%s: %v\n", c.name, p.check())
+	}
+	compareGolden(t, "check.golden", out.Bytes())
 }
