@@ -188,7 +188,7 @@ func TestPeopleListsAreMinimisedAndInputChecked(t *testing.T) {
 		`{"name":"X","type":"faculty","faculty_role":"dean"}`:                                      "faculty_role must be one of",
 		`{"name":"X","type":"faculty","max_sessions_per_week":2,"min_clinic_halfdays_per_week":3}`: "above max_sessions_per_week",
 		`{"name":"X","type":"faculty","specialties":[""]}`:                                         "each specialty",
-		`{"name":"X\u0000","type":"faculty"}`:                                                      "name is required",
+		`{"name":"X\u0000","type":"faculty"}`:                                                      `field "name" must be text without NUL`,
 	} {
 		r := e.call("POST", "/api/v1/people", body, req{bearer: coord.Access, contentType: "application/json"})
 		if r.Status != 422 || !strings.Contains(r.detail(), want) {

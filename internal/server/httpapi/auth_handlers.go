@@ -33,8 +33,7 @@ func (s *server) loginForm(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusUnsupportedMediaType, "Content-Type must be application/x-www-form-urlencoded (or use /api/v1/auth/login/json)")
 		return
 	}
-	if err := r.ParseForm(); err != nil {
-		Error(w, http.StatusUnprocessableEntity, "the form could not be read")
+	if !decodeForm(w, r) {
 		return
 	}
 	s.login(w, r, r.PostForm.Get("username"), r.PostForm.Get("password"))

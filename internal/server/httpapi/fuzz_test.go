@@ -12,7 +12,7 @@ import (
 func FuzzDecodeRequest(f *testing.F) {
 	for _, seed := range []string{
 		`{"username": "alice", "password": "x"}`, `{}`, `[]`, `null`, `{"username": 1}`, `{"extra": true}`,
-		`{"username": "a"} {"username": "b"}`, `{"username": "\u0000"}`, `{"password": "` + strings.Repeat("a", 100) + `"}`, "\xff",
+		`{"username": "a"} {"username": "b"}`, `{"username": "a", "Username": "b"}`, `{"username": "\u0000"}`, `{"password": "` + strings.Repeat("a", 100) + `"}`, "\xff",
 	} {
 		f.Add([]byte(seed))
 	}

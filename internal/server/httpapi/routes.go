@@ -210,7 +210,7 @@ func (s *server) guard(rt route) http.Handler {
 			return
 		}
 		if rt.Access.IsPublic() {
-			rt.Handler(w, r)
+			serveChecked(rt.Handler, w, r)
 			return
 		}
 		p, viaCookie, err := s.authenticate(r)
@@ -239,8 +239,18 @@ func (s *server) guard(rt route) http.Handler {
 			Error(w, http.StatusForbidden, forbiddenDetail(rt.Access))
 			return
 		}
-		rt.Handler(w, r)
+		serveChecked(rt.Handler, w, r)
 	})
+}
+
+// serveChecked runs the handler once the query parameters pass the decode path's checks, so no
+// handler reads a parameter that holds a NUL, invalid UTF-8 or two values.
+func serveChecked(h http.HandlerFunc, w http.ResponseWriter, r *http.Request) {
+	if err := checkQuery(r); err != nil {
+		writeDecodeError(w, err)
+		return
+	}
+	h(w, r)
 }
 
 // addressKey is what per-address limits count: the address, or for IPv6 its /64, since one
