@@ -1,6 +1,3 @@
-// Package schedule is the residency scheduling domain: the academic calendar of half-day slots,
-// people, rotation templates, assignments and absences, and the native solver that fills a date
-// range while keeping every ACGME rule (package acgme) hard.
 package schedule
 
 import (

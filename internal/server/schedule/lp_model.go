@@ -120,17 +120,23 @@ func (m *lpBuilder) writeObjective() {
 	}
 	for _, i := range s.residents {
 		for j := range s.nSlots {
-			for t := range s.nTemplates {
-				if m.mayHold(i, j, t) && s.preference[i][t] != 0 {
-					b.term(-s.weights.Preference*s.preference[i][t], xVar(i, j, t))
-				}
-			}
+			m.preferenceTerms(i, j)
 			if m.hasChangeVar(j) {
 				b.term(s.weights.Continuity, changeVar(i, j))
 			}
 		}
 	}
 	b.end()
+}
+
+// preferenceTerms rewards resident i's preferences for the templates of slot j.
+func (m *lpBuilder) preferenceTerms(i personIdx, j slotIdx) {
+	s := m.s
+	for t := range s.nTemplates {
+		if m.mayHold(i, j, t) && s.preference[i][t] != 0 {
+			m.b.term(-s.weights.Preference*s.preference[i][t], xVar(i, j, t))
+		}
+	}
 }
 
 // hasChangeVar says whether the model counts template changes from slot j to a day later.
@@ -152,24 +158,28 @@ func (m *lpBuilder) writeBounds() {
 
 // writeBinaries declares the x, d and y variables binary.
 func (m *lpBuilder) writeBinaries() {
-	s, b := m.s, m.b
-	b.line("Binaries")
-	for _, i := range s.residents {
-		for j := range s.nSlots {
+	m.b.line("Binaries")
+	for _, i := range m.s.residents {
+		for j := range m.s.nSlots {
 			for _, t := range m.sessions(i, j) {
-				b.line(" " + xVar(i, j, t))
+				m.b.line(" " + xVar(i, j, t))
 			}
 		}
 		for k := range m.days + 1 {
-			b.line(" " + dutyDayVar(i, k))
+			m.b.line(" " + dutyDayVar(i, k))
 		}
 	}
-	for _, f := range s.faculty {
-		for j := range s.nSlots {
-			for _, t := range m.supervisedTemplates(j) {
-				if m.maySupervise(f, j, t) {
-					b.line(" " + yVar(f, j, t))
-				}
+	for _, f := range m.s.faculty {
+		m.declareFacultyBinaries(f)
+	}
+}
+
+// declareFacultyBinaries declares faculty f's y variables binary.
+func (m *lpBuilder) declareFacultyBinaries(f personIdx) {
+	for j := range m.s.nSlots {
+		for _, t := range m.supervisedTemplates(j) {
+			if m.maySupervise(f, j, t) {
+				m.b.line(" " + yVar(f, j, t))
 			}
 		}
 	}

@@ -123,13 +123,7 @@ func (m *lpBuilder) writeFacultyLimits() {
 	s := m.s
 	for _, f := range s.faculty {
 		for j := range s.nSlots {
-			m.b.start("")
-			for _, t := range m.supervisedTemplates(j) {
-				if m.maySupervise(f, j, t) {
-					m.b.term(1, yVar(f, j, t))
-				}
-			}
-			m.relOne(s.locked[f][j])
+			m.writeOneSupervisionPerHalfDay(f, j)
 		}
 		if c := s.people[f].MaxSessionsPerWeek; c > 0 {
 			for w := 0; w*slotsPerWeek < int(s.nSlots); w++ {
@@ -137,6 +131,16 @@ func (m *lpBuilder) writeFacultyLimits() {
 			}
 		}
 	}
+}
+
+func (m *lpBuilder) writeOneSupervisionPerHalfDay(f personIdx, j slotIdx) {
+	m.b.start("")
+	for _, t := range m.supervisedTemplates(j) {
+		if m.maySupervise(f, j, t) {
+			m.b.term(1, yVar(f, j, t))
+		}
+	}
+	m.relOne(m.s.locked[f][j])
 }
 
 // writeWeeklySessionCap: faculty f supervises at most c half-days in week w; locked half-days
