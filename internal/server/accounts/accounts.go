@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/rsched/rsched/internal/server/audit"
@@ -184,8 +185,9 @@ func nameHash(username string) []byte {
 	return sum[:]
 }
 
-// record appends an audit event. A failure to audit is logged loudly; the caller decides
-// whether the action must fail with it (security state changes do: they audit inside the flow).
+// record appends an audit event that is not part of a change: a refused or failed attempt (and
+// the failure counters it moved), whose answer must not depend on the audit. A failure to audit
+// is logged loudly. A change records its events through inTx instead.
 func (s *Service) record(ctx context.Context, c Client, actor, action, target string, details map[string]any) {
 	if actor == "" {
 		actor = "anonymous"
@@ -195,6 +197,29 @@ func (s *Service) record(ctx context.Context, c Client, actor, action, target st
 	if err != nil {
 		s.log.Error("audit append failed", "action", action, "error", err, "request_id", c.RequestID)
 	}
+}
+
+// recorder notes the audit events of one change (see inTx).
+type recorder struct {
+	c   Client
+	rec *audit.Recorder
+}
+
+func (r recorder) record(actor, action, target string, details map[string]any) {
+	if actor == "" {
+		actor = "anonymous"
+	}
+	r.rec.Record(audit.Event{Actor: actor, Action: action, Target: target, IP: r.c.IP,
+		UserAgent: r.c.UserAgent, RequestID: r.c.RequestID, Details: details})
+}
+
+// inTx runs a change in one transaction together with the audit events it records: both commit
+// or neither does, so a change is never without its audit entry, and a failed audit write rolls
+// the change back and fails the request.
+func (s *Service) inTx(ctx context.Context, c Client, fn func(tx pgx.Tx, a recorder) error) error {
+	return s.audit.WithTx(ctx, s.pool, func(tx pgx.Tx, rec *audit.Recorder) error {
+		return fn(tx, recorder{c: c, rec: rec})
+	})
 }
 
 func userTarget(id string) string { return "user:" + id }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/google/uuid"
@@ -94,6 +95,7 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 			return nil, err
 		}
 	}
+	// Refusals change nothing: audited on their own, like failures.
 	switch {
 	case !u.IsActive:
 		s.record(ctx, c, u.ID, "auth.login.refused", userTarget(u.ID), map[string]any{"reason": "inactive"})
@@ -104,10 +106,16 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 	}
 	if needsRehash {
 		if fresh, err := s.hasher.Hash(password); err == nil {
-			if _, err := s.pool.Exec(ctx, "UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3", u.ID, fresh, hash); err != nil {
+			err := s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
+				if _, err := tx.Exec(ctx, "UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3", u.ID, fresh, hash); err != nil {
+					return err
+				}
+				a.record(u.ID, "auth.password.rehashed", userTarget(u.ID), nil)
+				return nil
+			})
+			if err != nil {
+				// The sign-in goes on with the old hash, which still verifies.
 				s.log.Warn("password rehash not stored", "user", u.ID, "error", err)
-			} else {
-				s.record(ctx, c, u.ID, "auth.password.rehashed", userTarget(u.ID), nil)
 			}
 		}
 	}
@@ -116,18 +124,23 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 		if err != nil {
 			return nil, err
 		}
-		if _, err := s.pool.Exec(ctx, "INSERT INTO mfa_challenges (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
-			th, u.ID, s.now().Add(mfaChallengeTTL)); err != nil {
+		err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
+			if _, err := tx.Exec(ctx, "INSERT INTO mfa_challenges (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+				th, u.ID, s.now().Add(mfaChallengeTTL)); err != nil {
+				return err
+			}
+			a.record(u.ID, "auth.login.mfa_challenged", userTarget(u.ID), nil)
+			return nil
+		})
+		if err != nil {
 			return nil, fmt.Errorf("accounts: login: %w", err)
 		}
-		s.record(ctx, c, u.ID, "auth.login.mfa_challenged", userTarget(u.ID), nil)
 		return &LoginResult{MFAToken: tok, MFAExpiresIn: mfaChallengeTTL}, nil
 	}
-	sess, err := s.startSession(ctx, u, c)
+	sess, err := s.startSession(ctx, u, c, nil)
 	if err != nil {
 		return nil, err
 	}
-	s.record(ctx, c, u.ID, "auth.login.succeeded", userTarget(u.ID), map[string]any{"session": sess.SessionID})
 	return &LoginResult{Session: sess}, nil
 }
 
@@ -298,12 +311,7 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, recoveryCode st
 	if err := s.clearFailures(ctx, nameHash(u.Username)); err != nil {
 		return nil, err
 	}
-	sess, err := s.startSession(ctx, u, c)
-	if err != nil {
-		return nil, err
-	}
-	s.record(ctx, c, u.ID, "auth.login.succeeded", userTarget(u.ID), map[string]any{"session": sess.SessionID, "mfa": true, "used_backup_code": usedRecovery})
-	return sess, nil
+	return s.startSession(ctx, u, c, map[string]any{"mfa": true, "used_backup_code": usedRecovery})
 }
 
 // checkSecondFactor verifies code (TOTP) or recoveryCode for user id inside tx, which holds the
@@ -337,8 +345,9 @@ func (s *Service) checkSecondFactor(ctx context.Context, tx pgx.Tx, id, sealed s
 	return err == nil, false, err
 }
 
-// startSession creates a session (refresh token family) for u and signs its first access token.
-func (s *Service) startSession(ctx context.Context, u User, c Client) (*Session, error) {
+// startSession creates a session (refresh token family) for u, audits the sign-in in the same
+// transaction (details added to the session's id) and signs the session's first access token.
+func (s *Service) startSession(ctx context.Context, u User, c Client, details map[string]any) (*Session, error) {
 	refresh, rh, err := randomToken()
 	if err != nil {
 		return nil, err
@@ -349,7 +358,7 @@ func (s *Service) startSession(ctx context.Context, u User, c Client) (*Session,
 	}
 	sid := uuid.NewString()
 	now := s.now()
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, csrf_hash, ip, user_agent)
 			VALUES ($1, $2, $3, $3, $4, $5, $6, $7)`, sid, u.ID, now, now.Add(s.cfg.RefreshTTL), ch, c.IP, truncate(c.UserAgent, 256)); err != nil {
 			return err
@@ -357,8 +366,13 @@ func (s *Service) startSession(ctx context.Context, u User, c Client) (*Session,
 		if _, err := tx.Exec(ctx, "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)", rh, sid, now); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "UPDATE users SET last_login_at = $2 WHERE id = $1", u.ID, now)
-		return err
+		if _, err := tx.Exec(ctx, "UPDATE users SET last_login_at = $2 WHERE id = $1", u.ID, now); err != nil {
+			return err
+		}
+		event := map[string]any{"session": sid}
+		maps.Copy(event, details)
+		a.record(u.ID, "auth.login.succeeded", userTarget(u.ID), event)
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("accounts: starting a session: %w", err)

@@ -38,10 +38,16 @@ func (s *Service) BeginMFAEnrolment(ctx context.Context, p *Principal, password 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := s.pool.Exec(ctx, "UPDATE users SET totp_pending = $2, updated_at = $3 WHERE id = $1", p.ID, sealed, s.now()); err != nil {
+	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
+		if _, err := tx.Exec(ctx, "UPDATE users SET totp_pending = $2, updated_at = $3 WHERE id = $1", p.ID, sealed, s.now()); err != nil {
+			return err
+		}
+		a.record(p.ID, "auth.mfa.enrolment_started", userTarget(p.ID), nil)
+		return nil
+	})
+	if err != nil {
 		return nil, fmt.Errorf("accounts: mfa enrolment: %w", err)
 	}
-	s.record(ctx, c, p.ID, "auth.mfa.enrolment_started", userTarget(p.ID), nil)
 	return &Enrolment{
 		Secret:     base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(secret),
 		OTPAuthURI: auth.TOTPURI(secret, s.cfg.Issuer, p.Username),
@@ -52,7 +58,7 @@ func (s *Service) BeginMFAEnrolment(ctx context.Context, p *Principal, password 
 // returns fresh recovery codes (shown once; only their hashes are stored).
 func (s *Service) ConfirmMFAEnrolment(ctx context.Context, p *Principal, code string, c Client) ([]string, error) {
 	var codes []string
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		var pending *string
 		var enabled bool
 		if err := tx.QueryRow(ctx, "SELECT totp_pending, mfa_enabled FROM users WHERE id = $1 FOR UPDATE", p.ID).Scan(&pending, &enabled); err != nil {
@@ -92,16 +98,17 @@ func (s *Service) ConfirmMFAEnrolment(ctx context.Context, p *Principal, code st
 				return err
 			}
 		}
+		a.record(p.ID, "auth.mfa.enabled", userTarget(p.ID), nil)
 		return nil
 	})
 	s.invalidate(p.ID)
 	if err != nil {
 		if errors.Is(err, ErrInvalidMFA) {
+			// A failed attempt changes nothing: audited on its own.
 			s.record(ctx, c, p.ID, "auth.mfa.enrolment_failed", userTarget(p.ID), nil)
 		}
 		return nil, err
 	}
-	s.record(ctx, c, p.ID, "auth.mfa.enabled", userTarget(p.ID), nil)
 	return codes, nil
 }
 
@@ -117,7 +124,7 @@ func (s *Service) DisableMFA(ctx context.Context, p *Principal, password, code, 
 	if err := s.checkPassword(ctx, p, password, c); err != nil {
 		return err
 	}
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		var sealed *string
 		var last int64
 		if err := tx.QueryRow(ctx, "SELECT totp_secret, totp_last_step FROM users WHERE id = $1 FOR UPDATE", p.ID).Scan(&sealed, &last); err != nil {
@@ -137,17 +144,20 @@ func (s *Service) DisableMFA(ctx context.Context, p *Principal, password, code, 
 			WHERE id = $1`, p.ID, s.now()); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, "DELETE FROM mfa_recovery_codes WHERE user_id = $1", p.ID)
-		return err
+		if _, err = tx.Exec(ctx, "DELETE FROM mfa_recovery_codes WHERE user_id = $1", p.ID); err != nil {
+			return err
+		}
+		a.record(p.ID, "auth.mfa.disabled", userTarget(p.ID), nil)
+		return nil
 	})
 	s.invalidate(p.ID)
 	if err != nil {
 		if errors.Is(err, ErrInvalidMFA) {
+			// A failed attempt changes nothing: audited on its own.
 			s.record(ctx, c, p.ID, "auth.mfa.disable_failed", userTarget(p.ID), nil)
 		}
 		return err
 	}
-	s.record(ctx, c, p.ID, "auth.mfa.disabled", userTarget(p.ID), nil)
 	return nil
 }
 

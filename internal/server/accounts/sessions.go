@@ -109,7 +109,9 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 		revokeOn string
 		owner    string
 	)
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	// classify and write; the audit events of a revocation or a detected reuse are recorded in
+	// the same transaction below.
+	exchange := func(tx pgx.Tx) error {
 		var sessionID, userID uuid.UUID
 		var usedAt, revokedAt *time.Time
 		var expires, lastUsed time.Time
@@ -163,17 +165,23 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 		}
 		_, err = tx.Exec(ctx, "UPDATE sessions SET last_used_at = $2 WHERE id = $1", sessionID, now)
 		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("accounts: refresh: %w", err)
 	}
+	err := s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
+		if err := exchange(tx); err != nil {
+			return err
+		}
+		if reused {
+			a.record("anonymous", "auth.refresh.reuse_detected", "session:"+sid, map[string]any{"session_revoked": revokeOn != ""})
+		} else if revokeOn != "" {
+			a.record("system", "auth.session.revoked", "session:"+sid, map[string]any{"reason": revokeOn})
+		}
+		return nil
+	})
 	if revokeOn != "" {
 		s.invalidate(owner)
 	}
-	if reused {
-		s.record(ctx, c, "anonymous", "auth.refresh.reuse_detected", "session:"+sid, map[string]any{"session_revoked": revokeOn != ""})
-	} else if revokeOn != "" {
-		s.record(ctx, c, "system", "auth.session.revoked", "session:"+sid, map[string]any{"reason": revokeOn})
+	if err != nil {
+		return nil, fmt.Errorf("accounts: refresh: %w", err)
 	}
 	if outcome != nil {
 		return nil, outcome
@@ -188,18 +196,21 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 // Logout ends the caller's session (its refresh token family) and revokes the access token
 // itself until it would have expired.
 func (s *Service) Logout(ctx context.Context, p *Principal, c Client) error {
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		if _, err := tx.Exec(ctx, "UPDATE sessions SET revoked_at = $2, revoked_reason = 'logout' WHERE id = $1 AND revoked_at IS NULL", p.SessionID, s.now()); err != nil {
 			return err
 		}
-		return revokeToken(ctx, tx, p.TokenID, p.TokenExpires)
+		if err := revokeToken(ctx, tx, p.TokenID, p.TokenExpires); err != nil {
+			return err
+		}
+		a.record(p.ID, "auth.logout", "session:"+p.SessionID, nil)
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("accounts: logout: %w", err)
 	}
 	s.cache.revoke(p.TokenID, p.TokenExpires)
 	s.invalidate(p.ID)
-	s.record(ctx, c, p.ID, "auth.logout", "session:"+p.SessionID, nil)
 	return nil
 }
 
@@ -247,16 +258,21 @@ func (s *Service) RevokeSession(ctx context.Context, p *Principal, id string, c 
 		return ErrNotFound
 	}
 	var n int64
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		tag, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $3, revoked_reason = 'revoked_by_user'
 			WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`, sid, p.ID, s.now())
 		if err != nil {
 			return err
 		}
-		n = tag.RowsAffected()
-		if n == 1 && sid.String() == p.SessionID {
-			return revokeToken(ctx, tx, p.TokenID, p.TokenExpires)
+		if n = tag.RowsAffected(); n == 0 {
+			return nil
 		}
+		if sid.String() == p.SessionID {
+			if err := revokeToken(ctx, tx, p.TokenID, p.TokenExpires); err != nil {
+				return err
+			}
+		}
+		a.record(p.ID, "auth.session.revoked", "session:"+sid.String(), map[string]any{"reason": "revoked_by_user"})
 		return nil
 	})
 	if err != nil {
@@ -266,7 +282,6 @@ func (s *Service) RevokeSession(ctx context.Context, p *Principal, id string, c 
 		return ErrNotFound
 	}
 	s.invalidate(p.ID)
-	s.record(ctx, c, p.ID, "auth.session.revoked", "session:"+sid.String(), map[string]any{"reason": "revoked_by_user"})
 	return nil
 }
 

@@ -99,7 +99,11 @@ func (s *Service) Register(ctx context.Context, caller *Principal, n NewUser, c 
 	}
 	id := uuid.NewString()
 	first := false
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	actor := id
+	if caller != nil {
+		actor = caller.ID
+	}
+	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", bootstrapLock); err != nil {
 			return err
 		}
@@ -116,18 +120,16 @@ func (s *Service) Register(ctx context.Context, caller *Principal, n NewUser, c 
 		if err != nil {
 			return uniqueViolation(err)
 		}
-		_, err = tx.Exec(ctx, "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)", id, hash, s.now())
-		return err
+		if _, err = tx.Exec(ctx, "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)", id, hash, s.now()); err != nil {
+			return err
+		}
+		a.record(actor, "user.created", userTarget(id), map[string]any{"username": u.Username, "email": u.Email,
+			"role": u.Role, "bootstrap_admin": first, "initial_change_required": mustChange})
+		return nil
 	})
 	if err != nil {
 		return User{}, "", err
 	}
-	actor := id
-	if caller != nil {
-		actor = caller.ID
-	}
-	s.record(ctx, c, actor, "user.created", userTarget(id), map[string]any{"username": u.Username, "email": u.Email,
-		"role": u.Role, "bootstrap_admin": first, "initial_change_required": mustChange})
 	return u, temporary, nil
 }
 
@@ -289,7 +291,7 @@ func (s *Service) UpdateUser(ctx context.Context, caller *Principal, id string, 
 	}
 	var after User
 	var deactivated bool
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		var err error
 		if before, err = lockTarget(ctx, tx, before.ID); err != nil {
 			return err
@@ -312,17 +314,19 @@ func (s *Service) UpdateUser(ctx context.Context, caller *Principal, id string, 
 			return uniqueViolation(err)
 		}
 		if after.Role != before.Role || deactivated {
-			_, err = revokeSessions(ctx, tx, before.ID, "", "account_changed", s.now())
+			if _, err = revokeSessions(ctx, tx, before.ID, "", "account_changed", s.now()); err != nil {
+				return err
+			}
 		}
-		return err
+		a.record(caller.ID, "user.updated", userTarget(before.ID), map[string]any{
+			"old": map[string]any{"email": before.Email, "role": before.Role, "is_active": before.IsActive},
+			"new": map[string]any{"email": after.Email, "role": after.Role, "is_active": after.IsActive}})
+		return nil
 	})
 	s.invalidate(before.ID)
 	if err != nil {
 		return User{}, err
 	}
-	s.record(ctx, c, caller.ID, "user.updated", userTarget(before.ID), map[string]any{
-		"old": map[string]any{"email": before.Email, "role": before.Role, "is_active": before.IsActive},
-		"new": map[string]any{"email": after.Email, "role": after.Role, "is_active": after.IsActive}})
 	return after, nil
 }
 
@@ -336,7 +340,7 @@ func (s *Service) DeleteUser(ctx context.Context, caller *Principal, id string, 
 	if u.ID == caller.ID {
 		return &InvalidError{Reason: "Cannot delete your own account", BadRequest: true}
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		var err error
 		if u, err = keepAnAdmin(ctx, tx, u.ID, "cannot remove the last active administrator"); err != nil {
 			return err
@@ -352,15 +356,14 @@ func (s *Service) DeleteUser(ctx context.Context, caller *Principal, id string, 
 				return err
 			}
 		}
-		_, err = revokeSessions(ctx, tx, u.ID, "", "account_deleted", s.now())
-		return err
+		if _, err = revokeSessions(ctx, tx, u.ID, "", "account_deleted", s.now()); err != nil {
+			return err
+		}
+		a.record(caller.ID, "user.deleted", userTarget(u.ID), map[string]any{"old": map[string]any{"username": u.Username, "role": u.Role}})
+		return nil
 	})
 	s.invalidate(u.ID)
-	if err != nil {
-		return err
-	}
-	s.record(ctx, c, caller.ID, "user.deleted", userTarget(u.ID), map[string]any{"old": map[string]any{"username": u.Username, "role": u.Role}})
-	return nil
+	return err
 }
 
 // LockUser is an administrator's lock: no sign-in until UnlockUser, and sessions end now.
@@ -372,7 +375,7 @@ func (s *Service) LockUser(ctx context.Context, caller *Principal, id string, c 
 	if u.ID == caller.ID {
 		return User{}, &InvalidError{Reason: "Cannot lock your own account", BadRequest: true}
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		var err error
 		if u, err = keepAnAdmin(ctx, tx, u.ID, "cannot lock the last active administrator"); err != nil {
 			return err
@@ -380,14 +383,16 @@ func (s *Service) LockUser(ctx context.Context, caller *Principal, id string, c 
 		if _, err := tx.Exec(ctx, "UPDATE users SET locked_until = 'infinity', updated_at = $2 WHERE id = $1", u.ID, s.now()); err != nil {
 			return err
 		}
-		_, err = revokeSessions(ctx, tx, u.ID, "", "locked_by_admin", s.now())
-		return err
+		if _, err = revokeSessions(ctx, tx, u.ID, "", "locked_by_admin", s.now()); err != nil {
+			return err
+		}
+		a.record(caller.ID, "user.locked", userTarget(u.ID), nil)
+		return nil
 	})
 	s.invalidate(u.ID)
 	if err != nil {
 		return User{}, err
 	}
-	s.record(ctx, c, caller.ID, "user.locked", userTarget(u.ID), nil)
 	return s.GetUser(ctx, id)
 }
 
@@ -397,18 +402,20 @@ func (s *Service) UnlockUser(ctx context.Context, caller *Principal, id string, 
 	if err != nil {
 		return User{}, err
 	}
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		if _, err := tx.Exec(ctx, "UPDATE users SET locked_until = NULL, updated_at = $2 WHERE id = $1", u.ID, s.now()); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, "DELETE FROM login_failures WHERE name_hash = $1", nameHash(u.Username))
-		return err
+		if _, err := tx.Exec(ctx, "DELETE FROM login_failures WHERE name_hash = $1", nameHash(u.Username)); err != nil {
+			return err
+		}
+		a.record(caller.ID, "user.unlocked", userTarget(u.ID), nil)
+		return nil
 	})
 	s.invalidate(u.ID)
 	if err != nil {
 		return User{}, fmt.Errorf("accounts: unlock: %w", err)
 	}
-	s.record(ctx, c, caller.ID, "user.unlocked", userTarget(u.ID), nil)
 	return s.GetUser(ctx, id)
 }
 
@@ -450,8 +457,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	if err != nil {
 		return err
 	}
-	var revoked int64
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		now := s.now()
 		if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2, password_changed_at = $3, must_change_password = false,
 			updated_at = $3 WHERE id = $1`, p.ID, fresh, now); err != nil {
@@ -469,14 +475,16 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 		if _, err := tx.Exec(ctx, "DELETE FROM mfa_challenges WHERE user_id = $1", p.ID); err != nil {
 			return err
 		}
-		var err error
-		revoked, err = revokeSessions(ctx, tx, p.ID, p.SessionID, "password_changed", now)
-		return err
+		revoked, err := revokeSessions(ctx, tx, p.ID, p.SessionID, "password_changed", now)
+		if err != nil {
+			return err
+		}
+		a.record(p.ID, "auth.password.changed", userTarget(p.ID), map[string]any{"other_sessions_revoked": revoked})
+		return nil
 	})
 	s.invalidate(p.ID)
 	if err != nil {
 		return fmt.Errorf("accounts: change password: %w", err)
 	}
-	s.record(ctx, c, p.ID, "auth.password.changed", userTarget(p.ID), map[string]any{"other_sessions_revoked": revoked})
 	return nil
 }

@@ -39,6 +39,8 @@ type Entry struct {
 	At   time.Time
 	Hash []byte
 	prev []byte
+	// details is the redacted, canonical JSON that was hashed and stored.
+	details string
 }
 
 func prevOf(e Entry) []byte { return e.prev }
@@ -70,8 +72,66 @@ const appendLock int64 = 0x72736368656401
 // genesis is the "previous hash" of the first entry.
 var genesis = make([]byte, sha256.Size)
 
-// Append records e and returns the stored entry.
+// Append records e in a transaction of its own and returns the stored entry. It is for events
+// that are not part of a change (a refused sign-in, a permission denied, a report received);
+// a change records its entry with WithTx, in the change's own transaction.
 func (l *Log) Append(ctx context.Context, e Event) (Entry, error) {
+	var out Entry
+	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+		var err error
+		out, err = l.appendIn(ctx, tx, e)
+		return err
+	})
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit: append: %w", err)
+	}
+	l.streamOut(out)
+	return out, nil
+}
+
+// Recorder collects the events of one change for WithTx.
+type Recorder struct{ events []Event }
+
+// Record notes e; WithTx appends it once the change's writes are done.
+func (r *Recorder) Record(e Event) { r.events = append(r.events, e) }
+
+// Beginner starts a transaction: a pool, a connection, or a transaction (then a savepoint).
+type Beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// WithTx runs fn in one transaction on db, then appends the events fn recorded in that same
+// transaction: the change and its audit entries commit together or not at all, so a change is
+// never without its record, and a failed append rolls the change back. The entries are appended
+// last, just before the commit, because each append holds the chain's lock to the end of its
+// transaction: taken last, it is never held while the change waits for a row. Entries reach the
+// stream only once committed.
+func (l *Log) WithTx(ctx context.Context, db Beginner, fn func(tx pgx.Tx, rec *Recorder) error) error {
+	var out []Entry
+	err := pgx.BeginFunc(ctx, db, func(tx pgx.Tx) error {
+		out = out[:0]
+		var rec Recorder
+		if err := fn(tx, &rec); err != nil {
+			return err
+		}
+		for _, e := range rec.events {
+			entry, err := l.appendIn(ctx, tx, e)
+			if err != nil {
+				return fmt.Errorf("audit: append: %w", err)
+			}
+			out = append(out, entry)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	l.streamOut(out...)
+	return nil
+}
+
+// appendIn appends e inside tx, under the chain's lock, which tx holds until it ends.
+func (l *Log) appendIn(ctx context.Context, tx pgx.Tx, e Event) (Entry, error) {
 	if e.Actor == "" || e.Action == "" {
 		return Entry{}, errors.New("audit: an event needs an actor and an action")
 	}
@@ -81,40 +141,42 @@ func (l *Log) Append(ctx context.Context, e Event) (Entry, error) {
 	}
 	// PostgreSQL keeps microseconds; hash what will be read back.
 	at := l.now().UTC().Truncate(time.Microsecond)
-	var out Entry
-	err = pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", appendLock); err != nil {
-			return err
-		}
-		prev, seq := genesis, int64(1)
-		err := tx.QueryRow(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &prev)
-		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			prev, seq = genesis, 1
-		case err != nil:
-			return err
-		default:
-			seq++
-		}
-		h := entryHash(prev, seq, at, e, details)
-		_, err = tx.Exec(ctx, `INSERT INTO audit_log (seq, at, actor, action, target, ip, user_agent, request_id, details, prev_hash, hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-			seq, at, e.Actor, e.Action, e.Target, e.IP, e.UserAgent, e.RequestID, details, prev, h)
-		out = Entry{Event: e, Seq: seq, At: at, Hash: h, prev: prev}
-		return err
-	})
-	if err != nil {
-		return Entry{}, fmt.Errorf("audit: append: %w", err)
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", appendLock); err != nil {
+		return Entry{}, err
 	}
-	if l.stream != nil {
+	prev, seq := genesis, int64(1)
+	err = tx.QueryRow(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &prev)
+	switch {
+	case errors.Is(err, pgx.ErrNoRows):
+		prev, seq = genesis, 1
+	case err != nil:
+		return Entry{}, err
+	default:
+		seq++
+	}
+	h := entryHash(prev, seq, at, e, details)
+	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at, actor, action, target, ip, user_agent, request_id, details, prev_hash, hash)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+		seq, at, e.Actor, e.Action, e.Target, e.IP, e.UserAgent, e.RequestID, details, prev, h); err != nil {
+		return Entry{}, err
+	}
+	return Entry{Event: e, Seq: seq, At: at, Hash: h, prev: prev, details: details}, nil
+}
+
+// streamOut sends committed entries to the stream, one JSON line each.
+func (l *Log) streamOut(entries ...Entry) {
+	if l.stream == nil {
+		return
+	}
+	for _, out := range entries {
+		e := out.Event
 		line, _ := json.Marshal(map[string]any{"audit": true, "seq": out.Seq, "at": out.At, "actor": e.Actor, "action": e.Action,
 			"target": e.Target, "ip": e.IP, "user_agent": e.UserAgent, "request_id": e.RequestID,
-			"details": json.RawMessage(details), "prev_hash": hex.EncodeToString(prevOf(out)), "hash": hex.EncodeToString(out.Hash)})
+			"details": json.RawMessage(out.details), "prev_hash": hex.EncodeToString(prevOf(out)), "hash": hex.EncodeToString(out.Hash)})
 		l.streamMu.Lock()
 		_, _ = l.stream.Write(append(line, '\n'))
 		l.streamMu.Unlock()
 	}
-	return out, nil
 }
 
 // entryHash is SHA-256 over the previous hash and every field, each length-prefixed so no two

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/rsched/rsched/internal/server/store/storetest"
 	"github.com/rsched/rsched/internal/testenv"
 )
@@ -137,5 +139,65 @@ func TestSecretsNeverReachTheLog(t *testing.T) {
 	}
 	if n, err := l.Verify(ctx); err != nil || n != 1 {
 		t.Errorf("Verify: %d %v", n, err)
+	}
+}
+
+// TestAChangeAndItsEntryCommitTogether: WithTx appends the recorded events in the change's own
+// transaction, so a change never commits without its entry (a failed append rolls it back), an
+// entry never commits without its change, and only committed entries reach the stream.
+func TestAChangeAndItsEntryCommitTogether(t *testing.T) {
+	l := logs(t, 1)[0]
+	var stream strings.Builder
+	l.StreamTo(&stream)
+	ctx := context.Background()
+	if _, err := l.pool.Exec(ctx, "CREATE TABLE changes (id int PRIMARY KEY)"); err != nil {
+		t.Fatal(err)
+	}
+	change := func(id int, fail error) error {
+		return l.WithTx(ctx, l.pool, func(tx pgx.Tx, rec *Recorder) error {
+			if _, err := tx.Exec(ctx, "INSERT INTO changes (id) VALUES ($1)", id); err != nil {
+				return err
+			}
+			rec.Record(event(id))
+			return fail
+		})
+	}
+	count := func(q string) (n int) {
+		t.Helper()
+		if err := l.pool.QueryRow(ctx, q).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if err := change(1, nil); err != nil {
+		t.Fatal(err)
+	}
+	if count("SELECT count(*) FROM changes") != 1 || count("SELECT count(*) FROM audit_log") != 1 || strings.Count(stream.String(), "\n") != 1 {
+		t.Fatalf("a committed change: changes, entries or stream lines are not 1 each; stream %q", stream.String())
+	}
+	// The change fails after recording its event: no entry either.
+	if err := change(2, errors.New("refused")); err == nil {
+		t.Fatal("the change's error was lost")
+	}
+	// The append fails: the change is rolled back with it.
+	if _, err := l.pool.Exec(ctx, `CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN RAISE EXCEPTION 'audit refused for the test'; END $$;
+		CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()`); err != nil {
+		t.Fatal(err)
+	}
+	if err := change(3, nil); err == nil || !strings.Contains(err.Error(), "audit: append") {
+		t.Fatalf("a failed append answered %v", err)
+	}
+	if n := count("SELECT count(*) FROM changes"); n != 1 {
+		t.Fatalf("%d changes committed, want only the first: a change committed without its audit entry", n)
+	}
+	if n := count("SELECT count(*) FROM audit_log"); n != 1 {
+		t.Fatalf("%d entries, want 1", n)
+	}
+	if strings.Count(stream.String(), "\n") != 1 {
+		t.Fatalf("an entry that never committed was streamed: %q", stream.String())
+	}
+	if _, err := l.Verify(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -129,13 +129,17 @@ func (s *server) requestAbsence(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	a, err := s.Scheduling.RequestAbsence(r.Context(), scheduling.NewAbsence{PersonID: b.PersonID, Start: b.StartDate, End: b.EndDate,
-		Type: b.AbsenceType, Reason: b.Reason, RequestedBy: principal(r).ID})
+	var a store.AbsenceRecord
+	err := s.change(r, func(st *store.Store) (event, error) {
+		var err error
+		a, err = s.Scheduling.On(st).RequestAbsence(r.Context(), scheduling.NewAbsence{PersonID: b.PersonID, Start: b.StartDate, End: b.EndDate,
+			Type: b.AbsenceType, Reason: b.Reason, RequestedBy: principal(r).ID})
+		return event{"absence.request", "absence:" + a.ID, map[string]any{"person_id": a.PersonID, "type": a.Type}}, err
+	})
 	if err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.record(r, principal(r).ID, "absence.request", "absence:"+a.ID, map[string]any{"person_id": a.PersonID, "type": a.Type})
 	v := viewAbsence(a)
 	if b.Reason != "" {
 		v.Reason = &b.Reason
@@ -192,12 +196,16 @@ func (s *server) reviewAbsence(status, action string) http.HandlerFunc {
 		if !ok {
 			return
 		}
-		a, err := s.Scheduling.Store().SetAbsenceStatus(r.Context(), id, []string{store.AbsencePending}, status, principal(r).ID)
+		var a store.AbsenceRecord
+		err := s.change(r, func(st *store.Store) (event, error) {
+			var err error
+			a, err = st.SetAbsenceStatus(r.Context(), id, []string{store.AbsencePending}, status, principal(r).ID)
+			return event{"absence." + action, "absence:" + id, map[string]any{"person_id": a.PersonID}}, err
+		})
 		if err != nil {
 			s.schedFail(w, r, err)
 			return
 		}
-		s.record(r, principal(r).ID, "absence."+action, "absence:"+id, map[string]any{"person_id": a.PersonID})
 		writeJSON(w, http.StatusOK, viewAbsence(a))
 	}
 }
@@ -209,12 +217,16 @@ func (s *server) cancelAbsence(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	out, err := s.Scheduling.Store().SetAbsenceStatus(r.Context(), a.ID, []string{store.AbsencePending, store.AbsenceApproved}, store.AbsenceCancelled, "")
+	var out store.AbsenceRecord
+	err := s.change(r, func(st *store.Store) (event, error) {
+		var err error
+		out, err = st.SetAbsenceStatus(r.Context(), a.ID, []string{store.AbsencePending, store.AbsenceApproved}, store.AbsenceCancelled, "")
+		return event{"absence.cancel", "absence:" + a.ID, map[string]any{"person_id": a.PersonID}}, err
+	})
 	if err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.record(r, principal(r).ID, "absence.cancel", "absence:"+a.ID, map[string]any{"person_id": a.PersonID})
 	writeJSON(w, http.StatusOK, viewAbsence(out))
 }
 
@@ -223,10 +235,12 @@ func (s *server) deleteAbsence(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.Scheduling.Store().DeleteAbsence(r.Context(), id); err != nil {
+	err := s.change(r, func(st *store.Store) (event, error) {
+		return event{"absence.delete", "absence:" + id, nil}, st.DeleteAbsence(r.Context(), id)
+	})
+	if err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.record(r, principal(r).ID, "absence.delete", "absence:"+id, nil)
 	w.WriteHeader(http.StatusNoContent)
 }

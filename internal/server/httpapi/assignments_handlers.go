@@ -81,13 +81,17 @@ func (s *server) createAssignment(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusUnprocessableEntity, "time_of_day must be AM or PM")
 		return
 	}
-	a, err := s.Scheduling.Store().CreateAssignment(r.Context(), schedule.Assignment{Slot: schedule.Slot{Date: b.Date, Half: b.TimeOfDay},
-		PersonID: strings.ToLower(b.PersonID), TemplateID: strings.ToLower(b.RotationTemplateID), Locked: b.Locked})
+	var a store.StoredAssignment
+	err := s.change(r, func(st *store.Store) (event, error) {
+		var err error
+		a, err = st.CreateAssignment(r.Context(), schedule.Assignment{Slot: schedule.Slot{Date: b.Date, Half: b.TimeOfDay},
+			PersonID: strings.ToLower(b.PersonID), TemplateID: strings.ToLower(b.RotationTemplateID), Locked: b.Locked})
+		return event{"assignment.create", "assignment:" + a.ID, map[string]any{"locked": a.Locked}}, err
+	})
 	if err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.record(r, principal(r).ID, "assignment.create", "assignment:"+a.ID, map[string]any{"locked": a.Locked})
 	w.Header().Set("ETag", etag(a.UpdatedAt))
 	writeJSON(w, http.StatusCreated, viewAssignment(a))
 }
@@ -143,12 +147,16 @@ func (s *server) updateAssignment(w http.ResponseWriter, r *http.Request) {
 	if b.Locked != nil {
 		locked = *b.Locked
 	}
-	a, err := s.Scheduling.Store().UpdateAssignment(r.Context(), id, tmpl, locked, v)
+	var a store.StoredAssignment
+	err = s.change(r, func(st *store.Store) (event, error) {
+		var err error
+		a, err = st.UpdateAssignment(r.Context(), id, tmpl, locked, v)
+		return event{"assignment.update", "assignment:" + id, map[string]any{"locked": a.Locked}}, err
+	})
 	if err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.record(r, principal(r).ID, "assignment.update", "assignment:"+id, map[string]any{"locked": a.Locked})
 	w.Header().Set("ETag", etag(a.UpdatedAt))
 	writeJSON(w, http.StatusOK, viewAssignment(a))
 }
@@ -162,10 +170,12 @@ func (s *server) deleteAssignment(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.Scheduling.Store().DeleteAssignment(r.Context(), id, v); err != nil {
+	err := s.change(r, func(st *store.Store) (event, error) {
+		return event{"assignment.delete", "assignment:" + id, nil}, st.DeleteAssignment(r.Context(), id, v)
+	})
+	if err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.record(r, principal(r).ID, "assignment.delete", "assignment:"+id, nil)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -221,12 +221,16 @@ func (s *server) createPerson(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusUnprocessableEntity, msg)
 		return
 	}
-	out, err := s.Scheduling.Store().CreatePerson(r.Context(), p)
+	var out store.PersonRecord
+	err := s.change(r, func(st *store.Store) (event, error) {
+		var err error
+		out, err = st.CreatePerson(r.Context(), p)
+		return event{"person.create", "person:" + out.ID, map[string]any{"type": string(out.Type)}}, err
+	})
 	if err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.record(r, principal(r).ID, "person.create", "person:"+out.ID, map[string]any{"type": string(out.Type)})
 	writeJSON(w, http.StatusCreated, viewPerson(out, true))
 }
 
@@ -266,12 +270,16 @@ func (s *server) updatePerson(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusUnprocessableEntity, msg)
 		return
 	}
-	out, err := s.Scheduling.Store().UpdatePerson(r.Context(), p)
+	var out store.PersonRecord
+	err = s.change(r, func(st *store.Store) (event, error) {
+		var err error
+		out, err = st.UpdatePerson(r.Context(), p)
+		return event{"person.update", "person:" + id, nil}, err
+	})
 	if err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.record(r, principal(r).ID, "person.update", "person:"+id, nil)
 	writeJSON(w, http.StatusOK, viewPerson(out, true))
 }
 
@@ -280,10 +288,12 @@ func (s *server) deletePerson(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.Scheduling.Store().DeletePerson(r.Context(), id); err != nil {
+	err := s.change(r, func(st *store.Store) (event, error) {
+		return event{"person.delete", "person:" + id, nil}, st.DeletePerson(r.Context(), id)
+	})
+	if err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.record(r, principal(r).ID, "person.delete", "person:"+id, nil)
 	w.WriteHeader(http.StatusNoContent)
 }

@@ -114,12 +114,16 @@ func (s *server) createTemplate(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusUnprocessableEntity, msg)
 		return
 	}
-	out, err := s.Scheduling.Store().CreateTemplate(r.Context(), t)
+	var out store.TemplateRecord
+	err := s.change(r, func(st *store.Store) (event, error) {
+		var err error
+		out, err = st.CreateTemplate(r.Context(), t)
+		return event{"rotation_template.create", "rotation_template:" + out.ID, nil}, err
+	})
 	if err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.record(r, principal(r).ID, "rotation_template.create", "rotation_template:"+out.ID, nil)
 	writeJSON(w, http.StatusCreated, viewTemplate(out))
 }
 
@@ -154,12 +158,16 @@ func (s *server) updateTemplate(w http.ResponseWriter, r *http.Request) {
 		Error(w, http.StatusUnprocessableEntity, msg)
 		return
 	}
-	out, err := s.Scheduling.Store().UpdateTemplate(r.Context(), t)
+	var out store.TemplateRecord
+	err = s.change(r, func(st *store.Store) (event, error) {
+		var err error
+		out, err = st.UpdateTemplate(r.Context(), t)
+		return event{"rotation_template.update", "rotation_template:" + id, nil}, err
+	})
 	if err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.record(r, principal(r).ID, "rotation_template.update", "rotation_template:"+id, nil)
 	writeJSON(w, http.StatusOK, viewTemplate(out))
 }
 
@@ -168,10 +176,12 @@ func (s *server) deleteTemplate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := s.Scheduling.Store().DeleteTemplate(r.Context(), id); err != nil {
+	err := s.change(r, func(st *store.Store) (event, error) {
+		return event{"rotation_template.delete", "rotation_template:" + id, nil}, st.DeleteTemplate(r.Context(), id)
+	})
+	if err != nil {
 		s.schedFail(w, r, err)
 		return
 	}
-	s.record(r, principal(r).ID, "rotation_template.delete", "rotation_template:"+id, nil)
 	w.WriteHeader(http.StatusNoContent)
 }

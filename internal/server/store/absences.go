@@ -68,7 +68,7 @@ func NewAbsenceID() string { return uuid.NewString() }
 // requests at once cannot both pass it.
 func (s *Store) CreateAbsence(ctx context.Context, a AbsenceRecord) (AbsenceRecord, error) {
 	var out AbsenceRecord
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if err := lockPerson(ctx, tx, a.PersonID); err != nil {
 			return err
 		}
@@ -105,7 +105,7 @@ func lockPerson(ctx context.Context, tx pgx.Tx, id string) error {
 
 // GetAbsence reads one absence.
 func (s *Store) GetAbsence(ctx context.Context, id string) (AbsenceRecord, error) {
-	a, err := scanAbsence(s.Pool.QueryRow(ctx, `SELECT `+absenceColumns+` FROM absences WHERE id = $1`, id))
+	a, err := scanAbsence(s.db.QueryRow(ctx, `SELECT `+absenceColumns+` FROM absences WHERE id = $1`, id))
 	return a, notFound(err, "reading an absence")
 }
 
@@ -133,11 +133,11 @@ func (s *Store) ListAbsences(ctx context.Context, f AbsenceFilter) ([]AbsenceRec
 	}
 	cond := strings.Join(where, " AND ")
 	var total int
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM absences WHERE `+cond, args...).Scan(&total); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM absences WHERE `+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: counting absences: %w", err)
 	}
 	limit, offset := arg(f.Size), arg((f.Page-1)*f.Size)
-	rows, err := s.Pool.Query(ctx, `SELECT `+absenceColumns+` FROM absences WHERE `+cond+` ORDER BY start_date, id LIMIT `+limit+` OFFSET `+offset, args...)
+	rows, err := s.db.Query(ctx, `SELECT `+absenceColumns+` FROM absences WHERE `+cond+` ORDER BY start_date, id LIMIT `+limit+` OFFSET `+offset, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: listing absences: %w", err)
 	}
@@ -149,7 +149,7 @@ func (s *Store) ListAbsences(ctx context.Context, f AbsenceFilter) ([]AbsenceRec
 // (approved, rejected) records the reviewer. ErrState if the absence is in another status.
 func (s *Store) SetAbsenceStatus(ctx context.Context, id string, from []string, status, reviewer string) (AbsenceRecord, error) {
 	review := status == AbsenceApproved || status == AbsenceRejected
-	out, err := scanAbsence(s.Pool.QueryRow(ctx, `UPDATE absences SET status = $3,
+	out, err := scanAbsence(s.db.QueryRow(ctx, `UPDATE absences SET status = $3,
 		reviewed_by = CASE WHEN $4 THEN $5::uuid ELSE reviewed_by END,
 		reviewed_at = CASE WHEN $4 THEN now() WHEN $3 IN ('approved', 'rejected') THEN reviewed_at ELSE NULL END,
 		updated_at = greatest(now(), updated_at + interval '1 microsecond')

@@ -25,7 +25,7 @@ func scanAssignment(r pgx.Row) (StoredAssignment, error) {
 
 // GetAssignment reads one assignment.
 func (s *Store) GetAssignment(ctx context.Context, id string) (StoredAssignment, error) {
-	a, err := scanAssignment(s.Pool.QueryRow(ctx, `SELECT `+assignmentColumns+` FROM assignments WHERE id = $1`, id))
+	a, err := scanAssignment(s.db.QueryRow(ctx, `SELECT `+assignmentColumns+` FROM assignments WHERE id = $1`, id))
 	return a, notFound(err, "reading an assignment")
 }
 
@@ -51,11 +51,11 @@ func (s *Store) ListAssignments(ctx context.Context, f AssignmentFilter) ([]Stor
 	}
 	cond := strings.Join(where, " AND ")
 	var total int
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM assignments WHERE `+cond, args...).Scan(&total); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM assignments WHERE `+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: counting assignments: %w", err)
 	}
 	args = append(args, f.Size, (f.Page-1)*f.Size)
-	rows, err := s.Pool.Query(ctx, `SELECT `+assignmentColumns+` FROM assignments WHERE `+cond+
+	rows, err := s.db.Query(ctx, `SELECT `+assignmentColumns+` FROM assignments WHERE `+cond+
 		fmt.Sprintf(` ORDER BY date, time_of_day, person_id LIMIT $%d OFFSET $%d`, len(args)-1, len(args)), args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: listing assignments: %w", err)
@@ -67,7 +67,7 @@ func (s *Store) ListAssignments(ctx context.Context, f AssignmentFilter) ([]Stor
 // DeleteAssignment removes an assignment if it is still at version ifUnmodifiedSince: ErrStale
 // if someone changed it since, ErrNotFound if it is gone.
 func (s *Store) DeleteAssignment(ctx context.Context, id string, ifUnmodifiedSince time.Time) error {
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM assignments WHERE id = $1 AND updated_at = $2`, id, ifUnmodifiedSince)
+	tag, err := s.db.Exec(ctx, `DELETE FROM assignments WHERE id = $1 AND updated_at = $2`, id, ifUnmodifiedSince)
 	if err != nil {
 		return fmt.Errorf("store: deleting an assignment: %w", err)
 	}
@@ -80,7 +80,7 @@ func (s *Store) DeleteAssignment(ctx context.Context, id string, ifUnmodifiedSin
 // staleOrGone tells why a versioned write of row id of table (a constant) matched no row.
 func (s *Store) staleOrGone(ctx context.Context, table, id string) error {
 	var exists bool
-	if err := s.Pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+` WHERE id = $1)`, id).Scan(&exists); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+` WHERE id = $1)`, id).Scan(&exists); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
 	if exists {

@@ -74,7 +74,7 @@ func personArgs(p PersonRecord) (pgy *int, email, user *string) {
 func (s *Store) CreatePerson(ctx context.Context, p PersonRecord) (PersonRecord, error) {
 	pgy, email, user := personArgs(p)
 	a := p.PersonAttributes
-	out, err := scanPerson(s.Pool.QueryRow(ctx, `INSERT INTO people (id, name, type, email, pgy_level, max_sessions_per_week, user_id,
+	out, err := scanPerson(s.db.QueryRow(ctx, `INSERT INTO people (id, name, type, email, pgy_level, max_sessions_per_week, user_id,
 		performs_procedures, specialties, primary_duty, faculty_role, admin_type, min_clinic_halfdays_per_week)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING `+personColumns,
 		uuid.NewString(), p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user,
@@ -87,13 +87,13 @@ func (s *Store) CreatePerson(ctx context.Context, p PersonRecord) (PersonRecord,
 
 // GetPerson reads one person.
 func (s *Store) GetPerson(ctx context.Context, id string) (PersonRecord, error) {
-	p, err := scanPerson(s.Pool.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE id = $1`, id))
+	p, err := scanPerson(s.db.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE id = $1`, id))
 	return p, notFound(err, "reading a person")
 }
 
 // PersonOfUser is the person an account signs in as (ErrNotFound if none).
 func (s *Store) PersonOfUser(ctx context.Context, userID string) (PersonRecord, error) {
-	p, err := scanPerson(s.Pool.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE user_id = $1`, userID))
+	p, err := scanPerson(s.db.QueryRow(ctx, `SELECT `+personColumns+` FROM people WHERE user_id = $1`, userID))
 	return p, notFound(err, "reading a person")
 }
 
@@ -138,7 +138,7 @@ func (s *Store) ListPeople(ctx context.Context, f PersonFilter) ([]PersonRecord,
 	}
 	cond := strings.Join(where, " AND ")
 	var total int
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM people WHERE `+cond, args...).Scan(&total); err != nil {
+	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM people WHERE `+cond, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("store: counting people: %w", err)
 	}
 	if f.Size <= 0 {
@@ -148,7 +148,7 @@ func (s *Store) ListPeople(ctx context.Context, f PersonFilter) ([]PersonRecord,
 		f.Page = 1
 	}
 	limit, offset := arg(f.Size), arg((f.Page-1)*f.Size)
-	rows, err := s.Pool.Query(ctx, `SELECT `+personColumns+` FROM people WHERE `+cond+
+	rows, err := s.db.Query(ctx, `SELECT `+personColumns+` FROM people WHERE `+cond+
 		` ORDER BY type DESC, pgy_level NULLS LAST, name, id LIMIT `+limit+` OFFSET `+offset, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("store: listing people: %w", err)
@@ -162,7 +162,7 @@ func (s *Store) ListPeople(ctx context.Context, f PersonFilter) ([]PersonRecord,
 func (s *Store) UpdatePerson(ctx context.Context, p PersonRecord) (PersonRecord, error) {
 	pgy, email, user := personArgs(p)
 	a := p.PersonAttributes
-	out, err := scanPerson(s.Pool.QueryRow(ctx, `UPDATE people SET name = $2, type = $3, email = $4, pgy_level = $5,
+	out, err := scanPerson(s.db.QueryRow(ctx, `UPDATE people SET name = $2, type = $3, email = $4, pgy_level = $5,
 		max_sessions_per_week = $6, user_id = $7, performs_procedures = $9, specialties = $10, primary_duty = $11, faculty_role = $12,
 		admin_type = $13, min_clinic_halfdays_per_week = $14, updated_at = greatest(now(), updated_at + interval '1 microsecond')
 		WHERE id = $1 AND updated_at = $8 RETURNING `+personColumns, p.ID, p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user, p.UpdatedAt,
@@ -179,7 +179,7 @@ func (s *Store) DeletePerson(ctx context.Context, id string) error {
 }
 
 func (s *Store) deleteRow(ctx context.Context, table, id string) error {
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM `+table+` WHERE id = $1`, id)
+	tag, err := s.db.Exec(ctx, `DELETE FROM `+table+` WHERE id = $1`, id)
 	if err != nil {
 		return fmt.Errorf("store: deleting from %s: %w", table, pgErr(err))
 	}

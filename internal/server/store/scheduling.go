@@ -60,7 +60,7 @@ type StoredAssignment struct {
 // CreateAssignment stores a manual assignment (ErrConflict if the person's half-day is taken).
 func (s *Store) CreateAssignment(ctx context.Context, a schedule.Assignment) (StoredAssignment, error) {
 	out := StoredAssignment{ID: uuid.NewString(), Assignment: a, Source: "manual"}
-	err := s.Pool.QueryRow(ctx, `INSERT INTO assignments (id, person_id, date, time_of_day, rotation_template_id, locked, source)
+	err := s.db.QueryRow(ctx, `INSERT INTO assignments (id, person_id, date, time_of_day, rotation_template_id, locked, source)
 		VALUES ($1, $2, $3, $4, $5, $6, 'manual') RETURNING updated_at`,
 		out.ID, a.PersonID, a.Slot.Date.In(time.UTC), string(a.Slot.Half), a.TemplateID, a.Locked).Scan(&out.UpdatedAt)
 	if err != nil {
@@ -73,7 +73,7 @@ func (s *Store) CreateAssignment(ctx context.Context, a schedule.Assignment) (St
 // ifUnmodifiedSince (its updated_at as read): ErrStale if someone changed it since, ErrNotFound
 // if it is gone.
 func (s *Store) UpdateAssignment(ctx context.Context, id, templateID string, locked bool, ifUnmodifiedSince time.Time) (StoredAssignment, error) {
-	out, err := scanAssignment(s.Pool.QueryRow(ctx, `UPDATE assignments SET rotation_template_id = $2, locked = $3, source = 'manual',
+	out, err := scanAssignment(s.db.QueryRow(ctx, `UPDATE assignments SET rotation_template_id = $2, locked = $3, source = 'manual',
 		updated_at = greatest(now(), updated_at + interval '1 microsecond')
 		WHERE id = $1 AND updated_at = $4 RETURNING `+assignmentColumns, id, templateID, locked, ifUnmodifiedSince))
 	if isNoRows(err) {
@@ -87,7 +87,7 @@ func (s *Store) UpdateAssignment(ctx context.Context, id, templateID string, loc
 
 // Schedule reads the live assignments of [from, to].
 func (s *Store) Schedule(ctx context.Context, from, to schedule.Date) ([]StoredAssignment, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+assignmentColumns+` FROM assignments WHERE date BETWEEN $1 AND $2
+	rows, err := s.db.Query(ctx, `SELECT `+assignmentColumns+` FROM assignments WHERE date BETWEEN $1 AND $2
 		ORDER BY date, time_of_day, person_id`, from.In(time.UTC), to.In(time.UTC))
 	if err != nil {
 		return nil, fmt.Errorf("store: reading the schedule: %w", err)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 )
@@ -89,7 +90,23 @@ func Migrate(ctx context.Context, url string) (MigrationResult, error) {
 type Store struct {
 	Pool   *pgxpool.Pool
 	schema int32
+	// db runs the statements of people, templates, assignments and absences: the pool, or the
+	// transaction of a change (On), so that a change and its audit entry commit together.
+	db Querier
 }
+
+// Querier is what the store's statements run on: *pgxpool.Pool or pgx.Tx (whose Begin is a
+// savepoint, so a store function that needs a transaction of its own nests in the caller's).
+type Querier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// On returns the store with its writes and reads of people, templates, assignments and absences
+// running in tx: the caller commits or rolls back. Runs and migrations always use the pool.
+func (s *Store) On(tx pgx.Tx) *Store { return &Store{Pool: s.Pool, schema: s.schema, db: tx} }
 
 // Options tune the pool.
 type Options struct {
@@ -123,7 +140,7 @@ func Open(ctx context.Context, url string, opts Options) (*Store, MigrationResul
 		pool.Close()
 		return nil, res, err
 	}
-	return &Store{Pool: pool, schema: want}, res, nil
+	return &Store{Pool: pool, schema: want, db: pool}, res, nil
 }
 
 // ErrSchemaBehind means the database has fewer migrations than this binary needs.

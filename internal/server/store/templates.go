@@ -42,7 +42,7 @@ func levels(t schedule.Template) []int {
 
 // CreateTemplate stores a rotation template (ErrConflict for a taken name).
 func (s *Store) CreateTemplate(ctx context.Context, t schedule.Template) (TemplateRecord, error) {
-	out, err := scanTemplate(s.Pool.QueryRow(ctx, `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, min_residents,
+	out, err := scanTemplate(s.db.QueryRow(ctx, `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, min_residents,
 		max_residents, allowed_pgy_levels, supervision_required, weekends) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+templateColumns,
 		uuid.NewString(), t.Name, string(t.Activity), t.HoursPerSession, t.MinResidents, t.MaxResidents, levels(t), t.SupervisionRequired, t.Weekends))
 	if err != nil {
@@ -53,13 +53,13 @@ func (s *Store) CreateTemplate(ctx context.Context, t schedule.Template) (Templa
 
 // GetTemplate reads one template.
 func (s *Store) GetTemplate(ctx context.Context, id string) (TemplateRecord, error) {
-	t, err := scanTemplate(s.Pool.QueryRow(ctx, `SELECT `+templateColumns+` FROM rotation_templates WHERE id = $1`, id))
+	t, err := scanTemplate(s.db.QueryRow(ctx, `SELECT `+templateColumns+` FROM rotation_templates WHERE id = $1`, id))
 	return t, notFound(err, "reading a template")
 }
 
 // ListTemplates returns every template by name (a program has tens, not thousands).
 func (s *Store) ListTemplates(ctx context.Context) ([]TemplateRecord, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+templateColumns+` FROM rotation_templates ORDER BY lower(name), id`)
+	rows, err := s.db.Query(ctx, `SELECT `+templateColumns+` FROM rotation_templates ORDER BY lower(name), id`)
 	if err != nil {
 		return nil, fmt.Errorf("store: listing templates: %w", err)
 	}
@@ -69,7 +69,7 @@ func (s *Store) ListTemplates(ctx context.Context) ([]TemplateRecord, error) {
 // UpdateTemplate replaces a template's fields if the row is still at t.UpdatedAt (as read):
 // ErrStale if someone changed it meanwhile.
 func (s *Store) UpdateTemplate(ctx context.Context, t TemplateRecord) (TemplateRecord, error) {
-	out, err := scanTemplate(s.Pool.QueryRow(ctx, `UPDATE rotation_templates SET name = $2, activity_type = $3, hours_per_session = $4,
+	out, err := scanTemplate(s.db.QueryRow(ctx, `UPDATE rotation_templates SET name = $2, activity_type = $3, hours_per_session = $4,
 		min_residents = $5, max_residents = $6, allowed_pgy_levels = $7, supervision_required = $8, weekends = $9,
 		updated_at = greatest(now(), updated_at + interval '1 microsecond') WHERE id = $1 AND updated_at = $10 RETURNING `+templateColumns,
 		t.ID, t.Name, string(t.Activity), t.HoursPerSession, t.MinResidents, t.MaxResidents, levels(t.Template), t.SupervisionRequired, t.Weekends, t.UpdatedAt))

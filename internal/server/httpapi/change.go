@@ -1,0 +1,34 @@
+package httpapi
+
+import (
+	"net/http"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rsched/rsched/internal/server/audit"
+	"github.com/rsched/rsched/internal/server/store"
+)
+
+// event is the audit entry of a change made by the caller.
+type event struct {
+	action, target string
+	details        map[string]any
+}
+
+// change runs write on a store bound to one transaction and records the audit event it returns
+// in that same transaction: the change and its audit entry commit together, or neither does.
+// A failed audit write rolls the change back, and the caller answers 500 like any other
+// unexpected error. write's own errors come back unchanged, for schedFail.
+func (s *server) change(r *http.Request, write func(st *store.Store) (event, error)) error {
+	st := s.Scheduling.Store()
+	return s.Audit.WithTx(r.Context(), st.Pool, func(tx pgx.Tx, rec *audit.Recorder) error {
+		ev, err := write(st.On(tx))
+		if err != nil {
+			return err
+		}
+		c := s.client(r)
+		rec.Record(audit.Event{Actor: principal(r).ID, Action: ev.action, Target: ev.target, IP: c.IP,
+			UserAgent: c.UserAgent, RequestID: c.RequestID, Details: ev.details})
+		return nil
+	})
+}
