@@ -72,6 +72,10 @@ func TestAChangeNeverCommitsWithoutItsAuditEntry(t *testing.T) {
 			"SELECT count(*) FROM assignments"},
 		{"request an absence", "POST", "/api/v1/absences", map[string]any{"start_date": "2026-07-03", "end_date": "2026-07-05", "absence_type": "vacation"}, bob,
 			"SELECT count(*) FROM absences"},
+		// The run's outcome is not recorded either: it stays in progress (until closed as
+		// abandoned), and no schedule is written.
+		{"generate a schedule", "POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.5}, admin,
+			"SELECT count(*) FROM assignments WHERE source = 'generated'"},
 	}
 	for _, c := range changes {
 		o := req{}
@@ -98,6 +102,14 @@ func TestAChangeNeverCommitsWithoutItsAuditEntry(t *testing.T) {
 	e.call("GET", "/api/v1/auth/me", nil, req{bearer: bob.Access}).want(t, 200, "bob is still signed in: the sign-out did not commit")
 	e.call("POST", "/api/v1/people", map[string]any{"name": "Dr. Audited", "type": "faculty"}, req{bearer: admin.Access}).want(t, 201, "create a person")
 	e.call("PATCH", "/api/v1/admin/users/"+bob.ID, map[string]any{"role": "faculty"}, req{bearer: admin.Access}).want(t, 200, "change a role")
+	g := e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": "2026-07-09", "end_date": "2026-07-15", "time_budget_seconds": 0.5},
+		req{bearer: admin.Access}).want(t, 200, "generate another week")
+	if n := strings.Count(e.stream.String(), `"action":"schedule.generate"`); n != 1 {
+		t.Errorf("%d schedule.generate lines in the audit stream, want 1 (the committed run)", n)
+	}
+	if n := e.count("SELECT count(*) FROM audit_log WHERE action = 'schedule.generate' AND target = $1 AND details::jsonb->>'status' = 'success'", "schedule_run:"+g.str("id")); n != 1 {
+		t.Errorf("%d entries for the run that committed, want 1", n)
+	}
 	for action, want := range map[string]int{"person.create": 1, "user.updated": 1} {
 		if n := e.count("SELECT count(*) FROM audit_log WHERE action = $1 AND seq > $2", action, entries); n != want {
 			t.Errorf("%d %s entries after the trigger went, want %d", n, action, want)

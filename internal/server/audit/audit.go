@@ -130,6 +130,21 @@ func (l *Log) WithTx(ctx context.Context, db Beginner, fn func(tx pgx.Tx, rec *R
 	return nil
 }
 
+// AppendTx appends e inside tx, a transaction the caller began for the change e records and
+// ends itself; the caller hands the entry to Stream once tx has committed. As in WithTx, append
+// last: the chain's lock is held until tx ends. (WithTx does all of this for a change that can
+// run in a transaction of its own.)
+func (l *Log) AppendTx(ctx context.Context, tx pgx.Tx, e Event) (Entry, error) {
+	out, err := l.appendIn(ctx, tx, e)
+	if err != nil {
+		return Entry{}, fmt.Errorf("audit: append: %w", err)
+	}
+	return out, nil
+}
+
+// Stream sends entries appended with AppendTx to the stream, once their transaction committed.
+func (l *Log) Stream(entries ...Entry) { l.streamOut(entries...) }
+
 // appendIn appends e inside tx, under the chain's lock, which tx holds until it ends.
 func (l *Log) appendIn(ctx context.Context, tx pgx.Tx, e Event) (Entry, error) {
 	if e.Actor == "" || e.Action == "" {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,6 +10,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rsched/rsched/internal/server/audit"
 	"github.com/rsched/rsched/internal/server/schedule"
 	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
@@ -87,11 +91,29 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request) {
 		budget = 10 * time.Minute
 	}
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(budget + 2*time.Minute))
-	out, err := s.Scheduling.Generate(r.Context(), req, key, p.ID)
+	// The run's audit entry is written in the transaction that records its outcome; it reaches
+	// the stream once that committed, which a finished run (success, partial, failed) says.
+	var entry *audit.Entry
+	record := func(ctx context.Context, tx pgx.Tx, runID, status string) error {
+		details := map[string]any{"status": status}
+		if status != store.RunFailed {
+			details["draft"] = req.Draft
+		}
+		c := s.client(r)
+		e, err := s.Audit.AppendTx(ctx, tx, audit.Event{Actor: p.ID, Action: "schedule.generate", Target: "schedule_run:" + runID,
+			IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID, Details: details})
+		if entry = nil; err == nil {
+			entry = &e
+		}
+		return err
+	}
+	out, err := s.Scheduling.Generate(r.Context(), req, key, p.ID, record)
 	var failed *scheduling.RunError
+	if entry != nil && (errors.As(err, &failed) || (err == nil && !out.Replayed)) {
+		s.Audit.Stream(*entry)
+	}
 	switch {
 	case errors.As(err, &failed):
-		s.record(r, p.ID, "schedule.generate", "schedule_run:"+failed.Run.ID, map[string]any{"status": failed.Run.Status})
 		status := http.StatusInternalServerError
 		switch {
 		case failed.Input:
@@ -115,8 +137,6 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request) {
 	}
 	if out.Replayed {
 		w.Header().Set("X-Idempotency-Replayed", "true")
-	} else {
-		s.record(r, p.ID, "schedule.generate", "schedule_run:"+out.Run.ID, map[string]any{"status": out.Run.Status, "draft": out.Run.Draft})
 	}
 	status := http.StatusOK
 	if out.Run.Status == store.RunPartial {

@@ -198,7 +198,10 @@ func (e *RunError) Error() string {
 // Generate solves [StartDate, EndDate] and, unless the request is a draft, makes the result the
 // live schedule. The run is recorded before solving (so overlapping runs are refused with
 // store.ErrOverlap) and finished whatever happens, so it never holds its range after an error.
-func (s *Service) Generate(ctx context.Context, r GenerateRequest, idempotencyKey, userID string) (*Outcome, error) {
+//
+// record, when set, writes the run's audit entry in the transaction that records its outcome
+// (store.RunResult.Record).
+func (s *Service) Generate(ctx context.Context, r GenerateRequest, idempotencyKey, userID string, record store.RunRecorder) (*Outcome, error) {
 	if err := s.normalize(&r); err != nil {
 		return nil, err
 	}
@@ -227,7 +230,7 @@ func (s *Service) Generate(ctx context.Context, r GenerateRequest, idempotencyKe
 	case err != nil:
 		return nil, err
 	}
-	res, ferr := s.solveAndFinish(ctx, run, r)
+	res, ferr := s.solveAndFinish(ctx, run, r, record)
 	// Whatever went wrong above, the run must not keep its range: record the failure with a
 	// context that outlives a cancelled request.
 	if ferr != nil && res.Status == "" {
@@ -240,7 +243,7 @@ func (s *Service) Generate(ctx context.Context, r GenerateRequest, idempotencyKe
 		}
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
-		if err := s.st.FinishRun(closeCtx, run.ID, store.RunResult{Status: store.RunFailed, Message: msg}); err != nil {
+		if err := s.st.FinishRun(closeCtx, run.ID, store.RunResult{Status: store.RunFailed, Message: msg, Record: record}); err != nil {
 			s.cfg.Log.Error("recording a failed run", "run", run.ID, "error", err)
 		}
 	}
@@ -261,7 +264,7 @@ func (s *Service) Generate(ctx context.Context, r GenerateRequest, idempotencyKe
 
 // solveAndFinish does the run's work. A non-empty res.Status means FinishRun recorded the
 // outcome (ErrChanged included); otherwise the caller records the failure.
-func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateRequest) (store.RunResult, error) {
+func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateRequest, record store.RunRecorder) (store.RunResult, error) {
 	in, err := s.st.LoadInputs(ctx, r.StartDate, r.EndDate, Margin)
 	if err != nil {
 		return store.RunResult{}, err
@@ -297,7 +300,7 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 	}
 	list, hard := SortViolations(violations)
 	out := store.RunResult{Status: store.RunSuccess, Stats: res.Stats, Violations: hard, ViolationList: list,
-		Assignments: res.Assignments, Fingerprint: in.Fingerprint, Margin: Margin, Scope: scope}
+		Assignments: res.Assignments, Fingerprint: in.Fingerprint, Margin: Margin, Scope: scope, Record: record}
 	if hard > 0 {
 		out.Status, out.Message = store.RunPartial, fmt.Sprintf("the time budget ended before a compliant schedule was found: %d hard violations", hard)
 	}

@@ -271,7 +271,14 @@ type RunResult struct {
 	// Scope lists the people a filtered run rescheduled (nil: everyone): only their unlocked
 	// half-days in the range are replaced, and only theirs are written.
 	Scope []string
+	// Record, when set, is called inside the transaction that closes the run, with the status
+	// it records: the run's audit entry commits with the outcome, and its error rolls the close
+	// back (the run then stays in progress until it is closed or abandoned).
+	Record RunRecorder
 }
+
+// RunRecorder writes the audit entry of a run's outcome inside the transaction that closes it.
+type RunRecorder func(ctx context.Context, tx pgx.Tx, runID, status string) error
 
 // FinishRun records the run's outcome and proposed assignments in one transaction and, unless
 // the run is a draft or failed, makes them the live schedule of its range: the unlocked
@@ -346,7 +353,7 @@ func (s *Store) FinishRun(ctx context.Context, id string, res RunResult) error {
 	if errors.Is(err, ErrChanged) {
 		// Record the failure on its own (the transaction above rolled back) so the run frees its
 		// range and says why.
-		res := RunResult{Status: RunFailed, Stats: res.Stats, Violations: res.Violations, ViolationList: res.ViolationList, Message: ErrChanged.Error(), Scope: res.Scope}
+		res := RunResult{Status: RunFailed, Stats: res.Stats, Violations: res.Violations, ViolationList: res.ViolationList, Message: ErrChanged.Error(), Scope: res.Scope, Record: res.Record}
 		if err2 := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return s.closeRun(ctx, tx, id, res) }); err2 != nil {
 			return fmt.Errorf("store: recording a failed run: %w", err2)
 		}
@@ -365,5 +372,8 @@ func (s *Store) closeRun(ctx context.Context, tx pgx.Tx, id string, res RunResul
 	}
 	_, err = tx.Exec(ctx, `UPDATE schedule_runs SET status = $2, stats = $3, violations = $4, violation_list = $5, message = $6, scope = $7, finished_at = now()
 		WHERE id = $1 AND status = 'in_progress'`, id, res.Status, stats, res.Violations, list, nullable(res.Message), res.Scope)
-	return err
+	if err != nil || res.Record == nil {
+		return err
+	}
+	return res.Record(ctx, tx, id, res.Status)
 }
