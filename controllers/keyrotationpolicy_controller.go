@@ -256,17 +256,15 @@ func (r *KeyRotationPolicyReconciler) stage(ctx context.Context, krp *rschedv1.K
 	if err := r.write(ctx, krp, si, kr, next, request); err != nil {
 		return failedRotation(err)
 	}
-	// The schedule continues from the time the rotation was due, so a late reconcile does not
-	// shift every later rotation; a rotation overdue by more than a period starts afresh.
-	base := st.now
 	if d.Reason == rotation.Due {
-		base = timeOf(st.next.NextRotationTime)
-		rotationLateness.Observe(st.now.Sub(base).Seconds())
+		rotationLateness.Observe(st.now.Sub(timeOf(st.next.NextRotationTime)).Seconds())
 	}
 	r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonStaged, "Stage", "Staged keyring version %d (%s); it becomes active once every pod has loaded it", rotation.KeyVersion(next), reasonText(d.Reason))
 	st.succeeded()
+	// Status learns of the rotation from the keyring, as any later reconcile would: the schedule
+	// continues from the time the rotation was due (rotation.ScheduleBase), so a late reconcile
+	// does not shift every later rotation; one overdue by more than a period starts afresh.
 	r.catchUp(krp, kr, st)
-	st.schedule(krp, base)
 	st.rotating(fmt.Sprintf("Keyring version %d is staged; waiting for every pod to load it", rotation.KeyVersion(next)))
 	st.requeue(time.Second) // check propagation soon; the observer usually sees it within seconds
 	return nil
@@ -448,8 +446,9 @@ func hasStaged(f *keyring.File) bool {
 }
 
 // publishedAt is when the keyring Secret first carried the staged version (the pods' clock of
-// propagation starts there, not at the Vault write), from the annotation writeSecret sets; the
-// staged keys' creation time if the annotation is missing.
+// propagation starts there, not at the Vault write), from the annotation writeSecret sets (the
+// staging time rounded up to the second); a second after the staged keys' creation time if the
+// annotation is missing. Never before the real staging time.
 func publishedAt(kr *storedKeyring) time.Time {
 	if kr.secret != nil {
 		v, at, ok := strings.Cut(kr.secret.Annotations[rschedv1.StagedAnnotation], "@")
@@ -459,7 +458,9 @@ func publishedAt(kr *storedKeyring) time.Time {
 	}
 	for _, k := range slices.Concat(kr.file.Signing, kr.file.Encryption) {
 		if k.State == keyring.Staged {
-			return k.CreatedAt
+			// Creation times are kept in whole seconds, truncated: the staging may have
+			// happened up to a second later, and the wait must not end before it would.
+			return k.CreatedAt.Add(time.Second)
 		}
 	}
 	return time.Time{}

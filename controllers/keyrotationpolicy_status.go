@@ -155,6 +155,11 @@ func (r *KeyRotationPolicyReconciler) catchUp(krp *rschedv1.KeyRotationPolicy, k
 	st.loaded = true
 	f := kr.file
 	behind := rotation.KeyVersion(f) != st.next.CurrentVersion || st.next.LastRotationTime == nil
+	// What status held before the rotation it is now learning of: the schedule continues from
+	// that rotation's due time, whether this reconcile staged it or read the policy from before
+	// the status write that recorded it (a stale cache).
+	prevNext := timeOf(st.next.NextRotationTime)
+	manual := kr.request != "" && kr.request != st.next.LastRotateRequest
 	if behind {
 		st.next.CurrentVersion = rotation.KeyVersion(f)
 		t := metav1.NewTime(newestCreation(f))
@@ -165,7 +170,11 @@ func (r *KeyRotationPolicyReconciler) catchUp(krp *rschedv1.KeyRotationPolicy, k
 	}
 	if behind || st.next.NextRotationTime == nil && !krp.Spec.Suspend || krp.Status.ObservedGeneration != krp.Generation {
 		overdue := st.next.NextRotationTime != nil && !st.now.Before(st.next.NextRotationTime.Time)
-		st.schedule(krp, st.next.LastRotationTime.Time)
+		base := st.next.LastRotationTime.Time
+		if behind {
+			base = rotation.ScheduleBase(prevNext, base, manual)
+		}
+		st.schedule(krp, base)
 		if n, err := rotation.Next(krp.Spec.Schedule, st.next.LastRotationTime.Time); overdue && !behind && err == nil && !krp.Spec.Suspend && !n.After(st.now) {
 			// A rotation overdue under the old spec and the new one stays due: an unrelated spec
 			// edit (while a failing rotation backs off, say) must not push it a period later.

@@ -210,7 +210,8 @@ func (r *KeyRotationPolicyReconciler) writeSecret(ctx context.Context, krp *rsch
 	}
 	if hasStaged(f) {
 		if v, _, _ := strings.Cut(sec.Annotations[rschedv1.StagedAnnotation], "@"); v != version {
-			sec.Annotations[rschedv1.StagedAnnotation] = version + "@" + r.Clock.Now().UTC().Format(time.RFC3339)
+			// Rounded up to the second the annotation can hold: activation is measured from it.
+			sec.Annotations[rschedv1.StagedAnnotation] = version + "@" + rotation.RecordedStagingTime(r.Clock.Now()).Format(time.RFC3339)
 		}
 	} else {
 		delete(sec.Annotations, rschedv1.StagedAnnotation)
