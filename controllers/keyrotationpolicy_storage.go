@@ -67,7 +67,7 @@ func (r *KeyRotationPolicyReconciler) loadKeyring(ctx context.Context, krp *rsch
 		st.noVault()
 		switch {
 		case missing:
-			st.blocked(rschedv1.ReasonKeyringNotFound, fmt.Sprintf("Secret %q does not exist yet; the SchedulerInstance creates it", builders.KeyringSecretName(si)))
+			st.blocked(rschedv1.ReasonKeyringNotFound, keyringNotFoundMessage(krp, si, ""))
 			return nil, nil
 		case secretErr != nil:
 			// Never rotate over a keyring that cannot be read: its versions would be lost.
@@ -121,13 +121,24 @@ func (r *KeyRotationPolicyReconciler) loadKeyring(ctx context.Context, krp *rsch
 			return nil, err
 		}
 	case missing:
-		st.blocked(rschedv1.ReasonKeyringNotFound, fmt.Sprintf("Secret %q does not exist yet and Vault holds no keyring; the SchedulerInstance creates it", builders.KeyringSecretName(si)))
+		st.blocked(rschedv1.ReasonKeyringNotFound, keyringNotFoundMessage(krp, si, " and Vault holds no keyring"))
 		return nil, nil
 	default:
 		st.blocked(rschedv1.ReasonKeyringInvalid, fmt.Sprintf("Secret %q does not hold a valid keyring and Vault holds none; restore it from a backup: %v", builders.KeyringSecretName(si), secretErr))
 		return nil, nil
 	}
 	return r.refuseRegression(krp, kr, st)
+}
+
+// keyringNotFoundMessage says why there is no keyring to rotate. Before the instance first ran,
+// it writes its first keyring; after, it never writes a new one (every token and encrypted field
+// would become invalid), so the keyring must be restored.
+func keyringNotFoundMessage(krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, andVault string) string {
+	name := builders.KeyringSecretName(si)
+	if si.Status.KeyVersion > 0 || krp.Status.CurrentVersion > 0 {
+		return fmt.Sprintf("Secret %q is missing%s; SchedulerInstance %q ran on it and does not write a new one (every token and encrypted field would become invalid): restore it from a backup", name, andVault, si.Name)
+	}
+	return fmt.Sprintf("Secret %q does not exist yet%s; the SchedulerInstance creates it", name, andVault)
 }
 
 // refuseRegression refuses a keyring older than the version status recorded (a Secret recreated

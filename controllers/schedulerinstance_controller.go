@@ -94,7 +94,7 @@ func (r *SchedulerInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	for _, step := range steps {
 		err := step(ctx, si, st)
 		var wait *waitError
-		if errors.As(err, &wait) && st.lastGood && !wait.invalidConfig {
+		if errors.As(err, &wait) && st.lastGood && !wait.halt {
 			// The sources cannot be read but the last good Secrets are in place: keep the rest
 			// of the instance converged (spec changes, drift) and retry the sources on time.
 			deferred = wait
@@ -131,9 +131,13 @@ func (r *SchedulerInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Re
 type waitError struct {
 	reason string
 	after  time.Duration
-	// invalidConfig: the spec renders a configuration the server refuses; the reconcile stops
-	// at that step even when the last good Secrets would let it go on.
-	invalidConfig bool
+	// readyReason is the reason Ready=False gives for this wait, with reason as its message;
+	// "" when the wait has none of its own and Ready reports the instance as it stands.
+	readyReason string
+	// halt: the reconcile stops at this step even when the last good Secrets would let it go
+	// on: the spec renders a configuration the server refuses, or an object the pods would read
+	// (a ConfigMap, a Secret) is someone else's.
+	halt bool
 }
 
 func (e *waitError) Error() string { return e.reason }

@@ -13,6 +13,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
@@ -28,7 +29,7 @@ func (r *SchedulerInstanceReconciler) converge(ctx context.Context, si *rschedv1
 		// Never take over an object someone else made under our name: it would be overwritten
 		// and, worse, deleted with the instance.
 		if obj.GetResourceVersion() != "" && !metav1.IsControlledBy(obj, si) {
-			return &conflictError{waitError{reason: fmt.Sprintf("%s %q exists and is not owned by this instance; rename or remove it", kindName(fmt.Sprintf("%T", obj)), obj.GetName()), after: retryShort}}
+			return nameConflict(obj)
 		}
 		l := obj.GetLabels()
 		if l == nil {
@@ -41,6 +42,16 @@ func (r *SchedulerInstanceReconciler) converge(ctx context.Context, si *rschedv1
 		}
 		return mutate()
 	})
+	if apierrors.IsAlreadyExists(err) {
+		// The cache had no such object but the API server has one: either one the cache cannot
+		// see (it holds only our labelled ConfigMaps and Secrets), or ours, created a moment ago
+		// and not in the cache yet (the error stands and the reconcile is retried).
+		if conflict, cerr := r.unseenConflict(ctx, si, obj); cerr != nil {
+			return fmt.Errorf("%s %s: %w", kindName(kind), obj.GetName(), cerr)
+		} else if conflict != nil {
+			err = conflict
+		}
+	}
 	var conflict *conflictError
 	if errors.As(err, &conflict) {
 		r.event(si, corev1.EventTypeWarning, rschedv1.ReasonNameConflict, "Adopt", "%s", conflict.reason)
@@ -60,6 +71,45 @@ func (r *SchedulerInstanceReconciler) converge(ctx context.Context, si *rschedv1
 
 // conflictError is an object of ours that exists under someone else's control.
 type conflictError struct{ waitError }
+
+// nameConflict is the wait for obj, which bears one of our names and is not the instance's: it
+// is never taken over, and Ready says NameConflict until it is renamed or removed. The pods
+// would read a ConfigMap or a Secret of that name, so such a conflict stops the reconcile
+// before the Deployment, even when the last good Secrets would let the rest go on.
+func nameConflict(obj client.Object) *conflictError {
+	_, mounted := obj.(*corev1.ConfigMap)
+	if _, ok := obj.(*corev1.Secret); ok {
+		mounted = true
+	}
+	return &conflictError{waitError{
+		reason:      fmt.Sprintf("%s %q exists and is not owned by this instance; rename or remove it", kindName(fmt.Sprintf("%T", obj)), obj.GetName()),
+		after:       retryShort,
+		readyReason: rschedv1.ReasonNameConflict,
+		halt:        mounted,
+	}}
+}
+
+// unseenConflict reads obj's metadata from the API server, past the cache, after a create found
+// the name taken: a conflict when the object there is not the instance's, nil when it is (or is
+// gone again). Only metadata is read, so no data of someone else's Secret is ever fetched.
+func (r *SchedulerInstanceReconciler) unseenConflict(ctx context.Context, si *rschedv1.SchedulerInstance, obj client.Object) (*conflictError, error) {
+	gvk, err := apiutil.GVKForObject(obj, r.Scheme)
+	if err != nil {
+		return nil, err
+	}
+	there := &metav1.PartialObjectMetadata{}
+	there.SetGroupVersionKind(gvk)
+	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), there); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("reading its metadata: %w", err)
+	}
+	if metav1.IsControlledBy(there, si) {
+		return nil, nil
+	}
+	return nameConflict(obj), nil
+}
 
 func kindName(t string) string {
 	switch t {
@@ -96,7 +146,8 @@ func (r *SchedulerInstanceReconciler) ensureConfigMap(ctx context.Context, si *r
 		// Admission checks shapes only (a well-formed time zone may still be missing from the
 		// time-zone database). Stop here: nothing after this step may run on a configuration
 		// the server would refuse, not even on the last good Secrets.
-		return &waitError{reason: "the server would refuse the configuration rendered from the spec: " + err.Error(), after: retryLong, invalidConfig: true}
+		return &waitError{reason: "the server would refuse the configuration rendered from the spec: " + err.Error(), after: retryLong,
+			readyReason: rschedv1.ReasonInvalidConfig, halt: true}
 	}
 	st.configHash = hash
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}

@@ -11,6 +11,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -57,7 +58,11 @@ func (r *SchedulerInstanceReconciler) ensureKeyring(ctx context.Context, si *rsc
 		// The instance ran on a keyring that is gone. A new one would invalidate every token and
 		// every encrypted field, and reuse key ids: a KeyRotationPolicy with storage.vault
 		// restores it, otherwise a person must (from a backup).
-		return &waitError{reason: fmt.Sprintf("the keyring Secret %s is missing; restore it (a KeyRotationPolicy with storage.vault does): a new keyring would invalidate every token and encrypted field", builders.KeyringSecretName(si)), after: retryShort}
+		msg := fmt.Sprintf("The keyring Secret %q is missing; restore it (a KeyRotationPolicy with storage.vault does): a new keyring would invalidate every token and encrypted field", builders.KeyringSecretName(si))
+		if c := meta.FindStatusCondition(si.Status.Conditions, rschedv1.ConditionReady); c == nil || c.Reason != rschedv1.ReasonKeyringMissing {
+			r.event(si, corev1.EventTypeWarning, rschedv1.ReasonKeyringMissing, "Read", "%s", msg)
+		}
+		return &waitError{reason: msg, after: retryShort, readyReason: rschedv1.ReasonKeyringMissing}
 	}
 	f, err := rotation.Stage(nil, bootstrapKeys, r.Clock.Now())
 	if err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -152,10 +151,9 @@ func (r *SchedulerInstanceReconciler) updateStatus(ctx context.Context, si *rsch
 	case b.imageMissing:
 		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonImageNotSet,
 			Message: "No image: set spec.image or start the operator with --scheduler-image"})
-	case b.stepErr != nil && errors.As(b.stepErr, &wait) && wait.invalidConfig:
-		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonInvalidConfig, Message: wait.reason})
-	case b.stepErr != nil && errors.As(b.stepErr, &wait) && strings.Contains(wait.reason, "is not owned by this instance"):
-		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonNameConflict, Message: wait.reason})
+	case b.stepErr != nil && errors.As(b.stepErr, &wait) && wait.readyReason != "":
+		// InvalidConfig, NameConflict, KeyringMissing: a person must act, and the wait says why.
+		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: wait.readyReason, Message: wait.reason})
 	case b.stepErr != nil && !errors.As(b.stepErr, &wait):
 		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonReconcileError,
 			Message: "The operator could not apply the desired state; it retries (see the operator's events and logs)"})

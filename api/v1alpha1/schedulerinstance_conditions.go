@@ -40,6 +40,10 @@ const (
 	ReasonReconcileError        = "ReconcileError"
 	ReasonImageNotSet           = "ImageNotSet"
 	ReasonNameConflict          = "NameConflict"
+	// ReasonKeyringMissing: the keyring Secret of an instance that ran is gone. The operator
+	// never writes a new one over it (every token and encrypted field would become invalid): it
+	// waits for the keyring to be restored.
+	ReasonKeyringMissing = "KeyringMissing"
 	// ReasonInvalidConfig: the spec passed admission but the server would refuse the
 	// configuration rendered from it (a time zone missing from the time-zone database); nothing
 	// is deployed with it.

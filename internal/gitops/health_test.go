@@ -97,7 +97,7 @@ func TestSchedulerInstanceHealth(t *testing.T) {
 	progressing := []string{rschedv1.ReasonDeploymentUnavailable, rschedv1.ReasonRollingOut}
 	degraded := []string{rschedv1.ReasonInvalidConfig, rschedv1.ReasonImageNotSet, rschedv1.ReasonNameConflict, rschedv1.ReasonSecretNotFound,
 		rschedv1.ReasonSecretKeyMissing, rschedv1.ReasonVaultAuthFailed, rschedv1.ReasonVaultReadFailed, rschedv1.ReasonVaultUnreachable,
-		rschedv1.ReasonReconcileError}
+		rschedv1.ReasonReconcileError, rschedv1.ReasonKeyringMissing}
 	cases := []struct {
 		name, want string
 		obj        map[string]any

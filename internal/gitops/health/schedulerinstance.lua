@@ -5,7 +5,7 @@ local hs = {}
 local needsAction = {
   InvalidConfig = true, ImageNotSet = true, NameConflict = true, SecretNotFound = true,
   SecretKeyMissing = true, VaultAuthFailed = true, VaultReadFailed = true, VaultUnreachable = true,
-  ReconcileError = true,
+  ReconcileError = true, KeyringMissing = true,
 }
 if obj.status == nil or obj.status.conditions == nil then
   hs.status = "Progressing"
