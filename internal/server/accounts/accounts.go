@@ -23,6 +23,7 @@ import (
 
 	"github.com/rsched/rsched/internal/server/audit"
 	"github.com/rsched/rsched/internal/server/auth"
+	"github.com/rsched/rsched/internal/server/clienterr"
 	"github.com/rsched/rsched/internal/server/crypto"
 	"github.com/rsched/rsched/internal/server/rbac"
 )
@@ -149,13 +150,9 @@ type ConflictError struct{ Reason string }
 func (e *ConflictError) Error() string { return e.Reason }
 
 // InvalidError is a request whose content is wrong, with a client-safe reason: 422 for a field
-// that fails validation, 400 (BadRequest) for a request that is well-formed but not allowed.
-type InvalidError struct {
-	Reason     string
-	BadRequest bool
-}
-
-func (e *InvalidError) Error() string { return e.Reason }
+// that fails validation, 400 (BadRequest) for a request that is well-formed but not allowed. It
+// is the server's one kind for refused content, shared with scheduling.
+type InvalidError = clienterr.Invalid
 
 // requiresMFA reports whether role must use a second factor.
 func (s *Service) requiresMFA(role rbac.Role) bool { return slices.Contains(s.cfg.MFARoles, role) }

@@ -38,60 +38,55 @@ func viewAbsence(a store.AbsenceRecord) absenceView {
 // absenceScope is whose absences the caller may see and act on: everyone's for coordinators
 // and administrators, otherwise only their own person's (own == "" when the account is linked
 // to no person, who then sees none).
-func (s *server) absenceScope(w http.ResponseWriter, r *http.Request) (all bool, own string, ok bool) {
+func (s *server) absenceScope(r *http.Request) (all bool, own string, err error) {
 	if isManager(principal(r), rbac.Absence) {
-		return true, "", true
+		return true, "", nil
 	}
-	own, err := s.ownPerson(r)
-	if err != nil {
-		s.schedFail(w, r, err)
-		return false, "", false
-	}
-	return false, own, true
+	own, err = s.ownPerson(r)
+	return false, own, err
 }
 
-func (s *server) listAbsences(w http.ResponseWriter, r *http.Request) {
-	pg, size, ok := page(w, r, 100, 1000)
-	if !ok {
-		return
+func (s *server) listAbsences(w http.ResponseWriter, r *http.Request) error {
+	pg, size, err := page(r, 100, 1000)
+	if err != nil {
+		return err
 	}
-	all, own, ok := s.absenceScope(w, r)
-	if !ok {
-		return
+	all, own, err := s.absenceScope(r)
+	if err != nil {
+		return err
 	}
-	person, ok := queryID(w, r, "person_id")
-	if !ok {
-		return
+	person, err := queryID(r, "person_id")
+	if err != nil {
+		return err
 	}
 	f := store.AbsenceFilter{PersonID: person, Status: r.URL.Query().Get("status"), Page: pg, Size: size}
 	if f.Status != "" && !slices.Contains([]string{store.AbsencePending, store.AbsenceApproved, store.AbsenceRejected, store.AbsenceCancelled}, f.Status) {
-		Error(w, http.StatusUnprocessableEntity, "status must be pending, approved, rejected or cancelled")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "status must be pending, approved, rejected or cancelled")
 	}
-	if from, ok := queryDate(w, r, "start_date", false); !ok {
-		return
-	} else if to, ok := queryDate(w, r, "end_date", from != nil); !ok {
-		return
+	if from, err := queryDate(r, "start_date", false); err != nil {
+		return err
+	} else if to, err := queryDate(r, "end_date", from != nil); err != nil {
+		return err
 	} else if from != nil {
 		f.From, f.To = from, to
 	}
 	if !all {
 		if own == "" || (person != "" && person != own) {
 			writeJSON(w, http.StatusOK, pageBody([]absenceView{}, 0, pg, size))
-			return
+			return nil
 		}
 		f.PersonID = own
 	}
 	as, total, err := s.Scheduling.Store().ListAbsences(r.Context(), f)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	items := make([]absenceView, 0, len(as))
 	for _, a := range as {
 		items = append(items, viewAbsence(a))
 	}
 	writeJSON(w, http.StatusOK, pageBody(items, total, pg, size))
+	return nil
 }
 
 type newAbsenceBody struct {
@@ -104,75 +99,69 @@ type newAbsenceBody struct {
 
 // requestAbsence records a pending absence. Residents and faculty request their own (person_id
 // may be left out); coordinators and administrators may request for anyone.
-func (s *server) requestAbsence(w http.ResponseWriter, r *http.Request) {
+func (s *server) requestAbsence(w http.ResponseWriter, r *http.Request) error {
 	var b newAbsenceBody
-	if !decodeJSON(w, r, &b) {
-		return
+	if err := decodeJSON(r, &b); err != nil {
+		return err
 	}
-	all, own, ok := s.absenceScope(w, r)
-	if !ok {
-		return
+	all, own, err := s.absenceScope(r)
+	if err != nil {
+		return err
 	}
 	b.PersonID = strings.ToLower(b.PersonID)
 	if !all {
 		if own == "" {
 			// Not a permission problem (the role may request absences): the account lacks the
 			// link that says whose absence it would be.
-			Error(w, http.StatusUnprocessableEntity, "your account is not linked to a person: ask a coordinator to set your user_id on your person record")
-			return
+			return errStatus(http.StatusUnprocessableEntity, "your account is not linked to a person: ask a coordinator to set your user_id on your person record")
 		}
 		if b.PersonID == "" {
 			b.PersonID = own
 		}
 		if b.PersonID != own {
-			Error(w, http.StatusForbidden, "you may request absences for yourself only")
-			return
+			return errStatus(http.StatusForbidden, "you may request absences for yourself only")
 		}
 	}
 	var a store.AbsenceRecord
-	err := s.change(r, func(st *store.Store) (event, error) {
+	err = s.change(r, func(st *store.Store) (event, error) {
 		var err error
 		a, err = s.Scheduling.On(st).RequestAbsence(r.Context(), scheduling.NewAbsence{PersonID: b.PersonID, Start: b.StartDate, End: b.EndDate,
 			Type: b.AbsenceType, Reason: b.Reason, RequestedBy: principal(r).ID})
 		return event{"absence.request", "absence:" + a.ID, map[string]any{"person_id": a.PersonID, "type": a.Type}}, err
 	})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	v := viewAbsence(a)
 	if b.Reason != "" {
 		v.Reason = &b.Reason
 	}
 	writeJSON(w, http.StatusCreated, v)
+	return nil
 }
 
 // visibleAbsence reads absence {id} if the caller may see it; others' absences are a 404 to
 // residents and faculty, so their existence does not leak.
-func (s *server) visibleAbsence(w http.ResponseWriter, r *http.Request) (store.AbsenceRecord, bool) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return store.AbsenceRecord{}, false
+func (s *server) visibleAbsence(r *http.Request) (store.AbsenceRecord, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return store.AbsenceRecord{}, err
 	}
-	all, own, ok := s.absenceScope(w, r)
-	if !ok {
-		return store.AbsenceRecord{}, false
+	all, own, err := s.absenceScope(r)
+	if err != nil {
+		return store.AbsenceRecord{}, err
 	}
 	a, err := s.Scheduling.Store().GetAbsence(r.Context(), id)
 	if err == nil && !all && a.PersonID != own {
 		err = store.ErrNotFound
 	}
-	if err != nil {
-		s.schedFail(w, r, err)
-		return store.AbsenceRecord{}, false
-	}
-	return a, true
+	return a, err
 }
 
-func (s *server) getAbsence(w http.ResponseWriter, r *http.Request) {
-	a, ok := s.visibleAbsence(w, r)
-	if !ok {
-		return
+func (s *server) getAbsence(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.visibleAbsence(r)
+	if err != nil {
+		return err
 	}
 	v := viewAbsence(a)
 	reason, err := s.Scheduling.Reason(a)
@@ -187,60 +176,61 @@ func (s *server) getAbsence(w http.ResponseWriter, r *http.Request) {
 	}
 	s.record(r, principal(r).ID, "absence.read", "absence:"+a.ID, nil)
 	writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
 // reviewAbsence approves or rejects a pending absence (action names it in the audit trail).
-func (s *server) reviewAbsence(status, action string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		id, ok := pathID(w, r)
-		if !ok {
-			return
+func (s *server) reviewAbsence(status, action string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		id, err := pathID(r)
+		if err != nil {
+			return err
 		}
 		var a store.AbsenceRecord
-		err := s.change(r, func(st *store.Store) (event, error) {
+		err = s.change(r, func(st *store.Store) (event, error) {
 			var err error
 			a, err = st.SetAbsenceStatus(r.Context(), id, []string{store.AbsencePending}, status, principal(r).ID)
 			return event{"absence." + action, "absence:" + id, map[string]any{"person_id": a.PersonID}}, err
 		})
 		if err != nil {
-			s.schedFail(w, r, err)
-			return
+			return err
 		}
 		writeJSON(w, http.StatusOK, viewAbsence(a))
+		return nil
 	}
 }
 
 // cancelAbsence withdraws a pending or approved absence: the person's own, or anyone's for
 // coordinators and administrators.
-func (s *server) cancelAbsence(w http.ResponseWriter, r *http.Request) {
-	a, ok := s.visibleAbsence(w, r)
-	if !ok {
-		return
+func (s *server) cancelAbsence(w http.ResponseWriter, r *http.Request) error {
+	a, err := s.visibleAbsence(r)
+	if err != nil {
+		return err
 	}
 	var out store.AbsenceRecord
-	err := s.change(r, func(st *store.Store) (event, error) {
+	err = s.change(r, func(st *store.Store) (event, error) {
 		var err error
 		out, err = st.SetAbsenceStatus(r.Context(), a.ID, []string{store.AbsencePending, store.AbsenceApproved}, store.AbsenceCancelled, "")
 		return event{"absence.cancel", "absence:" + a.ID, map[string]any{"person_id": a.PersonID}}, err
 	})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewAbsence(out))
+	return nil
 }
 
-func (s *server) deleteAbsence(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
+func (s *server) deleteAbsence(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
-	err := s.change(r, func(st *store.Store) (event, error) {
+	err = s.change(r, func(st *store.Store) (event, error) {
 		return event{"absence.delete", "absence:" + id, nil}, st.DeleteAbsence(r.Context(), id)
 	})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

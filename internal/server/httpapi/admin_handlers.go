@@ -12,78 +12,71 @@ import (
 )
 
 // page reads page (from 1) and page_size (1..max, default def) from the query.
-func page(w http.ResponseWriter, r *http.Request, def, maxSize int) (int, int, bool) {
+func page(r *http.Request, def, maxSize int) (int, int, error) {
 	q := r.URL.Query()
 	p, size := 1, def
 	var err error
 	if v := q.Get("page"); v != "" {
 		if p, err = strconv.Atoi(v); err != nil || p < 1 || p > 1_000_000 {
-			Error(w, http.StatusUnprocessableEntity, "page must be a whole number from 1")
-			return 0, 0, false
+			return 0, 0, errStatus(http.StatusUnprocessableEntity, "page must be a whole number from 1")
 		}
 	}
 	if v := q.Get("page_size"); v != "" {
 		if size, err = strconv.Atoi(v); err != nil || size < 1 || size > maxSize {
-			Error(w, http.StatusUnprocessableEntity, "page_size must be a whole number from 1 to "+strconv.Itoa(maxSize))
-			return 0, 0, false
+			return 0, 0, errStatus(http.StatusUnprocessableEntity, "page_size must be a whole number from 1 to "+strconv.Itoa(maxSize))
 		}
 	}
-	return p, size, true
+	return p, size, nil
 }
 
 func pageBody(items any, total, p, size int) map[string]any {
 	return map[string]any{"items": items, "total": total, "page": p, "page_size": size, "total_pages": (total + size - 1) / size}
 }
 
-func (s *server) listUsers(w http.ResponseWriter, r *http.Request) {
-	p, size, ok := page(w, r, 100, 500)
-	if !ok {
-		return
+func (s *server) listUsers(w http.ResponseWriter, r *http.Request) error {
+	p, size, err := page(r, 100, 500)
+	if err != nil {
+		return err
 	}
 	q := r.URL.Query()
 	f := accounts.UserFilter{Role: rbac.Role(q.Get("role")), Query: q.Get("q"), Page: p, PageSize: size}
 	if f.Role != "" && !f.Role.Valid() {
-		Error(w, http.StatusUnprocessableEntity, "role is not one of admin, coordinator, faculty, resident, clinical_staff, rn, lpn, msa")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "role is not one of admin, coordinator, faculty, resident, clinical_staff, rn, lpn, msa")
 	}
 	if len(f.Query) > 100 {
-		Error(w, http.StatusUnprocessableEntity, "q is longer than 100 characters")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "q is longer than 100 characters")
 	}
 	if v := q.Get("is_active"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			Error(w, http.StatusUnprocessableEntity, "is_active must be true or false")
-			return
+			return errStatus(http.StatusUnprocessableEntity, "is_active must be true or false")
 		}
 		f.IsActive = &b
 	}
 	users, total, err := s.Accounts.ListUsers(r.Context(), f)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if r.URL.Path == "/api/v1/auth/users" {
 		// The predecessor's endpoint returns a bare list ordered by username.
 		writeJSON(w, http.StatusOK, users)
-		return
+		return nil
 	}
 	writeJSON(w, http.StatusOK, pageBody(users, total, p, size))
+	return nil
 }
 
-func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
+func (s *server) createUser(w http.ResponseWriter, r *http.Request) error {
 	var req newUserBody
-	if !decodeJSON(w, r, &req) {
-		return
+	if err := decodeJSON(r, &req); err != nil {
+		return err
 	}
 	if req.Username == "" || req.Email == "" || req.Role == "" {
-		Error(w, http.StatusUnprocessableEntity, "username, email and role are required")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "username, email and role are required")
 	}
 	u, temporary, err := s.Accounts.Register(r.Context(), principal(r), req.user(), s.client(r))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	body := map[string]any{"user": u}
 	if temporary != "" {
@@ -91,76 +84,76 @@ func (s *server) createUser(w http.ResponseWriter, r *http.Request) {
 		body["temporary_password"] = temporary
 	}
 	writeJSON(w, http.StatusCreated, body)
+	return nil
 }
 
-func (s *server) getUser(w http.ResponseWriter, r *http.Request) {
+func (s *server) getUser(w http.ResponseWriter, r *http.Request) error {
 	u, err := s.Accounts.GetUser(r.Context(), r.PathValue("id"))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, u)
+	return nil
 }
 
-func (s *server) updateUser(w http.ResponseWriter, r *http.Request) {
+func (s *server) updateUser(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Email    *string    `json:"email"`
 		Role     *rbac.Role `json:"role"`
 		IsActive *bool      `json:"is_active"`
 	}
-	if !decodeJSON(w, r, &req) {
-		return
+	if err := decodeJSON(r, &req); err != nil {
+		return err
 	}
 	if req.Email == nil && req.Role == nil && req.IsActive == nil {
-		Error(w, http.StatusUnprocessableEntity, "nothing to change: send email, role or is_active")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "nothing to change: send email, role or is_active")
 	}
 	u, err := s.Accounts.UpdateUser(r.Context(), principal(r), r.PathValue("id"), accounts.UserUpdate{Email: req.Email, Role: req.Role, IsActive: req.IsActive}, s.client(r))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, u)
+	return nil
 }
 
-func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) {
+func (s *server) deleteUser(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Accounts.DeleteUser(r.Context(), principal(r), r.PathValue("id"), s.client(r)); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *server) lockUser(w http.ResponseWriter, r *http.Request) {
+func (s *server) lockUser(w http.ResponseWriter, r *http.Request) error {
 	u, err := s.Accounts.LockUser(r.Context(), principal(r), r.PathValue("id"), s.client(r))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, u)
+	return nil
 }
 
-func (s *server) unlockUser(w http.ResponseWriter, r *http.Request) {
+func (s *server) unlockUser(w http.ResponseWriter, r *http.Request) error {
 	u, err := s.Accounts.UnlockUser(r.Context(), principal(r), r.PathValue("id"), s.client(r))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, u)
+	return nil
 }
 
-func (s *server) rewrapStatus(w http.ResponseWriter, _ *http.Request) {
+func (s *server) rewrapStatus(w http.ResponseWriter, _ *http.Request) error {
 	if s.Rewrap == nil {
-		Error(w, http.StatusNotFound, "field re-encryption is not running on this server")
-		return
+		return errStatus(http.StatusNotFound, "field re-encryption is not running on this server")
 	}
 	writeJSON(w, http.StatusOK, s.Rewrap())
+	return nil
 }
 
-func (s *server) listAudit(w http.ResponseWriter, r *http.Request) {
-	p, size, ok := page(w, r, 50, 500)
-	if !ok {
-		return
+func (s *server) listAudit(w http.ResponseWriter, r *http.Request) error {
+	p, size, err := page(r, 50, 500)
+	if err != nil {
+		return err
 	}
 	q := r.URL.Query()
 	f := audit.Filter{Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target"), Page: p, PageSize: size}
@@ -171,29 +164,26 @@ func (s *server) listAudit(w http.ResponseWriter, r *http.Request) {
 		if v := q.Get(t.name); v != "" {
 			at, err := time.Parse(time.RFC3339, v)
 			if err != nil {
-				Error(w, http.StatusUnprocessableEntity, t.name+" must be an RFC 3339 time such as 2026-11-22T10:00:00Z")
-				return
+				return errStatus(http.StatusUnprocessableEntity, t.name+" must be an RFC 3339 time such as 2026-11-22T10:00:00Z")
 			}
 			*t.dst = at
 		}
 	}
 	if len(f.Actor) > 100 || len(f.Action) > 100 || len(f.Target) > 200 {
-		Error(w, http.StatusUnprocessableEntity, "filters are too long")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "filters are too long")
 	}
 	items, total, err := s.Audit.List(r.Context(), f)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, pageBody(items, total, p, size))
+	return nil
 }
 
-func (s *server) verifyAudit(w http.ResponseWriter, r *http.Request) {
+func (s *server) verifyAudit(w http.ResponseWriter, r *http.Request) error {
 	n, err := s.Audit.Verify(r.Context())
 	if err != nil && !errors.Is(err, audit.ErrTampered) {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	body := map[string]any{"valid": err == nil, "checked": n}
 	if err != nil {
@@ -201,4 +191,5 @@ func (s *server) verifyAudit(w http.ResponseWriter, r *http.Request) {
 		s.record(r, principal(r).ID, "audit.verify.failed", "audit_log", map[string]any{"error": err.Error()})
 	}
 	writeJSON(w, http.StatusOK, body)
+	return nil
 }

@@ -28,33 +28,33 @@ func viewAssignment(a store.StoredAssignment) assignmentView {
 		Locked: a.Locked, Source: a.Source, UpdatedAt: a.UpdatedAt}
 }
 
-func (s *server) listAssignments(w http.ResponseWriter, r *http.Request) {
-	pg, size, ok := page(w, r, 500, 5000)
-	if !ok {
-		return
+func (s *server) listAssignments(w http.ResponseWriter, r *http.Request) error {
+	pg, size, err := page(r, 500, 5000)
+	if err != nil {
+		return err
 	}
-	from, to, ok := dateRange(w, r, schedule.MaxRangeDays)
-	if !ok {
-		return
+	from, to, err := dateRange(r, schedule.MaxRangeDays)
+	if err != nil {
+		return err
 	}
-	person, ok := queryID(w, r, "person_id")
-	if !ok {
-		return
+	person, err := queryID(r, "person_id")
+	if err != nil {
+		return err
 	}
-	tmpl, ok := queryID(w, r, "rotation_template_id")
-	if !ok {
-		return
+	tmpl, err := queryID(r, "rotation_template_id")
+	if err != nil {
+		return err
 	}
 	as, total, err := s.Scheduling.Store().ListAssignments(r.Context(), store.AssignmentFilter{From: from, To: to, PersonID: person, TemplateID: tmpl, Page: pg, Size: size})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	items := make([]assignmentView, 0, len(as))
 	for _, a := range as {
 		items = append(items, viewAssignment(a))
 	}
 	writeJSON(w, http.StatusOK, pageBody(items, total, pg, size))
+	return nil
 }
 
 type newAssignmentBody struct {
@@ -65,21 +65,18 @@ type newAssignmentBody struct {
 	Locked             bool          `json:"locked"`
 }
 
-func (s *server) createAssignment(w http.ResponseWriter, r *http.Request) {
+func (s *server) createAssignment(w http.ResponseWriter, r *http.Request) error {
 	var b newAssignmentBody
-	if !decodeJSON(w, r, &b) {
-		return
+	if err := decodeJSON(r, &b); err != nil {
+		return err
 	}
 	switch {
 	case !scheduling.ValidID(b.PersonID) || !scheduling.ValidID(b.RotationTemplateID):
-		Error(w, http.StatusUnprocessableEntity, "person_id and rotation_template_id must be the ids of a person and a rotation template")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "person_id and rotation_template_id must be the ids of a person and a rotation template")
 	case b.Date == (schedule.Date{}):
-		Error(w, http.StatusUnprocessableEntity, "date is required (YYYY-MM-DD)")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "date is required (YYYY-MM-DD)")
 	case b.TimeOfDay != schedule.AM && b.TimeOfDay != schedule.PM:
-		Error(w, http.StatusUnprocessableEntity, "time_of_day must be AM or PM")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "time_of_day must be AM or PM")
 	}
 	var a store.StoredAssignment
 	err := s.change(r, func(st *store.Store) (event, error) {
@@ -89,25 +86,25 @@ func (s *server) createAssignment(w http.ResponseWriter, r *http.Request) {
 		return event{"assignment.create", "assignment:" + a.ID, map[string]any{"locked": a.Locked}}, err
 	})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", etag(a.UpdatedAt))
 	writeJSON(w, http.StatusCreated, viewAssignment(a))
+	return nil
 }
 
-func (s *server) getAssignment(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
+func (s *server) getAssignment(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
 	a, err := s.Scheduling.Store().GetAssignment(r.Context(), id)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", etag(a.UpdatedAt))
 	writeJSON(w, http.StatusOK, viewAssignment(a))
+	return nil
 }
 
 type updateAssignmentBody struct {
@@ -118,29 +115,27 @@ type updateAssignmentBody struct {
 
 // updateAssignment changes an assignment's template or lock, only at the version the caller
 // read (If-Match or updated_at): a stale version is a 409 and nothing is written.
-func (s *server) updateAssignment(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
+func (s *server) updateAssignment(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
 	var b updateAssignmentBody
-	if !decodeJSON(w, r, &b) {
-		return
+	if err := decodeJSON(r, &b); err != nil {
+		return err
 	}
-	v, ok := version(w, r, b.UpdatedAt)
-	if !ok {
-		return
+	v, err := version(r, b.UpdatedAt)
+	if err != nil {
+		return err
 	}
 	cur, err := s.Scheduling.Store().GetAssignment(r.Context(), id)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	tmpl, locked := cur.TemplateID, cur.Locked
 	if b.RotationTemplateID != nil {
 		if !scheduling.ValidID(*b.RotationTemplateID) {
-			Error(w, http.StatusUnprocessableEntity, "rotation_template_id must be a rotation template's id")
-			return
+			return errStatus(http.StatusUnprocessableEntity, "rotation_template_id must be a rotation template's id")
 		}
 		tmpl = strings.ToLower(*b.RotationTemplateID)
 	}
@@ -154,28 +149,28 @@ func (s *server) updateAssignment(w http.ResponseWriter, r *http.Request) {
 		return event{"assignment.update", "assignment:" + id, map[string]any{"locked": a.Locked}}, err
 	})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("ETag", etag(a.UpdatedAt))
 	writeJSON(w, http.StatusOK, viewAssignment(a))
+	return nil
 }
 
-func (s *server) deleteAssignment(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
+func (s *server) deleteAssignment(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
-	v, ok := version(w, r, nil)
-	if !ok {
-		return
+	v, err := version(r, nil)
+	if err != nil {
+		return err
 	}
-	err := s.change(r, func(st *store.Store) (event, error) {
+	err = s.change(r, func(st *store.Store) (event, error) {
 		return event{"assignment.delete", "assignment:" + id, nil}, st.DeleteAssignment(r.Context(), id, v)
 	})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

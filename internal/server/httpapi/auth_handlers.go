@@ -28,51 +28,49 @@ type mfaChallengeResponse struct {
 }
 
 // loginForm is the OAuth2 password form of the predecessor (username, password).
-func (s *server) loginForm(w http.ResponseWriter, r *http.Request) {
+func (s *server) loginForm(w http.ResponseWriter, r *http.Request) error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
-		Error(w, http.StatusUnsupportedMediaType, "Content-Type must be application/x-www-form-urlencoded (or use /api/v1/auth/login/json)")
-		return
+		return errStatus(http.StatusUnsupportedMediaType, "Content-Type must be application/x-www-form-urlencoded (or use /api/v1/auth/login/json)")
 	}
-	if !decodeForm(w, r) {
-		return
+	if err := decodeForm(r); err != nil {
+		return err
 	}
-	s.login(w, r, r.PostForm.Get("username"), r.PostForm.Get("password"))
+	return s.login(w, r, r.PostForm.Get("username"), r.PostForm.Get("password"))
 }
 
-func (s *server) loginJSON(w http.ResponseWriter, r *http.Request) {
+func (s *server) loginJSON(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Username string `json:"username"`
 		Password string `json:"password"`
 	}
-	if !decodeJSON(w, r, &req) {
-		return
+	if err := decodeJSON(r, &req); err != nil {
+		return err
 	}
-	s.login(w, r, req.Username, req.Password)
+	return s.login(w, r, req.Username, req.Password)
 }
 
-func (s *server) login(w http.ResponseWriter, r *http.Request, username, password string) {
+func (s *server) login(w http.ResponseWriter, r *http.Request, username, password string) error {
 	username = strings.TrimSpace(username)
 	if len(username) < 3 || len(username) > 50 || password == "" {
-		Error(w, http.StatusUnprocessableEntity, "username (3 to 50 characters) and password are required")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "username (3 to 50 characters) and password are required")
 	}
 	// Per account name as well as per address: a distributed guess at one account meets the
 	// limit too. Twice the address limit, so one user's typos do not trip it before lockout does.
 	perAccount := s.Limits.Login
 	perAccount.Requests *= 2
-	if !s.limitWith(w, r, "login", "account:"+strings.ToLower(username), perAccount, false) {
-		return
+	if err := s.limitWith(w, r, "login", "account:"+strings.ToLower(username), perAccount, false); err != nil {
+		return err
 	}
 	res, err := s.Accounts.Login(r.Context(), username, password, s.client(r))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	if res.Session == nil {
 		writeJSON(w, http.StatusOK, mfaChallengeResponse{MFARequired: true, MFAToken: res.MFAToken, ExpiresIn: int(res.MFAExpiresIn.Seconds())})
-		return
+		return nil
 	}
 	s.issued(w, res.Session)
+	return nil
 }
 
 // issued answers with a new session's tokens and cookies.
@@ -82,53 +80,51 @@ func (s *server) issued(w http.ResponseWriter, sess *accounts.Session) {
 		ExpiresIn: int(s.AccessTTL.Seconds()), CSRFToken: sess.CSRFToken})
 }
 
-func (s *server) mfaVerify(w http.ResponseWriter, r *http.Request) {
+func (s *server) mfaVerify(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		MFAToken     string `json:"mfa_token"`
 		Code         string `json:"code"`
 		RecoveryCode string `json:"recovery_code"`
 	}
-	if !decodeJSON(w, r, &req) {
-		return
+	if err := decodeJSON(r, &req); err != nil {
+		return err
 	}
 	if req.MFAToken == "" || len(req.MFAToken) > 128 || (req.Code == "") == (req.RecoveryCode == "") || len(req.Code) > 16 || len(req.RecoveryCode) > 32 {
-		Error(w, http.StatusUnprocessableEntity, "mfa_token and exactly one of code or recovery_code are required")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "mfa_token and exactly one of code or recovery_code are required")
 	}
 	sess, err := s.Accounts.VerifyMFA(r.Context(), req.MFAToken, req.Code, req.RecoveryCode, s.client(r))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.issued(w, sess)
+	return nil
 }
 
-func (s *server) refresh(w http.ResponseWriter, r *http.Request) {
+func (s *server) refresh(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		RefreshToken string `json:"refresh_token"`
 	}
-	if !decodeJSON(w, r, &req) {
-		return
+	if err := decodeJSON(r, &req); err != nil {
+		return err
 	}
 	if req.RefreshToken == "" {
-		Error(w, http.StatusUnprocessableEntity, "refresh_token is required")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "refresh_token is required")
 	}
 	sess, err := s.Accounts.Refresh(r.Context(), req.RefreshToken, s.client(r))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.issued(w, sess)
+	return nil
 }
 
-func (s *server) logout(w http.ResponseWriter, r *http.Request) {
+func (s *server) logout(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Accounts.Logout(r.Context(), principal(r), s.client(r)); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	clearSessionCookies(w)
 	writeJSON(w, http.StatusOK, map[string]string{"message": "Successfully logged out"})
+	return nil
 }
 
 // meResponse is the predecessor's /auth/me shape plus what a client needs to guide the user.
@@ -144,10 +140,11 @@ type meResponse struct {
 	MustChangePassword bool      `json:"must_change_password"`
 }
 
-func (s *server) me(w http.ResponseWriter, r *http.Request) {
+func (s *server) me(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r)
 	writeJSON(w, http.StatusOK, meResponse{ID: p.ID, Username: p.Username, Email: p.Email, Role: p.Role, IsActive: p.IsActive,
 		MFAEnabled: p.MFAEnabled, Restriction: string(p.Restriction), PasswordChangedAt: p.PasswordChangedAt, MustChangePassword: p.MustChangePassword})
+	return nil
 }
 
 // newUserBody is the body of POST /auth/register and POST /admin/users.
@@ -162,14 +159,13 @@ func (b newUserBody) user() accounts.NewUser {
 	return accounts.NewUser{Username: b.Username, Email: b.Email, Password: b.Password, Role: b.Role}
 }
 
-func (s *server) register(w http.ResponseWriter, r *http.Request) {
+func (s *server) register(w http.ResponseWriter, r *http.Request) error {
 	var req newUserBody
-	if !decodeJSON(w, r, &req) {
-		return
+	if err := decodeJSON(r, &req); err != nil {
+		return err
 	}
 	if req.Username == "" || req.Email == "" || req.Password == "" {
-		Error(w, http.StatusUnprocessableEntity, "username, email and password are required")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "username, email and password are required")
 	}
 	// Registration needs no credentials only for the very first user; credentials that are sent
 	// must be valid.
@@ -177,16 +173,13 @@ func (s *server) register(w http.ResponseWriter, r *http.Request) {
 	if r.Header.Get("Authorization") != "" || hasCookie(r, accessCookie) {
 		p, viaCookie, err := s.authenticate(r)
 		if err != nil {
-			s.unauthenticated(w, r, err)
-			return
+			return s.authError(r, err)
 		}
 		if viaCookie && !p.CheckCSRF(r.Header.Get("X-CSRF-Token")) {
-			Error(w, http.StatusForbidden, "missing or invalid CSRF token: send the csrf_token from sign-in in the X-CSRF-Token header")
-			return
+			return errStatus(http.StatusForbidden, "missing or invalid CSRF token: send the csrf_token from sign-in in the X-CSRF-Token header")
 		}
 		if p.Restriction != accounts.NoRestriction {
-			Error(w, http.StatusForbidden, restrictionDetail(p.Restriction))
-			return
+			return errStatus(http.StatusForbidden, restrictionDetail(p.Restriction))
 		}
 		caller = p
 	}
@@ -195,10 +188,10 @@ func (s *server) register(w http.ResponseWriter, r *http.Request) {
 		if errors.Is(err, accounts.ErrAdminRequired) && caller != nil {
 			s.record(r, caller.ID, "authz.denied", "route:POST /api/v1/auth/register", map[string]any{"role": caller.Role})
 		}
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, u)
+	return nil
 }
 
 func hasCookie(r *http.Request, name string) bool {
@@ -206,90 +199,89 @@ func hasCookie(r *http.Request, name string) bool {
 	return err == nil && c.Value != ""
 }
 
-func (s *server) changePassword(w http.ResponseWriter, r *http.Request) {
+func (s *server) changePassword(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		CurrentPassword string `json:"current_password"`
 		NewPassword     string `json:"new_password"`
 	}
-	if !decodeJSON(w, r, &req) {
-		return
+	if err := decodeJSON(r, &req); err != nil {
+		return err
 	}
 	if req.CurrentPassword == "" || req.NewPassword == "" {
-		Error(w, http.StatusUnprocessableEntity, "current_password and new_password are required")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "current_password and new_password are required")
 	}
 	p := principal(r)
 	perAccount := s.Limits.Login
 	perAccount.Requests *= 2
-	if !s.limitWith(w, r, "login", "account:"+strings.ToLower(p.Username), perAccount, false) {
-		return
+	if err := s.limitWith(w, r, "login", "account:"+strings.ToLower(p.Username), perAccount, false); err != nil {
+		return err
 	}
 	if err := s.Accounts.ChangePassword(r.Context(), p, req.CurrentPassword, req.NewPassword, s.client(r)); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *server) listSessions(w http.ResponseWriter, r *http.Request) {
+func (s *server) listSessions(w http.ResponseWriter, r *http.Request) error {
 	list, err := s.Accounts.Sessions(r.Context(), principal(r))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": list, "total": len(list)})
+	return nil
 }
 
-func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) {
+func (s *server) revokeSession(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Accounts.RevokeSession(r.Context(), principal(r), r.PathValue("id"), s.client(r)); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
-func (s *server) mfaEnroll(w http.ResponseWriter, r *http.Request) {
+func (s *server) mfaEnroll(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Password string `json:"password"`
 	}
-	if !decodeJSON(w, r, &req) {
-		return
+	if err := decodeJSON(r, &req); err != nil {
+		return err
 	}
 	e, err := s.Accounts.BeginMFAEnrolment(r.Context(), principal(r), req.Password, s.client(r))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, e)
+	return nil
 }
 
-func (s *server) mfaConfirm(w http.ResponseWriter, r *http.Request) {
+func (s *server) mfaConfirm(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Code string `json:"code"`
 	}
-	if !decodeJSON(w, r, &req) {
-		return
+	if err := decodeJSON(r, &req); err != nil {
+		return err
 	}
 	codes, err := s.Accounts.ConfirmMFAEnrolment(r.Context(), principal(r), req.Code, s.client(r))
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"mfa_enabled": true, "recovery_codes": codes})
+	return nil
 }
 
-func (s *server) mfaDisable(w http.ResponseWriter, r *http.Request) {
+func (s *server) mfaDisable(w http.ResponseWriter, r *http.Request) error {
 	var req struct {
 		Password     string `json:"password"`
 		Code         string `json:"code"`
 		RecoveryCode string `json:"recovery_code"`
 	}
-	if !decodeJSON(w, r, &req) {
-		return
+	if err := decodeJSON(r, &req); err != nil {
+		return err
 	}
 	if err := s.Accounts.DisableMFA(r.Context(), principal(r), req.Password, req.Code, req.RecoveryCode, s.client(r)); err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

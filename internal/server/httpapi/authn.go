@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
@@ -116,17 +117,14 @@ func (s *server) authenticate(r *http.Request) (p *accounts.Principal, viaCookie
 	return p, viaCookie, err
 }
 
-// unauthenticated answers 401 (or 500 when the check itself failed) without saying why: the
-// reason goes to the log only.
-func (s *server) unauthenticated(w http.ResponseWriter, r *http.Request, err error) {
+// authError is the answer to a failed authentication: 401 without saying why (the reason goes
+// to the log only), or, when the check itself failed, the error (a logged 500).
+func (s *server) authError(r *http.Request, err error) error {
 	if !errors.Is(err, accounts.ErrUnauthenticated) && !errors.Is(err, errNoCredentials) {
-		s.Log.Error("authentication failed", "error", err, "request_id", RequestID(r.Context()))
-		Error(w, http.StatusInternalServerError, "internal error")
-		return
+		return fmt.Errorf("authentication failed: %w", err)
 	}
 	s.Log.Debug("unauthenticated", "reason", err.Error(), "request_id", RequestID(r.Context()))
-	w.Header().Set("WWW-Authenticate", `Bearer realm="rsched"`)
-	Error(w, http.StatusUnauthorized, "Not authenticated")
+	return &apiError{status: http.StatusUnauthorized, detail: "Not authenticated", header: map[string]string{"WWW-Authenticate": `Bearer realm="rsched"`}}
 }
 
 // record writes an audit event from a handler.

@@ -18,7 +18,7 @@ type event struct {
 // change runs write on a store bound to one transaction and records the audit event it returns
 // in that same transaction: the change and its audit entry commit together, or neither does.
 // A failed audit write rolls the change back, and the caller answers 500 like any other
-// unexpected error. write's own errors come back unchanged, for schedFail.
+// unexpected error. write's own errors come back unchanged, for respond.
 func (s *server) change(r *http.Request, write func(st *store.Store) (event, error)) error {
 	st := s.Scheduling.Store()
 	return s.Audit.WithTx(r.Context(), st.Pool, func(tx pgx.Tx, rec *audit.Recorder) error {

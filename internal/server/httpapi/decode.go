@@ -10,14 +10,9 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 	"unicode"
 	"unicode/utf8"
-
-	"github.com/rsched/rsched/internal/server/accounts"
-	"github.com/rsched/rsched/internal/server/auth"
 )
 
 // The one decode path: JSON bodies (decodeJSON), form fields (decodeForm) and query parameters
@@ -28,70 +23,47 @@ import (
 // keys to fields ignoring case), url.Values.Get the first, so the two readers of one request
 // could see different values.
 
-// decodeError is a refusal of the decode path with its status.
-type decodeError struct {
-	status int
-	detail string
-}
-
-func (e *decodeError) Error() string { return e.detail }
-
 func badText(format string, a ...any) error {
-	return &decodeError{http.StatusUnprocessableEntity, fmt.Sprintf(format, a...)}
+	return &apiError{status: http.StatusUnprocessableEntity, detail: fmt.Sprintf(format, a...)}
 }
 
 func duplicate(format string, a ...any) error {
-	return &decodeError{http.StatusBadRequest, fmt.Sprintf(format, a...)}
-}
-
-// writeDecodeError answers a refusal of the decode path: its own status, or 422 for the
-// decoder's messages (unknown fields, wrong types, broken JSON).
-func writeDecodeError(w http.ResponseWriter, err error) {
-	var de *decodeError
-	if errors.As(err, &de) {
-		Error(w, de.status, de.detail)
-		return
-	}
-	Error(w, http.StatusUnprocessableEntity, err.Error())
+	return &apiError{status: http.StatusBadRequest, detail: fmt.Sprintf(format, a...)}
 }
 
 // decodeJSON reads exactly one JSON object into v. Unknown fields, trailing data, a wrong
 // content type, bodies over the limit, names given twice, NUL characters and invalid UTF-8 are
 // refused with a detail the client can act on.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) bool {
+func decodeJSON(r *http.Request, v any) error {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		Error(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
-		return false
+		return errStatus(http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 	}
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			Error(w, http.StatusRequestEntityTooLarge, "request body too large")
-		} else {
-			Error(w, http.StatusBadRequest, "request body could not be read")
+			return errStatus(http.StatusRequestEntityTooLarge, "request body too large")
 		}
-		return false
+		return errStatus(http.StatusBadRequest, "request body could not be read")
 	}
 	if err := decodeStrict(body, v); err != nil {
-		writeDecodeError(w, err)
-		return false
+		var api *apiError
+		if errors.As(err, &api) {
+			return api
+		}
+		// The decoder's own messages (unknown fields, wrong types, broken JSON) are 422s.
+		return errStatus(http.StatusUnprocessableEntity, err.Error())
 	}
-	return true
+	return nil
 }
 
 // decodeForm parses an application/x-www-form-urlencoded body and checks every field like a
 // JSON body's: the caller reads r.PostForm.
-func decodeForm(w http.ResponseWriter, r *http.Request) bool {
+func decodeForm(r *http.Request) error {
 	if err := r.ParseForm(); err != nil {
-		Error(w, http.StatusUnprocessableEntity, "the form could not be read")
-		return false
+		return errStatus(http.StatusUnprocessableEntity, "the form could not be read")
 	}
-	if err := checkValues(r.PostForm); err != nil {
-		writeDecodeError(w, err)
-		return false
-	}
-	return true
+	return checkValues(r.PostForm)
 }
 
 // checkQuery checks the query parameters of r; the router runs it before every handler.
@@ -260,46 +232,4 @@ func jsonKind(k string) string {
 		return "object"
 	}
 	return "number"
-}
-
-// fail maps an error from the account logic onto a status and a client-safe detail.
-func (s *server) fail(w http.ResponseWriter, r *http.Request, err error) {
-	var policy *auth.PolicyError
-	var invalid *accounts.InvalidError
-	var conflict *accounts.ConflictError
-	var locked *accounts.LockedError
-	switch {
-	case errors.As(err, &policy):
-		Error(w, http.StatusUnprocessableEntity, policy.Error())
-	case errors.As(err, &invalid):
-		status := http.StatusUnprocessableEntity
-		if invalid.BadRequest {
-			status = http.StatusBadRequest
-		}
-		Error(w, status, invalid.Reason)
-	case errors.As(err, &conflict):
-		Error(w, http.StatusConflict, conflict.Reason)
-	case errors.As(err, &locked):
-		secs := max(int(locked.RetryAfter.Round(time.Second).Seconds()), 1)
-		w.Header().Set("Retry-After", strconv.Itoa(secs))
-		Error(w, http.StatusLocked, fmt.Sprintf("Account temporarily locked; retry in %d seconds", secs))
-	case errors.Is(err, accounts.ErrBadCredentials):
-		w.Header().Set("WWW-Authenticate", `Bearer realm="rsched"`)
-		Error(w, http.StatusUnauthorized, "Incorrect username or password")
-	case errors.Is(err, accounts.ErrInactive):
-		Error(w, http.StatusForbidden, "Account is inactive")
-	case errors.Is(err, accounts.ErrAdminLocked):
-		Error(w, http.StatusLocked, "Account is locked; contact an administrator")
-	case errors.Is(err, accounts.ErrInvalidRefresh):
-		Error(w, http.StatusUnauthorized, "Invalid or expired refresh token")
-	case errors.Is(err, accounts.ErrInvalidMFA):
-		Error(w, http.StatusUnauthorized, "Invalid or expired authentication code")
-	case errors.Is(err, accounts.ErrNotFound):
-		Error(w, http.StatusNotFound, "not found")
-	case errors.Is(err, accounts.ErrAdminRequired):
-		Error(w, http.StatusForbidden, "Admin access required to create users")
-	default:
-		s.Log.Error("request failed", "method", r.Method, "path", r.URL.Path, "error", err, "request_id", RequestID(r.Context()))
-		Error(w, http.StatusInternalServerError, "internal error")
-	}
 }

@@ -16,31 +16,28 @@ const maxCSPReport = 8 << 10
 // cspReport receives Content-Security-Policy violation reports in both formats browsers send
 // (report-uri: application/csp-report; report-to: application/reports+json) and audits the
 // fields that say what was blocked. It answers 204 to anything well-formed.
-func (s *server) cspReport(w http.ResponseWriter, r *http.Request) {
+func (s *server) cspReport(w http.ResponseWriter, r *http.Request) error {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/csp-report" && mt != "application/reports+json" && mt != "application/json" {
-		Error(w, http.StatusUnsupportedMediaType, "Content-Type must be application/csp-report or application/reports+json")
-		return
+		return errStatus(http.StatusUnsupportedMediaType, "Content-Type must be application/csp-report or application/reports+json")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCSPReport))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			Error(w, http.StatusRequestEntityTooLarge, "report larger than 8 KiB")
-			return
+			return errStatus(http.StatusRequestEntityTooLarge, "report larger than 8 KiB")
 		}
-		Error(w, http.StatusBadRequest, "report could not be read")
-		return
+		return errStatus(http.StatusBadRequest, "report could not be read")
 	}
 	reports, err := parseCSPReports(body)
 	if err != nil {
-		Error(w, http.StatusUnprocessableEntity, err.Error())
-		return
+		return errStatus(http.StatusUnprocessableEntity, err.Error())
 	}
 	// One audit entry per request, however many reports it carries: the sink is public, and the
 	// audit chain appends one entry at a time across all replicas.
 	s.record(r, "anonymous", "security.csp.violation", "csp", map[string]any{"reports": reports})
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }
 
 // parseCSPReports extracts the audited fields of each report (at most 10 per request).
@@ -89,24 +86,22 @@ func parseCSPReports(body []byte) ([]map[string]any, error) {
 // exportMe returns everything the server holds about the caller (their right of access): the
 // account, live sessions, and the audit entries of their own actions. Secrets (password hash,
 // TOTP secret, recovery codes, token hashes) are never part of it.
-func (s *server) exportMe(w http.ResponseWriter, r *http.Request) {
+func (s *server) exportMe(w http.ResponseWriter, r *http.Request) error {
 	p := principal(r)
 	u, err := s.Accounts.GetUser(r.Context(), p.ID)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	sessions, err := s.Accounts.Sessions(r.Context(), p)
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	acts, total, err := s.Audit.List(r.Context(), audit.Filter{Actor: p.ID, Page: 1, PageSize: 10000})
 	if err != nil {
-		s.fail(w, r, err)
-		return
+		return err
 	}
 	s.record(r, p.ID, "privacy.export", "user:"+p.ID, nil)
 	w.Header().Set("Content-Disposition", `attachment; filename="rsched-export.json"`)
 	writeJSON(w, http.StatusOK, map[string]any{"user": u, "sessions": sessions, "activity": acts, "activity_total": total})
+	return nil
 }

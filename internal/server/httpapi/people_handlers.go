@@ -159,67 +159,60 @@ func checkAttributes(a store.PersonAttributes, typ schedule.PersonType, maxSessi
 	return ""
 }
 
-func (s *server) listPeople(w http.ResponseWriter, r *http.Request) {
-	pg, size, ok := page(w, r, 100, 500)
-	if !ok {
-		return
+func (s *server) listPeople(w http.ResponseWriter, r *http.Request) error {
+	pg, size, err := page(r, 100, 500)
+	if err != nil {
+		return err
 	}
 	q := r.URL.Query()
 	f := store.PersonFilter{Type: schedule.PersonType(q.Get("type")), Query: q.Get("q"), Page: pg, Size: size}
 	if f.Type != "" && f.Type != schedule.Resident && f.Type != schedule.Faculty {
-		Error(w, http.StatusUnprocessableEntity, "type must be resident or faculty")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "type must be resident or faculty")
 	}
 	if v := q.Get("pgy_level"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 3 {
-			Error(w, http.StatusUnprocessableEntity, "pgy_level must be 1, 2 or 3")
-			return
+			return errStatus(http.StatusUnprocessableEntity, "pgy_level must be 1, 2 or 3")
 		}
 		f.PGY = n
 	}
 	if utf8.RuneCountInString(f.Query) > 100 || !validText(f.Query) {
-		Error(w, http.StatusUnprocessableEntity, "q must be text of at most 100 characters")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "q must be text of at most 100 characters")
 	}
 	f.FacultyRole, f.Specialty = q.Get("faculty_role"), q.Get("specialty")
 	if f.FacultyRole != "" && !slices.Contains(store.FacultyRoles, f.FacultyRole) {
-		Error(w, http.StatusUnprocessableEntity, "faculty_role must be one of "+strings.Join(store.FacultyRoles, ", "))
-		return
+		return errStatus(http.StatusUnprocessableEntity, "faculty_role must be one of "+strings.Join(store.FacultyRoles, ", "))
 	}
 	if utf8.RuneCountInString(f.Specialty) > 100 || !validText(f.Specialty) {
-		Error(w, http.StatusUnprocessableEntity, "specialty must be text of at most 100 characters")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "specialty must be text of at most 100 characters")
 	}
 	if v := q.Get("performs_procedures"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
-			Error(w, http.StatusUnprocessableEntity, "performs_procedures must be true or false")
-			return
+			return errStatus(http.StatusUnprocessableEntity, "performs_procedures must be true or false")
 		}
 		f.PerformsProcedures = &b
 	}
 	people, total, err := s.Scheduling.Store().ListPeople(r.Context(), f)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	items := make([]personView, 0, len(people))
 	for _, p := range people {
 		items = append(items, viewPerson(p, false))
 	}
 	writeJSON(w, http.StatusOK, pageBody(items, total, pg, size))
+	return nil
 }
 
-func (s *server) createPerson(w http.ResponseWriter, r *http.Request) {
+func (s *server) createPerson(w http.ResponseWriter, r *http.Request) error {
 	var b personBody
-	if !decodeJSON(w, r, &b) {
-		return
+	if err := decodeJSON(r, &b); err != nil {
+		return err
 	}
 	var p store.PersonRecord
 	if msg := b.apply(&p); msg != "" {
-		Error(w, http.StatusUnprocessableEntity, msg)
-		return
+		return errStatus(http.StatusUnprocessableEntity, msg)
 	}
 	var out store.PersonRecord
 	err := s.change(r, func(st *store.Store) (event, error) {
@@ -228,10 +221,10 @@ func (s *server) createPerson(w http.ResponseWriter, r *http.Request) {
 		return event{"person.create", "person:" + out.ID, map[string]any{"type": string(out.Type)}}, err
 	})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, viewPerson(out, true))
+	return nil
 }
 
 // seesContact says whether the caller may see a person's contact and account fields.
@@ -239,36 +232,34 @@ func seesContact(c *accounts.Principal, p store.PersonRecord) bool {
 	return rbac.Allowed(c.Role, rbac.Person, rbac.Update) || (p.UserID != "" && p.UserID == c.ID)
 }
 
-func (s *server) getPerson(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
+func (s *server) getPerson(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
 	p, err := s.Scheduling.Store().GetPerson(r.Context(), id)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewPerson(p, seesContact(principal(r), p)))
+	return nil
 }
 
-func (s *server) updatePerson(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
+func (s *server) updatePerson(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
 	var b personBody
-	if !decodeJSON(w, r, &b) {
-		return
+	if err := decodeJSON(r, &b); err != nil {
+		return err
 	}
 	p, err := s.Scheduling.Store().GetPerson(r.Context(), id)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	if msg := b.apply(&p); msg != "" {
-		Error(w, http.StatusUnprocessableEntity, msg)
-		return
+		return errStatus(http.StatusUnprocessableEntity, msg)
 	}
 	var out store.PersonRecord
 	err = s.change(r, func(st *store.Store) (event, error) {
@@ -277,23 +268,23 @@ func (s *server) updatePerson(w http.ResponseWriter, r *http.Request) {
 		return event{"person.update", "person:" + id, nil}, err
 	})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewPerson(out, true))
+	return nil
 }
 
-func (s *server) deletePerson(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
+func (s *server) deletePerson(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
-	err := s.change(r, func(st *store.Store) (event, error) {
+	err = s.change(r, func(st *store.Store) (event, error) {
 		return event{"person.delete", "person:" + id, nil}, st.DeletePerson(r.Context(), id)
 	})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

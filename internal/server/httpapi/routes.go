@@ -63,7 +63,7 @@ type route struct {
 	// AllowRestricted lets a caller with a pending restriction (password to change, MFA to enrol)
 	// through: the routes that resolve the restriction, /auth/me and /auth/logout.
 	AllowRestricted bool
-	Handler         http.HandlerFunc
+	Handler         handlerFunc
 }
 
 // server holds the handlers' dependencies.
@@ -202,55 +202,58 @@ func (s *server) guard(rt route) http.Handler {
 		who := addressKey(ip)
 		if !health && s.APILimit != nil {
 			if ok, retry := s.APILimit.Allow(who); !ok {
-				tooMany(w, retry, s.APILimit.Limit().Requests, 0, time.Now().Add(retry))
+				s.respond(w, r, tooMany(retry, s.APILimit.Limit().Requests, 0, time.Now().Add(retry)))
 				return
 			}
 		}
-		if rt.Limit != "" && !s.limit(w, r, rt.Limit, who) {
-			return
+		if rt.Limit != "" {
+			if err := s.limit(w, r, rt.Limit, who); err != nil {
+				s.respond(w, r, err)
+				return
+			}
 		}
 		if rt.Access.IsPublic() {
-			serveChecked(rt.Handler, w, r)
+			s.serveChecked(rt.Handler, w, r)
 			return
 		}
 		p, viaCookie, err := s.authenticate(r)
 		if err != nil {
-			s.unauthenticated(w, r, err)
+			s.respond(w, r, s.authError(r, err))
 			return
 		}
 		if s.APILimit != nil {
 			if ok, retry := s.APILimit.Allow("user:" + p.ID); !ok {
-				tooMany(w, retry, s.APILimit.Limit().Requests, 0, time.Now().Add(retry))
+				s.respond(w, r, tooMany(retry, s.APILimit.Limit().Requests, 0, time.Now().Add(retry)))
 				return
 			}
 		}
 		r = r.WithContext(context.WithValue(r.Context(), principalKey, p))
 		if p.Restriction != accounts.NoRestriction && !rt.AllowRestricted {
-			Error(w, http.StatusForbidden, restrictionDetail(p.Restriction))
+			s.respond(w, r, errStatus(http.StatusForbidden, restrictionDetail(p.Restriction)))
 			return
 		}
 		if viaCookie && !safeMethod(r.Method) && !p.CheckCSRF(r.Header.Get("X-CSRF-Token")) {
 			s.record(r, p.ID, "security.csrf.refused", "route:"+rt.Method+" "+rt.Pattern, nil)
-			Error(w, http.StatusForbidden, "missing or invalid CSRF token: send the csrf_token from sign-in in the X-CSRF-Token header")
+			s.respond(w, r, errStatus(http.StatusForbidden, "missing or invalid CSRF token: send the csrf_token from sign-in in the X-CSRF-Token header"))
 			return
 		}
 		if !rt.Access.Permits(p.Role) {
 			s.record(r, p.ID, "authz.denied", "route:"+rt.Method+" "+rt.Pattern, map[string]any{"role": p.Role, "needs": rt.Access.String()})
-			Error(w, http.StatusForbidden, forbiddenDetail(rt.Access))
+			s.respond(w, r, errStatus(http.StatusForbidden, forbiddenDetail(rt.Access)))
 			return
 		}
-		serveChecked(rt.Handler, w, r)
+		s.serveChecked(rt.Handler, w, r)
 	})
 }
 
 // serveChecked runs the handler once the query parameters pass the decode path's checks, so no
 // handler reads a parameter that holds a NUL, invalid UTF-8 or two values.
-func serveChecked(h http.HandlerFunc, w http.ResponseWriter, r *http.Request) {
+func (s *server) serveChecked(h handlerFunc, w http.ResponseWriter, r *http.Request) {
 	if err := checkQuery(r); err != nil {
-		writeDecodeError(w, err)
+		s.respond(w, r, err)
 		return
 	}
-	h(w, r)
+	s.handle(h)(w, r)
 }
 
 // addressKey is what per-address limits count: the address, or for IPv6 its /64, since one
@@ -286,9 +289,9 @@ func restrictionDetail(r accounts.Restriction) string {
 	return "forbidden"
 }
 
-// limit checks the named per-address (or per-account) limit and answers 429 or, when the
-// counters cannot be reached, 503: limits on credentials fail closed.
-func (s *server) limit(w http.ResponseWriter, r *http.Request, name, key string) bool {
+// limit checks the named per-address (or per-account) limit: a 429 or, when the counters cannot
+// be reached, a 503 (limits on credentials fail closed).
+func (s *server) limit(w http.ResponseWriter, r *http.Request, name, key string) error {
 	return s.limitWith(w, r, name, key, s.namedLimit(name), true)
 }
 
@@ -311,37 +314,35 @@ func (s *server) namedLimit(name string) ratelimit.Limit {
 
 // limitWith checks limit l for key; headers says whether the X-RateLimit-* headers of an allowed
 // request describe this limit (the per-address one) or are left to another.
-func (s *server) limitWith(w http.ResponseWriter, r *http.Request, name, key string, l ratelimit.Limit, headers bool) bool {
+func (s *server) limitWith(w http.ResponseWriter, r *http.Request, name, key string, l ratelimit.Limit, headers bool) error {
 	d, err := s.Limiter.Allow(r.Context(), name+":"+key, l)
 	if err != nil {
 		s.Log.Error("rate limiter unavailable; refusing", "limit", name, "error", err, "request_id", RequestID(r.Context()))
-		w.Header().Set("Retry-After", "5")
-		Error(w, http.StatusServiceUnavailable, "service temporarily unavailable")
-		return false
+		return &apiError{status: http.StatusServiceUnavailable, detail: "service temporarily unavailable", header: map[string]string{"Retry-After": "5"}}
 	}
 	if !d.Allowed {
 		s.metrics.rateLimited.WithLabelValues(name).Inc()
-		tooMany(w, d.RetryAfter, d.Limit, d.Remaining, d.Reset)
-		return false
+		return tooMany(d.RetryAfter, d.Limit, d.Remaining, d.Reset)
 	}
-	if !headers {
-		return true
+	if headers {
+		h := w.Header()
+		h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit))
+		h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
+		h.Set("X-RateLimit-Reset", strconv.FormatInt(d.Reset.Unix(), 10))
 	}
-	h := w.Header()
-	h.Set("X-RateLimit-Limit", strconv.Itoa(d.Limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(d.Remaining))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(d.Reset.Unix(), 10))
-	return true
+	return nil
 }
 
-func tooMany(w http.ResponseWriter, retry time.Duration, limit, remaining int, reset time.Time) {
+// tooMany is the 429 of a limit, with the headers that say when to retry.
+func tooMany(retry time.Duration, limit, remaining int, reset time.Time) error {
 	secs := max(int(retry.Round(time.Second).Seconds()), 1)
-	h := w.Header()
-	h.Set("Retry-After", strconv.Itoa(secs))
-	h.Set("X-RateLimit-Limit", strconv.Itoa(limit))
-	h.Set("X-RateLimit-Remaining", strconv.Itoa(remaining))
-	h.Set("X-RateLimit-Reset", strconv.FormatInt(reset.Unix(), 10))
-	Error(w, http.StatusTooManyRequests, fmt.Sprintf("rate limit exceeded; retry in %d seconds", secs))
+	return &apiError{status: http.StatusTooManyRequests, detail: fmt.Sprintf("rate limit exceeded; retry in %d seconds", secs),
+		header: map[string]string{
+			"Retry-After":           strconv.Itoa(secs),
+			"X-RateLimit-Limit":     strconv.Itoa(limit),
+			"X-RateLimit-Remaining": strconv.Itoa(remaining),
+			"X-RateLimit-Reset":     strconv.FormatInt(reset.Unix(), 10),
+		}}
 }
 
 type statusRecorder struct {
@@ -358,20 +359,21 @@ func (s *statusRecorder) WriteHeader(code int) {
 	s.ResponseWriter.WriteHeader(code)
 }
 
-func (s *server) live(w http.ResponseWriter, _ *http.Request) {
+func (s *server) live(w http.ResponseWriter, _ *http.Request) error {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
 }
 
-func (s *server) ready(w http.ResponseWriter, r *http.Request) {
+func (s *server) ready(w http.ResponseWriter, r *http.Request) error {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	if s.Ready != nil {
 		if err := s.Ready(ctx); err != nil {
 			// The reason goes to the log; the probe needs only the status.
 			s.Log.Warn("not ready", "error", err, "request_id", RequestID(r.Context()))
-			Error(w, http.StatusServiceUnavailable, "not ready")
-			return
+			return errStatus(http.StatusServiceUnavailable, "not ready")
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
 }

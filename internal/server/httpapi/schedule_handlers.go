@@ -72,15 +72,14 @@ func validIdempotencyKey(k string) bool {
 // violations when the budget ended before one was found, 409 for an overlapping run, a key
 // still running or data changed meanwhile, 422 for impossible input. With an Idempotency-Key,
 // a retry with the same body answers the first run again (X-Idempotency-Replayed: true).
-func (s *server) generate(w http.ResponseWriter, r *http.Request) {
+func (s *server) generate(w http.ResponseWriter, r *http.Request) error {
 	var req scheduling.GenerateRequest
-	if !decodeJSON(w, r, &req) {
-		return
+	if err := decodeJSON(r, &req); err != nil {
+		return err
 	}
 	key := r.Header.Get("Idempotency-Key")
 	if key != "" && !validIdempotencyKey(key) {
-		Error(w, http.StatusUnprocessableEntity, "Idempotency-Key must be 1 to 255 printable ASCII characters")
-		return
+		return errStatus(http.StatusUnprocessableEntity, "Idempotency-Key must be 1 to 255 printable ASCII characters")
 	}
 	p := principal(r)
 	// The answer comes after the solve: give it the budget on top of the server's write timeout,
@@ -121,19 +120,16 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request) {
 		case failed.Changed:
 			status = http.StatusConflict
 		case r.Context().Err() != nil:
-			return // the client is gone
+			return nil // the client is gone
 		}
 		writeJSON(w, status, map[string]any{"detail": failed.Error(), "run": viewRun(failed.Run, true)})
-		return
+		return nil
 	case errors.Is(err, scheduling.ErrKeyInProgress), errors.Is(err, store.ErrOverlap):
-		Error(w, http.StatusConflict, rootMessage(err))
-		return
+		return errStatus(http.StatusConflict, rootMessage(err))
 	case errors.Is(err, scheduling.ErrKeyReused):
-		Error(w, http.StatusUnprocessableEntity, err.Error())
-		return
+		return errStatus(http.StatusUnprocessableEntity, err.Error())
 	case err != nil:
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	if out.Replayed {
 		w.Header().Set("X-Idempotency-Replayed", "true")
@@ -144,70 +140,70 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Location", "/api/v1/schedule/runs/"+out.Run.ID)
 	writeJSON(w, status, viewRun(out.Run, true))
+	return nil
 }
 
-func (s *server) listRuns(w http.ResponseWriter, r *http.Request) {
-	pg, size, ok := page(w, r, 50, 200)
-	if !ok {
-		return
+func (s *server) listRuns(w http.ResponseWriter, r *http.Request) error {
+	pg, size, err := page(r, 50, 200)
+	if err != nil {
+		return err
 	}
 	runs, total, err := s.Scheduling.Store().ListRuns(r.Context(), pg, size)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	items := make([]runView, 0, len(runs))
 	for _, run := range runs {
 		items = append(items, viewRun(run, false))
 	}
 	writeJSON(w, http.StatusOK, pageBody(items, total, pg, size))
+	return nil
 }
 
-func (s *server) getRun(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
+func (s *server) getRun(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
 	run, err := s.Scheduling.Store().GetRun(r.Context(), id)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewRun(run, true))
+	return nil
 }
 
 // runAssignments lists what a run proposed (for a draft, the only place its result lives).
-func (s *server) runAssignments(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
+func (s *server) runAssignments(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
 	if _, err := s.Scheduling.Store().GetRun(r.Context(), id); err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	as, err := s.Scheduling.Store().RunAssignments(r.Context(), id)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	if as == nil {
 		as = []schedule.Assignment{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": as, "total": len(as)})
+	return nil
 }
 
-func (s *server) validateSchedule(w http.ResponseWriter, r *http.Request) {
-	from, to, ok := dateRange(w, r, schedule.MaxRangeDays)
-	if !ok {
-		return
+func (s *server) validateSchedule(w http.ResponseWriter, r *http.Request) error {
+	from, to, err := dateRange(r, schedule.MaxRangeDays)
+	if err != nil {
+		return err
 	}
 	v, err := s.Scheduling.Validate(r.Context(), from, to)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, v)
+	return nil
 }
 
 // directory resolves the names the exports print: the given people and every template.
@@ -237,78 +233,73 @@ func liveAssignments(as []store.StoredAssignment) []schedule.Assignment {
 
 // exportCSV writes the live schedule of a range as CSV (cells that a spreadsheet would read as
 // formulas are defused).
-func (s *server) exportCSV(w http.ResponseWriter, r *http.Request) {
-	from, to, ok := dateRange(w, r, schedule.MaxRangeDays)
-	if !ok {
-		return
+func (s *server) exportCSV(w http.ResponseWriter, r *http.Request) error {
+	from, to, err := dateRange(r, schedule.MaxRangeDays)
+	if err != nil {
+		return err
 	}
 	as, err := s.Scheduling.Store().Schedule(r.Context(), from, to)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	people, _, err := s.Scheduling.Store().ListPeople(r.Context(), store.PersonFilter{})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	s.record(r, principal(r).ID, "schedule.export", fmt.Sprintf("schedule:%s..%s", from, to), map[string]any{"format": "csv", "rows": len(as)})
-	s.attachment(w, r, people, "text/csv; charset=utf-8", fmt.Sprintf("schedule-%s-%s.csv", from, to), func(buf io.Writer, dir schedule.Directory) error {
+	return s.attachment(w, r, people, "text/csv; charset=utf-8", fmt.Sprintf("schedule-%s-%s.csv", from, to), func(buf io.Writer, dir schedule.Directory) error {
 		return schedule.WriteCSV(buf, liveAssignments(as), dir)
 	})
 }
 
 // attachment writes what render makes with the names of people and templates as a download.
 // It renders into a buffer first, so a failure is still a JSON error and never half a file.
-func (s *server) attachment(w http.ResponseWriter, r *http.Request, people []store.PersonRecord, contentType, filename string, render func(io.Writer, schedule.Directory) error) {
+func (s *server) attachment(w http.ResponseWriter, r *http.Request, people []store.PersonRecord, contentType, filename string, render func(io.Writer, schedule.Directory) error) error {
 	dir, err := s.directory(r, people)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	var buf bytes.Buffer
 	if err := render(&buf, dir); err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="%s"`, filename))
 	_, _ = w.Write(buf.Bytes())
+	return nil
 }
 
 // calendar is one person's iCalendar feed (RFC 5545) of a range; without one, the academic
 // year of today.
-func (s *server) calendar(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
+func (s *server) calendar(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
-	from, to, ok := s.optionalRange(w, r)
-	if !ok {
-		return
+	from, to, err := s.optionalRange(r)
+	if err != nil {
+		return err
 	}
 	p, err := s.Scheduling.Store().GetPerson(r.Context(), id)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	as, _, err := s.Scheduling.Store().ListAssignments(r.Context(), store.AssignmentFilter{From: from, To: to, PersonID: id, Page: 1, Size: 2 * schedule.MaxRangeDays})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	// One person's feed needs only that person's name, not the whole program's.
-	s.attachment(w, r, []store.PersonRecord{p}, "text/calendar; charset=utf-8", "schedule.ics", func(buf io.Writer, dir schedule.Directory) error {
+	return s.attachment(w, r, []store.PersonRecord{p}, "text/calendar; charset=utf-8", "schedule.ics", func(buf io.Writer, dir schedule.Directory) error {
 		return schedule.WriteICal(buf, id, liveAssignments(as), dir, schedule.ICalOptions{Name: p.Name + " — schedule", Host: r.Host,
 			Location: s.Scheduling.Location(), Now: s.now()})
 	})
 }
 
 // blocks lists the academic blocks overlapping a range (default: the academic year of today).
-func (s *server) blocks(w http.ResponseWriter, r *http.Request) {
-	from, to, ok := s.optionalRange(w, r)
-	if !ok {
-		return
+func (s *server) blocks(w http.ResponseWriter, r *http.Request) error {
+	from, to, err := s.optionalRange(r)
+	if err != nil {
+		return err
 	}
 	items := []schedule.Block{}
 	for y := schedule.AcademicYearOf(from); y <= schedule.AcademicYearOf(to); y++ {
@@ -319,6 +310,7 @@ func (s *server) blocks(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+	return nil
 }
 
 // slotView is one half-day of the calendar.
@@ -330,10 +322,10 @@ type slotView struct {
 }
 
 // slots lists the half-day slots of a range (default: the academic year of today, 730 slots).
-func (s *server) slots(w http.ResponseWriter, r *http.Request) {
-	from, to, ok := s.optionalRange(w, r)
-	if !ok {
-		return
+func (s *server) slots(w http.ResponseWriter, r *http.Request) error {
+	from, to, err := s.optionalRange(r)
+	if err != nil {
+		return err
 	}
 	all := schedule.Slots(from, to)
 	items := make([]slotView, 0, len(all))
@@ -343,15 +335,16 @@ func (s *server) slots(w http.ResponseWriter, r *http.Request) {
 			IsWeekend: wd == time.Saturday || wd == time.Sunday})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+	return nil
 }
 
-func (s *server) optionalRange(w http.ResponseWriter, r *http.Request) (schedule.Date, schedule.Date, bool) {
+func (s *server) optionalRange(r *http.Request) (schedule.Date, schedule.Date, error) {
 	q := r.URL.Query()
 	if q.Get("start_date") == "" && q.Get("end_date") == "" {
 		y := schedule.AcademicYearOf(schedule.DateOf(s.now().In(s.Scheduling.Location())))
-		return y.First(), y.Last(), true
+		return y.First(), y.Last(), nil
 	}
-	return dateRange(w, r, schedule.MaxRangeDays)
+	return dateRange(r, schedule.MaxRangeDays)
 }
 
 func (s *server) now() time.Time {

@@ -91,28 +91,27 @@ func (b templateBody) apply(t *schedule.Template) string {
 	return ""
 }
 
-func (s *server) listTemplates(w http.ResponseWriter, r *http.Request) {
+func (s *server) listTemplates(w http.ResponseWriter, r *http.Request) error {
 	ts, err := s.Scheduling.Store().ListTemplates(r.Context())
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	items := make([]templateView, 0, len(ts))
 	for _, t := range ts {
 		items = append(items, viewTemplate(t))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
+	return nil
 }
 
-func (s *server) createTemplate(w http.ResponseWriter, r *http.Request) {
+func (s *server) createTemplate(w http.ResponseWriter, r *http.Request) error {
 	var b templateBody
-	if !decodeJSON(w, r, &b) {
-		return
+	if err := decodeJSON(r, &b); err != nil {
+		return err
 	}
 	var t schedule.Template
 	if msg := b.apply(&t); msg != "" {
-		Error(w, http.StatusUnprocessableEntity, msg)
-		return
+		return errStatus(http.StatusUnprocessableEntity, msg)
 	}
 	var out store.TemplateRecord
 	err := s.change(r, func(st *store.Store) (event, error) {
@@ -121,42 +120,40 @@ func (s *server) createTemplate(w http.ResponseWriter, r *http.Request) {
 		return event{"rotation_template.create", "rotation_template:" + out.ID, nil}, err
 	})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusCreated, viewTemplate(out))
+	return nil
 }
 
-func (s *server) getTemplate(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
+func (s *server) getTemplate(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
 	t, err := s.Scheduling.Store().GetTemplate(r.Context(), id)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewTemplate(t))
+	return nil
 }
 
-func (s *server) updateTemplate(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
+func (s *server) updateTemplate(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
 	var b templateBody
-	if !decodeJSON(w, r, &b) {
-		return
+	if err := decodeJSON(r, &b); err != nil {
+		return err
 	}
 	t, err := s.Scheduling.Store().GetTemplate(r.Context(), id)
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	if msg := b.apply(&t.Template); msg != "" {
-		Error(w, http.StatusUnprocessableEntity, msg)
-		return
+		return errStatus(http.StatusUnprocessableEntity, msg)
 	}
 	var out store.TemplateRecord
 	err = s.change(r, func(st *store.Store) (event, error) {
@@ -165,23 +162,23 @@ func (s *server) updateTemplate(w http.ResponseWriter, r *http.Request) {
 		return event{"rotation_template.update", "rotation_template:" + id, nil}, err
 	})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	writeJSON(w, http.StatusOK, viewTemplate(out))
+	return nil
 }
 
-func (s *server) deleteTemplate(w http.ResponseWriter, r *http.Request) {
-	id, ok := pathID(w, r)
-	if !ok {
-		return
+func (s *server) deleteTemplate(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
 	}
-	err := s.change(r, func(st *store.Store) (event, error) {
+	err = s.change(r, func(st *store.Store) (event, error) {
 		return event{"rotation_template.delete", "rotation_template:" + id, nil}, st.DeleteTemplate(r.Context(), id)
 	})
 	if err != nil {
-		s.schedFail(w, r, err)
-		return
+		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

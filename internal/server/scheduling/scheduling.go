@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rsched/rsched/internal/server/acgme"
+	"github.com/rsched/rsched/internal/server/clienterr"
 	"github.com/rsched/rsched/internal/server/crypto"
 	"github.com/rsched/rsched/internal/server/schedule"
 	"github.com/rsched/rsched/internal/server/store"
@@ -86,14 +87,11 @@ func (s *Service) Location() *time.Location { return s.cfg.Location }
 // Store is the service's store (the handlers' plain reads and writes go straight to it).
 func (s *Service) Store() *store.Store { return s.st }
 
-// InvalidError is a request that makes no sense on its own (422 with Reason).
-type InvalidError struct{ Reason string }
+// InvalidError is a request that makes no sense on its own (422 with Reason): the server's one
+// kind for refused content, shared with accounts.
+type InvalidError = clienterr.Invalid
 
-func (e *InvalidError) Error() string { return e.Reason }
-
-func invalidf(format string, args ...any) error {
-	return &InvalidError{Reason: fmt.Sprintf(format, args...)}
-}
+func invalidf(format string, args ...any) error { return clienterr.Invalidf(format, args...) }
 
 // GenerateRequest is the body of POST /schedule/generate.
 type GenerateRequest struct {
