@@ -1,6 +1,3 @@
-// Package version holds the build version, set at link time:
-//
-//	go build -ldflags "-X github.com/rsched/rsched/internal/version.Version=v0.1.0"
 package version
 
 // Version of this build; "dev" when not set by the linker.
