@@ -170,11 +170,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 		if err := exchange(tx); err != nil {
 			return err
 		}
-		if reused {
-			a.record("anonymous", "auth.refresh.reuse_detected", "session:"+sid, map[string]any{"session_revoked": revokeOn != ""})
-		} else if revokeOn != "" {
-			a.record("system", "auth.session.revoked", "session:"+sid, map[string]any{"reason": revokeOn})
-		}
+		recordRefreshRevocation(a, sid, reused, revokeOn)
 		return nil
 	})
 	if revokeOn != "" {
@@ -191,6 +187,17 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 		return nil, err
 	}
 	return &Session{SessionID: sid, AccessToken: access, AccessExpires: claims.ExpiresAt.Time, RefreshToken: refresh, User: u}, nil
+}
+
+// recordRefreshRevocation audits what a refresh found wrong, in its transaction: a reused token
+// (and whether that revoked the session), or a session revoked for idleness.
+func recordRefreshRevocation(a recorder, sid string, reused bool, revokeOn string) {
+	switch {
+	case reused:
+		a.record("anonymous", "auth.refresh.reuse_detected", "session:"+sid, map[string]any{"session_revoked": revokeOn != ""})
+	case revokeOn != "":
+		a.record("system", "auth.session.revoked", "session:"+sid, map[string]any{"reason": revokeOn})
+	}
 }
 
 // Logout ends the caller's session (its refresh token family) and revokes the access token

@@ -152,60 +152,91 @@ type jsonFrame struct {
 // decoder reports them with its own messages.
 func checkJSONText(body []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
-	var stack []jsonFrame
+	var walk jsonWalk
 	for {
 		tok, err := dec.Token()
-		if err != nil || len(stack) > maxJSONDepth {
+		if err != nil || len(walk.stack) > maxJSONDepth {
 			return nil
 		}
-		var top *jsonFrame
-		if len(stack) > 0 {
-			top = &stack[len(stack)-1]
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				f := jsonFrame{object: t == '{', wantKey: t == '{'}
-				if top != nil {
-					f.key = top.key
-				}
-				stack = append(stack, f)
-				continue
-			default: // '}' or ']': the value of the enclosing frame is complete
-				stack = stack[:len(stack)-1]
-			}
-		case string:
-			if top != nil && top.object && top.wantKey {
-				if strings.ContainsRune(t, 0) {
-					return badText("a field name holds a NUL character")
-				}
-				folded := foldKey(t)
-				if _, seen := top.keys[folded]; seen {
-					return duplicate("duplicate field %q in the request body: send each field once", clean(t, 60))
-				}
-				if top.keys == nil {
-					top.keys = map[string]struct{}{}
-				}
-				top.keys[folded] = struct{}{}
-				top.key, top.wantKey = t, false
-				continue
-			}
-			if strings.ContainsRune(t, 0) {
-				name := "value"
-				if top != nil && top.key != "" {
-					name = top.key
-				}
-				return badText("field %q must be text without NUL characters", clean(name, 60))
-			}
-		}
-		if len(stack) == 0 {
-			return nil // the first value is complete; trailing data is the decoder's to refuse
-		}
-		if top := &stack[len(stack)-1]; top.object {
-			top.wantKey = true
+		if done, err := walk.step(tok); done || err != nil {
+			return err
 		}
 	}
+}
+
+// jsonWalk is the open objects and arrays of checkJSONText's walk, innermost last.
+type jsonWalk struct{ stack []jsonFrame }
+
+func (w *jsonWalk) top() *jsonFrame {
+	if len(w.stack) == 0 {
+		return nil
+	}
+	return &w.stack[len(w.stack)-1]
+}
+
+// step takes one token; done once the first value is complete (trailing data is the decoder's
+// to refuse).
+func (w *jsonWalk) step(tok json.Token) (done bool, err error) {
+	top := w.top()
+	switch t := tok.(type) {
+	case json.Delim:
+		if t == '{' || t == '[' {
+			f := jsonFrame{object: t == '{', wantKey: t == '{'}
+			if top != nil {
+				f.key = top.key
+			}
+			w.stack = append(w.stack, f)
+			return false, nil
+		}
+		w.stack = w.stack[:len(w.stack)-1] // '}' or ']'
+	case string:
+		if top != nil && top.object && top.wantKey {
+			return false, top.addKey(t)
+		}
+		if strings.ContainsRune(t, 0) {
+			return false, nulValue(top)
+		}
+	}
+	return w.valueDone(), nil
+}
+
+// valueDone notes that a value ended: the enclosing object expects a key next. It says whether
+// that value was the top-level one.
+func (w *jsonWalk) valueDone() bool {
+	top := w.top()
+	if top == nil {
+		return true
+	}
+	if top.object {
+		top.wantKey = true
+	}
+	return false
+}
+
+// addKey takes key k of the object f: no NUL, and not seen before in f (case-folded).
+func (f *jsonFrame) addKey(k string) error {
+	if strings.ContainsRune(k, 0) {
+		return badText("a field name holds a NUL character")
+	}
+	folded := foldKey(k)
+	if _, seen := f.keys[folded]; seen {
+		return duplicate("duplicate field %q in the request body: send each field once", clean(k, 60))
+	}
+	if f.keys == nil {
+		f.keys = map[string]struct{}{}
+	}
+	f.keys[folded] = struct{}{}
+	f.key, f.wantKey = k, false
+	return nil
+}
+
+// nulValue refuses a string value holding a NUL, naming the field it belongs to (f's last key).
+func nulValue(f *jsonFrame) error {
+	name := "value"
+	if f != nil && f.key != "" {
+		name = f.key
+	}
+	return badText("field %q must be text without NUL characters", clean(name, 60))
 }
 
 // foldKey maps a key to one representative of its case-folding class (the smallest rune of each

@@ -68,6 +68,37 @@ func validIdempotencyKey(k string) bool {
 	return true
 }
 
+// runAudit writes a run's schedule.generate entry in the transaction that records the run's
+// outcome (store.RunResult.Record); the entry reaches the stream once that committed, which a
+// finished run (success, partial, failed) says.
+type runAudit struct {
+	s     *server
+	r     *http.Request
+	draft bool
+	entry *audit.Entry
+}
+
+func (a *runAudit) record(ctx context.Context, tx pgx.Tx, runID, status string) error {
+	details := map[string]any{"status": status}
+	if status != store.RunFailed {
+		details["draft"] = a.draft
+	}
+	c := a.s.client(a.r)
+	e, err := a.s.Audit.AppendTx(ctx, tx, audit.Event{Actor: principal(a.r).ID, Action: "schedule.generate", Target: "schedule_run:" + runID,
+		IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID, Details: details})
+	if a.entry = nil; err == nil {
+		a.entry = &e
+	}
+	return err
+}
+
+// stream sends the committed entry to the audit stream.
+func (a *runAudit) stream() {
+	if a.entry != nil {
+		a.s.Audit.Stream(*a.entry)
+	}
+}
+
 // generate runs the solver over a date range: 200 with a compliant schedule, 207 with the
 // violations when the budget ended before one was found, 409 for an overlapping run, a key
 // still running or data changed meanwhile, 422 for impossible input. With an Idempotency-Key,
@@ -90,26 +121,11 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request) error {
 		budget = 10 * time.Minute
 	}
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(budget + 2*time.Minute))
-	// The run's audit entry is written in the transaction that records its outcome; it reaches
-	// the stream once that committed, which a finished run (success, partial, failed) says.
-	var entry *audit.Entry
-	record := func(ctx context.Context, tx pgx.Tx, runID, status string) error {
-		details := map[string]any{"status": status}
-		if status != store.RunFailed {
-			details["draft"] = req.Draft
-		}
-		c := s.client(r)
-		e, err := s.Audit.AppendTx(ctx, tx, audit.Event{Actor: p.ID, Action: "schedule.generate", Target: "schedule_run:" + runID,
-			IP: c.IP, UserAgent: c.UserAgent, RequestID: c.RequestID, Details: details})
-		if entry = nil; err == nil {
-			entry = &e
-		}
-		return err
-	}
-	out, err := s.Scheduling.Generate(r.Context(), req, key, p.ID, record)
+	ra := &runAudit{s: s, r: r, draft: req.Draft}
+	out, err := s.Scheduling.Generate(r.Context(), req, key, p.ID, ra.record)
 	var failed *scheduling.RunError
-	if entry != nil && (errors.As(err, &failed) || (err == nil && !out.Replayed)) {
-		s.Audit.Stream(*entry)
+	if errors.As(err, &failed) || (err == nil && !out.Replayed) {
+		ra.stream()
 	}
 	switch {
 	case errors.As(err, &failed):
