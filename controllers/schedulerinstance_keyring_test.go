@@ -10,21 +10,26 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
-// An instance whose keyring Secret disappears after it ran does not write a new one (every
-// token and encrypted field would become invalid): it waits and says so, naming the Secret, in
-// Ready (reason KeyringMissing, not a rollout's DeploymentUnavailable) and in a Warning event;
-// its KeyRotationPolicy does not claim the instance will create it.
+// An instance whose keyring Secret disappears after it ran (its two replicas ready) does not
+// write a new one (every token and encrypted field would become invalid): it waits and says so,
+// naming the Secret, in Ready (reason KeyringMissing, not a rollout's DeploymentUnavailable) and
+// in a Warning event; its KeyRotationPolicy does not claim the instance will create it.
 func TestALostKeyringIsReportedAsSuchAndNotRecreated(t *testing.T) {
+	testenv.StartWorkloads(t, kube)
 	ns := namespace(t, nil)
 	startOperator(t)
 	userSecret(t, ns, "lost-db-source", map[string]string{"url": dbURL})
-	si := instance(ns, "lost", nil)
+	si := instance(ns, "lost", func(si *rschedv1.SchedulerInstance) { si.Spec.Replicas = ptr.To[int32](2) })
 	create(t, si)
+	if got := waitConditionWithin(t, si, rschedv1.ConditionReady, metav1.ConditionTrue, rschedv1.ReasonAvailable, 90*time.Second); got.Status.ReplicaSummary != "2/2" {
+		t.Fatalf("setup: replicas %s", got.Status.ReplicaSummary)
+	}
 	krp := &rschedv1.KeyRotationPolicy{ObjectMeta: metav1.ObjectMeta{Name: "lost-keys", Namespace: ns}, Spec: rschedv1.KeyRotationPolicySpec{
 		TargetRef: rschedv1.LocalObjectReference{Name: "lost"},
 		Keys:      bootstrapKeys,
