@@ -65,7 +65,7 @@ func scanUser(row pgx.Row, extra ...any) (User, error) {
 // Login checks a username and password. The order matters: a locked name is refused before any
 // hashing (the lock answers the same for names with and without an account); an unknown name
 // costs the same hashing time as a known one; the account's state (inactive, locked by an
-// administrator) is told only to a caller who gave the right password.
+// administrator) is told only to a caller who gave the right password (classifyLogin).
 func (s *Service) Login(ctx context.Context, username, password string, c Client) (*LoginResult, error) {
 	nh := nameHash(username)
 	if err := s.checkLock(ctx, nh); err != nil {
@@ -74,74 +74,95 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 	var hash string
 	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users
 		WHERE lower(username) = lower($1) AND deleted_at IS NULL`, username), &hash)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		_ = s.hasher.VerifyUnknown(password)
-		return nil, s.loginFailed(ctx, nh, "", c)
-	case err != nil:
+	found := !errors.Is(err, pgx.ErrNoRows)
+	if err != nil && found {
 		return nil, fmt.Errorf("accounts: login: %w", err)
 	}
-	needsRehash, err := s.hasher.Verify(password, hash)
-	if err != nil {
-		if !errors.Is(err, auth.ErrPasswordMismatch) {
-			s.log.Error("stored password hash unusable", "user", u.ID, "error", err)
-		}
-		return nil, s.loginFailed(ctx, nh, u.ID, c)
-	}
-	// With a second factor the failures are cleared only once it is passed too: otherwise the
-	// password alone would reset the count of wrong codes, and codes could be guessed forever.
-	if !u.MFAEnabled {
+	passwordOK, needsRehash := s.verifyPassword(found, u.ID, hash, password)
+	d := classifyLogin(found, u, passwordOK)
+	if d.clearFailures {
 		if err := s.clearFailures(ctx, nh); err != nil {
 			return nil, err
 		}
 	}
-	// Refusals change nothing: audited on their own, like failures.
-	switch {
-	case !u.IsActive:
+	switch d.outcome {
+	case loginUnknownUser, loginWrongPassword:
+		return nil, s.loginFailed(ctx, nh, u.ID, c)
+	case loginInactive:
+		// Refusals change nothing: audited on their own, like failures.
 		s.record(ctx, c, u.ID, "auth.login.refused", userTarget(u.ID), map[string]any{"reason": "inactive"})
 		return nil, ErrInactive
-	case u.IsLocked:
+	case loginAdminLocked:
 		s.record(ctx, c, u.ID, "auth.login.refused", userTarget(u.ID), map[string]any{"reason": "locked_by_admin"})
 		return nil, ErrAdminLocked
 	}
 	if needsRehash {
-		if fresh, err := s.hasher.Hash(password); err == nil {
-			err := s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-				if _, err := tx.Exec(ctx, "UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3", u.ID, fresh, hash); err != nil {
-					return err
-				}
-				a.record(u.ID, "auth.password.rehashed", userTarget(u.ID), nil)
-				return nil
-			})
-			if err != nil {
-				// The sign-in goes on with the old hash, which still verifies.
-				s.log.Warn("password rehash not stored", "user", u.ID, "error", err)
-			}
-		}
+		s.rehash(ctx, u.ID, hash, password, c)
 	}
-	if u.MFAEnabled {
-		tok, th, err := randomToken()
-		if err != nil {
-			return nil, err
-		}
-		err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-			if _, err := tx.Exec(ctx, "INSERT INTO mfa_challenges (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
-				th, u.ID, s.now().Add(mfaChallengeTTL)); err != nil {
-				return err
-			}
-			a.record(u.ID, "auth.login.mfa_challenged", userTarget(u.ID), nil)
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("accounts: login: %w", err)
-		}
-		return &LoginResult{MFAToken: tok, MFAExpiresIn: mfaChallengeTTL}, nil
+	if d.outcome == loginMFAChallenge {
+		return s.challengeMFA(ctx, u.ID, c)
 	}
 	sess, err := s.startSession(ctx, u, c, nil)
 	if err != nil {
 		return nil, err
 	}
 	return &LoginResult{Session: sess}, nil
+}
+
+// verifyPassword checks password against the account's hash; for an unknown account (found
+// false) it spends the same hashing time and fails.
+func (s *Service) verifyPassword(found bool, userID, hash, password string) (ok, needsRehash bool) {
+	if !found {
+		_ = s.hasher.VerifyUnknown(password)
+		return false, false
+	}
+	needsRehash, err := s.hasher.Verify(password, hash)
+	if err != nil {
+		if !errors.Is(err, auth.ErrPasswordMismatch) {
+			s.log.Error("stored password hash unusable", "user", userID, "error", err)
+		}
+		return false, false
+	}
+	return true, needsRehash
+}
+
+// rehash stores password under the current hashing parameters, if the stored hash is still old.
+// It is best effort: the sign-in goes on with the old hash, which still verifies.
+func (s *Service) rehash(ctx context.Context, userID, old, password string, c Client) {
+	fresh, err := s.hasher.Hash(password)
+	if err != nil {
+		return
+	}
+	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
+		if _, err := tx.Exec(ctx, "UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3", userID, fresh, old); err != nil {
+			return err
+		}
+		a.record(userID, "auth.password.rehashed", userTarget(userID), nil)
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("password rehash not stored", "user", userID, "error", err)
+	}
+}
+
+// challengeMFA hands out a second-factor challenge for the user, who gave the right password.
+func (s *Service) challengeMFA(ctx context.Context, userID string, c Client) (*LoginResult, error) {
+	tok, th, err := randomToken()
+	if err != nil {
+		return nil, err
+	}
+	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO mfa_challenges (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
+			th, userID, s.now().Add(mfaChallengeTTL)); err != nil {
+			return err
+		}
+		a.record(userID, "auth.login.mfa_challenged", userTarget(userID), nil)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accounts: login: %w", err)
+	}
+	return &LoginResult{MFAToken: tok, MFAExpiresIn: mfaChallengeTTL}, nil
 }
 
 // loginFailed counts a failure against the name and returns the error for the caller: the
@@ -181,8 +202,8 @@ func (s *Service) checkLock(ctx context.Context, nh []byte) error {
 	if err != nil {
 		return fmt.Errorf("accounts: reading lockout: %w", err)
 	}
-	if now := s.now(); until != nil && until.After(now) {
-		return &LockedError{RetryAfter: until.Sub(now)}
+	if l := lockedOut(until, s.now()); l != nil {
+		return l
 	}
 	return nil
 }
@@ -190,9 +211,9 @@ func (s *Service) checkLock(ctx context.Context, nh []byte) error {
 // lockoutMemory is how long past lockouts keep counting towards the next one's length.
 const lockoutMemory = 24 * time.Hour
 
-// recordFailure counts one failure for a name and locks it after MaxFailedAttempts, for
-// LockoutDuration × 2^(earlier lockouts within lockoutMemory), at most MaxLockout. The row is
-// locked while it is read and written, so replicas counting at once never lose a failure.
+// recordFailure counts one failure for a name (countFailure) and returns the lockout it is
+// under, if any. The row is locked while it is read and written, so replicas counting at once
+// never lose a failure.
 func (s *Service) recordFailure(ctx context.Context, nh []byte) (*LockedError, error) {
 	var locked *LockedError
 	now := s.now()
@@ -200,36 +221,18 @@ func (s *Service) recordFailure(ctx context.Context, nh []byte) (*LockedError, e
 		if _, err := tx.Exec(ctx, `INSERT INTO login_failures (name_hash, updated_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, nh, now); err != nil {
 			return err
 		}
-		var failures, lockouts int
-		var updated time.Time
-		var lockedUntil *time.Time
+		var row failureRow
 		if err := tx.QueryRow(ctx, "SELECT failures, lockouts, updated_at, locked_until FROM login_failures WHERE name_hash = $1 FOR UPDATE", nh).
-			Scan(&failures, &lockouts, &updated, &lockedUntil); err != nil {
+			Scan(&row.failures, &row.lockouts, &row.updatedAt, &row.lockedUntil); err != nil {
 			return err
 		}
-		if lockedUntil != nil && lockedUntil.After(now) {
-			// A request that passed checkLock before this lock began and failed meanwhile: the
-			// lock stands as it is (never shortened or lifted by a late failure).
-			locked = &LockedError{RetryAfter: lockedUntil.Sub(now)}
+		d := countFailure(row, now, s.cfg)
+		locked = d.locked
+		if d.outcome == failureLockStands {
 			return nil
 		}
-		if now.Sub(updated) > lockoutMemory {
-			failures, lockouts = 0, 0
-		}
-		failures++
-		var until *time.Time
-		if failures >= s.cfg.MaxFailedAttempts {
-			d := s.cfg.LockoutDuration
-			for i := 0; i < lockouts && d < s.cfg.MaxLockout; i++ {
-				d *= 2
-			}
-			d = min(d, s.cfg.MaxLockout)
-			t := now.Add(d)
-			until, failures, lockouts = &t, 0, lockouts+1
-			locked = &LockedError{RetryAfter: d}
-		}
 		_, err := tx.Exec(ctx, "UPDATE login_failures SET failures = $2, lockouts = $3, locked_until = $4, updated_at = $5 WHERE name_hash = $1",
-			nh, failures, lockouts, until, now)
+			nh, d.next.failures, d.next.lockouts, d.next.lockedUntil, d.next.updatedAt)
 		return err
 	})
 	return locked, err
@@ -237,81 +240,95 @@ func (s *Service) recordFailure(ctx context.Context, nh []byte) (*LockedError, e
 
 // VerifyMFA completes a sign-in with a TOTP code or a recovery code. Codes are checked under a
 // row lock on the user, so the same code presented twice at once, even to two replicas, succeeds
-// at most once. Failures count towards the account's lockout as password failures do.
+// at most once. Failures count towards the account's lockout as password failures do. The facts
+// are loaded, classified (classifyMFA) and the challenge written in one transaction; the failure
+// count and its audit, or the session, follow.
 func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, recoveryCode string, c Client) (*Session, error) {
 	th := hashToken(mfaToken)
-	var u User
-	var ok bool
-	var usedRecovery bool
-	var locked error
 	now := s.now()
+	var f mfaFacts
+	var outcome mfaOutcome
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var userID uuid.UUID
-		var expires time.Time
-		var attempts int
-		err := tx.QueryRow(ctx, "SELECT user_id, expires_at, attempts FROM mfa_challenges WHERE token_hash = $1 FOR UPDATE", th).
-			Scan(&userID, &expires, &attempts)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+		var err error
+		if f, err = s.gatherMFA(ctx, tx, th, code, recoveryCode, now); err != nil {
 			return err
 		}
-		if !expires.After(now) || attempts >= maxMFAAttempts {
-			_, err := tx.Exec(ctx, "DELETE FROM mfa_challenges WHERE token_hash = $1", th)
-			return err
-		}
-		var sealed *string
-		var lastStep int64
-		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+`, totp_secret, totp_last_step FROM users
-			WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, userID), &sealed, &lastStep)
-		if errors.Is(err, pgx.ErrNoRows) {
-			u = User{} // deleted since the password step: the challenge simply fails
-			_, err = tx.Exec(ctx, "DELETE FROM mfa_challenges WHERE token_hash = $1", th)
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		if lockErr := s.checkLock(ctx, nameHash(u.Username)); lockErr != nil {
-			locked = lockErr
-			return nil
-		}
-		if u.MFAEnabled && sealed != nil {
-			ok, usedRecovery, err = s.checkSecondFactor(ctx, tx, u.ID, *sealed, lastStep, code, recoveryCode)
-			if err != nil {
-				return err
-			}
-		}
-		if ok {
-			_, err = tx.Exec(ctx, "DELETE FROM mfa_challenges WHERE token_hash = $1", th)
-		} else {
-			_, err = tx.Exec(ctx, "UPDATE mfa_challenges SET attempts = attempts + 1 WHERE token_hash = $1", th)
-		}
-		return err
+		outcome = classifyMFA(f, now)
+		return writeChallenge(ctx, tx, th, outcome.challengeWrite())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("accounts: mfa: %w", err)
 	}
-	if locked != nil {
-		return nil, locked
-	}
-	if !ok {
-		if u.ID != "" {
-			if locked, err := s.recordFailure(ctx, nameHash(u.Username)); err == nil && locked != nil {
-				s.record(ctx, c, "anonymous", "auth.lockout.started", userTarget(u.ID), map[string]any{"seconds": int(locked.RetryAfter.Seconds())})
-			}
-			s.record(ctx, c, "anonymous", "auth.mfa.failed", userTarget(u.ID), nil)
+	switch outcome {
+	case mfaLockedOut:
+		return nil, f.lockout
+	case mfaWrongCode:
+		if locked, err := s.recordFailure(ctx, nameHash(f.user.Username)); err == nil && locked != nil {
+			s.record(ctx, c, "anonymous", "auth.lockout.started", userTarget(f.user.ID), map[string]any{"seconds": int(locked.RetryAfter.Seconds())})
 		}
+		s.record(ctx, c, "anonymous", "auth.mfa.failed", userTarget(f.user.ID), nil)
+		return nil, ErrInvalidMFA
+	case mfaOK:
+	default:
 		return nil, ErrInvalidMFA
 	}
-	if !u.IsActive || u.IsLocked {
-		return nil, ErrInvalidMFA
-	}
-	if err := s.clearFailures(ctx, nameHash(u.Username)); err != nil {
+	if err := s.clearFailures(ctx, nameHash(f.user.Username)); err != nil {
 		return nil, err
 	}
-	return s.startSession(ctx, u, c, map[string]any{"mfa": true, "used_backup_code": usedRecovery})
+	return s.startSession(ctx, f.user, c, map[string]any{"mfa": true, "used_backup_code": f.ofRecovery})
+}
+
+// gatherMFA loads the facts of a second step in tx, in classifyMFA's order, stopping at the
+// first that decides; the code is checked last, under the user's row lock, and consumed if it
+// is right.
+func (s *Service) gatherMFA(ctx context.Context, tx pgx.Tx, th []byte, code, recoveryCode string, now time.Time) (mfaFacts, error) {
+	var f mfaFacts
+	var userID uuid.UUID
+	ch := &f.challenge
+	err := tx.QueryRow(ctx, "SELECT user_id, expires_at, attempts FROM mfa_challenges WHERE token_hash = $1 FOR UPDATE", th).
+		Scan(&userID, &ch.expiresAt, &ch.attempts)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return f, nil
+	}
+	if err != nil {
+		return f, err
+	}
+	ch.found, ch.userID = true, userID.String()
+	if !ch.live(now) {
+		return f, nil
+	}
+	var sealed *string
+	var lastStep int64
+	f.user, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+`, totp_secret, totp_last_step FROM users
+		WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, userID), &sealed, &lastStep)
+	if f.userFound = !errors.Is(err, pgx.ErrNoRows); !f.userFound {
+		return f, nil // deleted since the password step: the challenge simply fails
+	}
+	if err != nil {
+		return f, err
+	}
+	if err := s.checkLock(ctx, nameHash(f.user.Username)); err != nil {
+		if !errors.As(err, &f.lockout) {
+			return f, err
+		}
+		return f, nil
+	}
+	if f.user.MFAEnabled && sealed != nil {
+		f.codeOK, f.ofRecovery, err = s.checkSecondFactor(ctx, tx, f.user.ID, *sealed, lastStep, code, recoveryCode)
+	}
+	return f, err
+}
+
+// writeChallenge applies w to challenge th.
+func writeChallenge(ctx context.Context, tx pgx.Tx, th []byte, w challengeWrite) error {
+	var err error
+	switch w {
+	case challengeDeleted:
+		_, err = tx.Exec(ctx, "DELETE FROM mfa_challenges WHERE token_hash = $1", th)
+	case challengeAttemptCounted:
+		_, err = tx.Exec(ctx, "UPDATE mfa_challenges SET attempts = attempts + 1 WHERE token_hash = $1", th)
+	}
+	return err
 }
 
 // checkSecondFactor verifies code (TOTP) or recoveryCode for user id inside tx, which holds the

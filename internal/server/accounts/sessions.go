@@ -93,110 +93,122 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 
 // Refresh exchanges a refresh token for a new access token and a new refresh token. Each refresh
 // token works once: presenting one that was already exchanged means it was copied, so the whole
-// session (every token descending from that sign-in) is revoked and the event audited.
+// session (every token descending from that sign-in) is revoked and the event audited. It loads
+// the token and its session under row locks, classifies them (classifyRefresh), writes what the
+// outcome calls for and audits it, all in one transaction.
 func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*Session, error) {
 	if len(refreshToken) == 0 || len(refreshToken) > 128 {
 		return nil, ErrInvalidRefresh
 	}
 	rh := hashToken(refreshToken)
 	now := s.now()
-	var (
-		u        User
-		sid      string
-		reused   bool
-		outcome  error
-		refresh  string
-		revokeOn string
-		owner    string
-	)
-	// classify and write; the audit events of a revocation or a detected reuse are recorded in
-	// the same transaction below.
-	exchange := func(tx pgx.Tx) error {
-		var sessionID, userID uuid.UUID
-		var usedAt, revokedAt *time.Time
-		var expires, lastUsed time.Time
-		err := tx.QueryRow(ctx, `SELECT r.session_id, r.used_at, s.user_id, s.revoked_at, s.expires_at, s.last_used_at
-			FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
-			WHERE r.token_hash = $1 FOR UPDATE OF r, s`, rh).Scan(&sessionID, &usedAt, &userID, &revokedAt, &expires, &lastUsed)
-		if errors.Is(err, pgx.ErrNoRows) {
-			outcome = ErrInvalidRefresh
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		sid, owner = sessionID.String(), userID.String()
-		switch {
-		case usedAt != nil:
-			reused, outcome = true, ErrInvalidRefresh
-			if revokedAt == nil {
-				revokeOn = "refresh_token_reuse"
-			}
-		case revokedAt != nil || !expires.After(now):
-			outcome = ErrInvalidRefresh
-		case now.Sub(lastUsed) > s.cfg.IdleTimeout:
-			outcome, revokeOn = ErrInvalidRefresh, "idle_timeout"
-		}
-		if revokeOn != "" {
-			_, err := tx.Exec(ctx, "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE id = $1", sessionID, now, revokeOn)
-			return err
-		}
-		if outcome != nil {
-			return nil
-		}
-		u, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND deleted_at IS NULL`, userID))
-		if errors.Is(err, pgx.ErrNoRows) || (err == nil && (!u.IsActive || u.IsLocked)) {
-			outcome = ErrInvalidRefresh
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		var nh []byte
-		refresh, nh, err = randomToken()
-		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1", rh, now); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)", nh, sessionID, now); err != nil {
-			return err
-		}
-		_, err = tx.Exec(ctx, "UPDATE sessions SET last_used_at = $2 WHERE id = $1", sessionID, now)
-		return err
-	}
+	var ex refreshExchange
 	err := s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-		if err := exchange(tx); err != nil {
+		var err error
+		if ex, err = s.exchangeRefresh(ctx, tx, rh, now); err != nil {
 			return err
 		}
-		recordRefreshRevocation(a, sid, reused, revokeOn)
+		recordRefreshRevocation(a, ex.token.sessionID, ex.outcome)
 		return nil
 	})
-	if revokeOn != "" {
-		s.invalidate(owner)
+	if ex.outcome.revokeReason() != "" {
+		s.invalidate(ex.token.userID)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("accounts: refresh: %w", err)
 	}
-	if outcome != nil {
-		return nil, outcome
+	if ex.outcome != refreshOK {
+		return nil, ErrInvalidRefresh
 	}
-	access, claims, err := s.tokens.IssueAccess(u.ID, sid)
+	access, claims, err := s.tokens.IssueAccess(ex.user.ID, ex.token.sessionID)
 	if err != nil {
 		return nil, err
 	}
-	return &Session{SessionID: sid, AccessToken: access, AccessExpires: claims.ExpiresAt.Time, RefreshToken: refresh, User: u}, nil
+	return &Session{SessionID: ex.token.sessionID, AccessToken: access, AccessExpires: claims.ExpiresAt.Time,
+		RefreshToken: ex.refresh, User: ex.user}, nil
+}
+
+// refreshExchange is what one refresh found and did.
+type refreshExchange struct {
+	token   refreshRow
+	outcome refreshOutcome
+	user    User   // the session's user, for refreshOK
+	refresh string // the new refresh token, for refreshOK
+}
+
+// exchangeRefresh loads the refresh token rh and its session, classifies them and writes what
+// the outcome calls for, in tx: a revocation, or the exchange of rh for a new token.
+func (s *Service) exchangeRefresh(ctx context.Context, tx pgx.Tx, rh []byte, now time.Time) (refreshExchange, error) {
+	var ex refreshExchange
+	tok, sess, err := loadRefresh(ctx, tx, rh)
+	if err != nil {
+		return ex, err
+	}
+	ex.token = tok
+	ex.outcome = classifyRefresh(tok, sess, now, s.cfg.IdleTimeout)
+	if reason := ex.outcome.revokeReason(); reason != "" {
+		_, err := tx.Exec(ctx, "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE id = $1", tok.sessionID, now, reason)
+		return ex, err
+	}
+	if ex.outcome != refreshOK {
+		return ex, nil
+	}
+	u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND deleted_at IS NULL`, tok.userID))
+	found := !errors.Is(err, pgx.ErrNoRows)
+	if err != nil && found {
+		return ex, err
+	}
+	if ex.outcome = classifyRefreshUser(found, u); ex.outcome != refreshOK {
+		return ex, nil
+	}
+	ex.user = u
+	var nh []byte
+	if ex.refresh, nh, err = randomToken(); err != nil {
+		return ex, err
+	}
+	return ex, rotateRefresh(ctx, tx, rh, nh, tok.sessionID, now)
+}
+
+// loadRefresh reads refresh token rh and its session, both locked for update; a zero refreshRow
+// (found false) is an unknown token.
+func loadRefresh(ctx context.Context, tx pgx.Tx, rh []byte) (refreshRow, sessionRow, error) {
+	var sessionID, userID uuid.UUID
+	var tok refreshRow
+	var sess sessionRow
+	err := tx.QueryRow(ctx, `SELECT r.session_id, r.used_at, s.user_id, s.revoked_at, s.expires_at, s.last_used_at
+		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
+		WHERE r.token_hash = $1 FOR UPDATE OF r, s`, rh).Scan(&sessionID, &tok.usedAt, &userID, &sess.revokedAt, &sess.expiresAt, &sess.lastUsedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return refreshRow{}, sessionRow{}, nil
+	}
+	if err != nil {
+		return refreshRow{}, sessionRow{}, err
+	}
+	tok.found, tok.sessionID, tok.userID = true, sessionID.String(), userID.String()
+	return tok, sess, nil
+}
+
+// rotateRefresh marks refresh token rh used, issues its successor nh in the same session and
+// notes the session's use.
+func rotateRefresh(ctx context.Context, tx pgx.Tx, rh, nh []byte, sessionID string, now time.Time) error {
+	if _, err := tx.Exec(ctx, "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1", rh, now); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)", nh, sessionID, now); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, "UPDATE sessions SET last_used_at = $2 WHERE id = $1", sessionID, now)
+	return err
 }
 
 // recordRefreshRevocation audits what a refresh found wrong, in its transaction: a reused token
 // (and whether that revoked the session), or a session revoked for idleness.
-func recordRefreshRevocation(a recorder, sid string, reused bool, revokeOn string) {
-	switch {
-	case reused:
-		a.record("anonymous", "auth.refresh.reuse_detected", "session:"+sid, map[string]any{"session_revoked": revokeOn != ""})
-	case revokeOn != "":
-		a.record("system", "auth.session.revoked", "session:"+sid, map[string]any{"reason": revokeOn})
+func recordRefreshRevocation(a recorder, sid string, o refreshOutcome) {
+	switch o {
+	case refreshReuse, refreshReuseRevoked:
+		a.record("anonymous", "auth.refresh.reuse_detected", "session:"+sid, map[string]any{"session_revoked": o.revokeReason() != ""})
+	case refreshIdle:
+		a.record("system", "auth.session.revoked", "session:"+sid, map[string]any{"reason": o.revokeReason()})
 	}
 }
 

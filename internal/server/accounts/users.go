@@ -65,14 +65,15 @@ const bootstrapLock int64 = 0x72736368656402
 // role it asked for (the bootstrap); afterwards only an administrator may create users. caller
 // is nil for an unauthenticated request. temporary is the generated password when none was given.
 func (s *Service) Register(ctx context.Context, caller *Principal, n NewUser, c Client) (u User, temporary string, err error) {
-	if caller == nil || caller.Role != rbac.Admin {
+	byAdmin := caller != nil && caller.Role == rbac.Admin
+	if !byAdmin {
 		// Who may register is decided before what they sent is examined (the transaction below
-		// decides again, under the bootstrap lock).
+		// decides again, under the bootstrap lock). An administrator needs no look.
 		var exists bool
 		if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&exists); err != nil {
 			return User{}, "", fmt.Errorf("accounts: register: %w", err)
 		}
-		if exists {
+		if classifyRegistration(false, exists) == registerRefused {
 			return User{}, "", ErrAdminRequired
 		}
 	}
@@ -81,16 +82,18 @@ func (s *Service) Register(ctx context.Context, caller *Principal, n NewUser, c 
 		return User{}, "", err
 	}
 	mustChange := false
-	if n.Password == "" {
-		if caller == nil {
-			return User{}, "", &InvalidError{Reason: "password is required"}
-		}
+	switch classifyInitialPassword(n.Password, caller != nil) {
+	case passwordMissing:
+		return User{}, "", &InvalidError{Reason: "password is required"}
+	case passwordGenerated:
 		if n.Password, err = temporaryPassword(); err != nil {
 			return User{}, "", err
 		}
 		temporary, mustChange = n.Password, true
-	} else if err := s.cfg.Policy.Check(n.Password, n.Username, n.Email); err != nil {
-		return User{}, "", err
+	case passwordGiven:
+		if err := s.cfg.Policy.Check(n.Password, n.Username, n.Email); err != nil {
+			return User{}, "", err
+		}
 	}
 	// Hash before taking the lock: it is the slow part.
 	hash, err := s.hasher.Hash(n.Password)
@@ -110,9 +113,10 @@ func (s *Service) Register(ctx context.Context, caller *Principal, n NewUser, c 
 		if err := tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM users)").Scan(&first); err != nil {
 			return err
 		}
-		if first {
+		switch classifyRegistration(byAdmin, !first) {
+		case registerBootstrap:
 			n.Role = rbac.Admin
-		} else if caller == nil || caller.Role != rbac.Admin {
+		case registerRefused:
 			return ErrAdminRequired
 		}
 		u, err = scanUser(tx.QueryRow(ctx, `INSERT INTO users (id, username, email, role, password_hash, password_changed_at, must_change_password, created_at, updated_at)
@@ -420,62 +424,35 @@ func (s *Service) UnlockUser(ctx context.Context, caller *Principal, id string, 
 }
 
 // ChangePassword sets the caller's new password after checking the current one, the policy and
-// the history, and ends every other session of the user.
+// the history (classifyPasswordChange), and ends every other session of the user.
 func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, next string, c Client) error {
-	var hash string
 	if err := s.checkLock(ctx, nameHash(p.Username)); err != nil {
 		return err
 	}
-	if err := s.pool.QueryRow(ctx, "SELECT password_hash FROM users WHERE id = $1", p.ID).Scan(&hash); err != nil {
+	f, err := s.gatherPasswordChange(ctx, p, current, next)
+	if err != nil {
 		return fmt.Errorf("accounts: change password: %w", err)
 	}
-	if _, err := s.hasher.Verify(current, hash); err != nil {
+	switch classifyPasswordChange(f) {
+	case passwordWrongCurrent:
 		if locked, ferr := s.recordFailure(ctx, nameHash(p.Username)); ferr == nil && locked != nil {
 			s.record(ctx, c, p.ID, "auth.lockout.started", userTarget(p.ID), map[string]any{"seconds": int(locked.RetryAfter.Seconds())})
 		}
 		s.record(ctx, c, p.ID, "auth.password.change_failed", userTarget(p.ID), nil)
 		return &InvalidError{Reason: "current password is incorrect", BadRequest: true}
-	}
-	if err := s.cfg.Policy.Check(next, p.Username, p.Email); err != nil {
-		return err
-	}
-	rows, err := s.pool.Query(ctx, "SELECT password_hash FROM password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2", p.ID, max(s.cfg.Policy.HistorySize, 1))
-	if err != nil {
-		return fmt.Errorf("accounts: change password: %w", err)
-	}
-	previous, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fmt.Errorf("accounts: change password: %w", err)
-	}
-	if _, err := s.hasher.Verify(next, hash); err == nil {
+	case passwordRejectedByPolicy:
+		return f.policy
+	case passwordSameAsCurrent:
 		return &auth.PolicyError{Problems: []string{"the new password must differ from the current one"}}
-	}
-	if err := s.cfg.Policy.CheckHistory(s.hasher, next, previous); err != nil {
-		return err
+	case passwordReused:
+		return f.history
 	}
 	fresh, err := s.hasher.Hash(next)
 	if err != nil {
 		return err
 	}
 	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-		now := s.now()
-		if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2, password_changed_at = $3, must_change_password = false,
-			updated_at = $3 WHERE id = $1`, p.ID, fresh, now); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)", p.ID, fresh, now); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM password_history WHERE user_id = $1 AND created_at < (
-			SELECT min(created_at) FROM (SELECT created_at FROM password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2) AS keep)`,
-			p.ID, max(s.cfg.Policy.HistorySize, 1)); err != nil {
-			return err
-		}
-		// A password step completed with the old password must not finish with its second factor.
-		if _, err := tx.Exec(ctx, "DELETE FROM mfa_challenges WHERE user_id = $1", p.ID); err != nil {
-			return err
-		}
-		revoked, err := revokeSessions(ctx, tx, p.ID, p.SessionID, "password_changed", now)
+		revoked, err := s.storePassword(ctx, tx, p, fresh)
 		if err != nil {
 			return err
 		}
@@ -487,4 +464,59 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 		return fmt.Errorf("accounts: change password: %w", err)
 	}
 	return nil
+}
+
+// gatherPasswordChange loads and checks the facts of a password change in
+// classifyPasswordChange's order, stopping at the first that refuses.
+func (s *Service) gatherPasswordChange(ctx context.Context, p *Principal, current, next string) (passwordChangeFacts, error) {
+	var f passwordChangeFacts
+	var hash string
+	if err := s.pool.QueryRow(ctx, "SELECT password_hash FROM users WHERE id = $1", p.ID).Scan(&hash); err != nil {
+		return f, err
+	}
+	if _, err := s.hasher.Verify(current, hash); err != nil {
+		return f, nil
+	}
+	f.currentOK = true
+	if f.policy = s.cfg.Policy.Check(next, p.Username, p.Email); f.policy != nil {
+		return f, nil
+	}
+	rows, err := s.pool.Query(ctx, "SELECT password_hash FROM password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2", p.ID, max(s.cfg.Policy.HistorySize, 1))
+	if err != nil {
+		return f, err
+	}
+	previous, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return f, err
+	}
+	if _, err := s.hasher.Verify(next, hash); err == nil {
+		f.sameAsCurrent = true
+		return f, nil
+	}
+	f.history = s.cfg.Policy.CheckHistory(s.hasher, next, previous)
+	return f, nil
+}
+
+// storePassword writes the caller's new password hash fresh in tx, keeps the history to its
+// size, ends the pending MFA challenges and the user's other sessions, and returns how many
+// sessions it ended.
+func (s *Service) storePassword(ctx context.Context, tx pgx.Tx, p *Principal, fresh string) (int64, error) {
+	now := s.now()
+	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2, password_changed_at = $3, must_change_password = false,
+		updated_at = $3 WHERE id = $1`, p.ID, fresh, now); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)", p.ID, fresh, now); err != nil {
+		return 0, err
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM password_history WHERE user_id = $1 AND created_at < (
+		SELECT min(created_at) FROM (SELECT created_at FROM password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2) AS keep)`,
+		p.ID, max(s.cfg.Policy.HistorySize, 1)); err != nil {
+		return 0, err
+	}
+	// A password step completed with the old password must not finish with its second factor.
+	if _, err := tx.Exec(ctx, "DELETE FROM mfa_challenges WHERE user_id = $1", p.ID); err != nil {
+		return 0, err
+	}
+	return revokeSessions(ctx, tx, p.ID, p.SessionID, "password_changed", now)
 }
