@@ -70,52 +70,67 @@ func (rw *Rewrapper) Run(ctx context.Context) (RewrapStatus, error) {
 		rw.mu.Unlock()
 	}()
 	for _, ec := range encryptedColumns {
-		table, col := ec.table, ec.column
-		var after uuid.UUID // keyset pagination over the rows whose value is under another key
-		for {
-			rows, err := rw.s.pool.Query(ctx, fmt.Sprintf(`SELECT id, %[1]s FROM %[2]s
-				WHERE %[1]s IS NOT NULL AND id > $1 ORDER BY id LIMIT 200`, col, table), after)
-			if err != nil {
-				return st, fmt.Errorf("accounts: rewrap: %w", err)
-			}
-			type item struct {
-				id    uuid.UUID
-				value string
-			}
-			batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (item, error) {
-				var it item
-				return it, r.Scan(&it.id, &it.value)
-			})
-			if err != nil {
-				return st, fmt.Errorf("accounts: rewrap: %w", err)
-			}
-			if len(batch) == 0 {
-				break
-			}
-			for _, it := range batch {
-				after = it.id
-				if kid, err := crypto.KeyID(it.value); err == nil && kid == active {
-					continue
-				}
-				st.Pending++
-				fresh, changed, err := rw.s.fields.Rewrap(it.value, crypto.Binding{Table: table, Column: col, Row: it.id.String()})
-				if err != nil {
-					st.Failed++
-					rw.s.log.Error("sealed field cannot be re-encrypted", "table", table, "column", col, "row", it.id.String())
-					continue
-				}
-				if !changed {
-					continue
-				}
-				// Compare-and-set: a concurrent change (a new enrolment) wins over the rewrap.
-				tag, err := rw.s.pool.Exec(ctx, fmt.Sprintf("UPDATE %[2]s SET %[1]s = $2 WHERE id = $1 AND %[1]s = $3", col, table), it.id, fresh, it.value)
-				if err != nil {
-					return st, fmt.Errorf("accounts: rewrap: %w", err)
-				}
-				st.Rewrapped += tag.RowsAffected()
-				st.Pending -= tag.RowsAffected()
-			}
+		if err := rw.column(ctx, ec.table, ec.column, active, &st); err != nil {
+			return st, fmt.Errorf("accounts: rewrap: %w", err)
 		}
 	}
 	return st, nil
+}
+
+// sealedValue is one sealed value of a column and its row.
+type sealedValue struct {
+	id    uuid.UUID
+	value string
+}
+
+// column re-seals the values of one column that are not under the active key, counting into st.
+// It walks the rows in id order, a batch at a time (keyset pagination).
+func (rw *Rewrapper) column(ctx context.Context, table, col, active string, st *RewrapStatus) error {
+	var after uuid.UUID
+	for {
+		rows, err := rw.s.pool.Query(ctx, fmt.Sprintf(`SELECT id, %[1]s FROM %[2]s
+			WHERE %[1]s IS NOT NULL AND id > $1 ORDER BY id LIMIT 200`, col, table), after)
+		if err != nil {
+			return err
+		}
+		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sealedValue, error) {
+			var v sealedValue
+			return v, r.Scan(&v.id, &v.value)
+		})
+		if err != nil || len(batch) == 0 {
+			return err
+		}
+		for _, v := range batch {
+			after = v.id
+			if err := rw.value(ctx, table, col, active, v, st); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// value re-seals one value unless it is under the active key already. A value that cannot be
+// opened is counted as failed and left as it is.
+func (rw *Rewrapper) value(ctx context.Context, table, col, active string, v sealedValue, st *RewrapStatus) error {
+	if kid, err := crypto.KeyID(v.value); err == nil && kid == active {
+		return nil
+	}
+	st.Pending++
+	fresh, changed, err := rw.s.fields.Rewrap(v.value, crypto.Binding{Table: table, Column: col, Row: v.id.String()})
+	if err != nil {
+		st.Failed++
+		rw.s.log.Error("sealed field cannot be re-encrypted", "table", table, "column", col, "row", v.id.String())
+		return nil
+	}
+	if !changed {
+		return nil
+	}
+	// Compare-and-set: a concurrent change (a new enrolment) wins over the rewrap.
+	tag, err := rw.s.pool.Exec(ctx, fmt.Sprintf("UPDATE %[2]s SET %[1]s = $2 WHERE id = $1 AND %[1]s = $3", col, table), v.id, fresh, v.value)
+	if err != nil {
+		return err
+	}
+	st.Rewrapped += tag.RowsAffected()
+	st.Pending -= tag.RowsAffected()
+	return nil
 }
