@@ -73,6 +73,19 @@ type personBody struct {
 
 // apply writes the body's fields over p and checks the result.
 func (b personBody) apply(p *store.PersonRecord) string {
+	b.merge(p)
+	b.mergeAttributes(&p.PersonAttributes)
+	if p.Type == schedule.Faculty {
+		p.PGY = 0
+	}
+	if msg := checkAttributes(p.PersonAttributes, p.Type, p.MaxSessionsPerWeek); msg != "" {
+		return msg
+	}
+	return checkPerson(*p)
+}
+
+// merge writes the body's person fields over p.
+func (b personBody) merge(p *store.PersonRecord) {
 	if b.Name != nil {
 		p.Name = strings.TrimSpace(*b.Name)
 	}
@@ -91,7 +104,10 @@ func (b personBody) apply(p *store.PersonRecord) string {
 	if b.UserID != nil {
 		p.UserID = strings.ToLower(*b.UserID)
 	}
-	a := &p.PersonAttributes
+}
+
+// mergeAttributes writes the body's attribute fields over a.
+func (b personBody) mergeAttributes(a *store.PersonAttributes) {
 	if b.PerformsProcedures != nil {
 		a.PerformsProcedures = *b.PerformsProcedures
 	}
@@ -110,12 +126,10 @@ func (b personBody) apply(p *store.PersonRecord) string {
 	if b.MinClinicHalfdaysPerWeek != nil {
 		a.MinClinicHalfdaysPerWeek = *b.MinClinicHalfdaysPerWeek
 	}
-	if p.Type == schedule.Faculty {
-		p.PGY = 0
-	}
-	if msg := checkAttributes(*a, p.Type, p.MaxSessionsPerWeek); msg != "" {
-		return msg
-	}
+}
+
+// checkPerson validates a person's own fields.
+func checkPerson(p store.PersonRecord) string {
 	switch {
 	case p.Name == "" || utf8.RuneCountInString(p.Name) > 200 || !validText(p.Name):
 		return "name is required, at most 200 characters"
