@@ -116,63 +116,87 @@ func (a *App) RunBackground(ctx context.Context) {
 	defer prune.Stop()
 	defer rewrap.Stop()
 	defer keyCheck.Stop()
-	activeKID := func() string {
-		if kr := a.keys.Current(); kr != nil {
-			return kr.ActiveEncryptionKey().KID
-		}
-		return ""
-	}
-	var passKID string  // the active encryption key when the last pass started
-	var passFailed bool // the last pass ended in an error
-	runRewrap := func() {
-		if passKID = activeKID(); passKID == "" {
-			return // no keyring yet: the key check starts the pass once there is one
-		}
-		st, err := a.Rewrap.Run(ctx)
-		a.m.rewrapped.Add(float64(st.Rewrapped))
-		passFailed = err != nil
-		if err != nil {
-			if ctx.Err() == nil {
-				a.jobFailed("rewrap", err)
-			}
-			return
-		}
-		a.m.rewrap.completed(st)
-		if st.Rewrapped > 0 || st.Failed > 0 {
-			a.log.Info("fields re-encrypted", "activeKid", st.ActiveKID, "rewrapped", st.Rewrapped, "failed", st.Failed, "pending", st.Pending)
-		}
-	}
-	runRewrap()
+	rw := &rewrapJob{a: a}
+	rw.run(ctx)
 	go a.APILimit.Run(ctx, apiLimitSync, func(err error) { a.jobFailed("api-limit-sync", err) })
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-cleanup.C:
-			if _, err := a.Accounts.Cleanup(ctx); err != nil {
-				a.jobFailed("cleanup", err)
-			}
-			if _, err := a.Limiter.Cleanup(ctx); err != nil {
-				a.jobFailed("cleanup", err)
-			}
-			if passFailed {
-				runRewrap()
+			a.cleanup(ctx)
+			if rw.passFailed {
+				rw.run(ctx)
 			}
 		case <-keyCheck.C:
-			if kid := activeKID(); kid != "" && kid != passKID {
-				runRewrap()
+			if kid := a.activeKID(); kid != "" && kid != rw.passKID {
+				rw.run(ctx)
 			}
 		case <-prune.C:
-			if r := a.cfg.Audit.Retention.D(); r > 0 {
-				if n, err := a.Audit.Prune(ctx, r); err != nil {
-					a.jobFailed("audit-prune", err)
-				} else if n > 0 {
-					a.log.Info("audit entries past retention deleted", "deleted", n, "retention", r.String())
-				}
-			}
+			a.pruneAudit(ctx)
 		case <-rewrap.C:
-			runRewrap()
+			rw.run(ctx)
 		}
+	}
+}
+
+// activeKID names the active encryption key ("" before there is a keyring).
+func (a *App) activeKID() string {
+	if kr := a.keys.Current(); kr != nil {
+		return kr.ActiveEncryptionKey().KID
+	}
+	return ""
+}
+
+// rewrapJob runs the rewrap passes of RunBackground and remembers what the next one depends on.
+type rewrapJob struct {
+	a          *App
+	passKID    string // the active encryption key when the last pass started
+	passFailed bool   // the last pass ended in an error
+}
+
+// run does one rewrap pass, if there is a keyring (the key check starts the pass once there is one).
+func (j *rewrapJob) run(ctx context.Context) {
+	a := j.a
+	if j.passKID = a.activeKID(); j.passKID == "" {
+		return
+	}
+	st, err := a.Rewrap.Run(ctx)
+	a.m.rewrapped.Add(float64(st.Rewrapped))
+	j.passFailed = err != nil
+	if err != nil {
+		if ctx.Err() == nil {
+			a.jobFailed("rewrap", err)
+		}
+		return
+	}
+	a.m.rewrap.completed(st)
+	if st.Rewrapped > 0 || st.Failed > 0 {
+		a.log.Info("fields re-encrypted", "activeKid", st.ActiveKID, "rewrapped", st.Rewrapped, "failed", st.Failed, "pending", st.Pending)
+	}
+}
+
+// cleanup deletes expired sessions, revoked token ids, challenges and counters, and old rate
+// limit counts.
+func (a *App) cleanup(ctx context.Context) {
+	if _, err := a.Accounts.Cleanup(ctx); err != nil {
+		a.jobFailed("cleanup", err)
+	}
+	if _, err := a.Limiter.Cleanup(ctx); err != nil {
+		a.jobFailed("cleanup", err)
+	}
+}
+
+// pruneAudit deletes the audit entries past their retention (none when retention is 0).
+func (a *App) pruneAudit(ctx context.Context) {
+	r := a.cfg.Audit.Retention.D()
+	if r <= 0 {
+		return
+	}
+	if n, err := a.Audit.Prune(ctx, r); err != nil {
+		a.jobFailed("audit-prune", err)
+	} else if n > 0 {
+		a.log.Info("audit entries past retention deleted", "deleted", n, "retention", r.String())
 	}
 }
 
