@@ -77,7 +77,7 @@ func (s *server) listAbsences(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.PersonID = own
 	}
-	as, total, err := s.Scheduling.Store().ListAbsences(r.Context(), f)
+	as, total, err := s.Scheduling.ListAbsences(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -123,9 +123,9 @@ func (s *server) requestAbsence(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	var a store.AbsenceRecord
-	err = s.change(r, func(st *store.Store) (event, error) {
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		a, err = s.Scheduling.On(st).RequestAbsence(r.Context(), scheduling.NewAbsence{PersonID: b.PersonID, Start: b.StartDate, End: b.EndDate,
+		a, err = svc.RequestAbsence(r.Context(), scheduling.NewAbsence{PersonID: b.PersonID, Start: b.StartDate, End: b.EndDate,
 			Type: b.AbsenceType, Reason: b.Reason, RequestedBy: principal(r).ID})
 		return event{"absence.request", "absence:" + a.ID, map[string]any{"person_id": a.PersonID, "type": a.Type}}, err
 	})
@@ -151,7 +151,7 @@ func (s *server) visibleAbsence(r *http.Request) (store.AbsenceRecord, error) {
 	if err != nil {
 		return store.AbsenceRecord{}, err
 	}
-	a, err := s.Scheduling.Store().GetAbsence(r.Context(), id)
+	a, err := s.Scheduling.GetAbsence(r.Context(), id)
 	if err == nil && !all && a.PersonID != own {
 		err = store.ErrNotFound
 	}
@@ -187,9 +187,9 @@ func (s *server) reviewAbsence(status, action string) handlerFunc {
 			return err
 		}
 		var a store.AbsenceRecord
-		err = s.change(r, func(st *store.Store) (event, error) {
+		err = s.change(r, func(svc *scheduling.Service) (event, error) {
 			var err error
-			a, err = st.SetAbsenceStatus(r.Context(), id, []string{store.AbsencePending}, status, principal(r).ID)
+			a, err = svc.SetAbsenceStatus(r.Context(), id, []string{store.AbsencePending}, status, principal(r).ID)
 			return event{"absence." + action, "absence:" + id, map[string]any{"person_id": a.PersonID}}, err
 		})
 		if err != nil {
@@ -208,9 +208,9 @@ func (s *server) cancelAbsence(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var out store.AbsenceRecord
-	err = s.change(r, func(st *store.Store) (event, error) {
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		out, err = st.SetAbsenceStatus(r.Context(), a.ID, []string{store.AbsencePending, store.AbsenceApproved}, store.AbsenceCancelled, "")
+		out, err = svc.SetAbsenceStatus(r.Context(), a.ID, []string{store.AbsencePending, store.AbsenceApproved}, store.AbsenceCancelled, "")
 		return event{"absence.cancel", "absence:" + a.ID, map[string]any{"person_id": a.PersonID}}, err
 	})
 	if err != nil {
@@ -225,8 +225,8 @@ func (s *server) deleteAbsence(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	err = s.change(r, func(st *store.Store) (event, error) {
-		return event{"absence.delete", "absence:" + id, nil}, st.DeleteAbsence(r.Context(), id)
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
+		return event{"absence.delete", "absence:" + id, nil}, svc.DeleteAbsence(r.Context(), id)
 	})
 	if err != nil {
 		return err

@@ -45,7 +45,7 @@ func (s *server) listAssignments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	as, total, err := s.Scheduling.Store().ListAssignments(r.Context(), store.AssignmentFilter{From: from, To: to, PersonID: person, TemplateID: tmpl, Page: pg, Size: size})
+	as, total, err := s.Scheduling.ListAssignments(r.Context(), store.AssignmentFilter{From: from, To: to, PersonID: person, TemplateID: tmpl, Page: pg, Size: size})
 	if err != nil {
 		return err
 	}
@@ -79,9 +79,9 @@ func (s *server) createAssignment(w http.ResponseWriter, r *http.Request) error 
 		return errStatus(http.StatusUnprocessableEntity, "time_of_day must be AM or PM")
 	}
 	var a store.StoredAssignment
-	err := s.change(r, func(st *store.Store) (event, error) {
+	err := s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		a, err = st.CreateAssignment(r.Context(), schedule.Assignment{Slot: schedule.Slot{Date: b.Date, Half: b.TimeOfDay},
+		a, err = svc.CreateAssignment(r.Context(), schedule.Assignment{Slot: schedule.Slot{Date: b.Date, Half: b.TimeOfDay},
 			PersonID: strings.ToLower(b.PersonID), TemplateID: strings.ToLower(b.RotationTemplateID), Locked: b.Locked})
 		return event{"assignment.create", "assignment:" + a.ID, map[string]any{"locked": a.Locked}}, err
 	})
@@ -98,7 +98,7 @@ func (s *server) getAssignment(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.Scheduling.Store().GetAssignment(r.Context(), id)
+	a, err := s.Scheduling.GetAssignment(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (s *server) updateAssignment(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	cur, err := s.Scheduling.Store().GetAssignment(r.Context(), id)
+	cur, err := s.Scheduling.GetAssignment(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -143,9 +143,9 @@ func (s *server) updateAssignment(w http.ResponseWriter, r *http.Request) error 
 		locked = *b.Locked
 	}
 	var a store.StoredAssignment
-	err = s.change(r, func(st *store.Store) (event, error) {
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		a, err = st.UpdateAssignment(r.Context(), id, tmpl, locked, v)
+		a, err = svc.UpdateAssignment(r.Context(), id, tmpl, locked, v)
 		return event{"assignment.update", "assignment:" + id, map[string]any{"locked": a.Locked}}, err
 	})
 	if err != nil {
@@ -165,8 +165,8 @@ func (s *server) deleteAssignment(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	err = s.change(r, func(st *store.Store) (event, error) {
-		return event{"assignment.delete", "assignment:" + id, nil}, st.DeleteAssignment(r.Context(), id, v)
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
+		return event{"assignment.delete", "assignment:" + id, nil}, svc.DeleteAssignment(r.Context(), id, v)
 	})
 	if err != nil {
 		return err

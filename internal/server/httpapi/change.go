@@ -6,7 +6,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rsched/rsched/internal/server/audit"
-	"github.com/rsched/rsched/internal/server/store"
+	"github.com/rsched/rsched/internal/server/scheduling"
 )
 
 // event is the audit entry of a change made by the caller.
@@ -15,14 +15,13 @@ type event struct {
 	details        map[string]any
 }
 
-// change runs write on a store bound to one transaction and records the audit event it returns
-// in that same transaction: the change and its audit entry commit together, or neither does.
-// A failed audit write rolls the change back, and the caller answers 500 like any other
-// unexpected error. write's own errors come back unchanged, for respond.
-func (s *server) change(r *http.Request, write func(st *store.Store) (event, error)) error {
-	st := s.Scheduling.Store()
-	return s.Audit.WithTx(r.Context(), st.Pool, func(tx pgx.Tx, rec *audit.Recorder) error {
-		ev, err := write(st.On(tx))
+// change runs write on the scheduling service bound to one transaction and records the audit
+// event it returns in that same transaction: the change and its audit entry commit together, or
+// neither does. A failed audit write rolls the change back, and the caller answers 500 like any
+// other unexpected error. write's own errors come back unchanged, for respond.
+func (s *server) change(r *http.Request, write func(svc *scheduling.Service) (event, error)) error {
+	return s.Audit.WithTx(r.Context(), s.Scheduling, func(tx pgx.Tx, rec *audit.Recorder) error {
+		ev, err := write(s.Scheduling.OnTx(tx))
 		if err != nil {
 			return err
 		}

@@ -207,7 +207,7 @@ func (s *server) listPeople(w http.ResponseWriter, r *http.Request) error {
 		}
 		f.PerformsProcedures = &b
 	}
-	people, total, err := s.Scheduling.Store().ListPeople(r.Context(), f)
+	people, total, err := s.Scheduling.ListPeople(r.Context(), f)
 	if err != nil {
 		return err
 	}
@@ -229,9 +229,9 @@ func (s *server) createPerson(w http.ResponseWriter, r *http.Request) error {
 		return errStatus(http.StatusUnprocessableEntity, msg)
 	}
 	var out store.PersonRecord
-	err := s.change(r, func(st *store.Store) (event, error) {
+	err := s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		out, err = st.CreatePerson(r.Context(), p)
+		out, err = svc.CreatePerson(r.Context(), p)
 		return event{"person.create", "person:" + out.ID, map[string]any{"type": string(out.Type)}}, err
 	})
 	if err != nil {
@@ -251,7 +251,7 @@ func (s *server) getPerson(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.Scheduling.Store().GetPerson(r.Context(), id)
+	p, err := s.Scheduling.GetPerson(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -268,7 +268,7 @@ func (s *server) updatePerson(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &b); err != nil {
 		return err
 	}
-	p, err := s.Scheduling.Store().GetPerson(r.Context(), id)
+	p, err := s.Scheduling.GetPerson(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -276,9 +276,9 @@ func (s *server) updatePerson(w http.ResponseWriter, r *http.Request) error {
 		return errStatus(http.StatusUnprocessableEntity, msg)
 	}
 	var out store.PersonRecord
-	err = s.change(r, func(st *store.Store) (event, error) {
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		out, err = st.UpdatePerson(r.Context(), p)
+		out, err = svc.UpdatePerson(r.Context(), p)
 		return event{"person.update", "person:" + id, nil}, err
 	})
 	if err != nil {
@@ -293,8 +293,8 @@ func (s *server) deletePerson(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	err = s.change(r, func(st *store.Store) (event, error) {
-		return event{"person.delete", "person:" + id, nil}, st.DeletePerson(r.Context(), id)
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
+		return event{"person.delete", "person:" + id, nil}, svc.DeletePerson(r.Context(), id)
 	})
 	if err != nil {
 		return err

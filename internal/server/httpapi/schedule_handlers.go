@@ -164,7 +164,7 @@ func (s *server) listRuns(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	runs, total, err := s.Scheduling.Store().ListRuns(r.Context(), pg, size)
+	runs, total, err := s.Scheduling.ListRuns(r.Context(), pg, size)
 	if err != nil {
 		return err
 	}
@@ -181,7 +181,7 @@ func (s *server) getRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	run, err := s.Scheduling.Store().GetRun(r.Context(), id)
+	run, err := s.Scheduling.GetRun(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -195,10 +195,10 @@ func (s *server) runAssignments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.Scheduling.Store().GetRun(r.Context(), id); err != nil {
+	if _, err := s.Scheduling.GetRun(r.Context(), id); err != nil {
 		return err
 	}
-	as, err := s.Scheduling.Store().RunAssignments(r.Context(), id)
+	as, err := s.Scheduling.RunAssignments(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -224,7 +224,7 @@ func (s *server) validateSchedule(w http.ResponseWriter, r *http.Request) error 
 
 // directory resolves the names the exports print: the given people and every template.
 func (s *server) directory(r *http.Request, people []store.PersonRecord) (schedule.Directory, error) {
-	ts, err := s.Scheduling.Store().ListTemplates(r.Context())
+	ts, err := s.Scheduling.ListTemplates(r.Context())
 	if err != nil {
 		return schedule.Directory{}, err
 	}
@@ -254,11 +254,11 @@ func (s *server) exportCSV(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	as, err := s.Scheduling.Store().Schedule(r.Context(), from, to)
+	as, err := s.Scheduling.Schedule(r.Context(), from, to)
 	if err != nil {
 		return err
 	}
-	people, _, err := s.Scheduling.Store().ListPeople(r.Context(), store.PersonFilter{})
+	people, _, err := s.Scheduling.ListPeople(r.Context(), store.PersonFilter{})
 	if err != nil {
 		return err
 	}
@@ -296,11 +296,11 @@ func (s *server) calendar(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.Scheduling.Store().GetPerson(r.Context(), id)
+	p, err := s.Scheduling.GetPerson(r.Context(), id)
 	if err != nil {
 		return err
 	}
-	as, _, err := s.Scheduling.Store().ListAssignments(r.Context(), store.AssignmentFilter{From: from, To: to, PersonID: id, Page: 1, Size: 2 * schedule.MaxRangeDays})
+	as, _, err := s.Scheduling.ListAssignments(r.Context(), store.AssignmentFilter{From: from, To: to, PersonID: id, Page: 1, Size: 2 * schedule.MaxRangeDays})
 	if err != nil {
 		return err
 	}

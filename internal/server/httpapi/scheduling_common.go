@@ -90,7 +90,7 @@ func isManager(p *accounts.Principal, res rbac.Resource) bool {
 
 // ownPerson is the person record of the caller ("" when the account is not linked to one).
 func (s *server) ownPerson(r *http.Request) (string, error) {
-	p, err := s.Scheduling.Store().PersonOfUser(r.Context(), principal(r).ID)
+	p, err := s.Scheduling.PersonOfUser(r.Context(), principal(r).ID)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", nil
 	}

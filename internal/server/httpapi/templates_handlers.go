@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
 )
 
@@ -92,7 +93,7 @@ func (b templateBody) apply(t *schedule.Template) string {
 }
 
 func (s *server) listTemplates(w http.ResponseWriter, r *http.Request) error {
-	ts, err := s.Scheduling.Store().ListTemplates(r.Context())
+	ts, err := s.Scheduling.ListTemplates(r.Context())
 	if err != nil {
 		return err
 	}
@@ -114,9 +115,9 @@ func (s *server) createTemplate(w http.ResponseWriter, r *http.Request) error {
 		return errStatus(http.StatusUnprocessableEntity, msg)
 	}
 	var out store.TemplateRecord
-	err := s.change(r, func(st *store.Store) (event, error) {
+	err := s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		out, err = st.CreateTemplate(r.Context(), t)
+		out, err = svc.CreateTemplate(r.Context(), t)
 		return event{"rotation_template.create", "rotation_template:" + out.ID, nil}, err
 	})
 	if err != nil {
@@ -131,7 +132,7 @@ func (s *server) getTemplate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.Scheduling.Store().GetTemplate(r.Context(), id)
+	t, err := s.Scheduling.GetTemplate(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -148,7 +149,7 @@ func (s *server) updateTemplate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &b); err != nil {
 		return err
 	}
-	t, err := s.Scheduling.Store().GetTemplate(r.Context(), id)
+	t, err := s.Scheduling.GetTemplate(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -156,9 +157,9 @@ func (s *server) updateTemplate(w http.ResponseWriter, r *http.Request) error {
 		return errStatus(http.StatusUnprocessableEntity, msg)
 	}
 	var out store.TemplateRecord
-	err = s.change(r, func(st *store.Store) (event, error) {
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		out, err = st.UpdateTemplate(r.Context(), t)
+		out, err = svc.UpdateTemplate(r.Context(), t)
 		return event{"rotation_template.update", "rotation_template:" + id, nil}, err
 	})
 	if err != nil {
@@ -173,8 +174,8 @@ func (s *server) deleteTemplate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	err = s.change(r, func(st *store.Store) (event, error) {
-		return event{"rotation_template.delete", "rotation_template:" + id, nil}, st.DeleteTemplate(r.Context(), id)
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
+		return event{"rotation_template.delete", "rotation_template:" + id, nil}, svc.DeleteTemplate(r.Context(), id)
 	})
 	if err != nil {
 		return err

@@ -1,7 +1,8 @@
 // Package scheduling is the scheduling API's domain logic between the HTTP handlers and the
 // store: generating a schedule (problem assembly from the database, the solver under a time
 // budget, validation, and a result written only if nothing changed meanwhile), validating what
-// is stored, and absences with their sealed reasons.
+// is stored, and absences with their sealed reasons. The handlers reach the scheduling records
+// only through it (records.go), never through the store.
 package scheduling
 
 import (
@@ -83,9 +84,6 @@ func New(st *store.Store, fields *crypto.Fields, cfg Config) *Service {
 
 // Location is the program's time zone.
 func (s *Service) Location() *time.Location { return s.cfg.Location }
-
-// Store is the service's store (the handlers' plain reads and writes go straight to it).
-func (s *Service) Store() *store.Store { return s.st }
 
 // InvalidError is a request that makes no sense on its own (422 with Reason): the server's one
 // kind for refused content, shared with accounts.
