@@ -51,38 +51,27 @@ func (n NewUser) validate() (NewUser, error) {
 const bootstrapLock int64 = 0x72736368656402
 
 // Register creates a user. On an empty database the first registration becomes admin whatever
-// role it asked for (the bootstrap); afterwards only an administrator may create users. caller
-// is nil for an unauthenticated request. temporary is the generated password when none was given.
+// role it asked for (the bootstrap); afterwards only an administrator may create users
+// (classifyRegistration). caller is nil for an unauthenticated request. temporary is the
+// generated password when none was given (classifyInitialPassword).
 func (s *Service) Register(ctx context.Context, caller *Principal, n NewUser, c Client) (u User, temporary string, err error) {
 	byAdmin := caller != nil && caller.Role == rbac.Admin
 	if !byAdmin {
 		// Who may register is decided before what they sent is examined (the transaction below
 		// decides again, under the bootstrap lock). An administrator needs no look.
-		var exists bool
-		if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&exists); err != nil {
-			return User{}, "", fmt.Errorf("accounts: register: %w", err)
-		}
-		if classifyRegistration(false, exists) == registerRefused {
-			return User{}, "", ErrAdminRequired
+		if err := s.mayRegister(ctx); err != nil {
+			return User{}, "", err
 		}
 	}
-	n, err = n.validate()
-	if err != nil {
+	if n, err = n.validate(); err != nil {
 		return User{}, "", err
 	}
-	mustChange := false
-	switch classifyInitialPassword(n.Password, caller != nil) {
-	case passwordMissing:
-		return User{}, "", &InvalidError{Reason: "password is required"}
-	case passwordGenerated:
-		if n.Password, err = temporaryPassword(); err != nil {
-			return User{}, "", err
-		}
-		temporary, mustChange = n.Password, true
-	case passwordGiven:
-		if err := s.cfg.Policy.Check(n.Password, n.Username, n.Email); err != nil {
-			return User{}, "", err
-		}
+	generated := false
+	if n.Password, generated, err = s.initialPassword(n, caller != nil); err != nil {
+		return User{}, "", err
+	}
+	if generated {
+		temporary = n.Password
 	}
 	// Hash before taking the lock: it is the slow part.
 	hash, err := s.hasher.Hash(n.Password)
@@ -90,40 +79,77 @@ func (s *Service) Register(ctx context.Context, caller *Principal, n NewUser, c 
 		return User{}, "", err
 	}
 	id := uuid.NewString()
-	first := false
 	actor := id
 	if caller != nil {
 		actor = caller.ID
 	}
 	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", bootstrapLock); err != nil {
-			return err
-		}
-		if err := tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM users)").Scan(&first); err != nil {
-			return err
-		}
-		switch classifyRegistration(byAdmin, !first) {
-		case registerBootstrap:
-			n.Role = rbac.Admin
-		case registerRefused:
-			return ErrAdminRequired
-		}
-		u, err = scanUser(tx.QueryRow(ctx, `INSERT INTO users (id, username, email, role, password_hash, password_changed_at, must_change_password, created_at, updated_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $6) RETURNING `+userColumns, id, n.Username, n.Email, n.Role, hash, s.now(), mustChange))
-		if err != nil {
-			return uniqueViolation(err)
-		}
-		if _, err = tx.Exec(ctx, "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)", id, hash, s.now()); err != nil {
+		var reg registration
+		if u, reg, err = s.insertUser(ctx, tx, id, n, hash, generated, byAdmin); err != nil {
 			return err
 		}
 		a.record(actor, "user.created", userTarget(id), map[string]any{"username": u.Username, "email": u.Email,
-			"role": u.Role, "bootstrap_admin": first, "initial_change_required": mustChange})
+			"role": u.Role, "bootstrap_admin": reg == registerBootstrap, "initial_change_required": generated})
 		return nil
 	})
 	if err != nil {
 		return User{}, "", err
 	}
 	return u, temporary, nil
+}
+
+// mayRegister refuses a registration by anyone but an administrator once users exist.
+func (s *Service) mayRegister(ctx context.Context) error {
+	var exists bool
+	if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&exists); err != nil {
+		return fmt.Errorf("accounts: register: %w", err)
+	}
+	if classifyRegistration(false, exists) == registerRefused {
+		return ErrAdminRequired
+	}
+	return nil
+}
+
+// initialPassword is a new account's password: the one given (checked against the policy) or a
+// generated temporary one (generated true).
+func (s *Service) initialPassword(n NewUser, signedIn bool) (password string, generated bool, err error) {
+	switch classifyInitialPassword(n.Password, signedIn) {
+	case passwordMissing:
+		return "", false, &InvalidError{Reason: "password is required"}
+	case passwordGenerated:
+		p, err := temporaryPassword()
+		return p, true, err
+	}
+	return n.Password, false, s.cfg.Policy.Check(n.Password, n.Username, n.Email)
+}
+
+// insertUser stores new user id under the bootstrap lock, deciding again who registers: the
+// first user becomes admin whatever role was asked for, and a non-administrator is refused once
+// users exist. mustChange marks a temporary password.
+func (s *Service) insertUser(ctx context.Context, tx pgx.Tx, id string, n NewUser, hash string, mustChange, byAdmin bool) (User, registration, error) {
+	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", bootstrapLock); err != nil {
+		return User{}, 0, err
+	}
+	var first bool
+	if err := tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM users)").Scan(&first); err != nil {
+		return User{}, 0, err
+	}
+	reg := classifyRegistration(byAdmin, !first)
+	switch reg {
+	case registerBootstrap:
+		n.Role = rbac.Admin
+	case registerRefused:
+		return User{}, reg, ErrAdminRequired
+	}
+	u, err := scanUser(tx.QueryRow(ctx, `INSERT INTO users (id, username, email, role, password_hash, password_changed_at, must_change_password, created_at, updated_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $6) RETURNING `+userColumns, id, n.Username, n.Email, n.Role, hash, s.now(), mustChange))
+	if err != nil {
+		return User{}, reg, uniqueViolation(err)
+	}
+	if _, err = tx.Exec(ctx, "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)", id, hash, s.now()); err != nil {
+		return User{}, reg, err
+	}
+	return u, reg, nil
 }
 
 // temporaryPassword is 20 characters from all four classes, for an administrator to hand over.
