@@ -93,3 +93,22 @@ func classifyRefreshUser(found bool, u User) refreshOutcome {
 // canSignIn reports whether an account may hold a session: active and not locked by an
 // administrator.
 func (u User) canSignIn() bool { return u.IsActive && !u.IsLocked }
+
+// auditEntry is an audit event a decision calls for.
+type auditEntry struct {
+	actor, action, target string
+	details               map[string]any
+}
+
+// refreshEvent is the audit entry of a refresh outcome, if it calls for one: a reused token
+// (and whether that revoked the session), or a session revoked for idleness. An ordinary
+// refresh, or a refusal that changes nothing, is not audited.
+func refreshEvent(sid string, o refreshOutcome) (auditEntry, bool) {
+	switch o {
+	case refreshReuse, refreshReuseRevoked:
+		return auditEntry{"anonymous", "auth.refresh.reuse_detected", "session:" + sid, map[string]any{"session_revoked": o.revokeReason() != ""}}, true
+	case refreshIdle:
+		return auditEntry{"system", "auth.session.revoked", "session:" + sid, map[string]any{"reason": o.revokeReason()}}, true
+	}
+	return auditEntry{}, false
+}

@@ -2,6 +2,7 @@ package accounts
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -295,5 +296,20 @@ func TestOutcomesHaveNames(t *testing.T) {
 	}
 	for o := passwordChanged; o <= passwordReused; o++ {
 		_ = o.String()
+	}
+}
+
+func TestRefreshAuditsReuseAndIdlenessOnly(t *testing.T) {
+	want := map[refreshOutcome]auditEntry{
+		refreshReuse:        {"anonymous", "auth.refresh.reuse_detected", "session:s", map[string]any{"session_revoked": true}},
+		refreshReuseRevoked: {"anonymous", "auth.refresh.reuse_detected", "session:s", map[string]any{"session_revoked": false}},
+		refreshIdle:         {"system", "auth.session.revoked", "session:s", map[string]any{"reason": "idle_timeout"}},
+	}
+	for o := refreshOK; o <= refreshAccountRefused; o++ {
+		got, ok := refreshEvent("s", o)
+		w, audited := want[o]
+		if ok != audited || !reflect.DeepEqual(got, w) {
+			t.Errorf("refreshEvent(%v) = %+v, %v; want %+v, %v", o, got, ok, w, audited)
+		}
 	}
 }

@@ -201,14 +201,10 @@ func rotateRefresh(ctx context.Context, tx pgx.Tx, rh, nh []byte, sessionID stri
 	return err
 }
 
-// recordRefreshRevocation audits what a refresh found wrong, in its transaction: a reused token
-// (and whether that revoked the session), or a session revoked for idleness.
+// recordRefreshRevocation audits what a refresh found wrong (refreshEvent), in its transaction.
 func recordRefreshRevocation(a recorder, sid string, o refreshOutcome) {
-	switch o {
-	case refreshReuse, refreshReuseRevoked:
-		a.record("anonymous", "auth.refresh.reuse_detected", "session:"+sid, map[string]any{"session_revoked": o.revokeReason() != ""})
-	case refreshIdle:
-		a.record("system", "auth.session.revoked", "session:"+sid, map[string]any{"reason": o.revokeReason()})
+	if e, ok := refreshEvent(sid, o); ok {
+		a.record(e.actor, e.action, e.target, e.details)
 	}
 }
 
