@@ -273,29 +273,24 @@ func TestClassifyPasswordChange(t *testing.T) {
 	}
 }
 
-// Every outcome has a name (the String methods index arrays: a new outcome without one panics
-// here, not in a log line).
+// Every outcome has a name: the String methods index arrays, so a new outcome without one would
+// panic in a log line.
 func TestOutcomesHaveNames(t *testing.T) {
-	for o := refreshOK; o <= refreshAccountRefused; o++ {
-		_ = o.String()
-	}
-	for o := loginOK; o <= loginMFAChallenge; o++ {
-		_ = o.String()
-	}
-	for o := failureCounted; o <= failureLockStands; o++ {
-		_ = o.String()
-	}
-	for o := mfaOK; o <= mfaAccountRefused; o++ {
-		_ = o.String()
-	}
-	for o := registerByAdmin; o <= registerRefused; o++ {
-		_ = o.String()
-	}
-	for o := passwordGiven; o <= passwordMissing; o++ {
-		_ = o.String()
-	}
-	for o := passwordChanged; o <= passwordReused; o++ {
-		_ = o.String()
+	for _, tc := range []struct {
+		kind        string
+		names, last int
+	}{
+		{"refresh", len(refreshOutcomeNames), int(refreshAccountRefused)},
+		{"login", len(loginOutcomeNames), int(loginMFAChallenge)},
+		{"failure", len(failureOutcomeNames), int(failureLockStands)},
+		{"mfa", len(mfaOutcomeNames), int(mfaAccountRefused)},
+		{"registration", len(registrationNames), int(registerRefused)},
+		{"initial password", len(initialPasswordNames), int(passwordMissing)},
+		{"password change", len(passwordChangeOutcomeNames), int(passwordReused)},
+	} {
+		if tc.names != tc.last+1 {
+			t.Errorf("%s outcomes: %d names for %d outcomes", tc.kind, tc.names, tc.last+1)
+		}
 	}
 }
 
