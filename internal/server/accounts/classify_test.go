@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/rsched/rsched/internal/server/rbac"
 )
 
 var (
@@ -308,3 +310,32 @@ func TestRefreshAuditsReuseAndIdlenessOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestClassifyUserUpdate(t *testing.T) {
+	admin := User{Role: rbac.Admin, IsActive: true}
+	coordinator := User{Role: rbac.Coordinator, IsActive: true}
+	for _, tc := range []struct {
+		name   string
+		before User
+		up     UserUpdate
+		want   userUpdateDecision
+	}{
+		{"an e-mail change changes no standing", admin, UserUpdate{Email: ptr("a@example.org")}, userUpdateDecision{}},
+		{"demoting an admin takes an admin out", admin, UserUpdate{Role: ptr(rbac.Coordinator)}, userUpdateDecision{takesAdminOut: true}},
+		{"an admin kept admin is not taken out", admin, UserUpdate{Role: ptr(rbac.Admin)}, userUpdateDecision{}},
+		{"deactivating an admin takes an admin out", admin, UserUpdate{IsActive: ptr(false)}, userUpdateDecision{deactivates: true, takesAdminOut: true}},
+		{"deactivating a coordinator takes no admin out", coordinator, UserUpdate{IsActive: ptr(false)}, userUpdateDecision{deactivates: true}},
+		{"promoting a coordinator takes no admin out", coordinator, UserUpdate{Role: ptr(rbac.Admin)}, userUpdateDecision{}},
+		{"deactivating an inactive account deactivates nothing", User{Role: rbac.Admin}, UserUpdate{IsActive: ptr(false)}, userUpdateDecision{}},
+		{"demoting an inactive admin still counts as taking one out", User{Role: rbac.Admin}, UserUpdate{Role: ptr(rbac.Resident)}, userUpdateDecision{takesAdminOut: true}},
+		{"reactivating changes no standing", User{Role: rbac.Admin}, UserUpdate{IsActive: ptr(true)}, userUpdateDecision{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := classifyUserUpdate(tc.before, tc.up); got != tc.want {
+				t.Errorf("classifyUserUpdate = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

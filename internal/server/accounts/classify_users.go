@@ -1,6 +1,9 @@
 package accounts
 
-// The decisions of creating an account and changing a password.
+import "github.com/rsched/rsched/internal/server/rbac"
+
+// The decisions of creating an account, changing a password, and an administrator's change to
+// an account.
 
 // registration is who a new account is created by.
 type registration int
@@ -103,4 +106,23 @@ func classifyPasswordChange(f passwordChangeFacts) passwordChangeOutcome {
 		return passwordReused
 	}
 	return passwordChanged
+}
+
+// userUpdateDecision is what an administrator's change does to an account's standing.
+type userUpdateDecision struct {
+	// deactivates: an active account is deactivated (its sessions end, as they do on a role
+	// change).
+	deactivates bool
+	// takesAdminOut: an administrator is demoted or deactivated, which is refused if they are
+	// the last active one.
+	takesAdminOut bool
+}
+
+// classifyUserUpdate decides what up does to the account before.
+func classifyUserUpdate(before User, up UserUpdate) userUpdateDecision {
+	isAdmin := before.Role == rbac.Admin
+	demotes := isAdmin && up.Role != nil && *up.Role != rbac.Admin
+	d := userUpdateDecision{deactivates: up.IsActive != nil && !*up.IsActive && before.IsActive}
+	d.takesAdminOut = isAdmin && (demotes || d.deactivates)
+	return d
 }

@@ -146,50 +146,20 @@ func lastAdmin(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
 }
 
 // UpdateUser applies an administrator's change. Demoting or deactivating the last active admin is
-// refused; a role change or deactivation ends the user's sessions.
+// refused; a role change or deactivation ends the user's sessions (classifyUserUpdate).
 func (s *Service) UpdateUser(ctx context.Context, caller *Principal, id string, up UserUpdate, c Client) (User, error) {
 	before, err := s.GetUser(ctx, id)
 	if err != nil {
 		return User{}, err
 	}
-	if up.Email != nil {
-		e := strings.TrimSpace(*up.Email)
-		if err := ValidEmail(e); err != nil {
-			return User{}, err
-		}
-		up.Email = &e
-	}
-	if up.Role != nil && !up.Role.Valid() {
-		return User{}, &InvalidError{Reason: "role is not one of admin, coordinator, faculty, resident, clinical_staff, rn, lpn, msa"}
+	if up, err = up.validate(); err != nil {
+		return User{}, err
 	}
 	var after User
-	var deactivated bool
 	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		var err error
-		if before, err = lockTarget(ctx, tx, before.ID); err != nil {
+		if before, after, err = s.updateUser(ctx, tx, before.ID, up); err != nil {
 			return err
-		}
-		demoted := up.Role != nil && *up.Role != rbac.Admin && before.Role == rbac.Admin
-		deactivated = up.IsActive != nil && !*up.IsActive && before.IsActive
-		if before.Role == rbac.Admin && (demoted || deactivated) {
-			last, err := lastAdmin(ctx, tx, before.ID)
-			if err != nil {
-				return err
-			}
-			if last {
-				return &ConflictError{"cannot remove the last active administrator"}
-			}
-		}
-		after, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET email = coalesce($2, email), role = coalesce($3, role),
-			is_active = coalesce($4, is_active), updated_at = $5 WHERE id = $1 AND deleted_at IS NULL RETURNING `+userColumns,
-			before.ID, up.Email, up.Role, up.IsActive, s.now()))
-		if err != nil {
-			return uniqueViolation(err)
-		}
-		if after.Role != before.Role || deactivated {
-			if _, err = revokeSessions(ctx, tx, before.ID, "", "account_changed", s.now()); err != nil {
-				return err
-			}
 		}
 		a.record(caller.ID, "user.updated", userTarget(before.ID), map[string]any{
 			"old": map[string]any{"email": before.Email, "role": before.Role, "is_active": before.IsActive},
@@ -201,6 +171,51 @@ func (s *Service) UpdateUser(ctx context.Context, caller *Principal, id string, 
 		return User{}, err
 	}
 	return after, nil
+}
+
+// validate checks an update's fields and returns them normalised.
+func (up UserUpdate) validate() (UserUpdate, error) {
+	if up.Email != nil {
+		e := strings.TrimSpace(*up.Email)
+		if err := ValidEmail(e); err != nil {
+			return up, err
+		}
+		up.Email = &e
+	}
+	if up.Role != nil && !up.Role.Valid() {
+		return up, &InvalidError{Reason: "role is not one of admin, coordinator, faculty, resident, clinical_staff, rn, lpn, msa"}
+	}
+	return up, nil
+}
+
+// updateUser applies up to user id in tx, under the locks of lockTarget, and returns the user
+// before (as locked) and after.
+func (s *Service) updateUser(ctx context.Context, tx pgx.Tx, id string, up UserUpdate) (before, after User, err error) {
+	if before, err = lockTarget(ctx, tx, id); err != nil {
+		return before, User{}, err
+	}
+	d := classifyUserUpdate(before, up)
+	if d.takesAdminOut {
+		last, err := lastAdmin(ctx, tx, before.ID)
+		if err != nil {
+			return before, User{}, err
+		}
+		if last {
+			return before, User{}, &ConflictError{"cannot remove the last active administrator"}
+		}
+	}
+	after, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET email = coalesce($2, email), role = coalesce($3, role),
+		is_active = coalesce($4, is_active), updated_at = $5 WHERE id = $1 AND deleted_at IS NULL RETURNING `+userColumns,
+		before.ID, up.Email, up.Role, up.IsActive, s.now()))
+	if err != nil {
+		return before, User{}, uniqueViolation(err)
+	}
+	if after.Role != before.Role || d.deactivates {
+		if _, err = revokeSessions(ctx, tx, before.ID, "", "account_changed", s.now()); err != nil {
+			return before, after, err
+		}
+	}
+	return before, after, nil
 }
 
 // DeleteUser anonymises a user: the row stays so the audit trail keeps pointing at an id, but
