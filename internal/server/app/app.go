@@ -125,7 +125,7 @@ func assemble(cfg config.Config, keys keyring.Source, st *store.Store, o Options
 	lim := func(l config.Limit) ratelimit.Limit {
 		return ratelimit.Limit{Requests: l.Requests, Period: l.Period.D()}
 	}
-	a := &App{Store: st, Accounts: acc, Audit: log, Limiter: ratelimit.New(st.Pool, o.Now), cfg: cfg, keys: keys, log: o.Log,
+	a := &App{Store: st, Accounts: acc, Audit: log, Limiter: ratelimit.New(st, o.Now), cfg: cfg, keys: keys, log: o.Log,
 		m: newJobMetrics(o.Metrics)}
 	a.Scheduling = scheduling.New(st, crypto.NewFields(keys), scheduling.Config{Location: cfg.Scheduling.Location(),
 		DefaultBudget: cfg.Scheduling.DefaultTimeBudget.D(), MaxBudget: cfg.Scheduling.MaxTimeBudget.D(), Log: o.Log, Metrics: o.Metrics})

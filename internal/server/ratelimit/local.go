@@ -144,45 +144,11 @@ func (l *Local) Run(ctx context.Context, interval time.Duration, failed func(err
 	}
 }
 
-const addBatch = `
-INSERT INTO rate_limits AS r (key_hash, window_start, prev_count, curr_count, expires_at)
-SELECT k, $3, 0, n, $4 FROM unnest($1::bytea[], $2::int[]) AS t(k, n)
-ON CONFLICT (key_hash) DO UPDATE SET
-    prev_count = CASE
-        WHEN r.window_start = EXCLUDED.window_start THEN r.prev_count
-        WHEN r.window_start = EXCLUDED.window_start - $5::interval THEN r.curr_count
-        ELSE 0 END,
-    curr_count = CASE WHEN r.window_start = EXCLUDED.window_start THEN r.curr_count + EXCLUDED.curr_count
-        ELSE EXCLUDED.curr_count END,
-    window_start = EXCLUDED.window_start,
-    expires_at = EXCLUDED.expires_at
-RETURNING key_hash, prev_count, curr_count`
-
 // add adds deltas to the counters of hashes (distinct) in the window beginning at start and
 // returns every counter's totals, in the order of hashes.
 func (l *Limiter) add(ctx context.Context, hashes [][]byte, deltas []int32, start time.Time, period time.Duration) ([]int, []int, error) {
-	rows, err := l.pool.Query(ctx, addBatch, hashes, deltas, start, start.Add(2*period),
-		fmt.Sprintf("%d microseconds", period.Microseconds()))
+	prev, curr, err := l.db.AddRateLimitHits(ctx, hashes, deltas, start, start.Add(2*period), period)
 	if err != nil {
-		return nil, nil, fmt.Errorf("ratelimit: sync: %w", err)
-	}
-	defer rows.Close()
-	index := make(map[string]int, len(hashes))
-	for i, h := range hashes {
-		index[string(h)] = i
-	}
-	prev, curr := make([]int, len(hashes)), make([]int, len(hashes))
-	for rows.Next() {
-		var h []byte
-		var p, c int
-		if err := rows.Scan(&h, &p, &c); err != nil {
-			return nil, nil, fmt.Errorf("ratelimit: sync: %w", err)
-		}
-		if i, ok := index[string(h)]; ok {
-			prev[i], curr[i] = p, c
-		}
-	}
-	if err := rows.Err(); err != nil {
 		return nil, nil, fmt.Errorf("ratelimit: sync: %w", err)
 	}
 	return prev, curr, nil

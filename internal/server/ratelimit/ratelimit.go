@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"math"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // Limit allows Requests per Period.
@@ -28,32 +26,35 @@ type Decision struct {
 	RetryAfter time.Duration
 }
 
-// Limiter counts in the rate_limits table (migration 002).
-type Limiter struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
+// Counters is the storage of the counters: the rate_limits table (migration 002), shared by every
+// replica. *store.Store implements it.
+type Counters interface {
+	// CountRateLimitHit counts one request for keyHash in the window starting at windowStart
+	// (period long; the counter may be deleted after expiresAt) and returns the previous and the
+	// current window's counts.
+	CountRateLimitHit(ctx context.Context, keyHash []byte, windowStart, expiresAt time.Time,
+		period time.Duration) (prev, curr int, err error)
+	// AddRateLimitHits adds deltas to the counters of hashes in one window and returns their
+	// previous and current counts, in the order of hashes.
+	AddRateLimitHits(ctx context.Context, hashes [][]byte, deltas []int32, windowStart, expiresAt time.Time,
+		period time.Duration) (prev, curr []int, err error)
+	// DeleteExpiredRateLimits deletes the counters that expired before now.
+	DeleteExpiredRateLimits(ctx context.Context, now time.Time) (int64, error)
 }
 
-// New returns a Limiter on pool; now is the clock (time.Now when nil).
-func New(pool *pgxpool.Pool, now func() time.Time) *Limiter {
+// Limiter counts in Counters.
+type Limiter struct {
+	db  Counters
+	now func() time.Time
+}
+
+// New returns a Limiter on db; now is the clock (time.Now when nil).
+func New(db Counters, now func() time.Time) *Limiter {
 	if now == nil {
 		now = time.Now
 	}
-	return &Limiter{pool: pool, now: now}
+	return &Limiter{db: db, now: now}
 }
-
-const upsert = `
-INSERT INTO rate_limits AS r (key_hash, window_start, prev_count, curr_count, expires_at)
-VALUES ($1, $2, 0, 1, $3)
-ON CONFLICT (key_hash) DO UPDATE SET
-    prev_count = CASE
-        WHEN r.window_start = EXCLUDED.window_start THEN r.prev_count
-        WHEN r.window_start = EXCLUDED.window_start - $4::interval THEN r.curr_count
-        ELSE 0 END,
-    curr_count = CASE WHEN r.window_start = EXCLUDED.window_start THEN r.curr_count + 1 ELSE 1 END,
-    window_start = EXCLUDED.window_start,
-    expires_at = EXCLUDED.expires_at
-RETURNING prev_count, curr_count`
 
 // Allow counts one request for key under limit and says whether it may proceed. Refused requests
 // count too: hammering a refused endpoint keeps it refused. An error (database unavailable)
@@ -66,9 +67,7 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit Limit) (Decision,
 	start := now.Truncate(limit.Period)
 	reset := start.Add(limit.Period)
 	digest := sha256.Sum256([]byte(key))
-	var prev, curr int
-	err := l.pool.QueryRow(ctx, upsert, digest[:], start, start.Add(2*limit.Period),
-		fmt.Sprintf("%d microseconds", limit.Period.Microseconds())).Scan(&prev, &curr)
+	prev, curr, err := l.db.CountRateLimitHit(ctx, digest[:], start, start.Add(2*limit.Period), limit.Period)
 	if err != nil {
 		return Decision{}, fmt.Errorf("ratelimit: %w", err)
 	}
@@ -96,9 +95,9 @@ func (l *Limiter) Allow(ctx context.Context, key string, limit Limit) (Decision,
 
 // Cleanup deletes counters whose windows have passed; run it periodically.
 func (l *Limiter) Cleanup(ctx context.Context) (int64, error) {
-	tag, err := l.pool.Exec(ctx, "DELETE FROM rate_limits WHERE expires_at < $1", l.now())
+	deleted, err := l.db.DeleteExpiredRateLimits(ctx, l.now())
 	if err != nil {
 		return 0, fmt.Errorf("ratelimit: cleanup: %w", err)
 	}
-	return tag.RowsAffected(), nil
+	return deleted, nil
 }

@@ -33,7 +33,7 @@ func replicas(t *testing.T, count int) ([]*Limiter, *clock) {
 	c.set(time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC))
 	var out []*Limiter
 	for _, s := range storetest.Instances(t, pg, count) {
-		out = append(out, New(s.Pool, c.now))
+		out = append(out, New(s, c.now))
 	}
 	return out, c
 }
@@ -120,7 +120,7 @@ func TestKeysAreStoredHashedAndExpiredCountersCleanedUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stored int
-	if err := ls[0].pool.QueryRow(ctx, "SELECT count(*) FROM rate_limits WHERE position('dr_jones'::bytea in key_hash) > 0").Scan(&stored); err != nil || stored != 0 {
+	if err := ls[0].db.(*store.Store).Pool.QueryRow(ctx, "SELECT count(*) FROM rate_limits WHERE position('dr_jones'::bytea in key_hash) > 0").Scan(&stored); err != nil || stored != 0 {
 		t.Errorf("the user name is stored in clear (%d rows, %v)", stored, err)
 	}
 	c.add(3 * time.Minute)
@@ -136,7 +136,7 @@ func TestTheLimiterFailsClosedWithoutTheDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	l := New(s.Pool, nil)
+	l := New(s, nil)
 	if err := own.Stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -150,7 +150,7 @@ func TestTheLimiterFailsClosedWithoutTheDatabase(t *testing.T) {
 // BenchmarkAllow is one rate-limit decision: one upsert round trip to a local PostgreSQL.
 func BenchmarkAllow(b *testing.B) {
 	s := storetest.Instances(b, pg, 1)[0]
-	l := New(s.Pool, nil)
+	l := New(s, nil)
 	var i atomic.Int64
 	b.RunParallel(func(p *testing.PB) {
 		for p.Next() {
