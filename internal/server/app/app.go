@@ -94,7 +94,7 @@ func assemble(cfg config.Config, keys keyring.Source, st *store.Store, o Options
 	if err != nil {
 		return nil, err
 	}
-	log := audit.New(st.Pool, o.Now)
+	log := audit.New(st, o.Now)
 	if cfg.Audit.Stdout && o.AuditStream != nil {
 		log.StreamTo(o.AuditStream)
 	}

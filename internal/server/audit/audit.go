@@ -18,7 +18,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/rsched/rsched/internal/server/store"
 )
 
 // Event is one audited action.
@@ -45,10 +46,10 @@ type Entry struct {
 
 func prevOf(e Entry) []byte { return e.prev }
 
-// Log appends to and verifies the audit_log table (migration 003).
+// Log appends to and verifies the audit log, whose rows the store keeps (store/audit.go).
 type Log struct {
-	pool *pgxpool.Pool
-	now  func() time.Time
+	st  *store.Store
+	now func() time.Time
 	// stream, when set, receives every appended entry as one JSON line (SIEM forwarding).
 	stream   io.Writer
 	streamMu sync.Mutex
@@ -58,16 +59,13 @@ type Log struct {
 // (the server passes stdout, where a log shipper forwards it). Details are already redacted.
 func (l *Log) StreamTo(w io.Writer) { l.stream = w }
 
-// New returns a Log on pool; now is the clock (time.Now when nil).
-func New(pool *pgxpool.Pool, now func() time.Time) *Log {
+// New returns a Log on st; now is the clock (time.Now when nil).
+func New(st *store.Store, now func() time.Time) *Log {
 	if now == nil {
 		now = time.Now
 	}
-	return &Log{pool: pool, now: now}
+	return &Log{st: st, now: now}
 }
-
-// appendLock serialises appends across replicas: each needs the previous hash.
-const appendLock int64 = 0x72736368656401
 
 // genesis is the "previous hash" of the first entry.
 var genesis = make([]byte, sha256.Size)
@@ -77,7 +75,7 @@ var genesis = make([]byte, sha256.Size)
 // a change records its entry with WithTx, in the change's own transaction.
 func (l *Log) Append(ctx context.Context, e Event) (Entry, error) {
 	var out Entry
-	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, l.st.Pool, func(tx pgx.Tx) error {
 		var err error
 		out, err = l.appendIn(ctx, tx, e)
 		return err
@@ -156,23 +154,21 @@ func (l *Log) appendIn(ctx context.Context, tx pgx.Tx, e Event) (Entry, error) {
 	}
 	// PostgreSQL keeps microseconds; hash what will be read back.
 	at := l.now().UTC().Truncate(time.Microsecond)
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", appendLock); err != nil {
+	db := l.st.On(tx)
+	if err := db.LockAuditChain(ctx); err != nil {
 		return Entry{}, err
 	}
 	prev, seq := genesis, int64(1)
-	err = tx.QueryRow(ctx, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").Scan(&seq, &prev)
-	switch {
-	case errors.Is(err, pgx.ErrNoRows):
-		prev, seq = genesis, 1
-	case err != nil:
+	headSeq, headHash, ok, err := db.AuditHead(ctx)
+	if err != nil {
 		return Entry{}, err
-	default:
-		seq++
+	}
+	if ok {
+		prev, seq = headHash, headSeq+1
 	}
 	h := entryHash(prev, seq, at, e, details)
-	if _, err := tx.Exec(ctx, `INSERT INTO audit_log (seq, at, actor, action, target, ip, user_agent, request_id, details, prev_hash, hash)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
-		seq, at, e.Actor, e.Action, e.Target, e.IP, e.UserAgent, e.RequestID, details, prev, h); err != nil {
+	if err := db.InsertAuditEntry(ctx, store.AuditRow{Seq: seq, At: at, Actor: e.Actor, Action: e.Action, Target: e.Target,
+		IP: e.IP, UserAgent: e.UserAgent, RequestID: e.RequestID, Details: details, PrevHash: prev, Hash: h}); err != nil {
 		return Entry{}, err
 	}
 	return Entry{Event: e, Seq: seq, At: at, Hash: h, prev: prev, details: details}, nil
@@ -218,43 +214,39 @@ var ErrTampered = errors.New("audit: the audit log has been altered")
 // sequence number that fails. It reads one snapshot, so appends and prunes meanwhile do not
 // disturb it.
 func (l *Log) Verify(ctx context.Context) (int64, error) {
-	tx, err := l.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	tx, err := l.st.Pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return 0, fmt.Errorf("audit: verify: %w", err)
 	}
 	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	db := l.st.On(tx)
 	prev, want := genesis, int64(1)
-	var anchorSeq int64
-	var anchorHash []byte
-	switch err := tx.QueryRow(ctx, "SELECT seq, hash FROM audit_anchor WHERE id = 1").Scan(&anchorSeq, &anchorHash); {
-	case err == nil:
-		prev, want = anchorHash, anchorSeq+1
-	case !errors.Is(err, pgx.ErrNoRows):
+	anchorSeq, anchorHash, ok, err := db.AuditAnchor(ctx)
+	if err != nil {
 		return 0, fmt.Errorf("audit: verify: %w", err)
 	}
-	rows, err := tx.Query(ctx, `SELECT seq, at, actor, action, target, ip, user_agent, request_id, details, prev_hash, hash
-		FROM audit_log ORDER BY seq`)
+	if ok {
+		prev, want = anchorHash, anchorSeq+1
+	}
+	rows, err := db.AuditEntries(ctx)
 	if err != nil {
 		return 0, fmt.Errorf("audit: verify: %w", err)
 	}
 	defer rows.Close()
 	var checked int64
 	for rows.Next() {
-		var e Event
-		var seq int64
-		var at time.Time
-		var details string
-		var storedPrev, hash []byte
-		if err := rows.Scan(&seq, &at, &e.Actor, &e.Action, &e.Target, &e.IP, &e.UserAgent, &e.RequestID, &details, &storedPrev, &hash); err != nil {
+		r, err := rows.Row()
+		if err != nil {
 			return checked, fmt.Errorf("audit: verify: %w", err)
 		}
-		if seq != want {
+		if r.Seq != want {
 			return checked, fmt.Errorf("%w: entry %d is missing", ErrTampered, want)
 		}
-		if string(storedPrev) != string(prev) || string(entryHash(prev, seq, at, e, details)) != string(hash) {
-			return checked, fmt.Errorf("%w: entry %d does not match its hash", ErrTampered, seq)
+		e := Event{Actor: r.Actor, Action: r.Action, Target: r.Target, IP: r.IP, UserAgent: r.UserAgent, RequestID: r.RequestID}
+		if string(r.PrevHash) != string(prev) || string(entryHash(prev, r.Seq, r.At, e, r.Details)) != string(r.Hash) {
+			return checked, fmt.Errorf("%w: entry %d does not match its hash", ErrTampered, r.Seq)
 		}
-		prev, want = hash, want+1
+		prev, want = r.Hash, want+1
 		checked++
 	}
 	return checked, rows.Err()

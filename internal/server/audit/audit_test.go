@@ -26,7 +26,7 @@ func logs(t *testing.T, count int) []*Log {
 	t.Helper()
 	var out []*Log
 	for _, s := range storetest.Instances(t, pg, count) {
-		out = append(out, New(s.Pool, nil))
+		out = append(out, New(s, nil))
 	}
 	return out
 }
@@ -75,7 +75,7 @@ func TestEditsDeletionsAndForgedHashesAreDetected(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			l := filled(t, 12)
-			if _, err := l.pool.Exec(context.Background(), c.sql); err != nil {
+			if _, err := l.st.Pool.Exec(context.Background(), c.sql); err != nil {
 				t.Fatal(err)
 			}
 			_, err := l.Verify(context.Background())
@@ -92,16 +92,16 @@ func TestARewrittenEntryWithAValidHashBreaksTheNextLink(t *testing.T) {
 	// Rewrite entry 4 perfectly: new content and the hash that content really has.
 	var e Event
 	var prev []byte
-	if err := l.pool.QueryRow(ctx, "SELECT actor, action, target, ip, user_agent, request_id, prev_hash FROM audit_log WHERE seq = 4").
+	if err := l.st.Pool.QueryRow(ctx, "SELECT actor, action, target, ip, user_agent, request_id, prev_hash FROM audit_log WHERE seq = 4").
 		Scan(&e.Actor, &e.Action, &e.Target, &e.IP, &e.UserAgent, &e.RequestID, &prev); err != nil {
 		t.Fatal(err)
 	}
 	var at = l.now().UTC()
-	if err := l.pool.QueryRow(ctx, "SELECT at FROM audit_log WHERE seq = 4").Scan(&at); err != nil {
+	if err := l.st.Pool.QueryRow(ctx, "SELECT at FROM audit_log WHERE seq = 4").Scan(&at); err != nil {
 		t.Fatal(err)
 	}
 	forged := `{"new":"vacation","old":"call"}`
-	if _, err := l.pool.Exec(ctx, "UPDATE audit_log SET details = $1, hash = $2 WHERE seq = 4", forged, entryHash(prev, 4, at, e, forged)); err != nil {
+	if _, err := l.st.Pool.Exec(ctx, "UPDATE audit_log SET details = $1, hash = $2 WHERE seq = 4", forged, entryHash(prev, 4, at, e, forged)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := l.Verify(ctx); !errors.Is(err, ErrTampered) || !strings.Contains(err.Error(), "entry 5") {
@@ -123,7 +123,7 @@ func TestSecretsNeverReachTheLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	var details string
-	if err := l.pool.QueryRow(ctx, "SELECT details FROM audit_log WHERE seq = 1").Scan(&details); err != nil {
+	if err := l.st.Pool.QueryRow(ctx, "SELECT details FROM audit_log WHERE seq = 1").Scan(&details); err != nil {
 		t.Fatal(err)
 	}
 	for _, secret := range []string{"hunter2", "Another-Secret", "tok_live", "JBSWY3DP"} {
@@ -150,11 +150,11 @@ func TestAChangeAndItsEntryCommitTogether(t *testing.T) {
 	var stream strings.Builder
 	l.StreamTo(&stream)
 	ctx := context.Background()
-	if _, err := l.pool.Exec(ctx, "CREATE TABLE changes (id int PRIMARY KEY)"); err != nil {
+	if _, err := l.st.Pool.Exec(ctx, "CREATE TABLE changes (id int PRIMARY KEY)"); err != nil {
 		t.Fatal(err)
 	}
 	change := func(id int, fail error) error {
-		return l.WithTx(ctx, l.pool, func(tx pgx.Tx, rec *Recorder) error {
+		return l.WithTx(ctx, l.st.Pool, func(tx pgx.Tx, rec *Recorder) error {
 			if _, err := tx.Exec(ctx, "INSERT INTO changes (id) VALUES ($1)", id); err != nil {
 				return err
 			}
@@ -164,7 +164,7 @@ func TestAChangeAndItsEntryCommitTogether(t *testing.T) {
 	}
 	count := func(q string) (n int) {
 		t.Helper()
-		if err := l.pool.QueryRow(ctx, q).Scan(&n); err != nil {
+		if err := l.st.Pool.QueryRow(ctx, q).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -180,7 +180,7 @@ func TestAChangeAndItsEntryCommitTogether(t *testing.T) {
 		t.Fatal("the change's error was lost")
 	}
 	// The append fails: the change is rolled back with it.
-	if _, err := l.pool.Exec(ctx, `CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+	if _, err := l.st.Pool.Exec(ctx, `CREATE FUNCTION refuse_audit() RETURNS trigger LANGUAGE plpgsql AS $$
 		BEGIN RAISE EXCEPTION 'audit refused for the test'; END $$;
 		CREATE TRIGGER refuse_audit BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION refuse_audit()`); err != nil {
 		t.Fatal(err)

@@ -6,10 +6,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rsched/rsched/internal/server/store"
 )
 
 // Filter selects entries for List. Zero fields do not filter.
@@ -36,51 +37,14 @@ type Record struct {
 // List returns a page of entries, newest first, and how many match. Action matches a prefix
 // ("auth.login" finds auth.login.failed and auth.login.succeeded).
 func (l *Log) List(ctx context.Context, f Filter) ([]Record, int, error) {
-	var where []string
-	var args []any
-	add := func(cond string, v any) {
-		args = append(args, v)
-		where = append(where, fmt.Sprintf(cond, len(args)))
-	}
-	if f.Actor != "" {
-		add("actor = $%d", f.Actor)
-	}
-	if f.Action != "" {
-		add(`action LIKE $%d || '%%'`, strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(f.Action))
-	}
-	if f.Target != "" {
-		add("target = $%d", f.Target)
-	}
-	if !f.Since.IsZero() {
-		add("at >= $%d", f.Since)
-	}
-	if !f.Until.IsZero() {
-		add("at < $%d", f.Until)
-	}
-	cond := "true"
-	if len(where) > 0 {
-		cond = strings.Join(where, " AND ")
-	}
-	var total int
-	if err := l.pool.QueryRow(ctx, "SELECT count(*) FROM audit_log WHERE "+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("audit: list: %w", err)
-	}
-	args = append(args, f.PageSize, (f.Page-1)*f.PageSize)
-	rows, err := l.pool.Query(ctx, fmt.Sprintf(`SELECT seq, at, actor, action, target, ip, user_agent, request_id, details, hash
-		FROM audit_log WHERE %s ORDER BY seq DESC LIMIT $%d OFFSET $%d`, cond, len(args)-1, len(args)), args...)
+	rows, total, err := l.st.ListAuditEntries(ctx, store.AuditFilter(f))
 	if err != nil {
 		return nil, 0, fmt.Errorf("audit: list: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Record, error) {
-		var r Record
-		var details string
-		var hash []byte
-		err := row.Scan(&r.Seq, &r.At, &r.Actor, &r.Action, &r.Target, &r.IP, &r.UserAgent, &r.RequestID, &details, &hash)
-		r.Details, r.Hash = json.RawMessage(details), hex.EncodeToString(hash)
-		return r, err
-	})
-	if err != nil {
-		return nil, 0, fmt.Errorf("audit: list: %w", err)
+	out := make([]Record, len(rows))
+	for i, r := range rows {
+		out[i] = Record{Seq: r.Seq, At: r.At, Actor: r.Actor, Action: r.Action, Target: r.Target, IP: r.IP,
+			UserAgent: r.UserAgent, RequestID: r.RequestID, Details: json.RawMessage(r.Details), Hash: hex.EncodeToString(r.Hash)}
 	}
 	return out, total, nil
 }
@@ -96,27 +60,22 @@ func (l *Log) Prune(ctx context.Context, retention time.Duration) (int64, error)
 	cutoff := l.now().Add(-retention)
 	var deleted, anchorSeq int64
 	var anchorHash []byte
-	err := pgx.BeginFunc(ctx, l.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", appendLock); err != nil {
+	err := pgx.BeginFunc(ctx, l.st.Pool, func(tx pgx.Tx) error {
+		db := l.st.On(tx)
+		if err := db.LockAuditChain(ctx); err != nil {
 			return err
 		}
 		// Never delete the newest entry: the chain must keep a head to append to.
-		err := tx.QueryRow(ctx, `SELECT seq, hash FROM audit_log WHERE at < $1 AND seq < (SELECT max(seq) FROM audit_log)
-			ORDER BY seq DESC LIMIT 1`, cutoff).Scan(&anchorSeq, &anchorHash)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil
-		}
-		if err != nil {
+		var ok bool
+		var err error
+		anchorSeq, anchorHash, ok, err = db.AuditPruneAnchor(ctx, cutoff)
+		if err != nil || !ok {
 			return err
 		}
-		tag, err := tx.Exec(ctx, "DELETE FROM audit_log WHERE seq <= $1", anchorSeq)
-		if err != nil {
+		if deleted, err = db.DeleteAuditThrough(ctx, anchorSeq); err != nil {
 			return err
 		}
-		deleted = tag.RowsAffected()
-		_, err = tx.Exec(ctx, `INSERT INTO audit_anchor (id, seq, hash) VALUES (1, $1, $2)
-			ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash`, anchorSeq, anchorHash)
-		return err
+		return db.SetAuditAnchor(ctx, anchorSeq, anchorHash)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("audit: prune: %w", err)

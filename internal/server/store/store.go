@@ -90,8 +90,8 @@ func Migrate(ctx context.Context, url string) (MigrationResult, error) {
 type Store struct {
 	Pool   *pgxpool.Pool
 	schema int32
-	// db runs the statements of people, templates, assignments and absences: the pool, or the
-	// transaction of a change (On), so that a change and its audit entry commit together.
+	// db runs the statements of people, templates, assignments, absences and the audit log: the
+	// pool, or the transaction of a change (On), so that a change and its audit entry commit together.
 	db Querier
 }
 
@@ -104,8 +104,9 @@ type Querier interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-// On returns the store with its writes and reads of people, templates, assignments and absences
-// running in tx: the caller commits or rolls back. Runs and migrations always use the pool.
+// On returns the store with its writes and reads of people, templates, assignments, absences and
+// the audit log running in tx: the caller commits or rolls back. Runs, rate-limit counters and
+// migrations always use the pool.
 func (s *Store) On(tx pgx.Tx) *Store { return &Store{Pool: s.Pool, schema: s.schema, db: tx} }
 
 // Options tune the pool.
