@@ -90,9 +90,41 @@ func (b *statusBuilder) reconcileError(err error) {
 	}
 }
 
-// updateStatus computes the new status and writes it only when it differs from the stored one:
-// a steady state makes no status write (messages carry no times or counters for that reason).
+// updateStatus writes the status computeInstanceStatus gives, only when it differs from the
+// stored one: a steady state makes no status write (messages carry no times or counters for that
+// reason).
 func (r *SchedulerInstanceReconciler) updateStatus(ctx context.Context, si *rschedv1.SchedulerInstance, b *statusBuilder) error {
+	// The wall clock stamps condition transitions, as meta.SetStatusCondition always has.
+	next := computeInstanceStatus(si, b, metav1.Now())
+	recordInstanceMetrics(si, &next)
+	if equality.Semantic.DeepEqual(&si.Status, &next) {
+		return nil
+	}
+	patch := client.MergeFrom(si.DeepCopy())
+	si.Status = next
+	if err := r.Client.Status().Patch(ctx, si, patch); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
+}
+
+// recordInstanceMetrics exports the instance's readiness and last secret sync time.
+func recordInstanceMetrics(si *rschedv1.SchedulerInstance, next *rschedv1.SchedulerInstanceStatus) {
+	ready := 0.0
+	if meta.IsStatusConditionTrue(next.Conditions, rschedv1.ConditionReady) {
+		ready = 1
+	}
+	instanceReady.WithLabelValues(si.Namespace, si.Name).Set(ready)
+	if next.LastSecretSyncTime != nil {
+		secretSyncTime.WithLabelValues(si.Namespace, si.Name).Set(float64(next.LastSecretSyncTime.Unix()))
+	}
+}
+
+// computeInstanceStatus is the status the instance should show: a pure function of the instance
+// as read (its spec and stored status), of what this reconcile observed and did (b), and of the
+// time a condition that changes is stamped with. Conditions are set in a fixed order (secrets,
+// Vault, network policy, progressing, ready, degraded) so that a steady state compares equal.
+func computeInstanceStatus(si *rschedv1.SchedulerInstance, b *statusBuilder, transition metav1.Time) rschedv1.SchedulerInstanceStatus {
 	next := si.Status.DeepCopy()
 	next.ObservedGeneration = si.Generation
 	next.Endpoint = builders.Endpoint(si)
@@ -107,95 +139,121 @@ func (r *SchedulerInstanceReconciler) updateStatus(ctx context.Context, si *rsch
 	}
 	set := func(c metav1.Condition) {
 		c.ObservedGeneration = si.Generation
+		c.LastTransitionTime = transition
 		meta.SetStatusCondition(&next.Conditions, c)
 	}
 	if b.secretCond != nil {
 		set(*b.secretCond)
 	}
-	usesVault := si.Spec.Vault != nil
-	if !usesVault {
+	if si.Spec.Vault == nil {
 		meta.RemoveStatusCondition(&next.Conditions, rschedv1.ConditionVaultReachable)
 		next.VaultFailures = 0
 	} else if b.vaultCond != nil {
 		set(*b.vaultCond)
 	}
-	if b.networkPolicies > 0 {
-		set(metav1.Condition{Type: rschedv1.ConditionNetworkPolicyApplied, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonPolicyEnforced,
-			Message: fmt.Sprintf("%d NetworkPolicies restrict the server's traffic", b.networkPolicies)})
-	} else if b.stepErr == nil {
-		set(metav1.Condition{Type: rschedv1.ConditionNetworkPolicyApplied, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonPolicyDisabled,
-			Message: "spec.network.policy is Disabled: no NetworkPolicies are managed"})
+	if c, ok := networkPolicyCondition(b); ok {
+		set(c)
 	}
-
-	desired := int32(0)
-	if d := b.deployment; d != nil {
-		if d.Spec.Replicas != nil {
-			desired = *d.Spec.Replicas
-		}
-		next.Replicas, next.ReadyReplicas = desired, d.Status.ReadyReplicas
+	ro := observeRollout(b.deployment)
+	if b.deployment != nil {
+		next.Replicas, next.ReadyReplicas = ro.desired, ro.ready
 	}
 	next.ReplicaSummary = fmt.Sprintf("%d/%d", next.ReadyReplicas, next.Replicas)
-	rolling := b.deployment != nil && (b.deployment.Status.ObservedGeneration < b.deployment.Generation ||
-		b.deployment.Status.UpdatedReplicas < desired || b.deployment.Status.Replicas > desired)
-	available := b.deployment != nil && desired > 0 && b.deployment.Status.ReadyReplicas >= desired && !rolling
-	if rolling {
-		set(metav1.Condition{Type: rschedv1.ConditionProgressing, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonRollingOut,
-			Message: "A new version of the server is being rolled out"})
-	} else if b.deployment != nil {
-		set(metav1.Condition{Type: rschedv1.ConditionProgressing, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonRolloutComplete,
-			Message: "Every replica runs the current version"})
+	if c, ok := progressingCondition(ro); ok {
+		set(c)
 	}
-
-	var wait *waitError
-	switch {
-	case b.imageMissing:
-		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonImageNotSet,
-			Message: "No image: set spec.image or start the operator with --scheduler-image"})
-	case b.stepErr != nil && errors.As(b.stepErr, &wait) && wait.readyReason != "":
-		// InvalidConfig, NameConflict, KeyringMissing: a person must act, and the wait says why.
-		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: wait.readyReason, Message: wait.reason})
-	case b.stepErr != nil && !errors.As(b.stepErr, &wait):
-		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonReconcileError,
-			Message: "The operator could not apply the desired state; it retries (see the operator's events and logs)"})
-	case b.deployment == nil && b.secretCond != nil && b.secretCond.Status == metav1.ConditionFalse && !b.staleSecret:
-		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: b.secretCond.Reason, Message: b.secretCond.Message})
-	case available:
-		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonAvailable,
-			Message: "All replicas of the server are ready"})
-	default:
-		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonDeploymentUnavailable,
-			Message: "Not all replicas of the server are ready yet"})
-	}
-	degraded := b.staleSecret || (b.deployment != nil && next.ReadyReplicas < desired && !rolling && conditionTrue(si, rschedv1.ConditionReady))
-	switch {
-	case b.staleSecret:
-		set(metav1.Condition{Type: rschedv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonVaultUnreachable,
-			Message: "Secrets could not be refreshed from Vault; the server runs on the last good ones"})
-	case degraded:
-		set(metav1.Condition{Type: rschedv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonReplicasUnavailable,
-			Message: "Fewer replicas are ready than desired"})
-	default:
-		set(metav1.Condition{Type: rschedv1.ConditionDegraded, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonAvailable,
-			Message: "Nothing is degraded"})
-	}
+	set(readyCondition(b, ro))
+	set(degradedCondition(si, b, ro))
 	if b.staleSecret && si.Status.LastSecretSyncTime != nil {
 		next.LastSecretSyncTime = si.Status.LastSecretSyncTime
 	}
-	ready := 0.0
-	if meta.IsStatusConditionTrue(next.Conditions, rschedv1.ConditionReady) {
-		ready = 1
+	return *next
+}
+
+// rollout is what the Deployment shows: exists is false when there is none (yet).
+type rollout struct {
+	exists, rolling, available bool
+	desired, ready             int32
+}
+
+func observeRollout(d *appsv1.Deployment) rollout {
+	if d == nil {
+		return rollout{}
 	}
-	instanceReady.WithLabelValues(si.Namespace, si.Name).Set(ready)
-	if next.LastSecretSyncTime != nil {
-		secretSyncTime.WithLabelValues(si.Namespace, si.Name).Set(float64(next.LastSecretSyncTime.Unix()))
+	ro := rollout{exists: true, ready: d.Status.ReadyReplicas}
+	if d.Spec.Replicas != nil {
+		ro.desired = *d.Spec.Replicas
 	}
-	if equality.Semantic.DeepEqual(&si.Status, next) {
-		return nil
+	ro.rolling = d.Status.ObservedGeneration < d.Generation || d.Status.UpdatedReplicas < ro.desired || d.Status.Replicas > ro.desired
+	ro.available = ro.desired > 0 && ro.ready >= ro.desired && !ro.rolling
+	return ro
+}
+
+// networkPolicyCondition: Enforced when policies were applied, Disabled when none are managed
+// and the reconcile got through; otherwise (false) the stored condition stands.
+func networkPolicyCondition(b *statusBuilder) (metav1.Condition, bool) {
+	switch {
+	case b.networkPolicies > 0:
+		return metav1.Condition{Type: rschedv1.ConditionNetworkPolicyApplied, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonPolicyEnforced,
+			Message: fmt.Sprintf("%d NetworkPolicies restrict the server's traffic", b.networkPolicies)}, true
+	case b.stepErr == nil:
+		return metav1.Condition{Type: rschedv1.ConditionNetworkPolicyApplied, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonPolicyDisabled,
+			Message: "spec.network.policy is Disabled: no NetworkPolicies are managed"}, true
 	}
-	patch := client.MergeFrom(si.DeepCopy())
-	si.Status = *next
-	if err := r.Client.Status().Patch(ctx, si, patch); err != nil {
-		return fmt.Errorf("writing status: %w", err)
+	return metav1.Condition{}, false
+}
+
+// progressingCondition: RollingOut or RolloutComplete; without a Deployment (false) the stored
+// condition stands.
+func progressingCondition(ro rollout) (metav1.Condition, bool) {
+	switch {
+	case ro.rolling:
+		return metav1.Condition{Type: rschedv1.ConditionProgressing, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonRollingOut,
+			Message: "A new version of the server is being rolled out"}, true
+	case ro.exists:
+		return metav1.Condition{Type: rschedv1.ConditionProgressing, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonRolloutComplete,
+			Message: "Every replica runs the current version"}, true
 	}
-	return nil
+	return metav1.Condition{}, false
+}
+
+// readyCondition is Ready from the first that holds: no image; a wait that names its own reason
+// (InvalidConfig, NameConflict, KeyringMissing); an error that is not a wait; a source that cannot
+// be read before anything was deployed; all replicas ready; otherwise not yet.
+func readyCondition(b *statusBuilder, ro rollout) metav1.Condition {
+	notReady := func(reason, msg string) metav1.Condition {
+		return metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg}
+	}
+	var wait *waitError
+	isWait := errors.As(b.stepErr, &wait)
+	switch {
+	case b.imageMissing:
+		return notReady(rschedv1.ReasonImageNotSet, "No image: set spec.image or start the operator with --scheduler-image")
+	case isWait && wait.readyReason != "":
+		// A person must act, and the wait says why.
+		return notReady(wait.readyReason, wait.reason)
+	case b.stepErr != nil && !isWait:
+		return notReady(rschedv1.ReasonReconcileError, "The operator could not apply the desired state; it retries (see the operator's events and logs)")
+	case !ro.exists && b.secretCond != nil && b.secretCond.Status == metav1.ConditionFalse && !b.staleSecret:
+		return notReady(b.secretCond.Reason, b.secretCond.Message)
+	case ro.available:
+		return metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonAvailable,
+			Message: "All replicas of the server are ready"}
+	}
+	return notReady(rschedv1.ReasonDeploymentUnavailable, "Not all replicas of the server are ready yet")
+}
+
+// degradedCondition: stale secrets first, then fewer ready replicas than desired outside a
+// rollout of an instance that was Ready, otherwise nothing.
+func degradedCondition(si *rschedv1.SchedulerInstance, b *statusBuilder, ro rollout) metav1.Condition {
+	switch {
+	case b.staleSecret:
+		return metav1.Condition{Type: rschedv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonVaultUnreachable,
+			Message: "Secrets could not be refreshed from Vault; the server runs on the last good ones"}
+	case ro.exists && ro.ready < ro.desired && !ro.rolling && conditionTrue(si, rschedv1.ConditionReady):
+		return metav1.Condition{Type: rschedv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonReplicasUnavailable,
+			Message: "Fewer replicas are ready than desired"}
+	}
+	return metav1.Condition{Type: rschedv1.ConditionDegraded, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonAvailable,
+		Message: "Nothing is degraded"}
 }
