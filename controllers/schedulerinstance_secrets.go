@@ -88,49 +88,140 @@ func (r *SchedulerInstanceReconciler) ensureKeyring(ctx context.Context, si *rsc
 // Secrets (labelled as ours, so the cache holds them and nothing else). Vault is read when the
 // refresh interval is due, the spec changed, or a Secret is missing; when Vault fails, the last
 // good Secrets stay in place, the failure count grows in status and the retry backs off.
+// It reads as gather (gatherSecretSync) → decide (decideSecretSync) → act.
 func (r *SchedulerInstanceReconciler) syncSecrets(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
 	now := r.Clock.Now()
-	dbSecret, err := r.ownSecret(ctx, si, builders.DatabaseSecretName(si))
+	s, err := r.gatherSecretSync(ctx, si, st)
 	if err != nil {
 		return err
 	}
-	var appSecret *corev1.Secret
-	if si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0 {
-		if appSecret, err = r.ownSecret(ctx, si, builders.AppSecretName(si)); err != nil {
-			return err
-		}
-	}
-	if dbSecret != nil {
-		st.lastGood = true
-		st.databaseRevision = dbSecret.Annotations[builders.RevisionAnnotation]
-	}
-	// Every source is read again each refresh interval (Vault's, or 1h for Kubernetes Secrets,
-	// so a rotated database password in the user's Secret is picked up too).
-	refresh := defaultRefresh
-	if si.Spec.Vault != nil && si.Spec.Vault.RefreshInterval != nil {
-		refresh = si.Spec.Vault.RefreshInterval.Duration
-	}
-	usesVault := si.Spec.Vault != nil && (si.Spec.Database.Vault != nil || len(si.Spec.Vault.Secrets) > 0)
-	last := si.Status.LastSecretSyncTime
-	due := dbSecret == nil || (appSecret == nil && si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0) ||
-		!conditionTrue(si, rschedv1.ConditionSecretsSynced) || observedStale(si) ||
-		last == nil || !now.Before(last.Add(refresh))
-	key := types.NamespacedName{Namespace: si.Namespace, Name: si.Name}
-	if at, ok := r.retryAt.Load(key); ok && due && dbSecret != nil && !observedStale(si) && now.Before(at.(time.Time)) {
+	switch decideSecretSync(s, now) {
+	case syncInBackoff:
 		// Still inside the backoff of the last failure, and nothing in the spec changed: the
 		// conditions of that failure stand.
 		st.lastGood = true
-		st.staleSecret = usesVault && !conditionTrue(si, rschedv1.ConditionVaultReachable)
-		return &waitError{reason: "waiting out the backoff after a failed read", after: at.(time.Time).Sub(now)}
-	}
-	if !due {
+		st.staleSecret = s.usesVault && !conditionTrue(si, rschedv1.ConditionVaultReachable)
+		return &waitError{reason: "waiting out the backoff after a failed read", after: s.retryAt.Sub(now)}
+	case syncUpToDate:
 		st.secretsDone = true
-		st.requeueAfter = last.Add(refresh).Sub(now)
+		st.requeueAfter = s.lastSync.Add(s.refresh).Sub(now)
 		return nil
 	}
+	return r.refreshSecrets(ctx, si, st, s, now)
+}
 
+// secretSyncState is what syncSecrets gathers before it decides: which of the instance's
+// Secrets exist, what status says of the last sync, and the backoff of a failed one.
+type secretSyncState struct {
+	hasDatabaseSecret bool
+	// wantsAppSecret: spec.vault.secrets lists paths, so the instance has an application Secret.
+	wantsAppSecret bool
+	hasAppSecret   bool
+	// usesVault: a source of the instance is in Vault.
+	usesVault   bool
+	synced      bool // SecretsSynced is True
+	specChanged bool // the spec changed since status was last written
+	lastSync    *metav1.Time
+	refresh     time.Duration
+	retryAt     time.Time // the end of a failed read's backoff; zero when there is none
+}
+
+// gatherSecretSync reads the instance's own Secrets (the database Secret's existence already
+// lets the server run on the last good secrets) and what status and the backoff say.
+func (r *SchedulerInstanceReconciler) gatherSecretSync(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) (secretSyncState, error) {
+	s := secretSyncState{
+		wantsAppSecret: si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0,
+		usesVault:      si.Spec.Vault != nil && (si.Spec.Database.Vault != nil || len(si.Spec.Vault.Secrets) > 0),
+		synced:         conditionTrue(si, rschedv1.ConditionSecretsSynced),
+		specChanged:    observedStale(si),
+		lastSync:       si.Status.LastSecretSyncTime,
+		// Every source is read again each refresh interval (Vault's, or 1h for Kubernetes
+		// Secrets, so a rotated database password in the user's Secret is picked up too).
+		refresh: defaultRefresh,
+	}
+	if si.Spec.Vault != nil && si.Spec.Vault.RefreshInterval != nil {
+		s.refresh = si.Spec.Vault.RefreshInterval.Duration
+	}
+	dbSecret, err := r.ownSecret(ctx, si, builders.DatabaseSecretName(si))
+	if err != nil {
+		return s, err
+	}
+	if s.wantsAppSecret {
+		appSecret, err := r.ownSecret(ctx, si, builders.AppSecretName(si))
+		if err != nil {
+			return s, err
+		}
+		s.hasAppSecret = appSecret != nil
+	}
+	if dbSecret != nil {
+		s.hasDatabaseSecret = true
+		st.lastGood = true
+		st.databaseRevision = dbSecret.Annotations[builders.RevisionAnnotation]
+	}
+	if at, ok := r.retryAt.Load(types.NamespacedName{Namespace: si.Namespace, Name: si.Name}); ok {
+		s.retryAt = at.(time.Time)
+	}
+	return s, nil
+}
+
+// secretSyncAction is what syncSecrets does this time.
+type secretSyncAction int
+
+const (
+	syncUpToDate  secretSyncAction = iota // nothing is due: requeue for the next refresh
+	syncInBackoff                         // due, but inside a failed read's backoff: wait it out
+	syncRefresh                           // read the sources and write the Secrets
+)
+
+// refreshCheck is one reason the sources must be read again now.
+type refreshCheck struct {
+	name string
+	due  func(s secretSyncState, now time.Time) bool
+}
+
+// refreshChecks are the reasons a refresh is due, in order; the first that holds names it.
+var refreshChecks = []refreshCheck{
+	{"database Secret missing", func(s secretSyncState, _ time.Time) bool { return !s.hasDatabaseSecret }},
+	{"application Secret missing", func(s secretSyncState, _ time.Time) bool { return s.wantsAppSecret && !s.hasAppSecret }},
+	{"last sync failed", func(s secretSyncState, _ time.Time) bool { return !s.synced }},
+	{"spec changed", func(s secretSyncState, _ time.Time) bool { return s.specChanged }},
+	{"never synced", func(s secretSyncState, _ time.Time) bool { return s.lastSync == nil }},
+	{"refresh interval elapsed", func(s secretSyncState, now time.Time) bool { return !now.Before(s.lastSync.Add(s.refresh)) }},
+}
+
+// refreshDue names the first check that makes a refresh due, or "" when none does.
+func refreshDue(s secretSyncState, now time.Time) string {
+	for _, c := range refreshChecks {
+		if c.due(s, now) {
+			return c.name
+		}
+	}
+	return ""
+}
+
+// inBackoff: a failed read's backoff runs, the last good Secrets are in place and the spec is
+// unchanged (a spec change is read at once).
+func inBackoff(s secretSyncState, now time.Time) bool {
+	return !s.retryAt.IsZero() && s.hasDatabaseSecret && !s.specChanged && now.Before(s.retryAt)
+}
+
+// decideSecretSync: up to date unless a refresh is due; a due refresh waits out a backoff.
+func decideSecretSync(s secretSyncState, now time.Time) secretSyncAction {
+	switch {
+	case refreshDue(s, now) == "":
+		return syncUpToDate
+	case inBackoff(s, now):
+		return syncInBackoff
+	}
+	return syncRefresh
+}
+
+// refreshSecrets reads every source and writes the instance's Secrets; a failed read keeps the
+// last good ones.
+func (r *SchedulerInstanceReconciler) refreshSecrets(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder, s secretSyncState, now time.Time) error {
 	var vc *vault.Client
-	if usesVault {
+	var err error
+	if s.usesVault {
 		if vc, err = r.vaultClient(ctx, si); err != nil {
 			return r.vaultFailed(si, st, err)
 		}
@@ -142,38 +233,49 @@ func (r *SchedulerInstanceReconciler) syncSecrets(ctx context.Context, si *rsche
 		}
 		return r.sourceMissing(si, st, err)
 	}
-	app := map[string][]byte{}
-	if vc != nil && si.Spec.Vault != nil {
-		for _, p := range si.Spec.Vault.Secrets {
-			kv, err := vc.ReadKV(ctx, p.Mount, p.Path)
-			if err != nil {
-				return r.vaultFailed(si, st, fmt.Errorf("%w: secret %s/%s: %w", errFromVault, orDefault(p.Mount, "secret"), p.Path, err))
-			}
-			for k, v := range kv.Data { // later paths win on a shared key (documented)
-				app[k] = []byte(v)
-			}
-		}
+	app, err := readAppSecrets(ctx, si, vc)
+	if err != nil {
+		return r.vaultFailed(si, st, err)
 	}
 	rev, err := r.writeOwnSecret(ctx, si, builders.DatabaseSecretName(si), map[string][]byte{builders.DatabaseURLKey: []byte(dbURL)}, true)
 	if err != nil {
 		return err
 	}
 	st.databaseRevision, st.lastGood = rev, true
-	if si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0 {
+	if s.wantsAppSecret {
 		if _, err := r.writeOwnSecret(ctx, si, builders.AppSecretName(si), app, false); err != nil {
 			return err
 		}
 	} else if err := r.deleteOwned(ctx, si, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: builders.AppSecretName(si), Namespace: si.Namespace}}); err != nil {
 		return err // the application secrets are no longer wanted: their data must not linger
 	}
-	if usesVault && si.Status.VaultFailures > 0 {
+	if s.usesVault && si.Status.VaultFailures > 0 {
 		r.event(si, corev1.EventTypeNormal, "VaultRecovered", "Read", "Secrets read from Vault again after %d failed attempts", si.Status.VaultFailures)
 	}
 	r.retryAt.Delete(types.NamespacedName{Namespace: si.Namespace, Name: si.Name})
-	st.secretsSynced(usesVault, now)
+	st.secretsSynced(s.usesVault, now)
 	st.secretsDone = true
-	st.requeueAfter = refresh
+	st.requeueAfter = s.refresh
 	return nil
+}
+
+// readAppSecrets reads spec.vault.secrets' paths into one map (later paths win on a shared key,
+// as documented); nothing without a Vault client.
+func readAppSecrets(ctx context.Context, si *rschedv1.SchedulerInstance, vc *vault.Client) (map[string][]byte, error) {
+	app := map[string][]byte{}
+	if vc == nil || si.Spec.Vault == nil {
+		return app, nil
+	}
+	for _, p := range si.Spec.Vault.Secrets {
+		kv, err := vc.ReadKV(ctx, p.Mount, p.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: secret %s/%s: %w", errFromVault, orDefault(p.Mount, "secret"), p.Path, err)
+		}
+		for k, v := range kv.Data {
+			app[k] = []byte(v)
+		}
+	}
+	return app, nil
 }
 
 // observedStale is true when the spec changed since status was last written.
