@@ -28,6 +28,7 @@ import (
 	"github.com/rsched/rsched/internal/server/clienterr"
 	"github.com/rsched/rsched/internal/server/crypto"
 	"github.com/rsched/rsched/internal/server/rbac"
+	"github.com/rsched/rsched/internal/server/store"
 )
 
 // Config is the account behaviour (config auth.*).
@@ -51,6 +52,8 @@ type Config struct {
 
 // Service is the account logic on one database.
 type Service struct {
+	// st runs the statements; pool, its pool, begins the flows' transactions.
+	st     *store.Store
 	pool   *pgxpool.Pool
 	tokens *auth.Tokens
 	hasher *auth.Hasher
@@ -64,7 +67,7 @@ type Service struct {
 
 // Deps are what a Service works with.
 type Deps struct {
-	Pool   *pgxpool.Pool
+	Store  *store.Store
 	Tokens *auth.Tokens
 	Hasher *auth.Hasher
 	Fields *crypto.Fields
@@ -76,7 +79,7 @@ type Deps struct {
 
 // New checks cfg and returns a Service.
 func New(d Deps, cfg Config) (*Service, error) {
-	if d.Pool == nil || d.Tokens == nil || d.Hasher == nil || d.Fields == nil || d.Audit == nil {
+	if d.Store == nil || d.Tokens == nil || d.Hasher == nil || d.Fields == nil || d.Audit == nil {
 		return nil, errors.New("accounts: missing dependency")
 	}
 	if err := cfg.Policy.Validate(); err != nil {
@@ -94,7 +97,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	return &Service{pool: d.Pool, tokens: d.Tokens, hasher: d.Hasher, fields: d.Fields, audit: d.Audit,
+	return &Service{st: d.Store, pool: d.Store.Pool, tokens: d.Tokens, hasher: d.Hasher, fields: d.Fields, audit: d.Audit,
 		cfg: cfg, now: d.Now, log: d.Log, cache: newPrincipalCache()}, nil
 }
 

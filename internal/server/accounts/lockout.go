@@ -2,11 +2,12 @@ package accounts
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rsched/rsched/internal/server/store"
 )
 
 // The lockout of account names: failures counted per name (whether or not an account bears it),
@@ -33,7 +34,7 @@ func (s *Service) loginFailed(ctx context.Context, nh []byte, userID string, c C
 
 // clearFailures forgets a name's failures after a complete sign-in.
 func (s *Service) clearFailures(ctx context.Context, nh []byte) error {
-	if _, err := s.pool.Exec(ctx, "DELETE FROM login_failures WHERE name_hash = $1", nh); err != nil {
+	if err := s.st.ClearLoginFailures(ctx, nh); err != nil {
 		return fmt.Errorf("accounts: login: %w", err)
 	}
 	return nil
@@ -41,13 +42,12 @@ func (s *Service) clearFailures(ctx context.Context, nh []byte) error {
 
 // checkLock refuses a name that is locked out.
 func (s *Service) checkLock(ctx context.Context, nh []byte) error {
-	var until *time.Time
-	err := s.pool.QueryRow(ctx, "SELECT locked_until FROM login_failures WHERE name_hash = $1", nh).Scan(&until)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil
-	}
+	until, ok, err := s.st.LoginLockedUntil(ctx, nh)
 	if err != nil {
 		return fmt.Errorf("accounts: reading lockout: %w", err)
+	}
+	if !ok {
+		return nil
 	}
 	if l := lockedOut(until, s.now()); l != nil {
 		return l
@@ -65,22 +65,18 @@ func (s *Service) recordFailure(ctx context.Context, nh []byte) (*LockedError, e
 	var locked *LockedError
 	now := s.now()
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO login_failures (name_hash, updated_at) VALUES ($1, $2) ON CONFLICT DO NOTHING`, nh, now); err != nil {
+		db := s.st.On(tx)
+		f, err := db.LockLoginFailures(ctx, nh, now)
+		if err != nil {
 			return err
 		}
-		var row failureRow
-		if err := tx.QueryRow(ctx, "SELECT failures, lockouts, updated_at, locked_until FROM login_failures WHERE name_hash = $1 FOR UPDATE", nh).
-			Scan(&row.failures, &row.lockouts, &row.updatedAt, &row.lockedUntil); err != nil {
-			return err
-		}
-		d := countFailure(row, now, s.cfg)
+		d := countFailure(failureRow{failures: f.Failures, lockouts: f.Lockouts, updatedAt: f.UpdatedAt, lockedUntil: f.LockedUntil}, now, s.cfg)
 		locked = d.locked
 		if d.outcome == failureLockStands {
 			return nil
 		}
-		_, err := tx.Exec(ctx, "UPDATE login_failures SET failures = $2, lockouts = $3, locked_until = $4, updated_at = $5 WHERE name_hash = $1",
-			nh, d.next.failures, d.next.lockouts, d.next.lockedUntil, d.next.updatedAt)
-		return err
+		return db.SetLoginFailures(ctx, nh, store.LoginFailures{Failures: d.next.failures, Lockouts: d.next.lockouts,
+			LockedUntil: d.next.lockedUntil, UpdatedAt: d.next.updatedAt})
 	})
 	return locked, err
 }

@@ -294,7 +294,7 @@ func (s *Service) UnlockUser(ctx context.Context, caller *Principal, id string, 
 		if _, err := tx.Exec(ctx, "UPDATE users SET locked_until = NULL, updated_at = $2 WHERE id = $1", u.ID, s.now()); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM login_failures WHERE name_hash = $1", nameHash(u.Username)); err != nil {
+		if err := s.st.On(tx).ClearLoginFailures(ctx, nameHash(u.Username)); err != nil {
 			return err
 		}
 		a.record(caller.ID, "user.unlocked", userTarget(u.ID), nil)

@@ -105,7 +105,7 @@ func assemble(cfg config.Config, keys keyring.Source, st *store.Store, o Options
 	pp := cfg.Auth.PasswordPolicy
 	policy := auth.DefaultPasswordPolicy
 	policy.MinLength, policy.HistorySize, policy.MaxAge = pp.MinLength, pp.HistorySize, pp.MaxAge.D()
-	acc, err := accounts.New(accounts.Deps{Pool: st.Pool, Tokens: tokens, Hasher: hasher, Fields: crypto.NewFields(keys), Audit: log, Log: o.Log, Now: o.Now},
+	acc, err := accounts.New(accounts.Deps{Store: st, Tokens: tokens, Hasher: hasher, Fields: crypto.NewFields(keys), Audit: log, Log: o.Log, Now: o.Now},
 		accounts.Config{
 			AccessTTL: cfg.Auth.AccessTokenTTL.D(), RefreshTTL: cfg.Auth.RefreshTokenTTL.D(), IdleTimeout: cfg.Auth.SessionIdleTimeout.D(),
 			MaxFailedAttempts: cfg.Auth.Lockout.MaxFailedAttempts, LockoutDuration: cfg.Auth.Lockout.Duration.D(), MaxLockout: 24 * time.Hour,
