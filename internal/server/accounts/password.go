@@ -58,8 +58,8 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 // classifyPasswordChange's order, stopping at the first that refuses.
 func (s *Service) gatherPasswordChange(ctx context.Context, p *Principal, current, next string) (passwordChangeFacts, error) {
 	var f passwordChangeFacts
-	var hash string
-	if err := s.pool.QueryRow(ctx, "SELECT password_hash FROM users WHERE id = $1", p.ID).Scan(&hash); err != nil {
+	hash, err := s.st.UserPasswordHash(ctx, p.ID)
+	if err != nil {
 		return f, err
 	}
 	if _, err := s.hasher.Verify(current, hash); err != nil {
@@ -69,11 +69,7 @@ func (s *Service) gatherPasswordChange(ctx context.Context, p *Principal, curren
 	if f.policy = s.cfg.Policy.Check(next, p.Username, p.Email); f.policy != nil {
 		return f, nil
 	}
-	rows, err := s.pool.Query(ctx, "SELECT password_hash FROM password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2", p.ID, max(s.cfg.Policy.HistorySize, 1))
-	if err != nil {
-		return f, err
-	}
-	previous, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	previous, err := s.st.RecentPasswordHashes(ctx, p.ID, max(s.cfg.Policy.HistorySize, 1))
 	if err != nil {
 		return f, err
 	}
@@ -90,16 +86,14 @@ func (s *Service) gatherPasswordChange(ctx context.Context, p *Principal, curren
 // sessions it ended.
 func (s *Service) storePassword(ctx context.Context, tx pgx.Tx, p *Principal, fresh string) (int64, error) {
 	now := s.now()
-	if _, err := tx.Exec(ctx, `UPDATE users SET password_hash = $2, password_changed_at = $3, must_change_password = false,
-		updated_at = $3 WHERE id = $1`, p.ID, fresh, now); err != nil {
+	db := s.st.On(tx)
+	if err := db.SetUserPassword(ctx, p.ID, fresh, now); err != nil {
 		return 0, err
 	}
-	if _, err := tx.Exec(ctx, "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)", p.ID, fresh, now); err != nil {
+	if err := db.AddPasswordHistory(ctx, p.ID, fresh, now); err != nil {
 		return 0, err
 	}
-	if _, err := tx.Exec(ctx, `DELETE FROM password_history WHERE user_id = $1 AND created_at < (
-		SELECT min(created_at) FROM (SELECT created_at FROM password_history WHERE user_id = $1 ORDER BY created_at DESC LIMIT $2) AS keep)`,
-		p.ID, max(s.cfg.Policy.HistorySize, 1)); err != nil {
+	if err := db.TrimPasswordHistory(ctx, p.ID, max(s.cfg.Policy.HistorySize, 1)); err != nil {
 		return 0, err
 	}
 	// A password step completed with the old password must not finish with its second factor.

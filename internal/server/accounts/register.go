@@ -146,7 +146,7 @@ func (s *Service) insertUser(ctx context.Context, tx pgx.Tx, id string, n NewUse
 	if err != nil {
 		return User{}, reg, uniqueViolation(err)
 	}
-	if _, err = tx.Exec(ctx, "INSERT INTO password_history (user_id, password_hash, created_at) VALUES ($1, $2, $3)", id, hash, s.now()); err != nil {
+	if err = s.st.On(tx).AddPasswordHistory(ctx, id, hash, s.now()); err != nil {
 		return User{}, reg, err
 	}
 	return u, reg, nil
