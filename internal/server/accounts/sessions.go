@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rsched/rsched/internal/server/store"
 )
 
 // Restriction limits what a signed-in user may do until they act: while one is set, only the
@@ -317,21 +319,10 @@ func revokeSessions(ctx context.Context, tx pgx.Tx, userID, keep, reason string,
 // expired MFA challenges and old unlocked failure counters. Run it periodically on any replica.
 func (s *Service) Cleanup(ctx context.Context) (int64, error) {
 	now := s.now()
-	var total int64
-	for _, q := range []struct {
-		sql  string
-		args []any
-	}{
-		{"DELETE FROM revoked_tokens WHERE expires_at < $1", []any{now}},
-		{"DELETE FROM sessions WHERE coalesce(revoked_at, expires_at) < $1", []any{now.Add(-s.cfg.RefreshTTL)}},
-		{"DELETE FROM mfa_challenges WHERE expires_at < $1", []any{now}},
-		{"DELETE FROM login_failures WHERE updated_at < $1 AND (locked_until IS NULL OR locked_until < $2)", []any{now.Add(-lockoutMemory), now}},
-	} {
-		tag, err := s.pool.Exec(ctx, q.sql, q.args...)
-		if err != nil {
-			return total, fmt.Errorf("accounts: cleanup: %w", err)
-		}
-		total += tag.RowsAffected()
+	total, err := s.st.CleanupAccounts(ctx, store.AccountsCleanup{Now: now, SessionsEndedBefore: now.Add(-s.cfg.RefreshTTL),
+		FailuresBefore: now.Add(-lockoutMemory)})
+	if err != nil {
+		return total, fmt.Errorf("accounts: cleanup: %w", err)
 	}
 	return total, nil
 }
