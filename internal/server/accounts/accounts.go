@@ -3,10 +3,10 @@
 // first-user bootstrap, password changes, and administrators' user management, on the users,
 // sessions, refresh_tokens, revoked_tokens, mfa_challenges and login_failures tables, and writes
 // an audit event for every security decision. The statements of the lockout counters, the password
-// history and the cleanup are the store's (internal/server/store); the others are still here,
-// on their way there. Each security flow loads its rows,
-// decides with a pure function of them (classify.go, table-tested on its own), writes what the
-// outcome calls for and audits it. HTTP lives in internal/server/httpapi, which maps this
+// history, the MFA challenges and the cleanup are the store's (internal/server/store); the others
+// are still here, on their way there. Each security flow loads its rows, decides with a pure
+// function of them (classify.go, table-tested on its own), writes what the outcome calls for and
+// audits it. HTTP lives in internal/server/httpapi, which maps this
 // package's errors onto status codes.
 package accounts
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rsched/rsched/internal/server/auth"
 	"github.com/rsched/rsched/internal/server/crypto"
+	"github.com/rsched/rsched/internal/server/store"
 )
 
 // Session is what a completed sign-in or refresh hands to the client.
@@ -152,8 +153,7 @@ func (s *Service) challengeMFA(ctx context.Context, userID string, c Client) (*L
 		return nil, err
 	}
 	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-		if _, err := tx.Exec(ctx, "INSERT INTO mfa_challenges (token_hash, user_id, expires_at) VALUES ($1, $2, $3)",
-			th, userID, s.now().Add(mfaChallengeTTL)); err != nil {
+		if err := s.st.On(tx).CreateMFAChallenge(ctx, th, userID, s.now().Add(mfaChallengeTTL)); err != nil {
 			return err
 		}
 		a.record(userID, "auth.login.mfa_challenged", userTarget(userID), nil)
@@ -181,7 +181,7 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, recoveryCode st
 			return err
 		}
 		outcome = classifyMFA(f, now)
-		return writeChallenge(ctx, tx, th, outcome.challengeWrite())
+		return writeChallenge(ctx, s.st.On(tx), th, outcome.challengeWrite())
 	})
 	if err != nil {
 		return nil, fmt.Errorf("accounts: mfa: %w", err)
@@ -210,17 +210,13 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, recoveryCode st
 // is right.
 func (s *Service) gatherMFA(ctx context.Context, tx pgx.Tx, th []byte, code, recoveryCode string, now time.Time) (mfaFacts, error) {
 	var f mfaFacts
-	var userID uuid.UUID
 	ch := &f.challenge
-	err := tx.QueryRow(ctx, "SELECT user_id, expires_at, attempts FROM mfa_challenges WHERE token_hash = $1 FOR UPDATE", th).
-		Scan(&userID, &ch.expiresAt, &ch.attempts)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return f, nil
-	}
-	if err != nil {
+	row, ok, err := s.st.On(tx).LockMFAChallenge(ctx, th)
+	if err != nil || !ok {
 		return f, err
 	}
-	ch.found, ch.userID = true, userID.String()
+	userID := row.UserID
+	ch.found, ch.userID, ch.expiresAt, ch.attempts = true, userID.String(), row.ExpiresAt, row.Attempts
 	if !ch.live(now) {
 		return f, nil
 	}
@@ -247,15 +243,14 @@ func (s *Service) gatherMFA(ctx context.Context, tx pgx.Tx, th []byte, code, rec
 }
 
 // writeChallenge applies w to challenge th.
-func writeChallenge(ctx context.Context, tx pgx.Tx, th []byte, w challengeWrite) error {
-	var err error
+func writeChallenge(ctx context.Context, db *store.Store, th []byte, w challengeWrite) error {
 	switch w {
 	case challengeDeleted:
-		_, err = tx.Exec(ctx, "DELETE FROM mfa_challenges WHERE token_hash = $1", th)
+		return db.DeleteMFAChallenge(ctx, th)
 	case challengeAttemptCounted:
-		_, err = tx.Exec(ctx, "UPDATE mfa_challenges SET attempts = attempts + 1 WHERE token_hash = $1", th)
+		return db.CountMFAChallengeAttempt(ctx, th)
 	}
-	return err
+	return nil
 }
 
 // checkSecondFactor verifies code (TOTP) or recoveryCode for user id inside tx, which holds the

@@ -97,7 +97,7 @@ func (s *Service) storePassword(ctx context.Context, tx pgx.Tx, p *Principal, fr
 		return 0, err
 	}
 	// A password step completed with the old password must not finish with its second factor.
-	if _, err := tx.Exec(ctx, "DELETE FROM mfa_challenges WHERE user_id = $1", p.ID); err != nil {
+	if err := db.DeleteUserMFAChallenges(ctx, p.ID); err != nil {
 		return 0, err
 	}
 	return revokeSessions(ctx, tx, p.ID, p.SessionID, "password_changed", now)
