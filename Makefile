@@ -89,7 +89,7 @@ test: lint verify-generated test-components ## Everything: lint, generated-files
 	$(MAKE) --no-print-directory fuzz
 
 # Each fuzz target as package:function; go test -fuzz takes one target at a time.
-FUZZ_TARGETS := ./internal/keyring:FuzzParse ./internal/server/auth:FuzzVerifyAccess ./internal/server/auth:FuzzVerifySignedClaims ./internal/server/crypto:FuzzDecrypt ./internal/server/httpapi:FuzzDecodeRequest ./internal/server/httpapi:FuzzCSPReport
+FUZZ_TARGETS := ./internal/keyring:FuzzParse ./internal/server/auth:FuzzVerifyAccess ./internal/server/auth:FuzzVerifySignedClaims ./internal/server/fieldcrypt:FuzzDecrypt ./internal/server/httpapi:FuzzDecodeRequest ./internal/server/httpapi:FuzzCSPReport
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 100000 executions; e.g. make fuzz FUZZTIME=10m).

@@ -39,7 +39,7 @@ import (
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/rotation"
 	"github.com/rsched/rsched/internal/server/auth"
-	"github.com/rsched/rsched/internal/server/crypto"
+	"github.com/rsched/rsched/internal/server/fieldcrypt"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -719,7 +719,7 @@ func (s *zdScheduler) sealedUnder(t *testing.T, dbURL, userID string) string {
 	if err := conn.QueryRow(ctx, "SELECT totp_secret FROM users WHERE id = $1", userID).Scan(&v); err != nil {
 		t.Fatalf("reading the TOTP secret: %v", err)
 	}
-	kid, err := crypto.KeyID(v)
+	kid, err := fieldcrypt.KeyID(v)
 	if err != nil {
 		t.Fatalf("the stored TOTP secret: %v", err)
 	}

@@ -1,5 +1,5 @@
 // Command scheduler is the scheduling API server that the operator deploys. It reads its
-// configuration file (internal/server/config), its secrets from mounted files, migrates the
+// configuration file (internal/serverconfig), its secrets from mounted files, migrates the
 // database, follows the keyring, and serves the API and, on a separate listener, its metrics.
 package main
 
@@ -24,7 +24,7 @@ import (
 
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/server/app"
-	"github.com/rsched/rsched/internal/server/config"
+	"github.com/rsched/rsched/internal/serverconfig"
 	"github.com/rsched/rsched/internal/version"
 )
 
@@ -76,8 +76,8 @@ func run(ctx context.Context, args []string) error {
 }
 
 // loadConfig reads the file and applies the -metrics-addr flag, validating again when it did.
-func loadConfig(path, metricsAddr string) (config.Config, error) {
-	cfg, err := config.Load(path)
+func loadConfig(path, metricsAddr string) (serverconfig.Config, error) {
+	cfg, err := serverconfig.Load(path)
 	if err != nil {
 		return cfg, err
 	}
@@ -92,7 +92,7 @@ func loadConfig(path, metricsAddr string) (config.Config, error) {
 
 // serve runs the API and metrics listeners and the background work until ctx ends, then drains
 // in-flight requests for at most drain.
-func serve(ctx context.Context, log *slog.Logger, cfg config.Config, a *app.App, reg *prometheus.Registry, keys *keyring.Watcher, drain time.Duration) error {
+func serve(ctx context.Context, log *slog.Logger, cfg serverconfig.Config, a *app.App, reg *prometheus.Registry, keys *keyring.Watcher, drain time.Duration) error {
 	api := &http.Server{
 		Addr:              cfg.ListenAddr,
 		Handler:           a.HTTP,

@@ -14,7 +14,7 @@ import (
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/apiload"
 	"github.com/rsched/rsched/internal/builders"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -47,9 +47,9 @@ func showScheduling(ctx context.Context, kube *testenv.Kube) error {
 		return fmt.Errorf("signing in to the scheduler: %w", err)
 	}
 
-	block := schedule.AcademicYearOf(schedule.DateOf(time.Now())).Blocks()[1]
+	block := roster.AcademicYearOf(roster.DateOf(time.Now())).Blocks()[1]
 	step("loading a program (18 residents, 12 faculty, 5 templates, 5 %% absences) and generating block 1 (%s to %s) with a 2 s budget", block.Start, block.End)
-	p, err := schedule.GenerateProgram(schedule.ProgramConfig{Residents: 18, Faculty: 12, From: block.Start, To: block.End, AbsenceRate: 0.05, Seed: 1})
+	p, err := roster.GenerateProgram(roster.ProgramConfig{Residents: 18, Faculty: 12, From: block.Start, To: block.End, AbsenceRate: 0.05, Seed: 1})
 	if err != nil {
 		return err
 	}

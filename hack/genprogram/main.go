@@ -1,4 +1,4 @@
-// Command genprogram prints a synthetic residency program (schedule.GenerateProgram) as JSON:
+// Command genprogram prints a synthetic residency program (roster.GenerateProgram) as JSON:
 // people, rotation templates and absences, ready for the API. With -solve it also schedules
 // the range and prints the run's statistics and the validator's verdict, or the schedule as CSV.
 //
@@ -25,7 +25,7 @@ import (
 	"time"
 
 	"github.com/rsched/rsched/internal/apiload"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 )
 
 func main() {
@@ -71,16 +71,16 @@ func runLoad(out io.Writer, base, token string, residents, faculty int, fromS, t
 	return enc.Encode(res)
 }
 
-func program(residents, faculty int, fromS, toS string, absence float64, seed uint64) (*schedule.Problem, error) {
-	from, err := schedule.ParseDate(fromS)
+func program(residents, faculty int, fromS, toS string, absence float64, seed uint64) (*roster.Problem, error) {
+	from, err := roster.ParseDate(fromS)
 	if err != nil {
 		return nil, err
 	}
-	to, err := schedule.ParseDate(toS)
+	to, err := roster.ParseDate(toS)
 	if err != nil {
 		return nil, err
 	}
-	return schedule.GenerateProgram(schedule.ProgramConfig{Residents: residents, Faculty: faculty, From: from, To: to, AbsenceRate: absence, Seed: seed})
+	return roster.GenerateProgram(roster.ProgramConfig{Residents: residents, Faculty: faculty, From: from, To: to, AbsenceRate: absence, Seed: seed})
 }
 
 func run(out io.Writer, residents, faculty int, fromS, toS string, absence float64, seed uint64, solve bool, budget time.Duration, asCSV bool) error {
@@ -93,20 +93,20 @@ func run(out io.Writer, residents, faculty int, fromS, toS string, absence float
 	if !solve {
 		return enc.Encode(map[string]any{"people": p.People, "rotation_templates": p.Templates, "absences": p.Absences})
 	}
-	res, err := schedule.Solve(context.Background(), p, schedule.Options{Seed: seed, TimeBudget: budget})
+	res, err := roster.Solve(context.Background(), p, roster.Options{Seed: seed, TimeBudget: budget})
 	if err != nil {
 		return err
 	}
 	if asCSV {
-		return schedule.WriteCSV(out, res.Assignments, schedule.NewDirectory(p.People, p.Templates))
+		return roster.WriteCSV(out, res.Assignments, roster.NewDirectory(p.People, p.Templates))
 	}
-	vs, err := schedule.Validate(p, res.Assignments)
+	vs, err := roster.Validate(p, res.Assignments)
 	if err != nil {
 		return err
 	}
 	hard := 0
 	for _, v := range vs {
-		if schedule.Hard(v.Rule) {
+		if roster.Hard(v.Rule) {
 			hard++
 		}
 	}

@@ -16,8 +16,8 @@ import (
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyring/keyringtest"
 	"github.com/rsched/rsched/internal/server/app"
-	"github.com/rsched/rsched/internal/server/config"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
+	"github.com/rsched/rsched/internal/serverconfig"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -68,9 +68,9 @@ func TestLoadProgramIntoAServerAndGenerate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
+	cfg := serverconfig.Default()
 	cfg.Issuer = "https://schedule.example.org"
-	big := config.Limit{Requests: 100000, Period: config.Duration(time.Minute)}
+	big := serverconfig.Limit{Requests: 100000, Period: serverconfig.Duration(time.Minute)}
 	cfg.RateLimit.API, cfg.RateLimit.Login, cfg.RateLimit.Register = big, big, big
 	ring := keyringtest.Build(t, 1,
 		[]keyringtest.Key{{KID: "sig-1", Algorithm: keyring.HS256, State: keyring.Active, Material: keyringtest.Random(32)}},
@@ -123,8 +123,8 @@ func TestLoadProgramIntoAServerAndGenerate(t *testing.T) {
 }
 
 func TestOverlappingAbsencesAreMergedBeforeLoading(t *testing.T) {
-	d := func(n int) schedule.Date { return schedule.Date{Year: 2026, Month: time.July, Day: n} }
-	got := apiload.MergeAbsences([]schedule.Absence{
+	d := func(n int) roster.Date { return roster.Date{Year: 2026, Month: time.July, Day: n} }
+	got := apiload.MergeAbsences([]roster.Absence{
 		{PersonID: "b", Start: d(1), End: d(2)},
 		{PersonID: "a", Start: d(5), End: d(9)},
 		{PersonID: "a", Start: d(1), End: d(3)},
@@ -132,7 +132,7 @@ func TestOverlappingAbsencesAreMergedBeforeLoading(t *testing.T) {
 		{PersonID: "a", Start: d(6), End: d(7)}, // inside
 		{PersonID: "a", Start: d(11), End: d(12)},
 	})
-	want := []schedule.Absence{{PersonID: "a", Start: d(1), End: d(9)}, {PersonID: "a", Start: d(11), End: d(12)}, {PersonID: "b", Start: d(1), End: d(2)}}
+	want := []roster.Absence{{PersonID: "a", Start: d(1), End: d(9)}, {PersonID: "a", Start: d(11), End: d(12)}, {PersonID: "b", Start: d(1), End: d(2)}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("%+v, want %+v", got, want)
 	}

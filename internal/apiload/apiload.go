@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 )
 
 // Client calls one scheduler's API with a bearer token (set by SignIn, or given).
@@ -77,15 +77,15 @@ func (l *Client) Call(ctx context.Context, method, path string, body, out any, w
 
 // MergeAbsences joins a person's overlapping or adjacent absences: the API refuses overlapping
 // ones, and the generator draws them independently.
-func MergeAbsences(as []schedule.Absence) []schedule.Absence {
+func MergeAbsences(as []roster.Absence) []roster.Absence {
 	sorted := slices.Clone(as)
-	slices.SortFunc(sorted, func(a, b schedule.Absence) int {
+	slices.SortFunc(sorted, func(a, b roster.Absence) int {
 		if c := strings.Compare(a.PersonID, b.PersonID); c != 0 {
 			return c
 		}
 		return a.Start.Sub(b.Start)
 	})
-	var out []schedule.Absence
+	var out []roster.Absence
 	for _, a := range sorted {
 		if n := len(out); n > 0 && out[n-1].PersonID == a.PersonID && !out[n-1].End.AddDays(1).Before(a.Start) {
 			if out[n-1].End.Before(a.End) {
@@ -109,13 +109,13 @@ type Result struct {
 }
 
 // Load puts p into the server and generates [p.From, p.To] with the given budget.
-func (l *Client) Load(ctx context.Context, p *schedule.Problem, budget time.Duration, seed uint64) (Result, error) {
+func (l *Client) Load(ctx context.Context, p *roster.Problem, budget time.Duration, seed uint64) (Result, error) {
 	start := time.Now()
 	var res Result
 	ids := map[string]string{}
 	for _, x := range p.People {
 		body := map[string]any{"name": x.Name, "type": x.Type}
-		if x.Type == schedule.Resident {
+		if x.Type == roster.Resident {
 			body["pgy_level"] = x.PGY
 		} else {
 			body["max_sessions_per_week"] = x.MaxSessionsPerWeek

@@ -11,14 +11,14 @@ import (
 	"sigs.k8s.io/yaml"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
-	"github.com/rsched/rsched/internal/server/config"
+	"github.com/rsched/rsched/internal/serverconfig"
 )
 
 // configHashLen is how many hex characters of the SHA-256 the config hash keeps: 64 bits tell
 // configurations apart, and the annotation stays short enough to read in kubectl.
 const configHashLen = 16
 
-// ServerConfig renders the API server's configuration file from the spec, over config.Default()
+// ServerConfig renders the API server's configuration file from the spec, over serverconfig.Default()
 // so that every setting the SchedulerInstance does not expose keeps the server's own default. Each
 // optional spec field overrides the default only when it is set, so an object built in Go without
 // admission defaults renders exactly like its defaulted form.
@@ -28,8 +28,8 @@ const configHashLen = 16
 // omitting it does not change the file, its hash, or restart a pod. The config is validated with
 // the server's own Validate, so a spec the server would refuse at start is reported by the
 // operator instead of as a crash-looping pod.
-func ServerConfig(si *rschedv1.SchedulerInstance) (config.Config, error) {
-	cfg := config.Default()
+func ServerConfig(si *rschedv1.SchedulerInstance) (serverconfig.Config, error) {
+	cfg := serverconfig.Default()
 	cfg.ListenAddr = fmt.Sprintf(":%d", APIPort)
 	cfg.MetricsAddr = fmt.Sprintf(":%d", MetricsPort)
 	cfg.Issuer = Endpoint(si)
@@ -57,12 +57,12 @@ func ServerConfig(si *rschedv1.SchedulerInstance) (config.Config, error) {
 	cfg.Secrets.KeyringFile = KeyringDir + "/" + KeyringKey
 
 	if err := cfg.Validate(); err != nil {
-		return config.Config{}, err
+		return serverconfig.Config{}, err
 	}
 	return cfg, nil
 }
 
-func renderAuth(out *config.Auth, in *rschedv1.AuthSpec) {
+func renderAuth(out *serverconfig.Auth, in *rschedv1.AuthSpec) {
 	setDuration(&out.AccessTokenTTL, in.AccessTokenTTL)
 	setDuration(&out.RefreshTokenTTL, in.RefreshTokenTTL)
 	// session_idle_timeout is server-side (8h) but must lie within [access TTL, refresh TTL]: a
@@ -100,22 +100,22 @@ func renderAuth(out *config.Auth, in *rschedv1.AuthSpec) {
 	setDuration(&out.PasswordPolicy.MaxAge, pp.MaxAge)
 }
 
-func renderRateLimit(out *config.RateLimit, in *rschedv1.RateLimitSpec) {
+func renderRateLimit(out *serverconfig.RateLimit, in *rschedv1.RateLimitSpec) {
 	setLimit(&out.Login, in.Login)
 	setLimit(&out.Register, in.Register)
 	setLimit(&out.API, in.API)
 	out.TrustedProxies = sortedStrings(in.TrustedProxies)
 }
 
-func setDuration(out *config.Duration, in *metav1.Duration) {
+func setDuration(out *serverconfig.Duration, in *metav1.Duration) {
 	if in != nil {
-		*out = config.Duration(in.Duration)
+		*out = serverconfig.Duration(in.Duration)
 	}
 }
 
-func setLimit(out *config.Limit, in *rschedv1.RateLimit) {
+func setLimit(out *serverconfig.Limit, in *rschedv1.RateLimit) {
 	if in != nil {
-		*out = config.Limit{Requests: int(in.Requests), Period: config.Duration(in.Period.Duration)}
+		*out = serverconfig.Limit{Requests: int(in.Requests), Period: serverconfig.Duration(in.Period.Duration)}
 	}
 }
 
@@ -158,9 +158,9 @@ func ConfigMap(si *rschedv1.SchedulerInstance) (*corev1.ConfigMap, string, error
 }
 
 // renderYAML writes the config as YAML. sigs.k8s.io/yaml marshals through encoding/json, whose
-// output is fully determined by the struct (no maps in config.Config), and sorts keys, so the
+// output is fully determined by the struct (no maps in serverconfig.Config), and sorts keys, so the
 // same config always gives the same bytes.
-func renderYAML(cfg config.Config) ([]byte, error) {
+func renderYAML(cfg serverconfig.Config) ([]byte, error) {
 	doc, err := yaml.Marshal(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("rendering the server config: %w", err)

@@ -12,7 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
-	"github.com/rsched/rsched/internal/server/config"
+	"github.com/rsched/rsched/internal/serverconfig"
 )
 
 func TestServerConfigOfAnEmptySpecIsTheServerDefault(t *testing.T) {
@@ -20,7 +20,7 @@ func TestServerConfigOfAnEmptySpecIsTheServerDefault(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := config.Default()
+	want := serverconfig.Default()
 	want.Issuer = "http://demo.sched.svc:8080"
 	// Set-like lists are always rendered as (sorted) lists, never null.
 	want.RateLimit.TrustedProxies = []string{}
@@ -34,70 +34,70 @@ func TestServerConfigCarriesEverySpecField(t *testing.T) {
 	tests := []struct {
 		name   string
 		mutate func(*rschedv1.SchedulerInstance)
-		check  func(config.Config) bool
+		check  func(serverconfig.Config) bool
 	}{
 		{"issuer follows service.port", func(si *rschedv1.SchedulerInstance) { si.Spec.Service.Port = 9443 },
-			func(c config.Config) bool { return c.Issuer == "http://demo.sched.svc:9443" }},
+			func(c serverconfig.Config) bool { return c.Issuer == "http://demo.sched.svc:9443" }},
 		{"auth.accessTokenTTL", func(si *rschedv1.SchedulerInstance) { si.Spec.Auth.AccessTokenTTL = dur(10 * time.Minute) },
-			func(c config.Config) bool { return c.Auth.AccessTokenTTL.D() == 10*time.Minute }},
+			func(c serverconfig.Config) bool { return c.Auth.AccessTokenTTL.D() == 10*time.Minute }},
 		{"auth.refreshTokenTTL", func(si *rschedv1.SchedulerInstance) { si.Spec.Auth.RefreshTokenTTL = dur(720 * time.Hour) },
-			func(c config.Config) bool { return c.Auth.RefreshTokenTTL.D() == 720*time.Hour }},
+			func(c serverconfig.Config) bool { return c.Auth.RefreshTokenTTL.D() == 720*time.Hour }},
 		{"auth.lockout.maxFailedAttempts", func(si *rschedv1.SchedulerInstance) { si.Spec.Auth.Lockout.MaxFailedAttempts = 9 },
-			func(c config.Config) bool { return c.Auth.Lockout.MaxFailedAttempts == 9 }},
+			func(c serverconfig.Config) bool { return c.Auth.Lockout.MaxFailedAttempts == 9 }},
 		{"auth.lockout.duration", func(si *rschedv1.SchedulerInstance) { si.Spec.Auth.Lockout.Duration = dur(2 * time.Hour) },
-			func(c config.Config) bool { return c.Auth.Lockout.Duration.D() == 2*time.Hour }},
+			func(c serverconfig.Config) bool { return c.Auth.Lockout.Duration.D() == 2*time.Hour }},
 		{"auth.mfaRequiredRoles sorted", func(si *rschedv1.SchedulerInstance) {
 			si.Spec.Auth.MFARequiredRoles = []rschedv1.UserRole{"coordinator", "admin"}
-		}, func(c config.Config) bool {
+		}, func(c serverconfig.Config) bool {
 			return reflect.DeepEqual(c.Auth.MFARequiredRoles, []string{"admin", "coordinator"})
 		}},
 		{"auth.passwordPolicy.minLength", func(si *rschedv1.SchedulerInstance) { si.Spec.Auth.PasswordPolicy.MinLength = 16 },
-			func(c config.Config) bool { return c.Auth.PasswordPolicy.MinLength == 16 }},
+			func(c serverconfig.Config) bool { return c.Auth.PasswordPolicy.MinLength == 16 }},
 		{"auth.passwordPolicy.historySize 0 allows reuse", func(si *rschedv1.SchedulerInstance) { si.Spec.Auth.PasswordPolicy.HistorySize = ptr(int32(0)) },
-			func(c config.Config) bool { return c.Auth.PasswordPolicy.HistorySize == 0 }},
+			func(c serverconfig.Config) bool { return c.Auth.PasswordPolicy.HistorySize == 0 }},
 		{"auth.passwordPolicy.maxAge", func(si *rschedv1.SchedulerInstance) { si.Spec.Auth.PasswordPolicy.MaxAge = dur(48 * time.Hour) },
-			func(c config.Config) bool { return c.Auth.PasswordPolicy.MaxAge.D() == 48*time.Hour }},
+			func(c serverconfig.Config) bool { return c.Auth.PasswordPolicy.MaxAge.D() == 48*time.Hour }},
 		{"auth.passwordPolicy.maxAge 0s turns expiry off", func(si *rschedv1.SchedulerInstance) { si.Spec.Auth.PasswordPolicy.MaxAge = dur(0) },
-			func(c config.Config) bool { return c.Auth.PasswordPolicy.MaxAge == 0 }},
+			func(c serverconfig.Config) bool { return c.Auth.PasswordPolicy.MaxAge == 0 }},
 		{"rateLimit.login", func(si *rschedv1.SchedulerInstance) {
 			si.Spec.RateLimit.Login = &rschedv1.RateLimit{Requests: 7, Period: *dur(2 * time.Minute)}
-		}, func(c config.Config) bool {
-			return c.RateLimit.Login == config.Limit{Requests: 7, Period: config.Duration(2 * time.Minute)}
+		}, func(c serverconfig.Config) bool {
+			return c.RateLimit.Login == serverconfig.Limit{Requests: 7, Period: serverconfig.Duration(2 * time.Minute)}
 		}},
 		{"rateLimit.register", func(si *rschedv1.SchedulerInstance) {
 			si.Spec.RateLimit.Register = &rschedv1.RateLimit{Requests: 1, Period: *dur(time.Hour)}
-		}, func(c config.Config) bool {
-			return c.RateLimit.Register == config.Limit{Requests: 1, Period: config.Duration(time.Hour)}
+		}, func(c serverconfig.Config) bool {
+			return c.RateLimit.Register == serverconfig.Limit{Requests: 1, Period: serverconfig.Duration(time.Hour)}
 		}},
 		{"rateLimit.api", func(si *rschedv1.SchedulerInstance) {
 			si.Spec.RateLimit.API = &rschedv1.RateLimit{Requests: 1000, Period: *dur(time.Second)}
-		}, func(c config.Config) bool {
-			return c.RateLimit.API == config.Limit{Requests: 1000, Period: config.Duration(time.Second)}
+		}, func(c serverconfig.Config) bool {
+			return c.RateLimit.API == serverconfig.Limit{Requests: 1000, Period: serverconfig.Duration(time.Second)}
 		}},
 		{"rateLimit.trustedProxies sorted", func(si *rschedv1.SchedulerInstance) {
 			si.Spec.RateLimit.TrustedProxies = []rschedv1.CIDR{"fd00::/8", "10.0.0.0/8"}
-		}, func(c config.Config) bool {
+		}, func(c serverconfig.Config) bool {
 			return reflect.DeepEqual(c.RateLimit.TrustedProxies, []string{"10.0.0.0/8", "fd00::/8"})
 		}},
 		{"security.allowedOrigins", func(si *rschedv1.SchedulerInstance) {
 			si.Spec.Security.AllowedOrigins = []rschedv1.Origin{"https://b.example.org", "https://a.example.org:8443"}
-		}, func(c config.Config) bool {
+		}, func(c serverconfig.Config) bool {
 			return reflect.DeepEqual(c.Security.AllowedOrigins, []string{"https://a.example.org:8443", "https://b.example.org"})
 		}},
 		{"security.hsts false", func(si *rschedv1.SchedulerInstance) { si.Spec.Security.HSTS = ptr(false) },
-			func(c config.Config) bool { return !c.Security.HSTS }},
+			func(c serverconfig.Config) bool { return !c.Security.HSTS }},
 		{"security.hsts true", func(si *rschedv1.SchedulerInstance) { si.Spec.Security.HSTS = ptr(true) },
-			func(c config.Config) bool { return c.Security.HSTS }},
+			func(c serverconfig.Config) bool { return c.Security.HSTS }},
 		{"security.cspReportOnly", func(si *rschedv1.SchedulerInstance) { si.Spec.Security.CSPReportOnly = true },
-			func(c config.Config) bool { return c.Security.CSPReportOnly }},
+			func(c serverconfig.Config) bool { return c.Security.CSPReportOnly }},
 		{"scheduling.timeZone", func(si *rschedv1.SchedulerInstance) { si.Spec.Scheduling.TimeZone = "America/Chicago" },
-			func(c config.Config) bool { return c.Scheduling.TimeZone == "America/Chicago" }},
+			func(c serverconfig.Config) bool { return c.Scheduling.TimeZone == "America/Chicago" }},
 		{"scheduling.defaultTimeBudget", func(si *rschedv1.SchedulerInstance) { si.Spec.Scheduling.DefaultTimeBudget = dur(3 * time.Second) },
-			func(c config.Config) bool { return c.Scheduling.DefaultTimeBudget.D() == 3*time.Second }},
+			func(c serverconfig.Config) bool { return c.Scheduling.DefaultTimeBudget.D() == 3*time.Second }},
 		{"scheduling.maxTimeBudget", func(si *rschedv1.SchedulerInstance) { si.Spec.Scheduling.MaxTimeBudget = dur(5 * time.Minute) },
-			func(c config.Config) bool { return c.Scheduling.MaxTimeBudget.D() == 5*time.Minute }},
+			func(c serverconfig.Config) bool { return c.Scheduling.MaxTimeBudget.D() == 5*time.Minute }},
 		{"fixed addresses and secret paths", func(*rschedv1.SchedulerInstance) {},
-			func(c config.Config) bool {
+			func(c serverconfig.Config) bool {
 				return c.ListenAddr == ":8080" && c.MetricsAddr == ":9090" && c.Audience == "rsched-api" &&
 					c.Secrets.DatabaseURLFile == "/var/run/secrets/rsched/database/url" &&
 					c.Secrets.KeyringFile == "/var/run/secrets/rsched/keyring/keyring.json"
@@ -139,7 +139,7 @@ func TestMFARequiredRolesNilMeansAdminEmptyMeansOff(t *testing.T) {
 				t.Errorf("YAML does not contain %q:\n%s", tt.yaml, doc)
 			}
 			// What matters is what the server reads back.
-			parsed, err := config.Parse([]byte(doc), nil)
+			parsed, err := serverconfig.Parse([]byte(doc), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -256,7 +256,7 @@ func TestConfigMapYAMLParsesBackIntoTheRenderedConfig(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := config.Parse([]byte(cm.Data[ConfigFile]), nil)
+			got, err := serverconfig.Parse([]byte(cm.Data[ConfigFile]), nil)
 			if err != nil {
 				t.Fatalf("the server refuses the rendered file: %v\n%s", err, cm.Data[ConfigFile])
 			}

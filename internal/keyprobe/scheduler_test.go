@@ -19,7 +19,7 @@ import (
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyring/keyringtest"
 	"github.com/rsched/rsched/internal/server/auth"
-	"github.com/rsched/rsched/internal/server/crypto"
+	"github.com/rsched/rsched/internal/server/fieldcrypt"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -191,7 +191,7 @@ func (s *scheduler) sealedUnder(userID string) string {
 	s.db(func(c *pgx.Conn) error {
 		return c.QueryRow(context.Background(), "SELECT totp_secret FROM users WHERE id = $1", userID).Scan(&v)
 	})
-	kid, err := crypto.KeyID(v)
+	kid, err := fieldcrypt.KeyID(v)
 	if err != nil {
 		s.t.Fatal(err)
 	}

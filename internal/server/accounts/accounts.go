@@ -28,7 +28,7 @@ import (
 	"github.com/rsched/rsched/internal/server/audit"
 	"github.com/rsched/rsched/internal/server/auth"
 	"github.com/rsched/rsched/internal/server/clienterr"
-	"github.com/rsched/rsched/internal/server/crypto"
+	"github.com/rsched/rsched/internal/server/fieldcrypt"
 	"github.com/rsched/rsched/internal/server/rbac"
 	"github.com/rsched/rsched/internal/server/store"
 )
@@ -59,7 +59,7 @@ type Service struct {
 	pool   *pgxpool.Pool
 	tokens *auth.Tokens
 	hasher *auth.Hasher
-	fields *crypto.Fields
+	fields *fieldcrypt.Fields
 	audit  *audit.Log
 	cfg    Config
 	now    func() time.Time
@@ -72,7 +72,7 @@ type Deps struct {
 	Store  *store.Store
 	Tokens *auth.Tokens
 	Hasher *auth.Hasher
-	Fields *crypto.Fields
+	Fields *fieldcrypt.Fields
 	Audit  *audit.Log
 	Log    *slog.Logger
 	// Now is the clock; time.Now when nil.

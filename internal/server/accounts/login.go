@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rsched/rsched/internal/server/auth"
-	"github.com/rsched/rsched/internal/server/crypto"
+	"github.com/rsched/rsched/internal/server/fieldcrypt"
 	"github.com/rsched/rsched/internal/server/store"
 )
 
@@ -272,7 +272,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, tx pgx.Tx, id, sealed s
 		_, err = tx.Exec(ctx, "DELETE FROM mfa_recovery_codes WHERE user_id = $1 AND code_hash = $2", id, hashes[i])
 		return err == nil, true, err
 	}
-	secret, err := s.fields.Decrypt(sealed, crypto.Binding{Table: "users", Column: "totp_secret", Row: id})
+	secret, err := s.fields.Decrypt(sealed, fieldcrypt.Binding{Table: "users", Column: "totp_secret", Row: id})
 	if err != nil {
 		return false, false, fmt.Errorf("decrypting the TOTP secret: %w", err)
 	}

@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rsched/rsched/internal/server/auth"
-	"github.com/rsched/rsched/internal/server/crypto"
+	"github.com/rsched/rsched/internal/server/fieldcrypt"
 )
 
 // recoveryCodeCount is how many recovery codes an enrolment hands out.
@@ -34,7 +34,7 @@ func (s *Service) BeginMFAEnrolment(ctx context.Context, p *Principal, password 
 	if err != nil {
 		return nil, err
 	}
-	sealed, err := s.fields.Encrypt(secret, crypto.Binding{Table: "users", Column: "totp_pending", Row: p.ID})
+	sealed, err := s.fields.Encrypt(secret, fieldcrypt.Binding{Table: "users", Column: "totp_pending", Row: p.ID})
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (s *Service) ConfirmMFAEnrolment(ctx context.Context, p *Principal, code st
 		if pending == nil {
 			return &ConflictError{"no MFA enrolment in progress; start one at POST /api/v1/auth/mfa/enroll"}
 		}
-		secret, err := s.fields.Decrypt(*pending, crypto.Binding{Table: "users", Column: "totp_pending", Row: p.ID})
+		secret, err := s.fields.Decrypt(*pending, fieldcrypt.Binding{Table: "users", Column: "totp_pending", Row: p.ID})
 		if err != nil {
 			return err
 		}
@@ -78,7 +78,7 @@ func (s *Service) ConfirmMFAEnrolment(ctx context.Context, p *Principal, code st
 		if err != nil {
 			return ErrInvalidMFA
 		}
-		sealed, err := s.fields.Encrypt(secret, crypto.Binding{Table: "users", Column: "totp_secret", Row: p.ID})
+		sealed, err := s.fields.Encrypt(secret, fieldcrypt.Binding{Table: "users", Column: "totp_secret", Row: p.ID})
 		if err != nil {
 			return err
 		}

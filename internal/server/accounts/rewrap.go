@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rsched/rsched/internal/server/crypto"
+	"github.com/rsched/rsched/internal/server/fieldcrypt"
 )
 
 // RewrapStatus is the progress of re-encrypting confidential fields with the active key, as the
@@ -112,11 +112,11 @@ func (rw *Rewrapper) column(ctx context.Context, table, col, active string, st *
 // value re-seals one value unless it is under the active key already. A value that cannot be
 // opened is counted as failed and left as it is.
 func (rw *Rewrapper) value(ctx context.Context, table, col, active string, v sealedValue, st *RewrapStatus) error {
-	if kid, err := crypto.KeyID(v.value); err == nil && kid == active {
+	if kid, err := fieldcrypt.KeyID(v.value); err == nil && kid == active {
 		return nil
 	}
 	st.Pending++
-	fresh, changed, err := rw.s.fields.Rewrap(v.value, crypto.Binding{Table: table, Column: col, Row: v.id.String()})
+	fresh, changed, err := rw.s.fields.Rewrap(v.value, fieldcrypt.Binding{Table: table, Column: col, Row: v.id.String()})
 	if err != nil {
 		st.Failed++
 		rw.s.log.Error("sealed field cannot be re-encrypted", "table", table, "column", col, "row", v.id.String())

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/rsched/rsched/internal/server/auth"
-	"github.com/rsched/rsched/internal/server/config"
+	"github.com/rsched/rsched/internal/serverconfig"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -100,7 +100,7 @@ func TestMFAChallengeAttemptsAreBounded(t *testing.T) {
 }
 
 func TestRolesThatRequireMFAMustEnrolBeforeAnythingElse(t *testing.T) {
-	e := newEnv(t, 1, func(c *config.Config) { c.Auth.MFARequiredRoles = []string{"admin"} })
+	e := newEnv(t, 1, func(c *serverconfig.Config) { c.Auth.MFARequiredRoles = []string{"admin"} })
 	admin := e.bootstrap()
 	me := e.call("GET", "/api/v1/auth/me", nil, req{bearer: admin.Access}).want(t, 200, "me is allowed")
 	if me.str("restriction") != "mfa_enrolment_required" {
@@ -116,7 +116,7 @@ func TestRolesThatRequireMFAMustEnrolBeforeAnythingElse(t *testing.T) {
 }
 
 func TestPasswordChangeEnforcesPolicyAndHistoryAndEndsOtherSessions(t *testing.T) {
-	e := newEnv(t, 1, func(c *config.Config) { c.Auth.PasswordPolicy.HistorySize = 2 })
+	e := newEnv(t, 1, func(c *serverconfig.Config) { c.Auth.PasswordPolicy.HistorySize = 2 })
 	admin := e.bootstrap()
 	other := &user{Username: admin.Username, Password: admin.Password}
 	e.login(other) // a second session of the same user

@@ -20,13 +20,13 @@ import (
 	"github.com/rsched/rsched/internal/server/accounts"
 	"github.com/rsched/rsched/internal/server/audit"
 	"github.com/rsched/rsched/internal/server/auth"
-	"github.com/rsched/rsched/internal/server/config"
-	"github.com/rsched/rsched/internal/server/crypto"
+	"github.com/rsched/rsched/internal/server/fieldcrypt"
 	"github.com/rsched/rsched/internal/server/httpapi"
 	"github.com/rsched/rsched/internal/server/ratelimit"
 	"github.com/rsched/rsched/internal/server/rbac"
 	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
+	"github.com/rsched/rsched/internal/serverconfig"
 )
 
 // Options are what the configuration does not hold.
@@ -54,7 +54,7 @@ type App struct {
 	// Scheduling is the scheduling domain the API serves.
 	Scheduling *scheduling.Service
 
-	cfg   config.Config
+	cfg   serverconfig.Config
 	dbURL string
 	keys  keyring.Source
 	log   *slog.Logger
@@ -62,7 +62,7 @@ type App struct {
 }
 
 // New opens (and migrates) the database at dbURL and assembles the server.
-func New(ctx context.Context, cfg config.Config, keys keyring.Source, dbURL string, o Options) (*App, error) {
+func New(ctx context.Context, cfg serverconfig.Config, keys keyring.Source, dbURL string, o Options) (*App, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
@@ -83,7 +83,7 @@ func New(ctx context.Context, cfg config.Config, keys keyring.Source, dbURL stri
 	return a, nil
 }
 
-func assemble(cfg config.Config, keys keyring.Source, st *store.Store, o Options) (*App, error) {
+func assemble(cfg serverconfig.Config, keys keyring.Source, st *store.Store, o Options) (*App, error) {
 	ph := cfg.Auth.PasswordHashing
 	hasher, err := auth.NewHasher(auth.Argon2Params{MemoryKiB: uint32(ph.MemoryKiB), Iterations: uint32(ph.Iterations),
 		Parallelism: uint8(ph.Parallelism), SaltLen: auth.DefaultArgon2Params.SaltLen, KeyLen: auth.DefaultArgon2Params.KeyLen})
@@ -105,7 +105,7 @@ func assemble(cfg config.Config, keys keyring.Source, st *store.Store, o Options
 	pp := cfg.Auth.PasswordPolicy
 	policy := auth.DefaultPasswordPolicy
 	policy.MinLength, policy.HistorySize, policy.MaxAge = pp.MinLength, pp.HistorySize, pp.MaxAge.D()
-	acc, err := accounts.New(accounts.Deps{Store: st, Tokens: tokens, Hasher: hasher, Fields: crypto.NewFields(keys), Audit: log, Log: o.Log, Now: o.Now},
+	acc, err := accounts.New(accounts.Deps{Store: st, Tokens: tokens, Hasher: hasher, Fields: fieldcrypt.NewFields(keys), Audit: log, Log: o.Log, Now: o.Now},
 		accounts.Config{
 			AccessTTL: cfg.Auth.AccessTokenTTL.D(), RefreshTTL: cfg.Auth.RefreshTokenTTL.D(), IdleTimeout: cfg.Auth.SessionIdleTimeout.D(),
 			MaxFailedAttempts: cfg.Auth.Lockout.MaxFailedAttempts, LockoutDuration: cfg.Auth.Lockout.Duration.D(), MaxLockout: 24 * time.Hour,
@@ -122,12 +122,12 @@ func assemble(cfg config.Config, keys keyring.Source, st *store.Store, o Options
 		}
 		proxies = append(proxies, pfx.Masked())
 	}
-	lim := func(l config.Limit) ratelimit.Limit {
+	lim := func(l serverconfig.Limit) ratelimit.Limit {
 		return ratelimit.Limit{Requests: l.Requests, Period: l.Period.D()}
 	}
 	a := &App{Store: st, Accounts: acc, Audit: log, Limiter: ratelimit.New(st, o.Now), cfg: cfg, keys: keys, log: o.Log,
 		m: newJobMetrics(o.Metrics)}
-	a.Scheduling = scheduling.New(st, crypto.NewFields(keys), scheduling.Config{Location: cfg.Scheduling.Location(),
+	a.Scheduling = scheduling.New(st, fieldcrypt.NewFields(keys), scheduling.Config{Location: cfg.Scheduling.Location(),
 		DefaultBudget: cfg.Scheduling.DefaultTimeBudget.D(), MaxBudget: cfg.Scheduling.MaxTimeBudget.D(), Log: o.Log, Metrics: o.Metrics})
 	a.APILimit = ratelimit.NewLocal(lim(cfg.RateLimit.API), a.Limiter, o.Now)
 	a.Rewrap = acc.NewRewrapper(func() string { return keys.Current().ActiveEncryptionKey().KID })

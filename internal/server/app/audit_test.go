@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rsched/rsched/internal/server/config"
+	"github.com/rsched/rsched/internal/serverconfig"
 )
 
 func TestAuditTrailIsChainedStreamedAndFreeOfSecrets(t *testing.T) {
@@ -62,7 +62,7 @@ func TestAuditTrailIsChainedStreamedAndFreeOfSecrets(t *testing.T) {
 }
 
 func TestAuditRetentionKeepsTheChainVerifiable(t *testing.T) {
-	e := newEnv(t, 1, func(c *config.Config) { c.Audit.Retention = config.Duration(48 * time.Hour) })
+	e := newEnv(t, 1, func(c *serverconfig.Config) { c.Audit.Retention = serverconfig.Duration(48 * time.Hour) })
 	admin := e.bootstrap()
 	e.clock.Advance(72 * time.Hour)
 	e.login(admin)
@@ -111,7 +111,7 @@ func TestCSPReportSinkIsRateLimited(t *testing.T) {
 }
 
 func TestCORSOnlyForConfiguredOrigins(t *testing.T) {
-	e := newEnv(t, 1, func(c *config.Config) { c.Security.AllowedOrigins = []string{"https://app.example.org"} })
+	e := newEnv(t, 1, func(c *serverconfig.Config) { c.Security.AllowedOrigins = []string{"https://app.example.org"} })
 	pre := func(origin string) resp {
 		return e.call("OPTIONS", "/api/v1/auth/me", nil, req{origin: origin, header: map[string]string{"Access-Control-Request-Method": "GET"}})
 	}

@@ -9,14 +9,14 @@ import (
 	"time"
 
 	"github.com/rsched/rsched/internal/apiload"
-	"github.com/rsched/rsched/internal/server/config"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
+	"github.com/rsched/rsched/internal/serverconfig"
 )
 
 func setupForBench(b *testing.B) (*env, *user) {
 	b.Helper()
-	e := newEnv(b, 1, func(c *config.Config) {
-		huge := config.Limit{Requests: 1_000_000, Period: config.Duration(time.Minute)}
+	e := newEnv(b, 1, func(c *serverconfig.Config) {
+		huge := serverconfig.Limit{Requests: 1_000_000, Period: serverconfig.Duration(time.Minute)}
 		c.RateLimit.API, c.RateLimit.Login = huge, huge
 	})
 	return e, e.bootstrap()
@@ -75,8 +75,8 @@ func BenchmarkGenerateBlockThroughAPI(b *testing.B) {
 	e, admin := setupForBench(b)
 	srv := e.servers[0]
 	c := &apiload.Client{Base: srv.URL, Token: admin.Access, HTTP: srv.Client()}
-	from, to := schedule.Date{Year: 2026, Month: time.July, Day: 2}, schedule.Date{Year: 2026, Month: time.July, Day: 29}
-	p, err := schedule.GenerateProgram(schedule.ProgramConfig{Residents: 18, Faculty: 12, From: from, To: to, AbsenceRate: 0.05, Seed: 1})
+	from, to := roster.Date{Year: 2026, Month: time.July, Day: 2}, roster.Date{Year: 2026, Month: time.July, Day: 29}
+	p, err := roster.GenerateProgram(roster.ProgramConfig{Residents: 18, Faculty: 12, From: from, To: to, AbsenceRate: 0.05, Seed: 1})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -22,7 +22,7 @@ import (
 
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyring/keyringtest"
-	"github.com/rsched/rsched/internal/server/config"
+	"github.com/rsched/rsched/internal/serverconfig"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -65,7 +65,7 @@ func (l *lines) String() string {
 type env struct {
 	t     testing.TB
 	dbURL string
-	cfg   config.Config
+	cfg   serverconfig.Config
 	clock *clock
 	// keys are per instance: replicas see a rotated keyring at different moments.
 	keys    []*keyringtest.Source
@@ -91,16 +91,16 @@ func testRing(t testing.TB) *keyring.Keyring {
 
 // newEnv starts instances servers on a fresh database. Limits are generous unless mutate sets
 // them: tests of limits set their own.
-func newEnv(t testing.TB, instances int, mutate func(*config.Config)) *env {
+func newEnv(t testing.TB, instances int, mutate func(*serverconfig.Config)) *env {
 	t.Helper()
 	dbURL, err := pg.CreateDatabase(fmt.Sprintf("app_%d", databases.Add(1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
+	cfg := serverconfig.Default()
 	cfg.Issuer = "https://schedule.example.org"
 	cfg.Auth.MFARequiredRoles = nil
-	big := config.Limit{Requests: 10000, Period: config.Duration(time.Minute)}
+	big := serverconfig.Limit{Requests: 10000, Period: serverconfig.Duration(time.Minute)}
 	cfg.RateLimit.Login, cfg.RateLimit.Register, cfg.RateLimit.Refresh, cfg.RateLimit.MFA, cfg.RateLimit.API = big, big, big, big, big
 	if mutate != nil {
 		mutate(&cfg)

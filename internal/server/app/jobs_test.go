@@ -8,7 +8,7 @@ import (
 
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyring/keyringtest"
-	"github.com/rsched/rsched/internal/server/crypto"
+	"github.com/rsched/rsched/internal/server/fieldcrypt"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -65,7 +65,7 @@ func (e *env) sealedUnder(userID string) string {
 	if err := e.apps[0].Store.Pool.QueryRow(context.Background(), "SELECT totp_secret FROM users WHERE id = $1", userID).Scan(&v); err != nil {
 		e.t.Fatal(err)
 	}
-	kid, err := crypto.KeyID(v)
+	kid, err := fieldcrypt.KeyID(v)
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -6,14 +6,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rsched/rsched/internal/server/config"
+	"github.com/rsched/rsched/internal/serverconfig"
 )
 
 // Seed #5 with the deviations: 423 (not 429), doubling lockouts, an admin can unlock.
 func TestLockoutAnswers423WithBackoffAndAdminCanUnlock(t *testing.T) {
-	e := newEnv(t, 1, func(c *config.Config) {
+	e := newEnv(t, 1, func(c *serverconfig.Config) {
 		c.Auth.Lockout.MaxFailedAttempts = 5
-		c.Auth.Lockout.Duration = config.Duration(time.Minute)
+		c.Auth.Lockout.Duration = serverconfig.Duration(time.Minute)
 	})
 	admin := e.bootstrap()
 	carol := e.create(admin, "carol", "coordinator")
@@ -45,7 +45,7 @@ func TestLockoutAnswers423WithBackoffAndAdminCanUnlock(t *testing.T) {
 }
 
 func TestLockoutLooksTheSameForNamesWithoutAnAccount(t *testing.T) {
-	e := newEnv(t, 1, func(c *config.Config) { c.Auth.Lockout.MaxFailedAttempts = 3 })
+	e := newEnv(t, 1, func(c *serverconfig.Config) { c.Auth.Lockout.MaxFailedAttempts = 3 })
 	e.bootstrap()
 	bad := map[string]any{"username": "nobody-here", "password": "whatever-it-is-1"}
 	e.call("POST", "/api/v1/auth/login/json", bad, req{}).want(t, 401, "1")
@@ -56,9 +56,9 @@ func TestLockoutLooksTheSameForNamesWithoutAnAccount(t *testing.T) {
 // Limits are counted in PostgreSQL: requests alternating between two server instances on one
 // database meet one limit, not two.
 func TestRateLimitsHoldAcrossTwoInstances(t *testing.T) {
-	e := newEnv(t, 2, func(c *config.Config) {
-		c.RateLimit.Login = config.Limit{Requests: 5, Period: config.Duration(time.Minute)}
-		c.RateLimit.Register = config.Limit{Requests: 3, Period: config.Duration(time.Minute)}
+	e := newEnv(t, 2, func(c *serverconfig.Config) {
+		c.RateLimit.Login = serverconfig.Limit{Requests: 5, Period: serverconfig.Duration(time.Minute)}
+		c.RateLimit.Register = serverconfig.Limit{Requests: 3, Period: serverconfig.Duration(time.Minute)}
 	})
 	e.bootstrap() // one registration and one login used
 	for i := 2; i <= 5; i++ {
@@ -82,8 +82,8 @@ func TestRateLimitsHoldAcrossTwoInstances(t *testing.T) {
 }
 
 func TestForwardedForIsHonouredOnlyFromTrustedProxies(t *testing.T) {
-	e := newEnv(t, 1, func(c *config.Config) {
-		c.RateLimit.Login = config.Limit{Requests: 2, Period: config.Duration(time.Minute)}
+	e := newEnv(t, 1, func(c *serverconfig.Config) {
+		c.RateLimit.Login = serverconfig.Limit{Requests: 2, Period: serverconfig.Duration(time.Minute)}
 		c.RateLimit.TrustedProxies = []string{"127.0.0.0/8"}
 	})
 	n := 0
@@ -107,8 +107,8 @@ func TestForwardedForIsHonouredOnlyFromTrustedProxies(t *testing.T) {
 }
 
 func TestWholeAPILimitAppliesToAuthenticatedCallers(t *testing.T) {
-	e := newEnv(t, 1, func(c *config.Config) {
-		c.RateLimit.API = config.Limit{Requests: 20, Period: config.Duration(time.Hour)}
+	e := newEnv(t, 1, func(c *serverconfig.Config) {
+		c.RateLimit.API = serverconfig.Limit{Requests: 20, Period: serverconfig.Duration(time.Hour)}
 	})
 	admin := e.bootstrap()
 	limited := false
@@ -130,7 +130,7 @@ func TestWholeAPILimitAppliesToAuthenticatedCallers(t *testing.T) {
 
 // A locked name is locked for every step that checks a secret, not only the password step.
 func TestLockoutAlsoStopsTheMFAStepAndPasswordChange(t *testing.T) {
-	e := newEnv(t, 1, func(c *config.Config) { c.Auth.Lockout.MaxFailedAttempts = 3 })
+	e := newEnv(t, 1, func(c *serverconfig.Config) { c.Auth.Lockout.MaxFailedAttempts = 3 })
 	admin := e.bootstrap()
 	en := e.call("POST", "/api/v1/auth/mfa/enroll", map[string]any{"password": admin.Password}, req{bearer: admin.Access}).want(t, 200, "enrol")
 	e.call("POST", "/api/v1/auth/mfa/confirm", map[string]any{"code": totpCode(t, en.str("secret"), e.clock.Now())}, req{bearer: admin.Access}).want(t, 200, "confirm")
@@ -148,8 +148,8 @@ func TestLockoutAlsoStopsTheMFAStepAndPasswordChange(t *testing.T) {
 // The whole-API limit decides in memory but shares its counts through PostgreSQL: after a sync,
 // what one replica served counts on the other.
 func TestWholeAPILimitHoldsAcrossReplicasAfterSync(t *testing.T) {
-	e := newEnv(t, 2, func(c *config.Config) {
-		c.RateLimit.API = config.Limit{Requests: 20, Period: config.Duration(time.Hour)}
+	e := newEnv(t, 2, func(c *serverconfig.Config) {
+		c.RateLimit.API = serverconfig.Limit{Requests: 20, Period: serverconfig.Duration(time.Hour)}
 	})
 	admin := e.bootstrap()
 	for i := range 20 {
@@ -171,7 +171,7 @@ func TestWholeAPILimitHoldsAcrossReplicasAfterSync(t *testing.T) {
 // A correct password does not clear the failures of an account with MFA: wrong codes keep
 // counting across password steps until the name locks.
 func TestPasswordStepDoesNotResetWrongMFACodes(t *testing.T) {
-	e := newEnv(t, 1, func(c *config.Config) { c.Auth.Lockout.MaxFailedAttempts = 3 })
+	e := newEnv(t, 1, func(c *serverconfig.Config) { c.Auth.Lockout.MaxFailedAttempts = 3 })
 	admin := e.bootstrap()
 	en := e.call("POST", "/api/v1/auth/mfa/enroll", map[string]any{"password": admin.Password}, req{bearer: admin.Access}).want(t, 200, "enrol")
 	e.call("POST", "/api/v1/auth/mfa/confirm", map[string]any{"code": totpCode(t, en.str("secret"), e.clock.Now())}, req{bearer: admin.Access}).want(t, 200, "confirm")
@@ -191,7 +191,7 @@ func TestPasswordStepDoesNotResetWrongMFACodes(t *testing.T) {
 
 // Failures that were already being checked when the lock began never lift or shorten it.
 func TestConcurrentFailuresNeverLiftALock(t *testing.T) {
-	e := newEnv(t, 1, func(c *config.Config) { c.Auth.Lockout.MaxFailedAttempts = 5 })
+	e := newEnv(t, 1, func(c *serverconfig.Config) { c.Auth.Lockout.MaxFailedAttempts = 5 })
 	e.bootstrap()
 	statuses := make(chan int, 10)
 	for range 10 {

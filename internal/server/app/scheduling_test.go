@@ -14,8 +14,8 @@ import (
 	"github.com/rsched/rsched/internal/apiload"
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyring/keyringtest"
-	"github.com/rsched/rsched/internal/server/crypto"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/fieldcrypt"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/store"
 	"github.com/rsched/rsched/internal/testenv"
 )
@@ -293,7 +293,7 @@ func TestAbsenceRequestApprovalAndSealedReason(t *testing.T) {
 	if err := e.apps[0].Store.Pool.QueryRow(context.Background(), `SELECT reason_sealed FROM absences WHERE id = $1`, id).Scan(&sealed); err != nil {
 		t.Fatal(err)
 	}
-	if kid, err = crypto.KeyID(sealed); err != nil || kid != "enc-2" {
+	if kid, err = fieldcrypt.KeyID(sealed); err != nil || kid != "enc-2" {
 		t.Fatalf("after the rewrap the reason is under %q (%v), want enc-2", kid, err)
 	}
 	if got := e.call("GET", "/api/v1/absences/"+id, nil, req{bearer: coord.Access}).want(t, 200, "read after rewrap"); got.str("reason") != reason {
@@ -359,7 +359,7 @@ func TestGenerateIdempotencyOverlapImpossibleAndPartial(t *testing.T) {
 		req{bearer: coord.Access, header: key}).want(t, 422, "the key with another body")
 
 	// A run in progress (another replica's) holds its range.
-	held, err := e.apps[0].Store.BeginRun(context.Background(), store.RunStart{From: schedule.Date{Year: 2026, Month: 7, Day: 8}, To: schedule.Date{Year: 2026, Month: 7, Day: 20}, Request: map[string]any{}})
+	held, err := e.apps[0].Store.BeginRun(context.Background(), store.RunStart{From: roster.Date{Year: 2026, Month: 7, Day: 8}, To: roster.Date{Year: 2026, Month: 7, Day: 20}, Request: map[string]any{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -490,8 +490,8 @@ func TestRunShowsProgressAndACancelledRequestFreesItsRange(t *testing.T) {
 	e := newEnv(t, 1, nil)
 	admin := e.bootstrap()
 	c := &apiload.Client{Base: e.servers[0].URL, Token: admin.Access, HTTP: e.servers[0].Client()}
-	from, to := schedule.Date{Year: 2026, Month: 7, Day: 2}, schedule.Date{Year: 2026, Month: 7, Day: 29}
-	p, err := schedule.GenerateProgram(schedule.ProgramConfig{Residents: 18, Faculty: 12, From: from, To: to, AbsenceRate: 0.05, Seed: 1})
+	from, to := roster.Date{Year: 2026, Month: 7, Day: 2}, roster.Date{Year: 2026, Month: 7, Day: 29}
+	p, err := roster.GenerateProgram(roster.ProgramConfig{Residents: 18, Faculty: 12, From: from, To: to, AbsenceRate: 0.05, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ const (
 
 var b32 = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// NewTOTPSecret returns a random TOTP secret. Store it encrypted (internal/server/crypto).
+// NewTOTPSecret returns a random TOTP secret. Store it encrypted (internal/server/fieldcrypt).
 func NewTOTPSecret() ([]byte, error) {
 	s := make([]byte, TOTPSecretSize)
 	_, err := rand.Read(s)

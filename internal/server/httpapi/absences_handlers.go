@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/rsched/rsched/internal/server/rbac"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
 )
@@ -15,19 +15,19 @@ import (
 // absenceView is an absence as the API shows it. Reason, which is confidential, is only in
 // single reads by coordinators, administrators and the person; lists say whether there is one.
 type absenceView struct {
-	ID          string        `json:"id"`
-	PersonID    string        `json:"person_id"`
-	StartDate   schedule.Date `json:"start_date"`
-	EndDate     schedule.Date `json:"end_date"`
-	Type        string        `json:"absence_type"`
-	Status      string        `json:"status"`
-	HasReason   bool          `json:"has_reason"`
-	Reason      *string       `json:"reason,omitempty"`
-	RequestedBy string        `json:"requested_by,omitempty"`
-	ReviewedBy  string        `json:"reviewed_by,omitempty"`
-	ReviewedAt  *time.Time    `json:"reviewed_at,omitempty"`
-	CreatedAt   time.Time     `json:"created_at"`
-	UpdatedAt   time.Time     `json:"updated_at"`
+	ID          string      `json:"id"`
+	PersonID    string      `json:"person_id"`
+	StartDate   roster.Date `json:"start_date"`
+	EndDate     roster.Date `json:"end_date"`
+	Type        string      `json:"absence_type"`
+	Status      string      `json:"status"`
+	HasReason   bool        `json:"has_reason"`
+	Reason      *string     `json:"reason,omitempty"`
+	RequestedBy string      `json:"requested_by,omitempty"`
+	ReviewedBy  string      `json:"reviewed_by,omitempty"`
+	ReviewedAt  *time.Time  `json:"reviewed_at,omitempty"`
+	CreatedAt   time.Time   `json:"created_at"`
+	UpdatedAt   time.Time   `json:"updated_at"`
 }
 
 func viewAbsence(a store.AbsenceRecord) absenceView {
@@ -90,11 +90,11 @@ func (s *server) listAbsences(w http.ResponseWriter, r *http.Request) error {
 }
 
 type newAbsenceBody struct {
-	PersonID    string        `json:"person_id"`
-	StartDate   schedule.Date `json:"start_date"`
-	EndDate     schedule.Date `json:"end_date"`
-	AbsenceType string        `json:"absence_type"`
-	Reason      string        `json:"reason"`
+	PersonID    string      `json:"person_id"`
+	StartDate   roster.Date `json:"start_date"`
+	EndDate     roster.Date `json:"end_date"`
+	AbsenceType string      `json:"absence_type"`
+	Reason      string      `json:"reason"`
 }
 
 // requestAbsence records a pending absence. Residents and faculty request their own (person_id

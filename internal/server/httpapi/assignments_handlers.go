@@ -5,7 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
 )
@@ -13,14 +13,14 @@ import (
 // assignmentView is an assignment as the API shows it; updated_at is its version (also sent as
 // the ETag of a single read).
 type assignmentView struct {
-	ID                 string        `json:"id"`
-	PersonID           string        `json:"person_id"`
-	Date               schedule.Date `json:"date"`
-	TimeOfDay          schedule.Half `json:"time_of_day"`
-	RotationTemplateID string        `json:"rotation_template_id"`
-	Locked             bool          `json:"locked"`
-	Source             string        `json:"source"`
-	UpdatedAt          time.Time     `json:"updated_at"`
+	ID                 string      `json:"id"`
+	PersonID           string      `json:"person_id"`
+	Date               roster.Date `json:"date"`
+	TimeOfDay          roster.Half `json:"time_of_day"`
+	RotationTemplateID string      `json:"rotation_template_id"`
+	Locked             bool        `json:"locked"`
+	Source             string      `json:"source"`
+	UpdatedAt          time.Time   `json:"updated_at"`
 }
 
 func viewAssignment(a store.StoredAssignment) assignmentView {
@@ -33,7 +33,7 @@ func (s *server) listAssignments(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	from, to, err := dateRange(r, schedule.MaxRangeDays)
+	from, to, err := dateRange(r, roster.MaxRangeDays)
 	if err != nil {
 		return err
 	}
@@ -58,11 +58,11 @@ func (s *server) listAssignments(w http.ResponseWriter, r *http.Request) error {
 }
 
 type newAssignmentBody struct {
-	PersonID           string        `json:"person_id"`
-	Date               schedule.Date `json:"date"`
-	TimeOfDay          schedule.Half `json:"time_of_day"`
-	RotationTemplateID string        `json:"rotation_template_id"`
-	Locked             bool          `json:"locked"`
+	PersonID           string      `json:"person_id"`
+	Date               roster.Date `json:"date"`
+	TimeOfDay          roster.Half `json:"time_of_day"`
+	RotationTemplateID string      `json:"rotation_template_id"`
+	Locked             bool        `json:"locked"`
 }
 
 func (s *server) createAssignment(w http.ResponseWriter, r *http.Request) error {
@@ -73,15 +73,15 @@ func (s *server) createAssignment(w http.ResponseWriter, r *http.Request) error 
 	switch {
 	case !scheduling.ValidID(b.PersonID) || !scheduling.ValidID(b.RotationTemplateID):
 		return errStatus(http.StatusUnprocessableEntity, "person_id and rotation_template_id must be the ids of a person and a rotation template")
-	case b.Date == (schedule.Date{}):
+	case b.Date == (roster.Date{}):
 		return errStatus(http.StatusUnprocessableEntity, "date is required (YYYY-MM-DD)")
-	case b.TimeOfDay != schedule.AM && b.TimeOfDay != schedule.PM:
+	case b.TimeOfDay != roster.AM && b.TimeOfDay != roster.PM:
 		return errStatus(http.StatusUnprocessableEntity, "time_of_day must be AM or PM")
 	}
 	var a store.StoredAssignment
 	err := s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		a, err = svc.CreateAssignment(r.Context(), schedule.Assignment{Slot: schedule.Slot{Date: b.Date, Half: b.TimeOfDay},
+		a, err = svc.CreateAssignment(r.Context(), roster.Assignment{Slot: roster.Slot{Date: b.Date, Half: b.TimeOfDay},
 			PersonID: strings.ToLower(b.PersonID), TemplateID: strings.ToLower(b.RotationTemplateID), Locked: b.Locked})
 		return event{"assignment.create", "assignment:" + a.ID, map[string]any{"locked": a.Locked}}, err
 	})

@@ -10,7 +10,7 @@ import (
 	"github.com/rsched/rsched/internal/server/accounts"
 	"github.com/rsched/rsched/internal/server/auth"
 	"github.com/rsched/rsched/internal/server/clienterr"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/store"
 )
 
@@ -107,7 +107,7 @@ func accountError(err error) *apiError {
 
 // schedulingError is the answer to an error of the scheduling domain (nil: not one).
 func schedulingError(err error) *apiError {
-	var input *schedule.InputError
+	var input *roster.InputError
 	switch {
 	case errors.As(err, &input):
 		return &apiError{status: http.StatusUnprocessableEntity, detail: input.Reason}

@@ -12,7 +12,7 @@ import (
 	"github.com/rsched/rsched/internal/server/accounts"
 	"github.com/rsched/rsched/internal/server/auth"
 	"github.com/rsched/rsched/internal/server/clienterr"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
 )
@@ -44,7 +44,7 @@ func TestEveryErrorKindHasOneAnswer(t *testing.T) {
 		{accounts.ErrInvalidMFA, 401, "Invalid or expired authentication code", nil},
 		{accounts.ErrNotFound, 404, "not found", nil},
 		{accounts.ErrAdminRequired, 403, "Admin access required to create users", nil},
-		{&schedule.InputError{Reason: "no resident is eligible"}, 422, "no resident is eligible", nil},
+		{&roster.InputError{Reason: "no resident is eligible"}, 422, "no resident is eligible", nil},
 		{wrap(store.ErrNotFound), 404, "not found", nil},
 		{wrap(store.ErrStale), 409, store.ErrStale.Error(), nil},
 		{wrap(store.ErrOverlap), 409, store.ErrOverlap.Error(), nil},

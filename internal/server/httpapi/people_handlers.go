@@ -10,7 +10,7 @@ import (
 
 	"github.com/rsched/rsched/internal/server/accounts"
 	"github.com/rsched/rsched/internal/server/rbac"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
 )
@@ -44,7 +44,7 @@ func viewPerson(p store.PersonRecord, full bool) personView {
 	if v.Specialties == nil {
 		v.Specialties = []string{}
 	}
-	if p.Type == schedule.Resident {
+	if p.Type == roster.Resident {
 		pgy := p.PGY
 		v.PGYLevel = &pgy
 	}
@@ -75,7 +75,7 @@ type personBody struct {
 func (b personBody) apply(p *store.PersonRecord) string {
 	b.merge(p)
 	b.mergeAttributes(&p.PersonAttributes)
-	if p.Type == schedule.Faculty {
+	if p.Type == roster.Faculty {
 		p.PGY = 0
 	}
 	if msg := checkAttributes(p.PersonAttributes, p.Type, p.MaxSessionsPerWeek); msg != "" {
@@ -90,7 +90,7 @@ func (b personBody) merge(p *store.PersonRecord) {
 		p.Name = strings.TrimSpace(*b.Name)
 	}
 	if b.Type != nil {
-		p.Type = schedule.PersonType(*b.Type)
+		p.Type = roster.PersonType(*b.Type)
 	}
 	if b.PGYLevel != nil {
 		p.PGY = *b.PGYLevel
@@ -133,9 +133,9 @@ func checkPerson(p store.PersonRecord) string {
 	switch {
 	case p.Name == "" || utf8.RuneCountInString(p.Name) > 200 || !validText(p.Name):
 		return "name is required, at most 200 characters"
-	case p.Type != schedule.Resident && p.Type != schedule.Faculty:
+	case p.Type != roster.Resident && p.Type != roster.Faculty:
 		return "type must be resident or faculty"
-	case p.Type == schedule.Resident && (p.PGY < 1 || p.PGY > 3):
+	case p.Type == roster.Resident && (p.PGY < 1 || p.PGY > 3):
 		return "a resident needs pgy_level 1, 2 or 3"
 	case p.MaxSessionsPerWeek < 0 || p.MaxSessionsPerWeek > 14:
 		return "max_sessions_per_week must be from 0 (no cap) to 14"
@@ -148,7 +148,7 @@ func checkPerson(p store.PersonRecord) string {
 }
 
 // check validates the predecessor's attributes.
-func checkAttributes(a store.PersonAttributes, typ schedule.PersonType, maxSessions int) string {
+func checkAttributes(a store.PersonAttributes, typ roster.PersonType, maxSessions int) string {
 	switch {
 	case len(a.Specialties) > 20:
 		return "specialties lists at most 20"
@@ -158,7 +158,7 @@ func checkAttributes(a store.PersonAttributes, typ schedule.PersonType, maxSessi
 		return "admin_type is text of at most 50 characters"
 	case a.FacultyRole != "" && !slices.Contains(store.FacultyRoles, a.FacultyRole):
 		return "faculty_role must be one of " + strings.Join(store.FacultyRoles, ", ")
-	case typ != schedule.Faculty && (a.FacultyRole != "" || a.AdminType != ""):
+	case typ != roster.Faculty && (a.FacultyRole != "" || a.AdminType != ""):
 		return "faculty_role and admin_type are for faculty only"
 	case a.MinClinicHalfdaysPerWeek < 0 || a.MinClinicHalfdaysPerWeek > 14:
 		return "min_clinic_halfdays_per_week must be from 0 to 14"
@@ -179,8 +179,8 @@ func (s *server) listPeople(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	f := store.PersonFilter{Type: schedule.PersonType(q.Get("type")), Query: q.Get("q"), Page: pg, Size: size}
-	if f.Type != "" && f.Type != schedule.Resident && f.Type != schedule.Faculty {
+	f := store.PersonFilter{Type: roster.PersonType(q.Get("type")), Query: q.Get("q"), Page: pg, Size: size}
+	if f.Type != "" && f.Type != roster.Resident && f.Type != roster.Faculty {
 		return errStatus(http.StatusUnprocessableEntity, "type must be resident or faculty")
 	}
 	if v := q.Get("pgy_level"); v != "" {

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/store"
 )
 
@@ -14,10 +14,10 @@ func ptr[T any](v T) *T { return &v }
 // is checked as a whole, one message per broken rule.
 func TestPersonBodyMergesThenChecksEveryRule(t *testing.T) {
 	resident := func() store.PersonRecord {
-		return store.PersonRecord{Person: schedule.Person{Name: "Ada", Type: schedule.Resident, PGY: 2, MaxSessionsPerWeek: 10}}
+		return store.PersonRecord{Person: roster.Person{Name: "Ada", Type: roster.Resident, PGY: 2, MaxSessionsPerWeek: 10}}
 	}
 	faculty := func() store.PersonRecord {
-		return store.PersonRecord{Person: schedule.Person{Name: "Grace", Type: schedule.Faculty, MaxSessionsPerWeek: 10}}
+		return store.PersonRecord{Person: roster.Person{Name: "Grace", Type: roster.Faculty, MaxSessionsPerWeek: 10}}
 	}
 	for _, tc := range []struct {
 		name   string
@@ -60,7 +60,7 @@ func TestPersonBodyMergesThenChecksEveryRule(t *testing.T) {
 }
 
 func TestPersonBodyWritesOnlyWhatItCarries(t *testing.T) {
-	p := store.PersonRecord{Person: schedule.Person{ID: "id", Name: "Ada", Type: schedule.Resident, PGY: 2, MaxSessionsPerWeek: 10}, Email: "ada@example.org",
+	p := store.PersonRecord{Person: roster.Person{ID: "id", Name: "Ada", Type: roster.Resident, PGY: 2, MaxSessionsPerWeek: 10}, Email: "ada@example.org",
 		PersonAttributes: store.PersonAttributes{Specialties: []string{"peds"}, PrimaryDuty: "clinic"}}
 	b := personBody{Name: ptr(" Ada L. "), PrimaryDuty: ptr(" wards "), UserID: ptr("0B4F6C1E-9D1A-4C55-8F0A-2D7E3B9A1C00")}
 	if msg := b.apply(&p); msg != "" {

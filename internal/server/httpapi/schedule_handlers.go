@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/rsched/rsched/internal/server/audit"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
 )
@@ -22,8 +22,8 @@ import (
 type runView struct {
 	ID        string          `json:"id"`
 	Status    string          `json:"status"`
-	StartDate schedule.Date   `json:"start_date"`
-	EndDate   schedule.Date   `json:"end_date"`
+	StartDate roster.Date     `json:"start_date"`
+	EndDate   roster.Date     `json:"end_date"`
 	Draft     bool            `json:"draft"`
 	Request   json.RawMessage `json:"request,omitempty"`
 	// Progress is the solver's last report while the run is in progress.
@@ -203,14 +203,14 @@ func (s *server) runAssignments(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if as == nil {
-		as = []schedule.Assignment{}
+		as = []roster.Assignment{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": as, "total": len(as)})
 	return nil
 }
 
 func (s *server) validateSchedule(w http.ResponseWriter, r *http.Request) error {
-	from, to, err := dateRange(r, schedule.MaxRangeDays)
+	from, to, err := dateRange(r, roster.MaxRangeDays)
 	if err != nil {
 		return err
 	}
@@ -223,24 +223,24 @@ func (s *server) validateSchedule(w http.ResponseWriter, r *http.Request) error 
 }
 
 // directory resolves the names the exports print: the given people and every template.
-func (s *server) directory(r *http.Request, people []store.PersonRecord) (schedule.Directory, error) {
+func (s *server) directory(r *http.Request, people []store.PersonRecord) (roster.Directory, error) {
 	ts, err := s.Scheduling.ListTemplates(r.Context())
 	if err != nil {
-		return schedule.Directory{}, err
+		return roster.Directory{}, err
 	}
-	var ps []schedule.Person
+	var ps []roster.Person
 	for _, p := range people {
 		ps = append(ps, p.Person)
 	}
-	var tt []schedule.Template
+	var tt []roster.Template
 	for _, t := range ts {
 		tt = append(tt, t.Template)
 	}
-	return schedule.NewDirectory(ps, tt), nil
+	return roster.NewDirectory(ps, tt), nil
 }
 
-func liveAssignments(as []store.StoredAssignment) []schedule.Assignment {
-	out := make([]schedule.Assignment, 0, len(as))
+func liveAssignments(as []store.StoredAssignment) []roster.Assignment {
+	out := make([]roster.Assignment, 0, len(as))
 	for _, a := range as {
 		out = append(out, a.Assignment)
 	}
@@ -250,7 +250,7 @@ func liveAssignments(as []store.StoredAssignment) []schedule.Assignment {
 // exportCSV writes the live schedule of a range as CSV (cells that a spreadsheet would read as
 // formulas are defused).
 func (s *server) exportCSV(w http.ResponseWriter, r *http.Request) error {
-	from, to, err := dateRange(r, schedule.MaxRangeDays)
+	from, to, err := dateRange(r, roster.MaxRangeDays)
 	if err != nil {
 		return err
 	}
@@ -263,14 +263,14 @@ func (s *server) exportCSV(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.record(r, principal(r).ID, "schedule.export", fmt.Sprintf("schedule:%s..%s", from, to), map[string]any{"format": "csv", "rows": len(as)})
-	return s.attachment(w, r, people, "text/csv; charset=utf-8", fmt.Sprintf("schedule-%s-%s.csv", from, to), func(buf io.Writer, dir schedule.Directory) error {
-		return schedule.WriteCSV(buf, liveAssignments(as), dir)
+	return s.attachment(w, r, people, "text/csv; charset=utf-8", fmt.Sprintf("schedule-%s-%s.csv", from, to), func(buf io.Writer, dir roster.Directory) error {
+		return roster.WriteCSV(buf, liveAssignments(as), dir)
 	})
 }
 
 // attachment writes what render makes with the names of people and templates as a download.
 // It renders into a buffer first, so a failure is still a JSON error and never half a file.
-func (s *server) attachment(w http.ResponseWriter, r *http.Request, people []store.PersonRecord, contentType, filename string, render func(io.Writer, schedule.Directory) error) error {
+func (s *server) attachment(w http.ResponseWriter, r *http.Request, people []store.PersonRecord, contentType, filename string, render func(io.Writer, roster.Directory) error) error {
 	dir, err := s.directory(r, people)
 	if err != nil {
 		return err
@@ -300,13 +300,13 @@ func (s *server) calendar(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	as, _, err := s.Scheduling.ListAssignments(r.Context(), store.AssignmentFilter{From: from, To: to, PersonID: id, Page: 1, Size: 2 * schedule.MaxRangeDays})
+	as, _, err := s.Scheduling.ListAssignments(r.Context(), store.AssignmentFilter{From: from, To: to, PersonID: id, Page: 1, Size: 2 * roster.MaxRangeDays})
 	if err != nil {
 		return err
 	}
 	// One person's feed needs only that person's name, not the whole program's.
-	return s.attachment(w, r, []store.PersonRecord{p}, "text/calendar; charset=utf-8", "schedule.ics", func(buf io.Writer, dir schedule.Directory) error {
-		return schedule.WriteICal(buf, id, liveAssignments(as), dir, schedule.ICalOptions{Name: p.Name + " — schedule", Host: r.Host,
+	return s.attachment(w, r, []store.PersonRecord{p}, "text/calendar; charset=utf-8", "schedule.ics", func(buf io.Writer, dir roster.Directory) error {
+		return roster.WriteICal(buf, id, liveAssignments(as), dir, roster.ICalOptions{Name: p.Name + " — schedule", Host: r.Host,
 			Location: s.Scheduling.Location(), Now: s.now()})
 	})
 }
@@ -317,8 +317,8 @@ func (s *server) blocks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	items := []schedule.Block{}
-	for y := schedule.AcademicYearOf(from); y <= schedule.AcademicYearOf(to); y++ {
+	items := []roster.Block{}
+	for y := roster.AcademicYearOf(from); y <= roster.AcademicYearOf(to); y++ {
 		for _, b := range y.Blocks() {
 			if b.Days() > 0 && !b.End.Before(from) && !to.Before(b.Start) {
 				items = append(items, b)
@@ -331,7 +331,7 @@ func (s *server) blocks(w http.ResponseWriter, r *http.Request) error {
 
 // slotView is one half-day of the calendar.
 type slotView struct {
-	schedule.Slot
+	roster.Slot
 	BlockNumber  int  `json:"block_number"`
 	AcademicYear int  `json:"academic_year"`
 	IsWeekend    bool `json:"is_weekend"`
@@ -343,24 +343,24 @@ func (s *server) slots(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	all := schedule.Slots(from, to)
+	all := roster.Slots(from, to)
 	items := make([]slotView, 0, len(all))
 	for _, sl := range all {
 		wd := sl.Date.Weekday()
-		items = append(items, slotView{Slot: sl, BlockNumber: schedule.BlockOf(sl.Date).Number, AcademicYear: int(schedule.AcademicYearOf(sl.Date)),
+		items = append(items, slotView{Slot: sl, BlockNumber: roster.BlockOf(sl.Date).Number, AcademicYear: int(roster.AcademicYearOf(sl.Date)),
 			IsWeekend: wd == time.Saturday || wd == time.Sunday})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"items": items, "total": len(items)})
 	return nil
 }
 
-func (s *server) optionalRange(r *http.Request) (schedule.Date, schedule.Date, error) {
+func (s *server) optionalRange(r *http.Request) (roster.Date, roster.Date, error) {
 	q := r.URL.Query()
 	if q.Get("start_date") == "" && q.Get("end_date") == "" {
-		y := schedule.AcademicYearOf(schedule.DateOf(s.now().In(s.Scheduling.Location())))
+		y := roster.AcademicYearOf(roster.DateOf(s.now().In(s.Scheduling.Location())))
 		return y.First(), y.Last(), nil
 	}
-	return dateRange(r, schedule.MaxRangeDays)
+	return dateRange(r, roster.MaxRangeDays)
 }
 
 func (s *server) now() time.Time {

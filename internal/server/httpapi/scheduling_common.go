@@ -10,7 +10,7 @@ import (
 
 	"github.com/rsched/rsched/internal/server/accounts"
 	"github.com/rsched/rsched/internal/server/rbac"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
 )
@@ -29,7 +29,7 @@ func pathID(r *http.Request) (string, error) {
 }
 
 // queryDate reads a YYYY-MM-DD query parameter; required says whether it may be missing.
-func queryDate(r *http.Request, name string, required bool) (*schedule.Date, error) {
+func queryDate(r *http.Request, name string, required bool) (*roster.Date, error) {
 	v := r.URL.Query().Get(name)
 	if v == "" {
 		if required {
@@ -37,7 +37,7 @@ func queryDate(r *http.Request, name string, required bool) (*schedule.Date, err
 		}
 		return nil, nil
 	}
-	d, err := schedule.ParseDate(v)
+	d, err := roster.ParseDate(v)
 	if err != nil {
 		return nil, errStatus(http.StatusUnprocessableEntity, name+" must be a date (YYYY-MM-DD)")
 	}
@@ -45,20 +45,20 @@ func queryDate(r *http.Request, name string, required bool) (*schedule.Date, err
 }
 
 // dateRange reads start_date and end_date (both required), start <= end, at most maxDays.
-func dateRange(r *http.Request, maxDays int) (schedule.Date, schedule.Date, error) {
+func dateRange(r *http.Request, maxDays int) (roster.Date, roster.Date, error) {
 	from, err := queryDate(r, "start_date", true)
 	if err != nil {
-		return schedule.Date{}, schedule.Date{}, err
+		return roster.Date{}, roster.Date{}, err
 	}
 	to, err := queryDate(r, "end_date", true)
 	if err != nil {
-		return schedule.Date{}, schedule.Date{}, err
+		return roster.Date{}, roster.Date{}, err
 	}
 	if to.Before(*from) {
-		return schedule.Date{}, schedule.Date{}, errStatus(http.StatusUnprocessableEntity, "end_date is before start_date")
+		return roster.Date{}, roster.Date{}, errStatus(http.StatusUnprocessableEntity, "end_date is before start_date")
 	}
 	if n := to.Sub(*from) + 1; n > maxDays {
-		return schedule.Date{}, schedule.Date{}, errStatus(http.StatusUnprocessableEntity, "the range has "+strconv.Itoa(n)+" days; at most "+strconv.Itoa(maxDays))
+		return roster.Date{}, roster.Date{}, errStatus(http.StatusUnprocessableEntity, "the range has "+strconv.Itoa(n)+" days; at most "+strconv.Itoa(maxDays))
 	}
 	return *from, *to, nil
 }

@@ -7,14 +7,14 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
 )
 
 // templateView is a rotation template as the API shows it.
 type templateView struct {
-	schedule.Template
+	roster.Template
 	AllowedPGY []int     `json:"allowed_pgy_levels"`
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
@@ -40,12 +40,12 @@ type templateBody struct {
 	Weekends            *bool    `json:"weekends"`
 }
 
-func (b templateBody) apply(t *schedule.Template) string {
+func (b templateBody) apply(t *roster.Template) string {
 	if b.Name != nil {
 		t.Name = strings.TrimSpace(*b.Name)
 	}
 	if b.ActivityType != nil {
-		t.Activity = schedule.Activity(*b.ActivityType)
+		t.Activity = roster.Activity(*b.ActivityType)
 	}
 	if b.HoursPerSession != nil {
 		t.HoursPerSession = *b.HoursPerSession
@@ -110,7 +110,7 @@ func (s *server) createTemplate(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &b); err != nil {
 		return err
 	}
-	var t schedule.Template
+	var t roster.Template
 	if msg := b.apply(&t); msg != "" {
 		return errStatus(http.StatusUnprocessableEntity, msg)
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/rsched/rsched/internal/server/crypto"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/fieldcrypt"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/store"
 )
 
@@ -16,14 +16,14 @@ import (
 const MaxReasonLength = 2000
 
 // reasonBinding ties a sealed reason to its row: moved to another absence it does not open.
-func reasonBinding(id string) crypto.Binding {
-	return crypto.Binding{Table: "absences", Column: "reason_sealed", Row: id}
+func reasonBinding(id string) fieldcrypt.Binding {
+	return fieldcrypt.Binding{Table: "absences", Column: "reason_sealed", Row: id}
 }
 
 // NewAbsence is a request for an absence.
 type NewAbsence struct {
 	PersonID    string
-	Start, End  schedule.Date
+	Start, End  roster.Date
 	Type        string
 	Reason      string
 	RequestedBy string
@@ -35,7 +35,7 @@ func (s *Service) RequestAbsence(ctx context.Context, a NewAbsence) (store.Absen
 	switch {
 	case !ValidID(a.PersonID):
 		return store.AbsenceRecord{}, invalidf("person_id must be a person's id")
-	case a.Start == (schedule.Date{}) || a.End == (schedule.Date{}):
+	case a.Start == (roster.Date{}) || a.End == (roster.Date{}):
 		return store.AbsenceRecord{}, invalidf("start_date and end_date are required (YYYY-MM-DD)")
 	case a.End.Before(a.Start):
 		return store.AbsenceRecord{}, invalidf("end_date %s is before start_date %s", a.End, a.Start)

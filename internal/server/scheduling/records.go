@@ -6,7 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/store"
 )
 
@@ -63,7 +63,7 @@ func (s *Service) GetTemplate(ctx context.Context, id string) (store.TemplateRec
 }
 
 // CreateTemplate stores a new rotation template.
-func (s *Service) CreateTemplate(ctx context.Context, t schedule.Template) (store.TemplateRecord, error) {
+func (s *Service) CreateTemplate(ctx context.Context, t roster.Template) (store.TemplateRecord, error) {
 	return s.st.CreateTemplate(ctx, t)
 }
 
@@ -88,12 +88,12 @@ func (s *Service) GetAssignment(ctx context.Context, id string) (store.StoredAss
 }
 
 // Schedule is every assignment from from to to.
-func (s *Service) Schedule(ctx context.Context, from, to schedule.Date) ([]store.StoredAssignment, error) {
+func (s *Service) Schedule(ctx context.Context, from, to roster.Date) ([]store.StoredAssignment, error) {
 	return s.st.Schedule(ctx, from, to)
 }
 
 // CreateAssignment stores a new assignment.
-func (s *Service) CreateAssignment(ctx context.Context, a schedule.Assignment) (store.StoredAssignment, error) {
+func (s *Service) CreateAssignment(ctx context.Context, a roster.Assignment) (store.StoredAssignment, error) {
 	return s.st.CreateAssignment(ctx, a)
 }
 
@@ -141,6 +141,6 @@ func (s *Service) GetRun(ctx context.Context, id string) (store.Run, error) {
 }
 
 // RunAssignments is the assignments a run proposed.
-func (s *Service) RunAssignments(ctx context.Context, id string) ([]schedule.Assignment, error) {
+func (s *Service) RunAssignments(ctx context.Context, id string) ([]roster.Assignment, error) {
 	return s.st.RunAssignments(ctx, id)
 }

@@ -21,8 +21,8 @@ import (
 
 	"github.com/rsched/rsched/internal/server/acgme"
 	"github.com/rsched/rsched/internal/server/clienterr"
-	"github.com/rsched/rsched/internal/server/crypto"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/fieldcrypt"
+	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/store"
 )
 
@@ -51,13 +51,13 @@ type Config struct {
 // Service is the scheduling domain over a store.
 type Service struct {
 	st     *store.Store
-	fields *crypto.Fields
+	fields *fieldcrypt.Fields
 	cfg    Config
 	m      *metrics
 }
 
 // New returns the service.
-func New(st *store.Store, fields *crypto.Fields, cfg Config) *Service {
+func New(st *store.Store, fields *fieldcrypt.Fields, cfg Config) *Service {
 	if cfg.Location == nil {
 		cfg.Location = time.UTC
 	}
@@ -93,8 +93,8 @@ func invalidf(format string, args ...any) error { return clienterr.Invalidf(form
 
 // GenerateRequest is the body of POST /schedule/generate.
 type GenerateRequest struct {
-	StartDate schedule.Date `json:"start_date"`
-	EndDate   schedule.Date `json:"end_date"`
+	StartDate roster.Date `json:"start_date"`
+	EndDate   roster.Date `json:"end_date"`
 	// TimeBudgetSeconds bounds the solve (default and maximum from the configuration).
 	TimeBudgetSeconds float64 `json:"time_budget_seconds,omitempty"`
 	// Draft keeps the result on the run only; the live schedule is not changed.
@@ -111,14 +111,14 @@ type GenerateRequest struct {
 // normalize checks the request and fills its defaults, so that two requests meaning the same
 // thing hash the same.
 func (s *Service) normalize(r *GenerateRequest) error {
-	if r.StartDate == (schedule.Date{}) || r.EndDate == (schedule.Date{}) {
+	if r.StartDate == (roster.Date{}) || r.EndDate == (roster.Date{}) {
 		return invalidf("start_date and end_date are required (YYYY-MM-DD)")
 	}
 	if r.EndDate.Before(r.StartDate) {
 		return invalidf("end_date %s is before start_date %s", r.EndDate, r.StartDate)
 	}
-	if n := r.EndDate.Sub(r.StartDate) + 1; n > schedule.MaxRangeDays {
-		return invalidf("the range has %d days; at most %d", n, schedule.MaxRangeDays)
+	if n := r.EndDate.Sub(r.StartDate) + 1; n > roster.MaxRangeDays {
+		return invalidf("the range has %d days; at most %d", n, roster.MaxRangeDays)
 	}
 	maxSecs := s.cfg.MaxBudget.Seconds()
 	switch {
@@ -234,7 +234,7 @@ func (s *Service) Generate(ctx context.Context, r GenerateRequest, idempotencyKe
 		switch {
 		case ctx.Err() != nil:
 			msg = "cancelled: the request ended before the run finished; nothing was written"
-		case schedule.IsInputError(ferr):
+		case roster.IsInputError(ferr):
 			msg = ferr.Error()
 		}
 		closeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -250,7 +250,7 @@ func (s *Service) Generate(ctx context.Context, r GenerateRequest, idempotencyKe
 	s.m.runs.WithLabelValues(stored.Status).Inc()
 	s.m.duration.Observe(time.Since(begin).Seconds())
 	if stored.Status == store.RunFailed {
-		return nil, &RunError{Run: stored, Input: schedule.IsInputError(ferr), Changed: errors.Is(ferr, store.ErrChanged)}
+		return nil, &RunError{Run: stored, Input: roster.IsInputError(ferr), Changed: errors.Is(ferr, store.ErrChanged)}
 	}
 	if ferr != nil {
 		return nil, ferr
@@ -267,12 +267,12 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 	}
 	p, scope := s.problem(in, r.StartDate, r.EndDate, &r)
 	if scope != nil && len(scope) == 0 {
-		return store.RunResult{}, &schedule.InputError{Reason: "the filters select nobody to schedule"}
+		return store.RunResult{}, &roster.InputError{Reason: "the filters select nobody to schedule"}
 	}
 	last := time.Now()
-	res, err := schedule.Solve(ctx, p, schedule.Options{
+	res, err := roster.Solve(ctx, p, roster.Options{
 		Seed: r.Seed, TimeBudget: time.Duration(r.TimeBudgetSeconds * float64(time.Second)), MaxIterations: r.MaxIterations,
-		Progress: func(pr schedule.Progress) {
+		Progress: func(pr roster.Progress) {
 			if time.Since(last) < s.cfg.HeartbeatEvery {
 				return
 			}
@@ -287,10 +287,10 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 	if err != nil {
 		return store.RunResult{}, err
 	}
-	if res.Stats.StoppedBy == schedule.StopCancelled || ctx.Err() != nil {
+	if res.Stats.StoppedBy == roster.StopCancelled || ctx.Err() != nil {
 		return store.RunResult{}, context.Canceled
 	}
-	violations, err := schedule.Validate(p, res.Assignments)
+	violations, err := roster.Validate(p, res.Assignments)
 	if err != nil {
 		return store.RunResult{}, err
 	}
@@ -325,7 +325,7 @@ func SortViolations(vs []acgme.Violation) ([]ViolationView, int) {
 	out := make([]ViolationView, 0, len(vs))
 	hard := 0
 	for _, v := range vs {
-		h := schedule.Hard(v.Rule)
+		h := roster.Hard(v.Rule)
 		if h {
 			hard++
 		}
@@ -349,8 +349,8 @@ func SortViolations(vs []acgme.Violation) ([]ViolationView, int) {
 // problem assembles the solver's problem from the inputs. The people the request does not
 // select are kept exactly as they are in the range (their half-days fixed, their free ones left
 // free); scope lists the selected people (nil when everyone is).
-func (s *Service) problem(in store.Inputs, from, to schedule.Date, r *GenerateRequest) (*schedule.Problem, []string) {
-	p := &schedule.Problem{From: from, To: to, Location: s.cfg.Location, Absences: in.Absences}
+func (s *Service) problem(in store.Inputs, from, to roster.Date, r *GenerateRequest) (*roster.Problem, []string) {
+	p := &roster.Problem{From: from, To: to, Location: s.cfg.Location, Absences: in.Absences}
 	selected := map[string]bool{}
 	filtered := r != nil && (len(r.PersonIDs) > 0 || len(r.PGYLevels) > 0)
 	var scope []string
@@ -361,7 +361,7 @@ func (s *Service) problem(in store.Inputs, from, to schedule.Date, r *GenerateRe
 		}
 		ok := len(r.PersonIDs) == 0 || slices.Contains(r.PersonIDs, x.ID)
 		if len(r.PGYLevels) > 0 {
-			ok = ok && x.Type == schedule.Resident && slices.Contains(r.PGYLevels, x.PGY)
+			ok = ok && x.Type == roster.Resident && slices.Contains(r.PGYLevels, x.PGY)
 		}
 		if ok {
 			selected[x.ID] = true
@@ -393,8 +393,8 @@ func (s *Service) problem(in store.Inputs, from, to schedule.Date, r *GenerateRe
 
 // Validation is the result of checking the stored schedule of a range.
 type Validation struct {
-	StartDate      schedule.Date   `json:"start_date"`
-	EndDate        schedule.Date   `json:"end_date"`
+	StartDate      roster.Date     `json:"start_date"`
+	EndDate        roster.Date     `json:"end_date"`
 	Compliant      bool            `json:"compliant"`
 	HardViolations int             `json:"hard_violations"`
 	Total          int             `json:"total_violations"`
@@ -404,22 +404,22 @@ type Validation struct {
 
 // Validate judges the stored schedule of [from, to] by every rule, with the stored schedule
 // around it as the rolling windows' context.
-func (s *Service) Validate(ctx context.Context, from, to schedule.Date) (*Validation, error) {
-	if to.Before(from) || to.Sub(from)+1 > schedule.MaxRangeDays {
-		return nil, invalidf("need start_date <= end_date and at most %d days", schedule.MaxRangeDays)
+func (s *Service) Validate(ctx context.Context, from, to roster.Date) (*Validation, error) {
+	if to.Before(from) || to.Sub(from)+1 > roster.MaxRangeDays {
+		return nil, invalidf("need start_date <= end_date and at most %d days", roster.MaxRangeDays)
 	}
 	in, err := s.st.LoadInputs(ctx, from, to, Margin)
 	if err != nil {
 		return nil, err
 	}
 	p, _ := s.problem(in, from, to, nil)
-	var live []schedule.Assignment
+	var live []roster.Assignment
 	for _, a := range in.Assignments {
 		if !a.Slot.Date.Before(from) && !to.Before(a.Slot.Date) {
 			live = append(live, a.Assignment)
 		}
 	}
-	vs, err := schedule.Validate(p, live)
+	vs, err := roster.Validate(p, live)
 	if err != nil {
 		return nil, err
 	}

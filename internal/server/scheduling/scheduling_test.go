@@ -7,12 +7,12 @@ import (
 	"time"
 
 	"github.com/rsched/rsched/internal/server/acgme"
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 )
 
 var (
-	d1 = schedule.Date{Year: 2026, Month: time.July, Day: 2}
-	d2 = schedule.Date{Year: 2026, Month: time.July, Day: 29}
+	d1 = roster.Date{Year: 2026, Month: time.July, Day: 2}
+	d2 = roster.Date{Year: 2026, Month: time.July, Day: 29}
 	a  = "6f1c1a52-5b1e-4a43-9a43-000000000001"
 	b  = "6f1c1a52-5b1e-4a43-9a43-000000000002"
 )
@@ -76,11 +76,11 @@ func TestGenerateRequestsAreChecked(t *testing.T) {
 func TestViolationsListHardOnesFirstAndCountThem(t *testing.T) {
 	at := func(h int) time.Time { return time.Date(2026, 7, 2, h, 0, 0, 0, time.UTC) }
 	list, hard := SortViolations([]acgme.Violation{
-		{Rule: schedule.RuleCoverage, Start: at(1)},
+		{Rule: roster.RuleCoverage, Start: at(1)},
 		{Rule: acgme.RuleWeeklyHours, Start: at(9)},
-		{Rule: schedule.RuleCapacity, Start: at(3)},
+		{Rule: roster.RuleCapacity, Start: at(3)},
 	})
-	if hard != 2 || list[0].Rule != schedule.RuleCapacity || list[1].Rule != acgme.RuleWeeklyHours || list[2].Hard {
+	if hard != 2 || list[0].Rule != roster.RuleCapacity || list[1].Rule != acgme.RuleWeeklyHours || list[2].Hard {
 		t.Fatalf("%d hard, list %+v", hard, list)
 	}
 	many := make([]acgme.Violation, MaxListedViolations+5)

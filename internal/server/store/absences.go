@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 )
 
 // Absence statuses: requested, then approved or rejected by a coordinator; cancelled by the
@@ -37,7 +37,7 @@ var ErrAbsenceOverlap = errors.New("the person already has a pending or approved
 type AbsenceRecord struct {
 	ID           string
 	PersonID     string
-	Start, End   schedule.Date
+	Start, End   roster.Date
 	Type         string
 	Status       string
 	ReasonSealed string
@@ -55,7 +55,7 @@ func scanAbsence(r pgx.Row) (AbsenceRecord, error) {
 	var a AbsenceRecord
 	var from, to time.Time
 	err := r.Scan(&a.ID, &a.PersonID, &from, &to, &a.Type, &a.Status, &a.ReasonSealed, &a.RequestedBy, &a.ReviewedBy, &a.ReviewedAt, &a.CreatedAt, &a.UpdatedAt)
-	a.Start, a.End = schedule.DateOf(from), schedule.DateOf(to)
+	a.Start, a.End = roster.DateOf(from), roster.DateOf(to)
 	return a, err
 }
 
@@ -114,7 +114,7 @@ type AbsenceFilter struct {
 	PersonID string
 	Status   string
 	// From and To select absences overlapping [From, To] when both are set.
-	From, To   *schedule.Date
+	From, To   *roster.Date
 	Page, Size int
 }
 

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 )
 
 const assignmentColumns = `id, person_id, date, time_of_day, rotation_template_id, locked, source, updated_at`
@@ -19,7 +19,7 @@ func scanAssignment(r pgx.Row) (StoredAssignment, error) {
 	var d time.Time
 	var half string
 	err := r.Scan(&a.ID, &a.PersonID, &d, &half, &a.TemplateID, &a.Locked, &a.Source, &a.UpdatedAt)
-	a.Slot = schedule.Slot{Date: schedule.DateOf(d), Half: schedule.Half(half)}
+	a.Slot = roster.Slot{Date: roster.DateOf(d), Half: roster.Half(half)}
 	return a, err
 }
 
@@ -32,7 +32,7 @@ func (s *Store) GetAssignment(ctx context.Context, id string) (StoredAssignment,
 // AssignmentFilter selects assignments of [From, To] (both required), optionally of one person
 // or template; Page counts from 1.
 type AssignmentFilter struct {
-	From, To   schedule.Date
+	From, To   roster.Date
 	PersonID   string
 	TemplateID string
 	Page, Size int

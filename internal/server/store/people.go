@@ -10,12 +10,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 )
 
 // PersonRecord is a stored person: what the solver sees plus contact and account details.
 type PersonRecord struct {
-	schedule.Person
+	roster.Person
 	// Email is contact data: shown only to coordinators, administrators and the person.
 	Email string
 	// UserID links the person to the account that signs in as them ("" for none).
@@ -49,7 +49,7 @@ func scanPerson(r pgx.Row) (PersonRecord, error) {
 	a := &p.PersonAttributes
 	err := r.Scan(&p.ID, &p.Name, &typ, &p.Email, &p.PGY, &p.MaxSessionsPerWeek, &p.UserID,
 		&a.PerformsProcedures, &a.Specialties, &a.PrimaryDuty, &a.FacultyRole, &a.AdminType, &a.MinClinicHalfdaysPerWeek, &p.CreatedAt, &p.UpdatedAt)
-	p.Type = schedule.PersonType(typ)
+	p.Type = roster.PersonType(typ)
 	if len(a.Specialties) == 0 {
 		a.Specialties = nil
 	}
@@ -64,7 +64,7 @@ func specialties(a PersonAttributes) []string {
 }
 
 func personArgs(p PersonRecord) (pgy *int, email, user *string) {
-	if p.Type == schedule.Resident {
+	if p.Type == roster.Resident {
 		pgy = &p.PGY
 	}
 	return pgy, nullable(p.Email), nullable(p.UserID)
@@ -99,7 +99,7 @@ func (s *Store) PersonOfUser(ctx context.Context, userID string) (PersonRecord, 
 
 // PersonFilter selects people; Page counts from 1.
 type PersonFilter struct {
-	Type  schedule.PersonType
+	Type  roster.PersonType
 	PGY   int
 	Query string
 	IDs   []string

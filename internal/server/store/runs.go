@@ -10,7 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 )
 
 // Run statuses.
@@ -27,7 +27,7 @@ var ErrChanged = errors.New("the schedule's data changed while the run was solvi
 
 // RunStart is what a schedule run was asked.
 type RunStart struct {
-	From, To schedule.Date
+	From, To roster.Date
 	Draft    bool
 	Request  any
 	// IdempotencyKey and RequestHash (SHA-256 of the canonical request) make a retried request
@@ -43,7 +43,7 @@ type RunStart struct {
 // Run is a stored schedule run.
 type Run struct {
 	ID          string
-	From, To    schedule.Date
+	From, To    roster.Date
 	Status      string
 	Draft       bool
 	Request     json.RawMessage
@@ -139,7 +139,7 @@ func scanRun(row pgx.Row) (Run, error) {
 	var from, to time.Time
 	err := row.Scan(&r.ID, &from, &to, &r.Status, &r.Draft, &r.Request, &r.RequestHash, &r.Progress, &r.Stats, &r.Violations, &r.ViolationList,
 		&r.Message, &r.CreatedBy, &r.CreatedAt, &r.HeartbeatAt, &r.FinishedAt)
-	r.From, r.To = schedule.DateOf(from), schedule.DateOf(to)
+	r.From, r.To = roster.DateOf(from), roster.DateOf(to)
 	return r, err
 }
 
@@ -164,18 +164,18 @@ func (s *Store) ListRuns(ctx context.Context, page, size int) ([]Run, int, error
 }
 
 // RunAssignments reads the assignments a run proposed.
-func (s *Store) RunAssignments(ctx context.Context, id string) ([]schedule.Assignment, error) {
+func (s *Store) RunAssignments(ctx context.Context, id string) ([]roster.Assignment, error) {
 	rows, err := s.Pool.Query(ctx, `SELECT person_id, date, time_of_day, rotation_template_id FROM schedule_run_assignments
 		WHERE run_id = $1 ORDER BY date, time_of_day, person_id`, id)
 	if err != nil {
 		return nil, fmt.Errorf("store: reading a run's assignments: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (schedule.Assignment, error) {
-		var a schedule.Assignment
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (roster.Assignment, error) {
+		var a roster.Assignment
 		var d time.Time
 		var half string
 		err := r.Scan(&a.PersonID, &d, &half, &a.TemplateID)
-		a.Slot = schedule.Slot{Date: schedule.DateOf(d), Half: schedule.Half(half)}
+		a.Slot = roster.Slot{Date: roster.DateOf(d), Half: roster.Half(half)}
 		return a, err
 	})
 }
@@ -195,7 +195,7 @@ func (s *Store) RunHeartbeat(ctx context.Context, id string, progress any) error
 type Inputs struct {
 	People      []PersonRecord
 	Templates   []TemplateRecord
-	Absences    []schedule.Absence
+	Absences    []roster.Absence
 	Assignments []StoredAssignment
 	Fingerprint string
 }
@@ -210,7 +210,7 @@ const fingerprintSQL = `SELECT md5(concat_ws('|',
 	(SELECT string_agg(id::text || updated_at::text, ',' ORDER BY id) FROM assignments WHERE date BETWEEN $1 AND $2)))`
 
 // LoadInputs reads a run's inputs for [from-margin, to+margin] in one repeatable-read snapshot.
-func (s *Store) LoadInputs(ctx context.Context, from, to schedule.Date, margin int) (Inputs, error) {
+func (s *Store) LoadInputs(ctx context.Context, from, to roster.Date, margin int) (Inputs, error) {
 	var in Inputs
 	lo, hi := from.AddDays(-margin).In(time.UTC), to.AddDays(margin).In(time.UTC)
 	err := pgx.BeginTxFunc(ctx, s.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
@@ -234,11 +234,11 @@ func (s *Store) LoadInputs(ctx context.Context, from, to schedule.Date, margin i
 			AND start_date <= $2 AND end_date >= $1 ORDER BY person_id, start_date`, lo, hi); err != nil {
 			return err
 		}
-		if in.Absences, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (schedule.Absence, error) {
-			var a schedule.Absence
+		if in.Absences, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (roster.Absence, error) {
+			var a roster.Absence
 			var s, e time.Time
 			err := r.Scan(&a.PersonID, &s, &e)
-			a.Start, a.End = schedule.DateOf(s), schedule.DateOf(e)
+			a.Start, a.End = roster.DateOf(s), roster.DateOf(e)
 			return a, err
 		}); err != nil {
 			return err
@@ -262,7 +262,7 @@ type RunResult struct {
 	Violations    int
 	ViolationList any
 	Message       string
-	Assignments   []schedule.Assignment
+	Assignments   []roster.Assignment
 	// Fingerprint and Margin are what LoadInputs returned and was given: a live write happens
 	// only if the inputs still have this fingerprint (ErrChanged otherwise; the run is then
 	// recorded as failed and nothing else is written).

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 )
 
 // The steps of FinishRun that make a run the live schedule: the inputs locked and compared, the
@@ -30,7 +30,7 @@ func lockInputsUnchanged(ctx context.Context, tx pgx.Tx, from, to time.Time, res
 		return fmt.Errorf("store: locking the assignments: %w", err)
 	}
 	var now string
-	lo, hi := schedule.DateOf(from).AddDays(-res.Margin).In(time.UTC), schedule.DateOf(to).AddDays(res.Margin).In(time.UTC)
+	lo, hi := roster.DateOf(from).AddDays(-res.Margin).In(time.UTC), roster.DateOf(to).AddDays(res.Margin).In(time.UTC)
 	if err := tx.QueryRow(ctx, fingerprintSQL, lo, hi).Scan(&now); err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
@@ -41,7 +41,7 @@ func lockInputsUnchanged(ctx context.Context, tx pgx.Tx, from, to time.Time, res
 }
 
 // copyRunAssignments records the run's proposed assignments.
-func copyRunAssignments(ctx context.Context, tx pgx.Tx, id string, assignments []schedule.Assignment) error {
+func copyRunAssignments(ctx context.Context, tx pgx.Tx, id string, assignments []roster.Assignment) error {
 	rows := make([][]any, 0, len(assignments))
 	for _, a := range assignments {
 		rows = append(rows, []any{id, a.PersonID, a.Slot.Date.In(time.UTC), string(a.Slot.Half), a.TemplateID})

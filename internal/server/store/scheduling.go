@@ -11,7 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 )
 
 // Errors of the scheduling tables that the API turns into status codes.
@@ -52,13 +52,13 @@ func pgErr(err error) error {
 // StoredAssignment is an assignment row; UpdatedAt is its version for optimistic concurrency.
 type StoredAssignment struct {
 	ID string
-	schedule.Assignment
+	roster.Assignment
 	Source    string
 	UpdatedAt time.Time
 }
 
 // CreateAssignment stores a manual assignment (ErrConflict if the person's half-day is taken).
-func (s *Store) CreateAssignment(ctx context.Context, a schedule.Assignment) (StoredAssignment, error) {
+func (s *Store) CreateAssignment(ctx context.Context, a roster.Assignment) (StoredAssignment, error) {
 	out := StoredAssignment{ID: uuid.NewString(), Assignment: a, Source: "manual"}
 	err := s.db.QueryRow(ctx, `INSERT INTO assignments (id, person_id, date, time_of_day, rotation_template_id, locked, source)
 		VALUES ($1, $2, $3, $4, $5, $6, 'manual') RETURNING updated_at`,
@@ -86,7 +86,7 @@ func (s *Store) UpdateAssignment(ctx context.Context, id, templateID string, loc
 }
 
 // Schedule reads the live assignments of [from, to].
-func (s *Store) Schedule(ctx context.Context, from, to schedule.Date) ([]StoredAssignment, error) {
+func (s *Store) Schedule(ctx context.Context, from, to roster.Date) ([]StoredAssignment, error) {
 	rows, err := s.db.Query(ctx, `SELECT `+assignmentColumns+` FROM assignments WHERE date BETWEEN $1 AND $2
 		ORDER BY date, time_of_day, person_id`, from.In(time.UTC), to.In(time.UTC))
 	if err != nil {

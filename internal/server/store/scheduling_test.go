@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 )
 
 func schedulingStore(t *testing.T) *Store {
@@ -35,20 +35,20 @@ func mustID[R interface{ id() string }](t *testing.T) func(R, error) string {
 func (p PersonRecord) id() string   { return p.ID }
 func (t TemplateRecord) id() string { return t.ID }
 
-func person(p schedule.Person, email string) PersonRecord {
+func person(p roster.Person, email string) PersonRecord {
 	return PersonRecord{Person: p, Email: email}
 }
 
-var july1 = schedule.Date{Year: 2026, Month: time.July, Day: 1}
+var july1 = roster.Date{Year: 2026, Month: time.July, Day: 1}
 
 // The scheduling tables refuse what makes no sense themselves, whatever the application does.
 func TestSchedulingConstraintsAreTheDatabases(t *testing.T) {
 	s := schedulingStore(t)
 	ctx := context.Background()
-	if _, err := s.CreatePerson(ctx, person(schedule.Person{Name: "Dr. A", Type: schedule.Resident, PGY: 2}, "a@hospital.example")); err != nil {
+	if _, err := s.CreatePerson(ctx, person(roster.Person{Name: "Dr. A", Type: roster.Resident, PGY: 2}, "a@hospital.example")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreatePerson(ctx, person(schedule.Person{Name: "Dr. B", Type: schedule.Faculty}, "A@HOSPITAL.example")); !errors.Is(err, ErrConflict) {
+	if _, err := s.CreatePerson(ctx, person(roster.Person{Name: "Dr. B", Type: roster.Faculty}, "A@HOSPITAL.example")); !errors.Is(err, ErrConflict) {
 		t.Fatalf("an e-mail differing only in case: %v, want ErrConflict", err)
 	}
 	for name, q := range map[string]string{
@@ -123,14 +123,14 @@ func TestStaleAssignmentUpdateIsRefused(t *testing.T) {
 	s := schedulingStore(t)
 	ctx := context.Background()
 	mustP, mustT := mustID[PersonRecord](t), mustID[TemplateRecord](t)
-	r := mustP(s.CreatePerson(ctx, person(schedule.Person{Name: "R", Type: schedule.Resident, PGY: 1}, "")))
-	clinic := mustT(s.CreateTemplate(ctx, schedule.Template{Name: "Clinic", Activity: schedule.Clinic, HoursPerSession: 4, MaxResidents: 2}))
-	ward := mustT(s.CreateTemplate(ctx, schedule.Template{Name: "Ward", Activity: schedule.Inpatient, HoursPerSession: 6, MaxResidents: 2}))
-	a, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: schedule.Slot{Date: july1, Half: schedule.AM}, PersonID: r, TemplateID: clinic})
+	r := mustP(s.CreatePerson(ctx, person(roster.Person{Name: "R", Type: roster.Resident, PGY: 1}, "")))
+	clinic := mustT(s.CreateTemplate(ctx, roster.Template{Name: "Clinic", Activity: roster.Clinic, HoursPerSession: 4, MaxResidents: 2}))
+	ward := mustT(s.CreateTemplate(ctx, roster.Template{Name: "Ward", Activity: roster.Inpatient, HoursPerSession: 6, MaxResidents: 2}))
+	a, err := s.CreateAssignment(ctx, roster.Assignment{Slot: roster.Slot{Date: july1, Half: roster.AM}, PersonID: r, TemplateID: clinic})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: schedule.Slot{Date: july1, Half: schedule.AM}, PersonID: r, TemplateID: ward}); !errors.Is(err, ErrConflict) {
+	if _, err := s.CreateAssignment(ctx, roster.Assignment{Slot: roster.Slot{Date: july1, Half: roster.AM}, PersonID: r, TemplateID: ward}); !errors.Is(err, ErrConflict) {
 		t.Fatalf("a second assignment in the same half-day: %v, want ErrConflict", err)
 	}
 	b, err := s.UpdateAssignment(ctx, a.ID, ward, false, a.UpdatedAt)
@@ -175,24 +175,24 @@ func TestFinishedRunBecomesTheLiveScheduleKeepingLocks(t *testing.T) {
 	s := schedulingStore(t)
 	ctx := context.Background()
 	mustP, mustT := mustID[PersonRecord](t), mustID[TemplateRecord](t)
-	r1 := mustP(s.CreatePerson(ctx, person(schedule.Person{Name: "R1", Type: schedule.Resident, PGY: 1}, "")))
-	r2 := mustP(s.CreatePerson(ctx, person(schedule.Person{Name: "R2", Type: schedule.Resident, PGY: 2}, "")))
-	ward := mustT(s.CreateTemplate(ctx, schedule.Template{Name: "Ward", Activity: schedule.Inpatient, HoursPerSession: 6, MaxResidents: 2}))
-	day := func(n int, h schedule.Half) schedule.Slot { return schedule.Slot{Date: july1.AddDays(n), Half: h} }
-	if _, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: day(0, schedule.AM), PersonID: r1, TemplateID: ward, Locked: true}); err != nil {
+	r1 := mustP(s.CreatePerson(ctx, person(roster.Person{Name: "R1", Type: roster.Resident, PGY: 1}, "")))
+	r2 := mustP(s.CreatePerson(ctx, person(roster.Person{Name: "R2", Type: roster.Resident, PGY: 2}, "")))
+	ward := mustT(s.CreateTemplate(ctx, roster.Template{Name: "Ward", Activity: roster.Inpatient, HoursPerSession: 6, MaxResidents: 2}))
+	day := func(n int, h roster.Half) roster.Slot { return roster.Slot{Date: july1.AddDays(n), Half: h} }
+	if _, err := s.CreateAssignment(ctx, roster.Assignment{Slot: day(0, roster.AM), PersonID: r1, TemplateID: ward, Locked: true}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: day(1, schedule.AM), PersonID: r1, TemplateID: ward}); err != nil {
+	if _, err := s.CreateAssignment(ctx, roster.Assignment{Slot: day(1, roster.AM), PersonID: r1, TemplateID: ward}); err != nil {
 		t.Fatal(err)
 	}
 	// Outside the run's range: untouched.
-	if _, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: day(9, schedule.AM), PersonID: r2, TemplateID: ward}); err != nil {
+	if _, err := s.CreateAssignment(ctx, roster.Assignment{Slot: day(9, roster.AM), PersonID: r2, TemplateID: ward}); err != nil {
 		t.Fatal(err)
 	}
-	proposed := []schedule.Assignment{
-		{Slot: day(0, schedule.AM), PersonID: r1, TemplateID: ward}, // the locked cell, proposed again
-		{Slot: day(0, schedule.PM), PersonID: r2, TemplateID: ward},
-		{Slot: day(2, schedule.AM), PersonID: r2, TemplateID: ward},
+	proposed := []roster.Assignment{
+		{Slot: day(0, roster.AM), PersonID: r1, TemplateID: ward}, // the locked cell, proposed again
+		{Slot: day(0, roster.PM), PersonID: r2, TemplateID: ward},
+		{Slot: day(2, roster.AM), PersonID: r2, TemplateID: ward},
 	}
 	draft, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(6), Draft: true, Request: map[string]any{}})
 	if err != nil {
@@ -219,14 +219,14 @@ func TestFinishedRunBecomesTheLiveScheduleKeepingLocks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := map[schedule.Slot]string{}
+	got := map[roster.Slot]string{}
 	for _, a := range live {
 		got[a.Slot] = a.PersonID + "/" + a.Source
-		if a.Slot == day(0, schedule.AM) && (!a.Locked || a.Source != "manual") {
+		if a.Slot == day(0, roster.AM) && (!a.Locked || a.Source != "manual") {
 			t.Fatalf("the locked assignment was replaced: %+v", a)
 		}
 	}
-	want := map[schedule.Slot]string{day(0, schedule.AM): r1 + "/manual", day(0, schedule.PM): r2 + "/generated", day(2, schedule.AM): r2 + "/generated", day(9, schedule.AM): r2 + "/manual"}
+	want := map[roster.Slot]string{day(0, roster.AM): r1 + "/manual", day(0, roster.PM): r2 + "/generated", day(2, roster.AM): r2 + "/generated", day(9, roster.AM): r2 + "/manual"}
 	if len(got) != len(want) {
 		t.Fatalf("live schedule %v, want %v", got, want)
 	}
@@ -248,16 +248,16 @@ func TestRunWritesNothingWhenItsInputsChanged(t *testing.T) {
 	s := schedulingStore(t)
 	ctx := context.Background()
 	mustP, mustT := mustID[PersonRecord](t), mustID[TemplateRecord](t)
-	r1 := mustP(s.CreatePerson(ctx, person(schedule.Person{Name: "R1", Type: schedule.Resident, PGY: 1}, "")))
-	ward := mustT(s.CreateTemplate(ctx, schedule.Template{Name: "Ward", Activity: schedule.Inpatient, HoursPerSession: 6, MaxResidents: 2}))
-	before, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: schedule.Slot{Date: july1.AddDays(-3), Half: schedule.AM}, PersonID: r1, TemplateID: ward})
+	r1 := mustP(s.CreatePerson(ctx, person(roster.Person{Name: "R1", Type: roster.Resident, PGY: 1}, "")))
+	ward := mustT(s.CreateTemplate(ctx, roster.Template{Name: "Ward", Activity: roster.Inpatient, HoursPerSession: 6, MaxResidents: 2}))
+	before, err := s.CreateAssignment(ctx, roster.Assignment{Slot: roster.Slot{Date: july1.AddDays(-3), Half: roster.AM}, PersonID: r1, TemplateID: ward})
 	if err != nil {
 		t.Fatal(err)
 	}
 	changes := map[string]func(){
 		"a person renamed": func() { s.sql(t, `UPDATE people SET name = name || '.', updated_at = now() WHERE id = $1`, r1) },
 		"a template added": func() {
-			mustT(s.CreateTemplate(ctx, schedule.Template{Name: "Clinic " + uuid.NewString(), Activity: schedule.Clinic, HoursPerSession: 4, MaxResidents: 1}))
+			mustT(s.CreateTemplate(ctx, roster.Template{Name: "Clinic " + uuid.NewString(), Activity: roster.Clinic, HoursPerSession: 4, MaxResidents: 1}))
 		},
 		"an absence requested": func() {
 			if _, err := s.CreateAbsence(ctx, AbsenceRecord{ID: NewAbsenceID(), PersonID: r1, Start: july1.AddDays(20), End: july1.AddDays(21), Type: "vacation"}); err != nil {
@@ -276,7 +276,7 @@ func TestRunWritesNothingWhenItsInputsChanged(t *testing.T) {
 			t.Fatal(err)
 		}
 		change()
-		proposed := []schedule.Assignment{{Slot: schedule.Slot{Date: july1, Half: schedule.AM}, PersonID: r1, TemplateID: ward}}
+		proposed := []roster.Assignment{{Slot: roster.Slot{Date: july1, Half: roster.AM}, PersonID: r1, TemplateID: ward}}
 		if err := s.FinishRun(ctx, run.ID, RunResult{Status: RunSuccess, Assignments: proposed, Fingerprint: in.Fingerprint, Margin: 27}); !errors.Is(err, ErrChanged) {
 			t.Fatalf("%s: FinishRun = %v, want ErrChanged", name, err)
 		}
@@ -289,12 +289,12 @@ func TestRunWritesNothingWhenItsInputsChanged(t *testing.T) {
 		}
 	}
 	// Unchanged inputs write, and a filtered run replaces only its scope's half-days.
-	r2 := mustP(s.CreatePerson(ctx, person(schedule.Person{Name: "R2", Type: schedule.Resident, PGY: 2}, "")))
-	kept, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: schedule.Slot{Date: july1.AddDays(1), Half: schedule.AM}, PersonID: r2, TemplateID: ward})
+	r2 := mustP(s.CreatePerson(ctx, person(roster.Person{Name: "R2", Type: roster.Resident, PGY: 2}, "")))
+	kept, err := s.CreateAssignment(ctx, roster.Assignment{Slot: roster.Slot{Date: july1.AddDays(1), Half: roster.AM}, PersonID: r2, TemplateID: ward})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.CreateAssignment(ctx, schedule.Assignment{Slot: schedule.Slot{Date: july1.AddDays(2), Half: schedule.AM}, PersonID: r1, TemplateID: ward}); err != nil {
+	if _, err := s.CreateAssignment(ctx, roster.Assignment{Slot: roster.Slot{Date: july1.AddDays(2), Half: roster.AM}, PersonID: r1, TemplateID: ward}); err != nil {
 		t.Fatal(err)
 	}
 	run, err := s.BeginRun(ctx, RunStart{From: july1, To: july1.AddDays(6), Request: map[string]any{}})
@@ -306,8 +306,8 @@ func TestRunWritesNothingWhenItsInputsChanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The proposal holds R2's kept half-day and one more for R2 that a scoped run must not write.
-	proposed := []schedule.Assignment{{Slot: schedule.Slot{Date: july1, Half: schedule.AM}, PersonID: r1, TemplateID: ward}, {Slot: kept.Slot, PersonID: r2, TemplateID: ward},
-		{Slot: schedule.Slot{Date: july1.AddDays(3), Half: schedule.PM}, PersonID: r2, TemplateID: ward}}
+	proposed := []roster.Assignment{{Slot: roster.Slot{Date: july1, Half: roster.AM}, PersonID: r1, TemplateID: ward}, {Slot: kept.Slot, PersonID: r2, TemplateID: ward},
+		{Slot: roster.Slot{Date: july1.AddDays(3), Half: roster.PM}, PersonID: r2, TemplateID: ward}}
 	if err := s.FinishRun(ctx, run.ID, RunResult{Status: RunSuccess, Assignments: proposed, Fingerprint: in.Fingerprint, Margin: 27, Scope: []string{r1}}); err != nil {
 		t.Fatal(err)
 	}

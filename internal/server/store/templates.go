@@ -8,12 +8,12 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 
-	"github.com/rsched/rsched/internal/server/schedule"
+	"github.com/rsched/rsched/internal/server/roster"
 )
 
 // TemplateRecord is a stored rotation template.
 type TemplateRecord struct {
-	schedule.Template
+	roster.Template
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
@@ -26,14 +26,14 @@ func scanTemplate(r pgx.Row) (TemplateRecord, error) {
 	var act string
 	err := r.Scan(&t.ID, &t.Name, &act, &t.HoursPerSession, &t.MinResidents, &t.MaxResidents, &t.AllowedPGY,
 		&t.SupervisionRequired, &t.Weekends, &t.CreatedAt, &t.UpdatedAt)
-	t.Activity = schedule.Activity(act)
+	t.Activity = roster.Activity(act)
 	if len(t.AllowedPGY) == 0 {
 		t.AllowedPGY = nil
 	}
 	return t, err
 }
 
-func levels(t schedule.Template) []int {
+func levels(t roster.Template) []int {
 	if t.AllowedPGY == nil {
 		return []int{}
 	}
@@ -41,7 +41,7 @@ func levels(t schedule.Template) []int {
 }
 
 // CreateTemplate stores a rotation template (ErrConflict for a taken name).
-func (s *Store) CreateTemplate(ctx context.Context, t schedule.Template) (TemplateRecord, error) {
+func (s *Store) CreateTemplate(ctx context.Context, t roster.Template) (TemplateRecord, error) {
 	out, err := scanTemplate(s.db.QueryRow(ctx, `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, min_residents,
 		max_residents, allowed_pgy_levels, supervision_required, weekends) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+templateColumns,
 		uuid.NewString(), t.Name, string(t.Activity), t.HoursPerSession, t.MinResidents, t.MaxResidents, levels(t), t.SupervisionRequired, t.Weekends))

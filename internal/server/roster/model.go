@@ -1,0 +1,164 @@
+package roster
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/rsched/rsched/internal/server/acgme"
+)
+
+// PersonType is resident or faculty.
+type PersonType string
+
+// The kinds of people the scheduler places.
+const (
+	Resident PersonType = "resident"
+	Faculty  PersonType = "faculty"
+)
+
+// Person is a resident (PGY 1 to 3) or a faculty member, as the solver sees them.
+type Person struct {
+	ID   string     `json:"id"`
+	Name string     `json:"name"`
+	Type PersonType `json:"type"`
+	// PGY is the resident's postgraduate year, 1 to 3; 0 for faculty.
+	PGY int `json:"pgy_level,omitempty"`
+	// MaxSessionsPerWeek caps a faculty member's supervising half-days per week (0: no cap).
+	MaxSessionsPerWeek int `json:"max_sessions_per_week,omitempty"`
+}
+
+// Activity is what a rotation template's sessions are.
+type Activity string
+
+// The activity types.
+const (
+	Clinic     Activity = "clinic"
+	Inpatient  Activity = "inpatient"
+	Procedure  Activity = "procedure"
+	Conference Activity = "conference"
+	Call       Activity = "call"
+	Off        Activity = "off"
+)
+
+// Activities lists the valid activity types.
+var Activities = []Activity{Clinic, Inpatient, Procedure, Conference, Call, Off}
+
+// Session start times. A call session starts with the afternoon and runs overnight.
+const (
+	AMStart = 7 * time.Hour
+	PMStart = 13 * time.Hour
+	// MaxDaySessionHours keeps a morning session from running into the afternoon.
+	MaxDaySessionHours = 6
+	// MaxCallHours is the longest call session: from 13:00 to 07:00, so that it ends before the
+	// next morning's session begins (no one holds two sessions at once). A 24-hour call is a
+	// morning session followed by an afternoon call, which the rules see as one period.
+	MaxCallHours = 18
+)
+
+// Template is a rotation template: what a session is, how long, and how many residents of which
+// levels it takes per half-day.
+type Template struct {
+	ID       string   `json:"id"`
+	Name     string   `json:"name"`
+	Activity Activity `json:"activity_type"`
+	// HoursPerSession is the duty length of one session.
+	HoursPerSession float64 `json:"hours_per_session"`
+	// MinResidents and MaxResidents bound the residents per half-day (the minimum is a soft
+	// coverage target, the maximum hard).
+	MinResidents int `json:"min_residents"`
+	MaxResidents int `json:"max_residents"`
+	// AllowedPGY lists the levels that may be placed; empty allows all.
+	AllowedPGY []int `json:"allowed_pgy_levels,omitempty"`
+	// SupervisionRequired makes the residents placed need supervising faculty on the same
+	// template and half-day (acgme.Supervision).
+	SupervisionRequired bool `json:"supervision_required"`
+	// Weekends staffs the template on Saturdays and Sundays too.
+	Weekends bool `json:"weekends"`
+}
+
+// Validate checks one template on its own.
+func (t Template) Validate() error {
+	switch {
+	case t.ID == "":
+		return fmt.Errorf("template without an id")
+	case !slices.Contains(Activities, t.Activity):
+		return fmt.Errorf("template %s: activity_type %q is not one of %v", t.ID, t.Activity, Activities)
+	case t.Activity == Call && (t.HoursPerSession <= 0 || t.HoursPerSession > MaxCallHours):
+		return fmt.Errorf("template %s: a call session lasts more than 0 and at most %d hours", t.ID, MaxCallHours)
+	case t.Activity != Call && (t.HoursPerSession < 0 || t.HoursPerSession > MaxDaySessionHours):
+		return fmt.Errorf("template %s: a half-day session lasts 0 to %d hours", t.ID, MaxDaySessionHours)
+	case t.MinResidents < 0 || t.MaxResidents < t.MinResidents:
+		return fmt.Errorf("template %s: need 0 <= min_residents <= max_residents", t.ID)
+	}
+	for _, l := range t.AllowedPGY {
+		if l < 1 || l > 3 {
+			return fmt.Errorf("template %s: PGY level %d is not 1 to 3", t.ID, l)
+		}
+	}
+	return nil
+}
+
+// Allows says whether a resident of level pgy may be placed on t.
+func (t Template) Allows(pgy int) bool {
+	return len(t.AllowedPGY) == 0 || slices.Contains(t.AllowedPGY, pgy)
+}
+
+// Staffed says whether t takes residents in slot s: calls run in the afternoon slot (overnight),
+// weekends only for templates that say so.
+func (t Template) Staffed(s Slot) bool {
+	if t.Activity == Off {
+		return false
+	}
+	if t.Activity == Call && s.Half != PM {
+		return false
+	}
+	wd := s.Date.Weekday()
+	return t.Weekends || (wd != time.Saturday && wd != time.Sunday)
+}
+
+// startHour is the wall-clock hour a session in the slot's half begins.
+func (s Slot) startHour() int {
+	if s.Half == PM {
+		return int(PMStart / time.Hour)
+	}
+	return int(AMStart / time.Hour)
+}
+
+// Start is when a session in slot s begins, in loc: wall-clock times, so on a day the clocks
+// change 13:00 is still 13:00.
+func (s Slot) Start(loc *time.Location) time.Time {
+	return time.Date(s.Date.Year, s.Date.Month, s.Date.Day, s.startHour(), 0, 0, 0, loc)
+}
+
+// Duty is the duty period of one session of t in slot s (none for Off or a zero-hour session).
+func (t Template) Duty(s Slot, loc *time.Location) (acgme.Duty, bool) {
+	if t.Activity == Off || t.HoursPerSession == 0 {
+		return acgme.Duty{}, false
+	}
+	// The end is a wall-clock time too: an 18-hour call runs 13:00 to 07:00 even on the night
+	// the clocks change (17 or 19 hours then), so it never runs into the next morning's session.
+	mins := int(math.Round(t.HoursPerSession * 60))
+	end := time.Date(s.Date.Year, s.Date.Month, s.Date.Day, s.startHour(), mins, 0, 0, loc)
+	return acgme.Duty{Start: s.Start(loc), End: end, Call: t.Activity == Call}, true
+}
+
+// Absence is time a person is unavailable (approved), days inclusive.
+type Absence struct {
+	PersonID string `json:"person_id"`
+	Start    Date   `json:"start_date"`
+	End      Date   `json:"end_date"`
+}
+
+// Covers says whether the absence includes day d.
+func (a Absence) Covers(d Date) bool { return !d.Before(a.Start) && !a.End.Before(d) }
+
+// Assignment places one person on one template for one half-day.
+type Assignment struct {
+	Slot       Slot   `json:"slot"`
+	PersonID   string `json:"person_id"`
+	TemplateID string `json:"rotation_template_id"`
+	// Locked assignments are kept by the solver as they are.
+	Locked bool `json:"locked,omitempty"`
+}

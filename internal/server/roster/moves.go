@@ -1,0 +1,151 @@
+package roster
+
+// Three ways to close a shortfall: a free resident takes it (fill), a resident leaves a template
+// that has more than its minimum in the same half-day (steal), or a resident gives up one of
+// their sessions in the surrounding week that is above a minimum, to make room under the rules
+// for this one (eject).
+func (s *solver) moveFill() bool {
+	j, t, ok := s.randomShortfall()
+	if !ok {
+		return false
+	}
+	off := s.rng.IntN(len(s.residents))
+	for k := range min(len(s.residents), 8) {
+		i := s.residents[(off+k)%len(s.residents)]
+		if s.assigned[i][j] == free && s.try(i, j, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *solver) moveSteal() bool {
+	j, t, ok := s.randomShortfall()
+	if !ok {
+		return false
+	}
+	off := s.rng.IntN(len(s.residents))
+	for k := range len(s.residents) {
+		i := s.residents[(off+k)%len(s.residents)]
+		if u := s.assigned[i][j]; u != free && u != t && s.aboveMinimum(j, u) && s.try(i, j, t) {
+			return true
+		}
+	}
+	return false
+}
+
+func (s *solver) moveEject() bool {
+	j, t, ok := s.randomShortfall()
+	if !ok {
+		return false
+	}
+	i := s.randomResident()
+	if s.assigned[i][j] != free || s.locked[i][j] || !s.allowed(i, j, t) {
+		return false
+	}
+	for range 6 {
+		k := j + slotIdx(s.rng.IntN(29)) - 14 // within a week either side
+		if k < 0 || k >= s.nSlots || k == j || s.locked[i][k] {
+			continue
+		}
+		if u := s.assigned[i][k]; u != free && s.aboveMinimum(k, u) {
+			return s.trade(i, k, j, t)
+		}
+	}
+	return false
+}
+
+// trade frees resident i's half-day k and puts i on template t in slot j, both or neither.
+func (s *solver) trade(i personIdx, k, j slotIdx, t templateIdx) bool {
+	mark := len(s.undoLog)
+	if !s.try(i, k, free) {
+		return false
+	}
+	if s.try(i, j, t) {
+		return true
+	}
+	s.rollback(mark)
+	return false
+}
+
+// aboveMinimum says whether template t in slot j has more residents than its minimum.
+func (s *solver) aboveMinimum(j slotIdx, t templateIdx) bool {
+	return s.residentsOn[j][t] > s.templates[t].MinResidents
+}
+
+// randomShortfall finds a template below its minimum in some half-day, from a random starting
+// point.
+func (s *solver) randomShortfall() (slotIdx, templateIdx, bool) {
+	if s.shortfall == 0 {
+		return 0, 0, false
+	}
+	off := s.rng.IntN(int(s.nSlots))
+	for k := range s.nSlots {
+		j := (slotIdx(off) + k) % s.nSlots
+		for t := range s.nTemplates {
+			if s.staffed[j][t] && s.residentsOn[j][t] < s.templates[t].MinResidents {
+				return j, t, true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// moveChange gives one resident's half-day another template, or frees it.
+func (s *solver) moveChange() bool {
+	i, j := s.randomResident(), s.randomSlot()
+	t := templateIdx(s.rng.IntN(int(s.nTemplates)+1)) - 1
+	return s.try(i, j, t)
+}
+
+// moveSwap exchanges two residents' templates in one half-day.
+func (s *solver) moveSwap() bool {
+	j := s.randomSlot()
+	a, b := s.randomResident(), s.randomResident()
+	ta, tb := s.assigned[a][j], s.assigned[b][j]
+	if a == b || ta == tb || s.locked[a][j] || s.locked[b][j] {
+		return false
+	}
+	return s.exchange(a, b, j)
+}
+
+// exchange swaps the templates of residents a and b in slot j (either may be free) if no hard
+// rule breaks.
+func (s *solver) exchange(a, b personIdx, j slotIdx) bool {
+	ta, tb := s.assigned[a][j], s.assigned[b][j]
+	if !s.allowed(a, j, tb) || !s.allowed(b, j, ta) {
+		return false
+	}
+	// The counts per template stay as they are; hours, rules and supervision units may not.
+	ba, bb := s.baseline(a, j), s.baseline(b, j)
+	mark := len(s.undoLog)
+	s.set(a, j, tb)
+	s.set(b, j, ta)
+	if !noWorse(ba, s.violationsAround(a, j)) || !noWorse(bb, s.violationsAround(b, j)) || !s.supervised(j, ta, tb) {
+		s.rollback(mark)
+		return false
+	}
+	return true
+}
+
+// moveRebalance hands one session of the most loaded resident of a PGY level to a less loaded
+// one of the same level who is free in that half-day: the move that fairness needs, aimed.
+func (s *solver) moveRebalance() bool {
+	a := s.randomResident()
+	for _, i := range s.residents {
+		if s.pgy[i] == s.pgy[a] && s.load(i) > s.load(a) {
+			a = i
+		}
+	}
+	b := s.randomResident()
+	if b == a || s.pgy[b] != s.pgy[a] || s.load(b) >= s.load(a) {
+		return false
+	}
+	for range 8 {
+		j := s.randomSlot()
+		if s.assigned[a][j] != free && s.assigned[b][j] == free && !s.locked[a][j] && !s.locked[b][j] {
+			return s.exchange(a, b, j)
+		}
+	}
+	return false
+}

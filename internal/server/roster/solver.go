@@ -1,0 +1,240 @@
+package roster
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/rsched/rsched/internal/server/acgme"
+)
+
+// The solver's state is a grid of cells, one per person and half-day, each holding a template
+// or free, with counters kept in step by apply. Indexes into the problem's slices have types
+// of their own so that a person is never used as a half-day.
+type (
+	// personIdx indexes Problem.People (residents and faculty alike).
+	personIdx int
+	// slotIdx indexes the half-days of the range, from 0 for From's morning.
+	slotIdx int
+	// templateIdx indexes Problem.Templates; free is no template.
+	templateIdx int16
+)
+
+// free is an empty cell.
+const free templateIdx = -1
+
+// slotsPerWeek is the length of the weeks the faculty caps count in (from From, not calendar
+// weeks).
+const slotsPerWeek = 14
+
+// week is the index of the week (from From) that slot j falls in.
+func (j slotIdx) week() int { return int(j) / slotsPerWeek }
+
+// problemIndex finds people and templates by id.
+type problemIndex struct {
+	person   map[string]personIdx
+	template map[string]templateIdx
+}
+
+// levelLoad sums the loads of the residents of one PGY level, for the fairness term (the sum of
+// squared deviations from the mean is sumSq - sum²/n).
+type levelLoad struct {
+	n, sum, sumSq float64
+}
+
+type solver struct {
+	// The problem, as given and checked.
+	problem    *Problem
+	limits     acgme.Limits
+	weights    Weights
+	loc        *time.Location
+	ids        problemIndex
+	slots      []Slot
+	nSlots     slotIdx
+	templates  []Template
+	nTemplates templateIdx
+	people     []Person
+	residents  []personIdx
+	faculty    []personIdx
+
+	// What each cell may hold.
+	locked [][]bool // [person][slot]: a fixed assignment (or a kept person), never moved
+	absent [][]bool // [person][slot]: unavailable, and a kept person's free cells
+	// staffed[slot][template] says whether the template takes residents in that half-day.
+	staffed [][]bool
+
+	// About each person.
+	pgy []int
+	// contextDuties are a resident's fixed duties outside the range, which the rolling rules
+	// must see.
+	contextDuties [][]acgme.Duty
+	preference    [][]float64 // [person][template]
+	availableDays []float64   // half-days not absent, in days (at least 1)
+	dutyHours     []float64   // hours of the sessions held
+
+	// The schedule and the counters apply keeps in step with it.
+	assigned          [][]templateIdx // [person][slot]
+	residentsOn       [][]int         // [slot][template]
+	supervisionUnits  [][]int         // [slot][template]: demand of the residents on it
+	facultyOn         [][]int         // [slot][template]
+	facultySessions   [][]int         // [person][week]
+	levels            [4]levelLoad    // by PGY level (1 to 3)
+	shortfall         int             // resident-half-days below the template minimums
+	continuityChanges int             // template changes from one day to the next, same half
+	preferenceSum     float64
+
+	// dirty marks residents whose fixed assignments already break a rule somewhere; for the
+	// others every kept state has no violation at all, so a move's "before" count is 0.
+	dirty []bool
+
+	// Search machinery.
+	undoLog  []undo
+	rng      *rand.Rand
+	scratch  []acgme.Duty // reused by violations
+	timeline acgme.Timeline
+}
+
+// undo is one cell change, to roll back.
+type undo struct {
+	person personIdx
+	slot   slotIdx
+	old    templateIdx
+}
+
+// newSolver lays out p for the search: the fixed cells placed, kept people closed, the counters
+// in step and the locked cells supervised as far as the faculty allow.
+func newSolver(p *Problem, seed uint64) (*solver, error) {
+	s := &solver{problem: p, limits: p.Limits, weights: p.Weights, loc: p.Location, templates: p.Templates, people: p.People,
+		rng: rand.New(rand.NewPCG(seed, 0x501)), slots: Slots(p.From, p.To)}
+	s.nSlots, s.nTemplates = slotIdx(len(s.slots)), templateIdx(len(p.Templates))
+	s.indexProblem()
+	s.allocatePeople()
+	s.markAbsences()
+	for _, pr := range p.Preferences {
+		s.preference[s.ids.person[pr.PersonID]][s.ids.template[pr.TemplateID]] += pr.Weight
+	}
+	s.allocateSlots()
+	s.countAvailability()
+	s.placeFixed()
+	s.closeKeptPeople()
+	s.undoLog = s.undoLog[:0]
+	// The shortfall counted from scratch (placing the fixed cells above moved it from 0).
+	s.shortfall = s.countShortfall()
+	// The locked cells may need faculty of their own. If there are not enough, the schedule
+	// starts with a supervision violation there, which the validator reports; the solver adds none.
+	for j := range s.nSlots {
+		for t := range s.nTemplates {
+			s.superviseOK(j, t)
+		}
+	}
+	s.undoLog = s.undoLog[:0]
+	s.dirty = make([]bool, len(p.People))
+	for _, i := range s.residents {
+		s.dirty[i] = len(s.violations(i, 0, s.nSlots)) > 0
+	}
+	return s, nil
+}
+
+// indexProblem maps ids to indexes and sorts people into residents and faculty.
+func (s *solver) indexProblem() {
+	s.ids = problemIndex{person: map[string]personIdx{}, template: map[string]templateIdx{}}
+	for n, x := range s.people {
+		i := personIdx(n)
+		s.ids.person[x.ID] = i
+		if x.Type == Resident {
+			s.residents = append(s.residents, i)
+		} else {
+			s.faculty = append(s.faculty, i)
+		}
+	}
+	for t, tp := range s.templates {
+		s.ids.template[tp.ID] = templateIdx(t)
+	}
+}
+
+// allocatePeople makes the per-person rows, every cell free.
+func (s *solver) allocatePeople() {
+	nP := len(s.people)
+	s.assigned, s.locked, s.absent = make([][]templateIdx, nP), make([][]bool, nP), make([][]bool, nP)
+	s.preference, s.availableDays, s.dutyHours, s.pgy = make([][]float64, nP), make([]float64, nP), make([]float64, nP), make([]int, nP)
+	s.contextDuties, s.facultySessions = make([][]acgme.Duty, nP), make([][]int, nP)
+	weeks := int(s.nSlots)/slotsPerWeek + 2
+	for i, x := range s.people {
+		s.assigned[i] = make([]templateIdx, s.nSlots)
+		for j := range s.assigned[i] {
+			s.assigned[i][j] = free
+		}
+		s.locked[i], s.absent[i], s.preference[i] = make([]bool, s.nSlots), make([]bool, s.nSlots), make([]float64, s.nTemplates)
+		s.facultySessions[i] = make([]int, weeks)
+		s.pgy[i] = x.PGY
+	}
+}
+
+func (s *solver) markAbsences() {
+	for _, a := range s.problem.Absences {
+		i := s.ids.person[a.PersonID]
+		for j, sl := range s.slots {
+			if a.Covers(sl.Date) {
+				s.absent[i][j] = true
+			}
+		}
+	}
+}
+
+// allocateSlots makes the per-half-day counters and says which templates run when.
+func (s *solver) allocateSlots() {
+	nT := int(s.nTemplates)
+	s.staffed, s.residentsOn = make([][]bool, s.nSlots), make([][]int, s.nSlots)
+	s.supervisionUnits, s.facultyOn = make([][]int, s.nSlots), make([][]int, s.nSlots)
+	for j, sl := range s.slots {
+		s.staffed[j], s.residentsOn[j], s.supervisionUnits[j], s.facultyOn[j] = make([]bool, nT), make([]int, nT), make([]int, nT), make([]int, nT)
+		for t, tp := range s.templates {
+			s.staffed[j][t] = tp.Staffed(sl)
+		}
+	}
+}
+
+// countAvailability counts each resident's available days and the residents per PGY level.
+func (s *solver) countAvailability() {
+	for _, i := range s.residents {
+		for j := range s.slots {
+			if !s.absent[i][j] {
+				s.availableDays[i] += 0.5
+			}
+		}
+		s.availableDays[i] = max(s.availableDays[i], 1)
+		s.levels[s.pgy[i]].n++
+	}
+}
+
+// placeFixed places the fixed assignments: inside the range they are locked cells, outside they
+// are context.
+func (s *solver) placeFixed() {
+	p := s.problem
+	for _, a := range p.Fixed {
+		i, t := s.ids.person[a.PersonID], s.ids.template[a.TemplateID]
+		j := a.Slot.Index(p.From)
+		if j >= 0 && j < int(s.nSlots) {
+			s.set(i, slotIdx(j), t)
+			s.locked[i][j] = true
+			continue
+		}
+		if d, ok := p.Templates[t].Duty(a.Slot, s.loc); ok && p.People[i].Type == Resident {
+			s.contextDuties[i] = append(s.contextDuties[i], d)
+		}
+	}
+}
+
+// closeKeptPeople locks every cell of a kept person, and closes a free one like an absence (so
+// that neither a move nor the supervision fill places them); availability was counted before,
+// so fairness sees their real load.
+func (s *solver) closeKeptPeople() {
+	for _, id := range s.problem.Keep {
+		i := s.ids.person[id]
+		for j := range s.slots {
+			s.locked[i][j] = true
+			if s.assigned[i][j] == free {
+				s.absent[i][j] = true
+			}
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package roster
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/rsched/rsched/internal/server/acgme"
+)
+
+// Rules the schedule itself adds to the ACGME ones.
+const (
+	// RuleCapacity: more residents on a template in a half-day than its maximum (hard).
+	RuleCapacity acgme.Rule = "capacity"
+	// RuleAvailability: someone placed while absent (hard).
+	RuleAvailability acgme.Rule = "availability"
+	// RuleEligibility: a resident on a template that does not take their PGY level, or a
+	// template placed on a half-day it is not staffed (hard).
+	RuleEligibility acgme.Rule = "eligibility"
+	// RuleDoubleBooked: one person on two templates in one half-day (hard).
+	RuleDoubleBooked acgme.Rule = "double_booked"
+	// RuleFacultySessions: a faculty member above max_sessions_per_week in a week counted in
+	// 7-day periods from the range's first day (hard).
+	RuleFacultySessions acgme.Rule = "faculty_sessions"
+	// RuleCoverage: fewer residents than a template's minimum (soft: listed, never traded for a
+	// hard rule).
+	RuleCoverage acgme.Rule = "coverage"
+)
+
+// Hard says whether a violation of rule r makes a schedule non-compliant; coverage does not.
+func Hard(r acgme.Rule) bool { return r != RuleCoverage }
+
+// Validate lists every violation of the schedule made of assignments (every assignment in p's
+// range, locked ones included) over p's range: the ACGME
+// rules for each resident (with p.Fixed outside the range as context for the rolling windows),
+// supervision, capacity, availability, eligibility and coverage. It is the same rule set the
+// solver keeps.
+func Validate(p *Problem, assignments []Assignment) ([]acgme.Violation, error) {
+	if err := p.check(); err != nil {
+		return nil, err
+	}
+	v := newValidation(p)
+	// p.Fixed inside the range is part of assignments (the solver returns locked cells with the
+	// rest); outside it, it is context the rolling windows see.
+	all := slices.Clone(assignments)
+	for _, a := range p.Fixed {
+		if !v.inRange(a.Slot) {
+			all = append(all, a)
+		}
+	}
+	for k, a := range all {
+		if err := v.add(a, k < len(assignments)); err != nil {
+			return nil, err
+		}
+	}
+	v.checkFacultySessions()
+	v.checkDutyHours()
+	v.checkStaffing()
+	return v.out, nil
+}
+
+// validationCell is one template in one half-day.
+type validationCell struct {
+	slot Slot
+	t    int
+}
+
+// validation gathers a schedule by person and cell, then judges it.
+type validation struct {
+	p         *Problem
+	people    map[string]Person
+	templates map[string]int
+	duties    map[string][]acgme.Duty  // by resident
+	residents map[validationCell][]int // the PGY levels of the residents on a cell
+	faculty   map[validationCell]int   // the faculty on a cell
+	weekly    map[string]int           // half-days by faculty member and week ("id/week")
+	seen      map[string]bool          // person and half-day held ("id/dateHalf")
+	out       []acgme.Violation
+}
+
+func newValidation(p *Problem) *validation {
+	v := &validation{p: p, people: map[string]Person{}, templates: map[string]int{}, duties: map[string][]acgme.Duty{},
+		residents: map[validationCell][]int{}, faculty: map[validationCell]int{}, weekly: map[string]int{}, seen: map[string]bool{}}
+	for _, x := range p.People {
+		v.people[x.ID] = x
+	}
+	for i, t := range p.Templates {
+		v.templates[t.ID] = i
+	}
+	return v
+}
+
+func (v *validation) inRange(s Slot) bool { return !s.Date.Before(v.p.From) && !v.p.To.Before(s.Date) }
+
+// add takes one assignment: its duty for the rules, and, when it is part of the schedule
+// judged (not context), what it says about the half-day it is in.
+func (v *validation) add(a Assignment, judged bool) error {
+	x, okP := v.people[a.PersonID]
+	ti, okT := v.templates[a.TemplateID]
+	if !okP || !okT {
+		return inputErrorf("an assignment names an unknown person or template (%s, %s)", a.PersonID, a.TemplateID)
+	}
+	if d, ok := v.p.Templates[ti].Duty(a.Slot, v.p.Location); ok && x.Type == Resident {
+		v.duties[x.ID] = append(v.duties[x.ID], d)
+	}
+	if !judged {
+		return nil
+	}
+	if !v.inRange(a.Slot) {
+		return inputErrorf("assignment of %s on %s is outside %s..%s", a.PersonID, a.Slot.Date, v.p.From, v.p.To)
+	}
+	v.checkPlacement(a, x, ti)
+	c := validationCell{a.Slot, ti}
+	if x.Type == Resident {
+		v.residents[c] = append(v.residents[c], x.PGY)
+	} else {
+		v.faculty[c]++
+		v.weekly[x.ID+"/"+strconv.Itoa(a.Slot.Date.Sub(v.p.From)/7)]++
+	}
+	return nil
+}
+
+// checkPlacement judges one assignment on its own: double-booked, absent, not eligible.
+func (v *validation) checkPlacement(a Assignment, x Person, ti int) {
+	t := v.p.Templates[ti]
+	at := a.Slot.Start(v.p.Location)
+	key := a.PersonID + "/" + a.Slot.Date.String() + string(a.Slot.Half)
+	if v.seen[key] {
+		v.out = append(v.out, acgme.Violation{Rule: RuleDoubleBooked, PersonID: x.ID, Start: at, End: at, Value: 2, Limit: 1,
+			Message: fmt.Sprintf("%s holds two assignments on %s %s", x.ID, a.Slot.Date, a.Slot.Half)})
+	}
+	v.seen[key] = true
+	if slices.ContainsFunc(v.p.Absences, func(ab Absence) bool { return ab.PersonID == x.ID && ab.Covers(a.Slot.Date) }) {
+		v.out = append(v.out, acgme.Violation{Rule: RuleAvailability, PersonID: x.ID, Start: at, End: at,
+			Message: fmt.Sprintf("%s is absent on %s but placed on %s", x.ID, a.Slot.Date, t.ID)})
+	}
+	if !t.Staffed(a.Slot) || (x.Type == Resident && !t.Allows(x.PGY)) {
+		v.out = append(v.out, acgme.Violation{Rule: RuleEligibility, PersonID: x.ID, Start: at, End: at,
+			Message: fmt.Sprintf("%s (PGY-%d) may not be placed on %s on %s %s", x.ID, x.PGY, t.ID, a.Slot.Date, a.Slot.Half)})
+	}
+}
+
+// checkFacultySessions judges the faculty's weekly caps, in 7-day periods from From.
+func (v *validation) checkFacultySessions() {
+	p := v.p
+	for _, x := range p.People {
+		if x.Type != Faculty || x.MaxSessionsPerWeek <= 0 {
+			continue
+		}
+		for w := 0; w*7 <= p.To.Sub(p.From); w++ {
+			if n := v.weekly[x.ID+"/"+strconv.Itoa(w)]; n > x.MaxSessionsPerWeek {
+				start := p.From.AddDays(7 * w)
+				v.out = append(v.out, acgme.Violation{Rule: RuleFacultySessions, PersonID: x.ID, Start: start.In(p.Location), End: start.AddDays(7).In(p.Location),
+					Value: float64(n), Limit: float64(x.MaxSessionsPerWeek),
+					Message: fmt.Sprintf("%s holds %d half-days in the week from %s; at most %d", x.ID, n, start, x.MaxSessionsPerWeek)})
+			}
+		}
+	}
+}
+
+// checkDutyHours runs the ACGME duty-hour rules for every resident over the range (to the day
+// after To, where a night call ends).
+func (v *validation) checkDutyHours() {
+	p := v.p
+	for _, x := range p.People {
+		if x.Type != Resident {
+			continue
+		}
+		tl := acgme.NewTimeline(p.Location, v.duties[x.ID], p.Limits.MaxBreak)
+		v.out = append(v.out, acgme.Check(x.ID, tl, acgme.Range{From: p.From.In(p.Location), To: p.To.AddDays(1).In(p.Location)}, p.Limits)...)
+	}
+}
+
+// checkStaffing judges every template in every half-day: capacity, coverage, supervision.
+func (v *validation) checkStaffing() {
+	for _, s := range Slots(v.p.From, v.p.To) {
+		for ti := range v.p.Templates {
+			v.checkCell(s, ti)
+		}
+	}
+}
+
+func (v *validation) checkCell(s Slot, ti int) {
+	p, t := v.p, v.p.Templates[ti]
+	at := s.Start(p.Location)
+	c := validationCell{s, ti}
+	n := len(v.residents[c])
+	if n > t.MaxResidents {
+		v.out = append(v.out, acgme.Violation{Rule: RuleCapacity, Start: at, End: at, Value: float64(n), Limit: float64(t.MaxResidents),
+			Message: fmt.Sprintf("%d residents on %s on %s %s; at most %d", n, t.ID, s.Date, s.Half, t.MaxResidents)})
+	}
+	if t.Staffed(s) && n < t.MinResidents {
+		v.out = append(v.out, acgme.Violation{Rule: RuleCoverage, Start: at, End: at, Value: float64(n), Limit: float64(t.MinResidents),
+			Message: fmt.Sprintf("%d residents on %s on %s %s; the template needs %d", n, t.ID, s.Date, s.Half, t.MinResidents)})
+	}
+	if !t.SupervisionRequired {
+		return
+	}
+	if sv := acgme.Supervision(acgme.Staffing{Slot: at, Residents: v.residents[c], Faculty: v.faculty[c]}, p.Limits); sv != nil {
+		sv.Message = t.ID + ": " + sv.Message
+		v.out = append(v.out, *sv)
+	}
+}
