@@ -47,37 +47,88 @@ type storedKeyring struct {
 
 // loadKeyring reads the keyring from the Secret and, with storage.vault, from Vault, and makes
 // the Secret agree with Vault. It returns nil (with the reason in status) when there is no
-// keyring to rotate yet.
+// keyring to rotate yet. It reads as read the sources → decide which is authoritative
+// (decideKeyringSource) → act (render the Secret from Vault, record the Secret in Vault, or block).
 func (r *KeyRotationPolicyReconciler) loadKeyring(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, st *policyStatus) (*storedKeyring, error) {
-	kr := &storedKeyring{}
+	sec, err := r.readKeyringSecret(ctx, si)
+	if err != nil {
+		return nil, err
+	}
+	kr := &storedKeyring{secret: sec.secret, request: sec.request}
+	var vlt *keyringInVault
+	if krp.Spec.Storage == nil || krp.Spec.Storage.Vault == nil {
+		st.noVault()
+	} else {
+		if vlt, err = r.readKeyringVault(ctx, krp, si, kr, st); err != nil {
+			return nil, err
+		}
+		st.vaultOK()
+	}
+	d := decideKeyringSource(sec, vlt)
+	switch d.source {
+	case keyringFromSecret:
+		kr.file = sec.file
+	case keyringFromVault:
+		// Vault is the truth. A Secret that differs is behind (a write that did not reach it)
+		// or was lost or damaged: render it from Vault.
+		kr.file, kr.request = vlt.file, vlt.request
+		if d.renderSecret {
+			if err := r.writeSecret(ctx, krp, si, kr, vlt.file, kr.request); err != nil {
+				return nil, err
+			}
+			r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonKeyringRestored, "Restore", "Keyring Secret %s rendered from Vault (key version %d)", builders.KeyringSecretName(si), rotation.KeyVersion(vlt.file))
+		}
+	case keyringSecretToVault:
+		// Vault holds nothing yet (storage just configured) or an older version: record the
+		// Secret's keyring there as a new KV version.
+		kr.file = sec.file
+		if err := r.writeVault(ctx, krp, kr, sec.file, kr.request); err != nil {
+			return nil, err
+		}
+	default:
+		st.blocked(keyringBlocked(krp, si, sec, vlt, d.source))
+		return nil, nil
+	}
+	return r.refuseRegression(krp, kr, st)
+}
+
+// keyringInSecret is the keyring Secret as read: missing, or its file (nil with decodeErr when the
+// Secret does not hold a valid keyring) and the rotate request that produced it.
+type keyringInSecret struct {
+	secret    *corev1.Secret // nil when missing
+	missing   bool
+	file      *keyring.File
+	decodeErr error
+	request   string
+}
+
+// keyringInVault is the keyring in Vault as read: file is nil when Vault holds none (decodeErr
+// says when what it holds is not a valid keyring).
+type keyringInVault struct {
+	file      *keyring.File
+	decodeErr error
+	request   string
+}
+
+// readKeyringSecret reads the instance's keyring Secret.
+func (r *KeyRotationPolicyReconciler) readKeyringSecret(ctx context.Context, si *rschedv1.SchedulerInstance) (keyringInSecret, error) {
 	sec := &corev1.Secret{}
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: builders.KeyringSecretName(si)}, sec)
 	missing, err := notFoundOrErr(err)
 	if err != nil {
-		return nil, fmt.Errorf("keyring Secret: %w", err)
+		return keyringInSecret{}, fmt.Errorf("keyring Secret: %w", err)
 	}
-	var secretFile *keyring.File
-	var secretErr error
-	if !missing {
-		kr.secret = sec
-		secretFile, secretErr = keyring.Decode(sec.Data[builders.KeyringKey])
-		kr.request = sec.Annotations[rschedv1.RotateRequestAnnotation]
+	if missing {
+		return keyringInSecret{missing: true}, nil
 	}
-	if krp.Spec.Storage == nil || krp.Spec.Storage.Vault == nil {
-		st.noVault()
-		switch {
-		case missing:
-			st.blocked(rschedv1.ReasonKeyringNotFound, keyringNotFoundMessage(krp, si, ""))
-			return nil, nil
-		case secretErr != nil:
-			// Never rotate over a keyring that cannot be read: its versions would be lost.
-			st.blocked(rschedv1.ReasonKeyringInvalid, fmt.Sprintf("Secret %q does not hold a valid keyring; restore it from a backup: %v", builders.KeyringSecretName(si), secretErr))
-			return nil, nil
-		}
-		kr.file = secretFile
-		return r.refuseRegression(krp, kr, st)
-	}
+	f, decodeErr := keyring.Decode(sec.Data[builders.KeyringKey])
+	return keyringInSecret{secret: sec, file: f, decodeErr: decodeErr, request: sec.Annotations[rschedv1.RotateRequestAnnotation]}, nil
+}
 
+// readKeyringVault logs in to Vault and reads the keyring at storage.vault; kr learns the client
+// and the KV version (the check-and-set value of the next write). A failed login or read is
+// recorded in status and returned.
+func (r *KeyRotationPolicyReconciler) readKeyringVault(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus) (*keyringInVault, error) {
 	loc := krp.Spec.Storage.Vault
 	vc, err := instanceVaultClient(ctx, r.APIReader, r.Vault, si)
 	if err != nil {
@@ -85,49 +136,85 @@ func (r *KeyRotationPolicyReconciler) loadKeyring(ctx context.Context, krp *rsch
 	}
 	kr.useVault, kr.vc = true, vc
 	kv, err := vc.ReadKV(ctx, loc.Mount, loc.Path)
-	var vaultFile *keyring.File
 	switch {
 	case errors.Is(err, vault.ErrNotFound):
 		if kv != nil {
 			kr.vaultVersion = kv.Version // the latest version was deleted: write after it
 		}
+		return &keyringInVault{}, nil
 	case err != nil:
 		return nil, r.vaultError(krp, st, err)
-	default:
-		kr.vaultVersion = kv.Version
-		if vaultFile, err = keyring.Decode([]byte(kv.Data[vaultKeyringKey])); err != nil {
-			st.vaultOK()
-			st.blocked(rschedv1.ReasonKeyringInvalid, fmt.Sprintf("the keyring in Vault at %s/%s is not valid; restore an earlier KV version: %v", orDefault(loc.Mount, "secret"), loc.Path, err))
-			return nil, nil
-		}
 	}
-	st.vaultOK()
+	kr.vaultVersion = kv.Version
+	f, decodeErr := keyring.Decode([]byte(kv.Data[vaultKeyringKey]))
+	if decodeErr != nil {
+		f = nil
+	}
+	return &keyringInVault{file: f, decodeErr: decodeErr, request: kv.Data[vaultRequestKey]}, nil
+}
+
+// keyringSource is where the keyring in use comes from, or why there is none to rotate.
+type keyringSource int
+
+const (
+	keyringFromSecret    keyringSource = iota // no Vault storage: the Secret's keyring
+	keyringFromVault                          // Vault's keyring, the Secret rendered from it when it differs
+	keyringSecretToVault                      // the Secret's keyring, recorded in Vault
+	keyringNotFound                           // blocked: no keyring anywhere
+	keyringSecretInvalid                      // blocked: the Secret's keyring cannot be read and nothing replaces it
+	keyringVaultInvalid                       // blocked: Vault holds a keyring that cannot be read
+)
+
+// keyringDecision is decideKeyringSource's answer.
+type keyringDecision struct {
+	source keyringSource
+	// renderSecret (keyringFromVault): the Secret is missing, damaged, holds another keyring or
+	// another rotate request, and is written from Vault.
+	renderSecret bool
+}
+
+// decideKeyringSource decides which keyring is authoritative; vlt is nil without Vault storage.
+// Vault wins when it holds a keyring at least as new as the Secret's; never rotate over a
+// keyring that cannot be read (its versions would be lost).
+func decideKeyringSource(sec keyringInSecret, vlt *keyringInVault) keyringDecision {
+	if vlt == nil {
+		switch {
+		case sec.missing:
+			return keyringDecision{source: keyringNotFound}
+		case sec.decodeErr != nil:
+			return keyringDecision{source: keyringSecretInvalid}
+		}
+		return keyringDecision{source: keyringFromSecret}
+	}
 	switch {
-	case vaultFile != nil && (secretFile == nil || vaultFile.Version >= secretFile.Version):
-		// Vault is the truth. A Secret that differs is behind (a write that did not reach it)
-		// or was lost or damaged: render it from Vault.
-		kr.file, kr.request = vaultFile, kv.Data[vaultRequestKey]
-		if missing || secretErr != nil || !sameKeyring(secretFile, vaultFile) || kr.request != sec.Annotations[rschedv1.RotateRequestAnnotation] {
-			if err := r.writeSecret(ctx, krp, si, kr, vaultFile, kr.request); err != nil {
-				return nil, err
-			}
-			r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonKeyringRestored, "Restore", "Keyring Secret %s rendered from Vault (key version %d)", builders.KeyringSecretName(si), rotation.KeyVersion(vaultFile))
-		}
-	case secretFile != nil:
-		// Vault holds nothing yet (storage just configured) or an older version: record the
-		// Secret's keyring there as a new KV version.
-		kr.file = secretFile
-		if err := r.writeVault(ctx, krp, kr, secretFile, kr.request); err != nil {
-			return nil, err
-		}
-	case missing:
-		st.blocked(rschedv1.ReasonKeyringNotFound, keyringNotFoundMessage(krp, si, " and Vault holds no keyring"))
-		return nil, nil
-	default:
-		st.blocked(rschedv1.ReasonKeyringInvalid, fmt.Sprintf("Secret %q does not hold a valid keyring and Vault holds none; restore it from a backup: %v", builders.KeyringSecretName(si), secretErr))
-		return nil, nil
+	case vlt.decodeErr != nil:
+		return keyringDecision{source: keyringVaultInvalid}
+	case vlt.file != nil && (sec.file == nil || vlt.file.Version >= sec.file.Version):
+		render := sec.missing || sec.decodeErr != nil || !sameKeyring(sec.file, vlt.file) || vlt.request != sec.request
+		return keyringDecision{source: keyringFromVault, renderSecret: render}
+	case sec.file != nil:
+		return keyringDecision{source: keyringSecretToVault}
+	case sec.missing:
+		return keyringDecision{source: keyringNotFound}
 	}
-	return r.refuseRegression(krp, kr, st)
+	return keyringDecision{source: keyringSecretInvalid}
+}
+
+// keyringBlocked is the Ready reason and message of a keyring that cannot be rotated.
+func keyringBlocked(krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, sec keyringInSecret, vlt *keyringInVault, source keyringSource) (string, string) {
+	name := builders.KeyringSecretName(si)
+	switch {
+	case source == keyringVaultInvalid:
+		loc := krp.Spec.Storage.Vault
+		return rschedv1.ReasonKeyringInvalid, fmt.Sprintf("the keyring in Vault at %s/%s is not valid; restore an earlier KV version: %v", orDefault(loc.Mount, "secret"), loc.Path, vlt.decodeErr)
+	case source == keyringNotFound && vlt == nil:
+		return rschedv1.ReasonKeyringNotFound, keyringNotFoundMessage(krp, si, "")
+	case source == keyringNotFound:
+		return rschedv1.ReasonKeyringNotFound, keyringNotFoundMessage(krp, si, " and Vault holds no keyring")
+	case vlt == nil:
+		return rschedv1.ReasonKeyringInvalid, fmt.Sprintf("Secret %q does not hold a valid keyring; restore it from a backup: %v", name, sec.decodeErr)
+	}
+	return rschedv1.ReasonKeyringInvalid, fmt.Sprintf("Secret %q does not hold a valid keyring and Vault holds none; restore it from a backup: %v", name, sec.decodeErr)
 }
 
 // keyringNotFoundMessage says why there is no keyring to rotate. Before the instance first ran,
