@@ -27,7 +27,7 @@ import (
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyprobe"
 	"github.com/rsched/rsched/internal/keyring"
-	"github.com/rsched/rsched/internal/rotation"
+	"github.com/rsched/rsched/internal/keyrotation"
 	"github.com/rsched/rsched/internal/testenv"
 	"github.com/rsched/rsched/internal/vault"
 )
@@ -64,7 +64,7 @@ func newRotEnv(t *testing.T, mutateSI func(*rschedv1.SchedulerInstance), mutate 
 	create(t, e.si)
 	userSecret(t, ns, "keys-db-source", map[string]string{"url": dbURL})
 	// The instance's first keyring, as its reconciler writes it.
-	f, err := rotation.Stage(nil, bootstrapKeys, e.clk.Now())
+	f, err := keyrotation.Stage(nil, bootstrapKeys, e.clk.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,8 +233,8 @@ func TestDueRotationHappensAndNotBefore(t *testing.T) {
 
 	e.clk.Step(time.Hour - time.Second)
 	res = e.mustReconcile()
-	if f := e.keyring(); rotation.KeyVersion(f) != 1 {
-		t.Fatalf("rotated a second early: version %d", rotation.KeyVersion(f))
+	if f := e.keyring(); keyrotation.KeyVersion(f) != 1 {
+		t.Fatalf("rotated a second early: version %d", keyrotation.KeyVersion(f))
 	}
 	if res.RequeueAfter != time.Second {
 		t.Fatalf("requeue after %v, want 1s", res.RequeueAfter)
@@ -243,8 +243,8 @@ func TestDueRotationHappensAndNotBefore(t *testing.T) {
 	e.clk.Step(time.Second)
 	e.mustReconcile()
 	f := e.keyring()
-	if rotation.KeyVersion(f) != 2 || states(f)["jwt-2"] != keyring.Staged || states(f)["fields-2"] != keyring.Staged || states(f)["jwt-1"] != keyring.Active {
-		t.Fatalf("after the due time: version %d, states %v", rotation.KeyVersion(f), states(f))
+	if keyrotation.KeyVersion(f) != 2 || states(f)["jwt-2"] != keyring.Staged || states(f)["fields-2"] != keyring.Staged || states(f)["jwt-1"] != keyring.Active {
+		t.Fatalf("after the due time: version %d, states %v", keyrotation.KeyVersion(f), states(f))
 	}
 	krp = e.policy()
 	if c := condition(krp, rschedv1.ConditionRotating); c == nil || c.Status != metav1.ConditionTrue || c.Reason != rschedv1.ReasonStaged {
@@ -323,12 +323,12 @@ func (e *rotEnv) drive(until time.Time) (staged [][2]time.Time) {
 	e.t.Helper()
 	for e.clk.Now().Before(until) {
 		due := timeOf(e.policy().Status.NextRotationTime)
-		v := rotation.KeyVersion(e.keyring())
+		v := keyrotation.KeyVersion(e.keyring())
 		res := e.mustReconcile()
 		if testing.Verbose() && debugDrive {
-			e.t.Logf("at %v: version %d → %d, due %v, requeue %v, next %v", e.clk.Now(), v, rotation.KeyVersion(e.keyring()), due, res.RequeueAfter, e.policy().Status.NextRotationTime)
+			e.t.Logf("at %v: version %d → %d, due %v, requeue %v, next %v", e.clk.Now(), v, keyrotation.KeyVersion(e.keyring()), due, res.RequeueAfter, e.policy().Status.NextRotationTime)
 		}
-		if nv := rotation.KeyVersion(e.keyring()); nv != v {
+		if nv := keyrotation.KeyVersion(e.keyring()); nv != v {
 			staged = append(staged, [2]time.Time{e.clk.Now(), due})
 		}
 		if res.RequeueAfter <= 0 {
@@ -391,12 +391,12 @@ func TestSuspendStopsTheScheduleButNotAManualRequest(t *testing.T) {
 	}
 	e.clk.Step(100 * time.Hour)
 	e.mustReconcile()
-	if rotation.KeyVersion(e.keyring()) != 1 {
+	if keyrotation.KeyVersion(e.keyring()) != 1 {
 		t.Fatal("a suspended policy rotated on its schedule")
 	}
 	e.annotate("by-hand-1")
 	e.mustReconcile()
-	if rotation.KeyVersion(e.keyring()) != 2 || e.policy().Status.LastRotateRequest != "by-hand-1" {
+	if keyrotation.KeyVersion(e.keyring()) != 2 || e.policy().Status.LastRotateRequest != "by-hand-1" {
 		t.Fatal("a manual request did not rotate a suspended policy")
 	}
 
@@ -418,14 +418,14 @@ func TestManualTriggerRotatesOncePerNewValue(t *testing.T) {
 	e.mustReconcile()
 	e.annotate("2026-03-01T12:05")
 	e.mustReconcile()
-	if v := rotation.KeyVersion(e.keyring()); v != 2 {
+	if v := keyrotation.KeyVersion(e.keyring()); v != 2 {
 		t.Fatalf("version %d after a manual request", v)
 	}
 	e.clk.Step(time.Minute)
 	for range 3 {
 		e.mustReconcile()
 	}
-	if v := rotation.KeyVersion(e.keyring()); v != 2 {
+	if v := keyrotation.KeyVersion(e.keyring()); v != 2 {
 		t.Fatalf("the same request rotated again: version %d", v)
 	}
 	if st := states(e.keyring()); st["jwt-2"] != keyring.Active {
@@ -445,13 +445,13 @@ func TestManualTriggerRotatesOncePerNewValue(t *testing.T) {
 	e.mustReconcile()
 	e.annotate("third")
 	e.mustReconcile()
-	if v := rotation.KeyVersion(e.keyring()); v != 3 {
+	if v := keyrotation.KeyVersion(e.keyring()); v != 3 {
 		t.Fatalf("version %d, want 3 (the third request waits for version 3 to be active)", v)
 	}
 	e.clk.Step(time.Minute)
 	e.mustReconcile() // activates 3
 	e.mustReconcile() // rotates for "third"
-	if v := rotation.KeyVersion(e.keyring()); v != 4 {
+	if v := keyrotation.KeyVersion(e.keyring()); v != 4 {
 		t.Fatalf("version %d, want 4", v)
 	}
 	if e.policy().Status.LastRotateRequest != "third" {
@@ -479,15 +479,15 @@ func TestALostStatusWriteDoesNotRepeatARotation(t *testing.T) {
 	if _, err := e.reconcile(); err == nil {
 		t.Fatal("the injected status failure was not reported")
 	}
-	if rotation.KeyVersion(e.keyring()) != 2 || e.policy().Status.CurrentVersion != 1 {
+	if keyrotation.KeyVersion(e.keyring()) != 2 || e.policy().Status.CurrentVersion != 1 {
 		t.Fatal("setup: the keyring should be ahead of status")
 	}
 	failStatus.Store(false)
 	e.r = e.reconciler(kube.Client) // a new operator
 	e.mustReconcile()
 	krp := e.policy()
-	if rotation.KeyVersion(e.keyring()) != 2 || krp.Status.CurrentVersion != 2 || krp.Status.LastRotateRequest != "once" {
-		t.Fatalf("after the restart: keyring %d, status %d, request %q", rotation.KeyVersion(e.keyring()), krp.Status.CurrentVersion, krp.Status.LastRotateRequest)
+	if keyrotation.KeyVersion(e.keyring()) != 2 || krp.Status.CurrentVersion != 2 || krp.Status.LastRotateRequest != "once" {
+		t.Fatalf("after the restart: keyring %d, status %d, request %q", keyrotation.KeyVersion(e.keyring()), krp.Status.CurrentVersion, krp.Status.LastRotateRequest)
 	}
 }
 
@@ -720,7 +720,7 @@ func TestAnOlderKeyringIsRefusedNotAdopted(t *testing.T) {
 	if c := condition(krp, rschedv1.ConditionReady); c.Reason != rschedv1.ReasonKeyringInvalid || krp.Status.CurrentVersion != 2 {
 		t.Fatalf("after the regression: %+v, version %d", c, krp.Status.CurrentVersion)
 	}
-	if rotation.KeyVersion(e.keyring()) != 1 {
+	if keyrotation.KeyVersion(e.keyring()) != 1 {
 		t.Fatal("rotated over a regressed keyring (the next version would reuse jwt-2)")
 	}
 }

@@ -28,7 +28,7 @@ import (
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyring"
-	"github.com/rsched/rsched/internal/rotation"
+	"github.com/rsched/rsched/internal/keyrotation"
 	"github.com/rsched/rsched/internal/vault"
 )
 
@@ -93,7 +93,7 @@ func (r *KeyRotationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		if kr, err = r.loadKeyring(ctx, krp, si, st); err == nil && kr != nil {
 			r.catchUp(krp, kr, st)
 			err = r.advance(ctx, krp, si, kr, st)
-			if err == nil && st.decision.Reason != rotation.BackingOff {
+			if err == nil && st.decision.Reason != keyrotation.BackingOff {
 				st.succeeded() // whatever failed before has now gone through
 			}
 		}
@@ -126,7 +126,7 @@ func backoffRemaining(krp *rschedv1.KeyRotationPolicy, now time.Time) time.Durat
 	if s.FailedAttempts == 0 || s.LastFailureTime == nil || s.ObservedGeneration != krp.Generation {
 		return 0
 	}
-	retry := s.LastFailureTime.Add(rotation.BackoffFor(s.FailedAttempts))
+	retry := s.LastFailureTime.Add(keyrotation.BackoffFor(s.FailedAttempts))
 	if now.Before(retry) {
 		return retry.Sub(now)
 	}
@@ -137,7 +137,7 @@ func backoffRemaining(krp *rschedv1.KeyRotationPolicy, now time.Time) time.Durat
 // storage for an instance without Vault, a second policy for the same instance. It returns the
 // target, or nil with the reason in status.
 func (r *KeyRotationPolicyReconciler) checkSpec(ctx context.Context, krp *rschedv1.KeyRotationPolicy, st *policyStatus) (*rschedv1.SchedulerInstance, error) {
-	if _, err := rotation.Next(krp.Spec.Schedule, st.now); err != nil {
+	if _, err := keyrotation.Next(krp.Spec.Schedule, st.now); err != nil {
 		reason := rschedv1.ReasonInvalidSchedule
 		if krp.Spec.Schedule.TimeZone != "" && krp.Spec.Schedule.Cron != "" {
 			reason = rschedv1.ReasonUnknownTimeZone
@@ -213,7 +213,7 @@ func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1
 		return err
 	}
 	r.reportLaggingPods(ctx, si, kr, st)
-	in := rotation.Input{
+	in := keyrotation.Input{
 		Now:               st.now,
 		Suspended:         krp.Spec.Suspend,
 		TargetFound:       true,
@@ -224,12 +224,12 @@ func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1
 		FailedAttempts:    st.next.FailedAttempts,
 		LastFailure:       timeOf(st.next.LastFailureTime),
 	}
-	d := rotation.Decide(in)
-	if d.Reason == rotation.Suspended {
+	d := keyrotation.Decide(in)
+	if d.Reason == keyrotation.Suspended {
 		// Suspension stops the schedule, not a person: a new manual request still rotates (after
 		// the backoff of a failure, like any other).
 		in.Suspended = false
-		if d2 := rotation.Decide(in); d2.Reason == rotation.ManualRequest || d2.Reason == rotation.BackingOff {
+		if d2 := keyrotation.Decide(in); d2.Reason == keyrotation.ManualRequest || d2.Reason == keyrotation.BackingOff {
 			d = d2
 		}
 	}
@@ -244,28 +244,28 @@ func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1
 }
 
 // stage writes the next version of every key of the policy, staged.
-func (r *KeyRotationPolicyReconciler) stage(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus, d rotation.Decision) error {
-	next, err := rotation.Stage(kr.file, krp.Spec.Keys, st.now)
+func (r *KeyRotationPolicyReconciler) stage(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus, d keyrotation.Decision) error {
+	next, err := keyrotation.Stage(kr.file, krp.Spec.Keys, st.now)
 	if err != nil {
 		return failedRotation(err)
 	}
 	request := st.next.LastRotateRequest
-	if d.Reason == rotation.ManualRequest {
+	if d.Reason == keyrotation.ManualRequest {
 		request = krp.Annotations[rschedv1.RotateAnnotation]
 	}
 	if err := r.write(ctx, krp, si, kr, next, request); err != nil {
 		return failedRotation(err)
 	}
-	if d.Reason == rotation.Due {
+	if d.Reason == keyrotation.Due {
 		rotationLateness.Observe(st.now.Sub(timeOf(st.next.NextRotationTime)).Seconds())
 	}
-	r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonStaged, "Stage", "Staged keyring version %d (%s); it becomes active once every pod has loaded it", rotation.KeyVersion(next), reasonText(d.Reason))
+	r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonStaged, "Stage", "Staged keyring version %d (%s); it becomes active once every pod has loaded it", keyrotation.KeyVersion(next), reasonText(d.Reason))
 	st.succeeded()
 	// Status learns of the rotation from the keyring, as any later reconcile would: the schedule
-	// continues from the time the rotation was due (rotation.ScheduleBase), so a late reconcile
+	// continues from the time the rotation was due (keyrotation.ScheduleBase), so a late reconcile
 	// does not shift every later rotation; one overdue by more than a period starts afresh.
 	r.catchUp(krp, kr, st)
-	st.rotating(fmt.Sprintf("Keyring version %d is staged; waiting for every pod to load it", rotation.KeyVersion(next)))
+	st.rotating(fmt.Sprintf("Keyring version %d is staged; waiting for every pod to load it", keyrotation.KeyVersion(next)))
 	st.requeue(time.Second) // check propagation soon; the observer usually sees it within seconds
 	return nil
 }
@@ -284,7 +284,7 @@ func (r *KeyRotationPolicyReconciler) activateWhenPropagated(ctx context.Context
 		st.requeue(wait)
 		return nil
 	}
-	next, err := rotation.Activate(kr.file, st.now, r.retention(krp, st))
+	next, err := keyrotation.Activate(kr.file, st.now, r.retention(krp, st))
 	if err != nil {
 		return failedRotation(err)
 	}
@@ -293,7 +293,7 @@ func (r *KeyRotationPolicyReconciler) activateWhenPropagated(ctx context.Context
 		return failedRotation(err)
 	}
 	rotationsTotal.WithLabelValues(krp.Namespace, krp.Name, "success").Inc()
-	r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonRotated, "Rotate", "Keyring version %d is active: new tokens and data use it, the keys it replaced stay usable for the grace period", rotation.KeyVersion(next))
+	r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonRotated, "Rotate", "Keyring version %d is active: new tokens and data use it, the keys it replaced stay usable for the grace period", keyrotation.KeyVersion(next))
 	for _, kid := range retired {
 		r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonKeyRetired, "Retire", "Key %s retired", kid)
 	}
@@ -311,7 +311,7 @@ func (r *KeyRotationPolicyReconciler) retire(ctx context.Context, krp *rschedv1.
 	if r.Observer != nil && needsObservation(kr.file, ret.Retain) {
 		ret.Drained = r.drained(ctx, si, kr.file)
 	}
-	next, changed, err := rotation.Retire(kr.file, st.now, ret)
+	next, changed, err := keyrotation.Retire(kr.file, st.now, ret)
 	if err != nil {
 		return failedRotation(err)
 	}
@@ -336,7 +336,7 @@ func (r *KeyRotationPolicyReconciler) retire(ctx context.Context, krp *rschedv1.
 // encryption key beyond spec.retain waits for its data to be re-encrypted.
 const retentionRecheck = time.Minute
 
-func (r *KeyRotationPolicyReconciler) retention(krp *rschedv1.KeyRotationPolicy, _ *policyStatus) rotation.Retention {
+func (r *KeyRotationPolicyReconciler) retention(krp *rschedv1.KeyRotationPolicy, _ *policyStatus) keyrotation.Retention {
 	grace := 24 * time.Hour
 	if krp.Spec.GracePeriod != nil {
 		grace = krp.Spec.GracePeriod.Duration
@@ -347,7 +347,7 @@ func (r *KeyRotationPolicyReconciler) retention(krp *rschedv1.KeyRotationPolicy,
 	}
 	// A pod may go on signing with the replaced key until it reloads the activated keyring (up
 	// to the propagation time): its last such token must still verify for the grace period.
-	return rotation.Retention{Grace: grace + r.propagation(), Retain: retain}
+	return keyrotation.Retention{Grace: grace + r.propagation(), Retain: retain}
 }
 
 func (r *KeyRotationPolicyReconciler) propagation() time.Duration {
@@ -430,11 +430,11 @@ func (r *KeyRotationPolicyReconciler) event(krp *rschedv1.KeyRotationPolicy, typ
 	}
 }
 
-func reasonText(r rotation.Reason) string {
+func reasonText(r keyrotation.Reason) string {
 	switch r {
-	case rotation.ManualRequest:
+	case keyrotation.ManualRequest:
 		return "requested through the " + rschedv1.RotateAnnotation + " annotation"
-	case rotation.Due:
+	case keyrotation.Due:
 		return "the schedule was due"
 	}
 	return string(r)
@@ -452,7 +452,7 @@ func hasStaged(f *keyring.File) bool {
 func publishedAt(kr *storedKeyring) time.Time {
 	if kr.secret != nil {
 		v, at, ok := strings.Cut(kr.secret.Annotations[rschedv1.StagedAnnotation], "@")
-		if t, err := time.Parse(time.RFC3339, at); ok && err == nil && v == strconv.FormatInt(rotation.KeyVersion(kr.file), 10) {
+		if t, err := time.Parse(time.RFC3339, at); ok && err == nil && v == strconv.FormatInt(keyrotation.KeyVersion(kr.file), 10) {
 			return t
 		}
 	}

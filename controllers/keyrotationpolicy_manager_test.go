@@ -20,7 +20,7 @@ import (
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyring"
-	"github.com/rsched/rsched/internal/rotation"
+	"github.com/rsched/rsched/internal/keyrotation"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -57,7 +57,7 @@ func TestRealClockRotationsAreOnTimeAndARestartChangesNothing(t *testing.T) {
 			if !ok {
 				continue
 			}
-			if f, err := keyring.Decode(sec.Data[builders.KeyringKey]); err == nil && rotation.KeyVersion(f) == 2 && hasStaged(f) {
+			if f, err := keyring.Decode(sec.Data[builders.KeyringKey]); err == nil && keyrotation.KeyVersion(f) == 2 && hasStaged(f) {
 				seen <- [2]any{name, time.Now()}
 			}
 		}

@@ -17,7 +17,7 @@ import (
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyprobe"
 	"github.com/rsched/rsched/internal/keyring"
-	"github.com/rsched/rsched/internal/rotation"
+	"github.com/rsched/rsched/internal/keyrotation"
 )
 
 // KeyObserver reports what the instance's ready pods have loaded, from their metrics endpoints.
@@ -104,7 +104,7 @@ func (r *KeyRotationPolicyReconciler) propagated(ctx context.Context, krp *rsche
 	}
 	// The pods report the file's version (every change raises it); the pod template and the
 	// messages carry the key version (the number in the key ids).
-	version, keyVersion := kr.file.Version, rotation.KeyVersion(kr.file)
+	version, keyVersion := kr.file.Version, keyrotation.KeyVersion(kr.file)
 	if krp.Spec.Rollout == rschedv1.RolloutRollingRestart {
 		if kr.secret.Annotations[rschedv1.RolloutVersionAnnotation] != strconv.FormatInt(keyVersion, 10) {
 			// Staged before the rollout was switched to RollingRestart: ask for the restart now.
@@ -154,7 +154,7 @@ func (r *KeyRotationPolicyReconciler) reportLaggingPods(ctx context.Context, si 
 		return
 	}
 	if behind := lagging(pods, kr.file.Version); behind != "" {
-		st.rotating(fmt.Sprintf("Keyring version %d is active; pod %s has not loaded it yet", rotation.KeyVersion(kr.file), behind))
+		st.rotating(fmt.Sprintf("Keyring version %d is active; pod %s has not loaded it yet", keyrotation.KeyVersion(kr.file), behind))
 		st.requeue(time.Second)
 	}
 }

@@ -18,7 +18,7 @@ import (
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/keyring"
-	"github.com/rsched/rsched/internal/rotation"
+	"github.com/rsched/rsched/internal/keyrotation"
 )
 
 var (
@@ -56,7 +56,7 @@ type policyStatus struct {
 	now  time.Time
 	next *rschedv1.KeyRotationPolicyStatus
 
-	decision     rotation.Decision
+	decision     keyrotation.Decision
 	blockedCond  *metav1.Condition
 	vaultCond    *metav1.Condition
 	removeVault  bool
@@ -119,7 +119,7 @@ func (s *policyStatus) failed(err error) {
 		s.next.FailedAttempts++
 		t := metav1.NewTime(s.now.Truncate(time.Second))
 		s.next.LastFailureTime = &t
-		s.backoff = rotation.BackoffFor(s.next.FailedAttempts)
+		s.backoff = keyrotation.BackoffFor(s.next.FailedAttempts)
 	}
 }
 
@@ -129,9 +129,9 @@ func (s *policyStatus) schedule(krp *rschedv1.KeyRotationPolicy, base time.Time)
 		s.next.NextRotationTime = nil
 		return
 	}
-	n, err := rotation.Next(krp.Spec.Schedule, base.Truncate(time.Second))
+	n, err := keyrotation.Next(krp.Spec.Schedule, base.Truncate(time.Second))
 	if err == nil && !n.After(s.now) {
-		n, err = rotation.Next(krp.Spec.Schedule, s.now.Truncate(time.Second))
+		n, err = keyrotation.Next(krp.Spec.Schedule, s.now.Truncate(time.Second))
 	}
 	if err != nil {
 		return // checkSpec reports an unusable schedule before we get here
@@ -154,14 +154,14 @@ func (s *policyStatus) requeueForRetirement(f *keyring.File) {
 func (r *KeyRotationPolicyReconciler) catchUp(krp *rschedv1.KeyRotationPolicy, kr *storedKeyring, st *policyStatus) {
 	st.loaded = true
 	f := kr.file
-	behind := rotation.KeyVersion(f) != st.next.CurrentVersion || st.next.LastRotationTime == nil
+	behind := keyrotation.KeyVersion(f) != st.next.CurrentVersion || st.next.LastRotationTime == nil
 	// What status held before the rotation it is now learning of: the schedule continues from
 	// that rotation's due time, whether this reconcile staged it or read the policy from before
 	// the status write that recorded it (a stale cache).
 	prevNext := timeOf(st.next.NextRotationTime)
 	manual := kr.request != "" && kr.request != st.next.LastRotateRequest
 	if behind {
-		st.next.CurrentVersion = rotation.KeyVersion(f)
+		st.next.CurrentVersion = keyrotation.KeyVersion(f)
 		t := metav1.NewTime(newestCreation(f))
 		st.next.LastRotationTime = &t
 		if kr.request != "" {
@@ -172,10 +172,10 @@ func (r *KeyRotationPolicyReconciler) catchUp(krp *rschedv1.KeyRotationPolicy, k
 		overdue := st.next.NextRotationTime != nil && !st.now.Before(st.next.NextRotationTime.Time)
 		base := st.next.LastRotationTime.Time
 		if behind {
-			base = rotation.ScheduleBase(prevNext, base, manual)
+			base = keyrotation.ScheduleBase(prevNext, base, manual)
 		}
 		st.schedule(krp, base)
-		if n, err := rotation.Next(krp.Spec.Schedule, st.next.LastRotationTime.Time); overdue && !behind && err == nil && !krp.Spec.Suspend && !n.After(st.now) {
+		if n, err := keyrotation.Next(krp.Spec.Schedule, st.next.LastRotationTime.Time); overdue && !behind && err == nil && !krp.Spec.Suspend && !n.After(st.now) {
 			// A rotation overdue under the old spec and the new one stays due: an unrelated spec
 			// edit (while a failing rotation backs off, say) must not push it a period later.
 			t := metav1.NewTime(n.Truncate(time.Second))

@@ -16,7 +16,7 @@ import (
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyring"
-	"github.com/rsched/rsched/internal/rotation"
+	"github.com/rsched/rsched/internal/keyrotation"
 	"github.com/rsched/rsched/internal/vault"
 )
 
@@ -76,7 +76,7 @@ func (r *KeyRotationPolicyReconciler) loadKeyring(ctx context.Context, krp *rsch
 			if err := r.writeSecret(ctx, krp, si, kr, vlt.file, kr.request); err != nil {
 				return nil, err
 			}
-			r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonKeyringRestored, "Restore", "Keyring Secret %s rendered from Vault (key version %d)", builders.KeyringSecretName(si), rotation.KeyVersion(vlt.file))
+			r.event(krp, corev1.EventTypeNormal, rschedv1.ReasonKeyringRestored, "Restore", "Keyring Secret %s rendered from Vault (key version %d)", builders.KeyringSecretName(si), keyrotation.KeyVersion(vlt.file))
 		}
 	case keyringSecretToVault:
 		// Vault holds nothing yet (storage just configured) or an older version: record the
@@ -232,7 +232,7 @@ func keyringNotFoundMessage(krp *rschedv1.KeyRotationPolicy, si *rschedv1.Schedu
 // from scratch, an old backup restored): adopting it would bring back versions that were
 // replaced and, at the next rotation, reuse their key ids with new material.
 func (r *KeyRotationPolicyReconciler) refuseRegression(krp *rschedv1.KeyRotationPolicy, kr *storedKeyring, st *policyStatus) (*storedKeyring, error) {
-	if v := rotation.KeyVersion(kr.file); v < krp.Status.CurrentVersion {
+	if v := keyrotation.KeyVersion(kr.file); v < krp.Status.CurrentVersion {
 		st.blocked(rschedv1.ReasonKeyringInvalid, fmt.Sprintf("the keyring holds key version %d, older than version %d this policy recorded; restore the newer keyring (or delete and recreate this policy to accept the older one)", v, krp.Status.CurrentVersion))
 		return nil, nil
 	}
@@ -301,7 +301,7 @@ func (r *KeyRotationPolicyReconciler) writeSecret(ctx context.Context, krp *rsch
 	} else {
 		delete(sec.Annotations, rschedv1.RotateRequestAnnotation)
 	}
-	version := strconv.FormatInt(rotation.KeyVersion(f), 10)
+	version := strconv.FormatInt(keyrotation.KeyVersion(f), 10)
 	if krp.Spec.Rollout == rschedv1.RolloutRollingRestart && hasStaged(f) {
 		// Once per rotation, the version number: the instance restarts its pods for it.
 		sec.Annotations[rschedv1.RolloutVersionAnnotation] = version
@@ -309,7 +309,7 @@ func (r *KeyRotationPolicyReconciler) writeSecret(ctx context.Context, krp *rsch
 	if hasStaged(f) {
 		if v, _, _ := strings.Cut(sec.Annotations[rschedv1.StagedAnnotation], "@"); v != version {
 			// Rounded up to the second the annotation can hold: activation is measured from it.
-			sec.Annotations[rschedv1.StagedAnnotation] = version + "@" + rotation.RecordedStagingTime(r.Clock.Now()).Format(time.RFC3339)
+			sec.Annotations[rschedv1.StagedAnnotation] = version + "@" + keyrotation.RecordedStagingTime(r.Clock.Now()).Format(time.RFC3339)
 		}
 	} else {
 		delete(sec.Annotations, rschedv1.StagedAnnotation)

@@ -10,7 +10,7 @@ import (
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/keyring"
-	"github.com/rsched/rsched/internal/rotation"
+	"github.com/rsched/rsched/internal/keyrotation"
 )
 
 // TestDecideKeyringSource pins which keyring is authoritative without an API server or Vault:
@@ -18,11 +18,11 @@ import (
 // as the Secret's (the Secret rendered from it only when it differs), the Secret recorded in
 // Vault otherwise, and a block whenever nothing readable remains.
 func TestDecideKeyringSource(t *testing.T) {
-	v1, err := rotation.Stage(nil, bootstrapKeys, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	v1, err := keyrotation.Stage(nil, bootstrapKeys, time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}
-	v2, err := rotation.Stage(v1, bootstrapKeys, time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC))
+	v2, err := keyrotation.Stage(v1, bootstrapKeys, time.Date(2026, 4, 1, 12, 0, 0, 0, time.UTC))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/keyring"
-	"github.com/rsched/rsched/internal/rotation"
+	"github.com/rsched/rsched/internal/keyrotation"
 )
 
 // staleReads answers every read of the policy with stale, as a cache that has not yet seen the
@@ -43,7 +43,7 @@ func TestAStaleReadOfThePolicyDoesNotShiftTheSchedule(t *testing.T) {
 	// The manager comes back ten minutes after the rotation fell due.
 	e.clk.Step(time.Hour + 10*time.Minute + 300*time.Millisecond)
 	e.mustReconcile()
-	if v := rotation.KeyVersion(e.keyring()); v != 2 {
+	if v := keyrotation.KeyVersion(e.keyring()); v != 2 {
 		t.Fatalf("the overdue rotation did not stage: version %d", v)
 	}
 	want := due.Add(time.Hour)
@@ -59,8 +59,8 @@ func TestAStaleReadOfThePolicyDoesNotShiftTheSchedule(t *testing.T) {
 	if got := krp.Status.NextRotationTime; got == nil || !got.Time.Equal(want) {
 		t.Fatalf("after a reconcile on a stale policy, nextRotationTime %v, want %v: the schedule shifted by the lateness", got, want)
 	}
-	if krp.Status.CurrentVersion != 2 || rotation.KeyVersion(e.keyring()) != 2 {
-		t.Fatalf("status version %d, keyring %d: the stale read rotated again or lost the version", krp.Status.CurrentVersion, rotation.KeyVersion(e.keyring()))
+	if krp.Status.CurrentVersion != 2 || keyrotation.KeyVersion(e.keyring()) != 2 {
+		t.Fatalf("status version %d, keyring %d: the stale read rotated again or lost the version", krp.Status.CurrentVersion, keyrotation.KeyVersion(e.keyring()))
 	}
 
 	// And the schedule holds from there on: the next rotation is staged at due + period.

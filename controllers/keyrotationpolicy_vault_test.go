@@ -16,7 +16,7 @@ import (
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/keyring"
-	"github.com/rsched/rsched/internal/rotation"
+	"github.com/rsched/rsched/internal/keyrotation"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -81,8 +81,8 @@ func TestVaultIsTheSourceOfTruthAndAHalfWrittenRotationCompletes(t *testing.T) {
 		t.Fatalf("retry after %v, want the first backoff step (10s)", res.RequeueAfter)
 	}
 	vf, req, kv := vaultKeyring(t, v)
-	if rotation.KeyVersion(vf) != 2 || req != "half-way" || kv != 2 || rotation.KeyVersion(e.keyring()) != 1 {
-		t.Fatalf("setup: Vault keyring %d (request %q, KV %d), Secret keyring %d", rotation.KeyVersion(vf), req, kv, rotation.KeyVersion(e.keyring()))
+	if keyrotation.KeyVersion(vf) != 2 || req != "half-way" || kv != 2 || keyrotation.KeyVersion(e.keyring()) != 1 {
+		t.Fatalf("setup: Vault keyring %d (request %q, KV %d), Secret keyring %d", keyrotation.KeyVersion(vf), req, kv, keyrotation.KeyVersion(e.keyring()))
 	}
 	krp := e.policy()
 	if krp.Status.FailedAttempts != 1 || condition(krp, rschedv1.ConditionReady).Reason != rschedv1.ReasonRotationFailed {
@@ -159,7 +159,7 @@ func TestVaultOutageBacksOffAndRecoversWithoutHelp(t *testing.T) {
 	if e.policy().Status.FailedAttempts != 2 || res.RequeueAfter != 20*time.Second {
 		t.Fatalf("second failure: attempts %d, retry after %v", e.policy().Status.FailedAttempts, res.RequeueAfter)
 	}
-	if rotation.KeyVersion(e.keyring()) != 1 {
+	if keyrotation.KeyVersion(e.keyring()) != 1 {
 		t.Fatal("the keys changed while Vault, their source of truth, was unreachable")
 	}
 	evs := strings.Join(e.events(), "\n")
@@ -170,8 +170,8 @@ func TestVaultOutageBacksOffAndRecoversWithoutHelp(t *testing.T) {
 	e.clk.Step(20 * time.Second)
 	e.mustReconcile()
 	krp = e.policy()
-	if rotation.KeyVersion(e.keyring()) != 2 || krp.Status.FailedAttempts != 0 || krp.Status.LastRotateRequest != "during-outage" {
-		t.Fatalf("after Vault came back: keyring %d, status %+v", rotation.KeyVersion(e.keyring()), krp.Status)
+	if keyrotation.KeyVersion(e.keyring()) != 2 || krp.Status.FailedAttempts != 0 || krp.Status.LastRotateRequest != "during-outage" {
+		t.Fatalf("after Vault came back: keyring %d, status %+v", keyrotation.KeyVersion(e.keyring()), krp.Status)
 	}
 	if c := condition(krp, rschedv1.ConditionVaultReachable); c.Status != metav1.ConditionTrue {
 		t.Fatalf("VaultReachable: %+v", c)

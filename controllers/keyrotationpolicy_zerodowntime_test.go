@@ -37,7 +37,7 @@ import (
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyprobe"
 	"github.com/rsched/rsched/internal/keyring"
-	"github.com/rsched/rsched/internal/rotation"
+	"github.com/rsched/rsched/internal/keyrotation"
 	"github.com/rsched/rsched/internal/server/auth"
 	"github.com/rsched/rsched/internal/server/fieldcrypt"
 	"github.com/rsched/rsched/internal/testenv"
@@ -794,7 +794,7 @@ func (v *zdVolume) keyVersion() int64 {
 	if err != nil {
 		return -1
 	}
-	return rotation.KeyVersion(f)
+	return keyrotation.KeyVersion(f)
 }
 
 func (v *zdVolume) version() int64 {

@@ -19,7 +19,7 @@ import (
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyring"
-	"github.com/rsched/rsched/internal/rotation"
+	"github.com/rsched/rsched/internal/keyrotation"
 	"github.com/rsched/rsched/internal/vault"
 )
 
@@ -49,7 +49,7 @@ func (r *SchedulerInstanceReconciler) ensureKeyring(ctx context.Context, si *rsc
 		return fmt.Errorf("keyring Secret: %w", err)
 	} else if !missing {
 		if f, err := keyring.Decode(sec.Data[builders.KeyringKey]); err == nil {
-			st.keyVersion = rotation.KeyVersion(f) // the key version, as the policy counts it
+			st.keyVersion = keyrotation.KeyVersion(f) // the key version, as the policy counts it
 		}
 		st.keyRollout = sec.Annotations[rschedv1.RolloutVersionAnnotation]
 		return nil
@@ -64,7 +64,7 @@ func (r *SchedulerInstanceReconciler) ensureKeyring(ctx context.Context, si *rsc
 		}
 		return &waitError{reason: msg, after: retryShort, readyReason: rschedv1.ReasonKeyringMissing}
 	}
-	f, err := rotation.Stage(nil, bootstrapKeys, r.Clock.Now())
+	f, err := keyrotation.Stage(nil, bootstrapKeys, r.Clock.Now())
 	if err != nil {
 		return err
 	}
@@ -80,7 +80,7 @@ func (r *SchedulerInstanceReconciler) ensureKeyring(ctx context.Context, si *rsc
 	if err := r.converge(ctx, si, sec, builders.Labels(si), func() error { return nil }); err != nil {
 		return err
 	}
-	st.keyVersion = rotation.KeyVersion(f)
+	st.keyVersion = keyrotation.KeyVersion(f)
 	return nil
 }
 

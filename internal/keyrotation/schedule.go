@@ -1,8 +1,8 @@
-// Package rotation holds the KeyRotationPolicy's decisions as pure functions with an injected
+// Package keyrotation holds the KeyRotationPolicy's decisions as pure functions with an injected
 // clock: when the next rotation is due (schedule.go), whether to rotate now (decide.go, an
 // ordered chain of small checks, after cert-manager's renewal policies), and what the next keyring
 // looks like (keys.go). The reconciler only reads the world, asks, and writes.
-package rotation
+package keyrotation
 
 import (
 	"errors"
