@@ -16,9 +16,11 @@ export GOFLAGS
 
 CONTROLLER_TOOLS_VERSION ?= v0.23.0
 STATICCHECK_VERSION ?= v0.8.2
+GOLANGCI_LINT_VERSION ?= v2.15.0
 HELM_VERSION ?= v3.22.0
 CONTROLLER_GEN := $(TOOLS_DIR)/controller-gen-$(CONTROLLER_TOOLS_VERSION)
 STATICCHECK := $(TOOLS_DIR)/staticcheck-$(STATICCHECK_VERSION)
+GOLANGCI_LINT := $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 HELM := $(TOOLS_DIR)/helm-$(HELM_VERSION)
 
 IMG ?= ghcr.io/rsched/rsched:dev
@@ -71,10 +73,18 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: $(STATICCHECK) ## gofmt check, go vet and staticcheck; fails on any finding.
+lint: $(STATICCHECK) complexity shellcheck ## gofmt check, go vet, staticcheck, the complexity gate and shellcheck; fails on any finding.
 	@out="$$(gofmt -s -l $$(git ls-files '*.go'))"; if [[ -n "$$out" ]]; then echo "not gofmt -s formatted:"; echo "$$out"; exit 1; fi
 	go vet ./...
 	$(STATICCHECK) ./...
+
+.PHONY: complexity
+complexity: $(GOLANGCI_LINT) ## The complexity gate (.golangci.yml: gocyclo, gocognit, nestif, funlen, sqlclosecheck); fails on any finding.
+	$(GOLANGCI_LINT) run ./...
+
+.PHONY: shellcheck
+shellcheck: ## shellcheck every script in hack/ and .ci/ (Debian's shellcheck, installed when missing).
+	"$$(hack/get-shellcheck.sh)" -x $$(find hack -name '*.sh' | sort) .ci/run
 
 ##@ Test
 
@@ -86,7 +96,22 @@ FUZZTIME ?= 100000x
 .PHONY: test
 test: lint verify-generated test-components ## Everything: lint, generated-files check, unit and integration tests against real kube-apiserver, Vault and PostgreSQL, a short fuzz run.
 	source hack/test-env.sh && go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) --no-print-directory test-race
 	$(MAKE) --no-print-directory fuzz
+
+# The code that runs on several goroutines at once, under the race detector: the reconcilers, the
+# keyring watcher, the principal cache, the local rate limiter (whole packages), and the server's
+# tests that drive it from many clients or replicas at once: the cache across replicas, the
+# first-admin race, lockouts, limits across replicas, a keyring rotation under load, overlapping
+# generations and a run's progress and heartbeat (the whole app package under -race takes over
+# 10 minutes: argon2 and the solver are slow there, and single-threaded).
+RACE_PKGS ?= ./controllers/... ./internal/keyring/... ./internal/server/accounts/... ./internal/server/ratelimit/...
+RACE_APP_TESTS ?= Concurrent|Replica|Progress
+
+.PHONY: test-race
+test-race: test-components ## The packages with concurrency again under the race detector (part of make test).
+	source hack/test-env.sh && go test -race $(GO_TEST_FLAGS) $(RACE_PKGS)
+	source hack/test-env.sh && go test -race $(GO_TEST_FLAGS) -run '$(RACE_APP_TESTS)' ./internal/server/app/
 
 # Each fuzz target as package:function; go test -fuzz takes one target at a time.
 FUZZ_TARGETS := ./internal/keyring:FuzzParse ./internal/server/auth:FuzzVerifyAccess ./internal/server/auth:FuzzVerifySignedClaims ./internal/server/fieldcrypt:FuzzDecrypt ./internal/server/httpapi:FuzzDecodeRequest ./internal/server/httpapi:FuzzCSPReport
@@ -186,6 +211,14 @@ $(CONTROLLER_GEN):
 	@mkdir -p $(TOOLS_DIR)
 	@echo "installing controller-gen $(CONTROLLER_TOOLS_VERSION) into $(TOOLS_DIR)"
 	tmp=$$(mktemp -d -p $(TOOLS_DIR)) && GOBIN=$$tmp go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_TOOLS_VERSION) && mv $$tmp/controller-gen $@ && rmdir $$tmp
+
+# Built from source through the module proxy, like every tool here (its releases are binaries we
+# cannot download). Only the complexity linters are enabled (.golangci.yml): staticcheck and vet
+# run on their own above.
+$(GOLANGCI_LINT):
+	@mkdir -p $(TOOLS_DIR)
+	@echo "installing golangci-lint $(GOLANGCI_LINT_VERSION) into $(TOOLS_DIR) (a few minutes, once)"
+	tmp=$$(mktemp -d -p $(TOOLS_DIR)) && GOBIN=$$tmp CGO_ENABLED=0 go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) && mv $$tmp/golangci-lint $@ && rmdir $$tmp
 
 $(STATICCHECK):
 	@mkdir -p $(TOOLS_DIR)
