@@ -17,6 +17,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/backoff"
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyrotation"
@@ -24,14 +25,15 @@ import (
 )
 
 // Retry intervals: retryShort for conditions that resolve by themselves (a Secret being
-// created), retryLong for what needs a person; Vault failures back off from vaultBackoffBase.
+// created), retryLong for what needs a person; Vault failures back off by vaultBackoff.
 const (
-	retryShort       = 10 * time.Second
-	retryLong        = 5 * time.Minute
-	vaultBackoffBase = 5 * time.Second
-	vaultBackoffMax  = 5 * time.Minute
-	defaultRefresh   = time.Hour
+	retryShort     = 10 * time.Second
+	retryLong      = 5 * time.Minute
+	defaultRefresh = time.Hour
 )
+
+// vaultBackoff is the wait after consecutive failed Vault reads (status.vaultFailures).
+var vaultBackoff = backoff.Exponential{Base: 5 * time.Second, Max: 5 * time.Minute}
 
 // bootstrapKeys are the keys of a first keyring: the names a KeyRotationPolicy's samples use,
 // so its rotations continue their versions ("jwt-1" → "jwt-2").
@@ -401,11 +403,7 @@ func (r *SchedulerInstanceReconciler) vaultFailed(si *rschedv1.SchedulerInstance
 		return r.sourceMissing(si, st, err)
 	}
 	failures := si.Status.VaultFailures + 1
-	wait := vaultBackoffBase
-	for i := int32(1); i < failures && wait < vaultBackoffMax; i++ {
-		wait *= 2
-	}
-	wait = min(wait, vaultBackoffMax)
+	wait := vaultBackoff.After(int(failures))
 	reason := rschedv1.ReasonVaultReadFailed
 	switch {
 	case errors.Is(err, vault.ErrUnreachable):

@@ -2,6 +2,8 @@ package keyrotation
 
 import (
 	"time"
+
+	"github.com/rsched/rsched/internal/backoff"
 )
 
 // Input is what the decision needs, read by the reconciler from the policy, its status and the
@@ -73,21 +75,11 @@ func targetMissing(in Input) (Decision, bool) {
 }
 
 // Backoff after failures: 10 s doubling per consecutive failure, at most 10 minutes.
-const (
-	backoffBase = 10 * time.Second
-	backoffMax  = 10 * time.Minute
-)
+var failureBackoff = backoff.Exponential{Base: 10 * time.Second, Max: 10 * time.Minute}
 
 // BackoffFor is the wait after failures consecutive failures.
 func BackoffFor(failures int32) time.Duration {
-	if failures <= 0 {
-		return 0
-	}
-	d := backoffBase
-	for i := int32(1); i < failures && d < backoffMax; i++ {
-		d *= 2
-	}
-	return min(d, backoffMax)
+	return failureBackoff.After(int(failures))
 }
 
 func backingOff(in Input) (Decision, bool) {

@@ -1,6 +1,10 @@
 package accounts
 
-import "time"
+import (
+	"time"
+
+	"github.com/rsched/rsched/internal/backoff"
+)
 
 // The decisions of signing in: the password step, the lockout of a name, the second step.
 
@@ -116,11 +120,7 @@ func countFailure(row failureRow, now time.Time, cfg Config) failureDecision {
 	if failures < cfg.MaxFailedAttempts {
 		return failureDecision{outcome: failureCounted, next: failureRow{failures: failures, lockouts: lockouts, updatedAt: now}}
 	}
-	d := cfg.LockoutDuration
-	for i := 0; i < lockouts && d < cfg.MaxLockout; i++ {
-		d *= 2
-	}
-	d = min(d, cfg.MaxLockout)
+	d := backoff.Exponential{Base: cfg.LockoutDuration, Max: cfg.MaxLockout}.After(lockouts + 1)
 	until := now.Add(d)
 	return failureDecision{outcome: failureLockoutStarted, next: failureRow{lockouts: lockouts + 1, updatedAt: now, lockedUntil: &until},
 		locked: &LockedError{RetryAfter: d}}
