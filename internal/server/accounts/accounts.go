@@ -24,6 +24,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rsched/rsched/internal/server/audit"
 	"github.com/rsched/rsched/internal/server/auth"
@@ -65,6 +66,8 @@ type Service struct {
 	now    func() time.Time
 	log    *slog.Logger
 	cache  *principalCache
+	// lost counts the audit entries of protective revocations that could not be written (protect.go).
+	lost *prometheus.CounterVec
 }
 
 // Deps are what a Service works with.
@@ -77,6 +80,8 @@ type Deps struct {
 	Log    *slog.Logger
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
+	// Metrics receives the service's metrics; nil for none.
+	Metrics prometheus.Registerer
 }
 
 // New checks cfg and returns a Service.
@@ -100,7 +105,7 @@ func New(d Deps, cfg Config) (*Service, error) {
 		d.Log = slog.Default()
 	}
 	return &Service{st: d.Store, pool: d.Store.Pool, tokens: d.Tokens, hasher: d.Hasher, fields: d.Fields, audit: d.Audit,
-		cfg: cfg, now: d.Now, log: d.Log, cache: newPrincipalCache()}, nil
+		cfg: cfg, now: d.Now, log: d.Log, cache: newPrincipalCache(), lost: newLostCounter(d.Metrics)}, nil
 }
 
 // Client describes who is calling, for sessions and the audit trail.
@@ -203,26 +208,34 @@ func (s *Service) record(ctx context.Context, c Client, actor, action, target st
 	}
 }
 
-// recorder notes the audit events of one change (see inTx).
+// recorder notes the audit events of one change (see inTx and protectTx).
 type recorder struct {
-	c   Client
-	rec *audit.Recorder
+	c      Client
+	events *[]audit.Event
 }
 
 func (r recorder) record(actor, action, target string, details map[string]any) {
 	if actor == "" {
 		actor = "anonymous"
 	}
-	r.rec.Record(audit.Event{Actor: actor, Action: action, Target: target, IP: r.c.IP,
+	*r.events = append(*r.events, audit.Event{Actor: actor, Action: action, Target: target, IP: r.c.IP,
 		UserAgent: r.c.UserAgent, RequestID: r.c.RequestID, Details: details})
 }
 
 // inTx runs a change in one transaction together with the audit events it records: both commit
 // or neither does, so a change is never without its audit entry, and a failed audit write rolls
-// the change back and fails the request.
+// the change back and fails the request. A revocation that protects the user goes through
+// protectTx instead.
 func (s *Service) inTx(ctx context.Context, c Client, fn func(tx pgx.Tx, a recorder) error) error {
 	return s.audit.WithTx(ctx, s.pool, func(tx pgx.Tx, rec *audit.Recorder) error {
-		return fn(tx, recorder{c: c, rec: rec})
+		var events []audit.Event
+		if err := fn(tx, recorder{c: c, events: &events}); err != nil {
+			return err
+		}
+		for _, e := range events {
+			rec.Record(e)
+		}
+		return nil
 	})
 }
 

@@ -105,7 +105,8 @@ func (s *Service) Refresh(ctx context.Context, refreshToken string, c Client) (*
 	rh := hashToken(refreshToken)
 	now := s.now()
 	var ex refreshExchange
-	err := s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
+	// A reuse or an idle session is revoked even if its audit entry cannot be written (protectTx).
+	err := s.protectTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		var err error
 		if ex, err = s.exchangeRefresh(ctx, tx, rh, now); err != nil {
 			return err
@@ -211,9 +212,9 @@ func recordRefreshRevocation(a recorder, sid string, o refreshOutcome) {
 }
 
 // Logout ends the caller's session (its refresh token family) and revokes the access token
-// itself until it would have expired.
+// itself until it would have expired, even if its audit entry cannot be written (protectTx).
 func (s *Service) Logout(ctx context.Context, p *Principal, c Client) error {
-	err := s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
+	err := s.protectTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		if _, err := tx.Exec(ctx, "UPDATE sessions SET revoked_at = $2, revoked_reason = 'logout' WHERE id = $1 AND revoked_at IS NULL", p.SessionID, s.now()); err != nil {
 			return err
 		}
@@ -268,14 +269,15 @@ func (s *Service) Sessions(ctx context.Context, p *Principal) ([]SessionInfo, er
 	return out, nil
 }
 
-// RevokeSession ends one of the caller's own sessions. Another user's session is "not found".
+// RevokeSession ends one of the caller's own sessions, even if its audit entry cannot be written
+// (protectTx). Another user's session is "not found".
 func (s *Service) RevokeSession(ctx context.Context, p *Principal, id string, c Client) error {
 	sid, err := uuid.Parse(id)
 	if err != nil {
 		return ErrNotFound
 	}
 	var n int64
-	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
+	err = s.protectTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		tag, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $3, revoked_reason = 'revoked_by_user'
 			WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`, sid, p.ID, s.now())
 		if err != nil {

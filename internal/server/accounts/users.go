@@ -254,7 +254,8 @@ func (s *Service) DeleteUser(ctx context.Context, caller *Principal, id string, 
 	return err
 }
 
-// LockUser is an administrator's lock: no sign-in until UnlockUser, and sessions end now.
+// LockUser is an administrator's lock: no sign-in until UnlockUser, and sessions end now, even
+// if the audit entry cannot be written (protectTx).
 func (s *Service) LockUser(ctx context.Context, caller *Principal, id string, c Client) (User, error) {
 	u, err := s.GetUser(ctx, id)
 	if err != nil {
@@ -263,7 +264,7 @@ func (s *Service) LockUser(ctx context.Context, caller *Principal, id string, c 
 	if u.ID == caller.ID {
 		return User{}, &InvalidError{Reason: "Cannot lock your own account", BadRequest: true}
 	}
-	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
+	err = s.protectTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		var err error
 		if u, err = keepAnAdmin(ctx, tx, u.ID, "cannot lock the last active administrator"); err != nil {
 			return err

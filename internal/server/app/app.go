@@ -105,7 +105,7 @@ func assemble(cfg serverconfig.Config, keys keyring.Source, st *store.Store, o O
 	pp := cfg.Auth.PasswordPolicy
 	policy := auth.DefaultPasswordPolicy
 	policy.MinLength, policy.HistorySize, policy.MaxAge = pp.MinLength, pp.HistorySize, pp.MaxAge.D()
-	acc, err := accounts.New(accounts.Deps{Store: st, Tokens: tokens, Hasher: hasher, Fields: fieldcrypt.NewFields(keys), Audit: log, Log: o.Log, Now: o.Now},
+	acc, err := accounts.New(accounts.Deps{Store: st, Tokens: tokens, Hasher: hasher, Fields: fieldcrypt.NewFields(keys), Audit: log, Log: o.Log, Now: o.Now, Metrics: o.Metrics},
 		accounts.Config{
 			AccessTTL: cfg.Auth.AccessTokenTTL.D(), RefreshTTL: cfg.Auth.RefreshTokenTTL.D(), IdleTimeout: cfg.Auth.SessionIdleTimeout.D(),
 			MaxFailedAttempts: cfg.Auth.Lockout.MaxFailedAttempts, LockoutDuration: cfg.Auth.Lockout.Duration.D(), MaxLockout: 24 * time.Hour,
