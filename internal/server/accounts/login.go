@@ -168,20 +168,31 @@ func (s *Service) challengeMFA(ctx context.Context, userID string, c Client) (*L
 // VerifyMFA completes a sign-in with a TOTP code or a recovery code. Codes are checked under a
 // row lock on the user, so the same code presented twice at once, even to two replicas, succeeds
 // at most once. Failures count towards the account's lockout as password failures do. The facts
-// are loaded, classified (classifyMFA) and the challenge written in one transaction; the failure
-// count and its audit, or the session, follow.
+// are loaded, classified (classifyMFA) and the challenge written in one transaction; for a right
+// code, the same transaction consumes it, clears the name's failures, creates the session and
+// audits the sign-in, so a code (a recovery code above all) is never used up without a session
+// and its audit entry: if the audit write fails, nothing commits and the code still works. The
+// failure count and its audit follow a wrong code.
 func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, recoveryCode string, c Client) (*Session, error) {
 	th := hashToken(mfaToken)
 	now := s.now()
 	var f mfaFacts
 	var outcome mfaOutcome
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	var sess *Session
+	err := s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		var err error
 		if f, err = s.gatherMFA(ctx, tx, th, code, recoveryCode, now); err != nil {
 			return err
 		}
 		outcome = classifyMFA(f, now)
-		return writeChallenge(ctx, s.st.On(tx), th, outcome.challengeWrite())
+		if err := writeChallenge(ctx, s.st.On(tx), th, outcome.challengeWrite()); err != nil || outcome != mfaOK {
+			return err
+		}
+		if err := s.st.On(tx).ClearLoginFailures(ctx, nameHash(f.user.Username)); err != nil {
+			return err
+		}
+		sess, err = s.createSession(ctx, tx, a, f.user, c, map[string]any{"mfa": true, "used_backup_code": f.ofRecovery})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("accounts: mfa: %w", err)
@@ -196,13 +207,9 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, recoveryCode st
 		s.record(ctx, c, "anonymous", "auth.mfa.failed", userTarget(f.user.ID), nil)
 		return nil, ErrInvalidMFA
 	case mfaOK:
-	default:
-		return nil, ErrInvalidMFA
+		return s.signSession(sess)
 	}
-	if err := s.clearFailures(ctx, nameHash(f.user.Username)); err != nil {
-		return nil, err
-	}
-	return s.startSession(ctx, f.user, c, map[string]any{"mfa": true, "used_backup_code": f.ofRecovery})
+	return nil, ErrInvalidMFA
 }
 
 // gatherMFA loads the facts of a second step in tx, in classifyMFA's order, stopping at the
@@ -287,6 +294,22 @@ func (s *Service) checkSecondFactor(ctx context.Context, tx pgx.Tx, id, sealed s
 // startSession creates a session (refresh token family) for u, audits the sign-in in the same
 // transaction (details added to the session's id) and signs the session's first access token.
 func (s *Service) startSession(ctx context.Context, u User, c Client, details map[string]any) (*Session, error) {
+	var sess *Session
+	err := s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
+		var err error
+		sess, err = s.createSession(ctx, tx, a, u, c, details)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("accounts: starting a session: %w", err)
+	}
+	return s.signSession(sess)
+}
+
+// createSession writes a session (refresh token family) for u in tx and records the sign-in
+// (details added to the session's id); the session has no access token yet (signSession, once
+// tx committed).
+func (s *Service) createSession(ctx context.Context, tx pgx.Tx, a recorder, u User, c Client, details map[string]any) (*Session, error) {
 	refresh, rh, err := randomToken()
 	if err != nil {
 		return nil, err
@@ -297,31 +320,31 @@ func (s *Service) startSession(ctx context.Context, u User, c Client, details ma
 	}
 	sid := uuid.NewString()
 	now := s.now()
-	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-		if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, csrf_hash, ip, user_agent)
-			VALUES ($1, $2, $3, $3, $4, $5, $6, $7)`, sid, u.ID, now, now.Add(s.cfg.RefreshTTL), ch, c.IP, truncate(c.UserAgent, 256)); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)", rh, sid, now); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, "UPDATE users SET last_login_at = $2 WHERE id = $1", u.ID, now); err != nil {
-			return err
-		}
-		event := map[string]any{"session": sid}
-		maps.Copy(event, details)
-		a.record(u.ID, "auth.login.succeeded", userTarget(u.ID), event)
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("accounts: starting a session: %w", err)
+	if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, csrf_hash, ip, user_agent)
+		VALUES ($1, $2, $3, $3, $4, $5, $6, $7)`, sid, u.ID, now, now.Add(s.cfg.RefreshTTL), ch, c.IP, truncate(c.UserAgent, 256)); err != nil {
+		return nil, err
 	}
-	access, claims, err := s.tokens.IssueAccess(u.ID, sid)
+	if _, err := tx.Exec(ctx, "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)", rh, sid, now); err != nil {
+		return nil, err
+	}
+	if _, err := tx.Exec(ctx, "UPDATE users SET last_login_at = $2 WHERE id = $1", u.ID, now); err != nil {
+		return nil, err
+	}
+	event := map[string]any{"session": sid}
+	maps.Copy(event, details)
+	a.record(u.ID, "auth.login.succeeded", userTarget(u.ID), event)
+	u.LastLoginAt = &now
+	return &Session{SessionID: sid, RefreshToken: refresh, CSRFToken: csrf, User: u}, nil
+}
+
+// signSession signs the first access token of a session that committed.
+func (s *Service) signSession(sess *Session) (*Session, error) {
+	access, claims, err := s.tokens.IssueAccess(sess.User.ID, sess.SessionID)
 	if err != nil {
 		return nil, err
 	}
-	u.LastLoginAt = &now
-	return &Session{SessionID: sid, AccessToken: access, AccessExpires: claims.ExpiresAt.Time, RefreshToken: refresh, CSRFToken: csrf, User: u}, nil
+	sess.AccessToken, sess.AccessExpires = access, claims.ExpiresAt.Time
+	return sess, nil
 }
 
 func truncate(s string, n int) string {
