@@ -29,6 +29,7 @@ import (
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyrotation"
+	"github.com/rsched/rsched/internal/outcome"
 	"github.com/rsched/rsched/internal/vault"
 )
 
@@ -104,19 +105,7 @@ func (r *KeyRotationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if werr := r.updateStatus(ctx, krp, st); werr != nil {
 		return ctrl.Result{}, errors.Join(err, werr)
 	}
-	var wait *waitError
-	switch {
-	case errors.As(err, &wait):
-		log.FromContext(ctx).Info("waiting", "reason", wait.Error(), "retryIn", wait.after.String())
-		return ctrl.Result{RequeueAfter: wait.after}, nil
-	case err != nil && st.backoff > 0:
-		// A failed rotation: counted in status and retried after its backoff.
-		log.FromContext(ctx).Error(err, "rotation failed", "retryIn", st.backoff.String())
-		return ctrl.Result{RequeueAfter: st.backoff}, nil
-	case err != nil:
-		return ctrl.Result{}, err
-	}
-	return ctrl.Result{RequeueAfter: st.requeueAfter}, nil
+	return outcome.Result(log.FromContext(ctx), err, st.requeueAfter)
 }
 
 // backoffRemaining is the rest of the backoff after failed attempts (0: none) for an unchanged
@@ -357,21 +346,24 @@ func (r *KeyRotationPolicyReconciler) propagation() time.Duration {
 	return DefaultKeyPropagation
 }
 
-// rotationError is a failed attempt to change the keys: counted, evented and backed off.
-type rotationError struct{ err error }
-
-// failedRotation wraps err as a failed rotation, except a wait (a lost check-and-set race), which
-// is retried shortly without counting as a failure.
+// failedRotation is err as a failed attempt to change the keys (counted in status, evented and
+// backed off), except a wait (a lost check-and-set race), which is retried shortly without
+// counting as a failure.
 func failedRotation(err error) error {
-	var wait *waitError
-	if errors.As(err, &wait) {
+	if outcome.Is(err, outcome.Wait) {
 		return err
 	}
-	return &rotationError{err: err}
+	return &outcome.Outcome{Kind: outcome.Failed, Condition: rschedv1.ConditionReady, Reason: rschedv1.ReasonRotationFailed, Cause: err}
 }
 
-func (e *rotationError) Error() string { return e.err.Error() }
-func (e *rotationError) Unwrap() error { return e.err }
+// countedFailure is err's outcome when it is a failed attempt the policy counts (a rotation or a
+// Vault call that failed), or nil.
+func countedFailure(err error) *outcome.Outcome {
+	if kind, o := outcome.Of(err); kind == outcome.Failed && o.Reason == rschedv1.ReasonRotationFailed {
+		return o
+	}
+	return nil
+}
 
 // SetupWithManager watches policies (spec and annotation changes), their targets and the keyring
 // Secrets and Deployments of those targets.

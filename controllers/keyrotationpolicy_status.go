@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -63,7 +62,6 @@ type policyStatus struct {
 	rotatingWhy  string
 	loaded       bool
 	err          error
-	backoff      time.Duration
 	requeueAfter time.Duration
 }
 
@@ -114,12 +112,11 @@ func (s *policyStatus) succeeded() {
 // failed records an error: a failed rotation counts and backs off; anything else retries.
 func (s *policyStatus) failed(err error) {
 	s.err = err
-	var re *rotationError
-	if errors.As(err, &re) {
+	if o := countedFailure(err); o != nil {
 		s.next.FailedAttempts++
 		t := metav1.NewTime(s.now.Truncate(time.Second))
 		s.next.LastFailureTime = &t
-		s.backoff = keyrotation.BackoffFor(s.next.FailedAttempts)
+		o.After = keyrotation.BackoffFor(s.next.FailedAttempts)
 	}
 }
 
@@ -266,11 +263,10 @@ func (r *KeyRotationPolicyReconciler) updateStatus(ctx context.Context, krp *rsc
 			set(metav1.Condition{Type: rschedv1.ConditionRotating, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonIdle, Message: "No rotation is under way"})
 		}
 	}
-	var re *rotationError
 	switch {
 	case st.blockedCond != nil:
 		set(*st.blockedCond)
-	case st.err != nil && errors.As(st.err, &re):
+	case countedFailure(st.err) != nil:
 		rotationsTotal.WithLabelValues(krp.Namespace, krp.Name, "failure").Inc()
 		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonRotationFailed,
 			Message: "The keys could not be changed; the keys in use stay valid and the operator retries with backoff (see events)"})

@@ -17,6 +17,8 @@ import (
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyrotation"
+	"github.com/rsched/rsched/internal/outcome"
+	"github.com/rsched/rsched/internal/secretsource"
 	"github.com/rsched/rsched/internal/vault"
 )
 
@@ -130,7 +132,7 @@ func (r *KeyRotationPolicyReconciler) readKeyringSecret(ctx context.Context, si 
 // recorded in status and returned.
 func (r *KeyRotationPolicyReconciler) readKeyringVault(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus) (*keyringInVault, error) {
 	loc := krp.Spec.Storage.Vault
-	vc, err := instanceVaultClient(ctx, r.APIReader, r.Vault, si)
+	vc, err := secretsource.VaultClient(ctx, r.APIReader, r.Vault, si)
 	if err != nil {
 		return nil, r.vaultError(krp, st, err)
 	}
@@ -263,9 +265,9 @@ func (r *KeyRotationPolicyReconciler) writeVault(ctx context.Context, krp *rsche
 	if err != nil {
 		if errors.Is(err, vault.ErrConflict) {
 			// Someone wrote since we read: read again and decide again.
-			return &waitError{reason: "the keyring in Vault changed while it was being written; reading it again", after: retryShortKeys}
+			return outcome.WaitFor(retryShortKeys, "the keyring in Vault changed while it was being written; reading it again")
 		}
-		return fmt.Errorf("writing the keyring to Vault: %s: %w", vaultMessage(err), err)
+		return fmt.Errorf("writing the keyring to Vault: %s: %w", secretsource.VaultMessage(err), err)
 	}
 	kr.vaultVersion = v
 	return nil
@@ -328,20 +330,13 @@ func (r *KeyRotationPolicyReconciler) writeSecret(ctx context.Context, krp *rsch
 
 // vaultError records a failed Vault read or login and returns the error to back off with.
 func (r *KeyRotationPolicyReconciler) vaultError(krp *rschedv1.KeyRotationPolicy, st *policyStatus, err error) error {
-	var se *sourceError
-	if errors.As(err, &se) {
-		st.vaultDown(se.reason, se.msg)
-		return &rotationError{err: errors.New(se.msg)}
+	o := secretsource.VaultFailure(rschedv1.ConditionVaultReachable, err)
+	st.vaultDown(o.Reason, o.Message)
+	cause := errors.New(o.Message) // a reference a person must fix: its sentence is the whole story
+	if o.Kind == outcome.Failed {
+		cause = fmt.Errorf("%s: %w", o.Message, err)
 	}
-	reason := rschedv1.ReasonVaultReadFailed
-	switch {
-	case errors.Is(err, vault.ErrUnreachable):
-		reason = rschedv1.ReasonVaultUnreachable
-	case errors.Is(err, vault.ErrAuth):
-		reason = rschedv1.ReasonVaultAuthFailed
-	}
-	st.vaultDown(reason, vaultMessage(err))
-	return &rotationError{err: fmt.Errorf("%s: %w", vaultMessage(err), err)}
+	return failedRotation(cause)
 }
 
 func sameKeyring(a, b *keyring.File) bool {

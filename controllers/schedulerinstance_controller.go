@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"sync"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -23,6 +22,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/outcome"
 	"github.com/rsched/rsched/internal/vault"
 )
 
@@ -75,7 +75,7 @@ func (r *SchedulerInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	if image == "" {
 		image = r.Options.SchedulerImage
 	}
-	steps := []func(context.Context, *rschedv1.SchedulerInstance, *statusBuilder) error{
+	steps := []instanceStep{
 		r.ensureKeyring,
 		// The ServiceAccount comes before the secrets: Vault's kubernetes auth logs in as it.
 		r.ensureServiceAccount,
@@ -89,15 +89,31 @@ func (r *SchedulerInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		r.ensureService,
 		r.ensurePodDisruptionBudget,
 	}
+	stepErr := r.runSteps(ctx, si, st, steps)
+	if stepErr != nil {
+		st.reconcileError(stepErr)
+	}
+	if err := r.updateStatus(ctx, si, st); err != nil {
+		return ctrl.Result{}, errors.Join(stepErr, err)
+	}
+	return outcome.Result(log.FromContext(ctx), stepErr, st.requeueAfter)
+}
+
+// instanceStep is one step of the reconcile: nil when done, else an outcome or an error.
+type instanceStep func(context.Context, *rschedv1.SchedulerInstance, *statusBuilder) error
+
+// runSteps runs the steps in order. A step's outcome stops the reconcile, except when the
+// last good Secrets are in place and it does not halt: the rest of the instance is still kept
+// converged (spec changes, drift) while the sources are retried on time. Of the outcomes that
+// let it go on, status reports the first that blocks Ready (else the last), and the reconcile
+// comes back after the earliest of their waits.
+func (r *SchedulerInstanceReconciler) runSteps(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder, steps []instanceStep) error {
+	var deferred []*outcome.Outcome
 	var stepErr error
-	var deferred *waitError
 	for _, step := range steps {
 		err := step(ctx, si, st)
-		var wait *waitError
-		if errors.As(err, &wait) && st.lastGood && !wait.halt {
-			// The sources cannot be read but the last good Secrets are in place: keep the rest
-			// of the instance converged (spec changes, drift) and retry the sources on time.
-			deferred = wait
+		if o, ok := deferrable(err); ok && st.lastGood {
+			deferred = append(deferred, o)
 			continue
 		}
 		if err != nil {
@@ -105,42 +121,48 @@ func (r *SchedulerInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Re
 			break
 		}
 	}
-	if stepErr == nil && deferred != nil {
-		stepErr = deferred
+	if stepErr != nil || len(deferred) == 0 {
+		return stepErr
 	}
-	if stepErr != nil {
-		st.reconcileError(stepErr)
+	return reportedOutcome(deferred)
+}
+
+// deferrable: err is a Wait, a Blocked or a counted Failed that does not halt: later steps may
+// still run on the last good Secrets.
+func deferrable(err error) (*outcome.Outcome, bool) {
+	kind, o := outcome.Of(err)
+	switch kind {
+	case outcome.Wait, outcome.Blocked:
+		return o, !o.Halt
+	case outcome.Failed:
+		return o, o.After > 0 && !o.Halt
 	}
-	if err := r.updateStatus(ctx, si, st); err != nil {
-		return ctrl.Result{}, errors.Join(stepErr, err)
-	}
-	if stepErr != nil {
-		var wait *waitError
-		if errors.As(stepErr, &wait) {
-			log.FromContext(ctx).Info("waiting", "reason", wait.Error(), "retryIn", wait.after.String())
-			return ctrl.Result{RequeueAfter: wait.after}, nil
+	return nil, false
+}
+
+// reportedOutcome is the outcome of several that status reports: the first that blocks Ready,
+// else the last; it comes back after the earliest of their waits.
+func reportedOutcome(deferred []*outcome.Outcome) *outcome.Outcome {
+	pick := deferred[len(deferred)-1]
+	for _, o := range deferred {
+		if o.Kind == outcome.Blocked && o.Condition == rschedv1.ConditionReady {
+			pick = o
+			break
 		}
-		return ctrl.Result{}, stepErr
 	}
-	return ctrl.Result{RequeueAfter: st.requeueAfter}, nil
+	after := pick.After
+	for _, o := range deferred {
+		if o.After > 0 && o.After < after {
+			after = o.After
+		}
+	}
+	if after == pick.After {
+		return pick
+	}
+	reported := *pick
+	reported.After = after
+	return &reported
 }
-
-// waitError is a step that cannot finish yet for a reason a person or another system must fix
-// (a missing Secret, Vault down): status says why, and the reconcile comes back after `after`
-// without the error-rate backoff of a failing reconcile.
-type waitError struct {
-	reason string
-	after  time.Duration
-	// readyReason is the reason Ready=False gives for this wait, with reason as its message;
-	// "" when the wait has none of its own and Ready reports the instance as it stands.
-	readyReason string
-	// halt: the reconcile stops at this step even when the last good Secrets would let it go
-	// on: the spec renders a configuration the server refuses, or an object the pods would read
-	// (a ConfigMap, a Secret) is someone else's.
-	halt bool
-}
-
-func (e *waitError) Error() string { return e.reason }
 
 // SetupWithManager registers the reconciler and the kinds it owns, so that a change or deletion of
 // any owned object brings its instance back to the desired state.

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 
@@ -18,6 +17,7 @@ import (
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/builders"
+	"github.com/rsched/rsched/internal/outcome"
 )
 
 // converge creates obj, or makes the stored object's owned fields equal to the desired ones with
@@ -52,10 +52,9 @@ func (r *SchedulerInstanceReconciler) converge(ctx context.Context, si *rschedv1
 			err = conflict
 		}
 	}
-	var conflict *conflictError
-	if errors.As(err, &conflict) {
-		r.event(si, corev1.EventTypeWarning, rschedv1.ReasonNameConflict, "Adopt", "%s", conflict.reason)
-		return &conflict.waitError
+	if kind, o := outcome.Of(err); kind == outcome.Blocked {
+		r.event(si, corev1.EventTypeWarning, o.Reason, "Adopt", "%s", o.Message)
+		return o
 	}
 	if err != nil {
 		return fmt.Errorf("%s %s: %w", kindName(kind), obj.GetName(), err)
@@ -69,44 +68,37 @@ func (r *SchedulerInstanceReconciler) converge(ctx context.Context, si *rschedv1
 	return nil
 }
 
-// conflictError is an object of ours that exists under someone else's control.
-type conflictError struct{ waitError }
-
-// nameConflict is the wait for obj, which bears one of our names and is not the instance's: it
+// nameConflict is the block of obj, which bears one of our names and is not the instance's: it
 // is never taken over, and Ready says NameConflict until it is renamed or removed. The pods
 // would read a ConfigMap or a Secret of that name, so such a conflict stops the reconcile
 // before the Deployment, even when the last good Secrets would let the rest go on.
-func nameConflict(obj client.Object) *conflictError {
+func nameConflict(obj client.Object) *outcome.Outcome {
 	_, mounted := obj.(*corev1.ConfigMap)
 	if _, ok := obj.(*corev1.Secret); ok {
 		mounted = true
 	}
-	return &conflictError{waitError{
-		reason:      fmt.Sprintf("%s %q exists and is not owned by this instance; rename or remove it", kindName(fmt.Sprintf("%T", obj)), obj.GetName()),
-		after:       retryShort,
-		readyReason: rschedv1.ReasonNameConflict,
-		halt:        mounted,
-	}}
+	o := outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonNameConflict,
+		fmt.Sprintf("%s %q exists and is not owned by this instance; rename or remove it", kindName(fmt.Sprintf("%T", obj)), obj.GetName()), retryShort)
+	o.Halt = mounted
+	return o
 }
 
 // unseenConflict reads obj's metadata from the API server, past the cache, after a create found
 // the name taken: a conflict when the object there is not the instance's, nil when it is (or is
 // gone again). Only metadata is read, so no data of someone else's Secret is ever fetched.
-func (r *SchedulerInstanceReconciler) unseenConflict(ctx context.Context, si *rschedv1.SchedulerInstance, obj client.Object) (*conflictError, error) {
+func (r *SchedulerInstanceReconciler) unseenConflict(ctx context.Context, si *rschedv1.SchedulerInstance, obj client.Object) (*outcome.Outcome, error) {
 	gvk, err := apiutil.GVKForObject(obj, r.Scheme)
 	if err != nil {
 		return nil, err
 	}
 	there := &metav1.PartialObjectMetadata{}
 	there.SetGroupVersionKind(gvk)
-	if err := r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), there); err != nil {
-		if apierrors.IsNotFound(err) {
-			return nil, nil
-		}
+	err = r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), there)
+	switch {
+	case apierrors.IsNotFound(err), err == nil && metav1.IsControlledBy(there, si):
+		return nil, nil // gone again, or ours: the create's error stands and is retried
+	case err != nil:
 		return nil, fmt.Errorf("reading its metadata: %w", err)
-	}
-	if metav1.IsControlledBy(there, si) {
-		return nil, nil
 	}
 	return nameConflict(obj), nil
 }
@@ -146,8 +138,8 @@ func (r *SchedulerInstanceReconciler) ensureConfigMap(ctx context.Context, si *r
 		// Admission checks shapes only (a well-formed time zone may still be missing from the
 		// time-zone database). Stop here: nothing after this step may run on a configuration
 		// the server would refuse, not even on the last good Secrets.
-		return &waitError{reason: "the server would refuse the configuration rendered from the spec: " + err.Error(), after: retryLong,
-			readyReason: rschedv1.ReasonInvalidConfig, halt: true}
+		return outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonInvalidConfig,
+			"the server would refuse the configuration rendered from the spec: "+err.Error(), retryLong).Halting()
 	}
 	st.configHash = hash
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
@@ -160,8 +152,7 @@ func (r *SchedulerInstanceReconciler) ensureConfigMap(ctx context.Context, si *r
 
 func (r *SchedulerInstanceReconciler) ensureDeployment(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder, image string) error {
 	if image == "" {
-		st.imageMissing = true
-		return &waitError{reason: "no image: set spec.image or start the operator with --scheduler-image", after: retryLong}
+		return outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonImageNotSet, "No image: set spec.image or start the operator with --scheduler-image", retryLong)
 	}
 	want := builders.Deployment(si, image, st.configHash)
 	// Roll the pods when the database URL changes: they read it at start.

@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"maps"
 	"strconv"
@@ -21,6 +20,8 @@ import (
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyrotation"
+	"github.com/rsched/rsched/internal/outcome"
+	"github.com/rsched/rsched/internal/secretsource"
 	"github.com/rsched/rsched/internal/vault"
 )
 
@@ -64,7 +65,7 @@ func (r *SchedulerInstanceReconciler) ensureKeyring(ctx context.Context, si *rsc
 		if c := meta.FindStatusCondition(si.Status.Conditions, rschedv1.ConditionReady); c == nil || c.Reason != rschedv1.ReasonKeyringMissing {
 			r.event(si, corev1.EventTypeWarning, rschedv1.ReasonKeyringMissing, "Read", "%s", msg)
 		}
-		return &waitError{reason: msg, after: retryShort, readyReason: rschedv1.ReasonKeyringMissing}
+		return outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonKeyringMissing, msg, retryShort)
 	}
 	f, err := keyrotation.Stage(nil, bootstrapKeys, r.Clock.Now())
 	if err != nil {
@@ -103,7 +104,7 @@ func (r *SchedulerInstanceReconciler) syncSecrets(ctx context.Context, si *rsche
 		// conditions of that failure stand.
 		st.lastGood = true
 		st.staleSecret = s.usesVault && !conditionTrue(si, rschedv1.ConditionVaultReachable)
-		return &waitError{reason: "waiting out the backoff after a failed read", after: s.retryAt.Sub(now)}
+		return outcome.WaitFor(s.retryAt.Sub(now), "waiting out the backoff after a failed read")
 	case syncUpToDate:
 		st.secretsDone = true
 		st.requeueAfter = s.lastSync.Add(s.refresh).Sub(now)
@@ -225,15 +226,12 @@ func (r *SchedulerInstanceReconciler) refreshSecrets(ctx context.Context, si *rs
 	var err error
 	if s.usesVault {
 		if vc, err = r.vaultClient(ctx, si); err != nil {
-			return r.vaultFailed(si, st, err)
+			return r.vaultFailed(si, st, secretsource.VaultFailure(rschedv1.ConditionSecretsSynced, err))
 		}
 	}
 	dbURL, err := r.databaseURL(ctx, si, vc)
 	if err != nil {
-		if errors.Is(err, errFromVault) {
-			return r.vaultFailed(si, st, err)
-		}
-		return r.sourceMissing(si, st, err)
+		return r.vaultFailed(si, st, err)
 	}
 	app, err := readAppSecrets(ctx, si, vc)
 	if err != nil {
@@ -271,7 +269,7 @@ func readAppSecrets(ctx context.Context, si *rschedv1.SchedulerInstance, vc *vau
 	for _, p := range si.Spec.Vault.Secrets {
 		kv, err := vc.ReadKV(ctx, p.Mount, p.Path)
 		if err != nil {
-			return nil, fmt.Errorf("%w: secret %s/%s: %w", errFromVault, orDefault(p.Mount, "secret"), p.Path, err)
+			return nil, secretsource.VaultFailure(rschedv1.ConditionSecretsSynced, fmt.Errorf("secret %s/%s: %w", orDefault(p.Mount, "secret"), p.Path, err))
 		}
 		for k, v := range kv.Data {
 			app[k] = []byte(v)
@@ -285,90 +283,27 @@ func observedStale(si *rschedv1.SchedulerInstance) bool {
 	return si.Status.ObservedGeneration != si.Generation
 }
 
-var errFromVault = errors.New("vault")
-
 // databaseURL reads the database URL from its source.
 func (r *SchedulerInstanceReconciler) databaseURL(ctx context.Context, si *rschedv1.SchedulerInstance, vc *vault.Client) (string, error) {
 	db := si.Spec.Database
 	switch {
 	case db.URLSecretRef != nil:
-		return r.userSecretKey(ctx, si, *db.URLSecretRef, "spec.database.urlSecretRef")
+		return secretsource.Key(ctx, r.APIReader, si.Namespace, *db.URLSecretRef, "spec.database.urlSecretRef")
 	case db.Vault != nil && vc != nil:
 		v, _, err := vc.ReadKVKey(ctx, db.Vault.Mount, db.Vault.Path, db.Vault.Key)
 		if err != nil {
-			return "", fmt.Errorf("%w: database URL at %s/%s: %w", errFromVault, orDefault(db.Vault.Mount, "secret"), db.Vault.Path, err)
+			return "", secretsource.VaultFailure(rschedv1.ConditionSecretsSynced, fmt.Errorf("database URL at %s/%s: %w", orDefault(db.Vault.Mount, "secret"), db.Vault.Path, err))
 		}
 		return v, nil
 	case db.Vault != nil:
-		return "", &sourceError{reason: rschedv1.ReasonVaultNotConfigured, msg: "spec.database.vault needs spec.vault"}
+		return "", outcome.BlockedOn(rschedv1.ConditionSecretsSynced, rschedv1.ReasonVaultNotConfigured, "spec.database.vault needs spec.vault", 0)
 	}
-	return "", &sourceError{reason: rschedv1.ReasonSecretNotFound, msg: "spec.database names no source"}
+	return "", outcome.BlockedOn(rschedv1.ConditionSecretsSynced, rschedv1.ReasonSecretNotFound, "spec.database names no source", 0)
 }
 
-// sourceError is a reference in the spec that cannot be followed (a person must act).
-type sourceError struct{ reason, msg string }
-
-func (e *sourceError) Error() string { return e.msg }
-
-// userSecretKey reads one key of a Secret the user names (not cached: read from the API server).
-func (r *SchedulerInstanceReconciler) userSecretKey(ctx context.Context, si *rschedv1.SchedulerInstance, ref rschedv1.SecretKeyRef, field string) (string, error) {
-	return userSecretKey(ctx, r.APIReader, si, ref, field)
-}
-
-// userSecretKey reads one key of a Secret named in the instance's spec through reader.
-func userSecretKey(ctx context.Context, reader client.Reader, si *rschedv1.SchedulerInstance, ref rschedv1.SecretKeyRef, field string) (string, error) {
-	sec := &corev1.Secret{}
-	err := reader.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: ref.Name}, sec)
-	if missing, err := notFoundOrErr(err); err != nil {
-		return "", err
-	} else if missing {
-		return "", &sourceError{reason: rschedv1.ReasonSecretNotFound, msg: fmt.Sprintf("Secret %q named by %s does not exist", ref.Name, field)}
-	}
-	v, ok := sec.Data[ref.Key]
-	if !ok || len(v) == 0 {
-		return "", &sourceError{reason: rschedv1.ReasonSecretKeyMissing, msg: fmt.Sprintf("Secret %q named by %s has no key %q", ref.Name, field, ref.Key)}
-	}
-	return string(v), nil
-}
-
-// vaultClient builds the Vault identity of the instance and returns its cached client.
+// vaultClient is the cached Vault client of the instance's spec.vault identity.
 func (r *SchedulerInstanceReconciler) vaultClient(ctx context.Context, si *rschedv1.SchedulerInstance) (*vault.Client, error) {
-	return instanceVaultClient(ctx, r.APIReader, r.Vault, si)
-}
-
-// instanceVaultClient is the cached Vault client of the instance's spec.vault identity; the
-// SchedulerInstance reads its secrets with it and the KeyRotationPolicy stores keys with it.
-func instanceVaultClient(ctx context.Context, reader client.Reader, factory *vault.Factory, si *rschedv1.SchedulerInstance) (*vault.Client, error) {
-	v := si.Spec.Vault
-	id := vault.Identity{Address: v.Address, Namespace: v.Namespace}
-	if v.CABundleSecretRef != nil {
-		ca, err := userSecretKey(ctx, reader, si, *v.CABundleSecretRef, "spec.vault.caBundleSecretRef")
-		if err != nil {
-			return nil, err
-		}
-		id.CACert = []byte(ca)
-	}
-	switch a := v.Auth; {
-	case a.Kubernetes != nil:
-		id.Method, id.Role, id.MountPath = vault.Kubernetes, a.Kubernetes.Role, a.Kubernetes.MountPath
-		id.ServiceAccount = si.Namespace + "/" + builders.ServiceAccountName(si)
-		id.Audiences = a.Kubernetes.Audiences
-	case a.AppRole != nil:
-		sid, err := userSecretKey(ctx, reader, si, a.AppRole.SecretIDSecretRef, "spec.vault.auth.appRole.secretIDSecretRef")
-		if err != nil {
-			return nil, err
-		}
-		id.Method, id.MountPath, id.RoleID, id.SecretID = vault.AppRole, a.AppRole.MountPath, a.AppRole.RoleID, sid
-	case a.TokenSecretRef != nil:
-		tok, err := userSecretKey(ctx, reader, si, *a.TokenSecretRef, "spec.vault.auth.tokenSecretRef")
-		if err != nil {
-			return nil, err
-		}
-		id.Method, id.Token = vault.Token, tok
-	default:
-		return nil, &sourceError{reason: rschedv1.ReasonVaultAuthFailed, msg: "spec.vault.auth names no method"}
-	}
-	return factory.For(id)
+	return secretsource.VaultClient(ctx, r.APIReader, r.Vault, si)
 }
 
 // TokenSource returns ServiceAccount tokens through the TokenRequest API, bound to the audiences
@@ -396,57 +331,37 @@ func orDefault(s, d string) string {
 	return s
 }
 
-// vaultFailed records a failed Vault attempt: the last good Secrets stay, the retry backs off.
+// vaultFailed records a source that could not be read: a reference a person must fix
+// (sourceMissing), or a failed Vault attempt: the last good Secrets stay, the retry backs off by
+// status.vaultFailures. Any other error (the API server's) is returned as it is.
 func (r *SchedulerInstanceReconciler) vaultFailed(si *rschedv1.SchedulerInstance, st *statusBuilder, err error) error {
-	var se *sourceError
-	if errors.As(err, &se) {
-		return r.sourceMissing(si, st, err)
-	}
-	failures := si.Status.VaultFailures + 1
-	wait := vaultBackoff.After(int(failures))
-	reason := rschedv1.ReasonVaultReadFailed
+	kind, o := outcome.Of(err)
 	switch {
-	case errors.Is(err, vault.ErrUnreachable):
-		reason = rschedv1.ReasonVaultUnreachable
-	case errors.Is(err, vault.ErrAuth):
-		reason = rschedv1.ReasonVaultAuthFailed
-	}
-	st.vaultFailed(reason, vaultMessage(err), failures)
-	r.retryAt.Store(types.NamespacedName{Namespace: si.Namespace, Name: si.Name}, r.Clock.Now().Add(wait))
-	if failures == 1 || failures%10 == 0 {
-		r.event(si, corev1.EventTypeWarning, reason, "Read", "%s; keeping the last good Secrets, retrying with backoff", vaultMessage(err))
-	}
-	return &waitError{reason: vaultMessage(err), after: wait}
-}
-
-// vaultMessage is the stable, secret-free sentence for a Vault failure.
-func vaultMessage(err error) string {
-	switch {
-	case errors.Is(err, vault.ErrUnreachable):
-		return "Vault is unreachable"
-	case errors.Is(err, vault.ErrAuth):
-		return "Vault refused the login"
-	case errors.Is(err, vault.ErrForbidden):
-		return "Vault denied access to a configured secret"
-	case errors.Is(err, vault.ErrNotFound):
-		return "a configured secret does not exist in Vault"
-	case errors.Is(err, vault.ErrKeyMissing):
-		return "a configured Vault secret has no such key"
-	}
-	return "Vault returned an unexpected answer"
-}
-
-// sourceMissing records a reference that cannot be followed.
-func (r *SchedulerInstanceReconciler) sourceMissing(si *rschedv1.SchedulerInstance, st *statusBuilder, err error) error {
-	var se *sourceError
-	if !errors.As(err, &se) {
+	case kind == outcome.Blocked:
+		return r.sourceMissing(si, st, o)
+	case kind != outcome.Failed || o.Reason == "":
 		return err
 	}
-	if !st.sameSecretCondition(se.reason, se.msg) {
-		r.event(si, corev1.EventTypeWarning, se.reason, "Read", "%s", se.msg)
+	failures := si.Status.VaultFailures + 1
+	o.After = vaultBackoff.After(int(failures))
+	st.vaultFailed(o.Reason, o.Message, failures)
+	r.retryAt.Store(types.NamespacedName{Namespace: si.Namespace, Name: si.Name}, r.Clock.Now().Add(o.After))
+	if failures == 1 || failures%10 == 0 {
+		r.event(si, corev1.EventTypeWarning, o.Reason, "Read", "%s; keeping the last good Secrets, retrying with backoff", o.Message)
 	}
-	st.secretsMissing(se.reason, se.msg)
-	return &waitError{reason: se.msg, after: retryShort}
+	return o
+}
+
+// sourceMissing records a reference in the spec that cannot be followed (a person must act):
+// SecretsSynced says which, with a Warning event when that changes.
+func (r *SchedulerInstanceReconciler) sourceMissing(si *rschedv1.SchedulerInstance, st *statusBuilder, o *outcome.Outcome) error {
+	o.Condition = rschedv1.ConditionSecretsSynced
+	if !st.sameSecretCondition(o.Reason, o.Message) {
+		r.event(si, corev1.EventTypeWarning, o.Reason, "Read", "%s", o.Message)
+	}
+	st.secretsMissing(o.Reason, o.Message)
+	o.After = retryShort
+	return o
 }
 
 // ownSecret returns the instance's Secret name, or nil when it does not exist yet.

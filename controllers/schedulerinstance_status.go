@@ -2,7 +2,6 @@ package controllers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/builders"
+	"github.com/rsched/rsched/internal/outcome"
 )
 
 // statusBuilder collects what the steps found; updateStatus turns it into the status.
@@ -25,7 +25,6 @@ type statusBuilder struct {
 	deployment      *appsv1.Deployment
 	keyVersion      int64
 	networkPolicies int
-	imageMissing    bool
 	requeueAfter    time.Duration
 
 	secretCond  *metav1.Condition // nil: keep what status says
@@ -81,8 +80,7 @@ func (b *statusBuilder) sameSecretCondition(reason, msg string) bool {
 
 func (b *statusBuilder) reconcileError(err error) {
 	b.stepErr = err
-	var wait *waitError
-	if b.secretCond == nil && !errors.As(err, &wait) && !b.secretsDone {
+	if b.secretCond == nil && unexpected(err) && !b.secretsDone {
 		// The sources were not copied this time (an API error): say so, so that the next
 		// reconcile reads them again instead of trusting an old True.
 		b.secretCond = &metav1.Condition{Type: rschedv1.ConditionSecretsSynced, Status: metav1.ConditionFalse,
@@ -217,22 +215,26 @@ func progressingCondition(ro rollout) (metav1.Condition, bool) {
 	return metav1.Condition{}, false
 }
 
-// readyCondition is Ready from the first that holds: no image; a wait that names its own reason
-// (InvalidConfig, NameConflict, KeyringMissing); an error that is not a wait; a source that cannot
-// be read before anything was deployed; all replicas ready; otherwise not yet.
+// unexpected: err is not an outcome the reconciler understood (a Wait, a Blocked, a counted
+// Failed) but an error it retries through the rate limiter (the API server refused a write, say).
+func unexpected(err error) bool {
+	kind, o := outcome.Of(err)
+	return kind == outcome.Failed && o.After == 0
+}
+
+// readyCondition is Ready from the first that holds: a block Ready reports (ImageNotSet,
+// InvalidConfig, NameConflict, KeyringMissing); an unexpected error; a source that cannot be read
+// before anything was deployed; all replicas ready; otherwise not yet.
 func readyCondition(b *statusBuilder, ro rollout) metav1.Condition {
 	notReady := func(reason, msg string) metav1.Condition {
 		return metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg}
 	}
-	var wait *waitError
-	isWait := errors.As(b.stepErr, &wait)
+	kind, o := outcome.Of(b.stepErr)
 	switch {
-	case b.imageMissing:
-		return notReady(rschedv1.ReasonImageNotSet, "No image: set spec.image or start the operator with --scheduler-image")
-	case isWait && wait.readyReason != "":
-		// A person must act, and the wait says why.
-		return notReady(wait.readyReason, wait.reason)
-	case b.stepErr != nil && !isWait:
+	case kind == outcome.Blocked && o.Condition == rschedv1.ConditionReady:
+		// A person must act, and the block says why.
+		return notReady(o.Reason, o.Message)
+	case unexpected(b.stepErr):
 		return notReady(rschedv1.ReasonReconcileError, "The operator could not apply the desired state; it retries (see the operator's events and logs)")
 	case !ro.exists && b.secretCond != nil && b.secretCond.Status == metav1.ConditionFalse && !b.staleSecret:
 		return notReady(b.secretCond.Reason, b.secretCond.Message)

@@ -2,17 +2,20 @@ package controllers
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/outcome"
 )
 
 // statusCase is one reconcile's outcome: the instance as read, what the steps recorded in the
@@ -28,6 +31,13 @@ type statusCase struct {
 	// transient: the status depends on the stored Ready, so it is no fixed point (a replica lost
 	// after Ready reports ReplicasUnavailable once; Ready is False from then on).
 	transient bool
+}
+
+// vaultFailure is a failed Vault read as vaultFailed returns it: counted, backed off by after.
+func vaultFailure(reason, msg string, after time.Duration) error {
+	o := outcome.FailedWith(rschedv1.ConditionSecretsSynced, reason, msg, errors.New("vault: "+msg))
+	o.After = after
+	return o
 }
 
 var statusNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -133,30 +143,30 @@ func statusCases() []statusCase {
 				}
 			}},
 		{name: "no image: ImageNotSet", si: statusInstance,
-			steps: func(b *statusBuilder) { b.secretsSynced(false, statusNow); b.secretsDone = true; b.imageMissing = true },
-			err:   &waitError{reason: "no image", after: retryLong},
+			steps: func(b *statusBuilder) { b.secretsSynced(false, statusNow); b.secretsDone = true },
+			err:   outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonImageNotSet, "No image", retryLong),
 			want: map[string]string{
 				rschedv1.ConditionReady: "False/ImageNotSet", rschedv1.ConditionSecretsSynced: "True/Synced",
 				rschedv1.ConditionDegraded: "False/Available",
 			}},
 		{name: "spec the server refuses: InvalidConfig", si: statusInstance,
 			steps: func(b *statusBuilder) { b.secretsSynced(false, statusNow); b.secretsDone = true },
-			err:   &waitError{reason: "the server would refuse the configuration", readyReason: rschedv1.ReasonInvalidConfig, halt: true},
+			err:   outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonInvalidConfig, "the server would refuse the configuration", retryLong).Halting(),
 			want: map[string]string{
 				rschedv1.ConditionReady: "False/InvalidConfig", rschedv1.ConditionSecretsSynced: "True/Synced",
 				rschedv1.ConditionDegraded: "False/Available",
 			}},
 		{name: "someone else's ConfigMap: NameConflict", si: statusInstance,
 			steps: func(b *statusBuilder) { b.secretsSynced(false, statusNow); b.secretsDone = true },
-			// ensureOwned hands Reconcile the conflict's waitError.
-			err: &(&conflictError{waitError{reason: "ConfigMap si is not ours", readyReason: rschedv1.ReasonNameConflict, halt: true}}).waitError,
+			// converge hands Reconcile the conflict's block, wrapped.
+			err: fmt.Errorf("ConfigMap si: %w", nameConflict(&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "si"}})),
 			want: map[string]string{
 				rschedv1.ConditionReady: "False/NameConflict", rschedv1.ConditionSecretsSynced: "True/Synced",
 				rschedv1.ConditionDegraded: "False/Available",
 			}},
 		{name: "keyring lost while 2/2 replicas run: KeyringMissing, not DeploymentUnavailable", si: statusReadyInstance,
 			steps: func(b *statusBuilder) { b.deployment = statusDeployment(2, 2, false) },
-			err:   &waitError{reason: "The keyring Secret is missing", readyReason: rschedv1.ReasonKeyringMissing},
+			err:   outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonKeyringMissing, "The keyring Secret is missing", retryShort),
 			want: map[string]string{
 				rschedv1.ConditionReady: "False/KeyringMissing", rschedv1.ConditionProgressing: "False/RolloutComplete",
 				rschedv1.ConditionDegraded: "False/Available",
@@ -176,7 +186,7 @@ func statusCases() []statusCase {
 			}},
 		{name: "user Secret missing: SecretNotFound", si: statusInstance,
 			steps: func(b *statusBuilder) { b.secretsMissing(rschedv1.ReasonSecretNotFound, `Secret "db" does not exist`) },
-			err:   &waitError{reason: `Secret "db" does not exist`, after: retryShort},
+			err:   outcome.BlockedOn(rschedv1.ConditionSecretsSynced, rschedv1.ReasonSecretNotFound, `Secret "db" does not exist`, retryShort),
 			want: map[string]string{
 				rschedv1.ConditionReady: "False/SecretNotFound", rschedv1.ConditionSecretsSynced: "False/SecretNotFound",
 				rschedv1.ConditionDegraded: "False/Available",
@@ -190,7 +200,7 @@ func statusCases() []statusCase {
 			steps: func(b *statusBuilder) {
 				b.secretsMissing(rschedv1.ReasonSecretKeyMissing, `Secret "db" has no key "url"`)
 			},
-			err: &waitError{reason: `Secret "db" has no key "url"`, after: retryShort},
+			err: outcome.BlockedOn(rschedv1.ConditionSecretsSynced, rschedv1.ReasonSecretKeyMissing, `Secret "db" has no key "url"`, retryShort),
 			want: map[string]string{
 				rschedv1.ConditionReady: "False/SecretKeyMissing", rschedv1.ConditionSecretsSynced: "False/SecretKeyMissing",
 				rschedv1.ConditionDegraded: "False/Available",
@@ -199,7 +209,7 @@ func statusCases() []statusCase {
 			steps: func(b *statusBuilder) {
 				b.secretsMissing(rschedv1.ReasonVaultNotConfigured, "spec.database.vault needs spec.vault")
 			},
-			err: &waitError{reason: "spec.database.vault needs spec.vault", after: retryShort},
+			err: outcome.BlockedOn(rschedv1.ConditionSecretsSynced, rschedv1.ReasonVaultNotConfigured, "spec.database.vault needs spec.vault", retryShort),
 			want: map[string]string{
 				rschedv1.ConditionReady: "False/NotConfigured", rschedv1.ConditionSecretsSynced: "False/NotConfigured",
 				rschedv1.ConditionDegraded: "False/Available",
@@ -208,7 +218,7 @@ func statusCases() []statusCase {
 			steps: func(b *statusBuilder) {
 				b.secretsMissing(rschedv1.ReasonVaultAuthFailed, "spec.vault.auth names no method")
 			},
-			err: &waitError{reason: "spec.vault.auth names no method", after: retryShort},
+			err: outcome.BlockedOn(rschedv1.ConditionSecretsSynced, rschedv1.ReasonVaultAuthFailed, "spec.vault.auth names no method", retryShort),
 			want: map[string]string{
 				rschedv1.ConditionReady: "False/VaultAuthFailed", rschedv1.ConditionSecretsSynced: "False/VaultAuthFailed",
 				rschedv1.ConditionDegraded: "False/Available",
@@ -223,9 +233,9 @@ func statusCases() []statusCase {
 				b.vaultFailed(rschedv1.ReasonVaultUnreachable, "Vault is unreachable", 2)
 				b.deployment = statusDeployment(2, 2, false)
 			},
-			err: &waitError{reason: "Vault is unreachable", after: 10 * time.Second},
+			err: vaultFailure(rschedv1.ReasonVaultUnreachable, "Vault is unreachable", 10*time.Second),
 			want: map[string]string{
-				// The deferred wait is the step error: NetworkPolicyApplied keeps what status said.
+				// The deferred failure is the step error: NetworkPolicyApplied keeps what status said.
 				rschedv1.ConditionReady: "True/Available", rschedv1.ConditionSecretsSynced: "False/VaultUnreachable",
 				rschedv1.ConditionVaultReachable: "False/VaultUnreachable",
 				rschedv1.ConditionProgressing:    "False/RolloutComplete", rschedv1.ConditionDegraded: "True/VaultUnreachable",
@@ -237,7 +247,7 @@ func statusCases() []statusCase {
 			}},
 		{name: "Vault refuses the login on the first sync: stale, so DeploymentUnavailable", si: statusVaultInstance,
 			steps: func(b *statusBuilder) { b.vaultFailed(rschedv1.ReasonVaultAuthFailed, "Vault refused the login", 1) },
-			err:   &waitError{reason: "Vault refused the login", after: 5 * time.Second},
+			err:   vaultFailure(rschedv1.ReasonVaultAuthFailed, "Vault refused the login", 5*time.Second),
 			want: map[string]string{
 				rschedv1.ConditionReady: "False/DeploymentUnavailable", rschedv1.ConditionSecretsSynced: "False/VaultAuthFailed",
 				rschedv1.ConditionVaultReachable: "False/VaultAuthFailed", rschedv1.ConditionDegraded: "True/VaultUnreachable",
@@ -248,7 +258,7 @@ func statusCases() []statusCase {
 				b.vaultFailed(rschedv1.ReasonVaultReadFailed, "Vault denied access to a configured secret", 1)
 				b.deployment = statusDeployment(1, 1, false)
 			},
-			err: &waitError{reason: "Vault denied access to a configured secret", after: 5 * time.Second},
+			err: vaultFailure(rschedv1.ReasonVaultReadFailed, "Vault denied access to a configured secret", 5*time.Second),
 			want: map[string]string{
 				rschedv1.ConditionReady: "True/Available", rschedv1.ConditionSecretsSynced: "False/VaultReadFailed",
 				rschedv1.ConditionVaultReachable: "False/VaultReadFailed",
