@@ -2,9 +2,11 @@
 // MFA, sessions and their refresh token families, access token revocation, registration and the
 // first-user bootstrap, password changes, and administrators' user management, on the users,
 // sessions, refresh_tokens, revoked_tokens, mfa_challenges and login_failures tables, and writes
-// an audit event for every security decision. The statements of the lockout counters, the password
-// history, the MFA challenges and the cleanup are the store's (internal/server/store); the others
-// are still here, on their way there. Each security flow loads its rows, decides with a pure
+// an audit event for every security decision. Its SQL is the store's (internal/server/store:
+// users.go, sessions.go, passwords.go, mfa_secrets.go, mfa_challenges.go, lockout.go, sealed.go,
+// accounts_cleanup.go); this package decides what to read and write and where a transaction
+// begins and ends, and runs the statements on the transaction (store.Store.On). The only statement
+// left here is cache.go's LISTEN. Each security flow loads its rows, decides with a pure
 // function of them (classify.go, table-tested on its own), writes what the outcome calls for and
 // audits it. HTTP lives in internal/server/httpapi, which maps this
 // package's errors onto status codes.

@@ -199,6 +199,10 @@ func (s *Service) listen(ctx context.Context, connString string) error {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	// The one statement of this package: LISTEN is not a query on the account tables but the
+	// subscription of this dedicated connection (not the pool's: a pooled connection would be
+	// handed back and its subscription lost), which WaitForNotification then reads; the store
+	// would only hand the connection back.
 	if _, err := conn.Exec(ctx, "LISTEN "+authChannel); err != nil {
 		return err
 	}

@@ -41,28 +41,6 @@ const (
 	maxMFAAttempts  = 5
 )
 
-// userColumns are read for every User; scanUser fills one from them in this order.
-var userColumns = userColumnsOf("")
-
-// userColumnsOf is userColumns qualified with a table alias such as "u.".
-func userColumnsOf(a string) string {
-	return fmt.Sprintf(`%[1]sid, %[1]susername, %[1]semail, %[1]srole, %[1]sis_active,
-	coalesce(%[1]slocked_until > now(), false), %[1]smfa_enabled, %[1]smust_change_password,
-	%[1]spassword_changed_at, %[1]slast_login_at, %[1]screated_at, %[1]supdated_at`, a)
-}
-
-func scanUser(row pgx.Row, extra ...any) (User, error) {
-	var u User
-	var id uuid.UUID
-	dest := append([]any{&id, &u.Username, &u.Email, &u.Role, &u.IsActive, &u.IsLocked, &u.MFAEnabled,
-		&u.MustChangePassword, &u.PasswordChangedAt, &u.LastLoginAt, &u.CreatedAt, &u.UpdatedAt}, extra...)
-	if err := row.Scan(dest...); err != nil {
-		return User{}, err
-	}
-	u.ID = id.String()
-	return u, nil
-}
-
 // Login checks a username and password. The order matters: a locked name is refused before any
 // hashing (the lock answers the same for names with and without an account); an unknown name
 // costs the same hashing time as a known one; the account's state (inactive, locked by an
@@ -72,13 +50,11 @@ func (s *Service) Login(ctx context.Context, username, password string, c Client
 	if err := s.checkLock(ctx, nh); err != nil {
 		return nil, err
 	}
-	var hash string
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+`, password_hash FROM users
-		WHERE lower(username) = lower($1) AND deleted_at IS NULL`, username), &hash)
-	found := !errors.Is(err, pgx.ErrNoRows)
-	if err != nil && found {
+	row, hash, found, err := s.st.UserForLogin(ctx, username)
+	if err != nil {
 		return nil, fmt.Errorf("accounts: login: %w", err)
 	}
+	u := User(row)
 	passwordOK, needsRehash := s.verifyPassword(found, u.ID, hash, password)
 	d := classifyLogin(found, u, passwordOK)
 	if d.clearFailures {
@@ -135,7 +111,7 @@ func (s *Service) rehash(ctx context.Context, userID, old, password string, c Cl
 		return
 	}
 	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-		if _, err := tx.Exec(ctx, "UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3", userID, fresh, old); err != nil {
+		if err := s.st.On(tx).RehashPassword(ctx, userID, old, fresh); err != nil {
 			return err
 		}
 		a.record(userID, "auth.password.rehashed", userTarget(userID), nil)
@@ -218,7 +194,8 @@ func (s *Service) VerifyMFA(ctx context.Context, mfaToken, code, recoveryCode st
 func (s *Service) gatherMFA(ctx context.Context, tx pgx.Tx, th []byte, code, recoveryCode string, now time.Time) (mfaFacts, error) {
 	var f mfaFacts
 	ch := &f.challenge
-	row, ok, err := s.st.On(tx).LockMFAChallenge(ctx, th)
+	db := s.st.On(tx)
+	row, ok, err := db.LockMFAChallenge(ctx, th)
 	if err != nil || !ok {
 		return f, err
 	}
@@ -227,16 +204,11 @@ func (s *Service) gatherMFA(ctx context.Context, tx pgx.Tx, th []byte, code, rec
 	if !ch.live(now) {
 		return f, nil
 	}
-	var sealed *string
-	var lastStep int64
-	f.user, err = scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+`, totp_secret, totp_last_step FROM users
-		WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, userID), &sealed, &lastStep)
-	if f.userFound = !errors.Is(err, pgx.ErrNoRows); !f.userFound {
-		return f, nil // deleted since the password step: the challenge simply fails
+	u, sealed, lastStep, ok, err := db.LockUserSecondFactor(ctx, userID.String())
+	if f.userFound = ok; err != nil || !ok {
+		return f, err // not found: deleted since the password step, the challenge simply fails
 	}
-	if err != nil {
-		return f, err
-	}
+	f.user = User(u)
 	if err := s.checkLock(ctx, nameHash(f.user.Username)); err != nil {
 		if !errors.As(err, &f.lockout) {
 			return f, err
@@ -244,7 +216,7 @@ func (s *Service) gatherMFA(ctx context.Context, tx pgx.Tx, th []byte, code, rec
 		return f, nil
 	}
 	if f.user.MFAEnabled && sealed != nil {
-		f.codeOK, f.ofRecovery, err = s.checkSecondFactor(ctx, tx, f.user.ID, *sealed, lastStep, code, recoveryCode)
+		f.codeOK, f.ofRecovery, err = s.checkSecondFactor(ctx, db, f.user.ID, *sealed, lastStep, code, recoveryCode)
 	}
 	return f, err
 }
@@ -262,13 +234,9 @@ func writeChallenge(ctx context.Context, db *store.Store, th []byte, w challenge
 
 // checkSecondFactor verifies code (TOTP) or recoveryCode for user id inside tx, which holds the
 // user's row lock, and consumes what it accepted.
-func (s *Service) checkSecondFactor(ctx context.Context, tx pgx.Tx, id, sealed string, lastStep int64, code, recoveryCode string) (ok, recovery bool, err error) {
+func (s *Service) checkSecondFactor(ctx context.Context, db *store.Store, id, sealed string, lastStep int64, code, recoveryCode string) (ok, recovery bool, err error) {
 	if recoveryCode != "" {
-		rows, err := tx.Query(ctx, "SELECT code_hash FROM mfa_recovery_codes WHERE user_id = $1", id)
-		if err != nil {
-			return false, false, err
-		}
-		hashes, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		hashes, err := db.RecoveryCodeHashes(ctx, id)
 		if err != nil {
 			return false, false, err
 		}
@@ -276,7 +244,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, tx pgx.Tx, id, sealed s
 		if i < 0 {
 			return false, true, nil
 		}
-		_, err = tx.Exec(ctx, "DELETE FROM mfa_recovery_codes WHERE user_id = $1 AND code_hash = $2", id, hashes[i])
+		err = db.DeleteRecoveryCode(ctx, id, hashes[i])
 		return err == nil, true, err
 	}
 	secret, err := s.fields.Decrypt(sealed, fieldcrypt.Binding{Table: "users", Column: "totp_secret", Row: id})
@@ -287,7 +255,7 @@ func (s *Service) checkSecondFactor(ctx context.Context, tx pgx.Tx, id, sealed s
 	if err != nil {
 		return false, false, nil
 	}
-	_, err = tx.Exec(ctx, "UPDATE users SET totp_last_step = $2 WHERE id = $1", id, step)
+	err = db.SetTOTPLastStep(ctx, id, step)
 	return err == nil, false, err
 }
 
@@ -320,14 +288,12 @@ func (s *Service) createSession(ctx context.Context, tx pgx.Tx, a recorder, u Us
 	}
 	sid := uuid.NewString()
 	now := s.now()
-	if _, err := tx.Exec(ctx, `INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, csrf_hash, ip, user_agent)
-		VALUES ($1, $2, $3, $3, $4, $5, $6, $7)`, sid, u.ID, now, now.Add(s.cfg.RefreshTTL), ch, c.IP, truncate(c.UserAgent, 256)); err != nil {
+	db := s.st.On(tx)
+	if err := db.CreateSession(ctx, store.NewSession{ID: sid, UserID: u.ID, At: now, ExpiresAt: now.Add(s.cfg.RefreshTTL), CSRFHash: ch,
+		IP: c.IP, UserAgent: truncate(c.UserAgent, 256)}, rh); err != nil {
 		return nil, err
 	}
-	if _, err := tx.Exec(ctx, "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)", rh, sid, now); err != nil {
-		return nil, err
-	}
-	if _, err := tx.Exec(ctx, "UPDATE users SET last_login_at = $2 WHERE id = $1", u.ID, now); err != nil {
+	if err := db.SetLastLogin(ctx, u.ID, now); err != nil {
 		return nil, err
 	}
 	event := map[string]any{"session": sid}

@@ -39,7 +39,7 @@ func (s *Service) BeginMFAEnrolment(ctx context.Context, p *Principal, password 
 		return nil, err
 	}
 	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-		if _, err := tx.Exec(ctx, "UPDATE users SET totp_pending = $2, updated_at = $3 WHERE id = $1", p.ID, sealed, s.now()); err != nil {
+		if err := s.st.On(tx).SetTOTPPending(ctx, p.ID, sealed, s.now()); err != nil {
 			return err
 		}
 		a.record(p.ID, "auth.mfa.enrolment_started", userTarget(p.ID), nil)
@@ -59,9 +59,9 @@ func (s *Service) BeginMFAEnrolment(ctx context.Context, p *Principal, password 
 func (s *Service) ConfirmMFAEnrolment(ctx context.Context, p *Principal, code string, c Client) ([]string, error) {
 	var codes []string
 	err := s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-		var pending *string
-		var enabled bool
-		if err := tx.QueryRow(ctx, "SELECT totp_pending, mfa_enabled FROM users WHERE id = $1 FOR UPDATE", p.ID).Scan(&pending, &enabled); err != nil {
+		db := s.st.On(tx)
+		pending, enabled, err := db.LockTOTPEnrolment(ctx, p.ID)
+		if err != nil {
 			return err
 		}
 		if enabled {
@@ -82,21 +82,15 @@ func (s *Service) ConfirmMFAEnrolment(ctx context.Context, p *Principal, code st
 		if err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET totp_secret = $2, totp_pending = NULL, totp_last_step = $3, mfa_enabled = true,
-			updated_at = $4 WHERE id = $1`, p.ID, sealed, step, s.now()); err != nil {
+		if err := db.EnableTOTP(ctx, p.ID, sealed, step, s.now()); err != nil {
 			return err
 		}
 		var hashes []string
 		if codes, hashes, err = auth.NewRecoveryCodes(recoveryCodeCount); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "DELETE FROM mfa_recovery_codes WHERE user_id = $1", p.ID); err != nil {
+		if err := db.ReplaceRecoveryCodes(ctx, p.ID, hashes); err != nil {
 			return err
-		}
-		for _, h := range hashes {
-			if _, err := tx.Exec(ctx, "INSERT INTO mfa_recovery_codes (user_id, code_hash) VALUES ($1, $2)", p.ID, h); err != nil {
-				return err
-			}
 		}
 		a.record(p.ID, "auth.mfa.enabled", userTarget(p.ID), nil)
 		return nil
@@ -125,26 +119,22 @@ func (s *Service) DisableMFA(ctx context.Context, p *Principal, password, code, 
 		return err
 	}
 	err := s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-		var sealed *string
-		var last int64
-		if err := tx.QueryRow(ctx, "SELECT totp_secret, totp_last_step FROM users WHERE id = $1 FOR UPDATE", p.ID).Scan(&sealed, &last); err != nil {
+		db := s.st.On(tx)
+		sealed, last, err := db.LockTOTPSecret(ctx, p.ID)
+		if err != nil {
 			return err
 		}
 		if sealed == nil {
 			return &ConflictError{"MFA is not enabled"}
 		}
-		ok, _, err := s.checkSecondFactor(ctx, tx, p.ID, *sealed, last, code, recoveryCode)
+		ok, _, err := s.checkSecondFactor(ctx, db, p.ID, *sealed, last, code, recoveryCode)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			return ErrInvalidMFA
 		}
-		if _, err := tx.Exec(ctx, `UPDATE users SET totp_secret = NULL, totp_pending = NULL, mfa_enabled = false, updated_at = $2
-			WHERE id = $1`, p.ID, s.now()); err != nil {
-			return err
-		}
-		if _, err = tx.Exec(ctx, "DELETE FROM mfa_recovery_codes WHERE user_id = $1", p.ID); err != nil {
+		if err := db.DisableTOTP(ctx, p.ID, s.now()); err != nil {
 			return err
 		}
 		a.record(p.ID, "auth.mfa.disabled", userTarget(p.ID), nil)
@@ -167,8 +157,8 @@ func (s *Service) checkPassword(ctx context.Context, p *Principal, password stri
 	if err := s.checkLock(ctx, nameHash(p.Username)); err != nil {
 		return err
 	}
-	var hash string
-	if err := s.pool.QueryRow(ctx, "SELECT password_hash FROM users WHERE id = $1", p.ID).Scan(&hash); err != nil {
+	hash, err := s.st.UserPasswordHash(ctx, p.ID)
+	if err != nil {
 		return fmt.Errorf("accounts: %w", err)
 	}
 	if _, err := s.hasher.Verify(password, hash); err != nil {

@@ -100,5 +100,5 @@ func (s *Service) storePassword(ctx context.Context, tx pgx.Tx, p *Principal, fr
 	if err := db.DeleteUserMFAChallenges(ctx, p.ID); err != nil {
 		return 0, err
 	}
-	return revokeSessions(ctx, tx, p.ID, p.SessionID, "password_changed", now)
+	return db.RevokeUserSessions(ctx, p.ID, p.SessionID, "password_changed", now)
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rsched/rsched/internal/server/auth"
 	"github.com/rsched/rsched/internal/server/rbac"
+	"github.com/rsched/rsched/internal/server/store"
 )
 
 // Registration: the first user's bootstrap and an administrator's create.
@@ -46,9 +47,6 @@ func (n NewUser) validate() (NewUser, error) {
 	}
 	return n, nil
 }
-
-// bootstrapLock serialises registrations so that exactly one first user becomes admin.
-const bootstrapLock int64 = 0x72736368656402
 
 // Register creates a user. On an empty database the first registration becomes admin whatever
 // role it asked for (the bootstrap); afterwards only an administrator may create users
@@ -100,8 +98,8 @@ func (s *Service) Register(ctx context.Context, caller *Principal, n NewUser, c 
 
 // mayRegister refuses a registration by anyone but an administrator once users exist.
 func (s *Service) mayRegister(ctx context.Context) error {
-	var exists bool
-	if err := s.pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM users)").Scan(&exists); err != nil {
+	exists, err := s.st.AnyUsers(ctx)
+	if err != nil {
 		return fmt.Errorf("accounts: register: %w", err)
 	}
 	if classifyRegistration(false, exists) == registerRefused {
@@ -127,29 +125,27 @@ func (s *Service) initialPassword(n NewUser, signedIn bool) (password string, ge
 // first user becomes admin whatever role was asked for, and a non-administrator is refused once
 // users exist. mustChange marks a temporary password.
 func (s *Service) insertUser(ctx context.Context, tx pgx.Tx, id string, n NewUser, hash string, mustChange, byAdmin bool) (User, registration, error) {
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", bootstrapLock); err != nil {
+	db := s.st.On(tx)
+	exists, err := db.LockRegistrations(ctx)
+	if err != nil {
 		return User{}, 0, err
 	}
-	var first bool
-	if err := tx.QueryRow(ctx, "SELECT NOT EXISTS (SELECT 1 FROM users)").Scan(&first); err != nil {
-		return User{}, 0, err
-	}
-	reg := classifyRegistration(byAdmin, !first)
+	reg := classifyRegistration(byAdmin, exists)
 	switch reg {
 	case registerBootstrap:
 		n.Role = rbac.Admin
 	case registerRefused:
 		return User{}, reg, ErrAdminRequired
 	}
-	u, err := scanUser(tx.QueryRow(ctx, `INSERT INTO users (id, username, email, role, password_hash, password_changed_at, must_change_password, created_at, updated_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $6, $6) RETURNING `+userColumns, id, n.Username, n.Email, n.Role, hash, s.now(), mustChange))
+	u, err := db.InsertUser(ctx, store.NewUser{ID: id, Username: n.Username, Email: n.Email, Role: n.Role, PasswordHash: hash,
+		MustChangePassword: mustChange, At: s.now()})
 	if err != nil {
 		return User{}, reg, uniqueViolation(err)
 	}
-	if err = s.st.On(tx).AddPasswordHistory(ctx, id, hash, s.now()); err != nil {
+	if err = db.AddPasswordHistory(ctx, id, hash, s.now()); err != nil {
 		return User{}, reg, err
 	}
-	return u, reg, nil
+	return User(u), reg, nil
 }
 
 // temporaryPassword is 20 characters from all four classes, for an administrator to hand over.

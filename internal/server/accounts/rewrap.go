@@ -7,9 +7,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/rsched/rsched/internal/server/fieldcrypt"
+	"github.com/rsched/rsched/internal/server/store"
 )
 
 // RewrapStatus is the progress of re-encrypting confidential fields with the active key, as the
@@ -77,31 +77,17 @@ func (rw *Rewrapper) Run(ctx context.Context) (RewrapStatus, error) {
 	return st, nil
 }
 
-// sealedValue is one sealed value of a column and its row.
-type sealedValue struct {
-	id    uuid.UUID
-	value string
-}
-
 // column re-seals the values of one column that are not under the active key, counting into st.
 // It walks the rows in id order, a batch at a time (keyset pagination).
 func (rw *Rewrapper) column(ctx context.Context, table, col, active string, st *RewrapStatus) error {
 	var after uuid.UUID
 	for {
-		rows, err := rw.s.pool.Query(ctx, fmt.Sprintf(`SELECT id, %[1]s FROM %[2]s
-			WHERE %[1]s IS NOT NULL AND id > $1 ORDER BY id LIMIT 200`, col, table), after)
-		if err != nil {
-			return err
-		}
-		batch, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (sealedValue, error) {
-			var v sealedValue
-			return v, r.Scan(&v.id, &v.value)
-		})
+		batch, err := rw.s.st.SealedValues(ctx, table, col, after, 200)
 		if err != nil || len(batch) == 0 {
 			return err
 		}
 		for _, v := range batch {
-			after = v.id
+			after = v.ID
 			if err := rw.value(ctx, table, col, active, v, st); err != nil {
 				return err
 			}
@@ -111,26 +97,26 @@ func (rw *Rewrapper) column(ctx context.Context, table, col, active string, st *
 
 // value re-seals one value unless it is under the active key already. A value that cannot be
 // opened is counted as failed and left as it is.
-func (rw *Rewrapper) value(ctx context.Context, table, col, active string, v sealedValue, st *RewrapStatus) error {
-	if kid, err := fieldcrypt.KeyID(v.value); err == nil && kid == active {
+func (rw *Rewrapper) value(ctx context.Context, table, col, active string, v store.SealedValue, st *RewrapStatus) error {
+	if kid, err := fieldcrypt.KeyID(v.Value); err == nil && kid == active {
 		return nil
 	}
 	st.Pending++
-	fresh, changed, err := rw.s.fields.Rewrap(v.value, fieldcrypt.Binding{Table: table, Column: col, Row: v.id.String()})
+	fresh, changed, err := rw.s.fields.Rewrap(v.Value, fieldcrypt.Binding{Table: table, Column: col, Row: v.ID.String()})
 	if err != nil {
 		st.Failed++
-		rw.s.log.Error("sealed field cannot be re-encrypted", "table", table, "column", col, "row", v.id.String())
+		rw.s.log.Error("sealed field cannot be re-encrypted", "table", table, "column", col, "row", v.ID.String())
 		return nil
 	}
 	if !changed {
 		return nil
 	}
 	// Compare-and-set: a concurrent change (a new enrolment) wins over the rewrap.
-	tag, err := rw.s.pool.Exec(ctx, fmt.Sprintf("UPDATE %[2]s SET %[1]s = $2 WHERE id = $1 AND %[1]s = $3", col, table), v.id, fresh, v.value)
-	if err != nil {
+	resealed, err := rw.s.st.ResealValue(ctx, table, col, v.ID, fresh, v.Value)
+	if err != nil || !resealed {
 		return err
 	}
-	st.Rewrapped += tag.RowsAffected()
-	st.Pending -= tag.RowsAffected()
+	st.Rewrapped++
+	st.Pending--
 	return nil
 }

@@ -3,7 +3,6 @@ package accounts
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"fmt"
 	"time"
 
@@ -62,22 +61,17 @@ func (s *Service) Authenticate(ctx context.Context, token string) (*Principal, e
 		p.User, p.csrfHash = e.user, e.csrfHash
 	} else {
 		st := s.cache.stamp(uid.String())
-		var live, revoked bool
-		var expires time.Time
-		p.User, err = scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumnsOf("u.")+`, s.csrf_hash, s.expires_at,
-				s.revoked_at IS NULL AND s.expires_at > $3,
-				EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $4)
-			FROM users u JOIN sessions s ON s.id = $2 AND s.user_id = u.id
-			WHERE u.id = $1 AND u.deleted_at IS NULL`, uid, sid, now, claims.ID), &p.csrfHash, &expires, &live, &revoked)
+		u, sp, ok, err := s.st.Principal(ctx, uid, sid, claims.ID, now)
 		switch {
-		case errors.Is(err, pgx.ErrNoRows):
-			return nil, fmt.Errorf("%w: no such user or session", ErrUnauthenticated)
 		case err != nil:
 			return nil, fmt.Errorf("accounts: authenticate: %w", err)
-		case !live || revoked:
+		case !ok:
+			return nil, fmt.Errorf("%w: no such user or session", ErrUnauthenticated)
+		case !sp.Live || sp.Revoked:
 			return nil, fmt.Errorf("%w: session ended or token revoked", ErrUnauthenticated)
 		}
-		s.cache.put(p.SessionID, cachedPrincipal{user: p.User, csrfHash: p.csrfHash, sessionExpires: expires, fetched: now}, st)
+		p.User, p.csrfHash = User(u), sp.CSRFHash
+		s.cache.put(p.SessionID, cachedPrincipal{user: p.User, csrfHash: p.csrfHash, sessionExpires: sp.ExpiresAt, fetched: now}, st)
 	}
 	if !p.IsActive || p.IsLocked {
 		return nil, fmt.Errorf("%w: account inactive or locked", ErrUnauthenticated)
@@ -143,65 +137,45 @@ type refreshExchange struct {
 // the outcome calls for, in tx: a revocation, or the exchange of rh for a new token.
 func (s *Service) exchangeRefresh(ctx context.Context, tx pgx.Tx, rh []byte, now time.Time) (refreshExchange, error) {
 	var ex refreshExchange
-	tok, sess, err := loadRefresh(ctx, tx, rh)
+	db := s.st.On(tx)
+	tok, sess, err := loadRefresh(ctx, db, rh)
 	if err != nil {
 		return ex, err
 	}
 	ex.token = tok
 	ex.outcome = classifyRefresh(tok, sess, now, s.cfg.IdleTimeout)
 	if reason := ex.outcome.revokeReason(); reason != "" {
-		_, err := tx.Exec(ctx, "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE id = $1", tok.sessionID, now, reason)
+		// The session is locked and was live (classifyRefresh): it ends here.
+		_, err := db.RevokeSession(ctx, tok.sessionID, reason, now)
 		return ex, err
 	}
 	if ex.outcome != refreshOK {
 		return ex, nil
 	}
-	u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND deleted_at IS NULL`, tok.userID))
-	found := !errors.Is(err, pgx.ErrNoRows)
-	if err != nil && found {
+	u, found, err := db.UserByID(ctx, tok.userID)
+	if err != nil {
 		return ex, err
 	}
-	if ex.outcome = classifyRefreshUser(found, u); ex.outcome != refreshOK {
+	if ex.outcome = classifyRefreshUser(found, User(u)); ex.outcome != refreshOK {
 		return ex, nil
 	}
-	ex.user = u
+	ex.user = User(u)
 	var nh []byte
 	if ex.refresh, nh, err = randomToken(); err != nil {
 		return ex, err
 	}
-	return ex, rotateRefresh(ctx, tx, rh, nh, tok.sessionID, now)
+	return ex, db.RotateRefreshToken(ctx, rh, nh, tok.sessionID, now)
 }
 
 // loadRefresh reads refresh token rh and its session, both locked for update; a zero refreshRow
 // (found false) is an unknown token.
-func loadRefresh(ctx context.Context, tx pgx.Tx, rh []byte) (refreshRow, sessionRow, error) {
-	var sessionID, userID uuid.UUID
-	var tok refreshRow
-	var sess sessionRow
-	err := tx.QueryRow(ctx, `SELECT r.session_id, r.used_at, s.user_id, s.revoked_at, s.expires_at, s.last_used_at
-		FROM refresh_tokens r JOIN sessions s ON s.id = r.session_id
-		WHERE r.token_hash = $1 FOR UPDATE OF r, s`, rh).Scan(&sessionID, &tok.usedAt, &userID, &sess.revokedAt, &sess.expiresAt, &sess.lastUsedAt)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return refreshRow{}, sessionRow{}, nil
-	}
-	if err != nil {
+func loadRefresh(ctx context.Context, db *store.Store, rh []byte) (refreshRow, sessionRow, error) {
+	t, ok, err := db.LockRefreshToken(ctx, rh)
+	if err != nil || !ok {
 		return refreshRow{}, sessionRow{}, err
 	}
-	tok.found, tok.sessionID, tok.userID = true, sessionID.String(), userID.String()
-	return tok, sess, nil
-}
-
-// rotateRefresh marks refresh token rh used, issues its successor nh in the same session and
-// notes the session's use.
-func rotateRefresh(ctx context.Context, tx pgx.Tx, rh, nh []byte, sessionID string, now time.Time) error {
-	if _, err := tx.Exec(ctx, "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1", rh, now); err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, "INSERT INTO refresh_tokens (token_hash, session_id, issued_at) VALUES ($1, $2, $3)", nh, sessionID, now); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, "UPDATE sessions SET last_used_at = $2 WHERE id = $1", sessionID, now)
-	return err
+	return refreshRow{found: true, sessionID: t.SessionID, userID: t.UserID, usedAt: t.UsedAt},
+		sessionRow{revokedAt: t.RevokedAt, expiresAt: t.ExpiresAt, lastUsedAt: t.LastUsedAt}, nil
 }
 
 // recordRefreshRevocation audits what a refresh found wrong (refreshEvent), in its transaction.
@@ -215,10 +189,11 @@ func recordRefreshRevocation(a recorder, sid string, o refreshOutcome) {
 // itself until it would have expired, even if its audit entry cannot be written (protectTx).
 func (s *Service) Logout(ctx context.Context, p *Principal, c Client) error {
 	err := s.protectTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-		if _, err := tx.Exec(ctx, "UPDATE sessions SET revoked_at = $2, revoked_reason = 'logout' WHERE id = $1 AND revoked_at IS NULL", p.SessionID, s.now()); err != nil {
+		db := s.st.On(tx)
+		if _, err := db.RevokeSession(ctx, p.SessionID, "logout", s.now()); err != nil {
 			return err
 		}
-		if err := revokeToken(ctx, tx, p.TokenID, p.TokenExpires); err != nil {
+		if err := db.RevokeAccessToken(ctx, p.TokenID, p.TokenExpires); err != nil {
 			return err
 		}
 		a.record(p.ID, "auth.logout", "session:"+p.SessionID, nil)
@@ -230,11 +205,6 @@ func (s *Service) Logout(ctx context.Context, p *Principal, c Client) error {
 	s.cache.revoke(p.TokenID, p.TokenExpires)
 	s.invalidate(p.ID)
 	return nil
-}
-
-func revokeToken(ctx context.Context, tx pgx.Tx, jti string, expires time.Time) error {
-	_, err := tx.Exec(ctx, "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING", jti, expires)
-	return err
 }
 
 // SessionInfo describes a session to its owner.
@@ -250,21 +220,14 @@ type SessionInfo struct {
 
 // Sessions lists the caller's live sessions, newest first.
 func (s *Service) Sessions(ctx context.Context, p *Principal) ([]SessionInfo, error) {
-	rows, err := s.pool.Query(ctx, `SELECT id, created_at, last_used_at, expires_at, ip, user_agent FROM sessions
-		WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 ORDER BY created_at DESC LIMIT 200`, p.ID, s.now())
+	rows, err := s.st.LiveSessions(ctx, p.ID, s.now())
 	if err != nil {
 		return nil, fmt.Errorf("accounts: sessions: %w", err)
 	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (SessionInfo, error) {
-		var si SessionInfo
-		var id uuid.UUID
-		err := row.Scan(&id, &si.CreatedAt, &si.LastUsedAt, &si.ExpiresAt, &si.IP, &si.UserAgent)
-		si.ID = id.String()
-		si.Current = si.ID == p.SessionID
-		return si, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("accounts: sessions: %w", err)
+	out := make([]SessionInfo, len(rows))
+	for i, r := range rows {
+		out[i] = SessionInfo{ID: r.ID, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt, ExpiresAt: r.ExpiresAt, IP: r.IP,
+			UserAgent: r.UserAgent, Current: r.ID == p.SessionID}
 	}
 	return out, nil
 }
@@ -276,18 +239,15 @@ func (s *Service) RevokeSession(ctx context.Context, p *Principal, id string, c 
 	if err != nil {
 		return ErrNotFound
 	}
-	var n int64
+	var revoked bool
 	err = s.protectTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-		tag, err := tx.Exec(ctx, `UPDATE sessions SET revoked_at = $3, revoked_reason = 'revoked_by_user'
-			WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`, sid, p.ID, s.now())
-		if err != nil {
+		db := s.st.On(tx)
+		var err error
+		if revoked, err = db.RevokeUserSession(ctx, sid.String(), p.ID, "revoked_by_user", s.now()); err != nil || !revoked {
 			return err
 		}
-		if n = tag.RowsAffected(); n == 0 {
-			return nil
-		}
 		if sid.String() == p.SessionID {
-			if err := revokeToken(ctx, tx, p.TokenID, p.TokenExpires); err != nil {
+			if err := db.RevokeAccessToken(ctx, p.TokenID, p.TokenExpires); err != nil {
 				return err
 			}
 		}
@@ -297,23 +257,11 @@ func (s *Service) RevokeSession(ctx context.Context, p *Principal, id string, c 
 	if err != nil {
 		return fmt.Errorf("accounts: revoking a session: %w", err)
 	}
-	if n == 0 {
+	if !revoked {
 		return ErrNotFound
 	}
 	s.invalidate(p.ID)
 	return nil
-}
-
-// revokeSessions ends every session of a user except keep ("" for all), in tx.
-func revokeSessions(ctx context.Context, tx pgx.Tx, userID, keep, reason string, now time.Time) (int64, error) {
-	q := "UPDATE sessions SET revoked_at = $2, revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL"
-	args := []any{userID, now, reason}
-	if keep != "" {
-		q += " AND id <> $4"
-		args = append(args, keep)
-	}
-	tag, err := tx.Exec(ctx, q, args...)
-	return tag.RowsAffected(), err
 }
 
 // Cleanup deletes what can no longer matter: revoked access token ids past their expiry,

@@ -44,52 +44,29 @@ func (s *Service) GetUser(ctx context.Context, id string) (User, error) {
 	if err != nil {
 		return User{}, ErrNotFound
 	}
-	u, err := scanUser(s.pool.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND deleted_at IS NULL`, uid))
-	if errors.Is(err, pgx.ErrNoRows) {
+	u, ok, err := s.st.UserByID(ctx, uid.String())
+	if err != nil {
+		return User{}, err
+	}
+	if !ok {
 		return User{}, ErrNotFound
 	}
-	return u, err
+	return User(u), nil
 }
 
-// UserFilter selects users for ListUsers.
-type UserFilter struct {
-	Role     rbac.Role
-	IsActive *bool
-	// Query matches a part of the username or e-mail, case-insensitively.
-	Query          string
-	Page, PageSize int
-}
+// UserFilter selects users for ListUsers: by role, by active flag, and by Query, a part of the
+// username or e-mail, case-insensitively.
+type UserFilter = store.UserFilter
 
 // ListUsers returns a page of users ordered by username and the total that match.
 func (s *Service) ListUsers(ctx context.Context, f UserFilter) ([]User, int, error) {
-	where := []string{"deleted_at IS NULL"}
-	var args []any
-	if f.Role != "" {
-		args = append(args, f.Role)
-		where = append(where, fmt.Sprintf("role = $%d", len(args)))
-	}
-	if f.IsActive != nil {
-		args = append(args, *f.IsActive)
-		where = append(where, fmt.Sprintf("is_active = $%d", len(args)))
-	}
-	if f.Query != "" {
-		args = append(args, "%"+store.EscapeLike(strings.ToLower(f.Query))+"%")
-		where = append(where, fmt.Sprintf("(lower(username) LIKE $%[1]d OR lower(email) LIKE $%[1]d)", len(args)))
-	}
-	cond := strings.Join(where, " AND ")
-	var total int
-	if err := s.pool.QueryRow(ctx, "SELECT count(*) FROM users WHERE "+cond, args...).Scan(&total); err != nil {
-		return nil, 0, fmt.Errorf("accounts: listing users: %w", err)
-	}
-	args = append(args, f.PageSize, (f.Page-1)*f.PageSize)
-	rows, err := s.pool.Query(ctx, fmt.Sprintf("SELECT %s FROM users WHERE %s ORDER BY lower(username) LIMIT $%d OFFSET $%d",
-		userColumns, cond, len(args)-1, len(args)), args...)
+	rows, total, err := s.st.ListUsers(ctx, f)
 	if err != nil {
 		return nil, 0, fmt.Errorf("accounts: listing users: %w", err)
 	}
-	users, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (User, error) { return scanUser(r) })
-	if err != nil {
-		return nil, 0, fmt.Errorf("accounts: listing users: %w", err)
+	users := make([]User, len(rows))
+	for i, u := range rows {
+		users[i] = User(u)
 	}
 	return users, total, nil
 }
@@ -101,31 +78,29 @@ type UserUpdate struct {
 	IsActive *bool
 }
 
-// adminLock serialises changes that could remove the last administrator.
-const adminLock int64 = 0x72736368656403
-
-// lockTarget takes adminLock and re-reads user id with a row lock, so that decisions about the
-// last administrator are made on the state no concurrent change can alter before commit.
-func lockTarget(ctx context.Context, tx pgx.Tx, id string) (User, error) {
-	if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", adminLock); err != nil {
+// lockTarget takes the lock of changes that could remove the last administrator and re-reads
+// user id with a row lock, so that decisions about the last administrator are made on the state
+// no concurrent change can alter before commit.
+func lockTarget(ctx context.Context, db *store.Store, id string) (User, error) {
+	u, ok, err := db.LockUserForAdminChange(ctx, id)
+	if err != nil {
 		return User{}, err
 	}
-	u, err := scanUser(tx.QueryRow(ctx, `SELECT `+userColumns+` FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE`, id))
-	if errors.Is(err, pgx.ErrNoRows) {
+	if !ok {
 		return User{}, ErrNotFound
 	}
-	return u, err
+	return User(u), nil
 }
 
 // keepAnAdmin re-reads user id under the locks and refuses, with reason, to take it out of
 // service if it is the last active administrator.
-func keepAnAdmin(ctx context.Context, tx pgx.Tx, id, reason string) (User, error) {
-	u, err := lockTarget(ctx, tx, id)
+func keepAnAdmin(ctx context.Context, db *store.Store, id, reason string) (User, error) {
+	u, err := lockTarget(ctx, db, id)
 	if err != nil {
 		return User{}, err
 	}
 	if u.Role == rbac.Admin && u.IsActive && !u.IsLocked {
-		last, err := lastAdmin(ctx, tx, u.ID)
+		last, err := lastAdmin(ctx, db, u.ID)
 		if err != nil {
 			return User{}, err
 		}
@@ -136,12 +111,10 @@ func keepAnAdmin(ctx context.Context, tx pgx.Tx, id, reason string) (User, error
 	return u, nil
 }
 
-// lastAdmin reports, in tx under adminLock (lockTarget), whether user id is the only active,
-// unlocked admin.
-func lastAdmin(ctx context.Context, tx pgx.Tx, id string) (bool, error) {
-	var others bool
-	err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM users WHERE role = 'admin' AND is_active AND deleted_at IS NULL
-		AND (locked_until IS NULL OR locked_until <= now()) AND id <> $1)`, id).Scan(&others)
+// lastAdmin reports, under the lock of lockTarget, whether user id is the only active, unlocked
+// admin.
+func lastAdmin(ctx context.Context, db *store.Store, id string) (bool, error) {
+	others, err := db.OtherActiveAdmin(ctx, id)
 	return !others, err
 }
 
@@ -191,12 +164,13 @@ func (up UserUpdate) validate() (UserUpdate, error) {
 // updateUser applies up to user id in tx, under the locks of lockTarget, and returns the user
 // before (as locked) and after.
 func (s *Service) updateUser(ctx context.Context, tx pgx.Tx, id string, up UserUpdate) (before, after User, err error) {
-	if before, err = lockTarget(ctx, tx, id); err != nil {
+	db := s.st.On(tx)
+	if before, err = lockTarget(ctx, db, id); err != nil {
 		return before, User{}, err
 	}
 	d := classifyUserUpdate(before, up)
 	if d.takesAdminOut {
-		last, err := lastAdmin(ctx, tx, before.ID)
+		last, err := lastAdmin(ctx, db, before.ID)
 		if err != nil {
 			return before, User{}, err
 		}
@@ -204,14 +178,13 @@ func (s *Service) updateUser(ctx context.Context, tx pgx.Tx, id string, up UserU
 			return before, User{}, &ConflictError{"cannot remove the last active administrator"}
 		}
 	}
-	after, err = scanUser(tx.QueryRow(ctx, `UPDATE users SET email = coalesce($2, email), role = coalesce($3, role),
-		is_active = coalesce($4, is_active), updated_at = $5 WHERE id = $1 AND deleted_at IS NULL RETURNING `+userColumns,
-		before.ID, up.Email, up.Role, up.IsActive, s.now()))
+	changed, err := db.UpdateUser(ctx, before.ID, store.UserChange{Email: up.Email, Role: up.Role, IsActive: up.IsActive, At: s.now()})
 	if err != nil {
 		return before, User{}, uniqueViolation(err)
 	}
+	after = User(changed)
 	if after.Role != before.Role || d.deactivates {
-		if _, err = revokeSessions(ctx, tx, before.ID, "", "account_changed", s.now()); err != nil {
+		if _, err = db.RevokeUserSessions(ctx, before.ID, "", "account_changed", s.now()); err != nil {
 			return before, after, err
 		}
 	}
@@ -230,21 +203,15 @@ func (s *Service) DeleteUser(ctx context.Context, caller *Principal, id string, 
 	}
 	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		var err error
-		if u, err = keepAnAdmin(ctx, tx, u.ID, "cannot remove the last active administrator"); err != nil {
+		db := s.st.On(tx)
+		if u, err = keepAnAdmin(ctx, db, u.ID, "cannot remove the last active administrator"); err != nil {
 			return err
 		}
 		short := strings.ReplaceAll(u.ID, "-", "")[:16]
-		if _, err := tx.Exec(ctx, `UPDATE users SET username = $2, email = $3, password_hash = '!', totp_secret = NULL,
-			totp_pending = NULL, mfa_enabled = false, is_active = false, deleted_at = $4, updated_at = $4 WHERE id = $1`,
-			u.ID, "deleted-"+short, "deleted-"+short+"@deleted.invalid", s.now()); err != nil {
+		if err := db.AnonymiseUser(ctx, u.ID, "deleted-"+short, "deleted-"+short+"@deleted.invalid", s.now()); err != nil {
 			return err
 		}
-		for _, q := range []string{"DELETE FROM password_history WHERE user_id = $1", "DELETE FROM mfa_recovery_codes WHERE user_id = $1"} {
-			if _, err := tx.Exec(ctx, q, u.ID); err != nil {
-				return err
-			}
-		}
-		if _, err = revokeSessions(ctx, tx, u.ID, "", "account_deleted", s.now()); err != nil {
+		if _, err = db.RevokeUserSessions(ctx, u.ID, "", "account_deleted", s.now()); err != nil {
 			return err
 		}
 		a.record(caller.ID, "user.deleted", userTarget(u.ID), map[string]any{"old": map[string]any{"username": u.Username, "role": u.Role}})
@@ -266,13 +233,14 @@ func (s *Service) LockUser(ctx context.Context, caller *Principal, id string, c 
 	}
 	err = s.protectTx(ctx, c, func(tx pgx.Tx, a recorder) error {
 		var err error
-		if u, err = keepAnAdmin(ctx, tx, u.ID, "cannot lock the last active administrator"); err != nil {
+		db := s.st.On(tx)
+		if u, err = keepAnAdmin(ctx, db, u.ID, "cannot lock the last active administrator"); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, "UPDATE users SET locked_until = 'infinity', updated_at = $2 WHERE id = $1", u.ID, s.now()); err != nil {
+		if err := db.SetAdminLock(ctx, u.ID, true, s.now()); err != nil {
 			return err
 		}
-		if _, err = revokeSessions(ctx, tx, u.ID, "", "locked_by_admin", s.now()); err != nil {
+		if _, err = db.RevokeUserSessions(ctx, u.ID, "", "locked_by_admin", s.now()); err != nil {
 			return err
 		}
 		a.record(caller.ID, "user.locked", userTarget(u.ID), nil)
@@ -292,10 +260,11 @@ func (s *Service) UnlockUser(ctx context.Context, caller *Principal, id string, 
 		return User{}, err
 	}
 	err = s.inTx(ctx, c, func(tx pgx.Tx, a recorder) error {
-		if _, err := tx.Exec(ctx, "UPDATE users SET locked_until = NULL, updated_at = $2 WHERE id = $1", u.ID, s.now()); err != nil {
+		db := s.st.On(tx)
+		if err := db.SetAdminLock(ctx, u.ID, false, s.now()); err != nil {
 			return err
 		}
-		if err := s.st.On(tx).ClearLoginFailures(ctx, nameHash(u.Username)); err != nil {
+		if err := db.ClearLoginFailures(ctx, nameHash(u.Username)); err != nil {
 			return err
 		}
 		a.record(caller.ID, "user.unlocked", userTarget(u.ID), nil)

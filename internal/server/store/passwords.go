@@ -48,3 +48,10 @@ func (s *Store) TrimPasswordHistory(ctx context.Context, userID string, keep int
 		userID, keep)
 	return err
 }
+
+// RehashPassword replaces the user's password hash old with fresh (the same password under newer
+// parameters), unless it changed meanwhile.
+func (s *Store) RehashPassword(ctx context.Context, userID, old, fresh string) error {
+	_, err := s.db.Exec(ctx, "UPDATE users SET password_hash = $2 WHERE id = $1 AND password_hash = $3", userID, fresh, old)
+	return err
+}
