@@ -15,6 +15,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -42,6 +43,9 @@ type Entry struct {
 	prev []byte
 	// details is the redacted, canonical JSON that was hashed and stored.
 	details string
+	// committed, when set, is false until the transaction AppendTx wrote the entry in has
+	// committed (a transaction that tells its commit: store.AfterCommit); Stream waits for it.
+	committed *atomic.Bool
 }
 
 func prevOf(e Entry) []byte { return e.prev }
@@ -131,17 +135,31 @@ func (l *Log) WithTx(ctx context.Context, db Beginner, fn func(tx pgx.Tx, rec *R
 // AppendTx appends e inside tx, a transaction the caller began for the change e records and
 // ends itself; the caller hands the entry to Stream once tx has committed. As in WithTx, append
 // last: the chain's lock is held until tx ends. (WithTx does all of this for a change that can
-// run in a transaction of its own.)
+// run in a transaction of its own.) When tx tells its commit (store.AfterCommit: the
+// transaction that closes a schedule run), Stream does not rely on the caller: it sends the
+// entry only once tx has committed.
 func (l *Log) AppendTx(ctx context.Context, tx pgx.Tx, e Event) (Entry, error) {
 	out, err := l.appendIn(ctx, tx, e)
 	if err != nil {
 		return Entry{}, fmt.Errorf("audit: append: %w", err)
 	}
+	committed := new(atomic.Bool)
+	if store.AfterCommit(tx, func() { committed.Store(true) }) {
+		out.committed = committed
+	}
 	return out, nil
 }
 
 // Stream sends entries appended with AppendTx to the stream, once their transaction committed.
-func (l *Log) Stream(entries ...Entry) { l.streamOut(entries...) }
+// An entry whose transaction is known not to have committed (rolled back, its commit failed, or
+// still open) is left out: a listener never sees an entry the log does not hold.
+func (l *Log) Stream(entries ...Entry) {
+	for _, e := range entries {
+		if e.committed == nil || e.committed.Load() {
+			l.streamOut(e)
+		}
+	}
+}
 
 // appendIn appends e inside tx, under the chain's lock, which tx holds until it ends.
 func (l *Log) appendIn(ctx context.Context, tx pgx.Tx, e Event) (Entry, error) {

@@ -273,20 +273,27 @@ type RunResult struct {
 	Scope []string
 	// Record, when set, is called inside the transaction that closes the run, with the status
 	// it records: the run's audit entry commits with the outcome, and its error rolls the close
-	// back (the run then stays in progress until it is closed or abandoned).
+	// back (the run then stays in progress until it is closed or abandoned). What it tells
+	// anyone outside the transaction (the audit stream) waits for the commit: it registers that
+	// on tx with AfterCommit, which runs it only once the outcome is stored.
 	Record RunRecorder
 }
 
 // RunRecorder writes the audit entry of a run's outcome inside the transaction that closes it.
+// The transaction may still fail to commit after it returned: what it publishes, it publishes
+// from AfterCommit(tx, ...).
 type RunRecorder func(ctx context.Context, tx pgx.Tx, runID, status string) error
 
 // FinishRun records the run's outcome and proposed assignments in one transaction and, unless
 // the run is a draft or failed, makes them the live schedule of its range: the unlocked
 // assignments of the people in the run's scope are replaced, everything else stays. Nothing is
 // half-written: a crash or a lost connection leaves the previous schedule and a run in progress
-// (closed as abandoned once its heartbeat is old).
+// (closed as abandoned once its heartbeat is old). What res.Record registered with AfterCommit
+// runs after the commit, before FinishRun returns nil; never when FinishRun returns an error
+// other than ErrChanged (ErrChanged: the failure it then recorded on its own committed, with its
+// own Record call).
 func (s *Store) FinishRun(ctx context.Context, id string, res RunResult) error {
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err := s.inTxAfterCommit(ctx, func(tx pgx.Tx) error {
 		var from, to time.Time
 		var draft bool
 		var status string
@@ -320,7 +327,7 @@ func (s *Store) FinishRun(ctx context.Context, id string, res RunResult) error {
 		// Record the failure on its own (the transaction above rolled back) so the run frees its
 		// range and says why.
 		res := RunResult{Status: RunFailed, Stats: res.Stats, Violations: res.Violations, ViolationList: res.ViolationList, Message: ErrChanged.Error(), Scope: res.Scope, Record: res.Record}
-		if err2 := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error { return s.closeRun(ctx, tx, id, res) }); err2 != nil {
+		if err2 := s.inTxAfterCommit(ctx, func(tx pgx.Tx) error { return s.closeRun(ctx, tx, id, res) }); err2 != nil {
 			return fmt.Errorf("store: recording a failed run: %w", err2)
 		}
 	}
