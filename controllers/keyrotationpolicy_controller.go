@@ -88,24 +88,32 @@ func (r *KeyRotationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		// A failed attempt waits out its backoff, whatever event woke us; a spec change does not.
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
-	si, err := r.checkSpec(ctx, krp, st)
-	if err == nil && si != nil {
-		var kr *storedKeyring
-		if kr, err = r.loadKeyring(ctx, krp, si, st); err == nil && kr != nil {
-			r.catchUp(krp, kr, st)
-			err = r.advance(ctx, krp, si, kr, st)
-			if err == nil && st.decision.Reason != keyrotation.BackingOff {
-				st.succeeded() // whatever failed before has now gone through
-			}
-		}
-	}
-	if err != nil {
-		st.failed(err)
-	}
-	if werr := r.updateStatus(ctx, krp, st); werr != nil {
+	err := r.rotate(ctx, krp, st)
+	if werr := r.updateStatus(ctx, krp, st, err); werr != nil {
 		return ctrl.Result{}, errors.Join(err, werr)
 	}
 	return outcome.Result(log.FromContext(ctx), err, st.requeueAfter)
+}
+
+// rotate runs the steps; each ends in nil or an outcome (internal/outcome), which Reconcile
+// reports.
+func (r *KeyRotationPolicyReconciler) rotate(ctx context.Context, krp *rschedv1.KeyRotationPolicy, st *policyStatus) error {
+	si, err := r.checkSpec(ctx, krp, st.now)
+	if err != nil {
+		return err
+	}
+	kr, err := r.loadKeyring(ctx, krp, si, st)
+	if err != nil {
+		return err
+	}
+	r.catchUp(krp, kr, st)
+	if err := r.advance(ctx, krp, si, kr, st); err != nil {
+		return err
+	}
+	if st.decision.Reason != keyrotation.BackingOff {
+		st.succeeded() // whatever failed before has now gone through
+	}
+	return nil
 }
 
 // backoffRemaining is the rest of the backoff after failed attempts (0: none) for an unchanged
@@ -124,33 +132,29 @@ func backoffRemaining(krp *rschedv1.KeyRotationPolicy, now time.Time) time.Durat
 
 // checkSpec finds the target and refuses what the schema cannot: an unknown time zone, Vault
 // storage for an instance without Vault, a second policy for the same instance. It returns the
-// target, or nil with the reason in status.
-func (r *KeyRotationPolicyReconciler) checkSpec(ctx context.Context, krp *rschedv1.KeyRotationPolicy, st *policyStatus) (*rschedv1.SchedulerInstance, error) {
-	if _, err := keyrotation.Next(krp.Spec.Schedule, st.now); err != nil {
+// target, or a block (policyBlocked) saying what a person must change.
+func (r *KeyRotationPolicyReconciler) checkSpec(ctx context.Context, krp *rschedv1.KeyRotationPolicy, now time.Time) (*rschedv1.SchedulerInstance, error) {
+	if _, err := keyrotation.Next(krp.Spec.Schedule, now); err != nil {
 		reason := rschedv1.ReasonInvalidSchedule
 		if krp.Spec.Schedule.TimeZone != "" && krp.Spec.Schedule.Cron != "" {
 			reason = rschedv1.ReasonUnknownTimeZone
 		}
-		st.blocked(reason, fmt.Sprintf("spec.schedule cannot be used: %v", err))
-		return nil, nil
+		return nil, policyBlocked(reason, fmt.Sprintf("spec.schedule cannot be used: %v", err))
 	}
 	si := &rschedv1.SchedulerInstance{}
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: krp.Namespace, Name: krp.Spec.TargetRef.Name}, si)
 	if apierrors.IsNotFound(err) {
-		st.blocked(rschedv1.ReasonTargetNotFound, fmt.Sprintf("SchedulerInstance %q does not exist in this namespace", krp.Spec.TargetRef.Name))
-		return nil, nil
+		return nil, policyBlocked(rschedv1.ReasonTargetNotFound, fmt.Sprintf("SchedulerInstance %q does not exist in this namespace", krp.Spec.TargetRef.Name))
 	} else if err != nil {
 		return nil, fmt.Errorf("reading the target: %w", err)
 	}
 	if other, err := r.olderPolicy(ctx, krp); err != nil {
 		return nil, err
 	} else if other != "" {
-		st.blocked(rschedv1.ReasonTargetConflict, fmt.Sprintf("KeyRotationPolicy %q already rotates the keys of SchedulerInstance %q; this one rotates nothing", other, si.Name))
-		return nil, nil
+		return nil, policyBlocked(rschedv1.ReasonTargetConflict, fmt.Sprintf("KeyRotationPolicy %q already rotates the keys of SchedulerInstance %q; this one rotates nothing", other, si.Name))
 	}
 	if krp.Spec.Storage != nil && krp.Spec.Storage.Vault != nil && si.Spec.Vault == nil {
-		st.blocked(rschedv1.ReasonStorageNeedsVault, fmt.Sprintf("spec.storage.vault uses the Vault connection of SchedulerInstance %q, which has no spec.vault", si.Name))
-		return nil, nil
+		return nil, policyBlocked(rschedv1.ReasonStorageNeedsVault, fmt.Sprintf("spec.storage.vault uses the Vault connection of SchedulerInstance %q, which has no spec.vault", si.Name))
 	}
 	return si, nil
 }

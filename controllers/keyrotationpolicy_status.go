@@ -18,6 +18,7 @@ import (
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyrotation"
+	"github.com/rsched/rsched/internal/outcome"
 )
 
 var (
@@ -49,21 +50,34 @@ func forgetPolicyMetrics(namespace, name string) {
 	}
 }
 
-// policyStatus collects what the steps found; updateStatus writes it when it changed.
+// policyStatus collects what the steps found and did; computePolicyStatus turns it, with the
+// reconcile's outcome, into the status.
 type policyStatus struct {
 	krp  *rschedv1.KeyRotationPolicy
 	now  time.Time
-	next *rschedv1.KeyRotationPolicyStatus
+	next *rschedv1.KeyRotationPolicyStatus // what the keyring says: versions, schedule, keys
 
 	decision     keyrotation.Decision
-	blockedCond  *metav1.Condition
-	vaultCond    *metav1.Condition
-	removeVault  bool
+	vault        vaultSeen
 	rotatingWhy  string
 	loaded       bool
-	err          error
 	requeueAfter time.Duration
 }
+
+// vaultSeen is what this reconcile learnt of Vault, for VaultReachable.
+type vaultSeen struct {
+	state           vaultState
+	reason, message string // vaultFailed: the classified failure (stable, secret-free)
+}
+
+type vaultState int
+
+const (
+	vaultNotAsked vaultState = iota // not reached this time: VaultReachable stays as it was
+	vaultUnused                     // no storage.vault: no VaultReachable
+	vaultRead                       // the keyring was read from Vault
+	vaultFailed                     // the login or the read failed
+)
 
 func newPolicyStatus(krp *rschedv1.KeyRotationPolicy, now time.Time) *policyStatus {
 	return &policyStatus{krp: krp, now: now, next: krp.Status.DeepCopy()}
@@ -79,26 +93,27 @@ func (s *policyStatus) requeue(d time.Duration) {
 	}
 }
 
-func (s *policyStatus) blocked(reason, msg string) {
-	s.blockedCond = &metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg}
+// policyBlocked is a block a person must lift, reported on Ready: a keyring the instance is about
+// to create is looked for again soon, a missing target or an unusable keyring every minute; the
+// rest wait for the change that lifts them (the policy's spec, the other policy's deletion, the
+// target's spec.vault), which the reconciler watches.
+func policyBlocked(reason, msg string) error {
+	var after time.Duration
 	switch reason {
 	case rschedv1.ReasonKeyringNotFound:
-		s.requeue(retryShort)
+		after = 10 * time.Second
 	case rschedv1.ReasonTargetNotFound, rschedv1.ReasonKeyringInvalid:
-		s.requeue(time.Minute)
+		after = time.Minute
 	}
+	return outcome.BlockedOn(rschedv1.ConditionReady, reason, msg, after)
 }
 
-func (s *policyStatus) noVault() { s.removeVault = true }
+func (s *policyStatus) noVault() { s.vault = vaultSeen{state: vaultUnused} }
 
-func (s *policyStatus) vaultOK() {
-	s.vaultCond = &metav1.Condition{Type: rschedv1.ConditionVaultReachable, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonVaultOK,
-		Message: "The operator read the keyring from Vault"}
-}
+func (s *policyStatus) vaultOK() { s.vault = vaultSeen{state: vaultRead} }
 
 func (s *policyStatus) vaultDown(reason, msg string) {
-	s.vaultCond = &metav1.Condition{Type: rschedv1.ConditionVaultReachable, Status: metav1.ConditionFalse, Reason: reason,
-		Message: msg + "; the keys in use stay as they are"}
+	s.vault = vaultSeen{state: vaultFailed, reason: reason, message: msg}
 }
 
 func (s *policyStatus) rotating(why string) { s.rotatingWhy = why }
@@ -107,17 +122,6 @@ func (s *policyStatus) rotating(why string) { s.rotatingWhy = why }
 func (s *policyStatus) succeeded() {
 	s.next.FailedAttempts = 0
 	s.next.LastFailureTime = nil
-}
-
-// failed records an error: a failed rotation counts and backs off; anything else retries.
-func (s *policyStatus) failed(err error) {
-	s.err = err
-	if o := countedFailure(err); o != nil {
-		s.next.FailedAttempts++
-		t := metav1.NewTime(s.now.Truncate(time.Second))
-		s.next.LastFailureTime = &t
-		o.After = keyrotation.BackoffFor(s.next.FailedAttempts)
-	}
 }
 
 // schedule sets the next rotation after base (never in the past), or clears it while suspended.
@@ -243,46 +247,33 @@ func splitKID(kid string) (string, int64) {
 	return kid[:i], v
 }
 
-// updateStatus sets the conditions from what was found and writes status if it changed.
-func (r *KeyRotationPolicyReconciler) updateStatus(ctx context.Context, krp *rschedv1.KeyRotationPolicy, st *policyStatus) error {
-	next := st.next
-	next.ObservedGeneration = krp.Generation
-	set := func(c metav1.Condition) {
-		c.ObservedGeneration = krp.Generation
-		meta.SetStatusCondition(&next.Conditions, c)
-	}
-	if st.removeVault {
-		meta.RemoveStatusCondition(&next.Conditions, rschedv1.ConditionVaultReachable)
-	} else if st.vaultCond != nil {
-		set(*st.vaultCond)
-	}
-	if st.loaded {
-		if st.rotatingWhy != "" {
-			set(metav1.Condition{Type: rschedv1.ConditionRotating, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonStaged, Message: st.rotatingWhy})
-		} else if st.err == nil {
-			set(metav1.Condition{Type: rschedv1.ConditionRotating, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonIdle, Message: "No rotation is under way"})
-		}
-	}
-	switch {
-	case st.blockedCond != nil:
-		set(*st.blockedCond)
-	case countedFailure(st.err) != nil:
+// updateStatus writes the status computePolicyStatus gives, only when it differs from the stored
+// one (a steady state writes nothing), after the metrics and, for a counted failure, its event;
+// a counted failure's outcome learns its backoff from the new failure count.
+func (r *KeyRotationPolicyReconciler) updateStatus(ctx context.Context, krp *rschedv1.KeyRotationPolicy, st *policyStatus, err error) error {
+	// The wall clock stamps condition transitions, as meta.SetStatusCondition always has.
+	next := computePolicyStatus(krp, st, err, metav1.Now())
+	if o := countedFailure(err); o != nil {
+		o.After = keyrotation.BackoffFor(next.FailedAttempts)
 		rotationsTotal.WithLabelValues(krp.Namespace, krp.Name, "failure").Inc()
-		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonRotationFailed,
-			Message: "The keys could not be changed; the keys in use stay valid and the operator retries with backoff (see events)"})
 		if next.FailedAttempts == 1 || next.FailedAttempts%10 == 0 {
-			r.event(krp, "Warning", rschedv1.ReasonRotationFailed, "Rotate", "Rotation failed: %s", safeMessage(st.err))
+			r.event(krp, "Warning", rschedv1.ReasonRotationFailed, "Rotate", "Rotation failed: %s", safeMessage(err))
 		}
-	case st.err != nil:
-		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonReconcileError,
-			Message: "The operator could not read or write what it needs; it retries (see the operator's logs)"})
-	case krp.Spec.Suspend:
-		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonSuspended,
-			Message: "Scheduled rotation is suspended; a manual request through the rotate annotation still rotates"})
-	case st.loaded:
-		set(metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonScheduled,
-			Message: "The keys are in place and the next rotation is scheduled"})
 	}
+	recordPolicyMetrics(krp, &next)
+	if equality.Semantic.DeepEqual(&krp.Status, &next) {
+		return nil
+	}
+	patch := client.MergeFrom(krp.DeepCopy())
+	krp.Status = next
+	if err := r.Client.Status().Patch(ctx, krp, patch); err != nil {
+		return fmt.Errorf("writing status: %w", err)
+	}
+	return nil
+}
+
+// recordPolicyMetrics exports the next rotation time (none while suspended) and the version.
+func recordPolicyMetrics(krp *rschedv1.KeyRotationPolicy, next *rschedv1.KeyRotationPolicyStatus) {
 	if next.NextRotationTime != nil {
 		nextRotation.WithLabelValues(krp.Namespace, krp.Name).Set(float64(next.NextRotationTime.Unix()))
 	} else {
@@ -291,15 +282,81 @@ func (r *KeyRotationPolicyReconciler) updateStatus(ctx context.Context, krp *rsc
 	if next.CurrentVersion > 0 {
 		currentVersion.WithLabelValues(krp.Namespace, krp.Name).Set(float64(next.CurrentVersion))
 	}
-	if equality.Semantic.DeepEqual(&krp.Status, next) {
-		return nil
+}
+
+// computePolicyStatus is the status the policy should show: a pure function of the policy as read,
+// of what this reconcile found and did (st), of how it ended (err: nil, or an outcome) and of the
+// time a condition that changes is stamped with. A counted failure (a rotation or a Vault call
+// that failed) adds one to the failure count at st.now; success was recorded in st already.
+func computePolicyStatus(krp *rschedv1.KeyRotationPolicy, st *policyStatus, err error, transition metav1.Time) rschedv1.KeyRotationPolicyStatus {
+	next := st.next.DeepCopy()
+	next.ObservedGeneration = krp.Generation
+	if countedFailure(err) != nil {
+		next.FailedAttempts++
+		t := metav1.NewTime(st.now.Truncate(time.Second))
+		next.LastFailureTime = &t
 	}
-	patch := client.MergeFrom(krp.DeepCopy())
-	krp.Status = *next
-	if err := r.Client.Status().Patch(ctx, krp, patch); err != nil {
-		return fmt.Errorf("writing status: %w", err)
+	set := func(c metav1.Condition) {
+		c.ObservedGeneration = krp.Generation
+		c.LastTransitionTime = transition
+		meta.SetStatusCondition(&next.Conditions, c)
 	}
-	return nil
+	switch st.vault.state {
+	case vaultUnused:
+		meta.RemoveStatusCondition(&next.Conditions, rschedv1.ConditionVaultReachable)
+	case vaultRead:
+		set(metav1.Condition{Type: rschedv1.ConditionVaultReachable, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonVaultOK,
+			Message: "The operator read the keyring from Vault"})
+	case vaultFailed:
+		set(metav1.Condition{Type: rschedv1.ConditionVaultReachable, Status: metav1.ConditionFalse, Reason: st.vault.reason,
+			Message: st.vault.message + "; the keys in use stay as they are"})
+	}
+	if c, ok := rotatingCondition(st, err); ok {
+		set(c)
+	}
+	if c, ok := policyReadyCondition(krp, st, err); ok {
+		set(c)
+	}
+	return *next
+}
+
+// rotatingCondition: once the keyring was read, a rotation under way (or pods still loading the
+// activated keyring) is True/Staged; none is False/Idle, unless the reconcile ended in an error,
+// when what status said stands.
+func rotatingCondition(st *policyStatus, err error) (metav1.Condition, bool) {
+	switch {
+	case !st.loaded:
+		return metav1.Condition{}, false
+	case st.rotatingWhy != "":
+		return metav1.Condition{Type: rschedv1.ConditionRotating, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonStaged, Message: st.rotatingWhy}, true
+	case err == nil:
+		return metav1.Condition{Type: rschedv1.ConditionRotating, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonIdle, Message: "No rotation is under way"}, true
+	}
+	return metav1.Condition{}, false
+}
+
+// policyReadyCondition is Ready from the reconcile's outcome, in order: a block says its reason, a
+// counted failure RotationFailed, any other error ReconcileError; else Suspended or Scheduled
+// once the keyring was read.
+func policyReadyCondition(krp *rschedv1.KeyRotationPolicy, st *policyStatus, err error) (metav1.Condition, bool) {
+	kind, o := outcome.Of(err)
+	switch {
+	case kind == outcome.Blocked:
+		return metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: o.Reason, Message: o.Message}, true
+	case countedFailure(err) != nil:
+		return metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonRotationFailed,
+			Message: "The keys could not be changed; the keys in use stay valid and the operator retries with backoff (see events)"}, true
+	case err != nil:
+		return metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonReconcileError,
+			Message: "The operator could not read or write what it needs; it retries (see the operator's logs)"}, true
+	case krp.Spec.Suspend:
+		return metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonSuspended,
+			Message: "Scheduled rotation is suspended; a manual request through the rotate annotation still rotates"}, true
+	case st.loaded:
+		return metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonScheduled,
+			Message: "The keys are in place and the next rotation is scheduled"}, true
+	}
+	return metav1.Condition{}, false
 }
 
 // safeMessage is an error's text for an event: errors here never carry key material (keyring

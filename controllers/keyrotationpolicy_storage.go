@@ -48,8 +48,8 @@ type storedKeyring struct {
 }
 
 // loadKeyring reads the keyring from the Secret and, with storage.vault, from Vault, and makes
-// the Secret agree with Vault. It returns nil (with the reason in status) when there is no
-// keyring to rotate yet. It reads as read the sources → decide which is authoritative
+// the Secret agree with Vault. It returns a block (policyBlocked) when there is no keyring it may
+// rotate. It reads as read the sources → decide which is authoritative
 // (decideKeyringSource) → act (render the Secret from Vault, record the Secret in Vault, or block).
 func (r *KeyRotationPolicyReconciler) loadKeyring(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, st *policyStatus) (*storedKeyring, error) {
 	sec, err := r.readKeyringSecret(ctx, si)
@@ -88,10 +88,9 @@ func (r *KeyRotationPolicyReconciler) loadKeyring(ctx context.Context, krp *rsch
 			return nil, err
 		}
 	default:
-		st.blocked(keyringBlocked(krp, si, sec, vlt, d.source))
-		return nil, nil
+		return nil, policyBlocked(keyringBlocked(krp, si, sec, vlt, d.source))
 	}
-	return r.refuseRegression(krp, kr, st)
+	return kr, refuseRegression(krp, kr)
 }
 
 // keyringInSecret is the keyring Secret as read: missing, or its file (nil with decodeErr when the
@@ -233,12 +232,11 @@ func keyringNotFoundMessage(krp *rschedv1.KeyRotationPolicy, si *rschedv1.Schedu
 // refuseRegression refuses a keyring older than the version status recorded (a Secret recreated
 // from scratch, an old backup restored): adopting it would bring back versions that were
 // replaced and, at the next rotation, reuse their key ids with new material.
-func (r *KeyRotationPolicyReconciler) refuseRegression(krp *rschedv1.KeyRotationPolicy, kr *storedKeyring, st *policyStatus) (*storedKeyring, error) {
+func refuseRegression(krp *rschedv1.KeyRotationPolicy, kr *storedKeyring) error {
 	if v := keyrotation.KeyVersion(kr.file); v < krp.Status.CurrentVersion {
-		st.blocked(rschedv1.ReasonKeyringInvalid, fmt.Sprintf("the keyring holds key version %d, older than version %d this policy recorded; restore the newer keyring (or delete and recreate this policy to accept the older one)", v, krp.Status.CurrentVersion))
-		return nil, nil
+		return policyBlocked(rschedv1.ReasonKeyringInvalid, fmt.Sprintf("the keyring holds key version %d, older than version %d this policy recorded; restore the newer keyring (or delete and recreate this policy to accept the older one)", v, krp.Status.CurrentVersion))
 	}
-	return kr, nil
+	return nil
 }
 
 // write records next as the keyring: Vault first when configured, then the Secret.
