@@ -100,8 +100,11 @@ func policyStatusCases() []policyStatusCase {
 		{name: "suspended: Suspended", krp: suspendedPolicy, steps: keyringRead,
 			want: map[string]string{rschedv1.ConditionReady: "True/Suspended", rschedv1.ConditionRotating: "False/Idle"}},
 		{name: "a version staged: Rotating True/Staged", krp: statusPolicy,
-			steps: func(st *policyStatus) { keyringRead(st); st.rotating("Keyring version 2 is staged; waiting for every pod to load it") },
-			want:  map[string]string{rschedv1.ConditionReady: "True/Scheduled", rschedv1.ConditionRotating: "True/Staged"},
+			steps: func(st *policyStatus) {
+				keyringRead(st)
+				st.rotating("Keyring version 2 is staged; waiting for every pod to load it")
+			},
+			want: map[string]string{rschedv1.ConditionReady: "True/Scheduled", rschedv1.ConditionRotating: "True/Staged"},
 			check: func(t *testing.T, got rschedv1.KeyRotationPolicyStatus) {
 				if c := meta.FindStatusCondition(got.Conditions, rschedv1.ConditionRotating); c.Message != "Keyring version 2 is staged; waiting for every pod to load it" {
 					t.Errorf("Rotating's message %q", c.Message)
