@@ -1,10 +1,10 @@
 package controllers
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -38,11 +38,6 @@ type SchedulerInstanceReconciler struct {
 	Vault     *vault.Factory
 	Clock     clock.PassiveClock
 	Options   Options
-
-	// retryAt holds, per instance, when a failed source may be read again. The failure count
-	// that sets it lives in status; this only stops events on owned objects (pods becoming
-	// ready, say) from cutting a backoff short. After a restart the first attempt is immediate.
-	retryAt sync.Map // types.NamespacedName -> time.Time
 }
 
 // +kubebuilder:rbac:groups=scheduling.rsched.io,resources=schedulerinstances,verbs=get;list;watch
@@ -71,25 +66,7 @@ func (r *SchedulerInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{}, nil // owner references let the garbage collector remove the rest
 	}
 	st := newStatusBuilder(si, r.Clock.Now())
-	image := si.Spec.Image
-	if image == "" {
-		image = r.Options.SchedulerImage
-	}
-	steps := []instanceStep{
-		r.ensureKeyring,
-		// The ServiceAccount comes before the secrets: Vault's kubernetes auth logs in as it.
-		r.ensureServiceAccount,
-		r.syncSecrets,
-		r.ensureConfigMap,
-		// Policies before pods: a new pod never runs without its isolation.
-		r.ensureNetworkPolicies,
-		func(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
-			return r.ensureDeployment(ctx, si, st, image)
-		},
-		r.ensureService,
-		r.ensurePodDisruptionBudget,
-	}
-	stepErr := r.runSteps(ctx, si, st, steps)
+	stepErr := r.apply(ctx, si, st)
 	if stepErr != nil {
 		st.reconcileError(stepErr)
 	}
@@ -99,20 +76,55 @@ func (r *SchedulerInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Re
 	return outcome.Result(log.FromContext(ctx), stepErr, st.requeueAfter)
 }
 
-// instanceStep is one step of the reconcile: nil when done, else an outcome or an error.
-type instanceStep func(context.Context, *rschedv1.SchedulerInstance, *statusBuilder) error
+// apply runs the steps in their documented order. What a later step needs from an earlier one
+// is an explicit value (pod: the inputs of the pod template; lastGood: the last good Secrets are
+// in place); what status reports is recorded in st.
+func (r *SchedulerInstanceReconciler) apply(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
+	pod := podInputs{image: cmp.Or(si.Spec.Image, r.Options.SchedulerImage)}
+	lastGood := false
+	steps := []func(context.Context) error{
+		func(ctx context.Context) error {
+			kr, err := r.ensureKeyring(ctx, si)
+			st.keyVersion, pod.keyRollout = kr.version, kr.rollout
+			return err
+		},
+		// The ServiceAccount comes before the secrets: Vault's kubernetes auth logs in as it.
+		func(ctx context.Context) error { return r.ensureServiceAccount(ctx, si) },
+		func(ctx context.Context) error {
+			res, err := r.syncSecrets(ctx, si, st)
+			pod.databaseRevision, lastGood = res.Revision, res.LastGood
+			return err
+		},
+		func(ctx context.Context) (err error) {
+			pod.configHash, err = r.ensureConfigMap(ctx, si)
+			return err
+		},
+		// Policies before pods: a new pod never runs without its isolation.
+		func(ctx context.Context) (err error) {
+			st.networkPolicies, err = r.ensureNetworkPolicies(ctx, si)
+			return err
+		},
+		func(ctx context.Context) (err error) {
+			st.deployment, err = r.ensureDeployment(ctx, si, pod)
+			return err
+		},
+		func(ctx context.Context) error { return r.ensureService(ctx, si) },
+		func(ctx context.Context) error { return r.ensurePodDisruptionBudget(ctx, si) },
+	}
+	return runSteps(ctx, steps, func() bool { return lastGood })
+}
 
 // runSteps runs the steps in order. A step's outcome stops the reconcile, except when the
 // last good Secrets are in place and it does not halt: the rest of the instance is still kept
 // converged (spec changes, drift) while the sources are retried on time. Of the outcomes that
 // let it go on, status reports the first that blocks Ready (else the last), and the reconcile
 // comes back after the earliest of their waits.
-func (r *SchedulerInstanceReconciler) runSteps(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder, steps []instanceStep) error {
+func runSteps(ctx context.Context, steps []func(context.Context) error, lastGood func() bool) error {
 	var deferred []*outcome.Outcome
 	var stepErr error
 	for _, step := range steps {
-		err := step(ctx, si, st)
-		if o, ok := deferrable(err); ok && st.lastGood {
+		err := step(ctx)
+		if o, ok := deferrable(err); ok && lastGood() {
 			deferred = append(deferred, o)
 			continue
 		}

@@ -123,7 +123,7 @@ func kindName(t string) string {
 	return t
 }
 
-func (r *SchedulerInstanceReconciler) ensureServiceAccount(ctx context.Context, si *rschedv1.SchedulerInstance, _ *statusBuilder) error {
+func (r *SchedulerInstanceReconciler) ensureServiceAccount(ctx context.Context, si *rschedv1.SchedulerInstance) error {
 	want := builders.ServiceAccount(si)
 	sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
 	return r.converge(ctx, si, sa, want.Labels, func() error {
@@ -132,37 +132,49 @@ func (r *SchedulerInstanceReconciler) ensureServiceAccount(ctx context.Context, 
 	})
 }
 
-func (r *SchedulerInstanceReconciler) ensureConfigMap(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
+// ensureConfigMap converges the server's configuration and returns its hash (the pods roll when
+// it changes).
+func (r *SchedulerInstanceReconciler) ensureConfigMap(ctx context.Context, si *rschedv1.SchedulerInstance) (string, error) {
 	want, hash, err := builders.ConfigMap(si)
 	if err != nil {
 		// Admission checks shapes only (a well-formed time zone may still be missing from the
 		// time-zone database). Stop here: nothing after this step may run on a configuration
 		// the server would refuse, not even on the last good Secrets.
-		return outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonInvalidConfig,
+		return "", outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonInvalidConfig,
 			"the server would refuse the configuration rendered from the spec: "+err.Error(), retryLong).Halting()
 	}
-	st.configHash = hash
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
-	return r.converge(ctx, si, cm, want.Labels, func() error {
+	return hash, r.converge(ctx, si, cm, want.Labels, func() error {
 		cm.Data = want.Data
 		cm.BinaryData = nil
 		return nil
 	})
 }
 
-func (r *SchedulerInstanceReconciler) ensureDeployment(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder, image string) error {
-	if image == "" {
-		return outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonImageNotSet, "No image: set spec.image or start the operator with --scheduler-image", retryLong)
+// podInputs are what the pod template is built from besides the spec, produced by earlier steps:
+// a change of any of them rolls the pods.
+type podInputs struct {
+	image string
+	// configHash is the hash of the rendered configuration.
+	configHash string
+	// databaseRevision is the database Secret's revision counter (the pods read the URL at start).
+	databaseRevision string
+	// keyRollout is the keyring version a KeyRotationPolicy with rollout RollingRestart asks the
+	// pods to be restarted for: set once per rotation, so an operator restart changes nothing.
+	keyRollout string
+}
+
+// ensureDeployment converges the server's Deployment and returns it as stored.
+func (r *SchedulerInstanceReconciler) ensureDeployment(ctx context.Context, si *rschedv1.SchedulerInstance, in podInputs) (*appsv1.Deployment, error) {
+	if in.image == "" {
+		return nil, outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonImageNotSet, "No image: set spec.image or start the operator with --scheduler-image", retryLong)
 	}
-	want := builders.Deployment(si, image, st.configHash)
-	// Roll the pods when the database URL changes: they read it at start.
-	if st.databaseRevision != "" {
-		want.Spec.Template.Annotations[builders.DatabaseRevisionAnnotation] = st.databaseRevision
+	want := builders.Deployment(si, in.image, in.configHash)
+	if in.databaseRevision != "" {
+		want.Spec.Template.Annotations[builders.DatabaseRevisionAnnotation] = in.databaseRevision
 	}
-	// Restart the pods for a new keyring version when the KeyRotationPolicy asks for it: its
-	// version number, set once per rotation, so an operator restart changes nothing.
-	if st.keyRollout != "" {
-		want.Spec.Template.Annotations[rschedv1.KeyVersionAnnotation] = st.keyRollout
+	if in.keyRollout != "" {
+		want.Spec.Template.Annotations[rschedv1.KeyVersionAnnotation] = in.keyRollout
 	}
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
 	err := r.converge(ctx, si, dep, want.Labels, func() error {
@@ -178,13 +190,12 @@ func (r *SchedulerInstanceReconciler) ensureDeployment(ctx context.Context, si *
 		return nil
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	st.deployment = dep
-	return nil
+	return dep, nil
 }
 
-func (r *SchedulerInstanceReconciler) ensureService(ctx context.Context, si *rschedv1.SchedulerInstance, _ *statusBuilder) error {
+func (r *SchedulerInstanceReconciler) ensureService(ctx context.Context, si *rschedv1.SchedulerInstance) error {
 	want := builders.Service(si)
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
 	return r.converge(ctx, si, svc, want.Labels, func() error {
@@ -205,7 +216,7 @@ func (r *SchedulerInstanceReconciler) ensureService(ctx context.Context, si *rsc
 	})
 }
 
-func (r *SchedulerInstanceReconciler) ensurePodDisruptionBudget(ctx context.Context, si *rschedv1.SchedulerInstance, _ *statusBuilder) error {
+func (r *SchedulerInstanceReconciler) ensurePodDisruptionBudget(ctx context.Context, si *rschedv1.SchedulerInstance) error {
 	want := builders.PodDisruptionBudget(si)
 	if want == nil {
 		return r.deleteOwned(ctx, si, &policyv1.PodDisruptionBudget{ObjectMeta: metav1.ObjectMeta{Name: builders.PDBName(si), Namespace: si.Namespace}})
@@ -220,7 +231,8 @@ func (r *SchedulerInstanceReconciler) ensurePodDisruptionBudget(ctx context.Cont
 	})
 }
 
-func (r *SchedulerInstanceReconciler) ensureNetworkPolicies(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
+// ensureNetworkPolicies converges the instance's NetworkPolicies and returns how many apply.
+func (r *SchedulerInstanceReconciler) ensureNetworkPolicies(ctx context.Context, si *rschedv1.SchedulerInstance) (int, error) {
 	want := builders.NetworkPolicies(si, r.Options.OperatorNamespace)
 	keep := map[string]bool{}
 	for _, w := range want {
@@ -230,24 +242,23 @@ func (r *SchedulerInstanceReconciler) ensureNetworkPolicies(ctx context.Context,
 			np.Spec = w.Spec
 			return nil
 		}); err != nil {
-			return err
+			return 0, err
 		}
 	}
 	// Remove the instance's policies that are no longer wanted (policy switched to Disabled).
 	var list networkingv1.NetworkPolicyList
 	if err := r.Client.List(ctx, &list, client.InNamespace(si.Namespace), client.MatchingLabels(builders.SelectorLabels(si))); err != nil {
-		return fmt.Errorf("listing NetworkPolicies: %w", err)
+		return 0, fmt.Errorf("listing NetworkPolicies: %w", err)
 	}
 	for i := range list.Items {
 		np := &list.Items[i]
 		if !keep[np.Name] && metav1.IsControlledBy(np, si) {
 			if err := r.deleteOwned(ctx, si, np); err != nil {
-				return err
+				return 0, err
 			}
 		}
 	}
-	st.networkPolicies = len(want)
-	return nil
+	return len(want), nil
 }
 
 // deleteOwned deletes obj if it exists and this instance controls it.

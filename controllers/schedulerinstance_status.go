@@ -14,6 +14,7 @@ import (
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/outcome"
+	"github.com/rsched/rsched/internal/secretsync"
 )
 
 // statusBuilder collects what the steps found; updateStatus turns it into the status.
@@ -21,27 +22,21 @@ type statusBuilder struct {
 	si  *rschedv1.SchedulerInstance
 	now time.Time
 
-	configHash      string
 	deployment      *appsv1.Deployment
 	keyVersion      int64
 	networkPolicies int
 	requeueAfter    time.Duration
 
-	secretCond  *metav1.Condition // nil: keep what status says
-	vaultCond   *metav1.Condition
-	vaultFails  *int32
-	lastSync    *metav1.Time
-	stepErr     error
-	staleSecret bool
-	// lastGood is true when the instance's database Secret exists, so the server can run on it
-	// while its source cannot be read.
-	lastGood    bool
-	secretsDone bool
-	// databaseRevision is the database Secret's revision counter (pod template annotation).
-	databaseRevision string
-	// keyRollout is the keyring version a KeyRotationPolicy with rollout RollingRestart asks the
-	// pods to be restarted for (pod template annotation).
-	keyRollout string
+	secretCond *metav1.Condition // nil: keep what status says
+	vaultCond  *metav1.Condition
+	vaultFails *int32
+	// lastVaultFailure is the time of the failed Vault read this reconcile made (nil: none, or
+	// cleared by a success when vaultFails is 0).
+	lastVaultFailure *metav1.Time
+	lastSync         *metav1.Time
+	stepErr          error
+	staleSecret      bool
+	secretsDone      bool
 }
 
 func newStatusBuilder(si *rschedv1.SchedulerInstance, now time.Time) *statusBuilder {
@@ -61,11 +56,34 @@ func (b *statusBuilder) secretsSynced(usesVault bool, now time.Time) {
 	}
 }
 
+// recordSecrets records what the secret sync found and did.
+func (b *statusBuilder) recordSecrets(res secretsync.Result, err error) {
+	kind, o := outcome.Of(err)
+	switch {
+	case res.Synced:
+		b.secretsSynced(res.UsesVault, b.now)
+		b.secretsDone = true
+	case res.Action == secretsync.UpToDate && kind == outcome.Done:
+		b.secretsDone = true
+	case res.Action == secretsync.InBackoff:
+		b.staleSecret = res.Stale
+	case kind == outcome.Blocked:
+		b.secretsMissing(o.Reason, o.Message)
+	case kind == outcome.Failed && res.Failures > 0:
+		b.vaultFailed(o.Reason, o.Message, res.Failures)
+	}
+	if kind == outcome.Done {
+		b.requeueAfter = res.RequeueAfter // the next refresh
+	}
+}
+
 func (b *statusBuilder) vaultFailed(reason, msg string, failures int32) {
 	b.vaultCond = &metav1.Condition{Type: rschedv1.ConditionVaultReachable, Status: metav1.ConditionFalse, Reason: reason,
 		Message: msg + "; the last good Secrets stay in place"}
 	b.secretCond = &metav1.Condition{Type: rschedv1.ConditionSecretsSynced, Status: metav1.ConditionFalse, Reason: reason, Message: msg}
 	b.vaultFails = &failures
+	t := metav1.NewTime(b.now.Truncate(time.Second))
+	b.lastVaultFailure = &t
 	b.staleSecret = true
 }
 
@@ -133,7 +151,7 @@ func computeInstanceStatus(si *rschedv1.SchedulerInstance, b *statusBuilder, tra
 		next.LastSecretSyncTime = b.lastSync
 	}
 	if b.vaultFails != nil {
-		next.VaultFailures = *b.vaultFails
+		next.VaultFailures, next.LastVaultFailureTime = *b.vaultFails, b.lastVaultFailure
 	}
 	set := func(c metav1.Condition) {
 		c.ObservedGeneration = si.Generation
@@ -145,7 +163,7 @@ func computeInstanceStatus(si *rschedv1.SchedulerInstance, b *statusBuilder, tra
 	}
 	if si.Spec.Vault == nil {
 		meta.RemoveStatusCondition(&next.Conditions, rschedv1.ConditionVaultReachable)
-		next.VaultFailures = 0
+		next.VaultFailures, next.LastVaultFailureTime = 0, nil
 	} else if b.vaultCond != nil {
 		set(*b.vaultCond)
 	}

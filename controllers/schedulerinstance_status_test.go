@@ -229,7 +229,6 @@ func statusCases() []statusCase {
 			return si
 		},
 			steps: func(b *statusBuilder) {
-				b.lastGood = true
 				b.vaultFailed(rschedv1.ReasonVaultUnreachable, "Vault is unreachable", 2)
 				b.deployment = statusDeployment(2, 2, false)
 			},
@@ -254,7 +253,6 @@ func statusCases() []statusCase {
 			}},
 		{name: "Vault denies a path: VaultReadFailed", si: statusVaultInstance,
 			steps: func(b *statusBuilder) {
-				b.lastGood = true
 				b.vaultFailed(rschedv1.ReasonVaultReadFailed, "Vault denied access to a configured secret", 1)
 				b.deployment = statusDeployment(1, 1, false)
 			},

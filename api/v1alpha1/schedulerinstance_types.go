@@ -566,6 +566,12 @@ type SchedulerInstanceStatus struct {
 	// next success. Kept in status so that an operator restart does not reset the backoff.
 	// +optional
 	VaultFailures int32 `json:"vaultFailures,omitempty"`
+
+	// lastVaultFailureTime is when the last of those failed attempts was made; the next attempt
+	// waits until this time plus the backoff vaultFailures sets, unless the spec changes or one
+	// of the instance's Secrets is missing. Cleared with vaultFailures on the next success.
+	// +optional
+	LastVaultFailureTime *metav1.Time `json:"lastVaultFailureTime,omitempty"`
 }
 
 // SchedulerInstance deploys and runs one hardened scheduling API server: a Deployment with

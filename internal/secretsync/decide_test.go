@@ -1,4 +1,4 @@
-package controllers
+package secretsync
 
 import (
 	"testing"
@@ -14,11 +14,11 @@ func TestDecideSecretSync(t *testing.T) {
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	synced := metav1.NewTime(now.Add(-30 * time.Minute))
 	// upToDate: both Secrets exist, the last sync succeeded 30 minutes ago, refresh every hour.
-	upToDate := func() secretSyncState {
-		return secretSyncState{hasDatabaseSecret: true, wantsAppSecret: true, hasAppSecret: true, usesVault: true,
-			synced: true, lastSync: &synced, refresh: time.Hour}
+	upToDate := func() State {
+		return State{HasDatabaseSecret: true, WantsAppSecret: true, HasAppSecret: true, UsesVault: true,
+			Synced: true, LastSync: &synced, Refresh: time.Hour}
 	}
-	with := func(f func(*secretSyncState)) secretSyncState {
+	with := func(f func(*State)) State {
 		s := upToDate()
 		f(&s)
 		return s
@@ -26,42 +26,73 @@ func TestDecideSecretSync(t *testing.T) {
 	backoff := now.Add(20 * time.Second)
 	cases := []struct {
 		name   string
-		s      secretSyncState
+		s      State
 		reason string
-		want   secretSyncAction
+		want   Action
 	}{
-		{"nothing due", upToDate(), "", syncUpToDate},
-		{"no application Secret wanted, none there", with(func(s *secretSyncState) { s.wantsAppSecret, s.hasAppSecret = false, false }), "", syncUpToDate},
-		{"one second before the interval", with(func(s *secretSyncState) { s.refresh = 30*time.Minute + time.Second }), "", syncUpToDate},
-		{"database Secret missing", with(func(s *secretSyncState) { s.hasDatabaseSecret = false }), "database Secret missing", syncRefresh},
-		{"application Secret missing", with(func(s *secretSyncState) { s.hasAppSecret = false }), "application Secret missing", syncRefresh},
-		{"last sync failed", with(func(s *secretSyncState) { s.synced = false }), "last sync failed", syncRefresh},
-		{"spec changed", with(func(s *secretSyncState) { s.specChanged = true }), "spec changed", syncRefresh},
-		{"never synced", with(func(s *secretSyncState) { s.lastSync = nil }), "never synced", syncRefresh},
-		{"interval elapsed exactly", with(func(s *secretSyncState) { s.refresh = 30 * time.Minute }), "refresh interval elapsed", syncRefresh},
-		{"interval long past", with(func(s *secretSyncState) { s.refresh = time.Minute }), "refresh interval elapsed", syncRefresh},
-		{"order: database Secret before everything", with(func(s *secretSyncState) {
-			s.hasDatabaseSecret, s.hasAppSecret, s.synced, s.specChanged, s.lastSync = false, false, false, true, nil
-		}), "database Secret missing", syncRefresh},
-		{"order: application Secret before a failed sync", with(func(s *secretSyncState) { s.hasAppSecret, s.synced = false, false }), "application Secret missing", syncRefresh},
-		{"order: failed sync before a spec change", with(func(s *secretSyncState) { s.synced, s.specChanged = false, true }), "last sync failed", syncRefresh},
-		{"order: spec change before the interval", with(func(s *secretSyncState) { s.specChanged, s.refresh = true, time.Minute }), "spec changed", syncRefresh},
+		{"nothing due", upToDate(), "", UpToDate},
+		{"no application Secret wanted, none there", with(func(s *State) { s.WantsAppSecret, s.HasAppSecret = false, false }), "", UpToDate},
+		{"one second before the interval", with(func(s *State) { s.Refresh = 30*time.Minute + time.Second }), "", UpToDate},
+		{"database Secret missing", with(func(s *State) { s.HasDatabaseSecret = false }), "database Secret missing", Refresh},
+		{"application Secret missing", with(func(s *State) { s.HasAppSecret = false }), "application Secret missing", Refresh},
+		{"last sync failed", with(func(s *State) { s.Synced = false }), "last sync failed", Refresh},
+		{"spec changed", with(func(s *State) { s.SpecChanged = true }), "spec changed", Refresh},
+		{"never synced", with(func(s *State) { s.LastSync = nil }), "never synced", Refresh},
+		{"interval elapsed exactly", with(func(s *State) { s.Refresh = 30 * time.Minute }), "refresh interval elapsed", Refresh},
+		{"interval long past", with(func(s *State) { s.Refresh = time.Minute }), "refresh interval elapsed", Refresh},
+		{"order: database Secret before everything", with(func(s *State) {
+			s.HasDatabaseSecret, s.HasAppSecret, s.Synced, s.SpecChanged, s.LastSync = false, false, false, true, nil
+		}), "database Secret missing", Refresh},
+		{"order: application Secret before a failed sync", with(func(s *State) { s.HasAppSecret, s.Synced = false, false }), "application Secret missing", Refresh},
+		{"order: failed sync before a spec change", with(func(s *State) { s.Synced, s.SpecChanged = false, true }), "last sync failed", Refresh},
+		{"order: spec change before the interval", with(func(s *State) { s.SpecChanged, s.Refresh = true, time.Minute }), "spec changed", Refresh},
 
-		{"backoff running, last sync failed: wait", with(func(s *secretSyncState) { s.synced, s.retryAt = false, backoff }), "last sync failed", syncInBackoff},
-		{"backoff running, application Secret missing: wait", with(func(s *secretSyncState) { s.hasAppSecret, s.retryAt = false, backoff }), "application Secret missing", syncInBackoff},
-		{"backoff over: refresh", with(func(s *secretSyncState) { s.synced, s.retryAt = false, now }), "last sync failed", syncRefresh},
-		{"backoff running but nothing due: up to date", with(func(s *secretSyncState) { s.retryAt = backoff }), "", syncUpToDate},
-		{"backoff running, spec changed: read at once", with(func(s *secretSyncState) { s.synced, s.specChanged, s.retryAt = false, true, backoff }), "last sync failed", syncRefresh},
-		{"backoff running, no database Secret: read at once", with(func(s *secretSyncState) { s.hasDatabaseSecret, s.retryAt = false, backoff }), "database Secret missing", syncRefresh},
+		{"backoff running, last sync failed: wait", with(func(s *State) { s.Synced, s.RetryAt = false, backoff }), "last sync failed", InBackoff},
+		{"backoff running, application Secret missing: wait", with(func(s *State) { s.HasAppSecret, s.RetryAt = false, backoff }), "application Secret missing", InBackoff},
+		{"backoff over: refresh", with(func(s *State) { s.Synced, s.RetryAt = false, now }), "last sync failed", Refresh},
+		{"backoff running but nothing due: up to date", with(func(s *State) { s.RetryAt = backoff }), "", UpToDate},
+		{"backoff running, spec changed: read at once", with(func(s *State) { s.Synced, s.SpecChanged, s.RetryAt = false, true, backoff }), "last sync failed", Refresh},
+		{"backoff running, no database Secret: read at once", with(func(s *State) { s.HasDatabaseSecret, s.RetryAt = false, backoff }), "database Secret missing", Refresh},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := refreshDue(tc.s, now); got != tc.reason {
-				t.Errorf("refreshDue = %q, want %q", got, tc.reason)
+			if got := RefreshDue(tc.s, now); got != tc.reason {
+				t.Errorf("RefreshDue = %q, want %q", got, tc.reason)
 			}
-			if got := decideSecretSync(tc.s, now); got != tc.want {
-				t.Errorf("decideSecretSync = %d, want %d", got, tc.want)
+			if got := Decide(tc.s, now); got != tc.want {
+				t.Errorf("Decide = %d, want %d", got, tc.want)
 			}
 		})
+	}
+}
+
+// TestBackoffComesFromStatus: the end of a failed read's backoff is computed from status alone
+// (status.vaultFailures and status.lastVaultFailureTime), so a restarted operator, or an event on
+// an owned object, holds the same backoff.
+func TestBackoffComesFromStatus(t *testing.T) {
+	last := metav1.NewTime(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	cases := []struct {
+		failures int32
+		last     *metav1.Time
+		want     time.Time
+	}{
+		{0, &last, time.Time{}},
+		{3, nil, time.Time{}}, // a count without a time (written before the time was kept): no backoff
+		{1, &last, last.Add(5 * time.Second)},
+		{3, &last, last.Add(20 * time.Second)},
+		{12, &last, last.Add(5 * time.Minute)},
+	}
+	for _, c := range cases {
+		if got := retryAt(c.failures, c.last); !got.Equal(c.want) {
+			t.Errorf("retryAt(%d, %v) = %v, want %v", c.failures, c.last, got, c.want)
+		}
+	}
+	// A reconcile 10 s after the third failure, with a refresh due, waits; at 20 s it reads.
+	s := State{HasDatabaseSecret: true, LastSync: &last, Refresh: time.Hour, RetryAt: retryAt(3, &last)}
+	if got := Decide(s, last.Add(10*time.Second)); got != InBackoff {
+		t.Fatalf("10 s into a 20 s backoff: %d, want InBackoff", got)
+	}
+	if got := Decide(s, last.Add(20*time.Second)); got != Refresh {
+		t.Fatalf("at the end of the backoff: %d, want Refresh", got)
 	}
 }
