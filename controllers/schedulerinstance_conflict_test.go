@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -103,4 +104,71 @@ func TestAnUnlabelledConfigMapOrSecretWithOurNameIsANameConflict(t *testing.T) {
 			t.Errorf("%s: a Deployment exists while its %s is someone else's: %v", name, kinds[name], err)
 		}
 	}
+}
+
+// An object of the instance's whose labels someone removed is out of the operator's
+// label-selected cache: the create finds the name taken by an object the instance controls. The
+// operator puts the labels back (metadata only) and carries on; it does not loop on
+// ReconcileError, and the object's data is left as it was.
+func TestOurObjectThatLostItsLabelsIsRelabelled(t *testing.T) {
+	ns := namespace(t, nil)
+	startOperator(t)
+	userSecret(t, ns, "relabel-db-source", map[string]string{"url": dbURL})
+	create(t, instance(ns, "relabel", nil))
+	cm := &corev1.ConfigMap{}
+	testenv.Eventually(t, 30*time.Second, "the instance's ConfigMap", func() (bool, string) {
+		err := get(t, ns, "relabel-config", cm)
+		return err == nil, "not yet created"
+	})
+	want := cm.DeepCopy()
+	stripped := cm.DeepCopy()
+	stripped.Labels = map[string]string{"someone": "tidied"}
+	if err := kube.Client.Update(context.Background(), stripped); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "the labels put back", func() (bool, string) {
+		if err := get(t, ns, "relabel-config", cm); err != nil {
+			return false, err.Error()
+		}
+		for k, v := range want.Labels {
+			if cm.Labels[k] != v {
+				return false, "labels " + strings.Join(mapKeys(cm.Labels), ",")
+			}
+		}
+		return true, ""
+	})
+	if cm.Labels["someone"] != "tidied" || !maps.Equal(cm.Data, want.Data) || len(want.Data) == 0 || len(cm.OwnerReferences) != 1 {
+		t.Errorf("relabelling changed more than the labels: %+v", cm)
+	}
+	var evs eventsv1.EventList
+	if err := kube.Client.List(context.Background(), &evs, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	relabelled := false
+	for _, e := range evs.Items {
+		relabelled = relabelled || e.Reason == "Relabelled" && e.Type == corev1.EventTypeNormal
+	}
+	if !relabelled {
+		t.Error("no Normal Relabelled event")
+	}
+	// Once the cache sees it again, the instance does not report ReconcileError.
+	testenv.Eventually(t, 20*time.Second, "Ready without ReconcileError", func() (bool, string) {
+		si := instance(ns, "relabel", nil)
+		if err := get(t, ns, "relabel", si); err != nil {
+			return false, err.Error()
+		}
+		c := meta.FindStatusCondition(si.Status.Conditions, rschedv1.ConditionReady)
+		if c == nil {
+			return false, "no Ready yet"
+		}
+		return c.Reason != rschedv1.ReasonReconcileError, "Ready " + c.Reason + ": " + c.Message
+	})
+}
+
+func mapKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }

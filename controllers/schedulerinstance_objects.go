@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -46,14 +47,17 @@ func (r *SchedulerInstanceReconciler) converge(ctx context.Context, si *rschedv1
 		// The cache had no such object but the API server has one: either one the cache cannot
 		// see (it holds only our labelled ConfigMaps and Secrets), or ours, created a moment ago
 		// and not in the cache yet (the error stands and the reconcile is retried).
-		if conflict, cerr := r.unseenConflict(ctx, si, obj); cerr != nil {
+		if conflict, cerr := r.unseenConflict(ctx, si, obj, labels); cerr != nil {
 			return fmt.Errorf("%s %s: %w", kindName(kind), obj.GetName(), cerr)
 		} else if conflict != nil {
 			err = conflict
 		}
 	}
-	if kind, o := outcome.Of(err); kind == outcome.Blocked {
+	switch kind, o := outcome.Of(err); kind {
+	case outcome.Blocked:
 		r.event(si, corev1.EventTypeWarning, o.Reason, "Adopt", "%s", o.Message)
+		return o
+	case outcome.Wait:
 		return o
 	}
 	if err != nil {
@@ -84,9 +88,12 @@ func nameConflict(obj client.Object) *outcome.Outcome {
 }
 
 // unseenConflict reads obj's metadata from the API server, past the cache, after a create found
-// the name taken: a conflict when the object there is not the instance's, nil when it is (or is
-// gone again). Only metadata is read, so no data of someone else's Secret is ever fetched.
-func (r *SchedulerInstanceReconciler) unseenConflict(ctx context.Context, si *rschedv1.SchedulerInstance, obj client.Object) (*outcome.Outcome, error) {
+// the name taken: a conflict when the object there is not the instance's; when it is the
+// instance's but lost the labels the cache selects on (someone removed them), the labels are
+// put back and the reconcile waits a moment for the cache to see it; nil when it is gone again or
+// simply not in the cache yet. Only metadata is read and written, so no data of a Secret is ever
+// fetched.
+func (r *SchedulerInstanceReconciler) unseenConflict(ctx context.Context, si *rschedv1.SchedulerInstance, obj client.Object, labels map[string]string) (*outcome.Outcome, error) {
 	gvk, err := apiutil.GVKForObject(obj, r.Scheme)
 	if err != nil {
 		return nil, err
@@ -95,12 +102,37 @@ func (r *SchedulerInstanceReconciler) unseenConflict(ctx context.Context, si *rs
 	there.SetGroupVersionKind(gvk)
 	err = r.APIReader.Get(ctx, client.ObjectKeyFromObject(obj), there)
 	switch {
-	case apierrors.IsNotFound(err), err == nil && metav1.IsControlledBy(there, si):
-		return nil, nil // gone again, or ours: the create's error stands and is retried
+	case apierrors.IsNotFound(err):
+		return nil, nil // gone again: the create's error stands and is retried
 	case err != nil:
 		return nil, fmt.Errorf("reading its metadata: %w", err)
+	case !metav1.IsControlledBy(there, si):
+		return nameConflict(obj), nil
+	case hasLabels(there.GetLabels(), labels):
+		return nil, nil // ours and labelled, created a moment ago: the cache will see it
 	}
-	return nameConflict(obj), nil
+	patch := client.MergeFrom(there.DeepCopy())
+	l := there.GetLabels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	maps.Copy(l, labels)
+	there.SetLabels(l)
+	if err := r.Client.Patch(ctx, there, patch); err != nil {
+		return nil, fmt.Errorf("restoring its labels: %w", err)
+	}
+	r.event(si, corev1.EventTypeNormal, "Relabelled", "Update", "Restored the labels of %s %s, which the operator needs to see it", kindName(fmt.Sprintf("%T", obj)), obj.GetName())
+	return outcome.WaitFor(time.Second, "restored the labels of "+obj.GetName()+"; waiting for the cache to see it"), nil
+}
+
+// hasLabels reports whether have holds every label of want.
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if have[k] != v {
+			return false
+		}
+	}
+	return true
 }
 
 func kindName(t string) string {
