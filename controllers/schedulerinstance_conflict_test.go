@@ -2,6 +2,7 @@ package controllers
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -171,4 +173,29 @@ func mapKeys(m map[string]string) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// A NetworkPolicy of someone else's under one of the instance's policy names means the
+// instance's isolation cannot be applied as designed (that one may allow everything): like a
+// ConfigMap or Secret conflict, it stops the reconcile before the Deployment, even once the
+// database Secret is in place, so a pod never runs without its isolation.
+func TestALookAlikeNetworkPolicyStopsTheDeployment(t *testing.T) {
+	ns := namespace(t, nil)
+	startOperator(t)
+	userSecret(t, ns, "npclash-db-source", map[string]string{"url": dbURL})
+	allowAll := &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "npclash-api", Namespace: ns},
+		Spec: networkingv1.NetworkPolicySpec{Ingress: []networkingv1.NetworkPolicyIngressRule{{}}, PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress}}}
+	create(t, allowAll)
+	create(t, instance(ns, "npclash", nil))
+	waitCondition(t, instance(ns, "npclash", nil), rschedv1.ConditionReady, metav1.ConditionFalse, rschedv1.ReasonNameConflict)
+	// The database Secret is written in the same reconcile, so the last good Secrets are in
+	// place: later reconciles must still not deploy.
+	testenv.Eventually(t, 20*time.Second, "the database Secret", func() (bool, string) {
+		err := get(t, ns, "npclash-database", &corev1.Secret{})
+		return err == nil, fmt.Sprint(err)
+	})
+	time.Sleep(3 * time.Second)
+	if err := get(t, ns, "npclash", &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
+		t.Fatalf("a Deployment exists while NetworkPolicy npclash-api is someone else's: %v", err)
+	}
 }

@@ -74,16 +74,19 @@ func (r *SchedulerInstanceReconciler) converge(ctx context.Context, si *rschedv1
 
 // nameConflict is the block of obj, which bears one of our names and is not the instance's: it
 // is never taken over, and Ready says NameConflict until it is renamed or removed. The pods
-// would read a ConfigMap or a Secret of that name, so such a conflict stops the reconcile
-// before the Deployment, even when the last good Secrets would let the rest go on.
+// would read a ConfigMap or a Secret of that name, and would run without their isolation past a
+// NetworkPolicy of that name, so such a conflict stops the reconcile before the Deployment, even
+// when the last good Secrets would let the rest go on.
 func nameConflict(obj client.Object) *outcome.Outcome {
-	_, mounted := obj.(*corev1.ConfigMap)
-	if _, ok := obj.(*corev1.Secret); ok {
-		mounted = true
+	var halt bool
+	switch obj.(type) {
+	case *corev1.ConfigMap, *corev1.Secret, *networkingv1.NetworkPolicy:
+		// The pods would read it, or run without the isolation it should give them.
+		halt = true
 	}
 	o := outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonNameConflict,
 		fmt.Sprintf("%s %q exists and is not owned by this instance; rename or remove it", kindName(fmt.Sprintf("%T", obj)), obj.GetName()), retryShort)
-	o.Halt = mounted
+	o.Halt = halt
 	return o
 }
 
