@@ -264,16 +264,24 @@ func readyCondition(b *statusBuilder, ro rollout) metav1.Condition {
 }
 
 // degradedCondition: stale secrets first, then fewer ready replicas than desired outside a
-// rollout of an instance that was Ready, otherwise nothing.
+// rollout of an instance that was Ready (and stays so until the replicas are back: Ready turns
+// False at once, so the stored Degraded carries it), otherwise nothing.
 func degradedCondition(si *rschedv1.SchedulerInstance, b *statusBuilder, ro rollout) metav1.Condition {
+	wasServing := conditionTrue(si, rschedv1.ConditionReady) || degradedBy(si, rschedv1.ReasonReplicasUnavailable)
 	switch {
 	case b.staleSecret:
 		return metav1.Condition{Type: rschedv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonVaultUnreachable,
 			Message: "Secrets could not be refreshed from Vault; the server runs on the last good ones"}
-	case ro.exists && ro.ready < ro.desired && !ro.rolling && conditionTrue(si, rschedv1.ConditionReady):
+	case ro.exists && ro.ready < ro.desired && !ro.rolling && wasServing:
 		return metav1.Condition{Type: rschedv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonReplicasUnavailable,
 			Message: "Fewer replicas are ready than desired"}
 	}
 	return metav1.Condition{Type: rschedv1.ConditionDegraded, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonAvailable,
 		Message: "Nothing is degraded"}
+}
+
+// degradedBy reports whether the stored Degraded condition is True for reason.
+func degradedBy(si *rschedv1.SchedulerInstance, reason string) bool {
+	c := meta.FindStatusCondition(si.Status.Conditions, rschedv1.ConditionDegraded)
+	return c != nil && c.Status == metav1.ConditionTrue && c.Reason == reason
 }

@@ -28,9 +28,6 @@ type statusCase struct {
 	err   error // the step error Reconcile hands to reconcileError
 	want  map[string]string
 	check func(t *testing.T, got rschedv1.SchedulerInstanceStatus)
-	// transient: the status depends on the stored Ready, so it is no fixed point (a replica lost
-	// after Ready reports ReplicasUnavailable once; Ready is False from then on).
-	transient bool
 }
 
 // vaultFailure is a failed Vault read as vaultFailed returns it: counted, backed off by after.
@@ -130,7 +127,7 @@ func statusCases() []statusCase {
 				rschedv1.ConditionNetworkPolicyApplied: "True/Disabled", rschedv1.ConditionProgressing: "True/RollingOut",
 				rschedv1.ConditionDegraded: "False/Available",
 			}},
-		{name: "a replica lost after Ready: ReplicasUnavailable", si: statusReadyInstance, transient: true,
+		{name: "a replica lost after Ready: ReplicasUnavailable, and it stays while the replica is missing", si: statusReadyInstance,
 			steps: func(b *statusBuilder) { syncedAndRunning(b); b.deployment = statusDeployment(2, 1, false) },
 			want: map[string]string{
 				rschedv1.ConditionReady: "False/DeploymentUnavailable", rschedv1.ConditionSecretsSynced: "True/Synced",
@@ -141,6 +138,20 @@ func statusCases() []statusCase {
 				if got.ReplicaSummary != "1/2" {
 					t.Errorf("summary %q, want 1/2", got.ReplicaSummary)
 				}
+			}},
+		{name: "the lost replica is back: Degraded clears, Ready again", si: func() *rschedv1.SchedulerInstance {
+			si := statusInstance()
+			si.Status.Conditions = []metav1.Condition{
+				{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonDeploymentUnavailable},
+				{Type: rschedv1.ConditionDegraded, Status: metav1.ConditionTrue, Reason: rschedv1.ReasonReplicasUnavailable},
+			}
+			return si
+		},
+			steps: syncedAndRunning,
+			want: map[string]string{
+				rschedv1.ConditionReady: "True/Available", rschedv1.ConditionSecretsSynced: "True/Synced",
+				rschedv1.ConditionNetworkPolicyApplied: "True/Disabled", rschedv1.ConditionProgressing: "False/RolloutComplete",
+				rschedv1.ConditionDegraded: "False/Available",
 			}},
 		{name: "no image: ImageNotSet", si: statusInstance,
 			steps: func(b *statusBuilder) { b.secretsSynced(false, statusNow); b.secretsDone = true },
@@ -307,9 +318,6 @@ func TestComputeInstanceStatus(t *testing.T) {
 			// fixed point (a steady state writes nothing).
 			if again := computeInstanceStatus(si, b, transition); !equality.Semantic.DeepEqual(got, again) {
 				t.Errorf("a second computation differs")
-			}
-			if tc.transient {
-				return
 			}
 			stored := si.DeepCopy()
 			stored.Status = got
