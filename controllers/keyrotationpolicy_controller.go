@@ -84,9 +84,9 @@ func (r *KeyRotationPolicyReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		return ctrl.Result{}, nil
 	}
 	st := newPolicyStatus(krp, r.Clock.Now())
-	if wait := backoffRemaining(krp, st.now); wait > 0 {
+	if d, hold := keyrotation.Hold(decisionInput(krp, &krp.Status, st.now)); hold {
 		// A failed attempt waits out its backoff, whatever event woke us; a spec change does not.
-		return ctrl.Result{RequeueAfter: wait}, nil
+		return ctrl.Result{RequeueAfter: d.After}, nil
 	}
 	err := r.rotate(ctx, krp, st)
 	if werr := r.updateStatus(ctx, krp, st, err); werr != nil {
@@ -116,18 +116,19 @@ func (r *KeyRotationPolicyReconciler) rotate(ctx context.Context, krp *rschedv1.
 	return nil
 }
 
-// backoffRemaining is the rest of the backoff after failed attempts (0: none) for an unchanged
-// spec. It is computed from status, so it survives a restart.
-func backoffRemaining(krp *rschedv1.KeyRotationPolicy, now time.Time) time.Duration {
-	s := krp.Status
-	if s.FailedAttempts == 0 || s.LastFailureTime == nil || s.ObservedGeneration != krp.Generation {
-		return 0
+// decisionInput is what the decision chain reads: the spec, the rotate annotation and status
+// (as stored, or as caught up with the keyring).
+func decisionInput(krp *rschedv1.KeyRotationPolicy, status *rschedv1.KeyRotationPolicyStatus, now time.Time) keyrotation.Input {
+	return keyrotation.Input{
+		Now:               now,
+		Suspended:         krp.Spec.Suspend,
+		SpecChanged:       krp.Status.ObservedGeneration != krp.Generation,
+		NextRotation:      timeOf(status.NextRotationTime),
+		RotateRequest:     krp.Annotations[rschedv1.RotateAnnotation],
+		LastRotateRequest: status.LastRotateRequest,
+		FailedAttempts:    status.FailedAttempts,
+		LastFailure:       timeOf(status.LastFailureTime),
 	}
-	retry := s.LastFailureTime.Add(keyrotation.BackoffFor(s.FailedAttempts))
-	if now.Before(retry) {
-		return retry.Sub(now)
-	}
-	return 0
 }
 
 // checkSpec finds the target and refuses what the schema cannot: an unknown time zone, Vault
@@ -206,26 +207,7 @@ func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1
 		return err
 	}
 	r.reportLaggingPods(ctx, si, kr, st)
-	in := keyrotation.Input{
-		Now:               st.now,
-		Suspended:         krp.Spec.Suspend,
-		TargetFound:       true,
-		Initialised:       true,
-		NextRotation:      timeOf(st.next.NextRotationTime),
-		RotateRequest:     krp.Annotations[rschedv1.RotateAnnotation],
-		LastRotateRequest: st.next.LastRotateRequest,
-		FailedAttempts:    st.next.FailedAttempts,
-		LastFailure:       timeOf(st.next.LastFailureTime),
-	}
-	d := keyrotation.Decide(in)
-	if d.Reason == keyrotation.Suspended {
-		// Suspension stops the schedule, not a person: a new manual request still rotates (after
-		// the backoff of a failure, like any other).
-		in.Suspended = false
-		if d2 := keyrotation.Decide(in); d2.Reason == keyrotation.ManualRequest || d2.Reason == keyrotation.BackingOff {
-			d = d2
-		}
-	}
+	d := keyrotation.Decide(decisionInput(krp, st.next, st.now))
 	st.decision = d
 	if !d.Rotate {
 		if d.After > 0 {

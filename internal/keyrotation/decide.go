@@ -8,15 +8,17 @@ import (
 
 // Input is what the decision needs, read by the reconciler from the policy, its status and the
 // world. Times are what status persisted, so a restarted operator decides exactly as before.
+//
+// The decision is asked for a policy whose target and keyring were found: a missing target or
+// keyring is a block the reconciler reports before anything is decided.
 type Input struct {
 	Now time.Time
 	// Suspended is spec.suspend.
 	Suspended bool
-	// TargetFound is whether the SchedulerInstance named by spec.targetRef exists.
-	TargetFound bool
-	// Initialised is whether a first keyring version exists (status.currentVersion > 0).
-	Initialised bool
-	// NextRotation is status.nextRotationTime (zero before the first schedule).
+	// SpecChanged: the spec changed since status last recorded it (metadata.generation is not
+	// status.observedGeneration). Such a policy is looked at at once, backoff or not (Hold).
+	SpecChanged bool
+	// NextRotation is status.nextRotationTime (zero before the first schedule, and while suspended).
 	NextRotation time.Time
 	// RotateRequest is the value of the rotate annotation; LastRotateRequest the value last acted on.
 	RotateRequest, LastRotateRequest string
@@ -30,11 +32,9 @@ type Reason string
 
 // Reasons, in the order the checks run.
 const (
-	Suspended       Reason = "Suspended"
-	TargetMissing   Reason = "TargetMissing"
 	BackingOff      Reason = "BackingOff"
-	FirstVersion    Reason = "FirstVersion"
 	ManualRequest   Reason = "ManualRequest"
+	Suspended       Reason = "Suspended"
 	Due             Reason = "Due"
 	NotDue          Reason = "NotDue"
 	ScheduleUnknown Reason = "ScheduleUnknown"
@@ -52,9 +52,10 @@ type Decision struct {
 type check func(Input) (Decision, bool)
 
 // chain is the order of the checks. Each is small and tested on its own; their order is policy:
-// nothing rotates while suspended or without a target; a failure backs off even a manual
-// request; a manual request does not wait for the schedule.
-var chain = []check{suspended, targetMissing, backingOff, firstVersion, manualRequest, due}
+// a failure backs off everything, even a manual request; a manual request rotates whatever the
+// schedule says, suspended or not (suspension stops the schedule, not a person); a suspended
+// policy never rotates on its schedule.
+var chain = []check{backingOff, manualRequest, suspended, due}
 
 // Decide runs the chain.
 func Decide(in Input) Decision {
@@ -66,12 +67,19 @@ func Decide(in Input) Decision {
 	return Decision{Reason: ScheduleUnknown}
 }
 
-func suspended(in Input) (Decision, bool) {
-	return Decision{Reason: Suspended}, in.Suspended
+// Hold is the chain's backoff check on its own, for the reconciler to ask before it reads
+// anything else: while failed attempts back off, a policy whose spec is unchanged does nothing
+// at all, whatever event woke it (its Vault reads are often what failed). A changed spec is
+// looked at at once; the backoff then still holds its rotation (Decide).
+func Hold(in Input) (Decision, bool) {
+	if in.SpecChanged {
+		return Decision{}, false
+	}
+	return backingOff(in)
 }
 
-func targetMissing(in Input) (Decision, bool) {
-	return Decision{Reason: TargetMissing, After: time.Minute}, !in.TargetFound
+func suspended(in Input) (Decision, bool) {
+	return Decision{Reason: Suspended}, in.Suspended
 }
 
 // Backoff after failures: 10 s doubling per consecutive failure, at most 10 minutes.
@@ -91,10 +99,6 @@ func backingOff(in Input) (Decision, bool) {
 		return Decision{Reason: BackingOff, After: retry.Sub(in.Now)}, true
 	}
 	return Decision{}, false
-}
-
-func firstVersion(in Input) (Decision, bool) {
-	return Decision{Rotate: true, Reason: FirstVersion}, !in.Initialised
 }
 
 func manualRequest(in Input) (Decision, bool) {

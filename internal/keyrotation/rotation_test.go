@@ -1,6 +1,10 @@
 package keyrotation
 
 import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"strconv"
 	"testing"
 	"time"
 
@@ -55,31 +59,47 @@ func TestNextRotationTime(t *testing.T) {
 	}
 }
 
-func TestDecisionChain(t *testing.T) {
+type decisionCase struct {
+	in     Input
+	rotate bool
+	reason Reason
+	after  time.Duration
+}
+
+// decisionCases are the whole policy: every Reason, and the order of the checks.
+func decisionCases() map[string]decisionCase {
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
-	base := Input{Now: now, TargetFound: true, Initialised: true, NextRotation: now.Add(time.Hour)}
+	base := Input{Now: now, NextRotation: now.Add(time.Hour)}
 	with := func(f func(*Input)) Input { in := base; f(&in); return in }
-	for name, c := range map[string]struct {
-		in     Input
-		rotate bool
-		reason Reason
-		after  time.Duration
-	}{
-		"not due":             {base, false, NotDue, time.Hour},
-		"due":                 {with(func(i *Input) { i.NextRotation = now }), true, Due, 0},
-		"overdue":             {with(func(i *Input) { i.NextRotation = now.Add(-time.Minute) }), true, Due, 0},
-		"suspended beats due": {with(func(i *Input) { i.Suspended = true; i.NextRotation = now }), false, Suspended, 0},
-		"no target":           {with(func(i *Input) { i.TargetFound = false }), false, TargetMissing, time.Minute},
-		"first version":       {with(func(i *Input) { i.Initialised = false }), true, FirstVersion, 0},
-		"manual request":      {with(func(i *Input) { i.RotateRequest = "r1" }), true, ManualRequest, 0},
-		"manual request done": {with(func(i *Input) { i.RotateRequest = "r1"; i.LastRotateRequest = "r1" }), false, NotDue, time.Hour},
-		"backoff beats a request": {with(func(i *Input) {
+	backingOffFor15s := func(i *Input) { i.FailedAttempts = 2; i.LastFailure = now.Add(-5 * time.Second) }
+	return map[string]decisionCase{
+		"not due":                      {base, false, NotDue, time.Hour},
+		"due":                          {with(func(i *Input) { i.NextRotation = now }), true, Due, 0},
+		"overdue":                      {with(func(i *Input) { i.NextRotation = now.Add(-time.Minute) }), true, Due, 0},
+		"no schedule":                  {with(func(i *Input) { i.NextRotation = time.Time{} }), false, ScheduleUnknown, 0},
+		"suspended beats due":          {with(func(i *Input) { i.Suspended = true; i.NextRotation = now }), false, Suspended, 0},
+		"suspended, nothing scheduled": {with(func(i *Input) { i.Suspended = true; i.NextRotation = time.Time{} }), false, Suspended, 0},
+		"manual request":               {with(func(i *Input) { i.RotateRequest = "r1" }), true, ManualRequest, 0},
+		"manual request done":          {with(func(i *Input) { i.RotateRequest = "r1"; i.LastRotateRequest = "r1" }), false, NotDue, time.Hour},
+		"suspended and a manual request: rotates": {with(func(i *Input) { i.Suspended = true; i.NextRotation = time.Time{}; i.RotateRequest = "r1" }), true, ManualRequest, 0},
+		"suspended, the request done: suspended":  {with(func(i *Input) { i.Suspended = true; i.RotateRequest = "r1"; i.LastRotateRequest = "r1" }), false, Suspended, 0},
+		"backoff beats a request":                 {with(func(i *Input) { backingOffFor15s(i); i.RotateRequest = "r2" }), false, BackingOff, 15 * time.Second},
+		"backoff beats due":                       {with(func(i *Input) { backingOffFor15s(i); i.NextRotation = now }), false, BackingOff, 15 * time.Second},
+		"backoff beats suspended":                 {with(func(i *Input) { backingOffFor15s(i); i.Suspended = true }), false, BackingOff, 15 * time.Second},
+		"backoff beats a request while suspended": {with(func(i *Input) {
+			backingOffFor15s(i)
+			i.Suspended = true
 			i.RotateRequest = "r2"
-			i.FailedAttempts = 2
-			i.LastFailure = now.Add(-5 * time.Second)
 		}), false, BackingOff, 15 * time.Second},
-		"backoff over": {with(func(i *Input) { i.NextRotation = now; i.FailedAttempts = 1; i.LastFailure = now.Add(-11 * time.Second) }), true, Due, 0},
-	} {
+		"backoff holds a changed spec's rotation": {with(func(i *Input) { backingOffFor15s(i); i.SpecChanged = true; i.NextRotation = now }), false, BackingOff, 15 * time.Second},
+		"backoff over":                   {with(func(i *Input) { i.NextRotation = now; i.FailedAttempts = 1; i.LastFailure = now.Add(-11 * time.Second) }), true, Due, 0},
+		"a failure count without a time": {with(func(i *Input) { i.NextRotation = now; i.FailedAttempts = 3 }), true, Due, 0},
+	}
+}
+
+// TestDecisionChain pins the whole policy: every Reason, and the order of the checks.
+func TestDecisionChain(t *testing.T) {
+	for name, c := range decisionCases() {
 		d := Decide(c.in)
 		if d.Rotate != c.rotate || d.Reason != c.reason || d.After != c.after {
 			t.Errorf("%s: %+v, want rotate=%v reason=%s after=%v", name, d, c.rotate, c.reason, c.after)
@@ -87,6 +107,93 @@ func TestDecisionChain(t *testing.T) {
 	}
 	if BackoffFor(1) != 10*time.Second || BackoffFor(3) != 40*time.Second || BackoffFor(30) != 10*time.Minute {
 		t.Error("backoff is not 10s doubling up to 10m")
+	}
+}
+
+// TestEachCheckAlone pins each link of the chain on its own: it decides, or passes.
+func TestEachCheckAlone(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	for name, c := range map[string]struct {
+		check  check
+		in     Input
+		decide bool
+		want   Decision
+	}{
+		"backingOff: no failure":  {backingOff, Input{Now: now}, false, Decision{}},
+		"backingOff: inside":      {backingOff, Input{Now: now, FailedAttempts: 1, LastFailure: now.Add(-4 * time.Second)}, true, Decision{Reason: BackingOff, After: 6 * time.Second}},
+		"backingOff: at its end":  {backingOff, Input{Now: now, FailedAttempts: 1, LastFailure: now.Add(-10 * time.Second)}, false, Decision{}},
+		"manualRequest: none":     {manualRequest, Input{}, false, Decision{Rotate: true, Reason: ManualRequest}},
+		"manualRequest: new":      {manualRequest, Input{RotateRequest: "a", LastRotateRequest: "b"}, true, Decision{Rotate: true, Reason: ManualRequest}},
+		"manualRequest: acted on": {manualRequest, Input{RotateRequest: "a", LastRotateRequest: "a"}, false, Decision{Rotate: true, Reason: ManualRequest}},
+		"suspended: no":           {suspended, Input{}, false, Decision{Reason: Suspended}},
+		"suspended: yes":          {suspended, Input{Suspended: true}, true, Decision{Reason: Suspended}},
+		"due: nothing scheduled":  {due, Input{Now: now}, false, Decision{}},
+		"due: now":                {due, Input{Now: now, NextRotation: now}, true, Decision{Rotate: true, Reason: Due}},
+		"due: later":              {due, Input{Now: now, NextRotation: now.Add(time.Minute)}, true, Decision{Reason: NotDue, After: time.Minute}},
+	} {
+		d, ok := c.check(c.in)
+		if ok != c.decide || (ok && d != c.want) {
+			t.Errorf("%s: %+v, %v; want %+v, %v", name, d, ok, c.want, c.decide)
+		}
+	}
+}
+
+// TestHoldIsTheChainsBackoffForAnUnchangedSpec: the reconciler's early wait is the chain's
+// backoff check, skipped when the spec changed.
+func TestHoldIsTheChainsBackoffForAnUnchangedSpec(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	inside := Input{Now: now, FailedAttempts: 3, LastFailure: now.Add(-30 * time.Second), RotateRequest: "r"}
+	if d, hold := Hold(inside); !hold || d.Reason != BackingOff || d.After != 10*time.Second {
+		t.Errorf("inside the backoff: %+v, %v", d, hold)
+	}
+	if d := Decide(inside); d.Reason != BackingOff || d.After != 10*time.Second {
+		t.Errorf("Decide disagrees with Hold: %+v", d)
+	}
+	changed := inside
+	changed.SpecChanged = true
+	if _, hold := Hold(changed); hold {
+		t.Error("a changed spec was held")
+	}
+	over := inside
+	over.Now = now.Add(10 * time.Second)
+	if _, hold := Hold(over); hold {
+		t.Error("held after the backoff")
+	}
+	if _, hold := Hold(Input{Now: now, Suspended: true, RotateRequest: "r"}); hold {
+		t.Error("held without a failure")
+	}
+}
+
+// TestDecisionChainCoversEveryReason: every Reason declared in decide.go is some case's answer.
+func TestDecisionChainCoversEveryReason(t *testing.T) {
+	f, err := parser.ParseFile(token.NewFileSet(), "decide.go", nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	covered := map[Reason]bool{}
+	for _, c := range decisionCases() {
+		covered[c.reason] = true
+	}
+	n := 0
+	ast.Inspect(f, func(node ast.Node) bool {
+		vs, ok := node.(*ast.ValueSpec)
+		if !ok {
+			return true
+		}
+		if id, ok := vs.Type.(*ast.Ident); ok && id.Name == "Reason" {
+			for i, name := range vs.Names {
+				lit := vs.Values[i].(*ast.BasicLit)
+				v, _ := strconv.Unquote(lit.Value)
+				n++
+				if !covered[Reason(v)] {
+					t.Errorf("Reason %s (%s) is not in TestDecisionChain", name.Name, v)
+				}
+			}
+		}
+		return true
+	})
+	if n != len(covered) {
+		t.Errorf("%d reasons declared, %d covered", n, len(covered))
 	}
 }
 
