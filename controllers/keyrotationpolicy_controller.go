@@ -107,7 +107,11 @@ func (r *KeyRotationPolicyReconciler) rotate(ctx context.Context, krp *rschedv1.
 		return err
 	}
 	r.catchUp(krp, kr, st)
-	if err := r.advance(ctx, krp, si, kr, st); err != nil {
+	w, err := r.gatherWorkload(ctx, krp, si, kr)
+	if err != nil {
+		return err
+	}
+	if err := r.advance(ctx, krp, si, kr, w, st); err != nil {
 		return err
 	}
 	if st.decision.Reason != keyrotation.BackingOff {
@@ -199,14 +203,14 @@ func policiesFor(ctx context.Context, c client.Reader, namespace, instance strin
 
 // advance moves the rotation on by at most one phase: activate a staged version once every pod
 // has it; else retire what retention allows; else rotate if the decision chain says so.
-func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus) error {
+func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, w workload, st *policyStatus) error {
 	if hasStaged(kr.file) {
-		return r.activateWhenPropagated(ctx, krp, si, kr, st)
+		return r.activateWhenPropagated(ctx, krp, si, kr, w, st)
 	}
-	if err := r.retire(ctx, krp, si, kr, st); err != nil {
+	if err := r.retire(ctx, krp, si, kr, w.pods, st); err != nil {
 		return err
 	}
-	r.reportLaggingPods(ctx, si, kr, st)
+	reportLaggingPods(w.pods, kr.file, st)
 	d := keyrotation.Decide(decisionInput(krp, st.next, st.now))
 	st.decision = d
 	if !d.Rotate {
@@ -248,12 +252,11 @@ func (r *KeyRotationPolicyReconciler) stage(ctx context.Context, krp *rschedv1.K
 // activateWhenPropagated makes the staged version active once every pod has loaded it: for
 // RollingRestart when the Deployment has rolled out with the version on its pod template; for
 // HotReload when the observer sees the version on every ready pod, or after Propagation.
-func (r *KeyRotationPolicyReconciler) activateWhenPropagated(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus) error {
-	stagedAt := publishedAt(kr)
-	ready, wait, why, err := r.propagated(ctx, krp, si, kr, stagedAt, st.now)
-	if err != nil {
+func (r *KeyRotationPolicyReconciler) activateWhenPropagated(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, w workload, st *policyStatus) error {
+	if err := r.requestRestart(ctx, krp, si, kr, w); err != nil {
 		return err
 	}
+	ready, wait, why := propagated(krp, kr.file, w, publishedAt(kr), st.now, r.propagation())
 	if !ready {
 		st.rotating(why)
 		st.requeue(wait)
@@ -275,16 +278,16 @@ func (r *KeyRotationPolicyReconciler) activateWhenPropagated(ctx context.Context
 	st.succeeded()
 	r.catchUp(krp, kr, st)
 	st.requeueForRetirement(kr.file)
-	r.reportLaggingPods(ctx, si, kr, st) // the activated keyring has yet to reach the pods
+	reportLaggingPods(w.pods, kr.file, st) // the activated keyring has yet to reach the pods
 	return nil
 }
 
 // retire applies retention between rotations: a verify-only key past its grace period and, when
 // the server reports them drained, encryption keys beyond spec.retain.
-func (r *KeyRotationPolicyReconciler) retire(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus) error {
+func (r *KeyRotationPolicyReconciler) retire(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, pods podsSeen, st *policyStatus) error {
 	ret := r.retention(krp, st)
-	if r.Observer != nil && needsObservation(kr.file, ret.Retain) {
-		ret.Drained = r.drained(ctx, si, kr.file)
+	if pods.observer && needsObservation(kr.file, ret.Retain) {
+		ret.Drained = drained(pods, kr.file)
 	}
 	next, changed, err := keyrotation.Retire(kr.file, st.now, ret)
 	if err != nil {
@@ -301,7 +304,7 @@ func (r *KeyRotationPolicyReconciler) retire(ctx context.Context, krp *rschedv1.
 		r.catchUp(krp, kr, st)
 	}
 	st.requeueForRetirement(kr.file)
-	if r.Observer != nil && needsObservation(kr.file, ret.Retain) {
+	if pods.observer && needsObservation(kr.file, ret.Retain) {
 		st.requeue(retentionRecheck) // the server's rewrap progress is polled, not watched
 	}
 	return nil

@@ -90,71 +90,121 @@ func (o *MetricsObserver) targets(ctx context.Context, si *rschedv1.SchedulerIns
 	return out, nil
 }
 
-// propagated reports whether the staged version may be activated, and if not how long to wait
-// and why (for the Rotating condition).
-func (r *KeyRotationPolicyReconciler) propagated(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, stagedAt, now time.Time) (bool, time.Duration, string, error) {
-	dep := &appsv1.Deployment{}
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: builders.DeploymentName(si)}, dep)
-	missing, err := notFoundOrErr(err)
-	if err != nil {
-		return false, 0, "", fmt.Errorf("reading the Deployment: %w", err)
-	}
-	if missing || (dep.Spec.Replicas != nil && *dep.Spec.Replicas == 0) {
-		return true, 0, "", nil // no pod runs; a pod that starts mounts the new keyring
-	}
-	// The pods report the file's version (every change raises it); the pod template and the
-	// messages carry the key version (the number in the key ids).
-	version, keyVersion := kr.file.Version, keyrotation.KeyVersion(kr.file)
-	if krp.Spec.Rollout == rschedv1.RolloutRollingRestart {
-		if kr.secret.Annotations[rschedv1.RolloutVersionAnnotation] != strconv.FormatInt(keyVersion, 10) {
-			// Staged before the rollout was switched to RollingRestart: ask for the restart now.
-			if err := r.writeSecret(ctx, krp, si, kr, kr.file, kr.request); err != nil {
-				return false, 0, "", err
-			}
-		}
-		if rolledOut(dep, keyVersion) {
-			return true, 0, "", nil
-		}
-		return false, 30 * time.Second, fmt.Sprintf("Keyring version %d is staged; the pods are being restarted to load it", keyVersion), nil
-	}
-	if r.Observer != nil {
-		pods, err := r.Observer.Observe(ctx, si)
-		if err == nil && len(pods) > 0 {
-			// The pods can be read: their word decides, however long it takes. A pod known to
-			// be behind (a slow kubelet, a keyring its server refused) must not be overtaken.
-			if behind := lagging(pods, version); behind != "" {
-				return false, time.Second, fmt.Sprintf("Keyring version %d is staged; pod %s has not loaded it yet", keyVersion, behind), nil
-			}
-			return true, 0, "", nil
-		}
-	}
-	// The pods cannot be read: allow the time a mounted Secret takes to reach them.
-	deadline := stagedAt.Add(r.propagation())
-	if !now.Before(deadline) {
-		return true, 0, "", nil
-	}
-	wait := deadline.Sub(now)
-	if r.Observer != nil {
-		wait = min(wait, time.Second)
-	}
-	return false, wait, fmt.Sprintf("Keyring version %d is staged; waiting for every pod to load it", keyVersion), nil
+// podsSeen is this reconcile's one observation of the instance's pods (gatherWorkload): every
+// step that needs the pods' reports reads it, none scrapes them again.
+type podsSeen struct {
+	// observer: an observer is configured, so the pods can be asked (even if this time they did
+	// not answer).
+	observer bool
+	// pods is every ready pod's report; nil when not asked, when the observation failed or when
+	// no pod answered: "cannot be known".
+	pods []PodKeys
 }
 
-// reportLaggingPods keeps Rotating True after an activation (or a retirement) until every pod the
-// observer can read has loaded the keyring in the Secret: until then a pod still signs or
-// encrypts with the previous key (safe: that key stays valid for the grace period), and the
-// condition says so instead of claiming the rotation is complete. Without an observer, or when
-// the pods cannot be read, nothing is claimed either way.
-func (r *KeyRotationPolicyReconciler) reportLaggingPods(ctx context.Context, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus) {
+// workload is what the instance runs, as this reconcile saw it: while a version is staged, its
+// Deployment (nil when there is none); and the pods' reports.
+type workload struct {
+	dep  *appsv1.Deployment
+	pods podsSeen
+}
+
+// running: a Deployment with replicas, whose pods must load a staged version.
+func (w workload) running() bool {
+	return w.dep != nil && (w.dep.Spec.Replicas == nil || *w.dep.Spec.Replicas > 0)
+}
+
+// gatherWorkload reads the Deployment while a version is staged, and observes the pods once,
+// unless nothing this reconcile does would read them (a RollingRestart waiting for its rollout).
+func (r *KeyRotationPolicyReconciler) gatherWorkload(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring) (workload, error) {
+	var w workload
+	if hasStaged(kr.file) {
+		dep := &appsv1.Deployment{}
+		missing, err := notFoundOrErr(r.Client.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: builders.DeploymentName(si)}, dep))
+		if err != nil {
+			return w, fmt.Errorf("reading the Deployment: %w", err)
+		}
+		if !missing {
+			w.dep = dep
+		}
+		if krp.Spec.Rollout == rschedv1.RolloutRollingRestart && w.running() && !rolledOut(dep, keyrotation.KeyVersion(kr.file)) {
+			return w, nil
+		}
+	}
+	w.pods = r.observePods(ctx, si)
+	return w, nil
+}
+
+// observePods asks the observer, if there is one. A failure is "cannot be known", never an error:
+// a rotation then relies on time (staging) or keeps keys (retention) instead.
+func (r *KeyRotationPolicyReconciler) observePods(ctx context.Context, si *rschedv1.SchedulerInstance) podsSeen {
 	if r.Observer == nil {
-		return
+		return podsSeen{}
 	}
 	pods, err := r.Observer.Observe(ctx, si)
 	if err != nil || len(pods) == 0 {
-		return
+		return podsSeen{observer: true}
 	}
-	if behind := lagging(pods, kr.file.Version); behind != "" {
-		st.rotating(fmt.Sprintf("Keyring version %d is active; pod %s has not loaded it yet", keyrotation.KeyVersion(kr.file), behind))
+	return podsSeen{observer: true, pods: pods}
+}
+
+// requestRestart asks for the pods' restart (rollout RollingRestart) when the staged version
+// was staged before the rollout was switched to RollingRestart.
+func (r *KeyRotationPolicyReconciler) requestRestart(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, w workload) error {
+	if krp.Spec.Rollout != rschedv1.RolloutRollingRestart || !w.running() {
+		return nil
+	}
+	if kr.secret.Annotations[rschedv1.RolloutVersionAnnotation] == strconv.FormatInt(keyrotation.KeyVersion(kr.file), 10) {
+		return nil
+	}
+	return r.writeSecret(ctx, krp, si, kr, kr.file, kr.request)
+}
+
+// propagated reports whether the staged version of f may be activated, and if not how long to
+// wait and why (for the Rotating condition), from what the workload showed: with no pod running,
+// at once; for RollingRestart once the Deployment has rolled out with the version on its pod
+// template; for HotReload when every pod observed has loaded it, or, when the pods cannot be
+// read, propagation after stagedAt.
+func propagated(krp *rschedv1.KeyRotationPolicy, f *keyring.File, w workload, stagedAt, now time.Time, propagation time.Duration) (bool, time.Duration, string) {
+	if !w.running() {
+		return true, 0, "" // no pod runs; a pod that starts mounts the new keyring
+	}
+	// The pods report the file's version (every change raises it); the pod template and the
+	// messages carry the key version (the number in the key ids).
+	version, keyVersion := f.Version, keyrotation.KeyVersion(f)
+	if krp.Spec.Rollout == rschedv1.RolloutRollingRestart {
+		if rolledOut(w.dep, keyVersion) {
+			return true, 0, ""
+		}
+		return false, 30 * time.Second, fmt.Sprintf("Keyring version %d is staged; the pods are being restarted to load it", keyVersion)
+	}
+	if len(w.pods.pods) > 0 {
+		// The pods can be read: their word decides, however long it takes. A pod known to be
+		// behind (a slow kubelet, a keyring its server refused) must not be overtaken.
+		if behind := lagging(w.pods.pods, version); behind != "" {
+			return false, time.Second, fmt.Sprintf("Keyring version %d is staged; pod %s has not loaded it yet", keyVersion, behind)
+		}
+		return true, 0, ""
+	}
+	// The pods cannot be read: allow the time a mounted Secret takes to reach them.
+	deadline := stagedAt.Add(propagation)
+	if !now.Before(deadline) {
+		return true, 0, ""
+	}
+	wait := deadline.Sub(now)
+	if w.pods.observer {
+		wait = min(wait, time.Second)
+	}
+	return false, wait, fmt.Sprintf("Keyring version %d is staged; waiting for every pod to load it", keyVersion)
+}
+
+// reportLaggingPods keeps Rotating True after an activation (or a retirement) until every pod the
+// observer can read has loaded the keyring f: until then a pod still signs or encrypts with the
+// previous key (safe: that key stays valid for the grace period), and the condition says so
+// instead of claiming the rotation is complete. Without an observer, or when the pods cannot be
+// read, nothing is claimed either way.
+func reportLaggingPods(pods podsSeen, f *keyring.File, st *policyStatus) {
+	if behind := lagging(pods.pods, f.Version); behind != "" {
+		st.rotating(fmt.Sprintf("Keyring version %d is active; pod %s has not loaded it yet", keyrotation.KeyVersion(f), behind))
 		st.requeue(time.Second)
 	}
 }
@@ -197,18 +247,14 @@ func needsObservation(f *keyring.File, retain int) bool {
 	return false
 }
 
-// drained asks the pods whether the data under old encryption keys has been re-encrypted. Every
-// ready pod must report a finished re-encryption pass under the current active key that left
-// nothing pending and nothing failed. Each pod's pass starts after that pod loaded the key and
-// covers the whole database, so the pass of the pod that loaded it last ran when no pod wrote
-// under an older key any more: nothing is left under one. No pod clocks are compared. Anything
-// less, or no observer, is "cannot be known" (nil), and the keys are kept.
-func (r *KeyRotationPolicyReconciler) drained(ctx context.Context, si *rschedv1.SchedulerInstance, f *keyring.File) func(string) bool {
-	if r.Observer == nil {
-		return nil
-	}
-	pods, err := r.Observer.Observe(ctx, si)
-	if err != nil || len(pods) == 0 {
+// drained says, from the pods' reports, whether the data under old encryption keys has been
+// re-encrypted. Every ready pod must report a finished re-encryption pass under the current active
+// key that left nothing pending and nothing failed. Each pod's pass starts after that pod loaded
+// the key and covers the whole database, so the pass of the pod that loaded it last ran when no
+// pod wrote under an older key any more: nothing is left under one. No pod clocks are compared.
+// Anything less, or no report, is "cannot be known" (nil), and the keys are kept.
+func drained(pods podsSeen, f *keyring.File) func(string) bool {
+	if len(pods.pods) == 0 {
 		return nil
 	}
 	active := ""
@@ -217,7 +263,7 @@ func (r *KeyRotationPolicyReconciler) drained(ctx context.Context, si *rschedv1.
 			active = k.KID
 		}
 	}
-	for _, p := range pods {
+	for _, p := range pods.pods {
 		if p.Report == nil {
 			return nil
 		}
