@@ -164,7 +164,7 @@ func reportedOutcome(deferred []*outcome.Outcome) *outcome.Outcome {
 	}
 	after := pick.After
 	for _, o := range deferred {
-		if o.After > 0 && o.After < after {
+		if o.After > 0 && (after == 0 || o.After < after) {
 			after = o.After
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +18,7 @@ import (
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/outcome"
+	"github.com/rsched/rsched/internal/secretsource"
 )
 
 // converge creates obj, or makes the stored object's owned fields equal to the desired ones with
@@ -84,8 +84,7 @@ func nameConflict(obj client.Object) *outcome.Outcome {
 		// The pods would read it, or run without the isolation it should give them.
 		halt = true
 	}
-	o := outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonNameConflict,
-		fmt.Sprintf("%s %q exists and is not owned by this instance; rename or remove it", kindName(fmt.Sprintf("%T", obj)), obj.GetName()), retryShort)
+	o := secretsource.NameConflict(kindName(fmt.Sprintf("%T", obj)), obj.GetName())
 	o.Halt = halt
 	return o
 }
@@ -114,7 +113,9 @@ func (r *SchedulerInstanceReconciler) unseenConflict(ctx context.Context, si *rs
 	case hasLabels(there.GetLabels(), labels):
 		return nil, nil // ours and labelled, created a moment ago: the cache will see it
 	}
-	patch := client.MergeFrom(there.DeepCopy())
+	// With the resourceVersion read: should the object be replaced by someone else's meanwhile,
+	// the patch fails instead of labelling theirs.
+	patch := client.MergeFromWithOptions(there.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	l := there.GetLabels()
 	if l == nil {
 		l = map[string]string{}
@@ -125,7 +126,9 @@ func (r *SchedulerInstanceReconciler) unseenConflict(ctx context.Context, si *rs
 		return nil, fmt.Errorf("restoring its labels: %w", err)
 	}
 	r.event(si, corev1.EventTypeNormal, "Relabelled", "Update", "Restored the labels of %s %s, which the operator needs to see it", kindName(fmt.Sprintf("%T", obj)), obj.GetName())
-	return outcome.WaitFor(time.Second, "restored the labels of "+obj.GetName()+"; waiting for the cache to see it"), nil
+	// The cache seeing the labelled object brings the next reconcile; the wait is only a fallback,
+	// and keeps a tool that strips the labels again and again from making a patch a second.
+	return outcome.WaitFor(retryShort, "restored the labels of "+obj.GetName()+"; waiting for the cache to see it"), nil
 }
 
 // hasLabels reports whether have holds every label of want.

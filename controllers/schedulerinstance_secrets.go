@@ -54,6 +54,15 @@ func (r *SchedulerInstanceReconciler) ensureKeyring(ctx context.Context, si *rsc
 		return kr, nil
 	}
 	if si.Status.KeyVersion > 0 {
+		// Not in the cache, which holds only labelled Secrets: the instance's own keyring whose
+		// labels someone removed is relabelled. Any other Secret of that name (a restore
+		// without the labels, say) is reported as missing, as before: the cache must see it.
+		sec.Name, sec.Namespace = builders.KeyringSecretName(si), si.Namespace
+		if o, err := r.unseenConflict(ctx, si, sec, builders.Labels(si)); err != nil {
+			return instanceKeyring{}, fmt.Errorf("keyring Secret: %w", err)
+		} else if o != nil && o.Kind == outcome.Wait {
+			return instanceKeyring{}, o
+		}
 		// The instance ran on a keyring that is gone. A new one would invalidate every token and
 		// every encrypted field, and reuse key ids: a KeyRotationPolicy with storage.vault
 		// restores it, otherwise a person must (from a backup).

@@ -67,7 +67,7 @@ func (b *statusBuilder) recordSecrets(res secretsync.Result, err error) {
 		b.secretsDone = true
 	case res.Action == secretsync.InBackoff:
 		b.staleSecret = res.Stale
-	case kind == outcome.Blocked:
+	case kind == outcome.Blocked && o.Condition == rschedv1.ConditionSecretsSynced:
 		b.secretsMissing(o.Reason, o.Message)
 	case kind == outcome.Failed && res.Failures > 0:
 		b.vaultFailed(o.Reason, o.Message, res.Failures)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -33,6 +34,14 @@ func Key(ctx context.Context, reader client.Reader, namespace string, ref rsched
 		return "", outcome.BlockedOn("", rschedv1.ReasonSecretKeyMissing, fmt.Sprintf("Secret %q named by %s has no key %q", ref.Name, field, ref.Key), 0)
 	}
 	return string(v), nil
+}
+
+// NameConflict is the block of an object of kind that bears one of the instance's names and is
+// not controlled by it: never taken over, never read as the instance's own; Ready says
+// NameConflict until it is renamed or removed, and it is looked at again every 10 s.
+func NameConflict(kind, name string) *outcome.Outcome {
+	return outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonNameConflict,
+		fmt.Sprintf("%s %q exists and is not owned by this instance; rename or remove it", kind, name), 10*time.Second)
 }
 
 // VaultClient builds the Vault identity of the instance's spec.vault (reading the Secrets it

@@ -8,6 +8,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -99,7 +100,8 @@ func (s *Syncer) Gather(ctx context.Context, si *rschedv1.SchedulerInstance) (St
 	return st, nil
 }
 
-// own returns the instance's Secret name, or nil when it does not exist yet.
+// own returns the instance's Secret name, or nil when it does not exist yet; a Secret of that
+// name that the instance does not control is a NameConflict that halts the reconcile.
 func (s *Syncer) own(ctx context.Context, si *rschedv1.SchedulerInstance, name string) (*corev1.Secret, error) {
 	sec := &corev1.Secret{}
 	err := s.Cache.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: name}, sec)
@@ -108,6 +110,10 @@ func (s *Syncer) own(ctx context.Context, si *rschedv1.SchedulerInstance, name s
 		return nil, nil
 	case err != nil:
 		return nil, fmt.Errorf("reading Secret %s: %w", name, err)
+	case !metav1.IsControlledBy(sec, si):
+		// Labelled like ours (anyone who can create a Secret can set a label) but not the
+		// instance's: never read as its own, or the pods would run on someone else's secrets.
+		return nil, secretsource.NameConflict("Secret", name).Halting()
 	}
 	return sec, nil
 }
@@ -118,6 +124,9 @@ func (s *Syncer) own(ctx context.Context, si *rschedv1.SchedulerInstance, name s
 func (s *Syncer) Sync(ctx context.Context, si *rschedv1.SchedulerInstance, now time.Time) (Result, error) {
 	st, err := s.Gather(ctx, si)
 	if err != nil {
+		if kind, o := outcome.Of(err); kind == outcome.Blocked {
+			s.Event(si, corev1.EventTypeWarning, o.Reason, "Adopt", "%s", o.Message)
+		}
 		return Result{Failures: -1}, err
 	}
 	res := Result{Action: Decide(st, now), LastGood: st.HasDatabaseSecret, Revision: st.Revision, UsesVault: st.UsesVault, Failures: -1}

@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
@@ -45,7 +46,8 @@ func (w secretWriter) WriteSecret(ctx context.Context, si *rschedv1.SchedulerIns
 	sec := &corev1.Secret{}
 	err := w.c.Get(ctx, client.ObjectKey{Namespace: si.Namespace, Name: name}, sec)
 	if apierrors.IsNotFound(err) {
-		sec = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: si.Namespace, Annotations: map[string]string{}}, Data: data}
+		sec = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: si.Namespace, Annotations: map[string]string{},
+			OwnerReferences: []metav1.OwnerReference{controllerRef(si)}}, Data: data}
 		if counted {
 			sec.Annotations[builders.RevisionAnnotation] = "1"
 		}
@@ -64,6 +66,14 @@ func (w secretWriter) WriteSecret(ctx context.Context, si *rschedv1.SchedulerIns
 func (w secretWriter) DeleteSecret(ctx context.Context, si *rschedv1.SchedulerInstance, name string) error {
 	return client.IgnoreNotFound(w.c.Delete(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: si.Namespace}}))
 }
+
+// controllerRef makes si the controller of an object, as the reconciler's converge does.
+func controllerRef(si *rschedv1.SchedulerInstance) metav1.OwnerReference {
+	return metav1.OwnerReference{APIVersion: rschedv1.GroupVersion.String(), Kind: "SchedulerInstance", Name: si.Name, UID: si.UID,
+		Controller: ptr(true), BlockOwnerDeletion: ptr(true)}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 type events []string
 
@@ -86,7 +96,7 @@ func vaultInstance(t *testing.T, v *testenv.Vault, ns string) *rschedv1.Schedule
 	if _, err := v.Client.KVv2("secret").Put(ctx, "rsched/db", map[string]any{"url": "postgres://db.example/rsched"}); err != nil {
 		t.Fatal(err)
 	}
-	si := &rschedv1.SchedulerInstance{ObjectMeta: metav1.ObjectMeta{Name: "si", Namespace: ns, Generation: 1}}
+	si := &rschedv1.SchedulerInstance{ObjectMeta: metav1.ObjectMeta{Name: "si", Namespace: ns, Generation: 1, UID: types.UID(ns + "-si")}}
 	si.Spec.Vault = &rschedv1.VaultSpec{Address: v.Addr, InsecureAllowHTTP: true,
 		Auth: rschedv1.VaultAuthSpec{TokenSecretRef: &rschedv1.SecretKeyRef{Name: "vault-token", Key: "token"}}}
 	si.Spec.Database.Vault = &rschedv1.VaultKVRef{Path: "rsched/db", Key: "url"}
@@ -177,7 +187,7 @@ func TestSyncBlocksOnAMissingUserSecret(t *testing.T) {
 	if err := kube.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 		t.Fatal(err)
 	}
-	si := &rschedv1.SchedulerInstance{ObjectMeta: metav1.ObjectMeta{Name: "si", Namespace: ns, Generation: 1}}
+	si := &rschedv1.SchedulerInstance{ObjectMeta: metav1.ObjectMeta{Name: "si", Namespace: ns, Generation: 1, UID: types.UID(ns + "-si")}}
 	si.Spec.Database.URLSecretRef = &rschedv1.SecretKeyRef{Name: "db", Key: "url"}
 	var ev events
 	s := &Syncer{Cache: kube.Client, APIReader: kube.Client, Writer: secretWriter{kube.Client}, Event: ev.record}
@@ -200,5 +210,40 @@ func TestSyncBlocksOnAMissingUserSecret(t *testing.T) {
 	}
 	if res, err := s.Sync(ctx, si, time.Now()); err != nil || !res.Synced || res.Revision != "1" {
 		t.Fatalf("after the Secret was created: %+v, %v", res, errors.Unwrap(err))
+	}
+}
+
+// TestALookAlikeSecretIsNeverReadAsTheInstancesOwn: a Secret under the database Secret's name,
+// labelled like the operator's (anyone who can create a Secret can set a label) but not
+// controlled by the instance, is a NameConflict that halts the reconcile: its revision never
+// reaches the pod template and nothing is written over it.
+func TestALookAlikeSecretIsNeverReadAsTheInstancesOwn(t *testing.T) {
+	ctx := context.Background()
+	ns := "sync-lookalike"
+	if err := kube.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+	si := &rschedv1.SchedulerInstance{ObjectMeta: metav1.ObjectMeta{Name: "si", Namespace: ns, Generation: 1, UID: types.UID(ns + "-si")}}
+	si.Spec.Database.URLSecretRef = &rschedv1.SecretKeyRef{Name: "db", Key: "url"}
+	theirs := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: builders.DatabaseSecretName(si), Namespace: ns, Labels: builders.Labels(si),
+		Annotations: map[string]string{builders.RevisionAnnotation: "41"}}, Data: map[string][]byte{builders.DatabaseURLKey: []byte("postgres://attacker/db")}}
+	for _, obj := range []client.Object{theirs, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "db", Namespace: ns}, Data: map[string][]byte{"url": []byte("postgres://x/y")}}} {
+		if err := kube.Client.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ev events
+	s := &Syncer{Cache: kube.Client, APIReader: kube.Client, Writer: secretWriter{kube.Client}, Event: ev.record}
+	res, err := s.Sync(ctx, si, time.Now())
+	kind, o := outcome.Of(err)
+	if kind != outcome.Blocked || o.Reason != rschedv1.ReasonNameConflict || !o.Halt || o.Condition != rschedv1.ConditionReady || res.LastGood || res.Revision != "" {
+		t.Fatalf("look-alike database Secret: %+v, %v %+v", res, kind, o)
+	}
+	if len(ev) != 1 || ev[0] != `Warning NameConflict: Secret "si-database" exists and is not owned by this instance; rename or remove it` {
+		t.Fatalf("events %q", ev)
+	}
+	got := &corev1.Secret{}
+	if err := kube.Client.Get(ctx, client.ObjectKeyFromObject(theirs), got); err != nil || string(got.Data[builders.DatabaseURLKey]) != "postgres://attacker/db" {
+		t.Fatalf("their Secret was changed: %v", err)
 	}
 }
