@@ -100,12 +100,14 @@ test: lint verify-generated test-components ## Everything: lint, generated-files
 	$(MAKE) --no-print-directory fuzz
 
 # The code that runs on several goroutines at once, under the race detector: the reconcilers, the
-# keyring watcher, the principal cache, the local rate limiter (whole packages), and the server's
+# keyring watcher, the principal cache, the local rate limiter, the audit log's live stream and a
+# run's after-commit hooks (whole packages; audit and scheduling add ~25 s), and the server's
 # tests that drive it from many clients or replicas at once: the cache across replicas, the
 # first-admin race, lockouts, limits across replicas, a keyring rotation under load, overlapping
 # generations and a run's progress and heartbeat (the whole app package under -race takes over
 # 10 minutes: argon2 and the solver are slow there, and single-threaded).
-RACE_PKGS ?= ./controllers/... ./internal/keyring/... ./internal/server/accounts/... ./internal/server/ratelimit/...
+RACE_PKGS ?= ./controllers/... ./internal/keyring/... ./internal/server/accounts/... ./internal/server/ratelimit/... \
+	./internal/server/audit/... ./internal/server/scheduling/...
 RACE_APP_TESTS ?= Concurrent|Replica|Progress
 
 .PHONY: test-race
