@@ -28,6 +28,7 @@ import (
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/keyringstore"
 	"github.com/rsched/rsched/internal/keyrotation"
 	"github.com/rsched/rsched/internal/outcome"
 	"github.com/rsched/rsched/internal/vault"
@@ -203,14 +204,14 @@ func policiesFor(ctx context.Context, c client.Reader, namespace, instance strin
 
 // advance moves the rotation on by at most one phase: activate a staged version once every pod
 // has it; else retire what retention allows; else rotate if the decision chain says so.
-func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, w workload, st *policyStatus) error {
-	if hasStaged(kr.file) {
+func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *keyringstore.Keyring, w workload, st *policyStatus) error {
+	if keyringstore.HasStaged(kr.File) {
 		return r.activateWhenPropagated(ctx, krp, si, kr, w, st)
 	}
 	if err := r.retire(ctx, krp, si, kr, w.pods, st); err != nil {
 		return err
 	}
-	reportLaggingPods(w.pods, kr.file, st)
+	reportLaggingPods(w.pods, kr.File, st)
 	d := keyrotation.Decide(decisionInput(krp, st.next, st.now))
 	st.decision = d
 	if !d.Rotate {
@@ -223,8 +224,8 @@ func (r *KeyRotationPolicyReconciler) advance(ctx context.Context, krp *rschedv1
 }
 
 // stage writes the next version of every key of the policy, staged.
-func (r *KeyRotationPolicyReconciler) stage(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, st *policyStatus, d keyrotation.Decision) error {
-	next, err := keyrotation.Stage(kr.file, krp.Spec.Keys, st.now)
+func (r *KeyRotationPolicyReconciler) stage(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *keyringstore.Keyring, st *policyStatus, d keyrotation.Decision) error {
+	next, err := keyrotation.Stage(kr.File, krp.Spec.Keys, st.now)
 	if err != nil {
 		return failedRotation(err)
 	}
@@ -232,7 +233,7 @@ func (r *KeyRotationPolicyReconciler) stage(ctx context.Context, krp *rschedv1.K
 	if d.Reason == keyrotation.ManualRequest {
 		request = krp.Annotations[rschedv1.RotateAnnotation]
 	}
-	if err := r.write(ctx, krp, si, kr, next, request); err != nil {
+	if err := r.keyrings().Write(ctx, krp, si, kr, next, request); err != nil {
 		return failedRotation(err)
 	}
 	if d.Reason == keyrotation.Due {
@@ -252,22 +253,22 @@ func (r *KeyRotationPolicyReconciler) stage(ctx context.Context, krp *rschedv1.K
 // activateWhenPropagated makes the staged version active once every pod has loaded it: for
 // RollingRestart when the Deployment has rolled out with the version on its pod template; for
 // HotReload when the observer sees the version on every ready pod, or after Propagation.
-func (r *KeyRotationPolicyReconciler) activateWhenPropagated(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, w workload, st *policyStatus) error {
+func (r *KeyRotationPolicyReconciler) activateWhenPropagated(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *keyringstore.Keyring, w workload, st *policyStatus) error {
 	if err := r.requestRestart(ctx, krp, si, kr, w); err != nil {
 		return err
 	}
-	ready, wait, why := propagated(krp, kr.file, w, publishedAt(kr), st.now, r.propagation())
+	ready, wait, why := propagated(krp, kr.File, w, publishedAt(kr), st.now, r.propagation())
 	if !ready {
 		st.rotating(why)
 		st.requeue(wait)
 		return nil
 	}
-	next, err := keyrotation.Activate(kr.file, st.now, r.retention(krp, st))
+	next, err := keyrotation.Activate(kr.File, st.now, r.retention(krp, st))
 	if err != nil {
 		return failedRotation(err)
 	}
-	retired := newlyRetired(kr.file, next)
-	if err := r.write(ctx, krp, si, kr, next, kr.request); err != nil {
+	retired := newlyRetired(kr.File, next)
+	if err := r.keyrings().Write(ctx, krp, si, kr, next, kr.Request); err != nil {
 		return failedRotation(err)
 	}
 	rotationsTotal.WithLabelValues(krp.Namespace, krp.Name, "success").Inc()
@@ -277,25 +278,25 @@ func (r *KeyRotationPolicyReconciler) activateWhenPropagated(ctx context.Context
 	}
 	st.succeeded()
 	r.catchUp(krp, kr, st)
-	st.requeueForRetirement(kr.file)
-	reportLaggingPods(w.pods, kr.file, st) // the activated keyring has yet to reach the pods
+	st.requeueForRetirement(kr.File)
+	reportLaggingPods(w.pods, kr.File, st) // the activated keyring has yet to reach the pods
 	return nil
 }
 
 // retire applies retention between rotations: a verify-only key past its grace period and, when
 // the server reports them drained, encryption keys beyond spec.retain.
-func (r *KeyRotationPolicyReconciler) retire(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, pods podsSeen, st *policyStatus) error {
+func (r *KeyRotationPolicyReconciler) retire(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *keyringstore.Keyring, pods podsSeen, st *policyStatus) error {
 	ret := r.retention(krp, st)
-	if pods.observer && needsObservation(kr.file, ret.Retain) {
-		ret.Drained = drained(pods, kr.file)
+	if pods.observer && needsObservation(kr.File, ret.Retain) {
+		ret.Drained = drained(pods, kr.File)
 	}
-	next, changed, err := keyrotation.Retire(kr.file, st.now, ret)
+	next, changed, err := keyrotation.Retire(kr.File, st.now, ret)
 	if err != nil {
 		return failedRotation(err)
 	}
 	if changed {
-		retired := newlyRetired(kr.file, next)
-		if err := r.write(ctx, krp, si, kr, next, kr.request); err != nil {
+		retired := newlyRetired(kr.File, next)
+		if err := r.keyrings().Write(ctx, krp, si, kr, next, kr.Request); err != nil {
 			return failedRotation(err)
 		}
 		for _, kid := range retired {
@@ -303,8 +304,8 @@ func (r *KeyRotationPolicyReconciler) retire(ctx context.Context, krp *rschedv1.
 		}
 		r.catchUp(krp, kr, st)
 	}
-	st.requeueForRetirement(kr.file)
-	if pods.observer && needsObservation(kr.file, ret.Retain) {
+	st.requeueForRetirement(kr.File)
+	if pods.observer && needsObservation(kr.File, ret.Retain) {
 		st.requeue(retentionRecheck) // the server's rewrap progress is polled, not watched
 	}
 	return nil
@@ -421,23 +422,18 @@ func reasonText(r keyrotation.Reason) string {
 	return string(r)
 }
 
-func hasStaged(f *keyring.File) bool {
-	staged := func(k keyring.FileKey) bool { return k.State == keyring.Staged }
-	return slices.ContainsFunc(f.Signing, staged) || slices.ContainsFunc(f.Encryption, staged)
-}
-
 // publishedAt is when the keyring Secret first carried the staged version (the pods' clock of
-// propagation starts there, not at the Vault write), from the annotation writeSecret sets (the
-// staging time rounded up to the second); a second after the staged keys' creation time if the
-// annotation is missing. Never before the real staging time.
-func publishedAt(kr *storedKeyring) time.Time {
-	if kr.secret != nil {
-		v, at, ok := strings.Cut(kr.secret.Annotations[rschedv1.StagedAnnotation], "@")
-		if t, err := time.Parse(time.RFC3339, at); ok && err == nil && v == strconv.FormatInt(keyrotation.KeyVersion(kr.file), 10) {
+// propagation starts there, not at the Vault write), from the annotation the keyring store sets
+// (the staging time rounded up to the second); a second after the staged keys' creation time if
+// the annotation is missing. Never before the real staging time.
+func publishedAt(kr *keyringstore.Keyring) time.Time {
+	if kr.Secret != nil {
+		v, at, ok := strings.Cut(kr.Secret.Annotations[rschedv1.StagedAnnotation], "@")
+		if t, err := time.Parse(time.RFC3339, at); ok && err == nil && v == strconv.FormatInt(keyrotation.KeyVersion(kr.File), 10) {
 			return t
 		}
 	}
-	for _, k := range slices.Concat(kr.file.Signing, kr.file.Encryption) {
+	for _, k := range slices.Concat(kr.File.Signing, kr.File.Encryption) {
 		if k.State == keyring.Staged {
 			// Creation times are kept in whole seconds, truncated: the staging may have
 			// happened up to a second later, and the wait must not end before it would.

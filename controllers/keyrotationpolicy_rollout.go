@@ -17,6 +17,7 @@ import (
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyprobe"
 	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/keyringstore"
 	"github.com/rsched/rsched/internal/keyrotation"
 )
 
@@ -115,9 +116,9 @@ func (w workload) running() bool {
 
 // gatherWorkload reads the Deployment while a version is staged, and observes the pods once,
 // unless nothing this reconcile does would read them (a RollingRestart waiting for its rollout).
-func (r *KeyRotationPolicyReconciler) gatherWorkload(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring) (workload, error) {
+func (r *KeyRotationPolicyReconciler) gatherWorkload(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *keyringstore.Keyring) (workload, error) {
 	var w workload
-	if hasStaged(kr.file) {
+	if keyringstore.HasStaged(kr.File) {
 		dep := &appsv1.Deployment{}
 		missing, err := notFoundOrErr(r.Client.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: builders.DeploymentName(si)}, dep))
 		if err != nil {
@@ -126,7 +127,7 @@ func (r *KeyRotationPolicyReconciler) gatherWorkload(ctx context.Context, krp *r
 		if !missing {
 			w.dep = dep
 		}
-		if krp.Spec.Rollout == rschedv1.RolloutRollingRestart && w.running() && !rolledOut(dep, keyrotation.KeyVersion(kr.file)) {
+		if krp.Spec.Rollout == rschedv1.RolloutRollingRestart && w.running() && !rolledOut(dep, keyrotation.KeyVersion(kr.File)) {
 			return w, nil
 		}
 	}
@@ -149,14 +150,14 @@ func (r *KeyRotationPolicyReconciler) observePods(ctx context.Context, si *rsche
 
 // requestRestart asks for the pods' restart (rollout RollingRestart) when the staged version
 // was staged before the rollout was switched to RollingRestart.
-func (r *KeyRotationPolicyReconciler) requestRestart(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *storedKeyring, w workload) error {
+func (r *KeyRotationPolicyReconciler) requestRestart(ctx context.Context, krp *rschedv1.KeyRotationPolicy, si *rschedv1.SchedulerInstance, kr *keyringstore.Keyring, w workload) error {
 	if krp.Spec.Rollout != rschedv1.RolloutRollingRestart || !w.running() {
 		return nil
 	}
-	if kr.secret.Annotations[rschedv1.RolloutVersionAnnotation] == strconv.FormatInt(keyrotation.KeyVersion(kr.file), 10) {
+	if kr.Secret.Annotations[rschedv1.RolloutVersionAnnotation] == strconv.FormatInt(keyrotation.KeyVersion(kr.File), 10) {
 		return nil
 	}
-	return r.writeSecret(ctx, krp, si, kr, kr.file, kr.request)
+	return r.keyrings().WriteSecret(ctx, krp, si, kr, kr.File, kr.Request)
 }
 
 // propagated reports whether the staged version of f may be activated, and if not how long to

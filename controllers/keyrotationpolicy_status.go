@@ -17,6 +17,7 @@ import (
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/keyringstore"
 	"github.com/rsched/rsched/internal/keyrotation"
 	"github.com/rsched/rsched/internal/outcome"
 )
@@ -152,21 +153,21 @@ func (s *policyStatus) requeueForRetirement(f *keyring.File) {
 
 // catchUp brings status up to the keyring, the record of what happened: after a crash between
 // writing the keyring and writing status, the rotation is recorded here instead of repeated.
-func (r *KeyRotationPolicyReconciler) catchUp(krp *rschedv1.KeyRotationPolicy, kr *storedKeyring, st *policyStatus) {
+func (r *KeyRotationPolicyReconciler) catchUp(krp *rschedv1.KeyRotationPolicy, kr *keyringstore.Keyring, st *policyStatus) {
 	st.loaded = true
-	f := kr.file
+	f := kr.File
 	behind := keyrotation.KeyVersion(f) != st.next.CurrentVersion || st.next.LastRotationTime == nil
 	// What status held before the rotation it is now learning of: the schedule continues from
 	// that rotation's due time, whether this reconcile staged it or read the policy from before
 	// the status write that recorded it (a stale cache).
 	prevNext := timeOf(st.next.NextRotationTime)
-	manual := kr.request != "" && kr.request != st.next.LastRotateRequest
+	manual := kr.Request != "" && kr.Request != st.next.LastRotateRequest
 	if behind {
 		st.next.CurrentVersion = keyrotation.KeyVersion(f)
 		t := metav1.NewTime(newestCreation(f))
 		st.next.LastRotationTime = &t
-		if kr.request != "" {
-			st.next.LastRotateRequest = kr.request
+		if kr.Request != "" {
+			st.next.LastRotateRequest = kr.Request
 		}
 	}
 	if behind || st.next.NextRotationTime == nil && !krp.Spec.Suspend || krp.Status.ObservedGeneration != krp.Generation {

@@ -15,6 +15,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/keyringstore"
 	"github.com/rsched/rsched/internal/outcome"
 	"github.com/rsched/rsched/internal/secretsource"
 	"github.com/rsched/rsched/internal/vault"
@@ -170,7 +171,7 @@ func policyStatusCases() []policyStatusCase {
 		// As before the outcome vocabulary: a lost check-and-set race shows ReconcileError until the
 		// next reconcile reads Vault again (2 s later); it is not counted.
 		{name: "a lost check-and-set race: not counted", krp: statusPolicy, steps: keyringReadFromVault,
-			err:  outcome.WaitFor(retryShortKeys, "the keyring in Vault changed while it was being written; reading it again"),
+			err:  outcome.WaitFor(keyringstore.RetryAfterConflict, "the keyring in Vault changed while it was being written; reading it again"),
 			want: map[string]string{rschedv1.ConditionReady: "False/ReconcileError", rschedv1.ConditionVaultReachable: "True/Reachable"}},
 	}
 }
