@@ -145,3 +145,46 @@ func TestPropagated(t *testing.T) {
 		t.Error("not ready once the propagation time passed")
 	}
 }
+
+// TestDrained pins when the pods' reports say the data under older encryption keys was
+// re-encrypted: every pod, a finished pass under the active key, nothing pending or failed.
+func TestDrained(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	f, err := keyrotation.Stage(nil, bootstrapKeys, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	active := ""
+	for _, k := range f.Encryption {
+		if k.State == keyring.Active {
+			active = k.KID
+		}
+	}
+	pod := func(rw *keyprobe.Rewrap) PodKeys {
+		return PodKeys{Pod: "p", Report: &keyprobe.Report{HasKeyring: true, KeyringVersion: f.Version, Rewrap: rw}}
+	}
+	done := &keyprobe.Rewrap{ActiveKID: active, StartedAt: now}
+	for _, c := range []struct {
+		name    string
+		pods    podsSeen
+		drained bool
+	}{
+		{"no observer", podsSeen{}, false},
+		{"the pods did not answer", podsSeen{observer: true}, false},
+		{"every pod done under the active key", podsSeen{observer: true, pods: []PodKeys{pod(done), pod(done)}}, true},
+		{"a pod without a report", podsSeen{observer: true, pods: []PodKeys{pod(done), {Pod: "q"}}}, false},
+		{"a pod without a pass", podsSeen{observer: true, pods: []PodKeys{pod(done), pod(nil)}}, false},
+		{"a pod's pass under an older key", podsSeen{observer: true, pods: []PodKeys{pod(done), pod(&keyprobe.Rewrap{ActiveKID: "fields-0"})}}, false},
+		{"a pass with rows pending", podsSeen{observer: true, pods: []PodKeys{pod(&keyprobe.Rewrap{ActiveKID: active, Pending: 3})}}, false},
+		{"a pass with rows failed", podsSeen{observer: true, pods: []PodKeys{pod(&keyprobe.Rewrap{ActiveKID: active, Failed: 1})}}, false},
+	} {
+		d := drained(c.pods, f)
+		if (d != nil) != c.drained {
+			t.Errorf("%s: drained %v, want %v", c.name, d != nil, c.drained)
+			continue
+		}
+		if d != nil && (d(active) || !d("fields-0")) {
+			t.Errorf("%s: the active key counts as drained, or an older one does not", c.name)
+		}
+	}
+}

@@ -113,4 +113,8 @@ func TestBlocked(t *testing.T) {
 			}
 		})
 	}
+	// A policy that recorded a version knows the instance ran, whatever the instance's status says.
+	if _, msg := Blocked(si, 2, SecretCopy{missing: true}, nil, NotFound); !strings.Contains(msg, "restore it from a backup") {
+		t.Errorf("lost after the policy recorded version 2: %q", msg)
+	}
 }
