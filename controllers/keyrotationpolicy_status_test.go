@@ -292,3 +292,23 @@ func declaredReasons(t *testing.T, file string) []string {
 	}
 	return out
 }
+
+// TestPolicyBlockedWaits pins when a blocked policy looks again: soon for a keyring the instance
+// is about to create, every minute for a missing target or an unusable keyring, and otherwise on
+// the change that lifts the block (an event), as before the outcome vocabulary.
+func TestPolicyBlockedWaits(t *testing.T) {
+	for reason, want := range map[string]time.Duration{
+		rschedv1.ReasonKeyringNotFound:   10 * time.Second,
+		rschedv1.ReasonTargetNotFound:    time.Minute,
+		rschedv1.ReasonKeyringInvalid:    time.Minute,
+		rschedv1.ReasonInvalidSchedule:   0,
+		rschedv1.ReasonUnknownTimeZone:   0,
+		rschedv1.ReasonTargetConflict:    0,
+		rschedv1.ReasonStorageNeedsVault: 0,
+	} {
+		kind, o := outcome.Of(policyBlocked(reason, "message"))
+		if kind != outcome.Blocked || o.Condition != rschedv1.ConditionReady || o.Reason != reason || o.Message != "message" || o.After != want {
+			t.Errorf("%s: %v %+v, want blocked on Ready after %v", reason, kind, o, want)
+		}
+	}
+}
