@@ -344,6 +344,8 @@ func policyReadyCondition(krp *rschedv1.KeyRotationPolicy, st *policyStatus, err
 	switch {
 	case kind == outcome.Blocked:
 		return metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: o.Reason, Message: o.Message}, true
+	case kind == outcome.Wait:
+		return metav1.Condition{}, false // not yet, and nothing is wrong: Ready stands
 	case countedFailure(err) != nil:
 		return metav1.Condition{Type: rschedv1.ConditionReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonRotationFailed,
 			Message: "The keys could not be changed; the keys in use stay valid and the operator retries with backoff (see events)"}, true
