@@ -196,22 +196,7 @@ func TestComputePolicyStatus(t *testing.T) {
 			}
 			recorded := st.next.DeepCopy()
 			got := computePolicyStatus(krp, st, tc.err, transition)
-			if len(got.Conditions) != len(tc.want) {
-				t.Errorf("%d conditions %v, want %d", len(got.Conditions), got.Conditions, len(tc.want))
-			}
-			for typ, want := range tc.want {
-				c := meta.FindStatusCondition(got.Conditions, typ)
-				if c == nil {
-					t.Errorf("%s: missing, want %s", typ, want)
-					continue
-				}
-				if g := string(c.Status) + "/" + c.Reason; g != want {
-					t.Errorf("%s: %s, want %s", typ, g, want)
-				}
-				if c.ObservedGeneration != krp.Generation || c.Message == "" {
-					t.Errorf("%s: observed generation %d, message %q", typ, c.ObservedGeneration, c.Message)
-				}
-			}
+			assertConditions(t, got.Conditions, tc.want, krp.Generation)
 			if tc.check != nil {
 				tc.check(t, got)
 			}

@@ -292,22 +292,7 @@ func TestComputeInstanceStatus(t *testing.T) {
 				b.reconcileError(tc.err)
 			}
 			got := computeInstanceStatus(si, b, transition)
-			if len(got.Conditions) != len(tc.want) {
-				t.Errorf("%d conditions %v, want %d", len(got.Conditions), got.Conditions, len(tc.want))
-			}
-			for typ, want := range tc.want {
-				c := meta.FindStatusCondition(got.Conditions, typ)
-				if c == nil {
-					t.Errorf("%s: missing, want %s", typ, want)
-					continue
-				}
-				if g := string(c.Status) + "/" + c.Reason; g != want {
-					t.Errorf("%s: %s, want %s", typ, g, want)
-				}
-				if c.ObservedGeneration != si.Generation || c.Message == "" {
-					t.Errorf("%s: observed generation %d, message %q", typ, c.ObservedGeneration, c.Message)
-				}
-			}
+			assertConditions(t, got.Conditions, tc.want, si.Generation)
 			if tc.check != nil {
 				tc.check(t, got)
 			}
