@@ -138,13 +138,6 @@ func TokenSource(c client.Client) vault.TokenSource {
 	}
 }
 
-func orDefault(s, d string) string {
-	if s == "" {
-		return d
-	}
-	return s
-}
-
 // writeOwnSecret converges one of the instance's Secrets to data (no write when equal). With
 // counted, a change of the data also increments the Secret's revision annotation, which it
 // returns.

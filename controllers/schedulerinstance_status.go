@@ -91,11 +91,6 @@ func (b *statusBuilder) secretsMissing(reason, msg string) {
 	b.secretCond = &metav1.Condition{Type: rschedv1.ConditionSecretsSynced, Status: metav1.ConditionFalse, Reason: reason, Message: msg}
 }
 
-func (b *statusBuilder) sameSecretCondition(reason, msg string) bool {
-	c := meta.FindStatusCondition(b.si.Status.Conditions, rschedv1.ConditionSecretsSynced)
-	return c != nil && c.Reason == reason && c.Message == msg
-}
-
 func (b *statusBuilder) reconcileError(err error) {
 	b.stepErr = err
 	if b.secretCond == nil && unexpected(err) && !b.secretsDone {
