@@ -29,6 +29,10 @@ type Postgres struct {
 
 	proc *process
 	dir  string
+	// serverArgs are added to the server's command line; urlHost and urlQuery, when set, replace
+	// the listen address and sslmode=disable in its URLs (the TLS-only cluster uses them).
+	serverArgs        []string
+	urlHost, urlQuery string
 }
 
 // StartPostgres starts a PostgreSQL cluster and removes it when the test ends.
@@ -154,6 +158,7 @@ func (p *Postgres) start(postgres, data, listen, password string, cred *syscall.
 			"-c", "unix_socket_directories="+p.dir,
 			"-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off",
 			"-c", "max_connections=200")
+		cmd.Args = append(cmd.Args, p.serverArgs...)
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 		cmd.Dir = p.dir
 		if p.proc, err = startProcess("postgres", cmd); err != nil {
@@ -170,12 +175,16 @@ func (p *Postgres) start(postgres, data, listen, password string, cred *syscall.
 }
 
 func (p *Postgres) databaseURL(listen, password, database string) string {
+	host, query := listen, "sslmode=disable"
+	if p.urlHost != "" {
+		host, query = p.urlHost, p.urlQuery
+	}
 	return (&url.URL{
 		Scheme:   "postgres",
 		User:     url.UserPassword("rsched", password),
-		Host:     net.JoinHostPort(listen, strconv.Itoa(p.Port)),
+		Host:     net.JoinHostPort(host, strconv.Itoa(p.Port)),
 		Path:     "/" + database,
-		RawQuery: "sslmode=disable",
+		RawQuery: query,
 	}).String()
 }
 
