@@ -95,6 +95,12 @@
 //   - A restart or a leader change renews nothing by itself: Decide reads only its Input, every
 //     field of which is persisted (the Secrets, the bundle, status), so it decides the same
 //     before and after. A converged instance decides Nothing however often it is asked.
-//   - Nothing is on by choice: rotation is the default (OpenSearch operator #1451 shipped it off
-//     and guaranteed an outage a year later).
+//
+// # Durations
+//
+// TrustPropagation (default 10 minutes) must outlast the time a client takes to re-read the
+// bundle (a mounted ConfigMap reaches pods within the kubelet's sync period and cache TTL,
+// about two minutes by default); Overlap (default 10 minutes) must outlast the time a pod keeps
+// serving a replaced leaf (the same kubelet refresh). Renewal runs by default: OpenSearch
+// operator #1451 shipped it off, which guarantees an outage when the first certificate expires.
 package pki
