@@ -236,8 +236,12 @@ func replacementLost(in Input) (Decision, bool) {
 	return Decision{Action: StartCAReplacement, Reason: ReplacementLost}, lost
 }
 
+// bundleOutOfDate: the published bundle is not the desired one, or a propagation has no
+// recorded publication (the reconciler stopped between publishing and recording): publishing
+// again records it, so the propagation wait is never skipped.
 func bundleOutOfDate(in Input) (Decision, bool) {
-	return Decision{Action: PublishBundle, Reason: BundleOutOfDate}, !sameCerts(in.Bundle, DesiredBundle(in))
+	unrecorded := phase(in) == Propagating && in.Replacement.BundlePublished.IsZero()
+	return Decision{Action: PublishBundle, Reason: BundleOutOfDate}, unrecorded || !sameCerts(in.Bundle, DesiredBundle(in))
 }
 
 func propagationEnd(in Input) time.Time {

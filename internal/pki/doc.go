@@ -58,7 +58,8 @@
 //
 //	caMissing          no CA                                   IssueCA (and a leaf after)
 //	replacementLost    propagating without the next CA or key  StartCAReplacement again
-//	bundleOutOfDate    published bundle ≠ DesiredBundle        PublishBundle
+//	bundleOutOfDate    published bundle ≠ DesiredBundle, or    PublishBundle
+//	                   a propagation with no publication time
 //	trustPropagated    propagation time passed                 PromoteCA
 //	servingBroken      propagating, nothing left to protect    PromoteCA
 //	overlapEnded       overlap time passed                     DropPreviousCA
@@ -73,6 +74,7 @@
 //	leafNamesChanged   DNS names differ from the wanted ones   ReissueLeaf
 //	leafDue            leaf at 2/3 of its life                 RenewLeaf
 //	(end)              nothing to do                           wait: After = next due point
+//	                   (Reason NotDue, WaitingForTrust or WaitingForOverlap)
 //
 // Why this order: the bundle is repaired before anything is signed, because a leaf under a CA
 // that clients do not trust is an outage; a replacement in progress moves on before the current
@@ -95,6 +97,19 @@
 //   - A restart or a leader change renews nothing by itself: Decide reads only its Input, every
 //     field of which is persisted (the Secrets, the bundle, status), so it decides the same
 //     before and after. A converged instance decides Nothing however often it is asked.
+//
+// # What the reconciler persists, and in which order
+//
+// The CA state (current CA and key, the next CA and key while propagating, the previous CA
+// certificate while overlapping, the phase, BundlePublished and LeafMoved) lives in one object
+// written in one update, so that PromoteCA's swap of CAs and its LeafMoved can never be half
+// written. Each action then writes in this order: the CA state, the bundle, the leaf's Secret,
+// BundlePublished last (after the bundle it dates; recorded rounded up to the second, as
+// status keeps it). A reconciler stopped between two writes leaves a state the chain already
+// handles: a bundle out of date or a propagation without its publication time (PublishBundle,
+// which restarts the wait), a leaf under the previous CA (ReissueLeaf, LeafNotSignedByCA).
+// A key that could not be read is an error to retry, never "absent": absent starts a
+// replacement.
 //
 // # Durations
 //
