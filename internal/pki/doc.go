@@ -48,9 +48,11 @@
 // without the next CA) restarts the propagation wait: it is measured from the last
 // publication. When waiting protects nothing (the current CA has expired, or the leaf cannot
 // serve and the current CA has no key to re-issue it) the promotion happens at once
-// (ServingBroken). Strimzi shows the cost of doing it otherwise: a CA key replacement of three
-// rolling updates, one of them repeated on every reconcile (#11717), and a CA left unrenewed
-// (#8861).
+// (ServingBroken). Strimzi shows the cost of doing it otherwise: its CA key replacement is three
+// rolling updates (trust the new CA, new server certificates, drop the old CA), the last of
+// which ran again on every reconcile (#11717); and cluster CAs there expired after a year
+// without being renewed, leaving pods unable to start (#8861). Here every phase is decided from
+// persisted data and ends in a state that decides Nothing.
 //
 // # The chain
 //

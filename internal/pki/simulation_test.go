@@ -246,6 +246,10 @@ func TestSimulationThreeCALifetimesNothingEverExpires(t *testing.T) {
 			t.Errorf("%s happened %d times, want at least %d", r, w.reasons[r], n)
 		}
 	}
+	// Each replacement runs each phase once (Strimzi #11717 repeated its last one forever).
+	if w.actions[StartCAReplacement] != 2 || w.actions[PromoteCA] != 2 || w.actions[DropPreviousCA] != 2 || len(w.caKeys) != 3 {
+		t.Errorf("two replacements, not %v with %d CA keys", w.actions, len(w.caKeys))
+	}
 	if w.reasons[ServingBroken] != 0 || w.reasons[CAExpired] != 0 || w.reasons[BundleOutOfDate] < 1 {
 		t.Errorf("a running operator let something break: %v", w.reasons)
 	}
