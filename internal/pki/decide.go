@@ -177,7 +177,8 @@ func RenewalTime(cert *x509.Certificate, renewBefore time.Duration) time.Time {
 	return cert.NotAfter.Add(-renewBefore)
 }
 
-// expired: Go's verifier refuses a certificate after NotAfter; renewing at NotAfter is not late.
+// expired counts NotAfter itself as expired (Go's verifier refuses only after it), so a
+// certificate is re-issued before any client can refuse it.
 func expired(c *x509.Certificate, now time.Time) bool { return !now.Before(c.NotAfter) }
 
 // phase is the replacement's phase; an unknown value (a hand-edited status) is none, so the
