@@ -1,6 +1,7 @@
 // Command scheduler is the scheduling API server that the operator deploys. It reads its
 // configuration file (internal/serverconfig), its secrets from mounted files, migrates the
-// database, follows the keyring, and serves the API and, on a separate listener, its metrics.
+// database, follows the keyring, and serves the API and, on a separate listener, its metrics:
+// over HTTPS only when the config names a certificate (internal/server/tlsserve), else plain HTTP.
 package main
 
 import (
@@ -24,6 +25,7 @@ import (
 
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/server/app"
+	"github.com/rsched/rsched/internal/server/tlsserve"
 	"github.com/rsched/rsched/internal/serverconfig"
 	"github.com/rsched/rsched/internal/version"
 )
@@ -67,12 +69,51 @@ func run(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	certs, err := loadCertificate(cfg.TLS, log, reg)
+	if err != nil {
+		return err
+	}
 	a, err := app.New(ctx, cfg, keys, dbURL, app.Options{Log: log, Metrics: reg, AuditStream: os.Stdout})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
-	return serve(ctx, log, cfg, a, reg, keys, *drain)
+	return serve(ctx, log, cfg, a, reg, watchers{keys: keys, certs: certs}, *drain)
+}
+
+// loadCertificate loads the serving certificate when the config names one (nil: plain HTTP).
+func loadCertificate(t serverconfig.TLS, log *slog.Logger, reg prometheus.Registerer) (*tlsserve.Watcher, error) {
+	if !t.Enabled() {
+		return nil, nil
+	}
+	if err := t.CheckFiles(); err != nil {
+		return nil, err
+	}
+	return tlsserve.NewWatcher(t.CertFile, t.KeyFile, tlsserve.WatcherOptions{Logger: log, Metrics: tlsserve.NewMetrics(reg)})
+}
+
+// watchers follow mounted files: the keyring, and the serving certificate when TLS is on.
+type watchers struct {
+	keys  *keyring.Watcher
+	certs *tlsserve.Watcher
+}
+
+// run follows the files until ctx ends.
+func (w watchers) run(ctx context.Context) {
+	go func() { _ = w.keys.Run(ctx) }()
+	if w.certs != nil {
+		go func() { _ = w.certs.Run(ctx) }()
+	}
+}
+
+// listen makes srv serve ln, over TLS with certs' certificate when certs is set: then a
+// plain-HTTP request gets net/http's 400 "Client sent an HTTP request to an HTTPS server".
+func listen(srv *http.Server, ln net.Listener, certs *tlsserve.Watcher) error {
+	if certs == nil {
+		return srv.Serve(ln)
+	}
+	tlsserve.Configure(srv, certs)
+	return srv.ServeTLS(ln, "", "")
 }
 
 // loadConfig reads the file and applies the -metrics-addr flag, validating again when it did.
@@ -92,7 +133,7 @@ func loadConfig(path, metricsAddr string) (serverconfig.Config, error) {
 
 // serve runs the API and metrics listeners and the background work until ctx ends, then drains
 // in-flight requests for at most drain.
-func serve(ctx context.Context, log *slog.Logger, cfg serverconfig.Config, a *app.App, reg *prometheus.Registry, keys *keyring.Watcher, drain time.Duration) error {
+func serve(ctx context.Context, log *slog.Logger, cfg serverconfig.Config, a *app.App, reg *prometheus.Registry, w watchers, drain time.Duration) error {
 	api := &http.Server{
 		Addr:              cfg.ListenAddr,
 		Handler:           a.HTTP,
@@ -117,16 +158,16 @@ func serve(ctx context.Context, log *slog.Logger, cfg serverconfig.Config, a *ap
 		return err
 	}
 	log.Info("serving", "version", version.Version, "api", apiLn.Addr().String(), "metrics", metricsLn.Addr().String(),
-		"keyringVersion", keys.Current().Version)
+		"keyringVersion", w.keys.Current().Version, "tls", w.certs != nil)
 
 	watchCtx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
-	go func() { _ = keys.Run(watchCtx) }()
+	w.run(watchCtx)
 	go a.RunBackground(watchCtx)
 	go a.ListenForChanges(watchCtx)
 	errc := make(chan error, 2)
-	go func() { errc <- api.Serve(apiLn) }()
-	go func() { errc <- metrics.Serve(metricsLn) }()
+	go func() { errc <- listen(api, apiLn, w.certs) }()
+	go func() { errc <- listen(metrics, metricsLn, w.certs) }()
 
 	select {
 	case <-ctx.Done():

@@ -55,6 +55,8 @@ type Config struct {
 	Security  Security  `json:"security"`
 	Audit     Audit     `json:"audit"`
 	Secrets   Secrets   `json:"secrets"`
+	// TLS is the listeners' serving certificate (tls.go); empty: plain HTTP.
+	TLS TLS `json:"tls"`
 	// Scheduling are the scheduling API's settings.
 	Scheduling Scheduling `json:"scheduling"`
 }
@@ -326,6 +328,7 @@ var originPattern = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$`
 func (c *Config) Validate() error {
 	var p problems
 	c.validateEndpoints(&p)
+	c.TLS.validate(&p)
 	c.Scheduling.validate(&p)
 	c.Auth.validate(&p)
 	if c.Audit.Retention != 0 {
