@@ -89,7 +89,14 @@ func loadCertificate(t serverconfig.TLS, log *slog.Logger, reg prometheus.Regist
 	if err := t.CheckFiles(); err != nil {
 		return nil, err
 	}
-	return tlsserve.NewWatcher(t.CertFile, t.KeyFile, tlsserve.WatcherOptions{Logger: log, Metrics: tlsserve.NewMetrics(reg)})
+	certs, err := tlsserve.NewWatcher(t.CertFile, t.KeyFile, tlsserve.WatcherOptions{Logger: log, Metrics: tlsserve.NewMetrics(reg)})
+	if err != nil {
+		return nil, err
+	}
+	leaf := certs.Current().Leaf
+	log.Info("tls: serving certificate loaded", "serial", leaf.SerialNumber.Text(16),
+		"notAfter", leaf.NotAfter.UTC().Format(time.RFC3339), "dnsNames", leaf.DNSNames)
+	return certs, nil
 }
 
 // watchers follow mounted files: the keyring, and the serving certificate when TLS is on.
