@@ -107,7 +107,7 @@ test: lint verify-generated test-components ## Everything: lint, generated-files
 # generations and a run's progress and heartbeat (the whole app package under -race takes over
 # 10 minutes: argon2 and the solver are slow there, and single-threaded).
 RACE_PKGS ?= ./controllers/... ./internal/keyring/... ./internal/server/accounts/... ./internal/server/ratelimit/... \
-	./internal/server/audit/... ./internal/server/scheduling/...
+	./internal/server/audit/... ./internal/server/scheduling/... ./internal/server/tlsserve/...
 RACE_APP_TESTS ?= Concurrent|Replica|Progress
 
 .PHONY: test-race
