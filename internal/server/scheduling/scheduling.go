@@ -269,7 +269,9 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 	if scope != nil && len(scope) == 0 {
 		return store.RunResult{}, &roster.InputError{Reason: "the filters select nobody to schedule"}
 	}
-	last := time.Now()
+	// The first report (after the solver's first 100 ms) is recorded at once, so a run shows its
+	// progress from the start; later ones every HeartbeatEvery.
+	var last time.Time
 	res, err := roster.Solve(ctx, p, roster.Options{
 		Seed: r.Seed, TimeBudget: time.Duration(r.TimeBudgetSeconds * float64(time.Second)), MaxIterations: r.MaxIterations,
 		Progress: func(pr roster.Progress) {
