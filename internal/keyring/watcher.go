@@ -14,8 +14,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rsched/rsched/internal/filewatch"
 )
 
 // Metrics of a Watcher. Create them once with NewMetrics and share them between watchers.
@@ -136,69 +137,11 @@ func (w *Watcher) LastError() error {
 // symlink swap can hide it for an instant, a deleted Secret hides it for good.
 const missingReportAfter = 3
 
-// Run follows the file until ctx ends.
+// Run follows the file until ctx ends (internal/filewatch: notifications on its directory, a
+// poll, the directory watched again when it is replaced).
 func (w *Watcher) Run(ctx context.Context) error {
-	fw, err := fsnotify.NewWatcher()
-	if err != nil {
-		w.log.Warn("keyring: no file notifications, polling only", "error", err, "interval", w.poll)
-	} else {
-		defer fw.Close()
-		w.watchDir(fw)
-	}
-	// An update between NewWatcher's load and the watch above would otherwise wait for a poll.
-	w.Reload()
-	var events chan fsnotify.Event
-	var errs chan error
-	if fw != nil {
-		events, errs = fw.Events, fw.Errors
-	}
-	ticker := time.NewTicker(w.poll)
-	defer ticker.Stop()
-	// While the directory cannot be watched (it was removed and not yet recreated), try again
-	// every second rather than waiting for the next poll.
-	rewatch := time.NewTicker(time.Second)
-	defer rewatch.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-rewatch.C:
-			if fw != nil && len(fw.WatchList()) == 0 {
-				w.watchDir(fw)
-				if len(fw.WatchList()) > 0 {
-					w.Reload()
-				}
-			}
-		case ev := <-events:
-			// The directory itself went away (a volume remount, a test): watch its replacement.
-			if ev.Name == filepath.Dir(w.path) && ev.Op&(fsnotify.Remove|fsnotify.Rename) != 0 {
-				w.watchDir(fw)
-			}
-			// A swap produces a burst of events; the digest check makes repeats no-ops.
-			w.Reload()
-		case err := <-errs:
-			w.log.Warn("keyring: file notification error; watching again", "error", err)
-			w.watchDir(fw)
-			w.Reload()
-		case <-ticker.C:
-			if fw != nil && len(fw.WatchList()) == 0 {
-				w.watchDir(fw)
-			}
-			w.Reload()
-		}
-	}
-}
-
-// watchDir (re-)adds the watch on the keyring's directory; failing that, polling carries on.
-func (w *Watcher) watchDir(fw *fsnotify.Watcher) {
-	if fw == nil {
-		return
-	}
-	dir := filepath.Dir(w.path)
-	_ = fw.Remove(dir)
-	if err := fw.Add(dir); err != nil {
-		w.log.Debug("keyring: cannot watch the keyring directory yet; retrying", "error", err)
-	}
+	filewatch.Follow(ctx, w.log, "keyring", []string{filepath.Dir(w.path)}, w.poll, func() { w.Reload() })
+	return nil
 }
 
 // Reload reads the file now and installs it if it changed, is valid, and is not older than the

@@ -60,49 +60,70 @@ func NewPostgres() (*Postgres, error) { return NewPostgresOn("127.0.0.1", "") }
 // password logins from clientCIDR too (pods of a local cluster reaching the host); URL names
 // listen. For end-to-end tests.
 func NewPostgresOn(listen, clientCIDR string) (*Postgres, error) {
-	initdb, err := lookupExecutable("PostgreSQL", "RSCHED_PG_BINDIR", "hack/postgres.sh", "initdb")
+	c, err := newCluster("rsched-pg-")
 	if err != nil {
 		return nil, err
 	}
-	postgres, err := lookupExecutable("PostgreSQL", "RSCHED_PG_BINDIR", "hack/postgres.sh", "postgres")
-	if err != nil {
-		return nil, err
-	}
-	cred, err := unprivilegedCredential()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "rsched-pg-")
-	if err != nil {
-		return nil, err
-	}
-	p := &Postgres{dir: dir}
+	p := c.p
 	fail := func(err error) (*Postgres, error) {
 		_ = p.Stop()
 		return nil, err
 	}
-	pw := make([]byte, 18)
-	if _, err := rand.Read(pw); err != nil {
-		return fail(err)
-	}
-	password := hex.EncodeToString(pw)
-	data := filepath.Join(dir, "data")
-	if err := initCluster(initdb, dir, data, password, cred); err != nil {
-		return fail(err)
-	}
 	if clientCIDR != "" {
-		if err := allowClients(data, clientCIDR, listen); err != nil {
+		if err := allowClients(c.data, clientCIDR, listen); err != nil {
 			return fail(err)
 		}
 	}
-	if err := p.start(postgres, data, listen, password, cred); err != nil {
+	if err := p.start(c.postgres, c.data, listen, c.password, c.cred); err != nil {
 		return fail(err)
 	}
 	if err := p.exec("CREATE DATABASE rsched"); err != nil {
 		return fail(err)
 	}
-	p.URL = p.databaseURL(listen, password, "rsched")
+	p.URL = p.databaseURL(listen, c.password, "rsched")
 	return p, nil
+}
+
+// cluster is an initialised, not yet started PostgreSQL cluster: the server binary, the user it
+// runs as, its data directory and its superuser's password.
+type cluster struct {
+	p              *Postgres
+	postgres, data string
+	password       string
+	cred           *syscall.Credential
+}
+
+// newCluster finds the binaries and runs initdb in a new temporary directory (named with prefix),
+// with a random password for the superuser "rsched". On error nothing is left behind.
+func newCluster(prefix string) (cluster, error) {
+	initdb, err := lookupExecutable("PostgreSQL", "RSCHED_PG_BINDIR", "hack/postgres.sh", "initdb")
+	if err != nil {
+		return cluster{}, err
+	}
+	postgres, err := lookupExecutable("PostgreSQL", "RSCHED_PG_BINDIR", "hack/postgres.sh", "postgres")
+	if err != nil {
+		return cluster{}, err
+	}
+	cred, err := unprivilegedCredential()
+	if err != nil {
+		return cluster{}, err
+	}
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return cluster{}, err
+	}
+	c := cluster{p: &Postgres{dir: dir}, postgres: postgres, data: filepath.Join(dir, "data"), cred: cred}
+	pw := make([]byte, 18)
+	if _, err := rand.Read(pw); err != nil {
+		_ = c.p.Stop()
+		return cluster{}, err
+	}
+	c.password = hex.EncodeToString(pw)
+	if err := initCluster(initdb, dir, c.data, c.password, cred); err != nil {
+		_ = c.p.Stop()
+		return cluster{}, err
+	}
+	return c, nil
 }
 
 // initCluster runs initdb into data as cred (PostgreSQL refuses to run as root, and the

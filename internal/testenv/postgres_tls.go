@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
-	"encoding/hex"
 	"encoding/pem"
 	"fmt"
 	"math/big"
@@ -60,49 +59,29 @@ func StartPostgresTLS(t testing.TB) *PostgresTLS {
 
 // NewPostgresTLS starts a TLS-only PostgreSQL cluster on 127.0.0.1; the caller must Stop it.
 func NewPostgresTLS() (*PostgresTLS, error) {
-	initdb, err := lookupExecutable("PostgreSQL", "RSCHED_PG_BINDIR", "hack/postgres.sh", "initdb")
+	c, err := newCluster("rsched-pgtls-")
 	if err != nil {
 		return nil, err
 	}
-	postgres, err := lookupExecutable("PostgreSQL", "RSCHED_PG_BINDIR", "hack/postgres.sh", "postgres")
-	if err != nil {
-		return nil, err
-	}
-	cred, err := unprivilegedCredential()
-	if err != nil {
-		return nil, err
-	}
-	dir, err := os.MkdirTemp("", "rsched-pgtls-")
-	if err != nil {
-		return nil, err
-	}
-	p := &PostgresTLS{Postgres: &Postgres{dir: dir}}
+	p := &PostgresTLS{Postgres: c.p}
 	fail := func(err error) (*PostgresTLS, error) {
 		_ = p.Stop()
 		return nil, err
 	}
-	pw := make([]byte, 18)
-	if _, err := rand.Read(pw); err != nil {
+	if err := p.writePKI(p.dir, c.data, c.cred); err != nil {
 		return fail(err)
 	}
-	password := hex.EncodeToString(pw)
-	data := filepath.Join(dir, "data")
-	if err := initCluster(initdb, dir, data, password, cred); err != nil {
+	hba := filepath.Join(c.data, "pg_hba.conf")
+	if err := os.WriteFile(hba, []byte(tlsOnlyHBA), 0o600); err != nil {
 		return fail(err)
 	}
-	if err := p.writePKI(dir, data, cred); err != nil {
-		return fail(err)
-	}
-	if err := os.WriteFile(filepath.Join(data, "pg_hba.conf"), []byte(tlsOnlyHBA), 0o600); err != nil {
-		return fail(err)
-	}
-	if err := chown(cred, filepath.Join(data, "pg_hba.conf")); err != nil {
+	if err := chown(c.cred, hba); err != nil {
 		return fail(err)
 	}
 	p.serverArgs = []string{"-c", "ssl=on", "-c", "ssl_cert_file=server.crt", "-c", "ssl_key_file=server.key",
 		"-c", "ssl_ca_file=root.crt", "-c", "ssl_min_protocol_version=TLSv1.2"}
 	p.urlHost, p.urlQuery = "localhost", "sslmode=verify-full&sslrootcert="+url.QueryEscape(p.CAFile)
-	if err := p.start(postgres, data, "127.0.0.1", password, cred); err != nil {
+	if err := p.start(c.postgres, c.data, "127.0.0.1", c.password, c.cred); err != nil {
 		return fail(err)
 	}
 	for _, sql := range []string{"CREATE DATABASE rsched", "CREATE ROLE rsched_cert LOGIN SUPERUSER"} {
@@ -110,7 +89,7 @@ func NewPostgresTLS() (*PostgresTLS, error) {
 			return fail(err)
 		}
 	}
-	p.URL = p.databaseURL("127.0.0.1", password, "rsched")
+	p.URL = p.databaseURL("127.0.0.1", c.password, "rsched")
 	p.CertURL = (&url.URL{Scheme: "postgres", User: url.User("rsched_cert"), Host: fmt.Sprintf("localhost:%d", p.Port), Path: "/rsched",
 		RawQuery: url.Values{"sslmode": {"verify-full"}, "sslrootcert": {p.CAFile}, "sslcert": {p.ClientCertFile}, "sslkey": {p.ClientKeyFile}}.Encode()}).String()
 	return p, nil

@@ -15,8 +15,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/rsched/rsched/internal/filewatch"
 )
 
 // maxFileSize bounds what is read of a certificate or key file: a chain of a few certificates is
@@ -133,50 +134,11 @@ func (w *Watcher) LastError() error {
 // symlink swap can hide it for an instant, a deleted Secret hides it for good.
 const missingReportAfter = 3
 
-// Run follows the files until ctx ends.
+// Run follows the files until ctx ends (internal/filewatch: notifications on their directories,
+// a poll, a directory watched again when it is replaced).
 func (w *Watcher) Run(ctx context.Context) error {
-	fw, err := fsnotify.NewWatcher()
-	if err != nil {
-		w.log.Warn("tls: no file notifications, polling only", "error", err, "interval", w.poll)
-	} else {
-		defer fw.Close()
-		w.watchDirs(fw)
-	}
-	// An update between NewWatcher's load and the watch above would otherwise wait for a poll.
-	w.Reload()
-	var events chan fsnotify.Event
-	var errs chan error
-	if fw != nil {
-		events, errs = fw.Events, fw.Errors
-	}
-	ticker := time.NewTicker(w.poll)
-	defer ticker.Stop()
-	// While a directory cannot be watched (removed, not yet recreated), try again every second.
-	rewatch := time.NewTicker(time.Second)
-	defer rewatch.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-rewatch.C:
-			if fw != nil && len(fw.WatchList()) < len(w.dirs()) {
-				w.watchDirs(fw)
-				w.Reload()
-			}
-		case ev := <-events:
-			if ev.Op&(fsnotify.Remove|fsnotify.Rename) != 0 && isDir(ev.Name, w.dirs()) {
-				w.watchDirs(fw)
-			}
-			// A swap produces a burst of events; the digest check makes repeats no-ops.
-			w.Reload()
-		case err := <-errs:
-			w.log.Warn("tls: file notification error; watching again", "error", err)
-			w.watchDirs(fw)
-			w.Reload()
-		case <-ticker.C:
-			w.Reload()
-		}
-	}
+	filewatch.Follow(ctx, w.log, "tls", w.dirs(), w.poll, func() { w.Reload() })
+	return nil
 }
 
 func (w *Watcher) dirs() []string {
@@ -185,28 +147,6 @@ func (w *Watcher) dirs() []string {
 		return []string{c}
 	}
 	return []string{c, k}
-}
-
-func isDir(name string, dirs []string) bool {
-	for _, d := range dirs {
-		if name == d {
-			return true
-		}
-	}
-	return false
-}
-
-// watchDirs (re-)adds the watches on the files' directories; failing that, polling carries on.
-func (w *Watcher) watchDirs(fw *fsnotify.Watcher) {
-	if fw == nil {
-		return
-	}
-	for _, dir := range w.dirs() {
-		_ = fw.Remove(dir)
-		if err := fw.Add(dir); err != nil {
-			w.log.Debug("tls: cannot watch the certificate directory yet; retrying", "error", err)
-		}
-	}
 }
 
 // Reload reads the pair now and installs it if it changed and is valid. It reports whether a new
