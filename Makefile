@@ -138,6 +138,7 @@ test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl (+ control
 	hack/get-cbc.sh >/dev/null
 	hack/get-lua.sh >/dev/null
 	hack/get-testssl.sh >/dev/null
+	hack/get-cert-manager.sh >/dev/null
 
 # Flags for hack/apibench, e.g. make bench-api APIBENCH_FLAGS='-c 64 -d 30s -baseline=false'.
 APIBENCH_FLAGS ?=
