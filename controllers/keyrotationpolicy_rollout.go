@@ -2,6 +2,8 @@ package controllers
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -9,7 +11,9 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -32,12 +36,14 @@ type PodKeys struct {
 	Report *keyprobe.Report
 }
 
-// MetricsObserver scrapes the metrics port of every ready endpoint of the instance's Service:
-// the addresses come from its EndpointSlices (read from the API server, not cached: they are
-// needed only while a rotation is under way). Targets, when set, replaces that lookup (a server
-// that runs outside the cluster).
+// MetricsObserver scrapes the metrics port of every ready endpoint of the instance's Service
+// over HTTPS: the addresses come from its EndpointSlices (read from the API server, not cached:
+// they are needed only while a rotation is under way), and each pod's certificate is verified
+// against the instance's trust bundle (ConfigMap <instance>-ca) for the Service's name. Targets,
+// when set, replaces that lookup (a server that runs outside the cluster).
 type MetricsObserver struct {
-	Reader  client.Reader
+	Reader client.Reader
+	// HTTP, when set, is used instead of a client trusting the instance's bundle.
 	HTTP    *http.Client
 	Targets func(ctx context.Context, si *rschedv1.SchedulerInstance) (map[string]string, error)
 }
@@ -51,7 +57,9 @@ func (o *MetricsObserver) Observe(ctx context.Context, si *rschedv1.SchedulerIns
 	}
 	hc := o.HTTP
 	if hc == nil {
-		hc = &http.Client{Timeout: 2 * time.Second}
+		if hc, err = InstanceClient(ctx, o.Reader, si); err != nil {
+			return nil, err
+		}
 	}
 	out := make([]PodKeys, 0, len(targets))
 	for pod, url := range targets {
@@ -85,7 +93,7 @@ func (o *MetricsObserver) targets(ctx context.Context, si *rschedv1.SchedulerIns
 			if ep.TargetRef != nil {
 				name = ep.TargetRef.Name
 			}
-			out[name] = "http://" + net.JoinHostPort(ep.Addresses[0], strconv.Itoa(builders.MetricsPort)) + "/metrics"
+			out[name] = "https://" + net.JoinHostPort(ep.Addresses[0], strconv.Itoa(builders.MetricsPort)) + "/metrics"
 		}
 	}
 	return out, nil
@@ -274,4 +282,28 @@ func drained(pods podsSeen, f *keyring.File) func(string) bool {
 		}
 	}
 	return func(kid string) bool { return kid != active }
+}
+
+// InstanceClient is an HTTPS client for the instance's pods: it trusts the instance's bundle
+// (ConfigMap <instance>-ca), or the system roots when there is none and the certificate is the
+// user's (tls.secretRef without ca.crt), and verifies the Service's name (the pods are dialled by
+// address). Never InsecureSkipVerify.
+func InstanceClient(ctx context.Context, r client.Reader, si *rschedv1.SchedulerInstance) (*http.Client, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: builders.ServiceHost(si)}
+	cm := &corev1.ConfigMap{}
+	err := r.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: builders.CABundleName(si)}, cm)
+	switch {
+	case apierrors.IsNotFound(err) && si.Spec.TLS.SecretRef != nil:
+		// The system roots.
+	case err != nil:
+		return nil, fmt.Errorf("reading the trust bundle %s: %w", builders.CABundleName(si), err)
+	default:
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM([]byte(cm.Data[builders.CABundleKey])) {
+			return nil, fmt.Errorf("the trust bundle %s holds no certificate under %s", builders.CABundleName(si), builders.CABundleKey)
+		}
+	}
+	// A new transport each time: the bundle may have changed since the last observation, and
+	// observations are rare (during a rotation). Keep-alives off, so no connection outlives it.
+	return &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}, nil
 }

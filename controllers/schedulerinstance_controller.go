@@ -59,6 +59,7 @@ func (r *SchedulerInstanceReconciler) Reconcile(ctx context.Context, req ctrl.Re
 		if apierrors.IsNotFound(err) {
 			instanceReady.DeleteLabelValues(req.Namespace, req.Name)
 			secretSyncTime.DeleteLabelValues(req.Namespace, req.Name)
+			recordCertificateMetrics(req.Namespace, req.Name, nil)
 		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -99,6 +100,8 @@ func (r *SchedulerInstanceReconciler) apply(ctx context.Context, si *rschedv1.Sc
 			pod.configHash, err = r.ensureConfigMap(ctx, si)
 			return err
 		},
+		// The serving certificate before the pods that mount it.
+		func(ctx context.Context) error { return r.ensureCertificate(ctx, si, st) },
 		// Policies before pods: a new pod never runs without its isolation.
 		func(ctx context.Context) (err error) {
 			st.networkPolicies, err = r.ensureNetworkPolicies(ctx, si)

@@ -2,8 +2,10 @@ package controllers
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +26,7 @@ import (
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/keyring"
+	"github.com/rsched/rsched/internal/pki"
 	"github.com/rsched/rsched/internal/testenv"
 )
 
@@ -121,7 +124,7 @@ func TestInstanceConvergesToHardenedOwnedObjects(t *testing.T) {
 	})
 	create(t, si)
 	got := waitCondition(t, si, rschedv1.ConditionSecretsSynced, metav1.ConditionTrue, rschedv1.ReasonSecretsSynced)
-	if got.Status.Endpoint != "http://res."+ns+".svc:8080" || got.Status.KeyVersion != 1 {
+	if got.Status.Endpoint != "https://res."+ns+".svc:8080" || got.Status.KeyVersion != 1 {
 		t.Fatalf("status %+v", got.Status)
 	}
 
@@ -140,6 +143,9 @@ func TestInstanceConvergesToHardenedOwnedObjects(t *testing.T) {
 		"res-scheduler":       &corev1.ServiceAccount{},
 		"res-database":        &corev1.Secret{},
 		"res-keyring":         &corev1.Secret{},
+		"res-tls":             &corev1.Secret{},
+		"res-tls-ca":          &corev1.Secret{},
+		"res-ca":              &corev1.ConfigMap{},
 		"res-default-deny":    &networkingv1.NetworkPolicy{},
 		"res-api":             &networkingv1.NetworkPolicy{},
 		builders.PDBName(got): &policyv1.PodDisruptionBudget{},
@@ -161,6 +167,7 @@ func TestInstanceConvergesToHardenedOwnedObjects(t *testing.T) {
 	if k, err := keyring.Parse(kr.Data["keyring.json"]); err != nil || k.Version != 1 {
 		t.Fatalf("keyring: %v", err)
 	}
+	checkServingCertificate(t, got)
 
 	// The pod template is admitted under restricted Pod Security.
 	restricted := namespace(t, map[string]string{"pod-security.kubernetes.io/enforce": "restricted", "pod-security.kubernetes.io/enforce-version": "latest"})
@@ -370,5 +377,38 @@ func TestAnUnownedObjectWithOurNameIsNotAdopted(t *testing.T) {
 	_ = get(t, ns, "clash", &svc)
 	if len(svc.OwnerReferences) != 0 || svc.Spec.Ports[0].Port != 1234 {
 		t.Fatalf("the user's Service was changed: %+v", svc)
+	}
+}
+
+// checkServingCertificate: the serving certificate the pods mount verifies, for the endpoint's
+// host, against the published bundle alone, and status.tls and CertificateReady describe it.
+func checkServingCertificate(t *testing.T, si *rschedv1.SchedulerInstance) {
+	t.Helper()
+	got := waitCondition(t, si, rschedv1.ConditionCertificateReady, metav1.ConditionTrue, rschedv1.ReasonCertificateValid)
+	var leafSec corev1.Secret
+	var bundle corev1.ConfigMap
+	if err := get(t, si.Namespace, si.Name+"-tls", &leafSec); err != nil {
+		t.Fatal(err)
+	}
+	if err := get(t, si.Namespace, si.Name+"-ca", &bundle); err != nil {
+		t.Fatal(err)
+	}
+	if leafSec.Type != corev1.SecretTypeTLS || strings.Contains(bundle.Data["ca.crt"], "PRIVATE") {
+		t.Fatalf("leaf Secret type %s; bundle holds a key: %v", leafSec.Type, strings.Contains(bundle.Data["ca.crt"], "PRIVATE"))
+	}
+	leaf, err := pki.DecodeCertificates(leafSec.Data["tls.crt"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM([]byte(bundle.Data["ca.crt"]))
+	u, _ := url.Parse(got.Status.Endpoint)
+	if _, err := leaf[0].Verify(x509.VerifyOptions{Roots: roots, DNSName: u.Hostname()}); err != nil {
+		t.Fatalf("the serving certificate does not verify for %s against the bundle: %v", u.Hostname(), err)
+	}
+	s := got.Status.TLS
+	if s == nil || s.Mode != rschedv1.TLSOperatorManaged || s.SecretName != si.Name+"-tls" || s.NotAfter == nil || !s.NotAfter.Time.Equal(leaf[0].NotAfter) ||
+		s.RenewalTime == nil || s.CANotAfter == nil || s.SerialNumber == "" || s.CAReplacementPhase != "" {
+		t.Fatalf("status.tls %+v", s)
 	}
 }

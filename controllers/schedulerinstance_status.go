@@ -27,6 +27,10 @@ type statusBuilder struct {
 	networkPolicies int
 	requeueAfter    time.Duration
 
+	// tls and certCond are what the certificate step found (nil: keep what status says).
+	tls      *rschedv1.TLSStatus
+	certCond *metav1.Condition
+
 	secretCond *metav1.Condition // nil: keep what status says
 	vaultCond  *metav1.Condition
 	vaultFails *int32
@@ -41,6 +45,13 @@ type statusBuilder struct {
 
 func newStatusBuilder(si *rschedv1.SchedulerInstance, now time.Time) *statusBuilder {
 	return &statusBuilder{si: si, now: now}
+}
+
+// requeueWithin brings the reconcile back within d (0: no such need), keeping an earlier time.
+func (b *statusBuilder) requeueWithin(d time.Duration) {
+	if d > 0 && (b.requeueAfter == 0 || d < b.requeueAfter) {
+		b.requeueAfter = d
+	}
 }
 
 func (b *statusBuilder) secretsSynced(usesVault bool, now time.Time) {
@@ -73,7 +84,7 @@ func (b *statusBuilder) recordSecrets(res secretsync.Result, err error) {
 		b.vaultFailed(o.Reason, o.Message, res.Failures)
 	}
 	if kind == outcome.Done {
-		b.requeueAfter = res.RequeueAfter // the next refresh
+		b.requeueWithin(res.RequeueAfter) // the next refresh
 	}
 }
 
@@ -129,6 +140,7 @@ func recordInstanceMetrics(si *rschedv1.SchedulerInstance, next *rschedv1.Schedu
 	if next.LastSecretSyncTime != nil {
 		secretSyncTime.WithLabelValues(si.Namespace, si.Name).Set(float64(next.LastSecretSyncTime.Unix()))
 	}
+	recordCertificateMetrics(si.Namespace, si.Name, next.TLS)
 }
 
 // computeInstanceStatus is the status the instance should show: a pure function of the instance
@@ -161,6 +173,12 @@ func computeInstanceStatus(si *rschedv1.SchedulerInstance, b *statusBuilder, tra
 		next.VaultFailures, next.LastVaultFailureTime = 0, nil
 	} else if b.vaultCond != nil {
 		set(*b.vaultCond)
+	}
+	if b.tls != nil {
+		next.TLS = b.tls
+	}
+	if b.certCond != nil {
+		set(*b.certCond)
 	}
 	if c, ok := networkPolicyCondition(b); ok {
 		set(c)

@@ -82,7 +82,7 @@ func statusCases() []statusCase {
 				rschedv1.ConditionDegraded: "False/Available",
 			},
 			check: func(t *testing.T, got rschedv1.SchedulerInstanceStatus) {
-				if got.ReplicaSummary != "2/2" || got.ObservedGeneration != 3 || got.Endpoint != "http://si.ns.svc:8080" {
+				if got.ReplicaSummary != "2/2" || got.ObservedGeneration != 3 || got.Endpoint != "https://si.ns.svc:8080" {
 					t.Errorf("summary %q, observed generation %d, endpoint %q", got.ReplicaSummary, got.ObservedGeneration, got.Endpoint)
 				}
 				if got.LastSecretSyncTime == nil || !got.LastSecretSyncTime.Time.Equal(statusNow) {

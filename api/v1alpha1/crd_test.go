@@ -309,6 +309,17 @@ func TestInvalidSpecsAreRejectedAtAdmission(t *testing.T) {
 		{"reserved pod annotation", siMin, set(obj("scheduling.rsched.io/restart", "x"), "spec", "podAnnotations"), "podAnnotations must not use the reserved prefix"},
 		{"secret name not a DNS name", siMin, set("Bad_Name", "spec", "database", "urlSecretRef", "name"), "spec.database.urlSecretRef.name in body should match"},
 		{"vault KV path with empty segment", siFull, set(list(obj("path", "rsched//app")), "spec", "vault", "secrets"), "spec.vault.secrets[0].path in body should match"},
+		{"tls duration under 1h", siMin, set("30m", "spec", "tls", "duration"), "tls.duration must be a duration from 1h to 8760h"},
+		{"tls duration over a year", siMin, set("9000h", "spec", "tls", "duration"), "tls.duration must be a duration from 1h to 8760h"},
+		{"tls duration past the CA's", siMin, all(set("2000h", "spec", "tls", "duration"), set("1000h", "spec", "tls", "caDuration")), "tls.duration must not exceed tls.caDuration"},
+		{"tls renewBefore not shorter than duration", siMin, all(set("24h", "spec", "tls", "duration"), set("24h", "spec", "tls", "renewBefore")), "tls.renewBefore must be shorter than tls.duration"},
+		{"tls caRenewBefore not shorter than caDuration", siMin, all(set("48h", "spec", "tls", "caDuration"), set("72h", "spec", "tls", "caRenewBefore")), "tls.caRenewBefore must be shorter than tls.caDuration"},
+		{"tls CA for under a day", siMin, set("12h", "spec", "tls", "caDuration"), "tls.caDuration must be a duration from 24h to 87600h"},
+		{"tls trust propagation of 1s", siMin, set("1s", "spec", "tls", "trustPropagation"), "tls.trustPropagation must be a duration from 10s to 168h"},
+		{"tls overlap not a duration", siMin, set("a while", "spec", "tls", "overlap"), "tls.overlap must be a duration from 10s to 168h"},
+		{"tls wildcard DNS name", siMin, set(list("*.example.org"), "spec", "tls", "dnsNames"), "spec.tls.dnsNames[0] in body should match"},
+		{"tls secretRef with lifetimes", siMin, all(set(obj("name", "mine"), "spec", "tls", "secretRef"), set("720h", "spec", "tls", "duration")), "tls.secretRef brings your own certificate"},
+		{"tls secretRef with DNS names", siMin, all(set(obj("name", "mine"), "spec", "tls", "secretRef"), set(list("a.example.org"), "spec", "tls", "dnsNames")), "tls.secretRef brings your own certificate"},
 
 		// KeyRotationPolicy
 		{"empty key list", krpMin, set(list(), "spec", "keys"), "spec.keys: Invalid value: 0: spec.keys in body should have at least 1 items"},
@@ -397,7 +408,8 @@ func TestKubectlGetShowsPrinterColumns(t *testing.T) {
 	must(kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "minimal"}, si))
 	si.Status = v1.SchedulerInstanceStatus{
 		ObservedGeneration: si.Generation, Replicas: 2, ReadyReplicas: 2, ReplicaSummary: "2/2", KeyVersion: 4,
-		Endpoint: "http://minimal." + ns + ".svc:8080",
+		Endpoint: "https://minimal." + ns + ".svc:8080",
+		TLS:      &v1.TLSStatus{Mode: v1.TLSOperatorManaged, NotAfter: &next},
 		Conditions: []metav1.Condition{{Type: v1.ConditionReady, Status: metav1.ConditionTrue, Reason: v1.ReasonAvailable,
 			Message: "All replicas are ready.", LastTransitionTime: now, ObservedGeneration: si.Generation}},
 	}
@@ -421,8 +433,9 @@ func TestKubectlGetShowsPrinterColumns(t *testing.T) {
 	}
 	t.Logf("kubectl get si,krp:\n%s", out)
 	for _, re := range []string{
-		`(?m)^NAME\s+READY\s+REPLICAS\s+KEY VERSION\s+ENDPOINT\s+AGE$`,
-		`(?m)^schedulerinstance\.scheduling\.rsched\.io/minimal\s+True\s+2/2\s+4\s+http://minimal\.` + ns + `\.svc:8080\s+\d+s$`,
+		`(?m)^NAME\s+READY\s+REPLICAS\s+KEY VERSION\s+ENDPOINT\s+CERT EXPIRES\s+AGE$`,
+		// CERT EXPIRES is a timestamp, like NEXT ROTATION below.
+		`(?m)^schedulerinstance\.scheduling\.rsched\.io/minimal\s+True\s+2/2\s+4\s+https://minimal\.` + ns + `\.svc:8080\s+` + regexp.QuoteMeta(next.UTC().Format(time.RFC3339)) + `\s+\d+s$`,
 		`(?m)^NAME\s+TARGET\s+VERSION\s+LAST ROTATION\s+NEXT ROTATION\s+READY\s+AGE$`,
 		// NEXT ROTATION is a timestamp: an age column would show a future time as "<invalid>".
 		`(?m)^keyrotationpolicy\.scheduling\.rsched\.io/minimal-keys\s+minimal\s+4\s+\d+s\s+` + regexp.QuoteMeta(next.UTC().Format(time.RFC3339)) + `\s+True\s+\d+s$`,

@@ -18,6 +18,9 @@ const (
 	ConditionVaultReachable = "VaultReachable"
 	// ConditionNetworkPolicyApplied is True when the NetworkPolicies match spec.network.
 	ConditionNetworkPolicyApplied = "NetworkPolicyApplied"
+	// ConditionCertificateReady is True when the pods' serving certificate is valid, carries the
+	// names it must, and (operator-managed) is signed by a CA the published bundle holds.
+	ConditionCertificateReady = "CertificateReady"
 )
 
 // Reasons of SchedulerInstance conditions.
@@ -48,4 +51,20 @@ const (
 	// configuration rendered from it (a time zone missing from the time-zone database); nothing
 	// is deployed with it.
 	ReasonInvalidConfig = "InvalidConfig"
+	// ReasonCertificateValid: the serving certificate is in place and not due.
+	ReasonCertificateValid = "Valid"
+	// ReasonCertificateInvalid: the Secret of tls.secretRef does not hold a usable serving
+	// certificate (missing, unparsable, key not its pair, expired).
+	ReasonCertificateInvalid = "CertificateInvalid"
+	// ReasonCAReplacement: a CA key replacement is in progress; the certificate serves.
+	ReasonCAReplacement = "CAReplacementInProgress"
+)
+
+// Events of a SchedulerInstance's certificates.
+const (
+	EventCertificateIssued  = "CertificateIssued"
+	EventCertificateRenewed = "CertificateRenewed"
+	EventCARenewed          = "CARenewed"
+	EventCAReplaced         = "CAReplaced"
+	EventTrustBundleUpdated = "TrustBundleUpdated"
 )

@@ -110,6 +110,13 @@ type SchedulerInstanceSpec struct {
 	// +kubebuilder:default={}
 	Security SecuritySpec `json:"security,omitempty"`
 
+	// tls is where the serving certificate of the API and metrics listeners comes from; both serve
+	// HTTPS only. Empty (the default): the operator issues and renews it from a CA of its own for
+	// the instance and publishes that CA in the ConfigMap <instance>-ca.
+	// +optional
+	// +kubebuilder:default={}
+	TLS TLSSpec `json:"tls,omitempty"`
+
 	// scheduling holds the settings of schedule generation: the program's time zone and the
 	// solver's time budgets.
 	// +optional
@@ -527,8 +534,8 @@ type SchedulerInstanceStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready, Progressing, Degraded, SecretsSynced, VaultReachable and
-	// NetworkPolicyApplied.
+	// conditions: Ready, Progressing, Degraded, SecretsSynced, VaultReachable,
+	// NetworkPolicyApplied and CertificateReady.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -548,7 +555,8 @@ type SchedulerInstanceStatus struct {
 	// +optional
 	ReplicaSummary string `json:"replicaSummary,omitempty"`
 
-	// endpoint is the in-cluster URL of the API, such as http://name.namespace.svc:8080.
+	// endpoint is the in-cluster URL of the API, such as https://name.namespace.svc:8080. Clients
+	// verify it with the CA in the ConfigMap <instance>-ca (key ca.crt).
 	// +optional
 	Endpoint string `json:"endpoint,omitempty"`
 
@@ -572,6 +580,10 @@ type SchedulerInstanceStatus struct {
 	// of the instance's Secrets is missing. Cleared with vaultFailures on the next success.
 	// +optional
 	LastVaultFailureTime *metav1.Time `json:"lastVaultFailureTime,omitempty"`
+
+	// tls describes the serving certificate the pods mount (never a key).
+	// +optional
+	TLS *TLSStatus `json:"tls,omitempty"`
 }
 
 // SchedulerInstance deploys and runs one hardened scheduling API server: a Deployment with
@@ -584,6 +596,7 @@ type SchedulerInstanceStatus struct {
 // +kubebuilder:printcolumn:name="Replicas",type=string,JSONPath=`.status.replicaSummary`
 // +kubebuilder:printcolumn:name="Key Version",type=integer,JSONPath=`.status.keyVersion`
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.status.endpoint`
+// +kubebuilder:printcolumn:name="Cert Expires",type=string,JSONPath=`.status.tls.notAfter`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type SchedulerInstance struct {
 	metav1.TypeMeta   `json:",inline"`

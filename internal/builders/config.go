@@ -55,6 +55,8 @@ func ServerConfig(si *rschedv1.SchedulerInstance) (serverconfig.Config, error) {
 	// contract between the two and never depend on the spec.
 	cfg.Secrets.DatabaseURLFile = DatabaseDir + "/" + DatabaseURLKey
 	cfg.Secrets.KeyringFile = KeyringDir + "/" + KeyringKey
+	cfg.TLS.CertFile = TLSDir + "/" + corev1.TLSCertKey
+	cfg.TLS.KeyFile = TLSDir + "/" + corev1.TLSPrivateKeyKey
 
 	if err := cfg.Validate(); err != nil {
 		return serverconfig.Config{}, err

@@ -21,7 +21,9 @@ func TestServerConfigOfAnEmptySpecIsTheServerDefault(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := serverconfig.Default()
-	want.Issuer = "http://demo.sched.svc:8080"
+	want.Issuer = "https://demo.sched.svc:8080"
+	// The one departure from the server's default: the operator always serves HTTPS.
+	want.TLS = serverconfig.TLS{CertFile: "/var/run/secrets/rsched/tls/tls.crt", KeyFile: "/var/run/secrets/rsched/tls/tls.key"}
 	// Set-like lists are always rendered as (sorted) lists, never null.
 	want.RateLimit.TrustedProxies = []string{}
 	want.Security.AllowedOrigins = []string{}
@@ -37,7 +39,7 @@ func TestServerConfigCarriesEverySpecField(t *testing.T) {
 		check  func(serverconfig.Config) bool
 	}{
 		{"issuer follows service.port", func(si *rschedv1.SchedulerInstance) { si.Spec.Service.Port = 9443 },
-			func(c serverconfig.Config) bool { return c.Issuer == "http://demo.sched.svc:9443" }},
+			func(c serverconfig.Config) bool { return c.Issuer == "https://demo.sched.svc:9443" }},
 		{"auth.accessTokenTTL", func(si *rschedv1.SchedulerInstance) { si.Spec.Auth.AccessTokenTTL = dur(10 * time.Minute) },
 			func(c serverconfig.Config) bool { return c.Auth.AccessTokenTTL.D() == 10*time.Minute }},
 		{"auth.refreshTokenTTL", func(si *rschedv1.SchedulerInstance) { si.Spec.Auth.RefreshTokenTTL = dur(720 * time.Hour) },
@@ -100,7 +102,8 @@ func TestServerConfigCarriesEverySpecField(t *testing.T) {
 			func(c serverconfig.Config) bool {
 				return c.ListenAddr == ":8080" && c.MetricsAddr == ":9090" && c.Audience == "rsched-api" &&
 					c.Secrets.DatabaseURLFile == "/var/run/secrets/rsched/database/url" &&
-					c.Secrets.KeyringFile == "/var/run/secrets/rsched/keyring/keyring.json"
+					c.Secrets.KeyringFile == "/var/run/secrets/rsched/keyring/keyring.json" &&
+					c.TLS.CertFile == "/var/run/secrets/rsched/tls/tls.crt" && c.TLS.KeyFile == "/var/run/secrets/rsched/tls/tls.key"
 			}},
 	}
 	for _, tt := range tests {

@@ -18,6 +18,7 @@ const (
 	databaseVolume = "database"
 	keyringVolume  = "keyring"
 	tmpVolume      = "tmp"
+	tlsVolume      = "tls"
 )
 
 // Health endpoints of the API server (internal/server/httpapi); both are exempt from rate limits.
@@ -185,6 +186,9 @@ func container(si *rschedv1.SchedulerInstance, image string) corev1.Container {
 			{Name: configVolume, MountPath: ConfigDir, ReadOnly: true},
 			{Name: databaseVolume, MountPath: DatabaseDir, ReadOnly: true},
 			{Name: keyringVolume, MountPath: KeyringDir, ReadOnly: true},
+			// Mounted whole (never with subPath), so that the kubelet swaps a renewed pair in
+			// place and the server reloads it without a restart.
+			{Name: tlsVolume, MountPath: TLSDir, ReadOnly: true},
 			// The root filesystem is read-only; /tmp (os.TempDir) is the one writable place.
 			{Name: tmpVolume, MountPath: "/tmp"},
 		},
@@ -225,13 +229,14 @@ func resources(si *rschedv1.SchedulerInstance) corev1.ResourceRequirements {
 	}
 }
 
-// httpProbe probes path on the API port, with every API-server default written out.
+// httpProbe probes path on the API port over HTTPS (the kubelet does not verify the
+// certificate; the port serves nothing else), with every API-server default written out.
 func httpProbe(path string, period, failures int32) *corev1.Probe {
 	return &corev1.Probe{
 		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
 			Path:   path,
 			Port:   intstr.FromString(APIPortName),
-			Scheme: corev1.URISchemeHTTP,
+			Scheme: corev1.URISchemeHTTPS,
 		}},
 		TimeoutSeconds:   1,
 		PeriodSeconds:    period,
@@ -257,6 +262,14 @@ func volumes(si *rschedv1.SchedulerInstance) []corev1.Volume {
 		{Name: keyringVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName:  KeyringSecretName(si),
 			Items:       []corev1.KeyToPath{{Key: KeyringKey, Path: KeyringKey}},
+			DefaultMode: ptr(int32(secretFileMode)),
+		}}},
+		{Name: tlsVolume, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: ServingSecretName(si),
+			Items: []corev1.KeyToPath{
+				{Key: corev1.TLSCertKey, Path: corev1.TLSCertKey},
+				{Key: corev1.TLSPrivateKeyKey, Path: corev1.TLSPrivateKeyKey},
+			},
 			DefaultMode: ptr(int32(secretFileMode)),
 		}}},
 		{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{

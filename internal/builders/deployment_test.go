@@ -182,7 +182,7 @@ func TestDeploymentContainer(t *testing.T) {
 		t.Errorf("command %v args %v", c.Command, c.Args)
 	}
 	wantPorts := []corev1.ContainerPort{
-		{Name: "http", ContainerPort: 8080, Protocol: corev1.ProtocolTCP},
+		{Name: "https", ContainerPort: 8080, Protocol: corev1.ProtocolTCP},
 		{Name: "metrics", ContainerPort: 9090, Protocol: corev1.ProtocolTCP},
 	}
 	if !reflect.DeepEqual(c.Ports, wantPorts) {
@@ -201,7 +201,7 @@ func TestDeploymentContainer(t *testing.T) {
 	for _, p := range probes {
 		want := &corev1.Probe{
 			ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-				Path: p.path, Port: intstr.FromString("http"), Scheme: corev1.URISchemeHTTP,
+				Path: p.path, Port: intstr.FromString("https"), Scheme: corev1.URISchemeHTTPS,
 			}},
 			TimeoutSeconds: 1, PeriodSeconds: p.period, SuccessThreshold: 1, FailureThreshold: p.failures,
 		}
@@ -213,6 +213,7 @@ func TestDeploymentContainer(t *testing.T) {
 		{Name: "config", MountPath: "/etc/rsched", ReadOnly: true},
 		{Name: "database", MountPath: "/var/run/secrets/rsched/database", ReadOnly: true},
 		{Name: "keyring", MountPath: "/var/run/secrets/rsched/keyring", ReadOnly: true},
+		{Name: "tls", MountPath: "/var/run/secrets/rsched/tls", ReadOnly: true},
 		{Name: "tmp", MountPath: "/tmp"},
 	}
 	if !reflect.DeepEqual(c.VolumeMounts, wantMounts) {
@@ -238,10 +239,21 @@ func TestDeploymentMountsOnlyTheKeysTheServerReads(t *testing.T) {
 		{Name: "keyring", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
 			SecretName: "demo-keyring", Items: []corev1.KeyToPath{{Key: "keyring.json", Path: "keyring.json"}}, DefaultMode: mode,
 		}}},
+		{Name: "tls", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: "demo-tls", Items: []corev1.KeyToPath{{Key: "tls.crt", Path: "tls.crt"}, {Key: "tls.key", Path: "tls.key"}}, DefaultMode: mode,
+		}}},
 		{Name: "tmp", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
 			SizeLimit: ptr(resource.MustParse("64Mi")),
 		}}},
 	}
+	if !equality.Semantic.DeepEqual(vols, want) {
+		t.Errorf("volumes:\n got %+v\nwant %+v", vols, want)
+	}
+	// Your own certificate (tls.secretRef) is mounted as it is, under the same path.
+	si := newInstance()
+	si.Spec.TLS.SecretRef = &rschedv1.LocalObjectReference{Name: "mine"}
+	vols = Deployment(si, testImage, "h").Spec.Template.Spec.Volumes
+	want[3].Secret.SecretName = "mine"
 	if !equality.Semantic.DeepEqual(vols, want) {
 		t.Fatalf("volumes:\n got %+v\nwant %+v", vols, want)
 	}

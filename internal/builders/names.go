@@ -39,11 +39,12 @@ const (
 	KeyringDir       = "/var/run/secrets/rsched/keyring"
 	KeyringKey       = "keyring.json"
 	AppSecretsDir    = "/var/run/secrets/rsched/app"
+	TLSDir           = "/var/run/secrets/rsched/tls"
 	APIPort          = 8080
 	MetricsPort      = 9090
 	DefaultService   = 8080
 	ServerUID        = 65532
-	APIPortName      = "http"
+	APIPortName      = "https"
 	MetricsPortName  = "metrics"
 	ContainerName    = "scheduler"
 	VaultTokenVolume = "vault-token"
@@ -66,6 +67,33 @@ func KeyringSecretName(si *rschedv1.SchedulerInstance) string { return si.Name +
 
 // AppSecretName holds the application secrets read from vault.secrets.
 func AppSecretName(si *rschedv1.SchedulerInstance) string { return si.Name + "-app" }
+
+// TLSSecretName holds the serving certificate the operator issues (kubernetes.io/tls).
+func TLSSecretName(si *rschedv1.SchedulerInstance) string { return si.Name + "-tls" }
+
+// TLSCASecretName holds the instance's CA, with its key; only the operator reads it.
+func TLSCASecretName(si *rschedv1.SchedulerInstance) string { return si.Name + "-tls-ca" }
+
+// CABundleName is the ConfigMap (key ca.crt) holding the CA certificates clients trust.
+func CABundleName(si *rschedv1.SchedulerInstance) string { return si.Name + "-ca" }
+
+// CABundleKey is the key of the trust bundle in CABundleName.
+const CABundleKey = "ca.crt"
+
+// ServingSecretName is the kubernetes.io/tls Secret the pods mount: tls.secretRef, or the one
+// the operator issues.
+func ServingSecretName(si *rschedv1.SchedulerInstance) string {
+	if ref := si.Spec.TLS.SecretRef; ref != nil {
+		return ref.Name
+	}
+	return TLSSecretName(si)
+}
+
+// ServiceHost is the name the operator and in-cluster clients verify the serving certificate
+// for: name.namespace.svc.
+func ServiceHost(si *rschedv1.SchedulerInstance) string {
+	return ServiceName(si) + "." + si.Namespace + ".svc"
+}
 
 // NetworkPolicyName names the instance's policies by purpose ("default-deny", "api").
 func NetworkPolicyName(si *rschedv1.SchedulerInstance, purpose string) string {
@@ -90,7 +118,7 @@ func SelectorLabels(si *rschedv1.SchedulerInstance) map[string]string {
 
 // Endpoint is the in-cluster URL of the instance's API.
 func Endpoint(si *rschedv1.SchedulerInstance) string {
-	return "http://" + ServiceName(si) + "." + si.Namespace + ".svc:" + strconv.Itoa(int(ServicePort(si)))
+	return "https://" + ServiceHost(si) + ":" + strconv.Itoa(int(ServicePort(si)))
 }
 
 // ServicePort is spec.service.port or 8080.

@@ -36,6 +36,8 @@ func Service(si *rschedv1.SchedulerInstance) *corev1.Service {
 				Port:       ServicePort(si),
 				TargetPort: intstr.FromString(APIPortName),
 				Protocol:   corev1.ProtocolTCP,
+				// Ingress controllers and meshes read it to speak TLS to the backend.
+				AppProtocol: ptr("https"),
 			}},
 			SessionAffinity:       corev1.ServiceAffinityNone,
 			InternalTrafficPolicy: ptr(corev1.ServiceInternalTrafficPolicyCluster),

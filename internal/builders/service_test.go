@@ -18,7 +18,7 @@ func TestService(t *testing.T) {
 			Type:     typ,
 			Selector: map[string]string{LabelName: AppName, LabelInstance: "demo"},
 			Ports: []corev1.ServicePort{{
-				Name: "http", Port: port, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP,
+				Name: "https", Port: port, TargetPort: intstr.FromString("https"), Protocol: corev1.ProtocolTCP, AppProtocol: ptr("https"),
 			}},
 			SessionAffinity:       corev1.ServiceAffinityNone,
 			InternalTrafficPolicy: ptr(corev1.ServiceInternalTrafficPolicyCluster),

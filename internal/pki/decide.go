@@ -92,6 +92,12 @@ type Input struct {
 	// ReplaceRequest is the value of the replace-CA-key annotation; LastReplaceRequest the value
 	// last acted on.
 	ReplaceRequest, LastReplaceRequest string
+	// RenewRequest is the value of the renew-certificate annotation; LastRenewRequest the value
+	// last acted on (a leaf renewal asked for by a person, kubectl rsched renew).
+	RenewRequest, LastRenewRequest string
+	// RenewCARequest is the value of the renew-ca annotation; LastRenewCARequest the value last
+	// acted on (a CA renewal by re-signing, asked for by a person).
+	RenewCARequest, LastRenewCARequest string
 	Replacement                        Replacement
 }
 
@@ -125,6 +131,7 @@ const (
 	OverlapEnded         Reason = "OverlapEnded"
 	CAKeyMissing         Reason = "CAKeyMissing"
 	ManualReplaceRequest Reason = "ManualReplaceRequest"
+	ManualRenewCARequest Reason = "ManualRenewCARequest"
 	CAExpired            Reason = "CAExpired"
 	CADue                Reason = "CADue"
 	LeafMissing          Reason = "LeafMissing"
@@ -132,6 +139,7 @@ const (
 	LeafExpired          Reason = "LeafExpired"
 	LeafKeyMissing       Reason = "LeafKeyMissing"
 	LeafNamesChanged     Reason = "LeafNamesChanged"
+	ManualRenewRequest   Reason = "ManualRenewRequest"
 	LeafDue              Reason = "LeafDue"
 	WaitingForTrust      Reason = "WaitingForTrust"
 	WaitingForOverlap    Reason = "WaitingForOverlap"
@@ -151,8 +159,8 @@ type check func(Input) (Decision, bool)
 // chain is the order of the checks; the order is policy (doc.go says why).
 var chain = []check{
 	caMissing, replacementLost, bundleOutOfDate, trustPropagated, servingBroken, overlapEnded,
-	caKeyMissing, manualReplace, caExpired, caDue,
-	leafMissing, leafNotSignedByCA, leafExpired, leafKeyMissing, leafNamesChanged, leafDue,
+	caKeyMissing, manualReplace, manualRenewCA, caExpired, caDue,
+	leafMissing, leafNotSignedByCA, leafExpired, leafKeyMissing, leafNamesChanged, manualRenew, leafDue,
 }
 
 // Decide runs the chain: the first check that decides, or a wait until the next due point.
@@ -289,6 +297,13 @@ func manualReplace(in Input) (Decision, bool) {
 	return Decision{Action: StartCAReplacement, Reason: ManualReplaceRequest}, asked && phase(in) == NoReplacement
 }
 
+// manualRenewCA: a person asked for the CA to be renewed now (same key: nothing changes for
+// clients). Acting on it records the request, so it renews once.
+func manualRenewCA(in Input) (Decision, bool) {
+	asked := in.RenewCARequest != "" && in.RenewCARequest != in.LastRenewCARequest
+	return Decision{Action: RenewCA, Reason: ManualRenewCARequest}, asked && caRenewable(in)
+}
+
 // caRenewable: the current CA may be renewed by re-signing (not while it is being replaced).
 func caRenewable(in Input) bool { return phase(in) != Propagating && in.CAKeyPresent }
 
@@ -331,6 +346,13 @@ func sameNames(a, b []string) bool {
 	slices.Sort(a)
 	slices.Sort(b)
 	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// manualRenew: a person asked for a new leaf (a suspected key compromise, a test of the
+// rotation). Acting on it records the request, so it renews once.
+func manualRenew(in Input) (Decision, bool) {
+	asked := in.RenewRequest != "" && in.RenewRequest != in.LastRenewRequest
+	return Decision{Action: RenewLeaf, Reason: ManualRenewRequest}, canSign(in) && asked
 }
 
 func leafDue(in Input) (Decision, bool) {

@@ -67,6 +67,7 @@
 //	overlapEnded       overlap time passed                     DropPreviousCA
 //	caKeyMissing       no CA key, no replacement running       StartCAReplacement
 //	manualReplace      a new replace request, none running     StartCAReplacement
+//	manualRenewCA      a new renew-CA request                  RenewCA (re-sign)
 //	caExpired          CA expired (operator was down)          RenewCA (re-sign)
 //	caDue              CA at 2/3 of its life                   RenewCA (re-sign)
 //	leafMissing        no leaf                                 IssueLeaf
@@ -74,6 +75,7 @@
 //	leafExpired        leaf expired (operator was down)        ReissueLeaf
 //	leafKeyMissing     leaf key absent or not its pair         ReissueLeaf
 //	leafNamesChanged   DNS names differ from the wanted ones   ReissueLeaf
+//	manualRenew        a new renew request                     RenewLeaf
 //	leafDue            leaf at 2/3 of its life                 RenewLeaf
 //	(end)              nothing to do                           wait: After = next due point
 //	                   (Reason NotDue, WaitingForTrust or WaitingForOverlap)
