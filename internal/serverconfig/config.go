@@ -55,6 +55,8 @@ type Config struct {
 	Security  Security  `json:"security"`
 	Audit     Audit     `json:"audit"`
 	Secrets   Secrets   `json:"secrets"`
+	// Database is how the server reaches PostgreSQL: verified TLS and the pool (database.go).
+	Database Database `json:"database"`
 	// TLS is the listeners' serving certificate (tls.go); empty: plain HTTP.
 	TLS TLS `json:"tls"`
 	// Scheduling are the scheduling API's settings.
@@ -187,6 +189,7 @@ func Default() Config {
 		Audit:      Audit{Retention: Duration(8760 * time.Hour), Stdout: true},
 		Security:   Security{HSTS: true},
 		Scheduling: Scheduling{TimeZone: "UTC", DefaultTimeBudget: Duration(10 * time.Second), MaxTimeBudget: Duration(time.Minute)},
+		Database:   Database{MaxConnLifetime: Duration(30 * time.Minute), TLS: DatabaseTLS{Mode: "verify-full"}},
 		Secrets: Secrets{
 			DatabaseURLFile: "/var/run/secrets/rsched/database/url",
 			KeyringFile:     "/var/run/secrets/rsched/keyring/keyring.json",
@@ -329,6 +332,7 @@ func (c *Config) Validate() error {
 	var p problems
 	c.validateEndpoints(&p)
 	c.TLS.validate(&p)
+	c.Database.validate(&p)
 	c.Scheduling.validate(&p)
 	c.Auth.validate(&p)
 	if c.Audit.Retention != 0 {

@@ -157,14 +157,14 @@ func TestDatabaseURLRefusesWeakSecretsWithoutEchoingThem(t *testing.T) {
 		t.Fatalf("a strong URL: %v", err)
 	}
 	for url, want := range map[string]string{
-		"postgres://rsched@db:5432/rsched":                    "has no password",
-		"postgres://rsched:changeme@db:5432/rsched":           "well-known default",
-		"postgres://rsched:Dev_Only_Password@db:5432/rsched":  "well-known default",
-		"postgres://scheduler:postgres@db/rsched":             "well-known default",
-		"postgres://rsched:Sh0rt-pw@db/rsched":                "shorter than 12 characters",
-		"postgres://averylongusername:AVERYLONGUSERNAME@db/x": "equals the user name",
-		"mysql://rsched:Xk9vQ2mL7pR4tZ8w@db/rsched":           "not a postgres:// URL",
-		"not a url at all":                                    "not a postgres:// URL",
+		"postgres://rsched@db:5432/rsched?sslmode=verify-full":                    "has no password",
+		"postgres://rsched:changeme@db:5432/rsched?sslmode=verify-full":           "well-known default",
+		"postgres://rsched:Dev_Only_Password@db:5432/rsched?sslmode=verify-full":  "well-known default",
+		"postgres://scheduler:postgres@db/rsched?sslmode=verify-full":             "well-known default",
+		"postgres://rsched:Sh0rt-pw@db/rsched?sslmode=verify-full":                "shorter than 12 characters",
+		"postgres://averylongusername:AVERYLONGUSERNAME@db/x?sslmode=verify-full": "equals the user name",
+		"mysql://rsched:Xk9vQ2mL7pR4tZ8w@db/rsched":                               "not a postgres:// URL",
+		"not a url at all": "not a postgres:// URL",
 	} {
 		write(url)
 		_, err := cfg.DatabaseURL()

@@ -24,9 +24,12 @@ var weakSecrets = []string{
 // MinDatabasePasswordLength follows the predecessor's start-up check (≥ 12 characters).
 const MinDatabasePasswordLength = 12
 
-// DatabaseURL reads the PostgreSQL URL from cfg.Secrets.DatabaseURLFile and refuses one without a
-// password, with a weak or default password, or with a password shorter than 12 characters. No
-// error message contains the URL or any part of the password.
+// DatabaseURL reads the PostgreSQL URL from cfg.Secrets.DatabaseURLFile and refuses one whose
+// TLS does not meet database.tls (DatabaseTLS.CheckURL: no sslmode, one weaker than the mode, TLS
+// files named in the URL); one without a password unless database.tls names a client certificate;
+// and one with a weak or default password, or a password shorter than 12 characters. It checks
+// before anything dials the database. No error message contains the URL or any part of the
+// password.
 func (c *Config) DatabaseURL() (string, error) {
 	b, err := os.ReadFile(c.Secrets.DatabaseURLFile)
 	if err != nil {
@@ -38,16 +41,24 @@ func (c *Config) DatabaseURL() (string, error) {
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
 		return "", fmt.Errorf("%s: not a postgres:// URL", where)
 	}
-	if err := checkSecret(u); err != nil {
+	if _, err := c.Database.TLS.CheckURL(u); err != nil {
+		return "", fmt.Errorf("%s: %w", where, err)
+	}
+	if err := checkSecret(u, c.Database.TLS.ClientCertificate()); err != nil {
 		return "", fmt.Errorf("%s: %w", where, err)
 	}
 	return raw, nil
 }
 
-func checkSecret(u *url.URL) error {
+// checkSecret checks the URL's password; with a client certificate (certLogin) the URL may have
+// none, but a password it does carry is checked all the same.
+func checkSecret(u *url.URL, certLogin bool) error {
 	pw, ok := u.User.Password()
+	if (!ok || pw == "") && certLogin {
+		return nil
+	}
 	if !ok || pw == "" {
-		return errors.New("has no password")
+		return errors.New("has no password (and database.tls names no client certificate)")
 	}
 	lower := strings.ToLower(pw)
 	for _, weak := range weakSecrets {

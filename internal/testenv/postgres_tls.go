@@ -1,6 +1,7 @@
 package testenv
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -15,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // PostgresTLS is a throw-away PostgreSQL cluster that accepts only TLS: ssl=on with a server
@@ -37,6 +40,13 @@ type PostgresTLS struct {
 	// localhost and sslrootcert=CAFile; CertURL signs in as rsched_cert with the client
 	// certificate and no password.
 	CertURL string
+
+	// The CA's key and where the server's files live, for IssueClientCert and RotateServerCA.
+	ca    *x509.Certificate
+	caKey *ecdsa.PrivateKey
+	data  string
+	cred  *syscall.Credential
+	files int
 }
 
 // StartPostgresTLS starts a TLS-only PostgreSQL cluster and removes it when the test ends.
@@ -63,7 +73,7 @@ func NewPostgresTLS() (*PostgresTLS, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &PostgresTLS{Postgres: c.p}
+	p := &PostgresTLS{Postgres: c.p, data: c.data, cred: c.cred}
 	fail := func(err error) (*PostgresTLS, error) {
 		_ = p.Stop()
 		return nil, err
@@ -121,6 +131,7 @@ func (p *PostgresTLS) writePKI(dir, data string, cred *syscall.Credential) error
 	if err != nil {
 		return err
 	}
+	p.ca, p.caKey = ca, caKey
 	p.CAFile, p.OtherCAFile = filepath.Join(dir, "ca.crt"), filepath.Join(dir, "other-ca.crt")
 	p.ClientCertFile, p.ClientKeyFile = filepath.Join(dir, "client.crt"), filepath.Join(dir, "client.key")
 	files := []struct {
@@ -148,6 +159,99 @@ func (p *PostgresTLS) writePKI(dir, data string, cred *syscall.Credential) error
 		}
 	}
 	return nil
+}
+
+// IssueClientCert issues another client certificate for cn (rsched_cert signs in with it),
+// signed by the current CA, into new files: a client certificate rotation.
+func (p *PostgresTLS) IssueClientCert(cn string) (certFile, keyFile string, err error) {
+	cert, key, err := newLeaf(p.ca, p.caKey, cn, nil, x509.ExtKeyUsageClientAuth)
+	if err != nil {
+		return "", "", err
+	}
+	p.files++
+	certFile, keyFile = filepath.Join(p.dir, fmt.Sprintf("client-%d.crt", p.files)), filepath.Join(p.dir, fmt.Sprintf("client-%d.key", p.files))
+	if err := writePEM(certFile, "CERTIFICATE", cert.Raw); err != nil {
+		return "", "", err
+	}
+	return certFile, keyFile, writePEM(keyFile, "EC PRIVATE KEY", key)
+}
+
+// RotateServerCA replaces the CA: a new CA issues a new server certificate for localhost, which
+// the server loads on a configuration reload (no restart), and from then on issues the client
+// certificates of IssueClientCert; the server keeps trusting client certificates of the old CA
+// too. It returns the new CA's PEM file. CAFile becomes the bundle of old and new CA (so URL and
+// CertURL keep working); a client that trusts only the old CA refuses the server from now on.
+func (p *PostgresTLS) RotateServerCA() (string, error) {
+	old, err := os.ReadFile(p.CAFile)
+	if err != nil {
+		return "", err
+	}
+	ca, caKey, err := newCA("rsched test database CA, rotated")
+	if err != nil {
+		return "", err
+	}
+	server, serverKey, err := newLeaf(ca, caKey, "localhost", []string{"localhost"}, x509.ExtKeyUsageServerAuth)
+	if err != nil {
+		return "", err
+	}
+	p.files++
+	newCAFile := filepath.Join(p.dir, fmt.Sprintf("ca-%d.crt", p.files))
+	if err := writePEM(newCAFile, "CERTIFICATE", ca.Raw); err != nil {
+		return "", err
+	}
+	bundle := append(old, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw})...)
+	if err := os.WriteFile(p.CAFile, bundle, 0o600); err != nil {
+		return "", err
+	}
+	for _, f := range []struct {
+		name, block string
+		der         []byte
+		raw         []byte
+	}{{"root.crt", "", nil, bundle}, {"server.crt", "CERTIFICATE", server.Raw, nil}, {"server.key", "EC PRIVATE KEY", serverKey, nil}} {
+		path := filepath.Join(p.data, f.name)
+		if f.raw != nil {
+			err = os.WriteFile(path, f.raw, 0o600)
+		} else {
+			err = writePEM(path, f.block, f.der)
+		}
+		if err == nil {
+			err = chown(p.cred, path)
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	p.ca, p.caKey = ca, caKey
+	if err := p.exec("SELECT pg_reload_conf()"); err != nil {
+		return "", err
+	}
+	// The postmaster reloads asynchronously: wait until a client trusting only the new CA gets in.
+	u, err := url.Parse(p.URL)
+	if err != nil {
+		return "", err
+	}
+	q := u.Query()
+	q.Set("sslrootcert", newCAFile)
+	u.RawQuery = q.Encode()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		conn, err := pgx.Connect(ctx, u.String())
+		if err == nil {
+			_ = conn.Close(ctx)
+			cancel()
+			return newCAFile, nil
+		}
+		cancel()
+		if time.Now().After(deadline) {
+			return "", fmt.Errorf("the server does not show the new CA's certificate after a reload: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func writePEM(path, block string, der []byte) error {
+	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: block, Bytes: der}), 0o600)
 }
 
 func chown(cred *syscall.Credential, path string) error {

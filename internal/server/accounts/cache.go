@@ -173,11 +173,12 @@ func (s *Service) invalidate(userID string) { s.cache.evictUser(userID) }
 
 // ListenForChanges keeps a connection listening to the change notifications and enables the
 // principal cache while it is up. It returns when ctx ends. Without it the cache stays off and
-// every request reads the database.
-func (s *Service) ListenForChanges(ctx context.Context, connString string) {
+// every request reads the database. dial opens the dedicated connection (store.Store.Connect: the
+// pool's TLS settings and files).
+func (s *Service) ListenForChanges(ctx context.Context, dial func(context.Context) (*pgx.Conn, error)) {
 	backoff := time.Second
 	for ctx.Err() == nil {
-		err := s.listen(ctx, connString)
+		err := s.listen(ctx, dial)
 		s.cache.enabled.Store(false)
 		s.cache.flush(s.now())
 		if ctx.Err() != nil {
@@ -193,8 +194,8 @@ func (s *Service) ListenForChanges(ctx context.Context, connString string) {
 	}
 }
 
-func (s *Service) listen(ctx context.Context, connString string) error {
-	conn, err := pgx.Connect(ctx, connString)
+func (s *Service) listen(ctx context.Context, dial func(context.Context) (*pgx.Conn, error)) error {
+	conn, err := dial(ctx)
 	if err != nil {
 		return err
 	}

@@ -54,11 +54,10 @@ type App struct {
 	// Scheduling is the scheduling domain the API serves.
 	Scheduling *scheduling.Service
 
-	cfg   serverconfig.Config
-	dbURL string
-	keys  keyring.Source
-	log   *slog.Logger
-	m     *jobMetrics
+	cfg  serverconfig.Config
+	keys keyring.Source
+	log  *slog.Logger
+	m    *jobMetrics
 }
 
 // New opens (and migrates) the database at dbURL and assembles the server.
@@ -69,7 +68,8 @@ func New(ctx context.Context, cfg serverconfig.Config, keys keyring.Source, dbUR
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	st, res, err := store.Open(ctx, dbURL, store.Options{MaxConns: 20})
+	st, res, err := store.Open(ctx, dbURL, store.Options{MaxConns: 20, MaxConnLifetime: cfg.Database.MaxConnLifetime.D(),
+		TLS: &cfg.Database.TLS, Log: o.Log})
 	if err != nil {
 		return nil, err
 	}
@@ -79,7 +79,6 @@ func New(ctx context.Context, cfg serverconfig.Config, keys keyring.Source, dbUR
 		st.Close()
 		return nil, err
 	}
-	a.dbURL = dbURL
 	return a, nil
 }
 
@@ -170,7 +169,9 @@ func (a *App) ready(ctx context.Context) error {
 // ListenForChanges follows the database's notifications of account and session changes, which
 // lets the server answer authenticated requests from its principal cache; it returns when ctx
 // ends. Without it every request reads the database.
-func (a *App) ListenForChanges(ctx context.Context) { a.Accounts.ListenForChanges(ctx, a.dbURL) }
+func (a *App) ListenForChanges(ctx context.Context) {
+	a.Accounts.ListenForChanges(ctx, a.Store.Connect)
+}
 
 // Close releases the database pool.
 func (a *App) Close() { a.Store.Close() }

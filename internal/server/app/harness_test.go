@@ -100,6 +100,8 @@ func newEnv(t testing.TB, instances int, mutate func(*serverconfig.Config)) *env
 	cfg := serverconfig.Default()
 	cfg.Issuer = "https://schedule.example.org"
 	cfg.Auth.MFARequiredRoles = nil
+	// testenv's PostgreSQL speaks plain text (the TLS cases are the store's tests).
+	cfg.Database.TLS = serverconfig.DatabaseTLS{Mode: "disable", InsecureAllowUnverified: true}
 	big := serverconfig.Limit{Requests: 10000, Period: serverconfig.Duration(time.Minute)}
 	cfg.RateLimit.Login, cfg.RateLimit.Register, cfg.RateLimit.Refresh, cfg.RateLimit.MFA, cfg.RateLimit.API = big, big, big, big, big
 	if mutate != nil {

@@ -8,12 +8,16 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
+	neturl "net/url"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
+
+	"github.com/rsched/rsched/internal/serverconfig"
 )
 
 //go:embed migrations/*.sql
@@ -50,12 +54,17 @@ type MigrationResult struct {
 
 // Migrate applies the embedded migrations to the database at url, under an advisory lock, so any
 // number of replicas can start at once: one migrates, the others wait and then find nothing to do.
+// It dials the URL as written; Open dials with the store's TLS settings.
 func Migrate(ctx context.Context, url string) (MigrationResult, error) {
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
 		return MigrationResult{}, fmt.Errorf("store: connecting to migrate: %w", err)
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
+	return migrateOn(ctx, conn)
+}
+
+func migrateOn(ctx context.Context, conn *pgx.Conn) (MigrationResult, error) {
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLock); err != nil {
 		return MigrationResult{}, fmt.Errorf("store: taking the migration lock: %w", err)
 	}
@@ -93,6 +102,9 @@ type Store struct {
 	// db runs the statements of people, templates, assignments, absences and the audit log: the
 	// pool, or the transaction of a change (On), so that a change and its audit entry commit together.
 	db Querier
+	// connConfig and tls make the dedicated connections of Connect like the pool's.
+	connConfig *pgx.ConnConfig
+	tls        *dialTLS
 }
 
 // Querier is what the store's statements run on: *pgxpool.Pool or pgx.Tx (whose Begin is a
@@ -107,24 +119,65 @@ type Querier interface {
 // On returns the store with its writes and reads of people, templates, assignments, absences and
 // the audit log running in tx: the caller commits or rolls back. Runs, rate-limit counters and
 // migrations always use the pool.
-func (s *Store) On(tx pgx.Tx) *Store { return &Store{Pool: s.Pool, schema: s.schema, db: tx} }
+func (s *Store) On(tx pgx.Tx) *Store {
+	return &Store{Pool: s.Pool, schema: s.schema, db: tx, connConfig: s.connConfig, tls: s.tls}
+}
 
 // Options tune the pool.
 type Options struct {
 	// MaxConns bounds the pool. Default 10.
 	MaxConns int32
+	// MaxConnLifetime closes a connection this long after it was dialled (plus up to a tenth
+	// more, at random): how long a connection made with rotated-out TLS files lives on.
+	// Default DefaultMaxConnLifetime.
+	MaxConnLifetime time.Duration
+	// TLS is config database.tls: every connection (migration, pool, Connect) is dialled with
+	// the CA and client certificate files as they are at that moment, verified as the URL's
+	// sslmode says, and Open refuses a URL whose sslmode is weaker than TLS.Mode. Nil dials the
+	// URL as written, for tests against a plain PostgreSQL; the server always sets it.
+	TLS *serverconfig.DatabaseTLS
+	// Log receives the TLS files' reloads; slog.Default() when nil.
+	Log *slog.Logger
 }
 
-// Open migrates the database and opens the pool.
+// DefaultMaxConnLifetime is the pool's connection lifetime when Options name none (the
+// server's default database.max_conn_lifetime too).
+const DefaultMaxConnLifetime = 30 * time.Minute
+
+// defaultConnectTimeout bounds a dial whose URL has no connect_timeout: a database that accepts
+// TCP and never answers must fail the start, not hang it.
+const defaultConnectTimeout = 15 * time.Second
+
+// Open migrates the database and opens the pool. With Options.TLS it first checks the URL's
+// sslmode and reads the TLS files, so a weak URL or an unreadable file fails before any dial.
 func Open(ctx context.Context, url string, opts Options) (*Store, MigrationResult, error) {
-	res, err := Migrate(ctx, url)
-	if err != nil {
-		return nil, res, err
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	var dt *dialTLS
+	if opts.TLS != nil {
+		var err error
+		if dt, err = newDialTLS(url, *opts.TLS, opts.Log); err != nil {
+			return nil, MigrationResult{}, err
+		}
 	}
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		// pgx's parse errors redact the password; the URL itself is never printed.
-		return nil, res, fmt.Errorf("store: %w", err)
+		return nil, MigrationResult{}, fmt.Errorf("store: %w", err)
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	s := &Store{connConfig: cfg.ConnConfig.Copy(), tls: dt}
+	conn, err := s.Connect(ctx)
+	if err != nil {
+		return nil, MigrationResult{}, fmt.Errorf("store: connecting to migrate%s: %w", dt.describe(), err)
+	}
+	res, err := migrateOn(ctx, conn)
+	_ = conn.Close(context.WithoutCancel(ctx))
+	if err != nil {
+		return nil, res, err
 	}
 	cfg.MaxConns = opts.MaxConns
 	if cfg.MaxConns == 0 {
@@ -132,6 +185,16 @@ func Open(ctx context.Context, url string, opts Options) (*Store, MigrationResul
 	}
 	cfg.MaxConnIdleTime = 5 * time.Minute
 	cfg.HealthCheckPeriod = 30 * time.Second
+	cfg.MaxConnLifetime = opts.MaxConnLifetime
+	if cfg.MaxConnLifetime <= 0 {
+		cfg.MaxConnLifetime = DefaultMaxConnLifetime
+	}
+	cfg.MaxConnLifetimeJitter = cfg.MaxConnLifetime / 10
+	if dt != nil {
+		// BeforeConnect gets a copy of the config for each new connection: the place to put the
+		// files as they are now.
+		cfg.BeforeConnect = func(_ context.Context, cc *pgx.ConnConfig) error { return dt.apply(&cc.Config) }
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, res, fmt.Errorf("store: %w", err)
@@ -141,7 +204,30 @@ func Open(ctx context.Context, url string, opts Options) (*Store, MigrationResul
 		pool.Close()
 		return nil, res, err
 	}
-	return &Store{Pool: pool, schema: want, db: pool}, res, nil
+	s.Pool, s.schema, s.db = pool, want, pool
+	return s, res, nil
+}
+
+// Connect dials a dedicated connection, outside the pool, with the pool's settings and TLS (a
+// LISTEN connection, say); the caller closes it.
+func (s *Store) Connect(ctx context.Context) (*pgx.Conn, error) {
+	cc := s.connConfig.Copy()
+	if s.tls != nil {
+		if err := s.tls.apply(&cc.Config); err != nil {
+			return nil, err
+		}
+	}
+	return pgx.ConnectConfig(ctx, cc)
+}
+
+// parseURL parses a database URL for its parameters; its error, unlike net/url's, never repeats
+// the URL.
+func parseURL(raw string) (*neturl.URL, error) {
+	u, err := neturl.Parse(raw)
+	if err != nil {
+		return nil, errors.New("store: the database URL does not parse")
+	}
+	return u, nil
 }
 
 // ErrSchemaBehind means the database has fewer migrations than this binary needs.
