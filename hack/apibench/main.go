@@ -342,6 +342,9 @@ rate_limit:
   register: {requests: 1000, period: 1m}
 security:
   hsts: false
+# The test database is plain PostgreSQL (its TLS is tested in internal/server/store).
+database:
+  tls: {mode: disable, insecure_allow_unverified: true}
 secrets:
   database_url_file: %q
   keyring_file: %q

@@ -69,6 +69,8 @@ func TestLoadProgramIntoAServerAndGenerate(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := serverconfig.Default()
+	// The test database is plain PostgreSQL (its TLS is tested in internal/server/store).
+	cfg.Database.TLS = serverconfig.DatabaseTLS{Mode: "disable", InsecureAllowUnverified: true}
 	cfg.Issuer = "https://schedule.example.org"
 	big := serverconfig.Limit{Requests: 100000, Period: serverconfig.Duration(time.Minute)}
 	cfg.RateLimit.API, cfg.RateLimit.Login, cfg.RateLimit.Register = big, big, big

@@ -82,6 +82,7 @@ func startScheduler(t *testing.T) *scheduler {
 		t.Fatal(err)
 	}
 	cfg := fmt.Sprintf("listen_addr: %q\nmetrics_addr: %q\nissuer: https://schedule.test\nauth: {mfa_required_roles: []}\n"+
+		"database: {tls: {mode: disable, insecure_allow_unverified: true}}\n"+ // plain test PostgreSQL
 		"secrets:\n  database_url_file: %s\n  keyring_file: %s\n", s.api, s.metrics, dbFile, filepath.Join(s.dir, "keyring.json"))
 	configPath := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(configPath, []byte(cfg), 0o600); err != nil {
