@@ -97,6 +97,8 @@ func e2eInstance(ns, name string, dbPort int, vaultAddr string) *rschedv1.Schedu
 			API:   &rschedv1.RateLimit{Requests: 1000000, Period: metav1.Duration{Duration: time.Minute}},
 			Login: &rschedv1.RateLimit{Requests: 1000, Period: metav1.Duration{Duration: time.Minute}},
 		},
+		// A CA key replacement (the rotation scenario asks for one) in about a minute, not twenty.
+		TLS: rschedv1.TLSSpec{TrustPropagation: "30s", Overlap: "30s"},
 		Network: rschedv1.NetworkSpec{
 			IngressFrom: []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{clientLabel: "true"}}}},
 			EgressTo:    &rschedv1.EgressSpec{Database: hostEgress(dbPort), Vault: hostEgress(vaultPort)},
@@ -139,17 +141,24 @@ func waitReady(t *testing.T, ns, name string, within time.Duration) *rschedv1.Sc
 	return si
 }
 
+// serviceAPI is the instance's API through its Service's ClusterIP, over HTTPS verified against
+// the instance's trust bundle for the Service's name.
+type serviceAPI struct {
+	base string
+	hc   *http.Client
+}
+
 // api calls the instance's API through its Service (ClusterIP, programmed by kube-proxy) and
 // decodes the JSON answer; content is checked, not only the status (the VM answers 404 to
 // addresses nothing serves).
-func api(t *testing.T, base, method, path, token string, body any, want int) map[string]any {
+func api(t *testing.T, svc *serviceAPI, method, path, token string, body any, want int) map[string]any {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequest(method, base+path, rd)
+	req, err := http.NewRequest(method, svc.base+path, rd)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +168,7 @@ func api(t *testing.T, base, method, path, token string, body any, want int) map
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
+	resp, err := svc.hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -172,16 +181,16 @@ func api(t *testing.T, base, method, path, token string, body any, want int) map
 	return out
 }
 
-// serviceBase returns the API base URL of the instance's Service once kube-proxy has programmed
-// it (right after the instance is Ready, the ClusterIP may still refuse connections).
-func serviceBase(t *testing.T, ns, name string) string {
+// serviceBase returns the API of the instance's Service once kube-proxy has programmed it (right
+// after the instance is Ready, the ClusterIP may still refuse connections).
+func serviceBase(t *testing.T, ns, name string) *serviceAPI {
 	t.Helper()
 	svc := &corev1.Service{}
 	if err := kc.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, svc); err != nil {
 		t.Fatal(err)
 	}
-	base := fmt.Sprintf("http://%s:%d/api/v1", svc.Spec.ClusterIP, svc.Spec.Ports[0].Port)
-	hc := &http.Client{Timeout: 2 * time.Second}
+	base := fmt.Sprintf("https://%s:%d/api/v1", svc.Spec.ClusterIP, svc.Spec.Ports[0].Port)
+	hc := instanceClient(t, ns, 2*time.Second)
 	eventually(t, time.Minute, "Service "+name+" answering", func(ctx context.Context) (bool, string) {
 		resp, err := hc.Get(base + "/health/ready")
 		if err != nil {
@@ -192,12 +201,13 @@ func serviceBase(t *testing.T, ns, name string) string {
 		err = json.NewDecoder(resp.Body).Decode(&body)
 		return err == nil && resp.StatusCode == http.StatusOK, fmt.Sprintf("%d %v", resp.StatusCode, body)
 	})
-	return base
+	return &serviceAPI{base: base, hc: instanceClient(t, ns, 10*time.Second)}
 }
 
 // Scenario 2: real scheduler pods start under the restricted profile with a read-only root
 // filesystem, their database URL and secrets provisioned from Vault; they pass their probes, the
-// instance is Ready, and a user registers and signs in through the Service.
+// instance is Ready, its pods serve HTTPS only with the operator's certificate for it, and a user
+// registers and signs in through the Service (verified against the instance's bundle).
 func TestInstanceServesFromRealPods(t *testing.T) {
 	installOperator(t)
 	pg, v := backends(t)
@@ -228,6 +238,9 @@ func TestInstanceServesFromRealPods(t *testing.T) {
 		t.Fatalf("%d running scheduler pods, want 2", running)
 	}
 
+	// HTTPS only, with the operator's certificate for the instance.
+	expectServesOperatorCertificate(t, ns)
+
 	base := serviceBase(t, ns, "sched")
 	const password = "E2e-Correct-Horse-Battery-Staple-42"
 	user := api(t, base, "POST", "/auth/register", "", map[string]any{"username": "e2e-admin", "email": "e2e-admin@example.org", "password": password}, http.StatusCreated)
@@ -247,7 +260,7 @@ func TestInstanceServesFromRealPods(t *testing.T) {
 		}
 	}
 	// And from a client pod, through the Service's DNS name: four sessions sign in and read.
-	cl := startClientPod(t, ns, "http://sched."+ns+".svc:8080/api/v1", "e2e-admin", password)
+	cl := startClientPod(t, ns, "https://sched."+ns+".svc:8080/api/v1", "e2e-admin", password)
 	time.Sleep(2 * time.Second) // let the sessions read for a moment
 	if st := cl.stop(t); st.Logins != 4 || st.Requests == 0 || st.Failures != 0 {
 		t.Fatalf("client pod: %+v", st)

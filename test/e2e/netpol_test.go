@@ -32,6 +32,8 @@ func netpolEnforced() bool {
 }
 
 // probe asks the client pod to GET target; it returns the HTTP status, or the error the pod saw.
+// A certificate that did not verify is an error of the test, not a block: the pod reached a
+// server.
 func (c *clientPod) probe(target string) (int, string, error) {
 	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + c.ip + ":8081/probe?url=" + url.QueryEscape(target))
 	if err != nil {
@@ -41,9 +43,13 @@ func (c *clientPod) probe(target string) (int, string, error) {
 	var out struct {
 		Status int    `json:"status"`
 		Error  string `json:"error"`
+		TLS    bool   `json:"tls"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
 		return 0, "", fmt.Errorf("probe answer: %d %w", resp.StatusCode, err)
+	}
+	if out.TLS {
+		return 0, "", fmt.Errorf("%s answered with a certificate that does not verify against the bundle: %s", target, out.Error)
 	}
 	return out.Status, out.Error, nil
 }
@@ -109,14 +115,20 @@ func TestNetworkPoliciesEnforcedOnRealPods(t *testing.T) {
 		podIP = ip
 		break
 	}
-	svcAPI := "http://sched." + ns + ".svc:8080/api/v1/health/live"
-	podAPI := "http://" + podIP + ":8080/api/v1/health/live"
-	podMetrics := "http://" + podIP + ":9090/metrics"
+	// Every probe is HTTPS verified against the instance's bundle for its Service's name (a pod
+	// IP too), so a reach is an answer from the instance and a block is no connection at all. The
+	// pods of other namespaces get a copy of the bundle.
+	svcAPI := "https://sched." + ns + ".svc:8080/api/v1/health/live"
+	podAPI := "https://" + podIP + ":8080/api/v1/health/live"
+	podMetrics := "https://" + podIP + ":9090/metrics"
+	host := serviceHost(ns, "sched")
+	copyBundle(t, ns, other)
+	copyBundle(t, ns, op.Namespace)
 
-	allowed := runClientPod(t, ns, "allowed", map[string]string{clientLabel: "true"}, "-sessions", "0")
-	unlabelled := runClientPod(t, ns, "unlabelled", nil, "-sessions", "0")
-	elsewhere := runClientPod(t, other, "elsewhere", map[string]string{clientLabel: "true"}, "-sessions", "0")
-	operatorNS := runClientPod(t, op.Namespace, "probe", nil, "-sessions", "0")
+	allowed := runClientPod(t, ns, "allowed", host, map[string]string{clientLabel: "true"}, "-sessions", "0")
+	unlabelled := runClientPod(t, ns, "unlabelled", host, nil, "-sessions", "0")
+	elsewhere := runClientPod(t, other, "elsewhere", host, map[string]string{clientLabel: "true"}, "-sessions", "0")
+	operatorNS := runClientPod(t, op.Namespace, "probe", host, nil, "-sessions", "0")
 	t.Cleanup(func() {
 		_ = kc.Delete(context.Background(), &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: op.Namespace, Name: "probe"}})
 	})

@@ -56,15 +56,21 @@ func podIPs(ctx context.Context, ns string) (map[string]string, error) {
 	return out, nil
 }
 
-// loadedVersions reads the keyring file version each pod has loaded, from its metrics port.
+// loadedVersions reads the keyring file version each pod has loaded, from its metrics port (over
+// HTTPS, as the operator reads it).
 func loadedVersions(ctx context.Context, ns string) (map[string]int64, error) {
 	ips, err := podIPs(ctx, ns)
 	if err != nil {
 		return nil, err
 	}
+	cfg, err := tlsConfig(ctx, ns, "sched")
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: cfg, DisableKeepAlives: true}}
 	out := map[string]int64{}
 	for name, ip := range ips {
-		rep, err := keyprobe.Scrape(ctx, &http.Client{Timeout: 2 * time.Second}, "http://"+ip+":9090/metrics")
+		rep, err := keyprobe.Scrape(ctx, hc, "https://"+ip+":9090/metrics")
 		if err != nil {
 			return nil, err
 		}
@@ -87,9 +93,9 @@ func keyringFileVersion(ctx context.Context, ns string) (int64, error) {
 }
 
 // signingKid signs in on one pod directly (its IP) and returns the kid of the access token.
-func signingKid(ip, user, password string) (string, error) {
+func signingKid(hc *http.Client, ip, user, password string) (string, error) {
 	body := fmt.Sprintf(`{"username":%q,"password":%q}`, user, password)
-	resp, err := (&http.Client{Timeout: 5 * time.Second}).Post("http://"+ip+":8080/api/v1/auth/login/json", "application/json", strings.NewReader(body))
+	resp, err := hc.Post("https://"+ip+":8080/api/v1/auth/login/json", "application/json", strings.NewReader(body))
 	if err != nil {
 		return "", err
 	}
@@ -107,14 +113,20 @@ type clientPod struct{ ip string }
 
 type clientStats struct {
 	Logins, Requests, Refreshes, Failures int64
-	Samples                               []string
+	// BundleReloads counts the changed trust bundles the client loaded after its first.
+	BundleReloads int64
+	// Connections counts the TLS connections the client established (each verified against the
+	// bundle it held then).
+	Connections int64
+	Samples     []string
 }
 
-// startClientPod runs the client image under the restricted profile against base, labelled so
-// that the instance admits it, and waits until every session has signed in.
+// startClientPod runs the client image under the restricted profile against base (HTTPS, trusting
+// the instance's bundle mounted from its ConfigMap), labelled so that the instance admits it, and
+// waits until every session has signed in.
 func startClientPod(t *testing.T, ns, base, user, password string) *clientPod {
 	t.Helper()
-	c := runClientPod(t, ns, "client", map[string]string{clientLabel: "true"},
+	c := runClientPod(t, ns, "client", serviceHost(ns, "sched"), map[string]string{clientLabel: "true"},
 		"-base", base, "-user", user, "-password", password, "-sessions", "4")
 	eventually(t, 2*time.Minute, "the client pod signed in", func(ctx context.Context) (bool, string) {
 		st, err := c.stats()
@@ -126,22 +138,27 @@ func startClientPod(t *testing.T, ns, base, user, password string) *clientPod {
 	return c
 }
 
-// runClientPod starts the client image in a pod under the restricted profile and waits until its
-// stats port answers.
-func runClientPod(t *testing.T, ns, name string, labels map[string]string, args ...string) *clientPod {
+// runClientPod starts the client image in a pod under the restricted profile, with the trust
+// bundle of the namespace's instance (ConfigMap sched-ca) mounted and verified for the name
+// sched.<ns of the instance>.svc (serverName), and waits until its stats port answers.
+func runClientPod(t *testing.T, ns, name, serverName string, labels map[string]string, args ...string) *clientPod {
 	t.Helper()
 	ctx := context.Background()
+	vol, mount := bundleVolume()
+	args = append([]string{"-ca", bundleDir + "/" + bundleKey, "-server-name", serverName}, args...)
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}, Spec: corev1.PodSpec{
 		AutomountServiceAccountToken: ptr.To(false),
 		SecurityContext: &corev1.PodSecurityContext{RunAsNonRoot: ptr.To(true), RunAsUser: ptr.To[int64](65532),
 			SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}},
 		Containers: []corev1.Container{{
 			Name: "client", Image: "localhost/rsched/e2e-client:" + imageTag, ImagePullPolicy: corev1.PullNever,
-			Args:  args,
-			Ports: []corev1.ContainerPort{{Name: "stats", ContainerPort: 8081}},
+			Args:         args,
+			Ports:        []corev1.ContainerPort{{Name: "stats", ContainerPort: 8081}},
+			VolumeMounts: []corev1.VolumeMount{mount},
 			SecurityContext: &corev1.SecurityContext{AllowPrivilegeEscalation: ptr.To(false), ReadOnlyRootFilesystem: ptr.To(true),
 				Capabilities: &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}},
 		}},
+		Volumes: []corev1.Volume{vol},
 	}}
 	if err := kc.Create(ctx, pod); err != nil {
 		t.Fatal(err)
@@ -184,8 +201,10 @@ func (c *clientPod) stop(t *testing.T) *clientStats {
 }
 
 // Scenarios 3 and 4: rotations under load on real pods with zero failed requests, the time from
-// the request to the new key signing in every pod; then the operator pod is deleted and its
-// successor rotates nothing, restarts nothing and writes nothing.
+// the request to the new key signing in every pod, while the instance's CA key is replaced (the
+// client re-reads its mounted bundle; the operator observes the pods over HTTPS throughout); then
+// the operator pod is deleted and its successor rotates nothing, restarts nothing and writes
+// nothing.
 func TestRotationUnderLoadOnRealPodsAndOperatorFailover(t *testing.T) {
 	installOperator(t)
 	pg, v := backends(t)
@@ -216,8 +235,28 @@ func TestRotationUnderLoadOnRealPodsAndOperatorFailover(t *testing.T) {
 	const password = "E2e-Correct-Horse-Battery-Staple-42"
 	api(t, base, "POST", "/auth/register", "", map[string]any{"username": "e2e-admin", "email": "e2e-admin@example.org", "password": password}, http.StatusCreated)
 
-	cl := startClientPod(t, ns, "http://sched."+ns+".svc:8080/api/v1", "e2e-admin", password)
+	cl := startClientPod(t, ns, "https://sched."+ns+".svc:8080/api/v1", "e2e-admin", password)
 	started := time.Now()
+	// Under the same load the instance's CA key is replaced (tls.trustPropagation and tls.overlap
+	// are 30s on the e2e instances): the client pod trusts only its mounted bundle, so it must
+	// re-read it when the kubelet updates it, once with both CAs, once with the new one alone.
+	si := &rschedv1.SchedulerInstance{}
+	if err := kc.Get(ctx, types.NamespacedName{Namespace: ns, Name: "sched"}, si); err != nil {
+		t.Fatal(err)
+	}
+	firstCert := si.Status.TLS.DeepCopy()
+	if firstCert == nil || firstCert.SerialNumber == "" {
+		t.Fatalf("status.tls before the CA replacement: %+v", firstCert)
+	}
+	siPatch := client.MergeFrom(si.DeepCopy())
+	if si.Annotations == nil {
+		si.Annotations = map[string]string{}
+	}
+	si.Annotations[rschedv1.ReplaceCAAnnotation] = "e2e-1"
+	if err := kc.Patch(ctx, si, siPatch); err != nil {
+		t.Fatal(err)
+	}
+	caRequested := time.Now()
 	var toActive, toSigning []time.Duration
 	for n := int64(2); n <= 4; n++ {
 		req := time.Now()
@@ -262,16 +301,39 @@ func TestRotationUnderLoadOnRealPodsAndOperatorFailover(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	hc := instanceClient(t, ns, 5*time.Second)
 	for name, ip := range ips {
-		if kid, err := signingKid(ip, "e2e-admin", password); err != nil || kid != "jwt-4" {
+		if kid, err := signingKid(hc, ip, "e2e-admin", password); err != nil || kid != "jwt-4" {
 			t.Fatalf("pod %s signs with %q (%v), want jwt-4", name, kid, err)
 		}
 	}
-	time.Sleep(5 * time.Second) // keep the load on a little after the last activation
+	// The CA replacement completes: a new serving certificate from the new CA, the old CA
+	// dropped from the bundle; every pod serves the new certificate, and the client pod loaded
+	// both bundles.
+	eventually(t, 3*time.Minute, "the CA key replaced", func(ctx context.Context) (bool, string) {
+		if err := kc.Get(ctx, types.NamespacedName{Namespace: ns, Name: "sched"}, si); err != nil {
+			return false, err.Error()
+		}
+		_, cas, err := trustBundle(ctx, ns, "sched")
+		st := si.Status.TLS
+		return err == nil && st != nil && st.LastReplaceCARequest == "e2e-1" && st.CAReplacementPhase == "" && st.SerialNumber != firstCert.SerialNumber && cas == 1,
+			fmt.Sprintf("%d CAs in the bundle (%v), status.tls %+v", cas, err, st)
+	})
+	caReplaced := time.Since(caRequested)
+	expectServesOperatorCertificate(t, ns)
+	eventually(t, time.Minute, "the client pod reloaded its bundle twice", func(context.Context) (bool, string) {
+		st, err := cl.stats()
+		if err != nil {
+			return false, err.Error()
+		}
+		return st.BundleReloads >= 2, fmt.Sprintf("%d reloads", st.BundleReloads)
+	})
+	time.Sleep(5 * time.Second) // keep the load on a little after the last activation and the new CA
 	st := cl.stop(t)
-	t.Logf("rotation under load on real pods: %d rotations, %d GET /auth/me + %d refreshes + %d sign-ins from a client pod over %v, failures %d",
-		len(toActive), st.Requests, st.Refreshes, st.Logins, time.Since(started).Round(100*time.Millisecond), st.Failures)
+	t.Logf("rotation under load on real pods: %d rotations and a CA key replacement, %d GET /auth/me + %d refreshes + %d sign-ins from a client pod over %v (%d TLS connections, %d bundle reloads), failures %d",
+		len(toActive), st.Requests, st.Refreshes, st.Logins, time.Since(started).Round(100*time.Millisecond), st.Connections, st.BundleReloads, st.Failures)
 	t.Logf("request → new version active in status: %v; request → every pod signing with it: %v (kubelet syncFrequency 10s)", toActive, toSigning)
+	t.Logf("CA key replacement (trustPropagation 30s, overlap 30s): serial %s → %s, done %v after the request", firstCert.SerialNumber, si.Status.TLS.SerialNumber, caReplaced.Round(100*time.Millisecond))
 	if st.Failures != 0 || st.Requests == 0 || st.Refreshes == 0 {
 		t.Fatalf("%d failed requests: %v", st.Failures, st.Samples)
 	}
