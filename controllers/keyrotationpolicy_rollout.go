@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -57,6 +58,9 @@ func (o *MetricsObserver) Observe(ctx context.Context, si *rschedv1.SchedulerIns
 	}
 	hc := o.HTTP
 	if hc == nil {
+		if o.Reader == nil {
+			return nil, errors.New("metrics observer: neither an HTTP client nor a reader for the instance's trust bundle")
+		}
 		if hc, err = InstanceClient(ctx, o.Reader, si); err != nil {
 			return nil, err
 		}

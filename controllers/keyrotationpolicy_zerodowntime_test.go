@@ -90,7 +90,9 @@ func TestZeroDowntimeRotationUnderLoad(t *testing.T) {
 	metricsAddr := testenv.FreeAddr(t)
 	metricsURL := "http://" + metricsAddr + "/metrics"
 	op := startOperatorWith(t, func(kr *KeyRotationPolicyReconciler) {
-		kr.Observer = &MetricsObserver{Targets: func(context.Context, *rschedv1.SchedulerInstance) (map[string]string, error) {
+		// The server runs on this machine over plain HTTP: its keys are what this test is about
+		// (TestCertificateRotationsUnderLoadWithTheRealServer covers its certificates).
+		kr.Observer = &MetricsObserver{HTTP: &http.Client{Timeout: 2 * time.Second}, Targets: func(context.Context, *rschedv1.SchedulerInstance) (map[string]string, error) {
 			return map[string]string{"local": metricsURL}, nil
 		}}
 		// Far longer than the server takes to report a reload (~0.1 s), so every activation
@@ -105,7 +107,11 @@ func TestZeroDowntimeRotationUnderLoad(t *testing.T) {
 	})
 
 	userSecret(t, ns, "zd-db-source", map[string]string{"url": pg.URL})
-	si := instance(ns, "zd", func(si *rschedv1.SchedulerInstance) { si.Spec.Image = testImage })
+	si := instance(ns, "zd", func(si *rschedv1.SchedulerInstance) {
+		si.Spec.Image = testImage
+		// The test database is plain PostgreSQL (its TLS is tested in internal/server/store).
+		si.Spec.Database.TLS = rschedv1.DatabaseTLSSpec{Mode: "disable", InsecureAllowUnverified: true}
+	})
 	create(t, si)
 
 	// The files the pod would mount, from the Secrets the operator produced.

@@ -30,7 +30,7 @@ import (
 	"github.com/rsched/rsched/internal/testenv"
 )
 
-const dbURL = "postgres://rsched:Db-Canary-7c1e93@db.example.org:5432/rsched"
+const dbURL = "postgres://rsched:Db-Canary-7c1e93@db.example.org:5432/rsched?sslmode=verify-full"
 
 func userSecret(t *testing.T, ns, name string, data map[string]string) {
 	t.Helper()
@@ -224,7 +224,7 @@ func TestDriftIsUndone(t *testing.T) {
 	}
 	var db corev1.Secret
 	_ = get(t, ns, "drift-database", &db)
-	db.Data["url"] = []byte("postgres://attacker@evil.example/x")
+	db.Data["url"] = []byte("postgres://attacker@evil.example/x?sslmode=verify-full")
 	if err := kube.Client.Update(ctx, &db); err != nil {
 		t.Fatal(err)
 	}

@@ -77,6 +77,8 @@ func TestCertificateRotationsUnderLoadWithTheRealServer(t *testing.T) {
 	si := instance(ns, "tz", func(si *rschedv1.SchedulerInstance) {
 		si.Spec.Image = testImage
 		si.Spec.TLS.TrustPropagation, si.Spec.TLS.Overlap = "10s", "10s"
+		// The test database is plain PostgreSQL (its TLS is tested in internal/server/store).
+		si.Spec.Database.TLS = rschedv1.DatabaseTLSSpec{Mode: "disable", InsecureAllowUnverified: true}
 	})
 	create(t, si)
 	host := builders.ServiceHost(si)

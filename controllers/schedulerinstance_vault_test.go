@@ -23,7 +23,7 @@ import (
 
 const (
 	vaultCanary = "VAULT-CANARY-51b7e0c2"
-	vaultDBURL  = "postgres://rsched:" + vaultCanary + "@db.example.org:5432/rsched"
+	vaultDBURL  = "postgres://rsched:" + vaultCanary + "@db.example.org:5432/rsched?sslmode=verify-full"
 )
 
 func seedVault(t *testing.T, v *testenv.Vault) {
@@ -248,7 +248,7 @@ func TestChangedDatabaseURLRollsThePods(t *testing.T) {
 	if rev != "1" {
 		t.Fatalf("database revision %q, want 1", rev)
 	}
-	if _, err := v.Client.KVv2("secret").Put(context.Background(), "rsched/db", map[string]any{"url": vaultDBURL + "?sslmode=require"}); err != nil {
+	if _, err := v.Client.KVv2("secret").Put(context.Background(), "rsched/db", map[string]any{"url": vaultDBURL + "&connect_timeout=5"}); err != nil {
 		t.Fatal(err)
 	}
 	bump(t, ns, "roll")
@@ -258,7 +258,7 @@ func TestChangedDatabaseURLRollsThePods(t *testing.T) {
 	})
 	var db corev1.Secret
 	_ = get(t, ns, "roll-database", &db)
-	if string(db.Data["url"]) != vaultDBURL+"?sslmode=require" || strings.Contains(fmt.Sprint(dep.Spec.Template.Annotations), vaultCanary) {
+	if string(db.Data["url"]) != vaultDBURL+"&connect_timeout=5" || strings.Contains(fmt.Sprint(dep.Spec.Template.Annotations), vaultCanary) {
 		t.Fatal("the Secret was not updated, or secret data reached the pod template")
 	}
 	if dep.Spec.Template.Annotations[builders.ConfigHashAnnotation] != hash {

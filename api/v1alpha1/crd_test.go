@@ -152,6 +152,8 @@ func TestDefaultsAppearOnCreatedObjects(t *testing.T) {
 		{"service.port", s.Service.Port, int32(8080)},
 		{"security.hsts", *s.Security.HSTS, true},
 		{"security.cspReportOnly", s.Security.CSPReportOnly, false},
+		{"database.tls.mode", s.Database.TLS.Mode, "verify-full"},
+		{"database.tls.insecureAllowUnverified", s.Database.TLS.InsecureAllowUnverified, false},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -320,6 +322,11 @@ func TestInvalidSpecsAreRejectedAtAdmission(t *testing.T) {
 		{"tls wildcard DNS name", siMin, set(list("*.example.org"), "spec", "tls", "dnsNames"), "spec.tls.dnsNames[0] in body should match"},
 		{"tls secretRef with lifetimes", siMin, all(set(obj("name", "mine"), "spec", "tls", "secretRef"), set("720h", "spec", "tls", "duration")), "tls.secretRef brings your own certificate"},
 		{"tls secretRef with DNS names", siMin, all(set(obj("name", "mine"), "spec", "tls", "secretRef"), set(list("a.example.org"), "spec", "tls", "dnsNames")), "tls.secretRef brings your own certificate"},
+		{"database over plain text without the opt-out", siMin, set("disable", "spec", "database", "tls", "mode"), "database.tls.mode require or disable does not verify the database's certificate"},
+		{"database require without the opt-out", siMin, set("require", "spec", "database", "tls", "mode"), "it needs insecureAllowUnverified: true"},
+		{"database opt-out with verify-full", siMin, set(true, "spec", "database", "tls", "insecureAllowUnverified"), "which is refused with verify-full and verify-ca"},
+		{"database sslmode prefer", siMin, set("prefer", "spec", "database", "tls", "mode"), `Unsupported value: "prefer"`},
+		{"database CA with an unverified mode", siMin, all(set("require", "spec", "database", "tls", "mode"), set(true, "spec", "database", "tls", "insecureAllowUnverified"), set(obj("name", "pg-ca", "key", "ca.crt"), "spec", "database", "tls", "caSecretRef")), "database.tls.caSecretRef is used only with mode verify-full or verify-ca"},
 
 		// KeyRotationPolicy
 		{"empty key list", krpMin, set(list(), "spec", "keys"), "spec.keys: Invalid value: 0: spec.keys in body should have at least 1 items"},

@@ -166,6 +166,49 @@ type DatabaseSpec struct {
 	// vault names the key of a Vault KV v2 secret that holds the connection URL. Needs spec.vault.
 	// +optional
 	Vault *VaultKVRef `json:"vault,omitempty"`
+
+	// tls is how the server verifies the database: by default the URL's sslmode must be
+	// verify-full (the certificate chains to a trusted CA and names the URL's host).
+	// +optional
+	// +kubebuilder:default={}
+	TLS DatabaseTLSSpec `json:"tls,omitempty"`
+}
+
+// DatabaseTLSSpec is the TLS between the server and PostgreSQL. The operator mounts the Secrets
+// it names into the pods; the server re-reads them for every new connection, so a rotated CA or
+// client certificate is used without a restart (open connections close after 30 minutes).
+// +kubebuilder:validation:XValidation:rule="(!has(self.mode) || self.mode == 'verify-full' || self.mode == 'verify-ca') != (has(self.insecureAllowUnverified) && self.insecureAllowUnverified)",message="database.tls.mode require or disable does not verify the database's certificate: it needs insecureAllowUnverified: true, which is refused with verify-full and verify-ca"
+// +kubebuilder:validation:XValidation:rule="!has(self.caSecretRef) || !has(self.mode) || self.mode == 'verify-full' || self.mode == 'verify-ca'",message="database.tls.caSecretRef is used only with mode verify-full or verify-ca"
+type DatabaseTLSSpec struct {
+	// mode is the least verification the server accepts, and the URL's sslmode must be at least
+	// as strong: verify-full (the default: the certificate chains to the CA and names the URL's
+	// host), verify-ca (the chain only), or, with insecureAllowUnverified, require (TLS without
+	// verification) or disable (no TLS).
+	// +optional
+	// +kubebuilder:default=verify-full
+	// +kubebuilder:validation:Enum=verify-full;verify-ca;require;disable
+	Mode string `json:"mode,omitempty"`
+
+	// caSecretRef names the key of a Secret, in this namespace, holding the PEM CA bundle that
+	// issues the database's certificate; a CloudNativePG cluster's <cluster>-ca Secret with key
+	// ca.crt works as it is. Without it the server trusts the system roots of its image.
+	// +optional
+	CASecretRef *SecretKeyRef `json:"caSecretRef,omitempty"`
+
+	// clientCertSecretRef names a kubernetes.io/tls Secret, in this namespace, whose certificate
+	// (tls.crt, tls.key) the server presents to the database; with certificate authentication
+	// (pg_hba cert, or clientcert=verify-full) the URL needs no password. A CloudNativePG
+	// streaming-replica-style client certificate Secret works as it is.
+	// +optional
+	ClientCertSecretRef *LocalObjectReference `json:"clientCertSecretRef,omitempty"`
+
+	// insecureAllowUnverified accepts a mode that does not verify the database (require or
+	// disable): the server then talks to whatever answers at the database's address, and with
+	// disable sends the password in clear text. For a database on the same node in a test
+	// cluster only. Default false.
+	// +optional
+	// +kubebuilder:default=false
+	InsecureAllowUnverified bool `json:"insecureAllowUnverified,omitempty"`
 }
 
 // VaultSpec is the connection to HashiCorp Vault and the secrets provisioned from it.

@@ -55,6 +55,7 @@ func ServerConfig(si *rschedv1.SchedulerInstance) (serverconfig.Config, error) {
 	// contract between the two and never depend on the spec.
 	cfg.Secrets.DatabaseURLFile = DatabaseDir + "/" + DatabaseURLKey
 	cfg.Secrets.KeyringFile = KeyringDir + "/" + KeyringKey
+	cfg.Database.TLS = DatabaseTLS(si)
 	cfg.TLS.CertFile = TLSDir + "/" + corev1.TLSCertKey
 	cfg.TLS.KeyFile = TLSDir + "/" + corev1.TLSPrivateKeyKey
 
@@ -173,4 +174,22 @@ func renderYAML(cfg serverconfig.Config) ([]byte, error) {
 func configHash(doc []byte) string {
 	sum := sha256.Sum256(doc)
 	return hex.EncodeToString(sum[:])[:configHashLen]
+}
+
+// DatabaseTLS is spec.database.tls as the server reads it: the mode, and the files the
+// Deployment mounts from the Secrets it names.
+func DatabaseTLS(si *rschedv1.SchedulerInstance) serverconfig.DatabaseTLS {
+	in := si.Spec.Database.TLS
+	out := serverconfig.DatabaseTLS{Mode: in.Mode, InsecureAllowUnverified: in.InsecureAllowUnverified}
+	if out.Mode == "" {
+		out.Mode = "verify-full"
+	}
+	if in.CASecretRef != nil {
+		out.CAFile = DatabaseCADir + "/" + DatabaseCAFile
+	}
+	if in.ClientCertSecretRef != nil {
+		out.CertFile = DatabaseCertDir + "/" + corev1.TLSCertKey
+		out.KeyFile = DatabaseCertDir + "/" + corev1.TLSPrivateKeyKey
+	}
+	return out
 }

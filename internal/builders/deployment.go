@@ -142,6 +142,7 @@ func podSpec(si *rschedv1.SchedulerInstance, image string) corev1.PodSpec {
 		ps.Tolerations = append(ps.Tolerations, *t.DeepCopy())
 	}
 	withAppSecrets(si, &ps)
+	withDatabaseTLS(si, &ps)
 	return ps
 }
 
@@ -275,6 +276,33 @@ func volumes(si *rschedv1.SchedulerInstance) []corev1.Volume {
 		{Name: tmpVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{
 			SizeLimit: ptr(resource.MustParse(tmpSizeLimit)),
 		}}},
+	}
+}
+
+// Volumes of spec.database.tls's Secrets, mounted only when named (whole, never with subPath, so
+// that a rotation reaches the running server).
+const (
+	databaseCAVolume   = "database-ca"
+	databaseCertVolume = "database-client"
+)
+
+func withDatabaseTLS(si *rschedv1.SchedulerInstance, pod *corev1.PodSpec) {
+	t := si.Spec.Database.TLS
+	add := func(name, secret, dir string, items []corev1.KeyToPath) {
+		pod.Volumes = append(pod.Volumes, corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{
+			SecretName: secret, Items: items, DefaultMode: ptr(int32(secretFileMode)),
+		}}})
+		for i := range pod.Containers {
+			pod.Containers[i].VolumeMounts = append(pod.Containers[i].VolumeMounts, corev1.VolumeMount{Name: name, MountPath: dir, ReadOnly: true})
+		}
+	}
+	if ref := t.CASecretRef; ref != nil {
+		add(databaseCAVolume, ref.Name, DatabaseCADir, []corev1.KeyToPath{{Key: ref.Key, Path: DatabaseCAFile}})
+	}
+	if ref := t.ClientCertSecretRef; ref != nil {
+		add(databaseCertVolume, ref.Name, DatabaseCertDir, []corev1.KeyToPath{
+			{Key: corev1.TLSCertKey, Path: corev1.TLSCertKey}, {Key: corev1.TLSPrivateKeyKey, Path: corev1.TLSPrivateKeyKey},
+		})
 	}
 }
 

@@ -2,6 +2,7 @@ package builders
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -13,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/serverconfig"
 )
 
 const testImage = "ghcr.io/rsched/scheduler:v0.1.0"
@@ -516,5 +518,45 @@ func TestAppSecretsAreMountedOnlyWhenVaultSecretsAreNamed(t *testing.T) {
 	si.Spec.Vault = &rschedv1.VaultSpec{Address: "https://vault:8200", Secrets: []rschedv1.VaultKVPath{{Path: "a/b"}}}
 	if !mounted(si) {
 		t.Fatal("app secrets not mounted")
+	}
+}
+
+func TestDatabaseTLSSecretsAreMountedAndNamedInTheConfig(t *testing.T) {
+	si := newInstance()
+	if got := DatabaseTLS(si); got != (serverconfig.DatabaseTLS{Mode: "verify-full"}) {
+		t.Fatalf("default: %+v", got)
+	}
+	for _, v := range Deployment(si, testImage, "h").Spec.Template.Spec.Volumes {
+		if strings.HasPrefix(v.Name, "database-") {
+			t.Fatalf("volume %s without spec.database.tls Secrets", v.Name)
+		}
+	}
+	si.Spec.Database.TLS = rschedv1.DatabaseTLSSpec{Mode: "verify-ca",
+		CASecretRef:         &rschedv1.SecretKeyRef{Name: "pg-ca", Key: "ca.crt"},
+		ClientCertSecretRef: &rschedv1.LocalObjectReference{Name: "pg-client"}}
+	want := serverconfig.DatabaseTLS{Mode: "verify-ca", CAFile: "/var/run/secrets/rsched/database-ca/ca.crt",
+		CertFile: "/var/run/secrets/rsched/database-client/tls.crt", KeyFile: "/var/run/secrets/rsched/database-client/tls.key"}
+	if got := DatabaseTLS(si); got != want {
+		t.Fatalf("rendered %+v, want %+v", got, want)
+	}
+	cfg, err := ServerConfig(si)
+	if err != nil || cfg.Database.TLS != want {
+		t.Fatalf("server config: %v %+v", err, cfg.Database.TLS)
+	}
+	pod := Deployment(si, testImage, "h").Spec.Template.Spec
+	mounts := map[string]string{}
+	for _, m := range pod.Containers[0].VolumeMounts {
+		mounts[m.Name] = m.MountPath
+	}
+	vols := map[string]*corev1.SecretVolumeSource{}
+	for _, v := range pod.Volumes {
+		vols[v.Name] = v.Secret
+	}
+	if mounts["database-ca"] != "/var/run/secrets/rsched/database-ca" || vols["database-ca"].SecretName != "pg-ca" ||
+		vols["database-ca"].Items[0] != (corev1.KeyToPath{Key: "ca.crt", Path: "ca.crt"}) {
+		t.Fatalf("CA volume %+v at %q", vols["database-ca"], mounts["database-ca"])
+	}
+	if mounts["database-client"] != "/var/run/secrets/rsched/database-client" || vols["database-client"].SecretName != "pg-client" || len(vols["database-client"].Items) != 2 {
+		t.Fatalf("client certificate volume %+v at %q", vols["database-client"], mounts["database-client"])
 	}
 }

@@ -40,6 +40,9 @@ const (
 	KeyringKey       = "keyring.json"
 	AppSecretsDir    = "/var/run/secrets/rsched/app"
 	TLSDir           = "/var/run/secrets/rsched/tls"
+	DatabaseCADir    = "/var/run/secrets/rsched/database-ca"
+	DatabaseCAFile   = "ca.crt"
+	DatabaseCertDir  = "/var/run/secrets/rsched/database-client"
 	APIPort          = 8080
 	MetricsPort      = 9090
 	DefaultService   = 8080
