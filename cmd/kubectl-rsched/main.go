@@ -1,6 +1,7 @@
 // Command kubectl-rsched is the kubectl plugin for rsched: with it on the PATH, `kubectl rsched
-// status`, `kubectl rsched rotate POLICY` and `kubectl rsched keys POLICY` work like kubectl's own
-// commands (the same kubeconfig, context and namespace flags). See docs/kubectl-rsched.md.
+// status`, `kubectl rsched rotate POLICY`, `kubectl rsched keys POLICY`, `kubectl rsched certs
+// [INSTANCE]` and `kubectl rsched renew INSTANCE` work like kubectl's own commands (the same
+// kubeconfig, context and namespace flags). See docs/kubectl-rsched.md.
 package main
 
 import (

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -27,7 +28,7 @@ type Options struct {
 	genericclioptions.IOStreams
 	// Now is the clock (tests); time.Now when nil.
 	Now func() time.Time
-	// Poll is how often rotate reads the policy (default 500 ms).
+	// Poll is how often rotate and renew read the object they follow (default 500 ms).
 	Poll time.Duration
 }
 
@@ -36,12 +37,12 @@ func NewCommand(streams genericclioptions.IOStreams) *cobra.Command {
 	o := &Options{Flags: genericclioptions.NewConfigFlags(true), IOStreams: streams}
 	root := &cobra.Command{
 		Use:           "kubectl-rsched",
-		Short:         "Inspect rsched's SchedulerInstances and KeyRotationPolicies, and rotate keys",
+		Short:         "Inspect rsched's SchedulerInstances and KeyRotationPolicies, rotate keys and renew certificates",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	o.Flags.AddFlags(root.PersistentFlags())
-	root.AddCommand(o.statusCommand(), o.rotateCommand(), o.keysCommand())
+	root.AddCommand(o.statusCommand(), o.rotateCommand(), o.keysCommand(), o.certsCommand(), o.renewCommand())
 	return root
 }
 
@@ -51,8 +52,11 @@ func (o *Options) client() (client.Client, string, error) {
 		return nil, "", err
 	}
 	scheme := runtime.NewScheme()
-	if err := rschedv1.AddToScheme(scheme); err != nil {
-		return nil, "", err
+	// corev1 for the trust bundle's ConfigMap (certs); the plugin never reads a Secret.
+	for _, add := range []func(*runtime.Scheme) error{rschedv1.AddToScheme, corev1.AddToScheme} {
+		if err := add(scheme); err != nil {
+			return nil, "", err
+		}
 	}
 	c, err := client.New(cfg, client.Options{Scheme: scheme})
 	if err != nil {

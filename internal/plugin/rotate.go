@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -84,8 +83,7 @@ func Rotate(ctx context.Context, c client.Client, key client.ObjectKey, out io.W
 		return err
 	}
 	before := *k.Status.DeepCopy()
-	// A value never used before: the time to the nanosecond, so two requests in a row differ.
-	req := "kubectl-rsched-" + strconv.FormatInt(now().UnixNano(), 10)
+	req := requestID(now())
 	patch := client.MergeFrom(k.DeepCopy())
 	if k.Annotations == nil {
 		k.Annotations = map[string]string{}
