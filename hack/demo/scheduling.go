@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,6 +13,11 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/internal/apiload"
 	"github.com/rsched/rsched/internal/builders"
@@ -19,13 +26,16 @@ import (
 )
 
 // showScheduling uses the minimal instance's API from the host, through one of its pods (the
-// node is this machine, so pod IPs are reachable): its first user becomes the administrator and
-// enrols MFA as the instance requires, a synthetic program of the predecessor's size goes in
-// (18 residents, 12 faculty, rotation templates, 5 % absences approved), block 1 is generated,
-// validated and exported.
+// node is this machine, so pod IPs are reachable) over HTTPS, trusting only the CA the operator
+// publishes for the instance and verifying the Service's name: its first user becomes the
+// administrator and enrols MFA as the instance requires, a synthetic program of the predecessor's
+// size goes in (18 residents, 12 faculty, rotation templates, 5 % absences approved), block 1 is
+// generated, validated and exported.
 func showScheduling(ctx context.Context, kube *testenv.Kube) error {
 	si := &rschedv1.SchedulerInstance{}
-	si.Name, si.Namespace = "minimal", "demo"
+	if err := kube.Client.Get(ctx, types.NamespacedName{Namespace: "demo", Name: "minimal"}, si); err != nil {
+		return err
+	}
 	var sel []string
 	for k, v := range builders.SelectorLabels(si) {
 		sel = append(sel, k+"="+v)
@@ -36,13 +46,18 @@ func showScheduling(ctx context.Context, kube *testenv.Kube) error {
 		fmt.Println("    no running pod of demo/minimal to call; skipping the scheduling tour")
 		return nil
 	}
-	base := fmt.Sprintf("http://%s:%d", ip, builders.APIPort)
-	step("the scheduling API of demo/minimal (%s): the first user signs in as administrator and enrols MFA", base)
+	hc, err := instanceHTTPS(ctx, kube, si)
+	if err != nil {
+		return err
+	}
+	base := fmt.Sprintf("https://%s:%d", ip, builders.APIPort)
+	step("the scheduling API of demo/minimal (%s, verified as %s against ConfigMap demo/%s): the first user signs in as administrator and enrols MFA",
+		base, builders.ServiceHost(si), builders.CABundleName(si))
 	password, err := randomHex(16)
 	if err != nil {
 		return err
 	}
-	c := &apiload.Client{Base: base, HTTP: &http.Client{Timeout: 2 * time.Minute}}
+	c := &apiload.Client{Base: base, HTTP: hc}
 	if _, err := c.Bootstrap(ctx, "demo-admin", "demo-admin@example.org", "Demo-"+password); err != nil {
 		return fmt.Errorf("signing in to the scheduler: %w", err)
 	}
@@ -86,8 +101,46 @@ func showScheduling(ctx context.Context, kube *testenv.Kube) error {
 		return err
 	}
 	fmt.Printf("    GET /api/v1/schedule/validate: compliant=%t, %d hard and %d soft violations\n", v.Compliant, v.Hard, v.Total-v.Hard)
-	fmt.Printf("    more: curl -H \"Authorization: Bearer $TOKEN\" %s/api/v1/schedule/export.csv%s (the token stays in this process; sign in yourself)\n", base, q)
+	host := fmt.Sprintf("%s:%d", builders.ServiceHost(si), builders.APIPort)
+	fmt.Printf("    more: kubectl get configmap %s -n demo -o jsonpath='{.data.ca\\.crt}' > ca.crt\n", builders.CABundleName(si))
+	fmt.Printf("          curl --cacert ca.crt --resolve %s:%s -H \"Authorization: Bearer $TOKEN\" 'https://%s/api/v1/schedule/export.csv%s'\n", host, ip, host, q)
+	fmt.Println("          (the token stays in this process; sign in yourself)")
 	return nil
+}
+
+// instanceHTTPS is a client of the instance's pods: it trusts the CAs of the bundle the operator
+// publishes (ConfigMap <instance>-ca, key ca.crt) and nothing else, and verifies the Service's
+// name whatever address it dials. It prints the serving certificate's facts from status.tls.
+func instanceHTTPS(ctx context.Context, kube *testenv.Kube, si *rschedv1.SchedulerInstance) (*http.Client, error) {
+	cm := &corev1.ConfigMap{}
+	if err := kube.Client.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: builders.CABundleName(si)}, cm); err != nil {
+		return nil, fmt.Errorf("reading the instance's trust bundle: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(cm.Data[builders.CABundleKey])) {
+		return nil, fmt.Errorf("ConfigMap %s/%s holds no certificate under %s", si.Namespace, cm.Name, builders.CABundleKey)
+	}
+	if t := si.Status.TLS; t != nil {
+		ready := "not reported"
+		if c := meta.FindStatusCondition(si.Status.Conditions, rschedv1.ConditionCertificateReady); c != nil {
+			ready = fmt.Sprintf("%s (%s)", c.Status, c.Reason)
+		}
+		step("the serving certificate of demo/minimal (status.tls): CertificateReady %s", ready)
+		fmt.Printf("    %s, Secret %s, serial %s, issued by %q\n", t.Mode, t.SecretName, t.SerialNumber, t.Issuer)
+		fmt.Printf("    names %s\n", strings.Join(t.DNSNames, ", "))
+		fmt.Printf("    valid %s to %s, renewed at %s; CA valid to %s, renewed at %s\n",
+			timeOf(t.NotBefore), timeOf(t.NotAfter), timeOf(t.RenewalTime), timeOf(t.CANotAfter), timeOf(t.CARenewalTime))
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool, ServerName: builders.ServiceHost(si)}
+	return &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: cfg}}, nil
+}
+
+// timeOf prints a status time, or "-" when it is not set.
+func timeOf(t *metav1.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 // showPlugin runs the kubectl plugin (bin/kubectl-rsched, built by make demo) through kubectl, as
