@@ -87,7 +87,10 @@ func e2eInstance(ns, name string, dbPort int, vaultAddr string) *rschedv1.Schedu
 	return &rschedv1.SchedulerInstance{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Spec: rschedv1.SchedulerInstanceSpec{
 		Image:    "localhost/rsched/scheduler:" + imageTag,
 		Replicas: ptr.To[int32](2),
-		Database: rschedv1.DatabaseSpec{Vault: &rschedv1.VaultKVRef{Path: "rsched/e2e/database", Key: "url"}},
+		// The test's PostgreSQL on the host speaks plain TCP (its URL says sslmode=disable): the
+		// documented opt-out for a database on the same node of a test cluster.
+		Database: rschedv1.DatabaseSpec{Vault: &rschedv1.VaultKVRef{Path: "rsched/e2e/database", Key: "url"},
+			TLS: rschedv1.DatabaseTLSSpec{Mode: "disable", InsecureAllowUnverified: true}},
 		Vault: &rschedv1.VaultSpec{Address: vaultAddr, InsecureAllowHTTP: true,
 			Auth:    rschedv1.VaultAuthSpec{TokenSecretRef: &rschedv1.SecretKeyRef{Name: "vault-token", Key: "token"}},
 			Secrets: []rschedv1.VaultKVPath{{Path: "rsched/e2e/app"}}},
