@@ -31,6 +31,9 @@ func (r *SchedulerInstanceReconciler) ensureCertificate(ctx context.Context, si 
 	if si.Spec.TLS.SecretRef != nil {
 		return r.checkOwnCertificate(ctx, si, st)
 	}
+	if si.Spec.TLS.IssuerRef != nil {
+		return r.ensureCertManagerCertificate(ctx, si, st)
+	}
 	req, err := certificateRequest(si)
 	if err != nil {
 		return outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonInvalidConfig, "spec.tls: "+err.Error(), 0).Halting()

@@ -12,16 +12,21 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/builders"
 	"github.com/rsched/rsched/internal/outcome"
 	"github.com/rsched/rsched/internal/vault"
 )
@@ -48,7 +53,7 @@ type SchedulerInstanceReconciler struct {
 // +kubebuilder:rbac:groups=core,resources=secrets,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=core,resources=serviceaccounts/token,verbs=create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
-// +kubebuilder:rbac:groups=networking.k8s.io,resources=networkpolicies,verbs=get;list;watch;create;update;patch;delete
+// +kubebuilder:rbac:groups=networking.k8s.io,resources=ingresses;networkpolicies,verbs=get;list;watch;create;update;patch;delete
 // +kubebuilder:rbac:groups=policy,resources=poddisruptionbudgets,verbs=get;list;watch;create;update;patch;delete
 
 // Reconcile is level-triggered: read the instance, converge every owned object, write status.
@@ -113,6 +118,7 @@ func (r *SchedulerInstanceReconciler) apply(ctx context.Context, si *rschedv1.Sc
 			return err
 		},
 		func(ctx context.Context) error { return r.ensureService(ctx, si) },
+		func(ctx context.Context) error { return r.ensureIngress(ctx, si) },
 		func(ctx context.Context) error { return r.ensurePodDisruptionBudget(ctx, si) },
 	}
 	return runSteps(ctx, steps, func() bool { return lastGood })
@@ -194,8 +200,22 @@ func (r *SchedulerInstanceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&corev1.ServiceAccount{}).
 		Owns(&policyv1.PodDisruptionBudget{}).
 		Owns(&networkingv1.NetworkPolicy{}).
+		Owns(&networkingv1.Ingress{}).
+		// The serving Secret cert-manager writes (tls.issuerRef) carries the instance's labels but no
+		// owner: a renewal is seen through the labels.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(instanceOfLabelledSecret)).
 		Named("schedulerinstance").
 		Complete(r)
+}
+
+// instanceOfLabelledSecret maps a Secret the instance does not own but that carries its labels
+// (cert-manager's) to the instance. The cache holds only Secrets with the operator's label.
+func instanceOfLabelledSecret(_ context.Context, obj client.Object) []reconcile.Request {
+	l := obj.GetLabels()
+	if metav1.GetControllerOf(obj) != nil || l[builders.LabelManagedBy] != builders.ManagedBy || l[builders.LabelName] != builders.AppName || l[builders.LabelInstance] == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: l[builders.LabelInstance]}}}
 }
 
 // event records an event on the instance; messages never carry secret values.

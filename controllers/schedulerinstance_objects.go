@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"slices"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -157,6 +159,8 @@ func kindName(t string) string {
 		return "PodDisruptionBudget"
 	case "*v1.NetworkPolicy":
 		return "NetworkPolicy"
+	case "*v1.Ingress":
+		return "Ingress"
 	}
 	return t
 }
@@ -250,8 +254,54 @@ func (r *SchedulerInstanceReconciler) ensureService(ctx context.Context, si *rsc
 			}
 		}
 		svc.Spec.Ports = ports
+		applyAnnotations(svc, si.Spec.Service.Annotations)
 		return nil
 	})
+}
+
+// ensureIngress converges the Ingress of spec.ingress, or removes the instance's when unset.
+func (r *SchedulerInstanceReconciler) ensureIngress(ctx context.Context, si *rschedv1.SchedulerInstance) error {
+	want := builders.Ingress(si)
+	if want == nil {
+		return r.deleteOwned(ctx, si, &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: builders.IngressName(si), Namespace: si.Namespace}})
+	}
+	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: want.Name, Namespace: si.Namespace}}
+	return r.converge(ctx, si, ing, want.Labels, func() error {
+		ing.Spec = want.Spec
+		applyAnnotations(ing, want.Annotations)
+		return nil
+	})
+}
+
+// managedAnnotations lists, on an object, the annotation keys the operator set from the spec, so
+// that a key removed from the spec is removed from the object while annotations others set (a
+// cloud controller's, an ingress controller's) are left alone.
+const managedAnnotations = "scheduling.rsched.io/managed-annotations"
+
+// applyAnnotations makes want the annotations the operator manages on obj.
+func applyAnnotations(obj metav1.Object, want map[string]string) {
+	a := obj.GetAnnotations()
+	if a == nil {
+		a = map[string]string{}
+	}
+	for _, k := range strings.Split(a[managedAnnotations], ",") {
+		if _, keep := want[k]; k != "" && !keep {
+			delete(a, k)
+		}
+	}
+	keys := slices.Sorted(maps.Keys(want))
+	for _, k := range keys {
+		a[k] = want[k]
+	}
+	if len(keys) > 0 {
+		a[managedAnnotations] = strings.Join(keys, ",")
+	} else {
+		delete(a, managedAnnotations)
+	}
+	if len(a) == 0 {
+		a = nil
+	}
+	obj.SetAnnotations(a)
 }
 
 func (r *SchedulerInstanceReconciler) ensurePodDisruptionBudget(ctx context.Context, si *rschedv1.SchedulerInstance) error {

@@ -56,6 +56,12 @@ const (
 	// ReasonCertificateInvalid: the Secret of tls.secretRef does not hold a usable serving
 	// certificate (missing, unparsable, key not its pair, expired).
 	ReasonCertificateInvalid = "CertificateInvalid"
+	// ReasonCertificateIssuing: cert-manager has not issued the serving certificate yet, or its
+	// Certificate is not Ready (a renewal under way, or the issuer failing).
+	ReasonCertificateIssuing = "Issuing"
+	// ReasonCertManagerMissing: spec.tls.issuerRef is set but the cluster does not serve
+	// cert-manager's Certificate kind.
+	ReasonCertManagerMissing = "CertManagerNotInstalled"
 	// ReasonCAReplacement: a CA key replacement is in progress; the certificate serves.
 	ReasonCAReplacement = "CAReplacementInProgress"
 )

@@ -18,10 +18,12 @@ const (
 )
 
 // TLSSpec is where the API server's serving certificate comes from. Both listeners (API and
-// metrics) serve HTTPS only, always. With secretRef the certificate is yours; without it (the
-// default) the operator runs a CA of its own for the instance, issues the serving certificate
-// from it, renews both, and publishes the CA in the ConfigMap <instance>-ca (key ca.crt) for
-// clients to trust.
+// metrics) serve HTTPS only, always. Three ways, one at a time: by default the operator runs a CA
+// of its own for the instance, issues the serving certificate from it, renews both, and publishes
+// the CA in the ConfigMap <instance>-ca (key ca.crt) for clients to trust; with issuerRef,
+// cert-manager issues it; with secretRef, it is yours.
+// +kubebuilder:validation:XValidation:rule="!(has(self.secretRef) && has(self.issuerRef))",message="set at most one of tls.secretRef and tls.issuerRef"
+// +kubebuilder:validation:XValidation:rule="!has(self.issuerRef) || [has(self.caDuration), has(self.caRenewBefore), has(self.trustPropagation), has(self.overlap)].all(x, !x)",message="tls.issuerRef: the CA is cert-manager's issuer's; caDuration, caRenewBefore, trustPropagation and overlap apply only to the operator's own CA"
 // +kubebuilder:validation:XValidation:rule="!has(self.secretRef) || [has(self.duration), has(self.renewBefore), has(self.caDuration), has(self.caRenewBefore), has(self.trustPropagation), has(self.overlap), has(self.dnsNames)].all(x, !x)",message="tls.secretRef brings your own certificate: duration, renewBefore, caDuration, caRenewBefore, trustPropagation, overlap and dnsNames apply only to certificates the operator issues"
 // +kubebuilder:validation:XValidation:rule="!has(self.duration) || !has(self.renewBefore) || !self.duration.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') || !self.renewBefore.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') || duration(self.renewBefore) < duration(self.duration)",message="tls.renewBefore must be shorter than tls.duration"
 // +kubebuilder:validation:XValidation:rule="!has(self.caDuration) || !has(self.caRenewBefore) || !self.caDuration.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') || !self.caRenewBefore.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') || duration(self.caRenewBefore) < duration(self.caDuration)",message="tls.caRenewBefore must be shorter than tls.caDuration"
@@ -35,6 +37,14 @@ type TLSSpec struct {
 	// the operator's own HTTPS reads of the pods.
 	// +optional
 	SecretRef *LocalObjectReference `json:"secretRef,omitempty"`
+
+	// issuerRef names a cert-manager Issuer (in this namespace) or ClusterIssuer: the operator
+	// creates and owns a cert-manager Certificate <instance>-tls (ECDSA P-256, a new key at every
+	// renewal, the Service's names plus dnsNames, duration and renewBefore as given) and mounts the
+	// Secret cert-manager writes; its ca.crt, when the issuer provides one, is published in the
+	// ConfigMap <instance>-ca. cert-manager must be installed. Renewal is cert-manager's.
+	// +optional
+	IssuerRef *IssuerReference `json:"issuerRef,omitempty"`
 
 	// dnsNames are added to the serving certificate the operator issues, beside the Service's
 	// names (name, name.namespace, name.namespace.svc, name.namespace.svc.cluster.local), for
@@ -85,6 +95,29 @@ type TLSSpec struct {
 	Overlap string `json:"overlap,omitempty"`
 }
 
+// IssuerReference names a cert-manager issuer.
+type IssuerReference struct {
+	// name of the Issuer or ClusterIssuer.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+
+	// kind is Issuer (the default, in this namespace) or ClusterIssuer.
+	// +optional
+	// +kubebuilder:default=Issuer
+	// +kubebuilder:validation:Enum=Issuer;ClusterIssuer
+	Kind string `json:"kind,omitempty"`
+
+	// group is the issuer's API group: cert-manager.io (the default), or an external issuer's.
+	// +optional
+	// +kubebuilder:default=cert-manager.io
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Group string `json:"group,omitempty"`
+}
+
 // DNSName is a DNS name such as schedule.example.org (lower case, no wildcard, no trailing dot).
 // +kubebuilder:validation:MinLength=1
 // +kubebuilder:validation:MaxLength=253
@@ -100,12 +133,14 @@ const (
 	TLSOperatorManaged TLSMode = "OperatorManaged"
 	// TLSSecretRef: the user's Secret (tls.secretRef).
 	TLSSecretRef TLSMode = "SecretRef"
+	// TLSCertManager: cert-manager issued it (tls.issuerRef).
+	TLSCertManager TLSMode = "CertManager"
 )
 
 // TLSStatus describes the serving certificate the pods mount and, in operator-managed mode, the
 // instance's CA. Public facts only: never a key.
 type TLSStatus struct {
-	// mode is OperatorManaged or SecretRef.
+	// mode is OperatorManaged, CertManager or SecretRef.
 	// +optional
 	Mode TLSMode `json:"mode,omitempty"`
 
@@ -134,7 +169,7 @@ type TLSStatus struct {
 	// +optional
 	NotAfter *metav1.Time `json:"notAfter,omitempty"`
 
-	// renewalTime is when the operator renews the serving certificate (operator-managed mode).
+	// renewalTime is when the serving certificate is renewed (by the operator, or by cert-manager).
 	// +optional
 	RenewalTime *metav1.Time `json:"renewalTime,omitempty"`
 

@@ -105,6 +105,10 @@ type SchedulerInstanceSpec struct {
 	// +kubebuilder:default={}
 	Service ServiceSpec `json:"service,omitempty"`
 
+	// ingress, when set, exposes the API through an Ingress <instance> for host.
+	// +optional
+	Ingress *IngressSpec `json:"ingress,omitempty"`
+
 	// security holds the browser-facing security settings: CORS origins, HSTS and CSP.
 	// +optional
 	// +kubebuilder:default={}
@@ -542,6 +546,14 @@ type ServiceSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +kubebuilder:validation:Maximum=65535
 	Port int32 `json:"port,omitempty"`
+
+	// annotations are added to the Service, for example the ones a cloud load balancer reads
+	// (service.beta.kubernetes.io/...). Keys under scheduling.rsched.io/ are reserved. Removing a
+	// key here removes it from the Service; annotations others put there are left alone.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.startsWith('scheduling.rsched.io/'))",message="service.annotations must not use the reserved prefix scheduling.rsched.io/"
+	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // SecuritySpec holds the browser-facing security settings of the API server.

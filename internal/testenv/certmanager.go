@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
@@ -176,4 +177,26 @@ func (cm *CertManager) Stop() error {
 	err := cm.proc.stop(syscall.SIGTERM, 10*time.Second)
 	cm.proc = nil
 	return err
+}
+
+// CertManagerRenew asks cert-manager to re-issue a Certificate now, as `cmctl renew` does: the
+// Issuing condition, set True on the status subresource.
+func CertManagerRenew(ctx context.Context, c client.Client, namespace, name string) error {
+	crt := &unstructured.Unstructured{}
+	crt.SetGroupVersionKind(CertManagerGVK("Certificate"))
+	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, crt); err != nil {
+		return err
+	}
+	conds, _, _ := unstructured.NestedSlice(crt.Object, "status", "conditions")
+	conds = slices.DeleteFunc(conds, func(c any) bool { m, _ := c.(map[string]any); return m["type"] == "Issuing" })
+	conds = append(conds, map[string]any{
+		"type": "Issuing", "status": "True", "reason": "ManuallyTriggered",
+		"message":            "Certificate re-issuance manually triggered",
+		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
+		"observedGeneration": crt.GetGeneration(),
+	})
+	if err := unstructured.SetNestedSlice(crt.Object, conds, "status", "conditions"); err != nil {
+		return err
+	}
+	return c.Status().Update(ctx, crt)
 }

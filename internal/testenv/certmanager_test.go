@@ -167,7 +167,7 @@ func TestCertManagerIssuesAndRenewsAServingCertificateFromACA(t *testing.T) {
 	// makes the controller issue again at once.
 	renewed := time.Now()
 	testenv.Eventually(t, 10*time.Second, "adding the Issuing condition", func() (bool, string) {
-		err := markIssuing(ctx, c, ns, "rsched-api")
+		err := testenv.CertManagerRenew(ctx, c, ns, "rsched-api")
 		return err == nil, errString(err)
 	})
 	waitIssued(t, c, serving, 2, 60*time.Second)
@@ -177,27 +177,6 @@ func TestCertManagerIssuesAndRenewsAServingCertificateFromACA(t *testing.T) {
 	}
 	verifyServing(t, renewedLeaf, caSecret.Data["ca.crt"], dnsNames)
 	t.Logf("renewed in %.1fs: serial %s -> %s", time.Since(renewed).Seconds(), leaf.SerialNumber, renewedLeaf.SerialNumber)
-}
-
-// markIssuing sets the Issuing condition on a Certificate's status as `cmctl renew` does.
-func markIssuing(ctx context.Context, c client.Client, namespace, name string) error {
-	crt := &unstructured.Unstructured{}
-	crt.SetGroupVersionKind(testenv.CertManagerGVK("Certificate"))
-	if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, crt); err != nil {
-		return err
-	}
-	conds, _, _ := unstructured.NestedSlice(crt.Object, "status", "conditions")
-	conds = slices.DeleteFunc(conds, func(c any) bool { m, _ := c.(map[string]any); return m["type"] == "Issuing" })
-	conds = append(conds, map[string]any{
-		"type": "Issuing", "status": "True", "reason": "ManuallyTriggered",
-		"message":            "Certificate re-issuance manually triggered",
-		"lastTransitionTime": time.Now().UTC().Format(time.RFC3339),
-		"observedGeneration": crt.GetGeneration(),
-	})
-	if err := unstructured.SetNestedSlice(crt.Object, conds, "status", "conditions"); err != nil {
-		return err
-	}
-	return c.Status().Update(ctx, crt)
 }
 
 func errString(err error) string {
