@@ -346,6 +346,25 @@ func TestChartLintAndRender(t *testing.T) {
 	if tc := endpoints[0].(map[string]any)["tlsConfig"]; fmt.Sprint(tc) != "map[insecureSkipVerify:false serverName:rsched-manager-metrics.rsched-system.svc]" {
 		t.Errorf("overridden tlsConfig renders as %v", tc)
 	}
+	// With a certificate of its own (here from cert-manager) the manager mounts and serves it,
+	// and the ServiceMonitor verifies it against the Secret's CA for the Service's name.
+	withCertObjs := decodeManifest(t, h.template(t, "--set", "metrics.serviceMonitor.enabled=true",
+		"--set", "metrics.certificate.certManager.enabled=true", "--set", "metrics.certificate.certManager.issuerRef.name=platform-ca"))
+	withCert := kindNames(withCertObjs)
+	endpoints, _, _ = unstructured.NestedSlice(withCert["ServiceMonitor/rsched-manager-metrics"].Object, "spec", "endpoints")
+	if tc := endpoints[0].(map[string]any)["tlsConfig"]; fmt.Sprint(tc) != "map[ca:map[secret:map[key:ca.crt name:rsched-metrics-tls]] serverName:rsched-manager-metrics.rsched-system.svc]" {
+		t.Errorf("tlsConfig with a metrics certificate renders as %v", tc)
+	}
+	crt := withCert["Certificate/rsched-metrics"]
+	if crt == nil {
+		t.Fatal("metrics.certificate.certManager.enabled renders no Certificate")
+	}
+	if names, _, _ := unstructured.NestedStringSlice(crt.Object, "spec", "dnsNames"); len(names) != 2 || names[0] != "rsched-manager-metrics.rsched-system.svc" {
+		t.Errorf("metrics Certificate names %v", names)
+	}
+	if c := managerContainer(t, renderedDeployment(t, withCertObjs)); !slices.Contains(c.Args, "--metrics-cert-dir=/etc/rsched/metrics-tls") {
+		t.Errorf("with a metrics certificate, args %v lack --metrics-cert-dir", c.Args)
+	}
 
 	// Two releases never share a cluster-scoped object, the CRDs aside: there is one set per
 	// cluster, and a second release (another team's operator in namespaced mode) installs with
@@ -372,6 +391,7 @@ func TestChartLintAndRender(t *testing.T) {
 		{[]string{"--set", "replicaCount=2", "--set", "leaderElection.enabled=false"}, "replicaCount > 1 needs leaderElection.enabled=true"},
 		{[]string{"--set", "metrics.enabled=false", "--set", "metrics.serviceMonitor.enabled=true"}, "metrics.serviceMonitor.enabled needs metrics.enabled=true"},
 		{[]string{"--set", "crds.keep=maybe"}, "/crds/keep"},
+		{[]string{"--set", "metrics.certificate.certManager.enabled=true"}, "metrics.certificate.certManager.enabled needs metrics.certificate.certManager.issuerRef.name"},
 		{[]string{"--set", "watchNamespaces={a}", "--set", "rbac.extraRules[0].nonResourceURLs[0]=/healthz", "--set", "rbac.extraRules[0].verbs[0]=get"}, "nonResourceURLs need a ClusterRole"},
 	} {
 		_, err := h.run(append([]string{"template", "rsched", h.chart, "--namespace", chartNamespace}, c.args...)...)

@@ -88,3 +88,17 @@ Call with (dict "image" .Values.image "root" .).
 {{- printf "%s:%s" .image.repository (.image.tag | default .root.Chart.AppVersion) }}
 {{- end }}
 {{- end }}
+
+{{/*
+The Secret holding the metrics endpoint's certificate: metrics.certificate.secretName, the one
+cert-manager fills, or "" (a self-signed certificate generated at start).
+*/}}
+{{- define "rsched.metricsCertSecret" -}}
+{{- with .Values.metrics.certificate -}}
+{{- if .secretName -}}
+{{- .secretName -}}
+{{- else if .certManager.enabled -}}
+{{- include "rsched.fullname" $ }}-metrics-tls
+{{- end -}}
+{{- end -}}
+{{- end }}
