@@ -140,7 +140,8 @@ test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl (+ control
 	hack/get-testssl.sh >/dev/null
 	hack/get-cert-manager.sh >/dev/null
 
-# Flags for hack/apibench, e.g. make bench-api APIBENCH_FLAGS='-c 64 -d 30s -baseline=false'.
+# Flags for hack/apibench, e.g. make bench-api APIBENCH_FLAGS='-c 64 -d 30s -baseline=false'
+# (-max-load 0: measure at once instead of waiting up to 15 min for a 1-minute load below 2.5).
 APIBENCH_FLAGS ?=
 
 .PHONY: bench
@@ -149,7 +150,7 @@ bench: test-components ## Run the Go benchmarks (packages start their real compo
 	$(MAKE) --no-print-directory bench-api
 
 .PHONY: bench-api
-bench-api: test-components ## Drive a real server with N clients and compare with the predecessor's FastAPI baseline (docs/performance.md).
+bench-api: test-components ## Drive a real server over HTTPS with N clients (kept-alive and a full handshake per request) and compare with the predecessor's FastAPI baseline behind TLS (docs/performance.md).
 	source hack/test-env.sh && go run ./hack/apibench $(APIBENCH_FLAGS)
 
 ##@ Build

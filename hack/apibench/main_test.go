@@ -1,9 +1,14 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/x509"
+	"os"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/rsched/rsched/internal/pki"
 	"github.com/rsched/rsched/internal/server/auth"
 )
 
@@ -49,5 +54,46 @@ Transfer/sec:      8.00MB
 	}
 	if _, err := parseWrk("unable to connect to 127.0.0.1:1 Connection refused\n"); err == nil || !strings.Contains(err.Error(), "Requests/sec") {
 		t.Errorf("output without figures: err = %v", err)
+	}
+}
+
+func TestIssuedCertificateVerifiesAgainstTheRunsCAForLocalhostOnly(t *testing.T) {
+	f, err := issueTLS(t.TempDir(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemCert, err := os.ReadFile(f.certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certs, err := pki.DecodeCertificates(pemCert)
+	if err != nil || len(certs) != 1 {
+		t.Fatalf("tls.crt: %d certificates, %v", len(certs), err)
+	}
+	if _, ok := certs[0].PublicKey.(*ecdsa.PublicKey); !ok {
+		t.Errorf("serving key is %T, want ECDSA", certs[0].PublicKey)
+	}
+	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: f.roots, DNSName: serverName}); err != nil {
+		t.Errorf("verify for %s: %v", serverName, err)
+	}
+	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: f.roots, DNSName: "example.org"}); err == nil {
+		t.Error("the certificate verifies for example.org")
+	}
+	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: x509.NewCertPool(), DNSName: serverName}); err == nil {
+		t.Error("the certificate verifies without the run's CA")
+	}
+	if c := f.clientTLS(); c.InsecureSkipVerify || c.RootCAs != f.roots || c.ServerName != serverName || c.ClientSessionCache != nil {
+		t.Errorf("client TLS config: skip %v, roots %p (want %p), name %q, session cache %v", c.InsecureSkipVerify, c.RootCAs, f.roots, c.ServerName, c.ClientSessionCache)
+	}
+}
+
+func TestProcessCPUReadsThisProcesssTime(t *testing.T) {
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for n := 0; time.Now().Before(deadline); n++ {
+		_ = n * n
+	}
+	d, err := processCPU(os.Getpid())
+	if err != nil || d <= 0 {
+		t.Fatalf("processCPU(self) = %s, %v", d, err)
 	}
 }
