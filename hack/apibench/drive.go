@@ -28,6 +28,8 @@ type driveOptions struct {
 	// serverCPU, when set, reads the CPU time the server has used so far; it is read when the
 	// window starts and after the last measured request.
 	serverCPU func() (time.Duration, error)
+	// meter, when set, measures the share of the machine other work took over the window.
+	meter *cpuMeter
 }
 
 // driveResult is loadgen's result plus the TLS handshakes the measured requests made.
@@ -38,6 +40,8 @@ type driveResult struct {
 	Handshakes, Resumed int
 	// ServerCPU is the CPU time the server used over the measured window (0: not measured).
 	ServerCPU time.Duration
+	// Others is the share of all cores other work used over the window (-1: not measured).
+	Others float64
 }
 
 // CPUPerRequest is the server's CPU time per measured request (0: not measured).
@@ -50,6 +54,14 @@ func (r driveResult) CPUPerRequest() time.Duration {
 
 func (r driveResult) String() string {
 	return fmt.Sprintf("%s handshakes=%d resumed=%d server_cpu_per_req=%s", r.Result.String(), r.Handshakes, r.Resumed, micros(r.CPUPerRequest()))
+}
+
+// percent formats a share as a whole percentage, "-" when not measured (negative).
+func percent(share float64) string {
+	if share < 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", 100*share)
 }
 
 // micros formats d in microseconds, "-" when zero (not measured).
@@ -75,14 +87,20 @@ func drive(ctx context.Context, o driveOptions) driveResult {
 	ds := make([]*driver, o.conns)
 	var wg sync.WaitGroup
 	var cpuStart time.Duration
-	var cpuErr error
-	if o.serverCPU != nil {
+	var cpuErr, meterErr error
+	var machineStart cpuSample
+	if o.serverCPU != nil || o.meter != nil {
 		wg.Go(func() {
 			select {
 			case <-time.After(time.Until(start)):
-				cpuStart, cpuErr = o.serverCPU()
+				if o.serverCPU != nil {
+					cpuStart, cpuErr = o.serverCPU()
+				}
+				if o.meter != nil {
+					machineStart, meterErr = o.meter.sample()
+				}
 			case <-ctx.Done():
-				cpuErr = ctx.Err()
+				cpuErr, meterErr = ctx.Err(), ctx.Err()
 			}
 		})
 	}
@@ -96,11 +114,17 @@ func drive(ctx context.Context, o driveOptions) driveResult {
 	if o.serverCPU != nil && cpuErr == nil {
 		cpuEnd, cpuErr = o.serverCPU()
 	}
+	others := -1.0
+	if o.meter != nil && meterErr == nil {
+		if machineEnd, err := o.meter.sample(); err == nil {
+			others = othersShare(machineStart, machineEnd)
+		}
+	}
 	if t, ok := o.client.Transport.(*http.Transport); ok {
 		t.CloseIdleConnections()
 	}
 
-	res := driveResult{Result: loadgen.Result{Status: map[int]int{}}}
+	res := driveResult{Result: loadgen.Result{Status: map[int]int{}}, Others: others}
 	if o.serverCPU != nil && cpuErr == nil {
 		res.ServerCPU = cpuEnd - cpuStart
 	}

@@ -232,19 +232,19 @@ func (f figures) problems(who string) []string {
 // report prints the figures, one key=value line per server, scenario and tool, and the ratios.
 func report(s settings, before, after [3]float64, maxLoad float64, calm bool, ours figures, base *figures) {
 	quiet := ""
-	if !calm {
+	if maxLoad <= 0 {
+		quiet = " (-max-load 0: no wait)"
+	} else if !calm {
 		quiet = " (NOT quiet: the wait for a low load timed out)"
 	}
-	fmt.Printf("# %d cores (runtime.NumCPU), load average %s before, %s after%s\n", runtime.NumCPU(), loadString(before), loadString(after), quiet)
-	if maxLoad > 0 && after[0] >= maxLoad {
-		fmt.Printf("# the 1-minute load was %.2f at the end: other work shared the cores, the rates are low; server_cpu_per_req moves much less\n", after[0])
-	}
+	fmt.Printf("# %d cores (runtime.NumCPU), load average %s before (start when the 1-minute load is below %.1f), %s after%s\n", runtime.NumCPU(), loadString(before), maxLoad, loadString(after), quiet)
+	fmt.Println("# others_cpu: share of the 2 cores other work took during a scenario (the load average counts the run's own work too)")
 	fmt.Printf("# %d connections, %ds each, GET /api/v1/auth/me with a bearer token, HTTPS (HTTP/1.1), ECDSA P-256 certificate\n", s.conns, s.seconds)
 	line := func(name, tool string, r *driveResult) {
 		if r != nil {
-			fmt.Printf("%s=%.1f p50=%s p90=%s p99=%s max=%s n=%d non2xx=%d errors=%d handshakes=%d resumed=%d server_cpu_per_req=%s tool=%s\n",
+			fmt.Printf("%s=%.1f p50=%s p90=%s p99=%s max=%s n=%d non2xx=%d errors=%d handshakes=%d resumed=%d server_cpu_per_req=%s others_cpu=%s tool=%s\n",
 				name, r.RPS, loadgen.Millis(r.P50), loadgen.Millis(r.P90), loadgen.Millis(r.P99), loadgen.Millis(r.Max),
-				r.Requests, r.Non2xx(), r.Errors, r.Handshakes, r.Resumed, micros(r.CPUPerRequest()), tool)
+				r.Requests, r.Non2xx(), r.Errors, r.Handshakes, r.Resumed, micros(r.CPUPerRequest()), percent(r.Others), tool)
 		}
 	}
 	for _, sv := range []struct {
@@ -263,7 +263,7 @@ func report(s settings, before, after [3]float64, maxLoad float64, calm bool, ou
 			if sv.f == base {
 				tool = "wrk(run.sh,BASELINE_TLS=1)"
 			}
-			fmt.Printf("%s_me_wrk_rps=%.1f %s tool=%s\n", sv.name, sv.f.wrk.rps, sv.f.wrk.details(), tool)
+			fmt.Printf("%s_me_wrk_rps=%.1f %s others_cpu=%s tool=%s\n", sv.name, sv.f.wrk.rps, sv.f.wrk.details(), percent(sv.f.wrk.others), tool)
 		}
 		line(sv.name+"_newconn_rps", "go-new-connection-per-request", sv.f.newConn)
 		line(sv.name+"_newconn_x25519_rps", "go-new-connection-per-request,client-offers-X25519-only", sv.f.newConnX25519)
@@ -314,25 +314,27 @@ func measureBaseline(ctx context.Context, appDir, dir string, pg *testenv.Postgr
 		step("stopping the baseline")
 		_ = uv.stop()
 	}()
-	return measure(ctx, "the baseline", uv.addr, uv.me(), uv.header(), certs, s, groupCPU(uv.cmd.Process.Pid), f)
+	meter := &cpuMeter{groups: []int{uv.cmd.Process.Pid, pg.Pid()}}
+	return measure(ctx, "the baseline", uv.addr, uv.me(), uv.header(), certs, s, groupCPU(uv.cmd.Process.Pid), meter, f)
 }
 
 // measure fills f with what was negotiated, the kept-alive scenario and the new-connection
 // scenario against url.
-func measure(ctx context.Context, who, addr, url string, header http.Header, certs tlsFiles, s settings, cpu func() (time.Duration, error), f *figures) (err error) {
+func measure(ctx context.Context, who, addr, url string, header http.Header, certs tlsFiles, s settings,
+	cpu func() (time.Duration, error), meter *cpuMeter, f *figures) (err error) {
 	if f.tls, err = negotiated(ctx, addr, certs.clientTLS()); err != nil {
 		return err
 	}
 	step("loading %s over kept-alive HTTPS: %d clients for %ds after %s of warm-up", who, s.conns, s.seconds, s.warmup)
 	ka := drive(ctx, driveOptions{client: newClient(certs.clientTLS(), s.conns, true), url: url, header: header,
-		conns: s.conns, warmup: s.warmup, duration: s.duration(), serverCPU: cpu})
+		conns: s.conns, warmup: s.warmup, duration: s.duration(), serverCPU: cpu, meter: meter})
 	f.keepAlive = &ka
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	step("loading %s with a new HTTPS connection per request: %d clients for %ds after %s of warm-up", who, s.conns, s.seconds, s.warmup)
 	nc := drive(ctx, driveOptions{client: newClient(certs.clientTLS(), s.conns, false), url: url, header: header,
-		conns: s.conns, warmup: s.warmup, duration: s.duration(), serverCPU: cpu})
+		conns: s.conns, warmup: s.warmup, duration: s.duration(), serverCPU: cpu, meter: meter})
 	f.newConn = &nc
 	return ctx.Err()
 }
@@ -361,41 +363,46 @@ func measureOurs(ctx context.Context, bin, dir string, pg *testenv.Postgres, cer
 	if code, detail, err := call(ctx, srv.client, http.MethodGet, me, token, nil, nil); err != nil || code != http.StatusOK {
 		return f, srv.withLog(fmt.Errorf("GET /api/v1/auth/me with the new token: %s", describe(code, detail, err)))
 	}
+	meter := &cpuMeter{groups: []int{srv.cmd.Process.Pid, pg.Pid()}}
+
+	// wrk first: the ratio the issue asks for is wrk against wrk, so ours runs as close as possible
+	// to the baseline's.
+	if wrk, err := exec.LookPath("wrk"); err != nil {
+		step("wrk is not installed (the baseline's run.sh installs it): skipping the wrk run against our server")
+	} else {
+		step("loading GET /api/v1/auth/me with wrk -t2 -c%d -d%ds over HTTPS", s.conns, s.seconds)
+		cmd := exec.CommandContext(ctx, wrk, "-t2", "-c"+strconv.Itoa(s.conns), "-d"+strconv.Itoa(s.seconds)+"s", "--latency",
+			"-H", "Authorization: Bearer "+token, me)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		m0, meterErr := meter.sample()
+		if err := cmd.Run(); err != nil {
+			// Not err.Error() of the command line: it holds the token. wrk's output does not.
+			return f, fmt.Errorf("wrk: %w\n%s", err, out.String())
+		}
+		w, err := parseWrk(out.String())
+		if err != nil {
+			return f, err
+		}
+		w.others = -1
+		if m1, err := meter.sample(); err == nil && meterErr == nil {
+			w.others = othersShare(m0, m1)
+		}
+		f.wrk = &w
+	}
+
 	header := http.Header{"Authorization": {"Bearer " + token}}
 	cpu := groupCPU(srv.cmd.Process.Pid)
-	if err := measure(ctx, "our server", srv.addr, me, header, certs, s, cpu, &f); err != nil {
+	if err := measure(ctx, "our server", srv.addr, me, header, certs, s, cpu, meter, &f); err != nil {
 		return f, err
 	}
 	step("loading our server with a new HTTPS connection per request, the client offering X25519 only")
 	x25519 := certs.clientTLS()
 	x25519.CurvePreferences = []tls.CurveID{tls.X25519}
 	nc := drive(ctx, driveOptions{client: newClient(x25519, s.conns, false), url: me, header: header,
-		conns: s.conns, warmup: s.warmup, duration: s.duration(), serverCPU: cpu})
+		conns: s.conns, warmup: s.warmup, duration: s.duration(), serverCPU: cpu, meter: meter})
 	f.newConnX25519 = &nc
-	if ctx.Err() != nil {
-		return f, ctx.Err()
-	}
-
-	wrk, err := exec.LookPath("wrk")
-	if err != nil {
-		step("wrk is not installed (the baseline's run.sh installs it): skipping the wrk run against our server")
-		return f, nil
-	}
-	step("loading GET /api/v1/auth/me with wrk -t2 -c%d -d%ds over HTTPS", s.conns, s.seconds)
-	cmd := exec.CommandContext(ctx, wrk, "-t2", "-c"+strconv.Itoa(s.conns), "-d"+strconv.Itoa(s.seconds)+"s", "--latency",
-		"-H", "Authorization: Bearer "+token, me)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
-		// Not err.Error() of the command line: it holds the token. wrk's output does not.
-		return f, fmt.Errorf("wrk: %w\n%s", err, out.String())
-	}
-	w, err := parseWrk(out.String())
-	if err != nil {
-		return f, err
-	}
-	f.wrk = &w
-	return f, nil
+	return f, ctx.Err()
 }
 
 // server is a running scheduler.
@@ -676,6 +683,7 @@ type wrkFigures struct {
 	p50, p99     string
 	non2xx       int
 	socketErrors int
+	others       float64 // share of the cores other work took meanwhile; -1: not measured
 }
 
 func (w wrkFigures) details() string {
@@ -745,7 +753,7 @@ func runBaseline(ctx context.Context, script string, s settings) (*wrkFigures, e
 		if !strings.HasPrefix(line, "fastapi_me_rps=") {
 			continue
 		}
-		var w wrkFigures
+		w := wrkFigures{others: -1}
 		for _, kv := range strings.Fields(line) {
 			k, v, _ := strings.Cut(kv, "=")
 			switch k {
