@@ -289,15 +289,15 @@ func drained(pods podsSeen, f *keyring.File) func(string) bool {
 }
 
 // InstanceClient is an HTTPS client for the instance's pods: it trusts the instance's bundle
-// (ConfigMap <instance>-ca), or the system roots when there is none and the certificate is the
-// user's (tls.secretRef without ca.crt), and verifies the Service's name (the pods are dialled by
+// (ConfigMap <instance>-ca), or the system roots when there is none and the certificate is not
+// the operator's (tls.secretRef or tls.issuerRef without a ca.crt), and verifies the Service's name (the pods are dialled by
 // address). Never InsecureSkipVerify.
 func InstanceClient(ctx context.Context, r client.Reader, si *rschedv1.SchedulerInstance) (*http.Client, error) {
 	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: builders.ServiceHost(si)}
 	cm := &corev1.ConfigMap{}
 	err := r.Get(ctx, types.NamespacedName{Namespace: si.Namespace, Name: builders.CABundleName(si)}, cm)
 	switch {
-	case apierrors.IsNotFound(err) && si.Spec.TLS.SecretRef != nil:
+	case apierrors.IsNotFound(err) && (si.Spec.TLS.SecretRef != nil || si.Spec.TLS.IssuerRef != nil):
 		// The system roots.
 	case err != nil:
 		return nil, fmt.Errorf("reading the trust bundle %s: %w", builders.CABundleName(si), err)

@@ -23,16 +23,22 @@ import (
 // ownCertificateRecheck is how often a certificate of tls.secretRef (not watched: the manager
 // caches only its own Secrets) is read again, so that status, metrics and CertificateReady follow
 // a renewal or an approaching expiry.
-const ownCertificateRecheck = time.Hour
+const ownCertificateRecheck = 5 * time.Minute
 
 // ensureCertificate puts the pods' serving certificate in place before anything mounts it:
 // issued and renewed by the operator, or checked when it is the user's (tls.secretRef).
 func (r *SchedulerInstanceReconciler) ensureCertificate(ctx context.Context, si *rschedv1.SchedulerInstance, st *statusBuilder) error {
 	if si.Spec.TLS.SecretRef != nil {
+		if err := r.deleteCertManagerCertificate(ctx, si); err != nil {
+			return err
+		}
 		return r.checkOwnCertificate(ctx, si, st)
 	}
 	if si.Spec.TLS.IssuerRef != nil {
 		return r.ensureCertManagerCertificate(ctx, si, st)
+	}
+	if err := r.deleteCertManagerCertificate(ctx, si); err != nil {
+		return err
 	}
 	req, err := certificateRequest(si)
 	if err != nil {
@@ -199,8 +205,8 @@ func (r *SchedulerInstanceReconciler) checkOwnCertificate(ctx context.Context, s
 
 func (r *SchedulerInstanceReconciler) certificateInvalid(st *statusBuilder, msg string) error {
 	st.certCond = &metav1.Condition{Type: rschedv1.ConditionCertificateReady, Status: metav1.ConditionFalse, Reason: rschedv1.ReasonCertificateInvalid, Message: msg}
-	// The Secret is not watched: look again in 5 minutes.
-	return outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonCertificateInvalid, msg, ownCertificateRecheck/12).Halting()
+	// The Secret is not watched: look again in a minute.
+	return outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonCertificateInvalid, msg, retryBlockedUserSecret).Halting()
 }
 
 // checkServingPair says what is wrong with a serving pair, or returns its certificate. The
@@ -224,8 +230,23 @@ func checkServingPair(sec *corev1.Secret, host string, now time.Time) (*x509.Cer
 		return nil, "holds a certificate that does not name " + host
 	}
 	if ca := sec.Data["ca.crt"]; len(ca) > 0 {
-		if _, err := pki.DecodeCertificates(ca); err != nil {
+		cas, err := pki.DecodeCertificates(ca)
+		if err != nil {
 			return nil, "has a ca.crt that is not a PEM certificate list"
+		}
+		// The bundle published from it must verify what the pods serve, or clients trusting it
+		// would refuse every connection.
+		roots, inter := x509.NewCertPool(), x509.NewCertPool()
+		for _, c := range cas {
+			roots.AddCert(c)
+		}
+		for _, der := range pair.Certificate[1:] {
+			if c, err := x509.ParseCertificate(der); err == nil {
+				inter.AddCert(c)
+			}
+		}
+		if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, DNSName: host, CurrentTime: now}); err != nil {
+			return nil, "has a ca.crt that does not verify its certificate for " + host
 		}
 	}
 	return leaf, ""

@@ -31,7 +31,7 @@ var certificateGVK = schema.GroupVersionKind{Group: "cert-manager.io", Version: 
 // not exist would stop the manager).
 const certManagerPoll = 10 * time.Second
 
-// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;create;update
+// +kubebuilder:rbac:groups=cert-manager.io,resources=certificates,verbs=get;create;update;delete
 
 // ensureCertManagerCertificate keeps a cert-manager Certificate for the instance (spec.tls.issuerRef)
 // and reports the Secret cert-manager writes: the pods mount it once it holds a valid pair for
@@ -218,4 +218,27 @@ func certificateTime(crt *unstructured.Unstructured, field string) (time.Time, b
 	s, _, _ := unstructured.NestedString(crt.Object, "status", field)
 	t, err := time.Parse(time.RFC3339, s)
 	return t, err == nil
+}
+
+// deleteCertManagerCertificate removes the instance's Certificate once tls.issuerRef is gone, so
+// that cert-manager stops writing the serving Secret the operator (or the user's Secret) now
+// provides. A cluster without cert-manager has none.
+func (r *SchedulerInstanceReconciler) deleteCertManagerCertificate(ctx context.Context, si *rschedv1.SchedulerInstance) error {
+	crt := &unstructured.Unstructured{}
+	crt.SetGroupVersionKind(certificateGVK)
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: si.Namespace, Name: builders.TLSSecretName(si)}, crt)
+	if meta.IsNoMatchError(err) || apierrors.IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading Certificate %s: %w", builders.TLSSecretName(si), err)
+	}
+	if !metav1.IsControlledBy(crt, si) {
+		return nil
+	}
+	if err := r.Client.Delete(ctx, crt); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("deleting Certificate %s: %w", crt.GetName(), err)
+	}
+	r.event(si, corev1.EventTypeNormal, "Deleted", "Delete", "Deleted cert-manager Certificate %s, no longer wanted by spec.tls", crt.GetName())
+	return nil
 }

@@ -3,11 +3,13 @@ package controllers
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"testing"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -115,6 +117,46 @@ func TestCertManagerModeWithTheRealController(t *testing.T) {
 		c := meta.FindStatusCondition(cur.Status.Conditions, rschedv1.ConditionCertificateReady)
 		return cur.Status.TLS.SerialNumber != before && c != nil && c.Status == metav1.ConditionTrue, cur.Status.TLS.SerialNumber
 	})
+
+	// Back to the operator's own CA: the Certificate goes (cert-manager stops writing), and the
+	// trust moves as in a CA key replacement: the issuer's CA, which signed what the pods serve,
+	// stays in the bundle beside the operator's new CA until every client has read it, and the
+	// Secret cert-manager left is taken over (never a NameConflict) when the leaf moves.
+	cur := &rschedv1.SchedulerInstance{}
+	if err := get(t, ns, "cmi", cur); err != nil {
+		t.Fatal(err)
+	}
+	cur.Spec.TLS = rschedv1.TLSSpec{}
+	if err := kube.Client.Update(ctx, cur); err != nil {
+		t.Fatal(err)
+	}
+	testenv.Eventually(t, 30*time.Second, "operator-managed again", func() (bool, string) {
+		if err := get(t, ns, "cmi", cur); err != nil || cur.Status.TLS == nil {
+			return false, errString(err)
+		}
+		c := meta.FindStatusCondition(cur.Status.Conditions, rschedv1.ConditionCertificateReady)
+		return cur.Status.TLS.Mode == rschedv1.TLSOperatorManaged && cur.Status.TLS.CAReplacementPhase == string(pki.Propagating) &&
+			c != nil && c.Status == metav1.ConditionTrue && c.Reason == rschedv1.ReasonCAReplacement && c.ObservedGeneration == cur.Generation, fmt.Sprint(cur.Status.TLS.Mode, c)
+	})
+	if err := kube.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "cmi-tls"}, crt); !apierrors.IsNotFound(err) {
+		t.Fatalf("the Certificate outlived spec.tls.issuerRef: %v", err)
+	}
+	if err := get(t, ns, "cmi-ca", &bundle); err != nil {
+		t.Fatal(err)
+	}
+	certs, err := pki.DecodeCertificates([]byte(bundle.Data["ca.crt"]))
+	if err != nil || len(certs) != 2 || string(pki.EncodeCertificates(certs[0])) != string(caSec.Data["ca.crt"]) {
+		t.Fatalf("the bundle during the move holds %d CAs (%v), want the issuer's and the operator's next", len(certs), err)
+	}
+	if err := get(t, ns, "cmi-tls", &leafSec); err != nil {
+		t.Fatal(err)
+	}
+	served, _ := pki.DecodeCertificates(leafSec.Data["tls.crt"])
+	roots = x509.NewCertPool()
+	roots.AppendCertsFromPEM([]byte(bundle.Data["ca.crt"]))
+	if _, err := served[0].Verify(x509.VerifyOptions{Roots: roots, DNSName: builders.ServiceHost(cur)}); err != nil {
+		t.Fatalf("what the pods serve does not verify against the bundle during the move: %v", err)
+	}
 }
 
 func errString(err error) string {

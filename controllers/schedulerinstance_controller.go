@@ -12,7 +12,6 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -208,11 +207,13 @@ func (r *SchedulerInstanceReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// instanceOfLabelledSecret maps a Secret the instance does not own but that carries its labels
-// (cert-manager's) to the instance. The cache holds only Secrets with the operator's label.
+// instanceOfLabelledSecret maps a Secret that carries the instance's labels to the instance: the
+// serving Secret cert-manager writes has them but no owner (or cert-manager's Certificate as
+// owner, with its --enable-certificate-owner-ref). The cache holds only Secrets with the
+// operator's label; an owned one is also mapped by Owns, and the queue merges the two.
 func instanceOfLabelledSecret(_ context.Context, obj client.Object) []reconcile.Request {
 	l := obj.GetLabels()
-	if metav1.GetControllerOf(obj) != nil || l[builders.LabelManagedBy] != builders.ManagedBy || l[builders.LabelName] != builders.AppName || l[builders.LabelInstance] == "" {
+	if l[builders.LabelManagedBy] != builders.ManagedBy || l[builders.LabelName] != builders.AppName || l[builders.LabelInstance] == "" {
 		return nil
 	}
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: obj.GetNamespace(), Name: l[builders.LabelInstance]}}}

@@ -46,10 +46,12 @@ func (r *SchedulerInstanceReconciler) checkDatabaseTLS(ctx context.Context, si *
 	return r.checkDatabaseURL(ctx, si)
 }
 
-// checkDatabaseURL checks the URL the operator copied into the instance's database Secret.
+// checkDatabaseURL checks the URL the operator copied into the instance's database Secret, read
+// past the cache: the copy was written moments ago in this very reconcile, and a cache that has
+// not seen it yet must not wave the old or no URL through to the Deployment.
 func (r *SchedulerInstanceReconciler) checkDatabaseURL(ctx context.Context, si *rschedv1.SchedulerInstance) error {
 	sec := &corev1.Secret{}
-	err := r.Client.Get(ctx, client.ObjectKey{Namespace: si.Namespace, Name: builders.DatabaseSecretName(si)}, sec)
+	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: si.Namespace, Name: builders.DatabaseSecretName(si)}, sec)
 	if apierrors.IsNotFound(err) {
 		return nil // not written yet: the secret sync says why
 	}

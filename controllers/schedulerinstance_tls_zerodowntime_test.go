@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -21,6 +23,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -72,7 +75,7 @@ func TestCertificateRotationsUnderLoadWithTheRealServer(t *testing.T) {
 	}
 
 	ns := namespace(t, nil)
-	startOperator(t)
+	op := startOperator(t)
 	userSecret(t, ns, "tz-db-source", map[string]string{"url": pg.URL})
 	si := instance(ns, "tz", func(si *rschedv1.SchedulerInstance) {
 		si.Spec.Image = testImage
@@ -238,6 +241,51 @@ func TestCertificateRotationsUnderLoadWithTheRealServer(t *testing.T) {
 	}
 	if ok < 500 || handshakes < 100 {
 		t.Fatalf("too little load to show anything: %d requests, %d handshakes", ok, handshakes)
+	}
+	tzNoKeyMaterial(t, ns, si, op.logs.String())
+}
+
+// tzNoKeyMaterial: after issuance and three rotations, no private key (the CA's, the next CA's,
+// the leaf's) appears in the operator's log, the instance's events or its status.
+func tzNoKeyMaterial(t *testing.T, ns string, si *rschedv1.SchedulerInstance, logs string) {
+	t.Helper()
+	var keys []string
+	for _, name := range []string{builders.TLSCASecretName(si), builders.TLSSecretName(si)} {
+		var sec corev1.Secret
+		if err := get(t, ns, name, &sec); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range sec.Data {
+			if strings.HasSuffix(k, ".key") {
+				keys = append(keys, string(v), base64.StdEncoding.EncodeToString(v))
+			}
+		}
+	}
+	if len(keys) == 0 {
+		t.Fatal("no key found to look for")
+	}
+	var events eventsv1.EventList
+	if err := kube.Client.List(context.Background(), &events, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	cur := &rschedv1.SchedulerInstance{}
+	if err := get(t, ns, si.Name, cur); err != nil {
+		t.Fatal(err)
+	}
+	status, _ := json.Marshal(cur.Status)
+	haystacks := map[string]string{"the operator's log": logs, "the instance's status": string(status)}
+	for _, e := range events.Items {
+		haystacks["event "+e.Reason] += e.Note + "\n"
+	}
+	for where, text := range haystacks {
+		if strings.Contains(text, "PRIVATE KEY") {
+			t.Errorf("%s holds a PEM private key", where)
+		}
+		for _, k := range keys {
+			if strings.Contains(text, strings.TrimSpace(k)) {
+				t.Errorf("%s holds a private key", where)
+			}
+		}
 	}
 }
 

@@ -82,14 +82,16 @@ type TLSSpec struct {
 	// trustPropagation is how long, during a CA key replacement, the bundle holding the old and the
 	// new CA is published before the serving certificate moves to the new CA: the time every client
 	// needs to re-read the ConfigMap <instance>-ca (a mounted ConfigMap reaches pods within about
-	// two minutes). Default 10m; from 10s to 168h.
+	// two minutes). Default 10m; from 10s to 168h: values under two minutes outrun the kubelet and
+	// are for test clusters whose clients re-read the bundle faster.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') && duration(self) >= duration('10s') && duration(self) <= duration('168h')",message="tls.trustPropagation must be a duration from 10s to 168h, such as 10m"
 	TrustPropagation string `json:"trustPropagation,omitempty"`
 
 	// overlap is how long, after the serving certificate moved to a new CA, the old CA stays in the
 	// bundle: pods serve the previous certificate until the kubelet refreshes their Secret volume.
-	// Default 10m; from 10s to 168h.
+	// Default 10m; from 10s to 168h: values under two minutes outrun the kubelet's refresh and are
+	// for test clusters.
 	// +optional
 	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]{1,5}([.][0-9]{1,9})?(ms|s|m|h))+$') && duration(self) >= duration('10s') && duration(self) <= duration('168h')",message="tls.overlap must be a duration from 10s to 168h, such as 10m"
 	Overlap string `json:"overlap,omitempty"`

@@ -140,6 +140,7 @@ const (
 	LeafKeyMissing       Reason = "LeafKeyMissing"
 	LeafNamesChanged     Reason = "LeafNamesChanged"
 	ManualRenewRequest   Reason = "ManualRenewRequest"
+	LeafCappedByCA       Reason = "LeafCappedByCA"
 	LeafDue              Reason = "LeafDue"
 	WaitingForTrust      Reason = "WaitingForTrust"
 	WaitingForOverlap    Reason = "WaitingForOverlap"
@@ -160,7 +161,7 @@ type check func(Input) (Decision, bool)
 var chain = []check{
 	caMissing, replacementLost, bundleOutOfDate, trustPropagated, servingBroken, overlapEnded,
 	caKeyMissing, manualReplace, manualRenewCA, caExpired, caDue,
-	leafMissing, leafNotSignedByCA, leafExpired, leafKeyMissing, leafNamesChanged, manualRenew, leafDue,
+	leafMissing, leafNotSignedByCA, leafExpired, leafKeyMissing, leafNamesChanged, manualRenew, leafCapped, leafDue,
 }
 
 // Decide runs the chain: the first check that decides, or a wait until the next due point.
@@ -280,8 +281,12 @@ func leafServes(in Input) bool {
 
 func overlapEnd(in Input) time.Time { return in.Replacement.LeafMoved.Add(in.Policy.Overlap) }
 
+// overlapEnded: the previous CA leaves the bundle only once the overlap has passed since the leaf
+// moved and the leaf is one the current CA signed: a promotion whose leaf write was lost (an
+// operator down longer than the overlap) re-issues the leaf first (leafNotSignedByCA), which
+// starts the overlap again.
 func overlapEnded(in Input) (Decision, bool) {
-	done := phase(in) == Overlapping && !in.Now.Before(overlapEnd(in))
+	done := phase(in) == Overlapping && !in.Now.Before(overlapEnd(in)) && leafServes(in)
 	return Decision{Action: DropPreviousCA, Reason: OverlapEnded}, done
 }
 
@@ -353,6 +358,15 @@ func sameNames(a, b []string) bool {
 func manualRenew(in Input) (Decision, bool) {
 	asked := in.RenewRequest != "" && in.RenewRequest != in.LastRenewRequest
 	return Decision{Action: RenewLeaf, Reason: ManualRenewRequest}, canSign(in) && asked
+}
+
+// leafCapped: the leaf is due but ends with its CA (NewLeaf never outlives the CA), so a new leaf
+// would end there too and be due at once, over and over; the CA is renewed first (re-signed:
+// nothing changes for clients), then the leaf gets its full lifetime.
+func leafCapped(in Input) (Decision, bool) {
+	due := !in.Now.Before(RenewalTime(in.Leaf, in.Policy.LeafRenewBefore))
+	capped := !in.Leaf.NotAfter.Before(in.CA.NotAfter)
+	return Decision{Action: RenewCA, Reason: LeafCappedByCA}, canSign(in) && caRenewable(in) && due && capped
 }
 
 func leafDue(in Input) (Decision, bool) {

@@ -64,7 +64,7 @@
 //	                   a propagation with no publication time
 //	trustPropagated    propagation time passed                 PromoteCA
 //	servingBroken      propagating, nothing left to protect    PromoteCA
-//	overlapEnded       overlap time passed                     DropPreviousCA
+//	overlapEnded       overlap passed, leaf under the new CA   DropPreviousCA
 //	caKeyMissing       no CA key, no replacement running       StartCAReplacement
 //	manualReplace      a new replace request, none running     StartCAReplacement
 //	manualRenewCA      a new renew-CA request                  RenewCA (re-sign)
@@ -76,6 +76,7 @@
 //	leafKeyMissing     leaf key absent or not its pair         ReissueLeaf
 //	leafNamesChanged   DNS names differ from the wanted ones   ReissueLeaf
 //	manualRenew        a new renew request                     RenewLeaf
+//	leafCapped         leaf due, but it ends with its CA       RenewCA (re-sign), then the leaf
 //	leafDue            leaf at 2/3 of its life                 RenewLeaf
 //	(end)              nothing to do                           wait: After = next due point
 //	                   (Reason NotDue, WaitingForTrust or WaitingForOverlap)

@@ -283,6 +283,13 @@ func TestRenewRefusesAnInstanceServingItsOwnCertificate(t *testing.T) {
 	if len(si.Annotations) != 0 {
 		t.Errorf("a refused renew annotated the instance: %v", si.Annotations)
 	}
+
+	// cert-manager's certificate: renewed with cmctl, never through the operator's annotations.
+	g := newFixture(t, "cm-cert", rschedv1.TLSSpec{IssuerRef: &rschedv1.IssuerReference{Name: "team-ca"}})
+	out = testenv.OutputBuffer{}
+	if err := g.run(&out, "renew", "sched"); err == nil || !strings.Contains(err.Error(), "issued and renewed by cert-manager (spec.tls.issuerRef Issuer team-ca)") || !strings.Contains(err.Error(), "cmctl renew sched-tls -n "+g.ns) {
+		t.Errorf("renew of an issuerRef instance: %v\n%s", err, out.String())
+	}
 }
 
 // operator plays the operator's part from the test: it waits for renew's annotation and then

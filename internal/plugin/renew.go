@@ -41,7 +41,8 @@ serving certificate moves to it after spec.tls.trustPropagation (Overlapping), a
 leaves the bundle after spec.tls.overlap (10m each by default). No pod restarts. Unless --timeout
 is given, renew --ca follows for both waits plus 5m; interrupting it stops only the following.
 
-An instance serving its own certificate (spec.tls.secretRef) is refused: the operator never
+An instance whose certificate cert-manager issues (spec.tls.issuerRef) is refused too: use cmctl
+renew. An instance serving its own certificate (spec.tls.secretRef) is refused: the operator never
 modifies that Secret. renew exits 0 when the request is done, and 1 when it does not finish
 within --timeout (the operator goes on; kubectl rsched certs shows where it stands).`,
 		Args: cobra.ExactArgs(1),
@@ -150,6 +151,10 @@ func Renew(ctx context.Context, c client.Client, key client.ObjectKey, kind Rene
 	if ref := si.Spec.TLS.SecretRef; ref != nil {
 		return fmt.Errorf("%s/%s serves its own certificate from Secret %s (spec.tls.secretRef), which the operator never modifies and which has no operator CA: "+
 			"renew that Secret yourself (pods pick the new certificate up without a restart)", key.Namespace, key.Name, ref.Name)
+	}
+	if ref := si.Spec.TLS.IssuerRef; ref != nil {
+		return fmt.Errorf("%s/%s's certificate is issued and renewed by cert-manager (spec.tls.issuerRef %s %s), not by the operator: "+
+			"use `cmctl renew %s -n %s` (its CA is the issuer's)", key.Namespace, key.Name, orIssuer(ref.Kind), ref.Name, builders.TLSSecretName(&si), key.Namespace)
 	}
 	r := &renewal{kind: kind, key: key, out: out, bundle: builders.CABundleName(&si), waits: replacementWaits(&si), timeout: timeout}
 	if r.timeout <= 0 {
@@ -287,4 +292,11 @@ func durationText(d time.Duration) string {
 		s = s[:len(s)-2]
 	}
 	return s
+}
+
+func orIssuer(kind string) string {
+	if kind == "" {
+		return "Issuer"
+	}
+	return kind
 }

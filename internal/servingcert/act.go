@@ -22,6 +22,8 @@ func (s *Store) act(ctx context.Context, req Request, st *state, d pki.Decision,
 			return err
 		}
 		st.next, st.previous, st.repl = pki.KeyPair{}, nil, pki.Replacement{}
+		// A new CA answers any request open on the instance: none of them is acted on again.
+		st.lastReplace, st.lastRenewCA = req.ReplaceRequest, req.RenewCARequest
 		return s.writeCA(ctx, req, st)
 	case pki.RenewCA:
 		if st.ca, err = pki.ResignCA(st.ca, now, p.CALifetime); err != nil {
@@ -118,6 +120,12 @@ func (s *Store) issueLeaf(ctx context.Context, req Request, st *state, now time.
 		return err
 	}
 	st.leafSecret, st.leaf, st.lastRenew = sec, leaf, req.RenewRequest
+	if st.repl.Phase == pki.Overlapping && !st.repl.LeafMoved.Equal(recorded(now)) {
+		// A leaf re-issued during the overlap (the promotion's own was lost) starts the overlap
+		// again: pods serve the leaf it replaces until the kubelet refreshes their volume.
+		st.repl.LeafMoved = recorded(now)
+		return s.writeCA(ctx, req, st)
+	}
 	return nil
 }
 

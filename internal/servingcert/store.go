@@ -159,7 +159,25 @@ func (s *Store) read(ctx context.Context, req Request) (*state, error) {
 		// A bundle that does not parse is out of date: it is published again.
 		st.bundle, _ = pki.DecodeCertificates([]byte(st.bundleCM.Data[BundleKey]))
 	}
+	st.recoverCA()
 	return st, nil
+}
+
+// recoverCA: a CA certificate that is gone (the CA Secret deleted or damaged) while the published
+// bundle still holds the CA that signed the serving leaf is that CA, without its key. Clients
+// trust it and pods serve its leaf, so the chain replaces it with the full propagation
+// (CAKeyMissing) instead of issuing a new CA at once, which every client would refuse until it
+// re-read the bundle.
+func (st *state) recoverCA() {
+	if st.ca.Cert != nil || st.leaf.Cert == nil {
+		return
+	}
+	for _, c := range st.bundle {
+		if st.leaf.Cert.CheckSignatureFrom(c) == nil {
+			st.ca = pki.KeyPair{Cert: c}
+			return
+		}
+	}
 }
 
 // getOwned reads name into obj: nil when absent, a NameConflict when not the owner's.
@@ -172,12 +190,19 @@ func getOwned[T client.Object](ctx context.Context, r client.Reader, owner *rsch
 	if err != nil {
 		return zero, fmt.Errorf("reading %s %s: %w", kindOf(obj), name, err)
 	}
-	if !metav1.IsControlledBy(obj, owner) {
+	if !metav1.IsControlledBy(obj, owner) && !leftByCertManager(obj, name) {
 		o := secretsource.NameConflict(kindOf(obj), name)
 		o.Halt = true // the pods would mount it
 		return zero, o
 	}
 	return obj, nil
+}
+
+// leftByCertManager: the serving Secret cert-manager wrote for the instance's own Certificate of
+// that name (tls.issuerRef, since removed), which has no owner. It is taken over (the next write
+// makes the instance its controller); anything else under the name stays a conflict.
+func leftByCertManager(obj client.Object, name string) bool {
+	return metav1.GetControllerOf(obj) == nil && obj.GetAnnotations()["cert-manager.io/certificate-name"] == name
 }
 
 func kindOf(obj client.Object) string {

@@ -237,6 +237,40 @@ func TestStoreRecoversAndRefuses(t *testing.T) {
 	_, _, bundle = f.objects()
 	f.verifies(late.Add(time.Minute), bundle.Data[BundleKey])
 
+	// The CA Secret deleted: the bundle's CA that signed the serving leaf is kept, without its key,
+	// and replaced with the full propagation; the leaf pods serve verifies all along.
+	h := newFixture(t, kube, "ca-deleted")
+	h.converge(t0)
+	ca, _, _ = h.objects()
+	if err := kube.Client.Delete(h.ctx, ca); err != nil {
+		t.Fatal(err)
+	}
+	res = h.converge(t0.Add(time.Hour))
+	if got := actions(res); len(got) != 1 || got[0] != pki.StartCAReplacement || res.Performed[0].Reason != pki.CAKeyMissing {
+		t.Fatalf("CA Secret deleted: %v, want a replacement with propagation", res.Performed)
+	}
+	_, _, bundle = h.objects()
+	if certs, _ := pki.DecodeCertificates([]byte(bundle.Data[BundleKey])); len(certs) != 2 {
+		t.Fatalf("after the CA Secret's loss the bundle holds %d CAs, want the old and the next", len(certs))
+	}
+	h.verifies(t0.Add(time.Hour), bundle.Data[BundleKey])
+	// Promoted, then the leaf lost during the overlap: re-issued, and the overlap starts again.
+	moved := t0.Add(time.Hour + pki.DefaultTrustPropagation + time.Second)
+	if got := actions(h.converge(moved)); len(got) != 1 || got[0] != pki.PromoteCA {
+		t.Fatalf("after the propagation: %v", got)
+	}
+	_, leafSec, _ := h.objects()
+	if err := kube.Client.Delete(h.ctx, leafSec); err != nil {
+		t.Fatal(err)
+	}
+	again := moved.Add(pki.DefaultOverlap - time.Minute)
+	if got := actions(h.converge(again)); len(got) != 1 || got[0] != pki.IssueLeaf {
+		t.Fatalf("leaf lost during the overlap: %v", got)
+	}
+	if res := h.converge(moved.Add(pki.DefaultOverlap + time.Second)); len(res.Performed) != 0 || res.Next.Reason != pki.WaitingForOverlap {
+		t.Fatalf("the overlap did not restart with the re-issued leaf: %v %+v", actions(res), res.Next)
+	}
+
 	g := newFixture(t, kube, "conflict")
 	theirs := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "sched-tls", Namespace: "conflict"}, StringData: map[string]string{"x": "theirs"}}
 	if err := kube.Client.Create(g.ctx, theirs); err != nil {
