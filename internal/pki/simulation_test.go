@@ -293,3 +293,30 @@ func TestOperatorDownPastEveryExpiryIsNeverStuck(t *testing.T) {
 		}
 	}
 }
+
+// TestShortCALifetimeNeverLoops: a CA as short as its leaves (caDuration = duration = 720h,
+// renewBefore 300h, all admitted) caps each leaf at the CA's end; the chain re-signs the CA
+// first instead of renewing a capped leaf that would be due at once, again and again. Over six
+// CA lifetimes nothing expires and issuance stays proportionate.
+func TestShortCALifetimeNeverLoops(t *testing.T) {
+	w := newWorld()
+	w.policy = Policy{CALifetime: 720 * time.Hour, LeafLifetime: 720 * time.Hour, LeafRenewBefore: 300 * time.Hour}.WithDefaults()
+	now, end := t0, t0.Add(6*720*time.Hour)
+	w.reconcile(t, now)
+	for now.Before(end) {
+		d := Decide(w.input(now))
+		step := 12 * time.Hour
+		if d.After > 0 && d.After < step {
+			step = d.After
+		}
+		now = now.Add(step)
+		w.invariants(t, now, "before the reconcile")
+		w.reconcile(t, now)
+		w.invariants(t, now, "after the reconcile")
+	}
+	t.Logf("issued %v; reasons %v; min leaf validity left %v", w.issued, w.reasons, w.minLeafRem)
+	// About one leaf per 420h and one CA re-signing per 480h: a loop would issue thousands.
+	if w.issued["leaf"] > 20 || w.issued["re-signed CA"] > 20 || w.reasons[LeafCappedByCA] == 0 {
+		t.Errorf("issuance out of proportion over six CA lifetimes: %v, reasons %v", w.issued, w.reasons)
+	}
+}
