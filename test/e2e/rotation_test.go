@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -237,6 +238,16 @@ func TestRotationUnderLoadOnRealPodsAndOperatorFailover(t *testing.T) {
 
 	cl := startClientPod(t, ns, "https://sched."+ns+".svc:8080/api/v1", "e2e-admin", password)
 	started := time.Now()
+	podsBefore := instancePods(t, ns)
+	var canary keyCanary
+	canary.collect(t, ns)
+	// Under load, first the serving certificate is renewed (a new key under the same CA), then the
+	// CA is renewed by re-signing its own key: nothing for the client pod to change, though it
+	// loads the new bundle.
+	leaf := renewLeaf(t, ns, "e2e-leaf-1")
+	canary.collect(t, ns)
+	caRenewed, reloads := renewCA(t, ns, "e2e-ca-1", cl)
+	canary.collect(t, ns)
 	// Under the same load the instance's CA key is replaced (tls.trustPropagation and tls.overlap
 	// are 30s on the e2e instances): the client pod trusts only its mounted bundle, so it must
 	// re-read it when the kubelet updates it, once with both CAs, once with the new one alone.
@@ -257,6 +268,11 @@ func TestRotationUnderLoadOnRealPodsAndOperatorFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	caRequested := time.Now()
+	eventually(t, time.Minute, "the next CA published beside the current one", func(ctx context.Context) (bool, string) {
+		_, cas, err := trustBundle(ctx, ns, "sched")
+		return err == nil && cas == 2, fmt.Sprintf("%d CAs (%v)", cas, err)
+	})
+	canary.collect(t, ns) // the next CA's key
 	var toActive, toSigning []time.Duration
 	for n := int64(2); n <= 4; n++ {
 		req := time.Now()
@@ -321,22 +337,33 @@ func TestRotationUnderLoadOnRealPodsAndOperatorFailover(t *testing.T) {
 	})
 	caReplaced := time.Since(caRequested)
 	expectServesOperatorCertificate(t, ns)
-	eventually(t, time.Minute, "the client pod reloaded its bundle twice", func(context.Context) (bool, string) {
+	eventually(t, time.Minute, "the client pod reloaded its bundle twice more", func(context.Context) (bool, string) {
 		st, err := cl.stats()
 		if err != nil {
 			return false, err.Error()
 		}
-		return st.BundleReloads >= 2, fmt.Sprintf("%d reloads", st.BundleReloads)
+		return st.BundleReloads >= reloads+2, fmt.Sprintf("%d reloads (%d after the CA renewal)", st.BundleReloads, reloads)
 	})
 	time.Sleep(5 * time.Second) // keep the load on a little after the last activation and the new CA
 	st := cl.stop(t)
-	t.Logf("rotation under load on real pods: %d rotations and a CA key replacement, %d GET /auth/me + %d refreshes + %d sign-ins from a client pod over %v (%d TLS connections, %d bundle reloads), failures %d",
+	t.Logf("rotation under load on real pods: a leaf renewal, a CA renewal, %d key rotations and a CA key replacement, %d GET /auth/me + %d refreshes + %d sign-ins from a client pod over %v (%d TLS connections, %d bundle reloads), failures %d",
 		len(toActive), st.Requests, st.Refreshes, st.Logins, time.Since(started).Round(100*time.Millisecond), st.Connections, st.BundleReloads, st.Failures)
 	t.Logf("request → new version active in status: %v; request → every pod signing with it: %v (kubelet syncFrequency 10s)", toActive, toSigning)
+	t.Logf("leaf renewal (renew-certificate, kubelet syncFrequency 10s): %s", leaf)
+	t.Logf("CA renewal (renew-ca, same key): CA serial %s → %s alone in the bundle %v after the request, the client pod verifying against it %v after the request; serving certificate unchanged",
+		caRenewed.fromCA, caRenewed.toCA, caRenewed.toBundle.Round(100*time.Millisecond), caRenewed.toClient.Round(100*time.Millisecond))
 	t.Logf("CA key replacement (trustPropagation 30s, overlap 30s): serial %s → %s, done %v after the request", firstCert.SerialNumber, si.Status.TLS.SerialNumber, caReplaced.Round(100*time.Millisecond))
 	if st.Failures != 0 || st.Requests == 0 || st.Refreshes == 0 {
 		t.Fatalf("%d failed requests: %v", st.Failures, st.Samples)
 	}
+	podsAfter := instancePods(t, ns)
+	if !maps.Equal(podsBefore, podsAfter) {
+		t.Fatalf("pods replaced or restarted across the rotations:\nbefore %v\nafter  %v", podsBefore, podsAfter)
+	}
+	t.Logf("pods across the leaf renewal, the CA renewal, the rotations and the CA key replacement: %v (none replaced, restart counts unchanged)", podsAfter)
+	// Canary: no private key reached a log, an event or a status along the way.
+	canary.collect(t, ns)
+	canary.check(t, ns)
 
 	// Scenario 4: the operator pod goes away; its successor takes the Lease and changes nothing.
 	before := snapshot(t, ns)
