@@ -11,14 +11,12 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -67,24 +65,7 @@ func TestZeroDowntimeRotationUnderLoad(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
 
-	// The server binary builds while PostgreSQL starts.
-	type built struct {
-		bin string
-		err error
-	}
-	buildDone := make(chan built, 1)
-	go func() {
-		bin, cleanup, err := testenv.BuildBinary("cmd/scheduler")
-		if err == nil {
-			t.Cleanup(cleanup)
-		}
-		buildDone <- built{bin, err}
-	}()
-	pg := testenv.StartPostgres(t)
-	b := <-buildDone
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
+	bin, pg := serverAndPostgres(t)
 
 	ns := namespace(t, nil)
 	metricsAddr := testenv.FreeAddr(t)
@@ -137,7 +118,7 @@ func TestZeroDowntimeRotationUnderLoad(t *testing.T) {
 		return vol.version() == 1, fmt.Sprintf("volume holds version %d", vol.version())
 	})
 
-	srv := zdStartScheduler(t, b.bin, vol, dbFile, metricsAddr)
+	srv := zdStartScheduler(t, bin, vol, dbFile, metricsAddr)
 	api := srv.api
 
 	krp := &rschedv1.KeyRotationPolicy{ObjectMeta: metav1.ObjectMeta{Name: "zd-keys", Namespace: ns}, Spec: rschedv1.KeyRotationPolicySpec{
@@ -681,26 +662,8 @@ secrets:
 	}
 	s := &zdScheduler{api: &zdAPI{base: "http://" + apiAddr, hc: &http.Client{Timeout: 10 * time.Second,
 		Transport: &http.Transport{MaxIdleConns: 64, MaxIdleConnsPerHost: 64}}}, out: &testenv.OutputBuffer{}}
-	cmd := exec.Command(bin, "--config", configPath)
-	cmd.Stdout, cmd.Stderr = s.out, s.out
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { _ = cmd.Wait(); close(done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-		}
-		if t.Failed() {
-			t.Logf("scheduler log without audit entries (tail):\n%s", zdTail(zdGrep(s.out.String(), `"level":`), 40))
-		}
+	done := runServer(t, bin, configPath, s.out, func() {
+		t.Logf("scheduler log without audit entries (tail):\n%s", zdTail(zdGrep(s.out.String(), `"level":`), 40))
 	})
 	testenv.Eventually(t, 30*time.Second, "the scheduler ready", func() (bool, string) {
 		select {

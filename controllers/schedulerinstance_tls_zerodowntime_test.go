@@ -12,13 +12,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -56,23 +54,7 @@ const (
 func TestCertificateRotationsUnderLoadWithTheRealServer(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	type built struct {
-		bin string
-		err error
-	}
-	buildDone := make(chan built, 1)
-	go func() {
-		bin, cleanup, err := testenv.BuildBinary("cmd/scheduler")
-		if err == nil {
-			t.Cleanup(cleanup)
-		}
-		buildDone <- built{bin, err}
-	}()
-	pg := testenv.StartPostgres(t)
-	b := <-buildDone
-	if b.err != nil {
-		t.Fatal(b.err)
-	}
+	bin, pg := serverAndPostgres(t)
 
 	ns := namespace(t, nil)
 	op := startOperator(t)
@@ -111,7 +93,7 @@ func TestCertificateRotationsUnderLoadWithTheRealServer(t *testing.T) {
 	kubelet.sync(ctx, t) // the pods start with the Secret's files, as a kubelet mounts them
 	go kubelet.run(ctx)
 	for _, p := range pods {
-		p.start(t, b.bin, static)
+		p.start(t, bin, static)
 	}
 
 	bundle := &tzBundle{key: types.NamespacedName{Namespace: ns, Name: builders.CABundleName(si)}}
@@ -297,7 +279,7 @@ type tzPod struct {
 	addr string // API address
 	mets string // metrics address
 	out  testenv.OutputBuffer
-	done chan struct{}
+	done <-chan struct{}
 }
 
 func (p *tzPod) start(t *testing.T, bin, static string) {
@@ -324,26 +306,8 @@ tls:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "--config", path)
-	cmd.Stdout, cmd.Stderr = &p.out, &p.out
-	cmd.Env = []string{"PATH=/usr/bin:/bin"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	p.done = make(chan struct{})
-	go func() { _ = cmd.Wait(); close(p.done) }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(20 * time.Second):
-			_ = cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("pod %s's server log (tail):\n%s", p.name, zdTail(p.out.String(), 30))
-		}
+	p.done = runServer(t, bin, path, &p.out, func() {
+		t.Logf("pod %s's server log (tail):\n%s", p.name, zdTail(p.out.String(), 30))
 	})
 }
 
