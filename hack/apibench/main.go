@@ -91,6 +91,7 @@ type figures struct {
 	// more and is what Go clients and browsers get. Measured against our server only.
 	newConnX25519 *driveResult
 	wrk           *wrkFigures // wrk -t2, kept-alive HTTPS
+	wrkPlain      *wrkFigures // wrk -t2, kept-alive plain HTTP (our server only)
 	tls           string      // what the server negotiated with the Go client
 }
 
@@ -101,6 +102,7 @@ func run(ctx context.Context, args []string) (err error) {
 	warmup := fs.Duration("warmup", time.Second, "Load before each Go scenario, not counted.")
 	baseline := fs.Bool("baseline", true, "Also measure the FastAPI baseline (../shared/bench/fastapi-baseline) and print the ratios.")
 	maxLoad := fs.Float64("max-load", 2.5, "Wait until the 1-minute load average is below this before measuring; 0: do not wait.")
+	plain := fs.Bool("plain", true, "Also load our server over plain HTTP with wrk (one more run), to show what TLS costs.")
 	loadWait := fs.Duration("load-wait", 15*time.Minute, "Longest wait for -max-load; then measure anyway and say so.")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -179,7 +181,7 @@ func run(ctx context.Context, args []string) (err error) {
 		return ctx.Err()
 	}
 
-	ours, err := measureOurs(ctx, bin, dir, pg, certs, s)
+	ours, err := measureOurs(ctx, bin, dir, pg, certs, s, *plain)
 	after, _ := machineLoad()
 	report(s, before, after, *maxLoad, calm, ours, base)
 	if err != nil {
@@ -223,8 +225,10 @@ func (f figures) problems(who string) []string {
 			out = append(out, fmt.Sprintf("%s (%s): %d resumed TLS sessions, not full handshakes", who, sc.name, sc.r.Resumed))
 		}
 	}
-	if f.wrk != nil && (f.wrk.non2xx > 0 || f.wrk.socketErrors > 0) {
-		out = append(out, fmt.Sprintf("wrk against %s: %d non-2xx, %d socket errors", who, f.wrk.non2xx, f.wrk.socketErrors))
+	for _, w := range []*wrkFigures{f.wrk, f.wrkPlain} {
+		if w != nil && (w.non2xx > 0 || w.socketErrors > 0) {
+			out = append(out, fmt.Sprintf("wrk against %s: %d non-2xx, %d socket errors", who, w.non2xx, w.socketErrors))
+		}
 	}
 	return out
 }
@@ -237,7 +241,11 @@ func report(s settings, before, after [3]float64, maxLoad float64, calm bool, ou
 	} else if !calm {
 		quiet = " (NOT quiet: the wait for a low load timed out)"
 	}
-	fmt.Printf("# %d cores (runtime.NumCPU), load average %s before (start when the 1-minute load is below %.1f), %s after%s\n", runtime.NumCPU(), loadString(before), maxLoad, loadString(after), quiet)
+	gate := ""
+	if maxLoad > 0 {
+		gate = fmt.Sprintf(" (start when the 1-minute load is below %.1f)", maxLoad)
+	}
+	fmt.Printf("# %d cores (runtime.NumCPU), load average %s before%s, %s after%s\n", runtime.NumCPU(), loadString(before), gate, loadString(after), quiet)
 	fmt.Println("# others_cpu: share of the 2 cores other work took during a scenario (the load average counts the run's own work too)")
 	fmt.Printf("# %d connections, %ds each, GET /api/v1/auth/me with a bearer token, HTTPS (HTTP/1.1), ECDSA P-256 certificate\n", s.conns, s.seconds)
 	line := func(name, tool string, r *driveResult) {
@@ -264,6 +272,12 @@ func report(s settings, before, after [3]float64, maxLoad float64, calm bool, ou
 				tool = "wrk(run.sh,BASELINE_TLS=1)"
 			}
 			fmt.Printf("%s_me_wrk_rps=%.1f %s others_cpu=%s tool=%s\n", sv.name, sv.f.wrk.rps, sv.f.wrk.details(), percent(sv.f.wrk.others), tool)
+		}
+		if w := sv.f.wrkPlain; w != nil {
+			fmt.Printf("%s_me_wrk_plain_http_rps=%.1f %s others_cpu=%s tool=wrk\n", sv.name, w.rps, w.details(), percent(w.others))
+			if sv.f.wrk != nil && w.rps > 0 {
+				fmt.Printf("%s_https_vs_plain=%.0f%% (wrk over kept-alive HTTPS / over plain HTTP)\n", sv.name, 100*sv.f.wrk.rps/w.rps)
+			}
 		}
 		line(sv.name+"_newconn_rps", "go-new-connection-per-request", sv.f.newConn)
 		line(sv.name+"_newconn_x25519_rps", "go-new-connection-per-request,client-offers-X25519-only", sv.f.newConnX25519)
@@ -341,9 +355,13 @@ func measure(ctx context.Context, who, addr, url string, header http.Header, cer
 
 // measureOurs starts the server over HTTPS on pg, gets an access token and loads /me: the Go
 // scenarios, then wrk. Everything it starts is stopped before it returns.
-func measureOurs(ctx context.Context, bin, dir string, pg *testenv.Postgres, certs tlsFiles, s settings) (f figures, err error) {
+func measureOurs(ctx context.Context, bin, dir string, pg *testenv.Postgres, certs tlsFiles, s settings, plain bool) (f figures, err error) {
 	step("starting the scheduler over HTTPS")
-	srv, err := startServer(ctx, bin, dir, pg.URL, certs)
+	keyringFile, dbURLFile, err := writeSecrets(dir, pg.URL)
+	if err != nil {
+		return f, err
+	}
+	srv, err := startServer(ctx, bin, dir, keyringFile, dbURLFile, &certs)
 	if err != nil {
 		return f, err
 	}
@@ -367,28 +385,12 @@ func measureOurs(ctx context.Context, bin, dir string, pg *testenv.Postgres, cer
 
 	// wrk first: the ratio the issue asks for is wrk against wrk, so ours runs as close as possible
 	// to the baseline's.
-	if wrk, err := exec.LookPath("wrk"); err != nil {
-		step("wrk is not installed (the baseline's run.sh installs it): skipping the wrk run against our server")
-	} else {
-		step("loading GET /api/v1/auth/me with wrk -t2 -c%d -d%ds over HTTPS", s.conns, s.seconds)
-		cmd := exec.CommandContext(ctx, wrk, "-t2", "-c"+strconv.Itoa(s.conns), "-d"+strconv.Itoa(s.seconds)+"s", "--latency",
-			"-H", "Authorization: Bearer "+token, me)
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		m0, meterErr := meter.sample()
-		if err := cmd.Run(); err != nil {
-			// Not err.Error() of the command line: it holds the token. wrk's output does not.
-			return f, fmt.Errorf("wrk: %w\n%s", err, out.String())
-		}
-		w, err := parseWrk(out.String())
-		if err != nil {
-			return f, err
-		}
-		w.others = -1
-		if m1, err := meter.sample(); err == nil && meterErr == nil {
-			w.others = othersShare(m0, m1)
-		}
-		f.wrk = &w
+	wrk, err := exec.LookPath("wrk")
+	if err != nil {
+		wrk = ""
+		step("wrk is not installed (the baseline's run.sh installs it): skipping the wrk runs against our server")
+	} else if f.wrk, err = runWrk(ctx, wrk, me, token, s, meter); err != nil {
+		return f, err
 	}
 
 	header := http.Header{"Authorization": {"Bearer " + token}}
@@ -402,7 +404,53 @@ func measureOurs(ctx context.Context, bin, dir string, pg *testenv.Postgres, cer
 	nc := drive(ctx, driveOptions{client: newClient(x25519, s.conns, false), url: me, header: header,
 		conns: s.conns, warmup: s.warmup, duration: s.duration(), serverCPU: cpu, meter: meter})
 	f.newConnX25519 = &nc
-	return f, ctx.Err()
+	if ctx.Err() != nil || !plain || wrk == "" {
+		return f, ctx.Err()
+	}
+
+	// What TLS costs: the same wrk run against the same server over plain HTTP, on the same
+	// database and keyring, so the token is valid there too.
+	step("starting the scheduler over plain HTTP")
+	plainDir := filepath.Join(dir, "plain")
+	if err := os.Mkdir(plainDir, 0o700); err != nil {
+		return f, err
+	}
+	psrv, err := startServer(ctx, bin, plainDir, keyringFile, dbURLFile, nil)
+	if err != nil {
+		return f, err
+	}
+	defer func() {
+		step("stopping the plain-HTTP scheduler")
+		if stopErr := psrv.stop(); stopErr != nil && err == nil {
+			err = stopErr
+		}
+	}()
+	pmeter := &cpuMeter{groups: []int{psrv.cmd.Process.Pid, srv.cmd.Process.Pid, pg.Pid()}}
+	f.wrkPlain, err = runWrk(ctx, wrk, psrv.base+"/api/v1/auth/me", token, s, pmeter)
+	return f, err
+}
+
+// runWrk loads url with wrk -t2 --latency and the bearer token.
+func runWrk(ctx context.Context, wrk, url, token string, s settings, meter *cpuMeter) (*wrkFigures, error) {
+	step("loading %s with wrk -t2 -c%d -d%ds", url, s.conns, s.seconds)
+	cmd := exec.CommandContext(ctx, wrk, "-t2", "-c"+strconv.Itoa(s.conns), "-d"+strconv.Itoa(s.seconds)+"s", "--latency",
+		"-H", "Authorization: Bearer "+token, url)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	m0, meterErr := meter.sample()
+	if err := cmd.Run(); err != nil {
+		// Not err.Error() of the command line: it holds the token. wrk's output does not.
+		return nil, fmt.Errorf("wrk: %w\n%s", err, out.String())
+	}
+	w, err := parseWrk(out.String())
+	if err != nil {
+		return nil, err
+	}
+	w.others = -1
+	if m1, err := meter.sample(); err == nil && meterErr == nil {
+		w.others = othersShare(m0, m1)
+	}
+	return &w, nil
 }
 
 // server is a running scheduler.
@@ -420,11 +468,7 @@ type server struct {
 // startServer writes the mounted files and the config into dir, starts bin on free loopback ports
 // and waits until /api/v1/health/ready answers 200. A port taken between choosing and binding it
 // is retried on another.
-func startServer(ctx context.Context, bin, dir, dbURL string, certs tlsFiles) (*server, error) {
-	keyringFile, dbURLFile, err := writeSecrets(dir, dbURL)
-	if err != nil {
-		return nil, err
-	}
+func startServer(ctx context.Context, bin, dir, keyringFile, dbURLFile string, certs *tlsFiles) (*server, error) {
 	var lastErr error
 	for attempt := range 3 {
 		api, err := freeAddr()
@@ -439,7 +483,10 @@ func startServer(ctx context.Context, bin, dir, dbURL string, certs tlsFiles) (*
 		if err := os.WriteFile(config, []byte(configYAML(api, metrics, dbURLFile, keyringFile, certs)), 0o600); err != nil {
 			return nil, err
 		}
-		srv := &server{addr: api, base: "https://" + api, client: newClient(certs.clientTLS(), 1, true), log: filepath.Join(dir, fmt.Sprintf("scheduler-%d.log", attempt)), done: make(chan struct{})}
+		srv := &server{addr: api, base: "http://" + api, client: newClient(nil, 1, true), log: filepath.Join(dir, fmt.Sprintf("scheduler-%d.log", attempt)), done: make(chan struct{})}
+		if certs != nil {
+			srv.base, srv.client = "https://"+api, newClient(certs.clientTLS(), 1, true)
+		}
 		logFile, err := os.OpenFile(srv.log, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 		if err != nil {
 			return nil, err
@@ -493,15 +540,17 @@ func writeSecrets(dir, dbURL string) (keyringFile, dbURLFile string, err error) 
 
 // configYAML is the server's configuration for the benchmark: no MFA (the admin logs in with a
 // password alone), rate limits far above what the run sends, so they never answer 429, and both
-// listeners on the run's certificate.
-func configYAML(api, metrics, dbURLFile, keyringFile string, certs tlsFiles) string {
+// listeners on the run's certificate (certs nil: plain HTTP). The issuer is the same either way,
+// so a token from one server is valid at the other (same keyring, same database).
+func configYAML(api, metrics, dbURLFile, keyringFile string, certs *tlsFiles) string {
+	tlsSection := ""
+	if certs != nil {
+		tlsSection = fmt.Sprintf("tls:\n  cert_file: %q\n  key_file: %q\n", certs.certFile, certs.keyFile)
+	}
 	return fmt.Sprintf(`listen_addr: %q
 metrics_addr: %q
 issuer: https://localhost
-tls:
-  cert_file: %q
-  key_file: %q
-auth:
+%sauth:
   mfa_required_roles: []
 rate_limit:
   api: {requests: 1000000, period: 1m}
@@ -515,7 +564,7 @@ database:
 secrets:
   database_url_file: %q
   keyring_file: %q
-`, api, metrics, certs.certFile, certs.keyFile, dbURLFile, keyringFile)
+`, api, metrics, tlsSection, dbURLFile, keyringFile)
 }
 
 func (s *server) waitReady(ctx context.Context, timeout time.Duration) error {
