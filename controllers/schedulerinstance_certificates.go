@@ -44,7 +44,7 @@ func (r *SchedulerInstanceReconciler) ensureCertificate(ctx context.Context, si 
 	if err != nil {
 		return outcome.BlockedOn(rschedv1.ConditionReady, rschedv1.ReasonInvalidConfig, "spec.tls: "+err.Error(), 0).Halting()
 	}
-	store := &servingcert.Store{Reader: r.APIReader, Writer: r.Client, Scheme: r.Scheme}
+	store := &servingcert.Store{Reader: r.APIReader, Cache: r.Client, Writer: r.Client, Scheme: r.Scheme}
 	res, err := store.Converge(ctx, req, r.Clock.Now())
 	for _, d := range res.Performed {
 		r.certificateEvent(si, d)

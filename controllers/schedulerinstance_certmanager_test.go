@@ -123,13 +123,14 @@ func TestCertManagerModeWithTheRealController(t *testing.T) {
 	// stays in the bundle beside the operator's new CA until every client has read it, and the
 	// Secret cert-manager left is taken over (never a NameConflict) when the leaf moves.
 	cur := &rschedv1.SchedulerInstance{}
-	if err := get(t, ns, "cmi", cur); err != nil {
-		t.Fatal(err)
-	}
-	cur.Spec.TLS = rschedv1.TLSSpec{}
-	if err := kube.Client.Update(ctx, cur); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Eventually(t, 10*time.Second, "spec.tls back to the default", func() (bool, string) {
+		if err := get(t, ns, "cmi", cur); err != nil {
+			return false, err.Error()
+		}
+		cur.Spec.TLS = rschedv1.TLSSpec{}
+		err := kube.Client.Update(ctx, cur)
+		return err == nil, errString(err) // the operator writes status meanwhile: retry a conflict
+	})
 	testenv.Eventually(t, 30*time.Second, "operator-managed again", func() (bool, string) {
 		if err := get(t, ns, "cmi", cur); err != nil || cur.Status.TLS == nil {
 			return false, errString(err)

@@ -100,7 +100,7 @@ func (r *SchedulerInstanceReconciler) apply(ctx context.Context, si *rschedv1.Sc
 			pod.databaseRevision, lastGood = res.Revision, res.LastGood
 			return err
 		},
-		func(ctx context.Context) error { return r.checkDatabaseTLS(ctx, si) },
+		func(ctx context.Context) error { return r.checkDatabaseTLS(ctx, si, pod.databaseRevision) },
 		func(ctx context.Context) (err error) {
 			pod.configHash, err = r.ensureConfigMap(ctx, si)
 			return err

@@ -23,7 +23,7 @@ import (
 // database URL whose sslmode is weaker than spec.database.tls.mode. The running pods keep serving;
 // Ready says why and what to change. Messages name Secrets and keys, never their content, and
 // never the URL.
-func (r *SchedulerInstanceReconciler) checkDatabaseTLS(ctx context.Context, si *rschedv1.SchedulerInstance) error {
+func (r *SchedulerInstanceReconciler) checkDatabaseTLS(ctx context.Context, si *rschedv1.SchedulerInstance, revision string) error {
 	t := si.Spec.Database.TLS
 	if ref := t.CASecretRef; ref != nil {
 		data, err := r.readUserSecret(ctx, si, ref.Name, "spec.database.tls.caSecretRef", ref.Key)
@@ -43,15 +43,21 @@ func (r *SchedulerInstanceReconciler) checkDatabaseTLS(ctx context.Context, si *
 			return databaseTLSBlocked(rschedv1.ReasonInvalidConfig, fmt.Sprintf("spec.database.tls.clientCertSecretRef: Secret %s does not hold a PEM certificate and its unencrypted private key (tls.crt, tls.key)", ref.Name))
 		}
 	}
-	return r.checkDatabaseURL(ctx, si)
+	return r.checkDatabaseURL(ctx, si, revision)
 }
 
-// checkDatabaseURL checks the URL the operator copied into the instance's database Secret, read
-// past the cache: the copy was written moments ago in this very reconcile, and a cache that has
-// not seen it yet must not wave the old or no URL through to the Deployment.
-func (r *SchedulerInstanceReconciler) checkDatabaseURL(ctx context.Context, si *rschedv1.SchedulerInstance) error {
+// checkDatabaseURL checks the URL the operator copied into the instance's database Secret, at the
+// revision the secret sync reports: from the cache when it holds that revision, otherwise past it
+// (the copy was written moments ago in this very reconcile, and a cache that has not seen it yet
+// must not wave the old or no URL through to the Deployment).
+func (r *SchedulerInstanceReconciler) checkDatabaseURL(ctx context.Context, si *rschedv1.SchedulerInstance, revision string) error {
 	sec := &corev1.Secret{}
-	err := r.APIReader.Get(ctx, client.ObjectKey{Namespace: si.Namespace, Name: builders.DatabaseSecretName(si)}, sec)
+	key := client.ObjectKey{Namespace: si.Namespace, Name: builders.DatabaseSecretName(si)}
+	err := r.Client.Get(ctx, key, sec)
+	if err != nil || revision == "" || sec.Annotations[builders.RevisionAnnotation] != revision {
+		sec = &corev1.Secret{}
+		err = r.APIReader.Get(ctx, key, sec)
+	}
 	if apierrors.IsNotFound(err) {
 		return nil // not written yet: the secret sync says why
 	}

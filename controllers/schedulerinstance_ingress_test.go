@@ -48,15 +48,17 @@ func TestIngressAndServiceAnnotationsFollowTheSpec(t *testing.T) {
 	if err := kube.Client.Update(context.Background(), svc); err != nil {
 		t.Fatal(err)
 	}
-	cur := &rschedv1.SchedulerInstance{}
-	if err := get(t, ns, "ing", cur); err != nil {
-		t.Fatal(err)
-	}
-	delete(cur.Spec.Service.Annotations, "example.org/team")
-	cur.Spec.Ingress = nil
-	if err := kube.Client.Update(context.Background(), cur); err != nil {
-		t.Fatal(err)
-	}
+	// The operator writes status meanwhile: retry the spec update on a conflict.
+	testenv.Eventually(t, 10*time.Second, "the spec updated", func() (bool, string) {
+		cur := &rschedv1.SchedulerInstance{}
+		if err := get(t, ns, "ing", cur); err != nil {
+			return false, err.Error()
+		}
+		delete(cur.Spec.Service.Annotations, "example.org/team")
+		cur.Spec.Ingress = nil
+		err := kube.Client.Update(context.Background(), cur)
+		return err == nil, errString(err)
+	})
 	testenv.Eventually(t, 30*time.Second, "the key and the Ingress removed, the other annotation kept", func() (bool, string) {
 		err := get(t, ns, "ing", svc)
 		_, team := svc.Annotations["example.org/team"]

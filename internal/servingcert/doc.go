@@ -11,9 +11,11 @@
 //     renew request acted on.
 //   - ConfigMap <instance>-ca: ca.crt, the trust bundle clients verify the server with.
 //
-// All three are read from the API server directly, not from the manager's cache: a decision taken
-// on a stale copy of one of them (a CA Secret from before a promotion beside a leaf from after it)
-// would re-issue a certificate for nothing. Every write carries the resourceVersion read, so a
+// An action is only ever decided on the three read from the API server directly, not from the
+// manager's cache: a decision taken on a stale copy of one of them (a CA Secret from before a
+// promotion beside a leaf from after it) would re-issue a certificate for nothing. The cache is
+// read first, and when it decides nothing is to be done (the steady state) nothing is read from
+// the API server at all. Every write carries the resourceVersion read, so a
 // concurrent writer makes it fail instead of being overwritten. The write order of each action is
 // the one internal/pki's documentation states; a stop between two writes leaves a state the chain
 // handles on the next reconcile.

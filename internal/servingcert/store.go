@@ -64,6 +64,11 @@ type Request struct {
 type Store struct {
 	// Reader reads past the manager's cache (see the package comment).
 	Reader client.Reader
+	// Cache, when set, is read first: when what it holds decides Nothing (the steady state, by far
+	// the most frequent reconcile) no request reaches the API server; any action is decided again
+	// on a fresh read before it is taken. A cache a moment behind a write of ours decides on the
+	// event that write brings.
+	Cache  client.Reader
 	Writer client.Writer
 	Scheme *runtime.Scheme
 }
@@ -102,7 +107,14 @@ const maxActions = 8
 
 // Converge reads the objects, then asks and acts until the chain says wait.
 func (s *Store) Converge(ctx context.Context, req Request, now time.Time) (Result, error) {
-	st, err := s.read(ctx, req)
+	if s.Cache != nil {
+		if st, err := s.read(ctx, s.Cache, req); err == nil {
+			if d := pki.Decide(st.input(req, now)); d.Action == pki.Nothing {
+				return st.settled(Result{}, d), nil
+			}
+		}
+	}
+	st, err := s.read(ctx, s.Reader, req)
 	if err != nil {
 		return Result{}, err
 	}
@@ -110,10 +122,7 @@ func (s *Store) Converge(ctx context.Context, req Request, now time.Time) (Resul
 	for range maxActions {
 		d := pki.Decide(st.input(req, now))
 		if d.Action == pki.Nothing {
-			res.Next = d
-			res.Leaf, res.CA, res.Phase = st.leaf.Cert, st.ca.Cert, st.repl.Phase
-			res.LastRenewRequest, res.LastReplaceRequest, res.LastRenewCARequest = st.lastRenew, st.lastReplace, st.lastRenewCA
-			return res, nil
+			return st.settled(res, d), nil
 		}
 		if err := s.act(ctx, req, st, d, now); err != nil {
 			return res, fmt.Errorf("%s (%s): %w", d.Action, d.Reason, err)
@@ -121,6 +130,14 @@ func (s *Store) Converge(ctx context.Context, req Request, now time.Time) (Resul
 		res.Performed = append(res.Performed, d)
 	}
 	return res, fmt.Errorf("the certificate decisions did not settle after %d actions", maxActions)
+}
+
+// settled is res completed with the state the chain settled on.
+func (st *state) settled(res Result, d pki.Decision) Result {
+	res.Next = d
+	res.Leaf, res.CA, res.Phase = st.leaf.Cert, st.ca.Cert, st.repl.Phase
+	res.LastRenewRequest, res.LastReplaceRequest, res.LastRenewCARequest = st.lastRenew, st.lastReplace, st.lastRenewCA
+	return res
 }
 
 func (st *state) input(req Request, now time.Time) pki.Input {
@@ -140,17 +157,17 @@ func (st *state) input(req Request, now time.Time) pki.Input {
 
 // read gathers the three objects. A missing object is a state the chain handles; one that is
 // not the instance's is a conflict (never taken over); one that cannot be read is an error.
-func (s *Store) read(ctx context.Context, req Request) (*state, error) {
+func (s *Store) read(ctx context.Context, r client.Reader, req Request) (*state, error) {
 	st := &state{}
 	o := req.Objects
 	var err error
-	if st.caSecret, err = getOwned(ctx, s.Reader, req.Owner, &corev1.Secret{}, o.Namespace, o.CASecret); err != nil {
+	if st.caSecret, err = getOwned(ctx, r, req.Owner, &corev1.Secret{}, o.Namespace, o.CASecret); err != nil {
 		return nil, err
 	}
-	if st.leafSecret, err = getOwned(ctx, s.Reader, req.Owner, &corev1.Secret{}, o.Namespace, o.LeafSecret); err != nil {
+	if st.leafSecret, err = getOwned(ctx, r, req.Owner, &corev1.Secret{}, o.Namespace, o.LeafSecret); err != nil {
 		return nil, err
 	}
-	if st.bundleCM, err = getOwned(ctx, s.Reader, req.Owner, &corev1.ConfigMap{}, o.Namespace, o.BundleName); err != nil {
+	if st.bundleCM, err = getOwned(ctx, r, req.Owner, &corev1.ConfigMap{}, o.Namespace, o.BundleName); err != nil {
 		return nil, err
 	}
 	st.decodeCA()

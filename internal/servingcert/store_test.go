@@ -130,6 +130,14 @@ func TestStoreLifecycleAgainstARealAPIServer(t *testing.T) {
 		t.Fatalf("steady state: %v, versions %v -> %v", actions(res), before, versions())
 	}
 
+	// With a cache to read first, the steady state reads nothing from the API server; an action
+	// is decided again on fresh reads.
+	fresh := &countingReader{Reader: kube.Client}
+	f.store = &Store{Reader: fresh, Cache: kube.Client, Writer: kube.Client, Scheme: kube.Scheme}
+	if res := f.converge(t0.Add(90 * time.Minute)); len(res.Performed) != 0 || fresh.n != 0 {
+		t.Fatalf("steady state with a cache: %v, %d reads past it", actions(res), fresh.n)
+	}
+
 	// A renewal asked for: a new key under the same CA, once.
 	f.req.RenewRequest = "r1"
 	if res := f.converge(t0.Add(2 * time.Hour)); len(res.Performed) != 1 || res.Performed[0].Reason != pki.ManualRenewRequest || res.LastRenewRequest != "r1" {
@@ -139,6 +147,9 @@ func TestStoreLifecycleAgainstARealAPIServer(t *testing.T) {
 	renewed := f.verifies(t0.Add(2*time.Hour), bundle.Data[BundleKey])
 	if renewed.SerialNumber.Cmp(first.SerialNumber) == 0 {
 		t.Fatal("the renewal kept the serial")
+	}
+	if fresh.n != 3 {
+		t.Fatalf("the renewal was decided on %d fresh reads, want the 3 objects", fresh.n)
 	}
 	if res := f.converge(t0.Add(3 * time.Hour)); len(res.Performed) != 0 {
 		t.Fatalf("a request acted on renews again: %v", actions(res))
@@ -285,4 +296,15 @@ func TestStoreRecoversAndRefuses(t *testing.T) {
 	if err := kube.Client.Get(g.ctx, client.ObjectKeyFromObject(theirs), got); err != nil || string(got.Data["x"]) != "theirs" {
 		t.Fatalf("their Secret was touched: %v %v", err, got.Data)
 	}
+}
+
+// countingReader counts the reads that reach the API server past the cache.
+type countingReader struct {
+	client.Reader
+	n int
+}
+
+func (c *countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	c.n++
+	return c.Reader.Get(ctx, key, obj, opts...)
 }
