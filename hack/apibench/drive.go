@@ -128,6 +128,12 @@ func drive(ctx context.Context, o driveOptions) driveResult {
 	if o.serverCPU != nil && cpuErr == nil {
 		res.ServerCPU = cpuEnd - cpuStart
 	}
+	merge(&res, ds, start, end)
+	return res
+}
+
+// merge adds up the drivers' counts and latencies into res.
+func merge(res *driveResult, ds []*driver, start, end time.Time) {
 	var all []time.Duration
 	last := end
 	for _, d := range ds {
@@ -157,7 +163,6 @@ func drive(ctx context.Context, o driveOptions) driveResult {
 	if len(all) > 0 {
 		res.Max = all[len(all)-1]
 	}
-	return res
 }
 
 func (d *driver) loop(ctx context.Context, o driveOptions, start, end time.Time) {

@@ -95,7 +95,15 @@ type figures struct {
 	tls           string      // what the server negotiated with the Go client
 }
 
-func run(ctx context.Context, args []string) (err error) {
+// flags are the command line of a run.
+type flags struct {
+	s               settings
+	baseline, plain bool
+	maxLoad         float64
+	loadWait        time.Duration
+}
+
+func parseFlags(args []string) (flags, error) {
 	fs := flag.NewFlagSet("apibench", flag.ContinueOnError)
 	c := fs.Int("c", 32, "Concurrent connections (clients), for every tool and scenario.")
 	d := fs.Duration("d", 10*time.Second, "Measured duration of each scenario, rounded up to whole seconds.")
@@ -105,12 +113,21 @@ func run(ctx context.Context, args []string) (err error) {
 	plain := fs.Bool("plain", true, "Also load our server over plain HTTP with wrk (one more run), to show what TLS costs.")
 	loadWait := fs.Duration("load-wait", 15*time.Minute, "Longest wait for -max-load; then measure anyway and say so.")
 	if err := fs.Parse(args); err != nil {
-		return err
+		return flags{}, err
 	}
 	if *c < 1 || *d <= 0 || *warmup < 0 || *maxLoad < 0 || *loadWait < 0 || fs.NArg() > 0 {
-		return errors.New("-c must be at least 1, -d positive, -warmup, -max-load and -load-wait not negative; no arguments")
+		return flags{}, errors.New("-c must be at least 1, -d positive, -warmup, -max-load and -load-wait not negative; no arguments")
 	}
-	s := settings{conns: *c, seconds: int(math.Ceil(d.Seconds())), warmup: *warmup}
+	return flags{s: settings{conns: *c, seconds: int(math.Ceil(d.Seconds())), warmup: *warmup},
+		baseline: *baseline, plain: *plain, maxLoad: *maxLoad, loadWait: *loadWait}, nil
+}
+
+func run(ctx context.Context, args []string) (err error) {
+	f, err := parseFlags(args)
+	if err != nil {
+		return err
+	}
+	s := f.s
 	root := testenv.RepoRoot()
 
 	dir, err := os.MkdirTemp("", "rsched-apibench-")
@@ -131,31 +148,18 @@ func run(ctx context.Context, args []string) (err error) {
 	}
 	defer removeBin()
 
-	before, calm, err := waitForCalm(ctx, *maxLoad, *loadWait)
+	before, calm, err := waitForCalm(ctx, f.maxLoad, f.loadWait)
 	if err != nil {
 		return err
 	}
 	if calm {
 		step("load average %s: measuring", loadString(before))
 	} else {
-		step("load average %s, still not below %.1f after %s: measuring anyway", loadString(before), *maxLoad, *loadWait)
+		step("load average %s, still not below %.1f after %s: measuring anyway", loadString(before), f.maxLoad, f.loadWait)
 	}
 
-	var base *figures
-	var problems []string
 	script := filepath.Join(root, "..", "shared", "bench", "fastapi-baseline", "run.sh")
-	if *baseline {
-		if _, err := os.Stat(script); err != nil {
-			step("no baseline at %s: printing our figures only", script)
-		} else {
-			base = &figures{}
-			step("measuring the FastAPI baseline over HTTPS: BASELINE_TLS=1 %s %d %d", script, s.seconds, s.conns)
-			base.wrk, err = runBaseline(ctx, script, s)
-			if err != nil {
-				problems = append(problems, "baseline (run.sh): "+err.Error())
-			}
-		}
-	}
+	base, problems := baselineWrk(ctx, f.baseline, script, s)
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
@@ -181,9 +185,14 @@ func run(ctx context.Context, args []string) (err error) {
 		return ctx.Err()
 	}
 
-	ours, err := measureOurs(ctx, bin, dir, pg, certs, s, *plain)
+	ours, err := measureOurs(ctx, bin, dir, pg, certs, s, f.plain)
 	after, _ := machineLoad()
-	report(s, before, after, *maxLoad, calm, ours, base)
+	report(s, before, after, f.maxLoad, calm, ours, base)
+	return runProblems(err, ours, base, problems)
+}
+
+// runProblems is the run's error: what failed, and figures that cannot be trusted.
+func runProblems(err error, ours figures, base *figures, problems []string) error {
 	if err != nil {
 		problems = append([]string{err.Error()}, problems...)
 	}
@@ -235,6 +244,22 @@ func (f figures) problems(who string) []string {
 
 // report prints the figures, one key=value line per server, scenario and tool, and the ratios.
 func report(s settings, before, after [3]float64, maxLoad float64, calm bool, ours figures, base *figures) {
+	reportHeader(s, before, after, maxLoad, calm)
+	for _, sv := range []struct {
+		name string
+		f    *figures
+	}{{"rsched", &ours}, {"fastapi", base}} {
+		if sv.f != nil {
+			reportServer(sv.name, sv.f, sv.f == base)
+		}
+	}
+	if base != nil {
+		reportRatios(ours, base)
+	}
+}
+
+// reportHeader prints the machine, the load around the run and the scenario.
+func reportHeader(s settings, before, after [3]float64, maxLoad float64, calm bool) {
 	quiet := ""
 	if maxLoad <= 0 {
 		quiet = " (-max-load 0: no wait)"
@@ -248,47 +273,46 @@ func report(s settings, before, after [3]float64, maxLoad float64, calm bool, ou
 	fmt.Printf("# %d cores (runtime.NumCPU), load average %s before%s, %s after%s\n", runtime.NumCPU(), loadString(before), gate, loadString(after), quiet)
 	fmt.Println("# others_cpu: share of the 2 cores other work took during a scenario (the load average counts the run's own work too)")
 	fmt.Printf("# %d connections, %ds each, GET /api/v1/auth/me with a bearer token, HTTPS (HTTP/1.1), ECDSA P-256 certificate\n", s.conns, s.seconds)
-	line := func(name, tool string, r *driveResult) {
-		if r != nil {
-			fmt.Printf("%s=%.1f p50=%s p90=%s p99=%s max=%s n=%d non2xx=%d errors=%d handshakes=%d resumed=%d server_cpu_per_req=%s others_cpu=%s tool=%s\n",
-				name, r.RPS, loadgen.Millis(r.P50), loadgen.Millis(r.P90), loadgen.Millis(r.P99), loadgen.Millis(r.Max),
-				r.Requests, r.Non2xx(), r.Errors, r.Handshakes, r.Resumed, micros(r.CPUPerRequest()), percent(r.Others), tool)
+}
+
+// reportLine prints one Go-client scenario (nothing when it did not run).
+func reportLine(name, tool string, r *driveResult) {
+	if r != nil {
+		fmt.Printf("%s=%.1f p50=%s p90=%s p99=%s max=%s n=%d non2xx=%d errors=%d handshakes=%d resumed=%d server_cpu_per_req=%s others_cpu=%s tool=%s\n",
+			name, r.RPS, loadgen.Millis(r.P50), loadgen.Millis(r.P90), loadgen.Millis(r.P99), loadgen.Millis(r.Max),
+			r.Requests, r.Non2xx(), r.Errors, r.Handshakes, r.Resumed, micros(r.CPUPerRequest()), percent(r.Others), tool)
+	}
+}
+
+// reportServer prints one server's figures.
+func reportServer(name string, f *figures, baseline bool) {
+	if f.tls != "" {
+		fmt.Printf("# %s negotiated %s with the Go client\n", name, f.tls)
+	}
+	reportLine(name+"_me_rps", "go-keepalive", f.keepAlive)
+	if f.wrk != nil {
+		tool := "wrk"
+		if baseline {
+			tool = "wrk(run.sh,BASELINE_TLS=1)"
+		}
+		fmt.Printf("%s_me_wrk_rps=%.1f %s others_cpu=%s tool=%s\n", name, f.wrk.rps, f.wrk.details(), percent(f.wrk.others), tool)
+	}
+	if w := f.wrkPlain; w != nil {
+		fmt.Printf("%s_me_wrk_plain_http_rps=%.1f %s others_cpu=%s tool=wrk\n", name, w.rps, w.details(), percent(w.others))
+		if f.wrk != nil && w.rps > 0 {
+			fmt.Printf("%s_https_vs_plain=%.0f%% (wrk over kept-alive HTTPS / over plain HTTP)\n", name, 100*f.wrk.rps/w.rps)
 		}
 	}
-	for _, sv := range []struct {
-		name string
-		f    *figures
-	}{{"rsched", &ours}, {"fastapi", base}} {
-		if sv.f == nil {
-			continue
-		}
-		if sv.f.tls != "" {
-			fmt.Printf("# %s negotiated %s with the Go client\n", sv.name, sv.f.tls)
-		}
-		line(sv.name+"_me_rps", "go-keepalive", sv.f.keepAlive)
-		if sv.f.wrk != nil {
-			tool := "wrk"
-			if sv.f == base {
-				tool = "wrk(run.sh,BASELINE_TLS=1)"
-			}
-			fmt.Printf("%s_me_wrk_rps=%.1f %s others_cpu=%s tool=%s\n", sv.name, sv.f.wrk.rps, sv.f.wrk.details(), percent(sv.f.wrk.others), tool)
-		}
-		if w := sv.f.wrkPlain; w != nil {
-			fmt.Printf("%s_me_wrk_plain_http_rps=%.1f %s others_cpu=%s tool=wrk\n", sv.name, w.rps, w.details(), percent(w.others))
-			if sv.f.wrk != nil && w.rps > 0 {
-				fmt.Printf("%s_https_vs_plain=%.0f%% (wrk over kept-alive HTTPS / over plain HTTP)\n", sv.name, 100*sv.f.wrk.rps/w.rps)
-			}
-		}
-		line(sv.name+"_newconn_rps", "go-new-connection-per-request", sv.f.newConn)
-		line(sv.name+"_newconn_x25519_rps", "go-new-connection-per-request,client-offers-X25519-only", sv.f.newConnX25519)
-		if ka, nc := sv.f.keepAlive, sv.f.newConn; ka != nil && nc != nil && ka.CPUPerRequest() > 0 && nc.CPUPerRequest() > 0 {
-			fmt.Printf("%s_handshake_server_cpu=%s (server CPU per request on a new connection minus on a kept-alive one)\n",
-				sv.name, micros(nc.CPUPerRequest()-ka.CPUPerRequest()))
-		}
+	reportLine(name+"_newconn_rps", "go-new-connection-per-request", f.newConn)
+	reportLine(name+"_newconn_x25519_rps", "go-new-connection-per-request,client-offers-X25519-only", f.newConnX25519)
+	if ka, nc := f.keepAlive, f.newConn; ka != nil && nc != nil && ka.CPUPerRequest() > 0 && nc.CPUPerRequest() > 0 {
+		fmt.Printf("%s_handshake_server_cpu=%s (server CPU per request on a new connection minus on a kept-alive one)\n",
+			name, micros(nc.CPUPerRequest()-ka.CPUPerRequest()))
 	}
-	if base == nil {
-		return
-	}
+}
+
+// reportRatios prints rsched's figures against the baseline's, and whether it keeps the target.
+func reportRatios(ours figures, base *figures) {
 	ratio := func(name string, ours, theirs float64, what string) {
 		if ours > 0 && theirs > 0 {
 			fmt.Printf("%s=%.1fx (%s)\n", name, ours/theirs, what)
@@ -315,6 +339,25 @@ func report(s settings, before, after [3]float64, maxLoad float64, calm bool, ou
 		}
 		fmt.Printf("keeps_%dx_over_tls=%s\n", target, verdict)
 	}
+}
+
+// baselineWrk runs the baseline's own script (wrk over HTTPS) when asked and present; nil figures
+// when not measured.
+func baselineWrk(ctx context.Context, wanted bool, script string, s settings) (*figures, []string) {
+	if !wanted {
+		return nil, nil
+	}
+	if _, err := os.Stat(script); err != nil {
+		step("no baseline at %s: printing our figures only", script)
+		return nil, nil
+	}
+	base := &figures{}
+	step("measuring the FastAPI baseline over HTTPS: BASELINE_TLS=1 %s %d %d", script, s.seconds, s.conns)
+	var err error
+	if base.wrk, err = runBaseline(ctx, script, s); err != nil {
+		return base, []string{"baseline (run.sh): " + err.Error()}
+	}
+	return base, nil
 }
 
 // measureBaseline starts the baseline on the run's certificate and measures the Go scenarios.
