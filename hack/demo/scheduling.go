@@ -144,7 +144,8 @@ func timeOf(t *metav1.Time) string {
 }
 
 // showPlugin runs the kubectl plugin (bin/kubectl-rsched, built by make demo) through kubectl, as
-// a user would: the status of everything, then a manual rotation followed until it is active.
+// a user would: the status of everything, a manual rotation followed until it is active, then the
+// instance's certificates and a renewal of its serving certificate.
 func showPlugin(root string, kube *testenv.Kube) error {
 	run := func(args ...string) error {
 		cmd := exec.Command(filepath.Join(kube.Assets, "kubectl"), args...)
@@ -161,5 +162,13 @@ func showPlugin(root string, kube *testenv.Kube) error {
 		return err
 	}
 	step("kubectl rsched keys minimal-keys -n demo")
-	return run("rsched", "keys", "minimal-keys", "-n", "demo")
+	if err := run("rsched", "keys", "minimal-keys", "-n", "demo"); err != nil {
+		return err
+	}
+	step("kubectl rsched certs minimal -n demo (the serving certificate, its CA and the published bundle; never a key)")
+	if err := run("rsched", "certs", "minimal", "-n", "demo"); err != nil {
+		return err
+	}
+	step("kubectl rsched renew minimal -n demo (a new key and certificate under the same CA; the pods reload it, no restart)")
+	return run("rsched", "renew", "minimal", "-n", "demo", "--timeout", "3m")
 }
