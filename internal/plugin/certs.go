@@ -32,24 +32,13 @@ type CertView struct {
 	// message.
 	Ready   string `json:"ready"`
 	Message string `json:"message,omitempty"`
-	// Reported says whether the operator has written status.tls yet; the fields below are empty
-	// until it has.
-	Reported      bool         `json:"reported"`
-	Mode          string       `json:"mode,omitempty"`
-	SecretName    string       `json:"secretName,omitempty"`
-	DNSNames      []string     `json:"dnsNames,omitempty"`
-	Issuer        string       `json:"issuer,omitempty"`
-	SerialNumber  string       `json:"serialNumber,omitempty"`
-	NotBefore     *metav1.Time `json:"notBefore,omitempty"`
-	NotAfter      *metav1.Time `json:"notAfter,omitempty"`
-	RenewalTime   *metav1.Time `json:"renewalTime,omitempty"`
-	CANotAfter    *metav1.Time `json:"caNotAfter,omitempty"`
-	CARenewalTime *metav1.Time `json:"caRenewalTime,omitempty"`
-	// CAReplacementPhase is PropagatingTrust, Overlapping or empty; TrustPropagation and Overlap
-	// are spec.tls's waits of a replacement (defaults filled in).
-	CAReplacementPhase string `json:"caReplacementPhase,omitempty"`
-	TrustPropagation   string `json:"trustPropagation,omitempty"`
-	Overlap            string `json:"overlap,omitempty"`
+	// Reported says whether the operator has written status.tls yet; the embedded status.tls is
+	// empty until it has (its fields appear at this level in JSON and YAML).
+	Reported bool `json:"reported"`
+	rschedv1.TLSStatus
+	// TrustPropagation and Overlap are spec.tls's waits of a CA key replacement (defaults filled in).
+	TrustPropagation string `json:"trustPropagation,omitempty"`
+	Overlap          string `json:"overlap,omitempty"`
 	// Bundle is the ConfigMap <instance>-ca (key ca.crt) and the CA certificates it holds;
 	// BundleProblem says why none are listed (absent, unreadable).
 	BundleConfigMap string       `json:"bundleConfigMap"`
@@ -148,10 +137,7 @@ func certView(ctx context.Context, c client.Client, si *rschedv1.SchedulerInstan
 		}
 	}
 	if t := si.Status.TLS; t != nil {
-		v.Reported = true
-		v.Mode, v.SecretName, v.DNSNames, v.Issuer, v.SerialNumber = string(t.Mode), t.SecretName, t.DNSNames, t.Issuer, t.SerialNumber
-		v.NotBefore, v.NotAfter, v.RenewalTime = t.NotBefore, t.NotAfter, t.RenewalTime
-		v.CANotAfter, v.CARenewalTime, v.CAReplacementPhase = t.CANotAfter, t.CARenewalTime, t.CAReplacementPhase
+		v.Reported, v.TLSStatus = true, *t
 	}
 	if si.Spec.TLS.SecretRef == nil {
 		w := replacementWaits(si)
@@ -268,8 +254,8 @@ func (v *CertView) table(w io.Writer, now time.Time) error {
 	if !v.Reported {
 		row("Certificate", "not reported yet: the operator has not reconciled the instance's certificate")
 	} else {
-		mode := v.Mode
-		switch rschedv1.TLSMode(v.Mode) {
+		mode := string(v.Mode)
+		switch v.Mode {
 		case rschedv1.TLSOperatorManaged:
 			mode += " (issued and renewed by the operator from the instance's CA)"
 		case rschedv1.TLSSecretRef:
@@ -282,7 +268,7 @@ func (v *CertView) table(w io.Writer, now time.Time) error {
 		row("Serial", v.SerialNumber)
 		row("Not before", stamp(v.NotBefore))
 		row("Not after", stamp(v.NotAfter)+lifeLeft(now, v.NotAfter))
-		if v.Mode == string(rschedv1.TLSOperatorManaged) {
+		if v.Mode == rschedv1.TLSOperatorManaged {
 			row("Renewal", stamp(v.RenewalTime)+relative(now, v.RenewalTime))
 			row("CA not after", stamp(v.CANotAfter)+lifeLeft(now, v.CANotAfter))
 			row("CA renewal", stamp(v.CARenewalTime)+relative(now, v.CARenewalTime))

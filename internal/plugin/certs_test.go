@@ -464,7 +464,7 @@ func TestCertsTableSaysWhatIsNotThereYet(t *testing.T) {
 	var b bytes.Buffer
 	if err := CertsTable(&b, now, []CertView{
 		{Namespace: "a", Name: "new", Ready: "Unknown", BundleConfigMap: "new-ca", BundleProblem: "not published"},
-		{Namespace: "a", Name: "old", Ready: "True", Reported: true, Mode: "SecretRef", SecretName: "mine", NotAfter: &expired, BundleConfigMap: "old-ca", Bundle: []BundleCert{}},
+		{Namespace: "a", Name: "old", Ready: "True", Reported: true, TLSStatus: rschedv1.TLSStatus{Mode: rschedv1.TLSSecretRef, SecretName: "mine", NotAfter: &expired}, BundleConfigMap: "old-ca", Bundle: []BundleCert{}},
 	}); err != nil {
 		t.Fatal(err)
 	}
