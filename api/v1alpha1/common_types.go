@@ -46,6 +46,47 @@ type VaultKVRef struct {
 	Key string `json:"key"`
 }
 
+// VaultKVCertificateRef points at a certificate and its private key, two keys of one secret in a
+// Vault KV version 2 engine.
+type VaultKVCertificateRef struct {
+	// mount is the path at which the KV v2 secrets engine is mounted, without slashes at either
+	// end. Defaults to "secret".
+	// +optional
+	// +kubebuilder:default=secret
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`
+	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(s, s == '.' || s == '..')",message="mount must not contain . or .. segments"
+	Mount string `json:"mount,omitempty"`
+
+	// path of the secret within the mount (the part after "<mount>/data/"), without slashes at
+	// either end, for example "rsched/prod/database-client".
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^[A-Za-z0-9_.@-]+(/[A-Za-z0-9_.@-]+)*$`
+	// +kubebuilder:validation:XValidation:rule="!self.split('/').exists(s, s == '.' || s == '..')",message="path must not contain . or .. segments"
+	Path string `json:"path"`
+
+	// certificateKey is the key inside the secret's data holding the PEM certificate (the
+	// certificate first, then any intermediates). Defaults to "tls.crt".
+	// +optional
+	// +kubebuilder:default="tls.crt"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	CertificateKey string `json:"certificateKey,omitempty"`
+
+	// privateKeyKey is the key inside the secret's data holding the certificate's unencrypted
+	// PEM private key. Defaults to "tls.key".
+	// +optional
+	// +kubebuilder:default="tls.key"
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	PrivateKeyKey string `json:"privateKeyKey,omitempty"`
+}
+
 // VaultKVPath is a whole secret in a Vault KV version 2 engine.
 type VaultKVPath struct {
 	// mount is the path at which the KV v2 secrets engine is mounted, without slashes at either

@@ -333,6 +333,13 @@ func TestInvalidSpecsAreRejectedAtAdmission(t *testing.T) {
 		{"database require without the opt-out", siMin, set("require", "spec", "database", "tls", "mode"), "it needs insecureAllowUnverified: true"},
 		{"database opt-out with verify-full", siMin, set(true, "spec", "database", "tls", "insecureAllowUnverified"), "which is refused with verify-full and verify-ca"},
 		{"database sslmode prefer", siMin, set("prefer", "spec", "database", "tls", "mode"), `Unsupported value: "prefer"`},
+		{"database CA from a Secret and Vault", siFull, all(set(obj("name", "pg-ca", "key", "ca.crt"), "spec", "database", "tls", "caSecretRef"), set(obj("path", "rsched/db-tls", "key", "ca.crt"), "spec", "database", "tls", "caVault")), "set at most one of database.tls.caSecretRef and database.tls.caVault"},
+		{"database client certificate from a Secret and Vault", siFull, all(set(obj("name", "pg-client"), "spec", "database", "tls", "clientCertSecretRef"), set(obj("path", "rsched/db-client"), "spec", "database", "tls", "clientCertVault")), "set at most one of database.tls.clientCertSecretRef and database.tls.clientCertVault"},
+		{"database CA from Vault without vault", siMin, set(obj("path", "rsched/db-tls", "key", "ca.crt"), "spec", "database", "tls", "caVault"), "database.tls.caVault and database.tls.clientCertVault read from Vault, so spec.vault (the Vault connection) must be set"},
+		{"database client certificate from Vault without vault", siMin, set(obj("path", "rsched/db-client"), "spec", "database", "tls", "clientCertVault"), "database.tls.caVault and database.tls.clientCertVault read from Vault, so spec.vault"},
+		{"database CA from Vault with an unverified mode", siFull, all(set("require", "spec", "database", "tls", "mode"), set(true, "spec", "database", "tls", "insecureAllowUnverified"), set(obj("path", "rsched/db-tls", "key", "ca.crt"), "spec", "database", "tls", "caVault")), "database.tls.caVault is used only with mode verify-full or verify-ca"},
+		{"database CA Vault path escaping with ..", siFull, set(obj("path", "rsched/../other-team", "key", "ca.crt"), "spec", "database", "tls", "caVault"), "path must not contain . or .. segments"},
+		{"database client certificate key name with a slash", siFull, set(obj("path", "rsched/db-client", "privateKeyKey", "a/b"), "spec", "database", "tls", "clientCertVault"), "spec.database.tls.clientCertVault.privateKeyKey in body should match"},
 		{"database CA with an unverified mode", siMin, all(set("require", "spec", "database", "tls", "mode"), set(true, "spec", "database", "tls", "insecureAllowUnverified"), set(obj("name", "pg-ca", "key", "ca.crt"), "spec", "database", "tls", "caSecretRef")), "database.tls.caSecretRef is used only with mode verify-full or verify-ca"},
 
 		// KeyRotationPolicy
@@ -471,12 +478,14 @@ func TestKubectlGetShowsPrinterColumns(t *testing.T) {
 
 func TestKubectlExplainDocumentsFields(t *testing.T) {
 	for field, want := range map[string]string{
-		"si.spec.auth.accessTokenTTL":    `Defaults to "15m"; 1m to 1h`,
-		"si.spec.replicas":               "Defaults to 2; 1 to 50",
-		"si.spec.network.policy":         "Enforce (the default)",
-		"krp.spec.schedule.cron":         "5-field cron expression",
-		"krp.spec.gracePeriod":           `Defaults to "24h"`,
-		"krp.status.keys.versions.state": "active, verify-only, decrypt-only or retired",
+		"si.spec.auth.accessTokenTTL":                        `Defaults to "15m"; 1m to 1h`,
+		"si.spec.replicas":                                   "Defaults to 2; 1 to 50",
+		"si.spec.network.policy":                             "Enforce (the default)",
+		"si.spec.database.tls.caVault":                       "Secret <instance>-database-tls (key ca.crt)",
+		"si.spec.database.tls.clientCertVault.privateKeyKey": `Defaults to "tls.key"`,
+		"krp.spec.schedule.cron":                             "5-field cron expression",
+		"krp.spec.gracePeriod":                               `Defaults to "24h"`,
+		"krp.status.keys.versions.state":                     "active, verify-only, decrypt-only or retired",
 	} {
 		out, err := kube.Kubectl("explain", field)
 		if err != nil {
@@ -514,6 +523,9 @@ func TestBoundaryValuesAreAccepted(t *testing.T) {
 		{"appRole auth", siFull, set(obj("appRole", obj("roleID", "r-123", "secretIDSecretRef", obj("name", "approle", "key", "secret-id"))), "spec", "vault", "auth")},
 		{"token auth", siFull, set(obj("tokenSecretRef", obj("name", "vault-token", "key", "token")), "spec", "vault", "auth")},
 		{"network policy disabled", siMin, set("Disabled", "spec", "network", "policy")},
+		{"database CA and client certificate from Vault", siFull, all(set(obj("path", "rsched/db-tls", "key", "ca.crt"), "spec", "database", "tls", "caVault"), set(obj("mount", "kv", "path", "rsched/db-client", "certificateKey", "certificate", "privateKeyKey", "private_key"), "spec", "database", "tls", "clientCertVault"))},
+		{"database CA from Vault, client certificate from a Secret, verify-ca", siFull, all(set("verify-ca", "spec", "database", "tls", "mode"), set(obj("path", "rsched/db-tls", "key", "ca.crt"), "spec", "database", "tls", "caVault"), set(obj("name", "pg-client"), "spec", "database", "tls", "clientCertSecretRef"))},
+		{"database client certificate from Vault with require", siFull, all(set("require", "spec", "database", "tls", "mode"), set(true, "spec", "database", "tls", "insecureAllowUnverified"), set(obj("path", "rsched/db-client"), "spec", "database", "tls", "clientCertVault"))},
 		{"egress rule with ports only", siFull, set(obj("ports", list(obj("port", int64(5432)))), "spec", "network", "egressTo", "database")},
 		{"LoadBalancer on port 1", siMin, all(set("LoadBalancer", "spec", "service", "type"), set(int64(1), "spec", "service", "port"))},
 		{"one key of each purpose", krpMin, set(list(key("sign", "Signing", "EdDSA"), key("seal", "Encryption", "AES256GCM")), "spec", "keys")},

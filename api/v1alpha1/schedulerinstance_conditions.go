@@ -51,6 +51,11 @@ const (
 	// configuration rendered from it (a time zone missing from the time-zone database); nothing
 	// is deployed with it.
 	ReasonInvalidConfig = "InvalidConfig"
+	// ReasonInvalidDatabaseTLS: the database CA or client certificate read from Vault
+	// (spec.database.tls.caVault, clientCertVault) is not usable: not PEM, a bundle without a CA
+	// certificate, a key that is not the certificate's. Nothing is written; the last good Secrets
+	// stay and the read is retried with the Vault backoff.
+	ReasonInvalidDatabaseTLS = "InvalidDatabaseTLS"
 	// ReasonCertificateValid: the serving certificate is in place and not due.
 	ReasonCertificateValid = "Valid"
 	// ReasonCertificateInvalid: the Secret of tls.secretRef does not hold a usable serving

@@ -13,6 +13,7 @@ import (
 
 // SchedulerInstanceSpec is the desired state of one scheduling API server deployment.
 // +kubebuilder:validation:XValidation:rule="!has(self.database.vault) || has(self.vault)",message="database.vault reads the database URL from Vault, so spec.vault (the Vault connection) must be set"
+// +kubebuilder:validation:XValidation:rule="!has(self.database.tls) || (!has(self.database.tls.caVault) && !has(self.database.tls.clientCertVault)) || has(self.vault)",message="database.tls.caVault and database.tls.clientCertVault read from Vault, so spec.vault (the Vault connection) must be set"
 type SchedulerInstanceSpec struct {
 	// image is the container image of the scheduling API server (cmd/scheduler), for example
 	// "ghcr.io/rsched/scheduler:v0.1.0" or a digest reference. When empty, the operator uses the
@@ -183,6 +184,9 @@ type DatabaseSpec struct {
 // client certificate is used without a restart (open connections close after 30 minutes).
 // +kubebuilder:validation:XValidation:rule="(!has(self.mode) || self.mode == 'verify-full' || self.mode == 'verify-ca') != (has(self.insecureAllowUnverified) && self.insecureAllowUnverified)",message="database.tls.mode require or disable does not verify the database's certificate: it needs insecureAllowUnverified: true, which is refused with verify-full and verify-ca"
 // +kubebuilder:validation:XValidation:rule="!has(self.caSecretRef) || !has(self.mode) || self.mode == 'verify-full' || self.mode == 'verify-ca'",message="database.tls.caSecretRef is used only with mode verify-full or verify-ca"
+// +kubebuilder:validation:XValidation:rule="!has(self.caVault) || !has(self.mode) || self.mode == 'verify-full' || self.mode == 'verify-ca'",message="database.tls.caVault is used only with mode verify-full or verify-ca"
+// +kubebuilder:validation:XValidation:rule="!has(self.caSecretRef) || !has(self.caVault)",message="set at most one of database.tls.caSecretRef and database.tls.caVault"
+// +kubebuilder:validation:XValidation:rule="!has(self.clientCertSecretRef) || !has(self.clientCertVault)",message="set at most one of database.tls.clientCertSecretRef and database.tls.clientCertVault"
 type DatabaseTLSSpec struct {
 	// mode is the least verification the server accepts, and the URL's sslmode must be at least
 	// as strong: verify-full (the default: the certificate chains to the CA and names the URL's
@@ -199,12 +203,29 @@ type DatabaseTLSSpec struct {
 	// +optional
 	CASecretRef *SecretKeyRef `json:"caSecretRef,omitempty"`
 
+	// caVault names the key of a Vault KV v2 secret holding the PEM CA bundle that issues the
+	// database's certificate, instead of caSecretRef. Needs spec.vault. The operator reads it with
+	// the database URL (every spec.vault.refreshInterval), refuses a value without a CA
+	// certificate, and copies it into the Secret <instance>-database-tls (key ca.crt), mounted where
+	// caSecretRef's would be: a new value reaches the server without a restart.
+	// +optional
+	CAVault *VaultKVRef `json:"caVault,omitempty"`
+
 	// clientCertSecretRef names a kubernetes.io/tls Secret, in this namespace, whose certificate
 	// (tls.crt, tls.key) the server presents to the database; with certificate authentication
 	// (pg_hba cert, or clientcert=verify-full) the URL needs no password. A CloudNativePG
 	// streaming-replica-style client certificate Secret works as it is.
 	// +optional
 	ClientCertSecretRef *LocalObjectReference `json:"clientCertSecretRef,omitempty"`
+
+	// clientCertVault names a Vault KV v2 secret holding the client certificate (PEM, with any
+	// intermediates after it) and its unencrypted PEM private key, instead of clientCertSecretRef.
+	// Needs spec.vault. The operator reads it with the database URL (every
+	// spec.vault.refreshInterval), refuses a certificate and key that are not a pair, and copies
+	// them into the Secret <instance>-database-tls (keys tls.crt, tls.key), mounted where
+	// clientCertSecretRef's would be: a renewed certificate reaches the server without a restart.
+	// +optional
+	ClientCertVault *VaultKVCertificateRef `json:"clientCertVault,omitempty"`
 
 	// insecureAllowUnverified accepts a mode that does not verify the database (require or
 	// disable): the server then talks to whatever answers at the database's address, and with

@@ -177,17 +177,18 @@ func configHash(doc []byte) string {
 }
 
 // DatabaseTLS is spec.database.tls as the server reads it: the mode, and the files the
-// Deployment mounts from the Secrets it names.
+// Deployment mounts from the Secrets it names (or the instance's copy of what it names in Vault:
+// the same files either way).
 func DatabaseTLS(si *rschedv1.SchedulerInstance) serverconfig.DatabaseTLS {
 	in := si.Spec.Database.TLS
 	out := serverconfig.DatabaseTLS{Mode: in.Mode, InsecureAllowUnverified: in.InsecureAllowUnverified}
 	if out.Mode == "" {
 		out.Mode = "verify-full"
 	}
-	if in.CASecretRef != nil {
+	if in.CASecretRef != nil || in.CAVault != nil {
 		out.CAFile = DatabaseCADir + "/" + DatabaseCAFile
 	}
-	if in.ClientCertSecretRef != nil {
+	if in.ClientCertSecretRef != nil || in.ClientCertVault != nil {
 		out.CertFile = DatabaseCertDir + "/" + corev1.TLSCertKey
 		out.KeyFile = DatabaseCertDir + "/" + corev1.TLSPrivateKeyKey
 	}

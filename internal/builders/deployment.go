@@ -280,7 +280,9 @@ func volumes(si *rschedv1.SchedulerInstance) []corev1.Volume {
 }
 
 // Volumes of spec.database.tls's Secrets, mounted only when named (whole, never with subPath, so
-// that a rotation reaches the running server).
+// that a rotation reaches the running server). What comes from Vault is mounted from the instance's
+// own copy (DatabaseTLSSecretName) at the same paths: the server cannot tell the two apart, and a
+// new value in Vault changes that Secret, never the pod template.
 const (
 	databaseCAVolume   = "database-ca"
 	databaseCertVolume = "database-client"
@@ -296,13 +298,18 @@ func withDatabaseTLS(si *rschedv1.SchedulerInstance, pod *corev1.PodSpec) {
 			pod.Containers[i].VolumeMounts = append(pod.Containers[i].VolumeMounts, corev1.VolumeMount{Name: name, MountPath: dir, ReadOnly: true})
 		}
 	}
-	if ref := t.CASecretRef; ref != nil {
-		add(databaseCAVolume, ref.Name, DatabaseCADir, []corev1.KeyToPath{{Key: ref.Key, Path: DatabaseCAFile}})
+	switch {
+	case t.CASecretRef != nil:
+		add(databaseCAVolume, t.CASecretRef.Name, DatabaseCADir, []corev1.KeyToPath{{Key: t.CASecretRef.Key, Path: DatabaseCAFile}})
+	case t.CAVault != nil:
+		add(databaseCAVolume, DatabaseTLSSecretName(si), DatabaseCADir, []corev1.KeyToPath{{Key: DatabaseCAFile, Path: DatabaseCAFile}})
 	}
-	if ref := t.ClientCertSecretRef; ref != nil {
-		add(databaseCertVolume, ref.Name, DatabaseCertDir, []corev1.KeyToPath{
-			{Key: corev1.TLSCertKey, Path: corev1.TLSCertKey}, {Key: corev1.TLSPrivateKeyKey, Path: corev1.TLSPrivateKeyKey},
-		})
+	pair := []corev1.KeyToPath{{Key: corev1.TLSCertKey, Path: corev1.TLSCertKey}, {Key: corev1.TLSPrivateKeyKey, Path: corev1.TLSPrivateKeyKey}}
+	switch {
+	case t.ClientCertSecretRef != nil:
+		add(databaseCertVolume, t.ClientCertSecretRef.Name, DatabaseCertDir, pair)
+	case t.ClientCertVault != nil:
+		add(databaseCertVolume, DatabaseTLSSecretName(si), DatabaseCertDir, pair)
 	}
 }
 

@@ -560,3 +560,64 @@ func TestDatabaseTLSSecretsAreMountedAndNamedInTheConfig(t *testing.T) {
 		t.Fatalf("client certificate volume %+v at %q", vols["database-client"], mounts["database-client"])
 	}
 }
+
+// What spec.database.tls reads from Vault is mounted from the instance's own copy, at the paths a
+// user's Secrets would have, so the server's configuration is the same either way; the sources
+// mix (a CA from Vault, a client certificate from a Secret).
+func TestDatabaseTLSFromVaultIsMountedFromTheInstancesOwnSecret(t *testing.T) {
+	caVault := &rschedv1.VaultKVRef{Path: "rsched/db-tls", Key: "ca.crt"}
+	certVault := &rschedv1.VaultKVCertificateRef{Path: "rsched/db-client"}
+	cases := []struct {
+		name             string
+		tls              rschedv1.DatabaseTLSSpec
+		caFrom, certFrom string // the Secret each volume mounts ("": no volume)
+	}{
+		{"both from Vault", rschedv1.DatabaseTLSSpec{CAVault: caVault, ClientCertVault: certVault}, "si-database-tls", "si-database-tls"},
+		{"CA from Vault only", rschedv1.DatabaseTLSSpec{CAVault: caVault}, "si-database-tls", ""},
+		{"client certificate from Vault, CA from a Secret", rschedv1.DatabaseTLSSpec{CASecretRef: &rschedv1.SecretKeyRef{Name: "pg-ca", Key: "bundle.pem"}, ClientCertVault: certVault}, "pg-ca", "si-database-tls"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			si := newInstance()
+			si.Name = "si"
+			si.Spec.Database.TLS = tc.tls
+			pod := Deployment(si, testImage, "h").Spec.Template.Spec
+			vols := map[string]*corev1.SecretVolumeSource{}
+			for _, v := range pod.Volumes {
+				vols[v.Name] = v.Secret
+			}
+			mounts := map[string]string{}
+			for _, m := range pod.Containers[0].VolumeMounts {
+				mounts[m.Name] = m.MountPath
+			}
+			want := serverconfig.DatabaseTLS{Mode: "verify-full"}
+			if tc.caFrom == "" {
+				if vols["database-ca"] != nil {
+					t.Fatalf("a CA volume without a CA source: %+v", vols["database-ca"])
+				}
+			} else {
+				want.CAFile = "/var/run/secrets/rsched/database-ca/ca.crt"
+				key := "ca.crt"
+				if tc.tls.CASecretRef != nil {
+					key = tc.tls.CASecretRef.Key
+				}
+				if v := vols["database-ca"]; v == nil || v.SecretName != tc.caFrom || len(v.Items) != 1 || v.Items[0] != (corev1.KeyToPath{Key: key, Path: "ca.crt"}) ||
+					mounts["database-ca"] != "/var/run/secrets/rsched/database-ca" {
+					t.Fatalf("CA volume %+v at %q, want from %s", v, mounts["database-ca"], tc.caFrom)
+				}
+			}
+			if v := vols["database-client"]; v == nil || v.SecretName != tc.certFrom || len(v.Items) != 2 ||
+				v.Items[0] != (corev1.KeyToPath{Key: "tls.crt", Path: "tls.crt"}) || v.Items[1] != (corev1.KeyToPath{Key: "tls.key", Path: "tls.key"}) ||
+				mounts["database-client"] != "/var/run/secrets/rsched/database-client" {
+				if tc.certFrom != "" || v != nil {
+					t.Fatalf("client certificate volume %+v at %q, want from %q", v, mounts["database-client"], tc.certFrom)
+				}
+			} else {
+				want.CertFile, want.KeyFile = "/var/run/secrets/rsched/database-client/tls.crt", "/var/run/secrets/rsched/database-client/tls.key"
+			}
+			if got := DatabaseTLS(si); got != want {
+				t.Fatalf("rendered %+v, want %+v", got, want)
+			}
+		})
+	}
+}

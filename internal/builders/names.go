@@ -65,6 +65,10 @@ func PDBName(si *rschedv1.SchedulerInstance) string            { return si.Name 
 // DatabaseSecretName holds the database URL copied from database.urlSecretRef or Vault.
 func DatabaseSecretName(si *rschedv1.SchedulerInstance) string { return si.Name + "-database" }
 
+// DatabaseTLSSecretName holds the database CA (ca.crt) and client certificate (tls.crt, tls.key)
+// copied from database.tls.caVault and clientCertVault: the keys of whichever is set.
+func DatabaseTLSSecretName(si *rschedv1.SchedulerInstance) string { return si.Name + "-database-tls" }
+
 // KeyringSecretName holds the keyring (key "keyring.json"); the KeyRotationPolicy rotates it.
 func KeyringSecretName(si *rschedv1.SchedulerInstance) string { return si.Name + "-keyring" }
 

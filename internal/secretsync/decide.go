@@ -18,6 +18,10 @@ type State struct {
 	// WantsAppSecret: spec.vault.secrets lists paths, so the instance has an application Secret.
 	WantsAppSecret bool
 	HasAppSecret   bool
+	// WantsDatabaseTLSSecret: spec.database.tls reads its CA or client certificate from Vault, so
+	// the instance has a database TLS Secret.
+	WantsDatabaseTLSSecret bool
+	HasDatabaseTLSSecret   bool
 	// UsesVault: a source of the instance is in Vault.
 	UsesVault   bool
 	Synced      bool // SecretsSynced is True
@@ -52,6 +56,7 @@ type refreshCheck struct {
 var refreshChecks = []refreshCheck{
 	{"database Secret missing", func(s State, _ time.Time) bool { return !s.HasDatabaseSecret }},
 	{"application Secret missing", func(s State, _ time.Time) bool { return s.WantsAppSecret && !s.HasAppSecret }},
+	{"database TLS Secret missing", func(s State, _ time.Time) bool { return s.WantsDatabaseTLSSecret && !s.HasDatabaseTLSSecret }},
 	{"last sync failed", func(s State, _ time.Time) bool { return !s.Synced }},
 	{"spec changed", func(s State, _ time.Time) bool { return s.SpecChanged }},
 	{"never synced", func(s State, _ time.Time) bool { return s.LastSync == nil }},
@@ -66,6 +71,13 @@ func RefreshDue(s State, now time.Time) string {
 		}
 	}
 	return ""
+}
+
+// LastGood: the database Secret exists and, when spec.database.tls reads from Vault, so does the
+// database TLS Secret (now or from an earlier sync): the server can run on them while the sources
+// cannot be read. Without the TLS Secret a pod template that mounts it must not be rolled out.
+func (s State) LastGood() bool {
+	return s.HasDatabaseSecret && (!s.WantsDatabaseTLSSecret || s.HasDatabaseTLSSecret)
 }
 
 // inBackoff: a failed read's backoff runs, the last good Secrets are in place and the spec is

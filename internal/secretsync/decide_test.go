@@ -16,7 +16,7 @@ func TestDecideSecretSync(t *testing.T) {
 	// upToDate: both Secrets exist, the last sync succeeded 30 minutes ago, refresh every hour.
 	upToDate := func() State {
 		return State{HasDatabaseSecret: true, WantsAppSecret: true, HasAppSecret: true, UsesVault: true,
-			Synced: true, LastSync: &synced, Refresh: time.Hour}
+			WantsDatabaseTLSSecret: true, HasDatabaseTLSSecret: true, Synced: true, LastSync: &synced, Refresh: time.Hour}
 	}
 	with := func(f func(*State)) State {
 		s := upToDate()
@@ -35,6 +35,10 @@ func TestDecideSecretSync(t *testing.T) {
 		{"one second before the interval", with(func(s *State) { s.Refresh = 30*time.Minute + time.Second }), "", UpToDate},
 		{"database Secret missing", with(func(s *State) { s.HasDatabaseSecret = false }), "database Secret missing", Refresh},
 		{"application Secret missing", with(func(s *State) { s.HasAppSecret = false }), "application Secret missing", Refresh},
+		{"no database TLS Secret wanted, none there", with(func(s *State) { s.WantsDatabaseTLSSecret, s.HasDatabaseTLSSecret = false, false }), "", UpToDate},
+		{"database TLS Secret missing", with(func(s *State) { s.HasDatabaseTLSSecret = false }), "database TLS Secret missing", Refresh},
+		{"order: application Secret before the database TLS Secret", with(func(s *State) { s.HasAppSecret, s.HasDatabaseTLSSecret = false, false }), "application Secret missing", Refresh},
+		{"order: database TLS Secret before a failed sync", with(func(s *State) { s.HasDatabaseTLSSecret, s.Synced = false, false }), "database TLS Secret missing", Refresh},
 		{"last sync failed", with(func(s *State) { s.Synced = false }), "last sync failed", Refresh},
 		{"spec changed", with(func(s *State) { s.SpecChanged = true }), "spec changed", Refresh},
 		{"never synced", with(func(s *State) { s.LastSync = nil }), "never synced", Refresh},
@@ -49,6 +53,7 @@ func TestDecideSecretSync(t *testing.T) {
 
 		{"backoff running, last sync failed: wait", with(func(s *State) { s.Synced, s.RetryAt = false, backoff }), "last sync failed", InBackoff},
 		{"backoff running, application Secret missing: wait", with(func(s *State) { s.HasAppSecret, s.RetryAt = false, backoff }), "application Secret missing", InBackoff},
+		{"backoff running, database TLS Secret missing: wait", with(func(s *State) { s.HasDatabaseTLSSecret, s.RetryAt = false, backoff }), "database TLS Secret missing", InBackoff},
 		{"backoff over: refresh", with(func(s *State) { s.Synced, s.RetryAt = false, now }), "last sync failed", Refresh},
 		{"backoff running but nothing due: up to date", with(func(s *State) { s.RetryAt = backoff }), "", UpToDate},
 		{"backoff running, spec changed: read at once", with(func(s *State) { s.Synced, s.SpecChanged, s.RetryAt = false, true, backoff }), "last sync failed", Refresh},
@@ -94,5 +99,28 @@ func TestBackoffComesFromStatus(t *testing.T) {
 	}
 	if got := Decide(s, last.Add(20*time.Second)); got != Refresh {
 		t.Fatalf("at the end of the backoff: %d, want Refresh", got)
+	}
+}
+
+// TestLastGoodNeedsTheDatabaseTLSSecretWhenItIsWanted: the reconcile goes on past a failed read
+// only when every Secret a pod of the new template mounts from Vault's copy exists, so a template
+// that mounts a database TLS Secret never rolls out before the Secret is there.
+func TestLastGoodNeedsTheDatabaseTLSSecretWhenItIsWanted(t *testing.T) {
+	cases := []struct {
+		name string
+		s    State
+		want bool
+	}{
+		{"nothing yet", State{}, false},
+		{"database Secret, no TLS wanted", State{HasDatabaseSecret: true}, true},
+		{"database Secret, TLS wanted, not there", State{HasDatabaseSecret: true, WantsDatabaseTLSSecret: true}, false},
+		{"database Secret and TLS Secret", State{HasDatabaseSecret: true, WantsDatabaseTLSSecret: true, HasDatabaseTLSSecret: true}, true},
+		{"TLS Secret without the database Secret", State{WantsDatabaseTLSSecret: true, HasDatabaseTLSSecret: true}, false},
+		{"a TLS Secret left over, no longer wanted", State{HasDatabaseSecret: true, HasDatabaseTLSSecret: true}, true},
+	}
+	for _, tc := range cases {
+		if got := tc.s.LastGood(); got != tc.want {
+			t.Errorf("%s: LastGood = %v, want %v", tc.name, got, tc.want)
+		}
 	}
 }

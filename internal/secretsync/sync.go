@@ -52,8 +52,8 @@ type Syncer struct {
 // Result is what a sync found and did, for status and for the steps after it.
 type Result struct {
 	Action Action
-	// LastGood: the instance's database Secret exists (now or before), so the server can run on
-	// it while its sources cannot be read.
+	// LastGood: the instance's database Secret, and its database TLS Secret when it has one, exist
+	// (now or before), so the server can run on them while their sources cannot be read.
 	LastGood bool
 	// Revision is the database Secret's revision counter (the pods roll when it changes).
 	Revision string
@@ -72,8 +72,9 @@ type Result struct {
 // Gather reads the instance's own Secrets and what status says of the last sync and its backoff.
 func (s *Syncer) Gather(ctx context.Context, si *rschedv1.SchedulerInstance) (State, error) {
 	st := State{
-		WantsAppSecret: si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0,
-		UsesVault:      si.Spec.Vault != nil && (si.Spec.Database.Vault != nil || len(si.Spec.Vault.Secrets) > 0),
+		WantsAppSecret:         si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0,
+		WantsDatabaseTLSSecret: wantsDatabaseTLS(si),
+		UsesVault:              si.Spec.Vault != nil && (si.Spec.Database.Vault != nil || len(si.Spec.Vault.Secrets) > 0 || wantsDatabaseTLS(si)),
 		Synced:         meta.IsStatusConditionTrue(si.Status.Conditions, rschedv1.ConditionSecretsSynced),
 		SpecChanged:    si.Status.ObservedGeneration != si.Generation,
 		LastSync:       si.Status.LastSecretSyncTime,
@@ -96,6 +97,13 @@ func (s *Syncer) Gather(ctx context.Context, si *rschedv1.SchedulerInstance) (St
 			return st, err
 		}
 		st.HasAppSecret = app != nil
+	}
+	if st.WantsDatabaseTLSSecret {
+		dbTLS, err := s.own(ctx, si, builders.DatabaseTLSSecretName(si))
+		if err != nil {
+			return st, err
+		}
+		st.HasDatabaseTLSSecret = dbTLS != nil
 	}
 	return st, nil
 }
@@ -129,7 +137,7 @@ func (s *Syncer) Sync(ctx context.Context, si *rschedv1.SchedulerInstance, now t
 		}
 		return Result{Failures: -1}, err
 	}
-	res := Result{Action: Decide(st, now), LastGood: st.HasDatabaseSecret, Revision: st.Revision, UsesVault: st.UsesVault, Failures: -1}
+	res := Result{Action: Decide(st, now), LastGood: st.LastGood(), Revision: st.Revision, UsesVault: st.UsesVault, Failures: -1}
 	switch res.Action {
 	case InBackoff:
 		// Still inside the backoff of the last failure, and nothing in the spec changed: the
@@ -143,25 +151,28 @@ func (s *Syncer) Sync(ctx context.Context, si *rschedv1.SchedulerInstance, now t
 	return s.refresh(ctx, si, st, res)
 }
 
-// refresh reads every source and writes the instance's Secrets; a failed read keeps the last
-// good ones.
+// refresh reads every source and writes the instance's Secrets; a failed read, or a value that
+// cannot be used, writes nothing and keeps the last good ones.
 func (s *Syncer) refresh(ctx context.Context, si *rschedv1.SchedulerInstance, st State, res Result) (Result, error) {
-	dbURL, app, err := s.read(ctx, si, st.UsesVault)
+	src, err := s.read(ctx, si, st.UsesVault)
 	if err != nil {
 		return s.failed(si, res, err)
 	}
-	rev, err := s.Writer.WriteSecret(ctx, si, builders.DatabaseSecretName(si), map[string][]byte{builders.DatabaseURLKey: []byte(dbURL)}, true)
+	rev, err := s.Writer.WriteSecret(ctx, si, builders.DatabaseSecretName(si), map[string][]byte{builders.DatabaseURLKey: []byte(src.databaseURL)}, true)
 	if err != nil {
 		return res, err
 	}
-	res.Revision, res.LastGood = rev, true
-	if st.WantsAppSecret {
-		if _, err := s.Writer.WriteSecret(ctx, si, builders.AppSecretName(si), app, false); err != nil {
-			return res, err
-		}
-	} else if err := s.Writer.DeleteSecret(ctx, si, builders.AppSecretName(si)); err != nil {
-		return res, err // the application secrets are no longer wanted: their data must not linger
+	res.Revision = rev
+	// Neither is counted: the server reads both kinds of file again while it runs (the
+	// application secrets where it uses them, the database TLS files on every dial), so a new
+	// value must not roll the pods.
+	if err := s.writeOrDelete(ctx, si, builders.AppSecretName(si), src.app, st.WantsAppSecret); err != nil {
+		return res, err
 	}
+	if err := s.writeOrDelete(ctx, si, builders.DatabaseTLSSecretName(si), src.databaseTLS, st.WantsDatabaseTLSSecret); err != nil {
+		return res, err
+	}
+	res.LastGood = true
 	if st.UsesVault && si.Status.VaultFailures > 0 {
 		s.Event(si, corev1.EventTypeNormal, "VaultRecovered", "Read", "Secrets read from Vault again after %d failed attempts", si.Status.VaultFailures)
 	}
@@ -169,21 +180,43 @@ func (s *Syncer) refresh(ctx context.Context, si *rschedv1.SchedulerInstance, st
 	return res, nil
 }
 
-// read reads the database URL and the application secrets from their sources.
-func (s *Syncer) read(ctx context.Context, si *rschedv1.SchedulerInstance, usesVault bool) (string, map[string][]byte, error) {
+// writeOrDelete writes the instance's Secret name when it is wanted and deletes it otherwise:
+// secrets no longer wanted must not linger.
+func (s *Syncer) writeOrDelete(ctx context.Context, si *rschedv1.SchedulerInstance, name string, data map[string][]byte, wanted bool) error {
+	if wanted {
+		_, err := s.Writer.WriteSecret(ctx, si, name, data, false)
+		return err
+	}
+	return s.Writer.DeleteSecret(ctx, si, name)
+}
+
+// sources is what a refresh read: the database URL, the application secrets and the database
+// TLS Secret's data (nil when spec.database.tls reads nothing from Vault).
+type sources struct {
+	databaseURL string
+	app         map[string][]byte
+	databaseTLS map[string][]byte
+}
+
+// read reads every source; the database TLS material comes back checked.
+func (s *Syncer) read(ctx context.Context, si *rschedv1.SchedulerInstance, usesVault bool) (sources, error) {
+	var src sources
 	var vc *vault.Client
 	if usesVault {
 		var err error
 		if vc, err = secretsource.VaultClient(ctx, s.APIReader, s.Vault, si); err != nil {
-			return "", nil, secretsource.VaultFailure(rschedv1.ConditionSecretsSynced, err)
+			return src, secretsource.VaultFailure(rschedv1.ConditionSecretsSynced, err)
 		}
 	}
-	dbURL, err := s.databaseURL(ctx, si, vc)
-	if err != nil {
-		return "", nil, err
+	var err error
+	if src.databaseURL, err = s.databaseURL(ctx, si, vc); err != nil {
+		return src, err
 	}
-	app, err := readAppSecrets(ctx, si, vc)
-	return dbURL, app, err
+	if src.app, err = readAppSecrets(ctx, si, vc); err != nil {
+		return src, err
+	}
+	src.databaseTLS, err = readDatabaseTLS(ctx, si, vc)
+	return src, err
 }
 
 // failed records a source that could not be read: a reference a person must fix, or a failed
