@@ -10,6 +10,7 @@ import (
 
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -121,7 +122,12 @@ func (w instanceSecrets) DeleteSecret(ctx context.Context, si *rschedv1.Schedule
 }
 
 // TokenSource returns ServiceAccount tokens through the TokenRequest API, bound to the audiences
-// Vault's kubernetes auth role expects and valid for ten minutes (only for the login).
+// Vault's kubernetes auth role expects and valid for ten minutes (only for the login). The
+// permission (create on serviceaccounts/token) is opt-in at install and not among the RBAC markers:
+// the chart's rbac.serviceAccountTokenCreate or the kustomize component
+// config/components/vault-kubernetes-auth grants it, with a ValidatingAdmissionPolicy that limits
+// it to the instances' ServiceAccounts and to non-Kubernetes audiences. A refusal is
+// vault.ErrTokenForbidden, which status names.
 func TokenSource(c client.Client) vault.TokenSource {
 	return func(ctx context.Context, serviceAccount string, audiences []string) (string, error) {
 		ns, name, ok := strings.Cut(serviceAccount, "/")
@@ -132,6 +138,9 @@ func TokenSource(c client.Client) vault.TokenSource {
 		tr := &authenticationv1.TokenRequest{Spec: authenticationv1.TokenRequestSpec{Audiences: audiences, ExpirationSeconds: &expiry}}
 		sa := &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}
 		if err := c.SubResource("token").Create(ctx, sa, tr); err != nil {
+			if apierrors.IsForbidden(err) {
+				return "", vault.ErrTokenForbidden
+			}
 			return "", err
 		}
 		return tr.Status.Token, nil

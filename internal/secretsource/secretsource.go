@@ -113,6 +113,8 @@ func VaultFailure(condition string, err error) *outcome.Outcome {
 // VaultMessage is the stable, secret-free sentence for a Vault failure.
 func VaultMessage(err error) string {
 	switch {
+	case errors.Is(err, vault.ErrTokenForbidden):
+		return "the operator may not request a token for the instance's ServiceAccount (Vault kubernetes auth needs the opt-in permission: chart value rbac.serviceAccountTokenCreate.enabled=true, or the kustomize component config/components/vault-kubernetes-auth)"
 	case errors.Is(err, vault.ErrUnreachable):
 		return "Vault is unreachable"
 	case errors.Is(err, vault.ErrAuth):

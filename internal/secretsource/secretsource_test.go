@@ -23,6 +23,8 @@ func TestVaultFailure(t *testing.T) {
 	}{
 		{"unreachable", fmt.Errorf("secret kv/db: %w", vault.ErrUnreachable), outcome.Failed, rschedv1.ReasonVaultUnreachable, "Vault is unreachable"},
 		{"login refused", fmt.Errorf("%w: %w", vault.ErrAuth, vaultText), outcome.Failed, rschedv1.ReasonVaultAuthFailed, "Vault refused the login"},
+		{"no token for the ServiceAccount", fmt.Errorf("%w: %w", vault.ErrAuth, vault.ErrTokenForbidden), outcome.Failed, rschedv1.ReasonVaultAuthFailed,
+			"the operator may not request a token for the instance's ServiceAccount (Vault kubernetes auth needs the opt-in permission: chart value rbac.serviceAccountTokenCreate.enabled=true, or the kustomize component config/components/vault-kubernetes-auth)"},
 		{"forbidden", fmt.Errorf("%w: %w", vault.ErrForbidden, vaultText), outcome.Failed, rschedv1.ReasonVaultReadFailed, "Vault denied access to a configured secret"},
 		{"not found", vault.ErrNotFound, outcome.Failed, rschedv1.ReasonVaultReadFailed, "a configured secret does not exist in Vault"},
 		{"key missing", vault.ErrKeyMissing, outcome.Failed, rschedv1.ReasonVaultReadFailed, "a configured Vault secret has no such key"},

@@ -69,7 +69,11 @@ var (
 	// ErrConflict is a check-and-set write that lost: the secret's current version is not the one
 	// the caller named. Nothing was written; re-read and decide again.
 	ErrConflict = errors.New("the secret changed in vault since it was read")
-)
+	// ErrTokenForbidden is a TokenSource's answer when the Kubernetes API server refused the
+	// operator a token for the ServiceAccount: its RBAC lacks serviceaccounts/token, which is
+	// opt-in, or an admission policy limits it. A login that needs the token fails with ErrAuth
+	// wrapping it.
+	ErrTokenForbidden = errors.New("the operator may not request a token for the instance's ServiceAccount")
 
 // Factory hands out one cached client per identity.
 type Factory struct {
@@ -214,7 +218,12 @@ func (c *Client) login(ctx context.Context) error {
 			return fmt.Errorf("%w: no ServiceAccount token source", ErrInvalid)
 		}
 		jwt, err := c.f.tokens(ctx, c.id.ServiceAccount, c.id.Audiences)
+		if errors.Is(err, ErrTokenForbidden) {
+			c.f.count("login", ErrAuth)
+			return fmt.Errorf("%w: %w", ErrAuth, ErrTokenForbidden)
+		}
 		if err != nil {
+			c.f.count("login", ErrAuth)
 			return fmt.Errorf("%w: the ServiceAccount token could not be requested", ErrAuth)
 		}
 		path = "auth/" + orDefault(c.id.MountPath, "kubernetes") + "/login"
