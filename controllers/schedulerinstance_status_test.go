@@ -273,6 +273,18 @@ func statusCases() []statusCase {
 				rschedv1.ConditionVaultReachable: "False/VaultReadFailed",
 				rschedv1.ConditionProgressing:    "False/RolloutComplete", rschedv1.ConditionDegraded: "True/VaultUnreachable",
 			}},
+		{name: "the database CA in Vault is not usable: InvalidDatabaseTLS, the pods serve on the last good Secrets", si: statusVaultInstance,
+			steps: func(b *statusBuilder) {
+				msg := "spec.database.tls.caVault: in the Vault secret secret/rsched/db-tls, key ca.crt holds no CA certificate"
+				b.vaultFailed(rschedv1.ReasonInvalidDatabaseTLS, msg, 1)
+				b.deployment = statusDeployment(1, 1, false)
+			},
+			err: vaultFailure(rschedv1.ReasonInvalidDatabaseTLS, "spec.database.tls.caVault: in the Vault secret secret/rsched/db-tls, key ca.crt holds no CA certificate", 5*time.Second),
+			want: map[string]string{
+				rschedv1.ConditionReady: "True/Available", rschedv1.ConditionSecretsSynced: "False/InvalidDatabaseTLS",
+				rschedv1.ConditionVaultReachable: "False/InvalidDatabaseTLS",
+				rschedv1.ConditionProgressing:    "False/RolloutComplete", rschedv1.ConditionDegraded: "True/VaultUnreachable",
+			}},
 	}
 }
 
@@ -329,6 +341,7 @@ func TestComputeInstanceStatusCoversEveryReason(t *testing.T) {
 		rschedv1.ReasonVaultAuthFailed, rschedv1.ReasonVaultUnreachable, rschedv1.ReasonVaultReadFailed, rschedv1.ReasonVaultOK,
 		rschedv1.ReasonVaultNotConfigured, rschedv1.ReasonPolicyEnforced, rschedv1.ReasonPolicyDisabled, rschedv1.ReasonReconcileError,
 		rschedv1.ReasonImageNotSet, rschedv1.ReasonNameConflict, rschedv1.ReasonKeyringMissing, rschedv1.ReasonInvalidConfig,
+		rschedv1.ReasonInvalidDatabaseTLS,
 	} {
 		if !seen[r] {
 			t.Errorf("no case reports %s", r)

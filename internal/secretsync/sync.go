@@ -75,11 +75,11 @@ func (s *Syncer) Gather(ctx context.Context, si *rschedv1.SchedulerInstance) (St
 		WantsAppSecret:         si.Spec.Vault != nil && len(si.Spec.Vault.Secrets) > 0,
 		WantsDatabaseTLSSecret: wantsDatabaseTLS(si),
 		UsesVault:              si.Spec.Vault != nil && (si.Spec.Database.Vault != nil || len(si.Spec.Vault.Secrets) > 0 || wantsDatabaseTLS(si)),
-		Synced:         meta.IsStatusConditionTrue(si.Status.Conditions, rschedv1.ConditionSecretsSynced),
-		SpecChanged:    si.Status.ObservedGeneration != si.Generation,
-		LastSync:       si.Status.LastSecretSyncTime,
-		Refresh:        DefaultRefresh,
-		RetryAt:        retryAt(si.Status.VaultFailures, si.Status.LastVaultFailureTime),
+		Synced:                 meta.IsStatusConditionTrue(si.Status.Conditions, rschedv1.ConditionSecretsSynced),
+		SpecChanged:            si.Status.ObservedGeneration != si.Generation,
+		LastSync:               si.Status.LastSecretSyncTime,
+		Refresh:                DefaultRefresh,
+		RetryAt:                retryAt(si.Status.VaultFailures, si.Status.LastVaultFailureTime),
 	}
 	if si.Spec.Vault != nil && si.Spec.Vault.RefreshInterval != nil {
 		st.Refresh = si.Spec.Vault.RefreshInterval.Duration
