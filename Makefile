@@ -27,8 +27,11 @@ IMG ?= ghcr.io/rsched/rsched:dev
 # Tag of the images `make images` assembles (localhost/rsched/<name>:<tag>).
 IMAGE_TAG ?= dev
 SCHEDULER_IMG ?= ghcr.io/rsched/scheduler:dev
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X github.com/rsched/rsched/internal/version.Version=$(VERSION)
+# The version of this tree (v + semver), from internal/version/version.go: the chart, the
+# kustomize install and the image tags say the same (internal/version TestOneVersionEverywhere).
+VERSION ?= $(shell sed -n 's/^const Release = "\(v[^"]*\)"$$/\1/p' internal/version/version.go)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -s -w -X github.com/rsched/rsched/internal/version.Version=$(VERSION) -X github.com/rsched/rsched/internal/version.Commit=$(COMMIT)
 
 GO_TEST_FLAGS ?= -count=1 -timeout 30m
 
@@ -156,10 +159,11 @@ bench-api: test-components ## Drive a real server over HTTPS with N clients (kep
 ##@ Build
 
 .PHONY: build
-build: ## Build the operator, the API server and the kubectl plugin into bin/.
+build: ## Build the operator, the API server and the kubectl plugin (with its completion helper kubectl_complete-rsched) into bin/.
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/manager ./cmd/manager
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/scheduler ./cmd/scheduler
 	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/kubectl-rsched ./cmd/kubectl-rsched
+	ln -sf kubectl-rsched bin/kubectl_complete-rsched
 
 .PHONY: run
 run: manifests ## Run the manager against the cluster of the current kubeconfig (CRDs must be installed).

@@ -502,14 +502,14 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 		"--leader-election-namespace=" + chartNamespace,
 		"--health-probe-bind-address=:8081",
 		"--metrics-bind-address=:8443",
-		"--scheduler-image=ghcr.io/rsched/scheduler:0.1.0",
+		"--scheduler-image=ghcr.io/rsched/scheduler:v0.1.0",
 		"--zap-encoder=json",
 	} {
 		if !slices.Contains(c.Args, want) {
 			t.Errorf("manager args %v lack %q", c.Args, want)
 		}
 	}
-	if c.Image != "ghcr.io/rsched/rsched:0.1.0" || !slices.Equal(c.Command, []string{"/manager"}) {
+	if c.Image != "ghcr.io/rsched/rsched:v0.1.0" || !slices.Equal(c.Command, []string{"/manager"}) {
 		t.Errorf("manager image %q command %v", c.Image, c.Command)
 	}
 	pod := d.Spec.Template.Spec

@@ -69,7 +69,8 @@ its pods use (mode, Secret, DNS names, issuer, serial, validity, next renewal), 
 (expiry, next renewal, a key replacement in progress) and the CA certificates of the trust bundle
 clients verify the server with (ConfigMap <instance>-ca, key ca.crt). It reads status.tls and that
 ConfigMap only, never a Secret, so it needs no more than the view role.`,
-		Args: cobra.MaximumNArgs(1),
+		Args:              cobra.MaximumNArgs(1),
+		ValidArgsFunction: o.completeNames(instanceNames),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, ns, err := o.client()
 			if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -42,7 +43,7 @@ func NewCommand(streams genericclioptions.IOStreams) *cobra.Command {
 		SilenceErrors: true,
 	}
 	o.Flags.AddFlags(root.PersistentFlags())
-	root.AddCommand(o.statusCommand(), o.rotateCommand(), o.keysCommand(), o.certsCommand(), o.renewCommand())
+	root.AddCommand(o.statusCommand(), o.rotateCommand(), o.keysCommand(), o.certsCommand(), o.renewCommand(), o.versionCommand())
 	return root
 }
 
@@ -52,8 +53,9 @@ func (o *Options) client() (client.Client, string, error) {
 		return nil, "", err
 	}
 	scheme := runtime.NewScheme()
-	// corev1 for the trust bundle's ConfigMap (certs); the plugin never reads a Secret.
-	for _, add := range []func(*runtime.Scheme) error{rschedv1.AddToScheme, corev1.AddToScheme} {
+	// corev1 for the trust bundle's ConfigMap (certs), appsv1 for the manager Deployments (version);
+	// the plugin never reads a Secret.
+	for _, add := range []func(*runtime.Scheme) error{rschedv1.AddToScheme, corev1.AddToScheme, appsv1.AddToScheme} {
 		if err := add(scheme); err != nil {
 			return nil, "", err
 		}
@@ -300,9 +302,10 @@ func (v *StatusView) Table(w io.Writer, now time.Time, withNamespace bool) error
 func (o *Options) keysCommand() *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
-		Use:   "keys POLICY",
-		Short: "The key versions of a KeyRotationPolicy with their states (never key material)",
-		Args:  cobra.ExactArgs(1),
+		Use:               "keys POLICY",
+		Short:             "The key versions of a KeyRotationPolicy with their states (never key material)",
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: o.completeNames(policyNames),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, ns, err := o.client()
 			if err != nil {

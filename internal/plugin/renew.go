@@ -45,7 +45,8 @@ An instance whose certificate cert-manager issues (spec.tls.issuerRef) is refuse
 renew. An instance serving its own certificate (spec.tls.secretRef) is refused: the operator never
 modifies that Secret. renew exits 0 when the request is done, and 1 when it does not finish
 within --timeout (the operator goes on; kubectl rsched certs shows where it stands).`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: o.completeNames(instanceNames),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, ns, err := o.client()
 			if err != nil {

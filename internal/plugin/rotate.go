@@ -25,7 +25,8 @@ asks the operator for one rotation (also while the policy is suspended), and fol
 status: taken, staged on every pod, active. It exits 0 when the new version is active, and 1 when
 the rotation fails or does not finish within --timeout (the operator goes on trying after a
 failure; kubectl rsched status shows what happens).`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: o.completeNames(policyNames),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, ns, err := o.client()
 			if err != nil {

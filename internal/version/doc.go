@@ -1,4 +1,5 @@
-// Package version holds the build version, set at link time:
+// Package version holds the build version: Release, the version of this source tree, which the
+// linker may override for test images:
 //
-//	go build -ldflags "-X github.com/rsched/rsched/internal/version.Version=v0.1.0"
+//	go build -ldflags "-X github.com/rsched/rsched/internal/version.Version=dev"
 package version
