@@ -1,6 +1,8 @@
 package secretsync
 
 import (
+	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -12,8 +14,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
+	"github.com/rsched/rsched/internal/builders"
+	"github.com/rsched/rsched/internal/outcome"
 	"github.com/rsched/rsched/internal/pki"
+	"github.com/rsched/rsched/internal/testenv"
+	"github.com/rsched/rsched/internal/vault"
 )
 
 // clientPair is a client certificate signed by ca, and its key, in PEM.
@@ -93,5 +105,94 @@ func TestDatabaseTLSFromVaultIsCheckedBeforeItIsWritten(t *testing.T) {
 	caOnly.Spec.Database.TLS.CAVault = &rschedv1.VaultKVRef{Path: "p", Key: "ca.crt"}
 	if got := DatabaseTLSProblem(caOnly, map[string][]byte{"ca.crt": caPEM}); got != "" {
 		t.Fatalf("CA alone: %q", got)
+	}
+}
+
+// TestARefusedDatabaseTLSValueWritesNothing drives Sync against the real API server and Vault: a
+// first value that cannot be used writes no Secret at all (not even the database URL's) and leaves
+// LastGood false, so the reconciler rolls no pod template that mounts the missing Secret; once
+// fixed it is written, uncounted; a later refused value is a counted failure with the Vault
+// backoff that keeps it; removing the Vault sources deletes it.
+func TestARefusedDatabaseTLSValueWritesNothing(t *testing.T) {
+	ctx := context.Background()
+	v := testenv.StartVault(t)
+	si := vaultInstance(t, v, "sync-dbtls")
+	si.Spec.Database.TLS.CAVault = &rschedv1.VaultKVRef{Path: "rsched/db-tls", Key: "ca.crt"}
+	put := func(ca string) {
+		t.Helper()
+		if _, err := v.Client.KVv2("secret").Put(ctx, "rsched/db-tls", map[string]any{"ca.crt": ca}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ev events
+	s := &Syncer{Cache: kube.Client, APIReader: kube.Client, Vault: vault.NewFactory(nil, prometheus.NewRegistry()),
+		Writer: secretWriter{kube.Client}, Event: ev.record}
+	owned := func(name string) (*corev1.Secret, bool) {
+		sec := &corev1.Secret{}
+		err := kube.Client.Get(ctx, client.ObjectKey{Namespace: si.Namespace, Name: name}, sec)
+		if err != nil && !apierrors.IsNotFound(err) {
+			t.Fatal(err)
+		}
+		return sec, err == nil
+	}
+	now := time.Now().Truncate(time.Second)
+
+	put("VAULT-CANARY-not-a-certificate")
+	res, err := s.Sync(ctx, si, now)
+	kind, o := outcome.Of(err)
+	if kind != outcome.Failed || o.Reason != rschedv1.ReasonInvalidDatabaseTLS || res.Failures != 1 || res.LastGood || o.After != 5*time.Second {
+		t.Fatalf("a refused first value: %+v, %v %+v", res, kind, o)
+	}
+	for _, name := range []string{"si-database", "si-database-tls"} {
+		if _, ok := owned(name); ok {
+			t.Fatalf("%s was written although the database TLS value was refused", name)
+		}
+	}
+	if len(ev) != 1 || strings.Contains(ev[0], "CANARY") || !strings.HasPrefix(ev[0], "Warning InvalidDatabaseTLS: spec.database.tls.caVault: ") {
+		t.Fatalf("events %q", ev)
+	}
+	applyStatus(si, res, err, now)
+
+	ca, err := pki.NewCA("database CA", now, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := pki.EncodeCertificates(ca.Cert)
+	put(string(good))
+	si.Generation++ // a spec change: read at once, inside the backoff
+	res, err = s.Sync(ctx, si, now.Add(time.Second))
+	if err != nil || !res.Synced || !res.LastGood {
+		t.Fatalf("the fixed value: %+v, %v", res, err)
+	}
+	applyStatus(si, res, err, now.Add(time.Second))
+	sec, ok := owned("si-database-tls")
+	if !ok || len(sec.Data) != 1 || !bytes.Equal(sec.Data["ca.crt"], good) || sec.Annotations[builders.RevisionAnnotation] != "" || !metav1.IsControlledBy(sec, si) {
+		t.Fatalf("database TLS Secret %v: %v %v %v", ok, sec.Data, sec.Annotations, sec.OwnerReferences)
+	}
+
+	put("VAULT-CANARY-not-a-certificate")
+	si.Generation++
+	res, err = s.Sync(ctx, si, now.Add(2*time.Second))
+	if kind, o := outcome.Of(err); kind != outcome.Failed || o.Reason != rschedv1.ReasonInvalidDatabaseTLS || res.Failures != 1 || !res.LastGood || !res.Stale {
+		t.Fatalf("a refused later value: %+v, %v %+v", res, kind, o)
+	}
+	if sec, _ := owned("si-database-tls"); !bytes.Equal(sec.Data["ca.crt"], good) {
+		t.Fatal("the last good database TLS Secret did not stay")
+	}
+	applyStatus(si, res, err, now.Add(2*time.Second))
+	// Inside the backoff nothing is read, and the last good Secrets still count as in place.
+	res, err = s.Sync(ctx, si, now.Add(4*time.Second))
+	if kind, _ := outcome.Of(err); kind != outcome.Wait || res.Action != InBackoff || !res.LastGood {
+		t.Fatalf("inside the backoff: %+v, %v", res, kind)
+	}
+
+	// No Vault source any more: the Secret goes with the next read.
+	si.Spec.Database.TLS.CAVault = nil
+	si.Generation++
+	if res, err := s.Sync(ctx, si, now.Add(5*time.Second)); err != nil || !res.Synced {
+		t.Fatalf("without the Vault source: %+v, %v", res, err)
+	}
+	if _, ok := owned("si-database-tls"); ok {
+		t.Fatal("the database TLS Secret lingers after its sources were removed")
 	}
 }
