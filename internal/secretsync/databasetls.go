@@ -56,7 +56,7 @@ func readDatabaseTLS(ctx context.Context, si *rschedv1.SchedulerInstance, vc *va
 			return nil, secretsource.VaultFailure(rschedv1.ConditionSecretsSynced, fmt.Errorf("database client certificate at %s/%s: %w", orDefault(ref.Mount, "secret"), ref.Path, err))
 		}
 	}
-	if msg := DatabaseTLSProblem(si, data); msg != "" {
+	if msg := databaseTLSProblem(si, data); msg != "" {
 		// No cause: what the parsers say is never passed on, so no part of a value can reach a log.
 		return nil, outcome.FailedWith(rschedv1.ConditionSecretsSynced, rschedv1.ReasonInvalidDatabaseTLS, msg, nil)
 	}
@@ -75,11 +75,11 @@ func copyKeys(to map[string][]byte, from map[string]string, keys map[string]stri
 	return nil
 }
 
-// DatabaseTLSProblem is why the database TLS Secret's data read from si's Vault sources cannot be
+// databaseTLSProblem is why the database TLS Secret's data read from si's Vault sources cannot be
 // used, or "" when it can: a CA bundle must be PEM certificates of which at least one is a CA, a
 // client certificate PEM with its unencrypted PEM private key, the pair matching. The sentence
 // names the field and the Vault location, never any part of a value.
-func DatabaseTLSProblem(si *rschedv1.SchedulerInstance, data map[string][]byte) string {
+func databaseTLSProblem(si *rschedv1.SchedulerInstance, data map[string][]byte) string {
 	t := si.Spec.Database.TLS
 	if ref := t.CAVault; ref != nil {
 		if p := caBundleProblem(data[builders.DatabaseCAFile]); p != "" {

@@ -91,7 +91,7 @@ func TestDatabaseTLSFromVaultIsCheckedBeforeItIsWritten(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := DatabaseTLSProblem(both, tc.data)
+			got := databaseTLSProblem(both, tc.data)
 			if got != tc.want {
 				t.Fatalf("problem %q, want %q", got, tc.want)
 			}
@@ -103,7 +103,7 @@ func TestDatabaseTLSFromVaultIsCheckedBeforeItIsWritten(t *testing.T) {
 	// Only the sources that are set are checked: a CA alone needs no client certificate.
 	caOnly := &rschedv1.SchedulerInstance{}
 	caOnly.Spec.Database.TLS.CAVault = &rschedv1.VaultKVRef{Path: "p", Key: "ca.crt"}
-	if got := DatabaseTLSProblem(caOnly, map[string][]byte{"ca.crt": caPEM}); got != "" {
+	if got := databaseTLSProblem(caOnly, map[string][]byte{"ca.crt": caPEM}); got != "" {
 		t.Fatalf("CA alone: %q", got)
 	}
 }
