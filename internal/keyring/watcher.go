@@ -21,11 +21,12 @@ import (
 
 // Metrics of a Watcher. Create them once with NewMetrics and share them between watchers.
 type Metrics struct {
-	Reloads       prometheus.Counter
-	ReloadErrors  prometheus.Counter
-	Version       prometheus.Gauge
-	LastReloadAge prometheus.GaugeFunc
-	lastReload    atomic.Int64 // unix seconds of the last successful load
+	Reloads      prometheus.Counter
+	ReloadErrors prometheus.Counter
+	Version      prometheus.Gauge
+	// LoadTime is when the keyring in use was loaded: a time, not an age, so that an alert can
+	// compute the age itself (time() - x) and a scrape that stops does not freeze a young age.
+	LoadTime prometheus.Gauge
 }
 
 // NewMetrics registers the keyring metrics with reg (nil: not registered anywhere).
@@ -43,19 +44,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Namespace: "rsched", Subsystem: "keyring", Name: "version",
 			Help: "Version of the keyring in use.",
 		}),
+		LoadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: "rsched", Subsystem: "keyring", Name: "load_timestamp_seconds",
+			Help: "When the keyring in use was loaded (Unix time).",
+		}),
 	}
-	m.LastReloadAge = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Namespace: "rsched", Subsystem: "keyring", Name: "seconds_since_load",
-		Help: "Seconds since the keyring in use was loaded.",
-	}, func() float64 {
-		last := m.lastReload.Load()
-		if last == 0 {
-			return 0
-		}
-		return time.Since(time.Unix(last, 0)).Seconds()
-	})
 	if reg != nil {
-		reg.MustRegister(m.Reloads, m.ReloadErrors, m.Version, m.LastReloadAge)
+		reg.MustRegister(m.Reloads, m.ReloadErrors, m.Version, m.LoadTime)
 	}
 	return m
 }
@@ -194,7 +189,7 @@ func (w *Watcher) install(kr *Keyring, digest [sha256.Size]byte) {
 	w.current.Store(kr)
 	w.digest = digest
 	w.metrics.Version.Set(float64(kr.Version))
-	w.metrics.lastReload.Store(time.Now().Unix())
+	w.metrics.LoadTime.SetToCurrentTime()
 	w.mu.Lock()
 	w.lastErr = nil
 	w.mu.Unlock()

@@ -98,6 +98,10 @@ func TestWatcherFollowsAKubernetesSecretVolumeUpdate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	loaded := testutil.ToFloat64(m.LoadTime)
+	if at := time.Unix(int64(loaded), 0); time.Since(at) > time.Minute || time.Until(at) > 0 {
+		t.Fatalf("load_timestamp_seconds after start = %v, want about now", loaded)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = w.Run(ctx); close(done) }()
@@ -116,6 +120,9 @@ func TestWatcherFollowsAKubernetesSecretVolumeUpdate(t *testing.T) {
 	if got := testutil.ToFloat64(m.Version); got != 2 {
 		t.Errorf("version gauge = %v, want 2", got)
 	}
+	if got := testutil.ToFloat64(m.LoadTime); got <= loaded || got < float64(start.UnixNano())/1e9 {
+		t.Errorf("load_timestamp_seconds after the reload = %v, want a time after the start's %v and the update's %v", got, loaded, float64(start.UnixNano())/1e9)
+	}
 }
 
 func TestWatcherKeepsTheLastGoodKeyringWhenTheFileTurnsBad(t *testing.T) {
@@ -125,6 +132,7 @@ func TestWatcherKeepsTheLastGoodKeyringWhenTheFileTurnsBad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	loaded := testutil.ToFloat64(m.LoadTime)
 	bad := validFile(4)
 	bad.Encryption[0].Key = random(16)
 	for _, content := range [][]byte{encode(t, bad), []byte("{not json"), []byte("")} {
@@ -139,6 +147,9 @@ func TestWatcherKeepsTheLastGoodKeyringWhenTheFileTurnsBad(t *testing.T) {
 	// The same bad content seen again (every poll) is not counted again.
 	if w.Reload() || testutil.ToFloat64(m.ReloadErrors) != 3 {
 		t.Errorf("reload_errors_total = %v, want 3", testutil.ToFloat64(m.ReloadErrors))
+	}
+	if got := testutil.ToFloat64(m.LoadTime); got != loaded {
+		t.Errorf("load_timestamp_seconds moved from %v to %v on rejected files", loaded, got)
 	}
 	v.update(encode(t, validFile(5)))
 	if !w.Reload() || w.Current().Version != 5 || w.LastError() != nil {

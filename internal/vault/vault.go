@@ -74,6 +74,7 @@ var (
 	// opt-in, or an admission policy limits it. A login that needs the token fails with ErrAuth
 	// wrapping it.
 	ErrTokenForbidden = errors.New("the operator may not request a token for the instance's ServiceAccount")
+)
 
 // Factory hands out one cached client per identity.
 type Factory struct {
@@ -92,6 +93,13 @@ func NewFactory(tokens TokenSource, reg prometheus.Registerer) *Factory {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rsched_vault_requests_total", Help: "Requests of the operator to Vault, by operation and result.",
 		}, []string{"operation", "result"})}
+	// Every series exists from the start at 0, so that increase() sees the first failure (a
+	// series born at 1 has no earlier sample to increase from).
+	for _, op := range []string{"login", "renew", "read", "write"} {
+		for _, result := range []string{"success", "unreachable", "denied", "not_found", "conflict", "error"} {
+			f.requests.WithLabelValues(op, result)
+		}
+	}
 	if reg != nil {
 		reg.MustRegister(f.requests)
 	}

@@ -374,6 +374,21 @@ func TestWriteKVWhenVaultIsGoneIsUnreachable(t *testing.T) {
 	if n := testutil.ToFloat64(f.requests.WithLabelValues("write", "unreachable")); n != 1 {
 		t.Fatalf("unreachable writes counted %v, want 1 (the other client failed at its login)", n)
 	}
+	if n := testutil.CollectAndCount(f.requests); n != 4*6 {
+		t.Errorf("rsched_vault_requests_total has %d series, want the 24 it starts with (a failure made a new one)", n)
+	}
+}
+
+// Every operation and result is a series at 0 before the first request, so that increase() sees
+// the first failure: a series born at 1 has no earlier sample to increase from.
+func TestVaultRequestSeriesStartAtZero(t *testing.T) {
+	f := NewFactory(nil, nil)
+	if n := testutil.CollectAndCount(f.requests); n != 4*6 {
+		t.Fatalf("rsched_vault_requests_total has %d series before any request, want 24 (4 operations x 6 results)", n)
+	}
+	if n := testutil.ToFloat64(f.requests.WithLabelValues("login", "unreachable")); n != 0 {
+		t.Errorf("login unreachable = %v before any request, want 0", n)
+	}
 }
 
 func TestWriteKVToAMountThatIsNotKVv2(t *testing.T) {

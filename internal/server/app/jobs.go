@@ -2,19 +2,27 @@ package app
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rsched/rsched/internal/server/accounts"
+	"github.com/rsched/rsched/internal/server/audit"
 )
 
 type jobMetrics struct {
 	failures  *prometheus.CounterVec
 	rewrapped prometheus.Counter
 	rewrap    *rewrapMetrics
+	// chainBroken and chainVerified are the outcome of the last audit chain verification.
+	chainBroken, chainVerified prometheus.Gauge
 }
+
+// jobNames are the background jobs jobFailed counts, each a series at 0 from the start so that
+// increase() sees its first failure.
+var jobNames = []string{"cleanup", "audit-prune", "audit-verify", "rewrap", "api-limit-sync"}
 
 func newJobMetrics(reg prometheus.Registerer) *jobMetrics {
 	m := &jobMetrics{
@@ -25,9 +33,20 @@ func newJobMetrics(reg prometheus.Registerer) *jobMetrics {
 			Name: "rsched_fields_rewrapped_total", Help: "Encrypted fields re-sealed with the active key.",
 		}),
 		rewrap: newRewrapMetrics(),
+		chainBroken: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rsched_audit_chain_broken",
+			Help: "1 when the last verification of the audit log's hash chain found it altered (GET /api/v1/audit/verify names the entry), 0 when it found it intact or none has completed yet.",
+		}),
+		chainVerified: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "rsched_audit_chain_verified_timestamp_seconds",
+			Help: "When the last verification of the audit log's hash chain completed, whatever it found (Unix time; 0 before the first).",
+		}),
+	}
+	for _, j := range jobNames {
+		m.failures.WithLabelValues(j)
 	}
 	if reg != nil {
-		reg.MustRegister(m.failures, m.rewrapped, m.rewrap)
+		reg.MustRegister(m.failures, m.rewrapped, m.rewrap, m.chainBroken, m.chainVerified)
 	}
 	return m
 }
@@ -102,7 +121,8 @@ const (
 )
 
 // RunBackground runs the periodic jobs until ctx ends: expired sessions, revoked token ids,
-// challenges and counters are deleted; the audit trail is pruned to its retention; confidential
+// challenges and counters are deleted; the audit trail is pruned to its retention, and its hash
+// chain verified at start and hourly (rsched_audit_chain_broken); confidential
 // fields are re-encrypted with the active key at start, within a second of the active encryption
 // key changing, every ten minutes, and within a minute of a pass that failed; the whole-API
 // limit's counts are shared with the other replicas every second. Every job is safe on every
@@ -118,6 +138,7 @@ func (a *App) RunBackground(ctx context.Context) {
 	defer keyCheck.Stop()
 	rw := &rewrapJob{a: a}
 	rw.run(ctx)
+	a.verifyAudit(ctx)
 	go a.APILimit.Run(ctx, apiLimitSync, func(err error) { a.jobFailed("api-limit-sync", err) })
 	for {
 		select {
@@ -134,6 +155,7 @@ func (a *App) RunBackground(ctx context.Context) {
 			}
 		case <-prune.C:
 			a.pruneAudit(ctx)
+			a.verifyAudit(ctx)
 		case <-rewrap.C:
 			rw.run(ctx)
 		}
@@ -198,6 +220,26 @@ func (a *App) pruneAudit(ctx context.Context) {
 	} else if n > 0 {
 		a.log.Info("audit entries past retention deleted", "deleted", n, "retention", r.String())
 	}
+}
+
+// verifyAudit recomputes the audit log's hash chain (one read-only snapshot, so appends and
+// prunes go on meanwhile) and exports what it found: an alert, not only the admin's
+// GET /api/v1/audit/verify, must learn that the log was altered behind the server's back.
+func (a *App) verifyAudit(ctx context.Context) {
+	_, err := a.Audit.Verify(ctx)
+	switch {
+	case err == nil:
+		a.m.chainBroken.Set(0)
+	case errors.Is(err, audit.ErrTampered):
+		a.m.chainBroken.Set(1)
+		a.log.Error("audit log hash chain broken", "error", err) // names the entry, nothing secret
+	default:
+		if ctx.Err() == nil {
+			a.jobFailed("audit-verify", err)
+		}
+		return
+	}
+	a.m.chainVerified.SetToCurrentTime()
 }
 
 func (a *App) jobFailed(job string, err error) {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/rsched/rsched/internal/keyring"
 	"github.com/rsched/rsched/internal/keyring/keyringtest"
 	"github.com/rsched/rsched/internal/server/fieldcrypt"
@@ -184,5 +186,65 @@ func TestAFailedRewrapPassLeavesTheLastCompletedPassInTheMetrics(t *testing.T) {
 	time.Sleep(3 * keyCheckEvery)
 	if s := e.rewrapMetrics(0); s.rewrapFailures != 1 {
 		t.Fatalf("the failed pass was retried at once: %s", s)
+	}
+}
+
+// auditChain is rsched_audit_chain_broken and rsched_audit_chain_verified_timestamp_seconds of
+// instance 0.
+func (e *env) auditChain() (broken, verified float64) {
+	e.t.Helper()
+	fams, err := e.metrics[0].Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	for _, f := range fams {
+		switch f.GetName() {
+		case "rsched_audit_chain_broken":
+			broken = f.GetMetric()[0].GetGauge().GetValue()
+		case "rsched_audit_chain_verified_timestamp_seconds":
+			verified = f.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	return broken, verified
+}
+
+// An alert must learn that the audit log was altered behind the server's back, without an
+// administrator asking GET /api/v1/audit/verify: the background verification says so in
+// rsched_audit_chain_broken, and says again when the chain is whole.
+func TestTheBackgroundAuditVerificationExportsABrokenChain(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	e.bootstrap()
+	ctx := context.Background()
+	if b, v := e.auditChain(); b != 0 || v != 0 {
+		t.Fatalf("before any verification: broken %v verified %v, want 0 and 0", b, v)
+	}
+	e.apps[0].verifyAudit(ctx)
+	b, first := e.auditChain()
+	if b != 0 || time.Since(time.Unix(int64(first), 0)) > time.Minute {
+		t.Fatalf("an intact chain: broken %v verified at %v, want 0 and now", b, first)
+	}
+	var actor string
+	if err := e.apps[0].Store.Pool.QueryRow(ctx, "SELECT actor FROM audit_log ORDER BY seq LIMIT 1").Scan(&actor); err != nil {
+		t.Fatal(err)
+	}
+	e.sql(`UPDATE audit_log SET actor = 'user:someone-else' WHERE seq = (SELECT min(seq) FROM audit_log)`)
+	e.apps[0].verifyAudit(ctx)
+	if b, v := e.auditChain(); b != 1 || v < first {
+		t.Fatalf("an edited entry: broken %v verified %v, want 1 and a time after %v", b, v, first)
+	}
+	// A verification that cannot read the log says nothing about the chain: it counts as a failed job.
+	e.sql("ALTER TABLE audit_log RENAME TO audit_log_away")
+	e.apps[0].verifyAudit(ctx)
+	if b, _ := e.auditChain(); b != 1 {
+		t.Errorf("an unreadable log changed rsched_audit_chain_broken to %v", b)
+	}
+	if n := testutil.ToFloat64(e.apps[0].m.failures.WithLabelValues("audit-verify")); n != 1 {
+		t.Errorf("audit-verify failures = %v, want 1", n)
+	}
+	e.sql("ALTER TABLE audit_log_away RENAME TO audit_log")
+	e.sql("UPDATE audit_log SET actor = $1 WHERE seq = (SELECT min(seq) FROM audit_log)", actor)
+	e.apps[0].verifyAudit(ctx)
+	if b, _ := e.auditChain(); b != 0 {
+		t.Errorf("the entry restored, rsched_audit_chain_broken stayed %v, want 0", b)
 	}
 }

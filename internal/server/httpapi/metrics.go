@@ -7,6 +7,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// limitNames are the named per-address limits (route.Limit, namedLimit), whose refusals
+// rsched_rate_limited_total counts.
+var limitNames = []string{"login", "register", "refresh", "mfa", "csp"}
+
 // httpMetrics are the API's request metrics, labelled by route pattern (never by raw path, which
 // would let clients create series at will).
 type httpMetrics struct {
@@ -27,6 +31,10 @@ func newHTTPMetrics(reg prometheus.Registerer) *httpMetrics {
 		rateLimited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "rsched_rate_limited_total", Help: "Requests refused by a shared rate limit, by limit name.",
 		}, []string{"limit"}),
+	}
+	// At 0 from the start, so that increase() sees the first refusal of each limit.
+	for _, l := range limitNames {
+		m.rateLimited.WithLabelValues(l)
 	}
 	if reg != nil {
 		reg.MustRegister(m.requests, m.duration, m.rateLimited)

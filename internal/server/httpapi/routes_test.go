@@ -2,7 +2,11 @@ package httpapi
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestPerAddressLimitsCountIPv6ByItsSlash64(t *testing.T) {
@@ -16,5 +20,33 @@ func TestPerAddressLimitsCountIPv6ByItsSlash64(t *testing.T) {
 		if got := addressKey(netip.MustParseAddr(in)); got != want {
 			t.Errorf("%s: %s, want %s", in, got, want)
 		}
+	}
+}
+
+// rsched_rate_limited_total starts at 0 for each of limitNames; a route limited by a name missing
+// there would count its first refusal from a series born at 1, which increase() cannot see.
+func TestEveryNamedLimitOfARouteStartsAtZero(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := newHTTPMetrics(reg)
+	seen := map[string]bool{}
+	for _, rt := range (&server{}).routes() {
+		if rt.Limit == "" || seen[rt.Limit] {
+			continue
+		}
+		seen[rt.Limit] = true
+		if !slices.Contains(limitNames, rt.Limit) {
+			t.Errorf("%s %s: limit %q is not in limitNames", rt.Method, rt.Pattern, rt.Limit)
+		}
+	}
+	for _, l := range limitNames {
+		if !seen[l] {
+			t.Errorf("limitNames holds %q, which no route uses", l)
+		}
+	}
+	if got := testutil.CollectAndCount(m.rateLimited); got != len(limitNames) {
+		t.Errorf("rsched_rate_limited_total has %d series before any request, want %d (one per limit)", got, len(limitNames))
+	}
+	if got := testutil.ToFloat64(m.rateLimited.WithLabelValues("login")); got != 0 {
+		t.Errorf("rsched_rate_limited_total{limit=\"login\"} = %v, want 0", got)
 	}
 }

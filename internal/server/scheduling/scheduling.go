@@ -455,6 +455,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "rsched_schedule_run_duration_seconds",
 			Help: "Wall time of schedule generation runs, from the request to the recorded outcome.", Buckets: []float64{0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600}}),
 	}
+	for _, status := range []string{store.RunSuccess, store.RunPartial, store.RunFailed} {
+		m.runs.WithLabelValues(status) // at 0, so that increase() sees the first run of each outcome
+	}
 	if reg != nil {
 		reg.MustRegister(m.runs, m.duration)
 	}
