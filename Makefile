@@ -97,7 +97,8 @@ shellcheck: ## shellcheck every script in hack/ and .ci/ (Debian's shellcheck, i
 FUZZTIME ?= 100000x
 
 .PHONY: test
-test: lint verify-generated test-components ## Everything: lint, generated-files check, unit and integration tests against real kube-apiserver, Vault and PostgreSQL, a short fuzz run.
+test: lint verify-generated test-components ## Everything: lint, generated-files check, the alerting rules' promtool tests, unit and integration tests against real kube-apiserver, Vault and PostgreSQL, a short fuzz run.
+	$(MAKE) --no-print-directory test-alerts
 	source hack/test-env.sh && go test $(GO_TEST_FLAGS) ./...
 	$(MAKE) --no-print-directory test-race
 	$(MAKE) --no-print-directory fuzz
@@ -128,6 +129,10 @@ fuzz: ## Run each fuzz target for FUZZTIME (default 100000 executions; e.g. make
 		go test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
 	done
 
+.PHONY: test-alerts
+test-alerts: ## The alerting rules (charts/rsched-operator/files/prometheus-rules.yaml): promtool check rules, then its unit tests (test/monitoring/alerts.test.yaml; Debian's promtool, installed when missing).
+	promtool="$$(hack/get-promtool.sh)" && "$$promtool" check rules charts/rsched-operator/files/prometheus-rules.yaml && "$$promtool" test rules test/monitoring/alerts.test.yaml
+
 .PHONY: test-api
 test-api: ## Only the CRD admission tests (real kube-apiserver; ~15 s once the components are cached).
 	source hack/test-env.sh && go test $(GO_TEST_FLAGS) ./api/...
@@ -141,6 +146,7 @@ test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl (+ control
 	hack/get-cbc.sh >/dev/null
 	hack/get-lua.sh >/dev/null
 	hack/get-testssl.sh >/dev/null
+	hack/get-promtool.sh >/dev/null
 	hack/get-cert-manager.sh >/dev/null
 
 # Flags for hack/apibench, e.g. make bench-api APIBENCH_FLAGS='-c 64 -d 30s -baseline=false'
