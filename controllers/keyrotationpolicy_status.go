@@ -318,6 +318,7 @@ func computePolicyStatus(krp *rschedv1.KeyRotationPolicy, st *policyStatus, err 
 	if c, ok := policyReadyCondition(krp, st, err); ok {
 		set(c)
 	}
+	kstatusConditions(&next.Conditions, meta.FindStatusCondition(next.Conditions, rschedv1.ConditionRotating), krp.Generation, transition)
 	return *next
 }
 

@@ -193,6 +193,7 @@ func computeInstanceStatus(si *rschedv1.SchedulerInstance, b *statusBuilder, tra
 	}
 	set(readyCondition(b, ro))
 	set(degradedCondition(si, b, ro))
+	kstatusConditions(&next.Conditions, nil, si.Generation, transition)
 	if b.staleSecret && si.Status.LastSecretSyncTime != nil {
 		next.LastSecretSyncTime = si.Status.LastSecretSyncTime
 	}

@@ -21,6 +21,16 @@ const (
 	// ConditionCertificateReady is True when the pods' serving certificate is valid, carries the
 	// names it must, and (operator-managed) is signed by a CA the published bundle holds.
 	ConditionCertificateReady = "CertificateReady"
+	// ConditionStalled is True, on SchedulerInstances and KeyRotationPolicies, when the object
+	// cannot converge until a person changes its spec or what the spec names (a Secret, a Vault
+	// role, a name taken by someone else): Ready is False with one of the reasons docs/gitops.md
+	// lists, and Stalled carries the same reason and message. kstatus (Flux, kubectl-style waits)
+	// reads it as Failed. Absent otherwise.
+	ConditionStalled = "Stalled"
+	// ConditionReconciling is True while the operator is converging the object (a rollout, pods
+	// not ready yet, a transient Vault or API failure it retries, a key rotation under way), with
+	// the reason of the condition that says so. kstatus reads it as InProgress. Absent otherwise.
+	ConditionReconciling = "Reconciling"
 )
 
 // Reasons of SchedulerInstance conditions.
@@ -69,6 +79,9 @@ const (
 	ReasonCertManagerMissing = "CertManagerNotInstalled"
 	// ReasonCAReplacement: a CA key replacement is in progress; the certificate serves.
 	ReasonCAReplacement = "CAReplacementInProgress"
+	// ReasonPending (Reconciling, both kinds): the operator has not reported Ready yet (a policy
+	// whose instance or keyring it has not read).
+	ReasonPending = "Pending"
 )
 
 // Events of a SchedulerInstance's certificates.
