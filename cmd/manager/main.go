@@ -58,6 +58,7 @@ func main() {
 type options struct {
 	metricsAddr      string
 	metricsCertDir   string
+	metricsCert      metricsCertOptions
 	probeAddr        string
 	leaderElect      bool
 	leaderElectionNS string
@@ -75,6 +76,7 @@ func parseFlags(args []string) (*options, error) {
 	fs := flag.CommandLine
 	fs.StringVar(&o.metricsAddr, "metrics-bind-address", ":8443", "Address of the metrics endpoint, served over HTTPS to authenticated and authorized clients only. \"0\" disables it.")
 	fs.StringVar(&o.metricsCertDir, "metrics-cert-dir", "", "Directory with tls.crt and tls.key for the metrics endpoint. Empty: a self-signed certificate is generated at start.")
+	o.metricsCert.bindFlags(fs)
 	fs.StringVar(&o.probeAddr, "health-probe-bind-address", ":8081", "Address of the /healthz and /readyz probe endpoints.")
 	fs.BoolVar(&o.leaderElect, "leader-elect", true, "Elect a leader so that only one replica reconciles at a time.")
 	fs.StringVar(&o.leaderElectionNS, "leader-election-namespace", "", "Namespace of the leader election Lease. Empty: the namespace the manager runs in.")
@@ -96,6 +98,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if strings.TrimSpace(o.schedulerImage) == "" {
 		return nil, errors.New("--scheduler-image must not be empty")
+	}
+	if err := o.metricsCert.validate(o.metricsAddr, o.metricsCertDir); err != nil {
+		return nil, err
 	}
 	return o, nil
 }
@@ -147,6 +152,16 @@ func newScheme() (*runtime.Scheme, error) {
 	return s, nil
 }
 
+// tlsOptions are the metrics and webhook servers' TLS settings: TLS 1.2 at least, and HTTP/1.1
+// only unless HTTP/2 is asked for.
+func tlsOptions(enableHTTP2 bool) []func(*tls.Config) {
+	var opts []func(*tls.Config)
+	if !enableHTTP2 {
+		opts = append(opts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	return append(opts, func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 })
+}
+
 func run(args []string) error {
 	o, err := parseFlags(args)
 	if err != nil {
@@ -172,15 +187,16 @@ func run(args []string) error {
 		return err
 	}
 
-	var tlsOpts []func(*tls.Config)
-	if !o.enableHTTP2 {
-		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
-	}
-	tlsOpts = append(tlsOpts, func(c *tls.Config) { c.MinVersion = tls.VersionTLS12 })
+	tlsOpts := tlsOptions(o.enableHTTP2)
 
 	cfg, err := ctrl.GetConfig()
 	if err != nil {
 		return fmt.Errorf("no Kubernetes configuration (in-cluster, --kubeconfig or $KUBECONFIG): %w", err)
+	}
+	ctx := ctrl.SetupSignalHandler()
+	certKeeper, err := o.metricsCert.start(ctx, cfg, scheme, o.metricsCertDir)
+	if err != nil {
+		return err
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
@@ -215,6 +231,9 @@ func run(args []string) error {
 	if err := controllers.Setup(mgr, controllers.Options{SchedulerImage: o.schedulerImage, OperatorNamespace: operatorNamespace(), KeyPropagation: o.keyPropagation}); err != nil {
 		return fmt.Errorf("setting up reconcilers: %w", err)
 	}
+	if err := mgr.Add(certKeeper); err != nil {
+		return err
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return err
 	}
@@ -223,5 +242,5 @@ func run(args []string) error {
 	}
 	log.Info("starting manager", "version", version.Version, "leaderElection", o.leaderElect,
 		"watchNamespaces", o.watchNamespaces, "schedulerImage", o.schedulerImage)
-	return mgr.Start(ctrl.SetupSignalHandler())
+	return mgr.Start(ctx)
 }

@@ -255,6 +255,11 @@ func TestManagerRefusesBadFlags(t *testing.T) {
 		{[]string{"--watch-namespaces", "Bad_NS"}, `--watch-namespaces: "Bad_NS" is not a valid namespace name`},
 		{[]string{"--scheduler-image", " "}, "--scheduler-image must not be empty"},
 		{[]string{"extra-arg"}, "unexpected arguments"},
+		{[]string{"--metrics-cert-secret", "certs"}, "--metrics-cert-secret needs --metrics-cert-dir, --metrics-ca-configmap and --metrics-service"},
+		{[]string{"--metrics-service", "svc"}, "go with --metrics-cert-secret"},
+		{[]string{"--metrics-cert-secret", "certs", "--metrics-cert-dir", "/tmp", "--metrics-ca-configmap", "ca", "--metrics-service", "svc", "--metrics-cert-lifetime", "1m"}, "--metrics-cert-lifetime must be at least 3m0s"},
+		{[]string{"--metrics-cert-secret", "certs", "--metrics-cert-dir", "/tmp", "--metrics-ca-configmap", "ca", "--metrics-service", "Svc.x"}, "--metrics-service: a DNS-1035 label"},
+		{[]string{"--metrics-cert-secret", "certs", "--metrics-cert-dir", "/tmp", "--metrics-ca-configmap", "ca", "--metrics-service", "svc", "--metrics-bind-address", "0"}, "needs the metrics endpoint"},
 	} {
 		out, err := exec.Command(bin, c.args...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), c.want) {
