@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -319,41 +320,127 @@ func TestChartLintAndRender(t *testing.T) {
 		}
 	}
 
-	// The ServiceMonitor scrapes over HTTPS with the scraper's token; its tlsConfig can be replaced.
-	sm := kindNames(decodeManifest(t, h.template(t, "--set", "metrics.serviceMonitor.enabled=true",
-		"--set", "metrics.serviceMonitor.labels.release=prometheus")))["ServiceMonitor/rsched-manager-metrics"]
-	if sm == nil {
-		t.Fatal("metrics.serviceMonitor.enabled=true renders no ServiceMonitor")
+	// By default the manager keeps its own metrics certificate: the flags that name its Secret,
+	// ConfigMap and Service, an in-memory emptyDir for the files, and a Role for exactly those two
+	// objects in the release namespace.
+	defObjs := decodeManifest(t, h.template(t))
+	c = managerContainer(t, renderedDeployment(t, defObjs))
+	for _, want := range []string{"--metrics-cert-dir=/etc/rsched/metrics-tls", "--metrics-cert-secret=rsched-metrics-certs",
+		"--metrics-ca-configmap=rsched-metrics-ca", "--metrics-service=rsched-manager-metrics",
+		"--metrics-cert-lifetime=168h", "--metrics-ca-lifetime=8760h"} {
+		if !slices.Contains(c.Args, want) {
+			t.Errorf("default args %v lack %s", c.Args, want)
+		}
 	}
-	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
-	if len(endpoints) != 1 {
-		t.Fatalf("ServiceMonitor endpoints: %v", endpoints)
+	role := def["Role/rsched-metrics-cert"]
+	if role == nil || def["RoleBinding/rsched-metrics-cert"] == nil {
+		t.Fatal("the default render has no Role rsched-metrics-cert and its binding")
 	}
-	ep := endpoints[0].(map[string]any)
-	if ep["scheme"] != "https" || ep["port"] != "https" || ep["bearerTokenFile"] != "/var/run/secrets/kubernetes.io/serviceaccount/token" {
-		t.Errorf("ServiceMonitor endpoint: %v", ep)
+	wantRules := []any{
+		map[string]any{"apiGroups": []any{""}, "resources": []any{"secrets"}, "resourceNames": []any{"rsched-metrics-certs"}, "verbs": []any{"get", "update"}},
+		map[string]any{"apiGroups": []any{""}, "resources": []any{"configmaps"}, "resourceNames": []any{"rsched-metrics-ca"}, "verbs": []any{"get", "update"}},
+		map[string]any{"apiGroups": []any{""}, "resources": []any{"secrets", "configmaps"}, "verbs": []any{"create"}},
 	}
-	if skip, _, _ := unstructured.NestedBool(ep, "tlsConfig", "insecureSkipVerify"); !skip {
-		t.Errorf("ServiceMonitor tlsConfig: %v, want insecureSkipVerify (self-signed certificate)", ep["tlsConfig"])
+	if !reflect.DeepEqual(role.Object["rules"], wantRules) || role.GetNamespace() != chartNamespace {
+		t.Errorf("Role rsched-metrics-cert in %q: %v", role.GetNamespace(), role.Object["rules"])
 	}
+	// The kustomize install grants the same, and its ServiceMonitor verifies the same way.
+	if got := kustomizeFile(t, "rbac", "metrics_cert_role.yaml")["rules"]; !reflect.DeepEqual(got, wantRules) {
+		t.Errorf("config/rbac/metrics_cert_role.yaml rules %v differ from the chart's", got)
+	}
+	kustomizeEP, _, _ := unstructured.NestedSlice(kustomizeFile(t, "prometheus", "monitor.yaml"), "spec", "endpoints")
+	if ep := kustomizeEP[0].(map[string]any); !scrapesSafely(ep) ||
+		fmt.Sprint(ep["tlsConfig"]) != "map[ca:map[configMap:map[key:ca.crt name:rsched-metrics-ca]] serverName:rsched-manager-metrics.rsched-system.svc]" ||
+		fmt.Sprint(ep["authorization"]) != "map[credentials:map[key:token name:rsched-metrics-scraper-token] type:Bearer]" {
+		t.Errorf("config/prometheus/monitor.yaml endpoint: %v", ep)
+	}
+
+	// The ServiceMonitor always verifies the certificate: the manager's own CA by default, the
+	// Secret's ca.crt with metrics.certificate; for the Service's name; honorLabels false; the
+	// token of the chart's scraper ServiceAccount or of the Secret the values name, and nothing
+	// deprecated.
+	monitor := func(args ...string) (map[string]*unstructured.Unstructured, *unstructured.Unstructured, map[string]any) {
+		t.Helper()
+		objs := kindNames(decodeManifest(t, h.template(t, append([]string{"--set", "metrics.serviceMonitor.enabled=true"}, args...)...)))
+		sm := objs["ServiceMonitor/rsched-manager-metrics"]
+		if sm == nil {
+			t.Fatal("metrics.serviceMonitor.enabled=true renders no ServiceMonitor")
+		}
+		endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+		if len(endpoints) != 1 {
+			t.Fatalf("ServiceMonitor endpoints: %v", endpoints)
+		}
+		ep := endpoints[0].(map[string]any)
+		if ep["scheme"] != "https" || ep["port"] != "https" || !scrapesSafely(ep) {
+			t.Errorf("ServiceMonitor endpoint: %v", ep)
+		}
+		return objs, sm, ep
+	}
+	objs, sm, ep := monitor("--set", "metrics.serviceMonitor.labels.release=prometheus")
 	if sm.GetLabels()["release"] != "prometheus" {
 		t.Errorf("ServiceMonitor labels %v lack metrics.serviceMonitor.labels", sm.GetLabels())
 	}
-	sm = kindNames(decodeManifest(t, h.template(t, "--set", "metrics.serviceMonitor.enabled=true",
-		"--set", "metrics.serviceMonitor.tlsConfig.insecureSkipVerify=false",
-		"--set", "metrics.serviceMonitor.tlsConfig.serverName=rsched-manager-metrics.rsched-system.svc")))["ServiceMonitor/rsched-manager-metrics"]
-	endpoints, _, _ = unstructured.NestedSlice(sm.Object, "spec", "endpoints")
-	if tc := endpoints[0].(map[string]any)["tlsConfig"]; fmt.Sprint(tc) != "map[insecureSkipVerify:false serverName:rsched-manager-metrics.rsched-system.svc]" {
-		t.Errorf("overridden tlsConfig renders as %v", tc)
+	if tc := ep["tlsConfig"]; fmt.Sprint(tc) != "map[ca:map[configMap:map[key:ca.crt name:rsched-metrics-ca]] serverName:rsched-manager-metrics.rsched-system.svc]" {
+		t.Errorf("default tlsConfig renders as %v", tc)
+	}
+	// By default the token of a scraper ServiceAccount the chart creates, allowed only to GET
+	// /metrics, kept by Kubernetes in a service-account-token Secret.
+	if a := ep["authorization"]; fmt.Sprint(a) != "map[credentials:map[key:token name:rsched-metrics-scraper-token] type:Bearer]" {
+		t.Errorf("default authorization renders as %v", a)
+	}
+	scraperSecret, scraperBinding := objs["Secret/rsched-metrics-scraper-token"], objs["ClusterRoleBinding/rsched-metrics-scraper"]
+	if objs["ServiceAccount/rsched-metrics-scraper"] == nil || scraperSecret == nil || scraperBinding == nil {
+		t.Fatal("metrics.serviceMonitor.enabled=true renders no scraper ServiceAccount, token Secret and binding")
+	}
+	if scraperSecret.Object["type"] != "kubernetes.io/service-account-token" || scraperSecret.GetNamespace() != chartNamespace ||
+		scraperSecret.GetAnnotations()["kubernetes.io/service-account.name"] != "rsched-metrics-scraper" {
+		t.Errorf("scraper token Secret: %v", scraperSecret.Object)
+	}
+	if fmt.Sprint(scraperBinding.Object["roleRef"], scraperBinding.Object["subjects"]) !=
+		"map[apiGroup:rbac.authorization.k8s.io kind:ClusterRole name:rsched-metrics-reader] [map[kind:ServiceAccount name:rsched-metrics-scraper namespace:rsched-system]]" {
+		t.Errorf("scraper binding: %v %v", scraperBinding.Object["roleRef"], scraperBinding.Object["subjects"])
+	}
+	objs, _, ep = monitor("--set", "metrics.serviceMonitor.authorization.secretName=prometheus-token")
+	if a := ep["authorization"]; fmt.Sprint(a) != "map[credentials:map[key:token name:prometheus-token] type:Bearer]" {
+		t.Errorf("authorization renders as %v", a)
+	}
+	for _, unwanted := range []string{"ServiceAccount/rsched-metrics-scraper", "Secret/rsched-metrics-scraper-token", "ClusterRoleBinding/rsched-metrics-scraper"} {
+		if objs[unwanted] != nil {
+			t.Errorf("with metrics.serviceMonitor.authorization.secretName the chart still renders %s", unwanted)
+		}
 	}
 	// With a certificate of its own (here from cert-manager) the manager mounts and serves it,
-	// and the ServiceMonitor verifies it against the Secret's CA for the Service's name.
+	// and the ServiceMonitor verifies it against the Secret's CA for the Service's name; the
+	// manager keeps no certificate of its own then, and gets no Role for it.
 	withCertObjs := decodeManifest(t, h.template(t, "--set", "metrics.serviceMonitor.enabled=true",
 		"--set", "metrics.certificate.certManager.enabled=true", "--set", "metrics.certificate.certManager.issuerRef.name=platform-ca"))
 	withCert := kindNames(withCertObjs)
-	endpoints, _, _ = unstructured.NestedSlice(withCert["ServiceMonitor/rsched-manager-metrics"].Object, "spec", "endpoints")
+	endpoints, _, _ := unstructured.NestedSlice(withCert["ServiceMonitor/rsched-manager-metrics"].Object, "spec", "endpoints")
 	if tc := endpoints[0].(map[string]any)["tlsConfig"]; fmt.Sprint(tc) != "map[ca:map[secret:map[key:ca.crt name:rsched-metrics-tls]] serverName:rsched-manager-metrics.rsched-system.svc]" {
 		t.Errorf("tlsConfig with a metrics certificate renders as %v", tc)
+	}
+	if withCert["Role/rsched-metrics-cert"] != nil || slices.ContainsFunc(managerContainer(t, renderedDeployment(t, withCertObjs)).Args,
+		func(a string) bool { return strings.HasPrefix(a, "--metrics-cert-secret") }) {
+		t.Error("with metrics.certificate the manager still keeps a certificate of its own")
+	}
+	_, _, ep = monitor("--set", "metrics.certificate.secretName=my-metrics-tls")
+	if tc := ep["tlsConfig"]; fmt.Sprint(tc) != "map[ca:map[secret:map[key:ca.crt name:my-metrics-tls]] serverName:rsched-manager-metrics.rsched-system.svc]" {
+		t.Errorf("tlsConfig with metrics.certificate.secretName renders as %v", tc)
+	}
+	if kindNames(noMetrics)["Role/rsched-metrics-cert"] != nil {
+		t.Error("metrics.enabled=false still renders the metrics certificate Role")
+	}
+	// No configuration skips verification.
+	for _, args := range [][]string{
+		{"--set", "metrics.serviceMonitor.enabled=true"},
+		{"--set", "metrics.serviceMonitor.enabled=true", "-f", allFeatures},
+		{"--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.certificate.secretName=my-metrics-tls"},
+		{"--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.certificate.certManager.enabled=true", "--set", "metrics.certificate.certManager.issuerRef.name=ca"},
+	} {
+		if out := strings.ToLower(h.template(t, args...)); strings.Contains(out, "insecureskipverify:") ||
+			strings.Contains(out, "bearertokenfile:") || !strings.Contains(out, "honorlabels: false") {
+			t.Errorf("helm template %v: insecureSkipVerify or bearerTokenFile rendered, or honorLabels: false missing", args)
+		}
 	}
 	crt := withCert["Certificate/rsched-metrics"]
 	if crt == nil {
@@ -391,6 +478,7 @@ func TestChartLintAndRender(t *testing.T) {
 		{[]string{"--set", "replicaCount=2", "--set", "leaderElection.enabled=false"}, "replicaCount > 1 needs leaderElection.enabled=true"},
 		{[]string{"--set", "metrics.enabled=false", "--set", "metrics.serviceMonitor.enabled=true"}, "metrics.serviceMonitor.enabled needs metrics.enabled=true"},
 		{[]string{"--set", "crds.keep=maybe"}, "/crds/keep"},
+		{[]string{"--set", "metrics.serviceMonitor.tlsConfig.insecureSkipVerify=true"}, "additional properties 'tlsConfig' not allowed"},
 		{[]string{"--set", "metrics.certificate.certManager.enabled=true"}, "metrics.certificate.certManager.enabled needs metrics.certificate.certManager.issuerRef.name"},
 		{[]string{"--set", "watchNamespaces={a}", "--set", "rbac.extraRules[0].nonResourceURLs[0]=/healthz", "--set", "rbac.extraRules[0].verbs[0]=get"}, "nonResourceURLs need a ClusterRole"},
 	} {
@@ -399,6 +487,31 @@ func TestChartLintAndRender(t *testing.T) {
 			t.Errorf("helm template %v: %v, want a failure mentioning %q", c.args, err, c.want)
 		}
 	}
+}
+
+// scrapesSafely: a ServiceMonitor endpoint that presents its token through authorization (not the
+// deprecated bearerTokenFile), keeps the target's labels over the scraped ones (honorLabels
+// false) except an instance's namespace, which it restores from exported_namespace, and never
+// skips verifying the certificate.
+func scrapesSafely(ep map[string]any) bool {
+	const relabel = "[map[action:replace regex:(.+) replacement:$1 sourceLabels:[exported_namespace] targetLabel:namespace] map[action:labeldrop regex:exported_namespace]]"
+	skip, _, _ := unstructured.NestedBool(ep, "tlsConfig", "insecureSkipVerify")
+	return ep["honorLabels"] == false && ep["bearerTokenFile"] == nil && ep["authorization"] != nil && !skip &&
+		fmt.Sprint(ep["metricRelabelings"]) == relabel
+}
+
+// kustomizeFile is one object of config/<dir>/<name>.
+func kustomizeFile(t *testing.T, dir, name string) map[string]any {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var obj map[string]any
+	if err := sigsyaml.Unmarshal(raw, &obj); err != nil {
+		t.Fatal(err)
+	}
+	return obj
 }
 
 // kustomizeRoleRules are the rules controller-gen wrote into config/rbac/role.yaml.
@@ -533,10 +646,22 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 		c.ReadinessProbe == nil || c.ReadinessProbe.HTTPGet == nil || c.ReadinessProbe.HTTPGet.Path != "/readyz" {
 		t.Errorf("probes: liveness %+v readiness %+v", c.LivenessProbe, c.ReadinessProbe)
 	}
-	if len(pod.Volumes) != 1 || pod.Volumes[0].EmptyDir == nil || pod.Volumes[0].EmptyDir.SizeLimit == nil ||
-		len(c.VolumeMounts) != 1 || c.VolumeMounts[0].MountPath != "/tmp" {
-		t.Errorf("volumes %+v mounts %+v, want a size-limited emptyDir on /tmp", pod.Volumes, c.VolumeMounts)
+	// Two size-limited emptyDirs: the metrics certificate the manager writes (in memory, so its
+	// key never reaches the node's disk) and /tmp.
+	vols, mounts := map[string]*corev1.EmptyDirVolumeSource{}, map[string]string{}
+	for _, v := range pod.Volumes {
+		if v.EmptyDir != nil && v.EmptyDir.SizeLimit != nil {
+			vols[v.Name] = v.EmptyDir
+		}
 	}
+	for _, vm := range c.VolumeMounts {
+		mounts[vm.Name] = vm.MountPath
+	}
+	if len(pod.Volumes) != 2 || len(vols) != 2 || vols["metrics-tls"] == nil || vols["metrics-tls"].Medium != corev1.StorageMediumMemory ||
+		!reflect.DeepEqual(mounts, map[string]string{"metrics-tls": "/etc/rsched/metrics-tls", "tmp": "/tmp"}) {
+		t.Errorf("volumes %+v mounts %+v, want a memory emptyDir for the metrics certificate and a size-limited emptyDir on /tmp", pod.Volumes, c.VolumeMounts)
+	}
+	metricsCertDirIsWritable(t, d)
 	if got := c.Resources.Requests.Cpu().String() + "/" + c.Resources.Requests.Memory().String() + "/" + c.Resources.Limits.Memory().String(); got != "50m/64Mi/256Mi" {
 		t.Errorf("resources requests cpu/memory, limit memory: %s", got)
 	}
@@ -544,39 +669,29 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 	// 2. The real manager, run with the Deployment's arguments as the chart's ServiceAccount: the
 	// binary accepts every flag the chart renders, and the chart's RBAC is enough for leader
 	// election and for authenticating metrics scrapers.
-	var managerArgs []string
-	for _, a := range c.Args {
-		// Keep the test's own free ports instead of the container's fixed ones.
-		if !strings.HasPrefix(a, "--health-probe-bind-address=") && !strings.HasPrefix(a, "--metrics-bind-address=") {
-			managerArgs = append(managerArgs, a)
-		}
-	}
 	kubeconfig := saKubeconfig(t, k, chartNamespace, pod.ServiceAccountName)
-	m := startManager(t, managerBin, k, chartNamespace, append([]string{"--kubeconfig", kubeconfig}, managerArgs...)...)
+	m := startChartManager(t, k, kubeconfig, c.Args)
 	testenv.Eventually(t, 30*time.Second, "the manager, as the chart's ServiceAccount, holds the leader Lease", func() (bool, string) {
 		holder := leaseHolder(ctx, k.Client, chartNamespace)
 		return holder != "", "holder=" + holder
 	})
-	insecure := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, // the manager's self-signed certificate; this checks authn/authz
-	}}
+	// The scraper trusts only the CA the manager published and checks the Service's name, as
+	// the chart's ServiceMonitor does.
+	verified := metricsClientTrustingConfigMap(t, k)
 	metricsURL := "https://" + m.metrics + "/metrics"
 	// Two ServiceAccounts: the metrics filter caches a refusal for 30 s, so the one that gets the
 	// role must not have been refused before.
 	stranger := serviceAccountToken(t, k, chartNamespace, "stranger")
 	testenv.Eventually(t, 30*time.Second, "a scraper without the metrics-reader role is refused", func() (bool, string) {
-		code, _, err := httpStatus(insecure, metricsURL, stranger)
+		code, _, err := httpStatus(verified, metricsURL, stranger)
 		return code == http.StatusForbidden, fmt.Sprint(code, " ", err)
 	})
-	scraper := serviceAccountToken(t, k, chartNamespace, "prometheus")
-	binding := &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: "prometheus-rsched-metrics-reader"},
-		RoleRef:  rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: "rsched-metrics-reader"},
-		Subjects: []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Namespace: chartNamespace, Name: "prometheus"}}}
-	if err := k.Client.Create(ctx, binding); err != nil {
-		t.Fatal(err)
-	}
-	testenv.Eventually(t, 15*time.Second, "a scraper bound to the chart's metrics-reader ClusterRole reads metrics", func() (bool, string) {
-		code, _, err := httpStatus(insecure, metricsURL, scraper)
+	// The ServiceMonitor's identity: the scraper ServiceAccount, token Secret and binding the chart
+	// renders with it, applied without the ServiceMonitor itself (envtest has no such CRD).
+	applyManifest(t, k, scraperObjects(t, h, kubeVersion))
+	scraper := accountToken(t, k, chartNamespace, "rsched-metrics-scraper")
+	testenv.Eventually(t, 15*time.Second, "the chart's scraper ServiceAccount reads metrics, verified", func() (bool, string) {
+		code, _, err := httpStatus(verified, metricsURL, scraper)
 		return code == http.StatusOK, fmt.Sprint(code, " ", err)
 	})
 	m.stop(t)
@@ -637,6 +752,27 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 	if out, err := exec.Command(managerBin, append(slices.Clone(c.Args), "--version")...).CombinedOutput(); err != nil {
 		t.Errorf("manager %v --version: %v\n%s", c.Args, err, out)
 	}
+	// Namespaced, nothing cluster-wide grants Secrets or ConfigMaps in the release namespace: the
+	// metrics-cert Role alone lets the manager create its CA and certificate again, and the
+	// scraper verifies the new CA.
+	for _, o := range []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: chartNamespace, Name: "rsched-metrics-certs"}},
+		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: chartNamespace, Name: "rsched-metrics-ca"}},
+	} {
+		if err := k.Client.Delete(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m = startChartManager(t, k, kubeconfig, c.Args)
+	verified = metricsClientTrustingConfigMap(t, k)
+	testenv.Eventually(t, 15*time.Second, "namespaced: a verified scrape of the manager's new certificate", func() (bool, string) {
+		code, _, err := httpStatus(verified, "https://"+m.metrics+"/metrics", scraper)
+		return code == http.StatusOK, fmt.Sprint(code, " ", err)
+	})
+	m.stop(t)
+	if out := m.out.String(); strings.Contains(out, "forbidden") {
+		t.Errorf("namespaced, the manager was refused something with the chart's RBAC:\n%s", out)
+	}
 	// The extra rules reach the manager's ServiceAccount.
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User: "system:serviceaccount:" + chartNamespace + ":rsched-manager",
@@ -662,12 +798,21 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 		{"default", "create", "apps", "deployments", false},
 		{"kube-system", "create", "", "serviceaccounts/token", false},
 		{"", "list", "scheduling.rsched.io", "schedulerinstances", false},
+		// The release namespace: its own metrics certificate's two objects, by name, and no more.
+		{chartNamespace, "get", "", "secrets:rsched-metrics-certs", true},
+		{chartNamespace, "update", "", "configmaps:rsched-metrics-ca", true},
+		{chartNamespace, "create", "", "secrets", true},
+		{chartNamespace, "get", "", "secrets:other", false},
+		{chartNamespace, "update", "", "configmaps:other", false},
+		{chartNamespace, "list", "", "secrets", false},
+		{chartNamespace, "delete", "", "secrets:rsched-metrics-certs", false},
 	} {
-		resource, sub, _ := strings.Cut(c.resource, "/")
+		resource, name, _ := strings.Cut(c.resource, ":")
+		resource, sub, _ := strings.Cut(resource, "/")
 		sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 			User: "system:serviceaccount:" + chartNamespace + ":rsched-manager",
 			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: c.ns, Verb: c.verb, Group: c.group, Resource: resource, Subresource: sub,
+				Namespace: c.ns, Verb: c.verb, Group: c.group, Resource: resource, Subresource: sub, Name: name,
 			},
 		}}
 		if err := k.Client.Create(ctx, sar); err != nil {
@@ -677,4 +822,171 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 			t.Errorf("watchNamespaces: %s %s in %q allowed=%v, want %v", c.verb, c.resource, c.ns, sar.Status.Allowed, c.allowed)
 		}
 	}
+}
+
+// scraperObjects is what the chart renders with metrics.serviceMonitor.enabled=true besides the
+// ServiceMonitor: the scraper ServiceAccount, its token Secret and its ClusterRoleBinding.
+func scraperObjects(t *testing.T, h *helmCLI, args ...string) string {
+	t.Helper()
+	var docs []string
+	for _, o := range decodeManifest(t, h.template(t, append([]string{"--set", "metrics.serviceMonitor.enabled=true"}, args...)...)) {
+		if !strings.Contains(o.GetName(), "metrics-scraper") {
+			continue
+		}
+		raw, err := sigsyaml.Marshal(o.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs = append(docs, string(raw))
+	}
+	if len(docs) != 3 {
+		t.Fatalf("metrics.serviceMonitor.enabled=true renders %d scraper objects, want 3:\n%s", len(docs), strings.Join(docs, "---\n"))
+	}
+	return strings.Join(docs, "---\n")
+}
+
+// startChartManager runs the real manager with a Deployment's arguments as the chart's
+// ServiceAccount, with the test's own free ports and a temporary directory for the metrics
+// certificate instead of the container's.
+func startChartManager(t *testing.T, k *testenv.Kube, kubeconfig string, deploymentArgs []string) *managerProc {
+	t.Helper()
+	args := []string{"--kubeconfig", kubeconfig}
+	for _, a := range deploymentArgs {
+		switch {
+		case strings.HasPrefix(a, "--health-probe-bind-address="), strings.HasPrefix(a, "--metrics-bind-address="):
+		case strings.HasPrefix(a, "--metrics-cert-dir="):
+			args = append(args, "--metrics-cert-dir="+t.TempDir())
+		default:
+			args = append(args, a)
+		}
+	}
+	return startManager(t, managerBin, k, chartNamespace, args...)
+}
+
+// metricsClientTrustingConfigMap is a scraper that trusts only the CA in the ConfigMap the
+// manager publishes (once it is there) and checks the metrics Service's name.
+func metricsClientTrustingConfigMap(t *testing.T, k *testenv.Kube) *http.Client {
+	t.Helper()
+	cm := &corev1.ConfigMap{}
+	testenv.Eventually(t, 30*time.Second, "the manager's metrics CA in ConfigMap rsched-metrics-ca", func() (bool, string) {
+		err := k.Client.Get(context.Background(), client.ObjectKey{Namespace: chartNamespace, Name: "rsched-metrics-ca"}, cm)
+		return err == nil && cm.Data["ca.crt"] != "", fmt.Sprint(err)
+	})
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM([]byte(cm.Data["ca.crt"])) {
+		t.Fatal("ConfigMap rsched-metrics-ca holds no certificate")
+	}
+	return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{
+		RootCAs: roots, ServerName: "rsched-manager-metrics." + chartNamespace + ".svc", MinVersion: tls.VersionTLS12,
+	}}}
+}
+
+// metricsCertDirIsWritable: the directory --metrics-cert-dir names, where the manager writes its
+// own certificate, is a writable mount of an in-memory, size-limited emptyDir, while the root file
+// system stays read-only (a read-only directory, or none, and the manager cannot start).
+func metricsCertDirIsWritable(t *testing.T, d *appsv1.Deployment) {
+	t.Helper()
+	c := managerContainer(t, d)
+	dir := ""
+	for _, a := range c.Args {
+		if v, ok := strings.CutPrefix(a, "--metrics-cert-dir="); ok {
+			dir = v
+		}
+	}
+	if dir == "" || !slices.ContainsFunc(c.Args, func(a string) bool { return strings.HasPrefix(a, "--metrics-cert-secret=") }) {
+		t.Fatalf("%s: args %v do not keep the manager's own metrics certificate", d.Name, c.Args)
+	}
+	if sc := c.SecurityContext; sc == nil || sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem {
+		t.Errorf("%s: the root file system is not read-only", d.Name)
+	}
+	i := slices.IndexFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == dir })
+	if i < 0 || c.VolumeMounts[i].ReadOnly || c.VolumeMounts[i].SubPath != "" {
+		t.Fatalf("%s: mounts %+v, want a writable volume at --metrics-cert-dir %s", d.Name, c.VolumeMounts, dir)
+	}
+	j := slices.IndexFunc(d.Spec.Template.Spec.Volumes, func(v corev1.Volume) bool { return v.Name == c.VolumeMounts[i].Name })
+	if j < 0 {
+		t.Fatalf("%s: no volume %s", d.Name, c.VolumeMounts[i].Name)
+	}
+	if ed := d.Spec.Template.Spec.Volumes[j].EmptyDir; ed == nil || ed.Medium != corev1.StorageMediumMemory || ed.SizeLimit == nil {
+		t.Errorf("%s: volume %+v at %s, want an in-memory, size-limited emptyDir", d.Name, d.Spec.Template.Spec.Volumes[j], dir)
+	}
+}
+
+// kustomizeMetricsNamesAgree: config/prometheus, rendered as config/default would include it,
+// verifies the certificate the installed manager keeps (args): its serverName is the Service
+// --metrics-service names, which exists and which the ServiceMonitor selects by a port named
+// https, and its CA is the ConfigMap --metrics-ca-configmap names; it scrapes safely
+// (scrapesSafely) with the token Secret of config/prometheus's scraper ServiceAccount, which is
+// bound to the installed metrics-reader ClusterRole. It returns config/prometheus's objects
+// other than the ServiceMonitor (the scraper's), to apply.
+func kustomizeMetricsNamesAgree(t *testing.T, k *testenv.Kube, args []string) string {
+	t.Helper()
+	const ns = "rsched-system" // config/default's
+	flags := map[string]string{}
+	for _, a := range args {
+		if name, v, ok := strings.Cut(strings.TrimPrefix(a, "--"), "="); ok {
+			flags[name] = v
+		}
+	}
+	svc := &corev1.Service{}
+	if err := k.Client.Get(context.Background(), client.ObjectKey{Namespace: ns, Name: flags["metrics-service"]}, svc); err != nil {
+		t.Fatalf("the Service --metrics-service names: %v", err)
+	}
+	overlay := t.TempDir()
+	rel, err := filepath.Rel(overlay, filepath.Join(testenv.RepoRoot(), "config", "prometheus"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kust := "namespace: " + ns + "\nnamePrefix: rsched-\nresources:\n  - " + rel + "\n"
+	if err := os.WriteFile(filepath.Join(overlay, "kustomization.yaml"), []byte(kust), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := k.Kubectl("kustomize", overlay)
+	if err != nil {
+		t.Fatalf("kubectl kustomize config/prometheus: %v\n%s", err, out)
+	}
+	sm := kindNames(decodeManifest(t, out))["ServiceMonitor/rsched-manager-metrics"]
+	if sm == nil {
+		t.Fatalf("config/prometheus renders no ServiceMonitor rsched-manager-metrics:\n%s", out)
+	}
+	endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+	if len(endpoints) != 1 {
+		t.Fatalf("ServiceMonitor endpoints: %v", endpoints)
+	}
+	ep := endpoints[0].(map[string]any)
+	caName, _, _ := unstructured.NestedString(ep, "tlsConfig", "ca", "configMap", "name")
+	serverName, _, _ := unstructured.NestedString(ep, "tlsConfig", "serverName")
+	if caName != flags["metrics-ca-configmap"] || serverName != svc.Name+"."+svc.Namespace+".svc" || !scrapesSafely(ep) {
+		t.Errorf("ServiceMonitor endpoint %v does not verify the manager's own certificate (flags %v)", ep, flags)
+	}
+	objs := kindNames(decodeManifest(t, out))
+	tokenSecret, _, _ := unstructured.NestedString(ep, "authorization", "credentials", "name")
+	secret, sa, binding := objs["Secret/"+tokenSecret], objs["ServiceAccount/rsched-metrics-scraper"], objs["ClusterRoleBinding/rsched-metrics-scraper"]
+	if secret == nil || sa == nil || binding == nil || secret.GetNamespace() != ns || sa.GetNamespace() != ns ||
+		secret.Object["type"] != "kubernetes.io/service-account-token" || secret.GetAnnotations()["kubernetes.io/service-account.name"] != sa.GetName() {
+		t.Fatalf("config/prometheus: the token Secret %q of a scraper ServiceAccount in %s:\n%s", tokenSecret, ns, out)
+	}
+	roleName, _, _ := unstructured.NestedString(binding.Object, "roleRef", "name")
+	if err := k.Client.Get(context.Background(), client.ObjectKey{Name: roleName}, &rbacv1.ClusterRole{}); err != nil || roleName != "rsched-metrics-reader" ||
+		fmt.Sprint(binding.Object["subjects"]) != "[map[kind:ServiceAccount name:"+sa.GetName()+" namespace:"+ns+"]]" {
+		t.Errorf("config/prometheus binds %v to ClusterRole %q (%v)", binding.Object["subjects"], roleName, err)
+	}
+	var scraper []string
+	for _, o := range []*unstructured.Unstructured{sa, secret, binding} {
+		raw, err := sigsyaml.Marshal(o.Object)
+		if err != nil {
+			t.Fatal(err)
+		}
+		scraper = append(scraper, string(raw))
+	}
+	selector, _, _ := unstructured.NestedStringMap(sm.Object, "spec", "selector", "matchLabels")
+	for key, v := range selector {
+		if svc.Labels[key] != v {
+			t.Errorf("the ServiceMonitor selects %v; the Service %s is labelled %v", selector, svc.Name, svc.Labels)
+		}
+	}
+	if !slices.ContainsFunc(svc.Spec.Ports, func(p corev1.ServicePort) bool { return p.Name == ep["port"] }) {
+		t.Errorf("the Service %s has no port named %v", svc.Name, ep["port"])
+	}
+	return strings.Join(scraper, "---\n")
 }

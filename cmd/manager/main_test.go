@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -150,6 +151,13 @@ func serviceAccountToken(t *testing.T, k *testenv.Kube, ns, name string) string 
 	if err := k.Client.Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}}); err != nil {
 		t.Fatal(err)
 	}
+	return accountToken(t, k, ns, name)
+}
+
+// accountToken is a 10-minute token of an existing ServiceAccount (TokenRequest).
+func accountToken(t *testing.T, k *testenv.Kube, ns, name string) string {
+	t.Helper()
+	ctx := context.Background()
 	cs, err := kubernetes.NewForConfig(k.Config)
 	if err != nil {
 		t.Fatal(err)
@@ -285,10 +293,43 @@ func TestDefaultInstallIsAcceptedWithoutPodSecurityWarnings(t *testing.T) {
 		"namespace/rsched-system serverside-applied",
 		"deployment.apps/rsched-manager serverside-applied",
 		"customresourcedefinition.apiextensions.k8s.io/schedulerinstances.scheduling.rsched.io serverside-applied",
+		"role.rbac.authorization.k8s.io/rsched-metrics-cert serverside-applied",
+		"rolebinding.rbac.authorization.k8s.io/rsched-metrics-cert serverside-applied",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("apply output lacks %q", want)
 		}
+	}
+	// The manager, run with the installed Deployment's arguments as its ServiceAccount, keeps its
+	// own metrics certificate in the emptyDir the Deployment mounts: a client trusting only the
+	// published CA completes the handshake for the Service's name, is refused without a token,
+	// and reads the metrics with the token of a ServiceAccount bound to the install's
+	// metrics-reader ClusterRole.
+	ctx := context.Background()
+	d := &appsv1.Deployment{}
+	if err := k.Client.Get(ctx, client.ObjectKey{Namespace: "rsched-system", Name: "rsched-manager"}, d); err != nil {
+		t.Fatal(err)
+	}
+	metricsCertDirIsWritable(t, d)
+	scraperObjs := kustomizeMetricsNamesAgree(t, k, managerContainer(t, d).Args)
+	m := startChartManager(t, k, saKubeconfig(t, k, "rsched-system", "rsched-manager"), managerContainer(t, d).Args)
+	verified := metricsClientTrustingConfigMap(t, k)
+	metricsURL := "https://" + m.metrics + "/metrics"
+	testenv.Eventually(t, 30*time.Second, "a verified handshake with the kustomize install's manager", func() (bool, string) {
+		code, _, err := httpStatus(verified, metricsURL, "")
+		return code == http.StatusUnauthorized, fmt.Sprint(code, " ", err)
+	})
+	// config/prometheus's scraper ServiceAccount, token Secret and binding (its ServiceMonitor
+	// needs a CRD envtest lacks): the ServiceAccount's token reads the metrics.
+	applyManifest(t, k, scraperObjs)
+	scraper := accountToken(t, k, "rsched-system", "rsched-metrics-scraper")
+	testenv.Eventually(t, 15*time.Second, "a verified scrape of the kustomize install's manager with config/prometheus's scraper token", func() (bool, string) {
+		code, _, err := httpStatus(verified, metricsURL, scraper)
+		return code == http.StatusOK, fmt.Sprint(code, " ", err)
+	})
+	m.stop(t)
+	if out := m.out.String(); strings.Contains(out, "forbidden") {
+		t.Errorf("the manager was refused something with the kustomize install's RBAC:\n%s", out)
 	}
 	// The optional NetworkPolicy, as config/default includes it when its line is uncommented
 	// (same namespace and name prefix), is valid too: a server-side dry run accepts it.

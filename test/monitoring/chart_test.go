@@ -2,10 +2,13 @@ package monitoring
 
 import (
 	"bytes"
+	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -104,4 +107,120 @@ func TestChartShipsTheTestedRulesAndTheDashboard(t *testing.T) {
 	if cm.GetLabels()["grafana_dashboard"] != "1" || cm.GetNamespace() != "monitoring" || cm.GetAnnotations()["grafana_folder"] != "rsched" {
 		t.Errorf("dashboard ConfigMap: labels %v, namespace %s, annotations %v", cm.GetLabels(), cm.GetNamespace(), cm.GetAnnotations())
 	}
+}
+
+// The rules read the operator's series by their own namespace label (an instance's). Every
+// ServiceMonitor rsched ships for the manager (the chart's, whichever certificate it verifies, and
+// config/prometheus) scrapes with honorLabels: false, so the scrape target's labels (job,
+// instance, pod, service, namespace) cannot be overridden by what the manager exposes, and
+// restores only the namespace from exported_namespace with its metricRelabelings: applied the way
+// Prometheus applies them, an instance's series keeps its namespace, a series without one gets
+// the manager's, and a scraped job label stays exported_job. No rule reads an exported_ label.
+func TestTheOperatorIsScrapedWithItsInstancesNamespaces(t *testing.T) {
+	monitors := map[string]*unstructured.Unstructured{}
+	for name, args := range map[string][]string{
+		"chart, the manager's own certificate":  nil,
+		"chart, metrics.certificate.secretName": {"--set", "metrics.certificate.secretName=my-metrics-tls"},
+		"chart, cert-manager": {"--set", "metrics.certificate.certManager.enabled=true",
+			"--set", "metrics.certificate.certManager.issuerRef.name=platform-ca"},
+	} {
+		monitors[name] = helmTemplate(t, append([]string{"--set", "metrics.serviceMonitor.enabled=true"}, args...)...)["ServiceMonitor/rsched-manager-metrics"]
+	}
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(), "config", "prometheus", "monitor.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kustomize := &unstructured.Unstructured{}
+	if err := sigsyaml.Unmarshal(raw, &kustomize.Object); err != nil {
+		t.Fatal(err)
+	}
+	monitors["config/prometheus/monitor.yaml"] = kustomize
+	target := map[string]string{"job": "rsched-manager-metrics", "instance": "10.0.0.7:8443", "namespace": "rsched-system",
+		"pod": "rsched-manager-6c9f-x2", "service": "rsched-manager-metrics", "endpoint": "https", "container": "manager"}
+	cases := []struct{ scraped, want map[string]string }{
+		{map[string]string{"__name__": "rsched_instance_ready", "namespace": "team-a", "name": "residency"},
+			map[string]string{"__name__": "rsched_instance_ready", "namespace": "team-a", "name": "residency"}},
+		{map[string]string{"__name__": "rsched_vault_requests_total", "operation": "login", "result": "success"},
+			map[string]string{"__name__": "rsched_vault_requests_total", "operation": "login", "result": "success", "namespace": "rsched-system"}},
+		{map[string]string{"__name__": "rsched_instance_ready", "namespace": "team-b", "name": "x", "job": "spoofed"},
+			map[string]string{"__name__": "rsched_instance_ready", "namespace": "team-b", "name": "x", "exported_job": "spoofed"}},
+	}
+	for name, sm := range monitors {
+		if sm == nil {
+			t.Errorf("%s: no ServiceMonitor", name)
+			continue
+		}
+		endpoints, _, _ := unstructured.NestedSlice(sm.Object, "spec", "endpoints")
+		if len(endpoints) == 0 {
+			t.Errorf("%s: no endpoints", name)
+		}
+		for _, e := range endpoints {
+			ep := e.(map[string]any)
+			if honor, found, _ := unstructured.NestedBool(ep, "honorLabels"); honor || !found {
+				t.Errorf("%s: endpoint %v without honorLabels: false", name, ep)
+			}
+			relabelings, _, _ := unstructured.NestedSlice(ep, "metricRelabelings")
+			for _, c := range cases {
+				got, err := scrape(target, c.scraped, relabelings)
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				want := maps.Clone(target)
+				maps.Copy(want, c.want)
+				if !maps.Equal(got, want) {
+					t.Errorf("%s: scraped %v is stored as %v, want %v", name, c.scraped, got, want)
+				}
+			}
+		}
+	}
+	for _, r := range loadRules(t) {
+		if strings.Contains(r.Expr, "exported_") || strings.Contains(fmt.Sprint(r.Annotations), "exported_") {
+			t.Errorf("%s reads an exported_ label: the manager's namespace is restored by the ServiceMonitor", r.Alert)
+		}
+	}
+}
+
+// scrape is what Prometheus stores for a scraped series of a target: with honor_labels false a
+// scraped label that the target also has is renamed exported_<name> and the target's wins; then
+// the metric_relabel_configs, of which this knows the two actions rsched uses (replace, labeldrop)
+// with Prometheus' semantics (anchored regex, ";"-joined source labels, an empty result removes
+// the label).
+func scrape(target, scraped map[string]string, relabelings []any) (map[string]string, error) {
+	lbls := maps.Clone(target)
+	for k, v := range scraped {
+		if _, ok := target[k]; ok {
+			k = "exported_" + k
+		}
+		lbls[k] = v
+	}
+	for _, r := range relabelings {
+		cfg := r.(map[string]any)
+		re, err := regexp.Compile("^(?s:" + fmt.Sprint(cfg["regex"]) + ")$")
+		if err != nil {
+			return nil, err
+		}
+		switch cfg["action"] {
+		case "replace":
+			var values []string
+			for _, src := range cfg["sourceLabels"].([]any) {
+				values = append(values, lbls[src.(string)])
+			}
+			joined := strings.Join(values, ";")
+			m := re.FindStringSubmatchIndex(joined)
+			if m == nil {
+				continue
+			}
+			target := cfg["targetLabel"].(string)
+			if v := string(re.ExpandString(nil, cfg["replacement"].(string), joined, m)); v != "" {
+				lbls[target] = v
+			} else {
+				delete(lbls, target)
+			}
+		case "labeldrop":
+			maps.DeleteFunc(lbls, func(k, _ string) bool { return re.MatchString(k) })
+		default:
+			return nil, fmt.Errorf("metricRelabelings action %v: not simulated here", cfg["action"])
+		}
+	}
+	return lbls, nil
 }

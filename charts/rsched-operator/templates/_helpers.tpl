@@ -102,3 +102,27 @@ cert-manager fills, or "" (a self-signed certificate generated at start).
 {{- end -}}
 {{- end -}}
 {{- end }}
+
+{{/*
+The manager's own metrics certificate (the default: metrics on, neither metrics.certificate.secretName
+nor certManager): "true" or "". The manager then issues it from a CA of its own kept in the Secret
+<fullname>-metrics-certs, publishes the CA certificate in the ConfigMap <fullname>-metrics-ca and
+writes the certificate into an emptyDir for the metrics server (internal/metricscert).
+*/}}
+{{- define "rsched.metricsOwnCert" -}}
+{{- if and .Values.metrics.enabled (not (include "rsched.metricsCertSecret" .)) -}}
+true
+{{- end -}}
+{{- end }}
+
+{{- define "rsched.metricsService" -}}
+{{- include "rsched.fullname" . }}-manager-metrics
+{{- end }}
+
+{{- define "rsched.metricsOwnCertSecret" -}}
+{{- include "rsched.fullname" . }}-metrics-certs
+{{- end }}
+
+{{- define "rsched.metricsCAConfigMap" -}}
+{{- include "rsched.fullname" . }}-metrics-ca
+{{- end }}
