@@ -4,6 +4,8 @@
 package controllers
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	"k8s.io/utils/clock"
@@ -23,6 +25,9 @@ type Options struct {
 	// KeyPropagation is how long a staged key version is given to reach every pod when the pods'
 	// keyring versions cannot be read (DefaultKeyPropagation when zero).
 	KeyPropagation time.Duration
+	// ClusterTrustBundles also publishes each instance's trust bundle as a ClusterTrustBundle,
+	// when the API server serves them (--cluster-trust-bundles; cluster-wide installs only).
+	ClusterTrustBundles bool
 }
 
 // Setup registers every reconciler with the manager.
@@ -38,6 +43,9 @@ func Setup(mgr ctrl.Manager, opts Options) error {
 		Options:   opts,
 	}).SetupWithManager(mgr); err != nil {
 		return err
+	}
+	if err := setupClusterTrustBundles(context.Background(), mgr, opts.ClusterTrustBundles); err != nil {
+		return fmt.Errorf("--cluster-trust-bundles: %w", err)
 	}
 	return (&KeyRotationPolicyReconciler{
 		Client:      mgr.GetClient(),

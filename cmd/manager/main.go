@@ -67,6 +67,7 @@ type options struct {
 	schedulerImage   string
 	keyPropagation   time.Duration
 	enableHTTP2      bool
+	trustBundles     bool
 	showVersion      bool
 	zap              zap.Options
 }
@@ -85,6 +86,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.schedulerImage, "scheduler-image", version.DefaultSchedulerImage(), "Scheduling API server image for SchedulerInstances that name none.")
 	fs.DurationVar(&o.keyPropagation, "key-propagation-timeout", controllers.DefaultKeyPropagation, "How long a staged key version is given to reach every pod of an instance before it is activated, when the operator cannot read the pods' keyring versions from their metrics endpoints. At least the kubelet's syncFrequency plus its Secret cache TTL.")
 	fs.BoolVar(&o.enableHTTP2, "enable-http2", false, "Serve metrics over HTTP/2. Off by default because of the HTTP/2 Rapid Reset and Stream Cancellation CVEs.")
+	fs.BoolVar(&o.trustBundles, "cluster-trust-bundles", false, "Also publish each instance's trust bundle as a ClusterTrustBundle rsched.<namespace>.<instance> when the API server serves them (certificates.k8s.io/v1, else v1beta1). Needs get, list, watch, create, update and delete on clustertrustbundles; not with --watch-namespaces.")
 	fs.BoolVar(&o.showVersion, "version", false, "Print the version and exit.")
 	o.zap.BindFlags(fs)
 	if err := fs.Parse(args); err != nil {
@@ -95,6 +97,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if o.keyPropagation < 10*time.Second {
 		return nil, errors.New("--key-propagation-timeout must be at least 10s: mounted Secrets take that long to reach pods")
+	}
+	if o.trustBundles && strings.TrimSpace(o.watchNamespaces) != "" {
+		return nil, errors.New("--cluster-trust-bundles writes cluster-scoped objects, which a namespaced install (--watch-namespaces) does not: use one or the other")
 	}
 	if strings.TrimSpace(o.schedulerImage) == "" {
 		return nil, errors.New("--scheduler-image must not be empty")
@@ -228,7 +233,7 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := controllers.Setup(mgr, controllers.Options{SchedulerImage: o.schedulerImage, OperatorNamespace: operatorNamespace(), KeyPropagation: o.keyPropagation}); err != nil {
+	if err := controllers.Setup(mgr, controllers.Options{SchedulerImage: o.schedulerImage, OperatorNamespace: operatorNamespace(), KeyPropagation: o.keyPropagation, ClusterTrustBundles: o.trustBundles}); err != nil {
 		return fmt.Errorf("setting up reconcilers: %w", err)
 	}
 	if err := mgr.Add(certKeeper); err != nil {

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -57,7 +58,15 @@ func NewScheme() *runtime.Scheme {
 // when the test ends.
 func StartKube(t testing.TB) *Kube {
 	t.Helper()
-	k, err := NewKube()
+	return StartKubeWith(t)
+}
+
+// StartKubeWith is StartKube with extra kube-apiserver flags, each "name=value" without the
+// dashes (for example "runtime-config=certificates.k8s.io/v1=false"), for a test of an API the
+// default set serves differently.
+func StartKubeWith(t testing.TB, flags ...string) *Kube {
+	t.Helper()
+	k, err := NewKubeWith(flags...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +80,10 @@ func StartKube(t testing.TB) *Kube {
 
 // NewKube starts an API server with rsched's CRDs installed; the caller must Stop it. Start-up
 // takes about 4 s, so a package shares one from TestMain.
-func NewKube() (*Kube, error) {
+func NewKube() (*Kube, error) { return NewKubeWith() }
+
+// NewKubeWith is NewKube with extra kube-apiserver flags (see StartKubeWith).
+func NewKubeWith(flags ...string) (*Kube, error) {
 	assets := os.Getenv("KUBEBUILDER_ASSETS")
 	for _, b := range []string{"etcd", "kube-apiserver", "kubectl"} {
 		if _, err := lookupExecutable("kube-apiserver/etcd/kubectl", "KUBEBUILDER_ASSETS", "hack/envtest-assets.sh", b); err != nil {
@@ -108,6 +120,14 @@ func NewKube() (*Kube, error) {
 		return nil, err
 	}
 	k.env.ControlPlane.GetAPIServer().Path = apiserver
+	for _, f := range flags {
+		name, value, ok := strings.Cut(f, "=")
+		if !ok || name == "" || strings.HasPrefix(name, "-") {
+			_ = os.RemoveAll(k.dir)
+			return nil, fmt.Errorf("kube-apiserver flag %q: want name=value without dashes", f)
+		}
+		k.env.ControlPlane.GetAPIServer().Configure().Append(name, value)
+	}
 	k.env.ControlPlane.Etcd = &envtest.Etcd{Path: etcd}
 	cfg, err := k.env.Start()
 	if err != nil {

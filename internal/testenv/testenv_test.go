@@ -363,3 +363,13 @@ func TestComponentsDieWithTheTestProcess(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// Extra kube-apiserver flags are name=value without dashes; anything else is refused before a
+// process starts (a flag envtest would pass on verbatim would stop the API server at start).
+func TestKubeFlagsMustBeNameValue(t *testing.T) {
+	for _, bad := range []string{"--runtime-config=api/all=true", "runtime-config", "=x"} {
+		if _, err := testenv.NewKubeWith(bad); err == nil || !strings.Contains(err.Error(), "want name=value without dashes") {
+			t.Errorf("NewKubeWith(%q): %v", bad, err)
+		}
+	}
+}
