@@ -15,6 +15,8 @@ RSCHED_LUA_BIN="$("$_rsched_hack/get-lua.sh")"
 export RSCHED_TESTSSL_BIN; RSCHED_TESTSSL_BIN="$("$_rsched_hack/get-testssl.sh")"
 # cert-manager's controller (`controller`) and its CRDs (`crds/`), for testenv.StartCertManager.
 export RSCHED_CERT_MANAGER_DIR; RSCHED_CERT_MANAGER_DIR="$("$_rsched_hack/get-cert-manager.sh")"
+# govulncheck and the offline Go vulnerability database (`govulncheck`, `db/`), for hack/vulncheck's tests.
+export RSCHED_VULNCHECK_DIR; RSCHED_VULNCHECK_DIR="$("$_rsched_hack/get-vulncheck.sh")"
 RSCHED_HELM_BIN="$(make -s --no-print-directory -C "$_rsched_hack/.." helm-bin)"
 export KUBEBUILDER_ASSETS RSCHED_VAULT_BIN RSCHED_PG_BINDIR RSCHED_CBC_BIN RSCHED_LUA_BIN RSCHED_HELM_BIN RSCHED_WORKLOAD_BINS RSCHED_KWOK_BIN
 unset _rsched_hack

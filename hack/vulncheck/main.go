@@ -1,0 +1,77 @@
+// Command vulncheck is the known-vulnerability gate of `make vulncheck` (part of `make test`): it
+// runs govulncheck offline, against the Go vulnerability database hack/get-vulncheck.sh builds from
+// the module proxy, over the source tree and over the binaries we ship, and fails when a
+// vulnerability is reachable (a vulnerable function is called) unless hack/vulncheck/allow.yaml
+// lists it with a reason. An allow-list entry that has expired, or that no longer matches anything
+// (the dependency was bumped: delete the entry), fails the gate too, so exceptions do not outlive
+// their review. Vulnerabilities in code that is imported but never called are counted, not gated.
+//
+//	go run ./hack/vulncheck -govulncheck BIN -db DIR -allow hack/vulncheck/allow.yaml \
+//	    -source ./... bin/manager bin/scheduler bin/kubectl-rsched
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout, time.Now()); err != nil {
+		fmt.Fprintln(os.Stderr, "vulncheck:", err)
+		os.Exit(1)
+	}
+}
+
+// errGate is returned when the gate finds something; the report says what.
+var errGate = errors.New("known vulnerabilities are reachable (see above)")
+
+func run(ctx context.Context, args []string, out io.Writer, now time.Time) error {
+	fs := flag.NewFlagSet("vulncheck", flag.ContinueOnError)
+	bin := fs.String("govulncheck", "", "Path of the govulncheck binary (hack/get-vulncheck.sh).")
+	db := fs.String("db", "", "Directory of the offline vulnerability database (hack/get-vulncheck.sh's db/).")
+	allowPath := fs.String("allow", "hack/vulncheck/allow.yaml", "The reviewed allow-list.")
+	dir := fs.String("C", ".", "Module directory the -source pattern is relative to.")
+	source := fs.String("source", "", "Package pattern to analyse in source mode (e.g. ./...); empty for none.")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *bin == "" || *db == "" {
+		return errors.New("-govulncheck and -db are required: run it through `make vulncheck`")
+	}
+	var targets []target
+	if *source != "" {
+		targets = append(targets, target{mode: "source", path: *source, dir: *dir})
+	}
+	for _, b := range fs.Args() {
+		targets = append(targets, target{mode: "binary", path: b, dir: *dir})
+	}
+	if len(targets) == 0 {
+		return errors.New("nothing to check: give -source and/or binaries")
+	}
+	allow, err := readAllowList(*allowPath, now)
+	if err != nil {
+		return err
+	}
+	var results []result
+	for _, t := range targets {
+		start := time.Now()
+		r, err := scan(ctx, *bin, *db, t)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s %s: %d reachable, %d more imported but not called (%.0f s)\n",
+			t.mode, t.path, len(r.reachable), len(r.imported), time.Since(start).Seconds())
+		results = append(results, r)
+	}
+	v := evaluate(results, allow)
+	v.print(out)
+	if !v.ok() {
+		return errGate
+	}
+	return nil
+}
