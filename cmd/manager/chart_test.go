@@ -60,6 +60,11 @@ rbac:
       verbs: [get, list, watch]
 networkPolicy:
   enabled: true
+  egress:
+    enabled: true
+    apiServer: {cidrs: [10.0.0.10/32]}
+    extraEgress: [{to: [{ipBlock: {cidr: 10.0.5.0/24}}], ports: [{port: 8200, protocol: TCP}]}]
+podDisruptionBudget: {enabled: true, minAvailable: 1}
 podAnnotations: {example.com/team: platform}
 podLabels: {example.com/tier: control-plane}
 nodeSelector: {kubernetes.io/os: linux}
@@ -717,6 +722,8 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 	for _, want := range []string{
 		"deployment.apps/rsched-manager serverside-applied",
 		"networkpolicy.networking.k8s.io/rsched-manager serverside-applied",
+		"networkpolicy.networking.k8s.io/rsched-manager-egress serverside-applied",
+		"poddisruptionbudget.policy/rsched-manager serverside-applied",
 		"role.rbac.authorization.k8s.io/rsched-manager serverside-applied",
 		"rolebinding.rbac.authorization.k8s.io/rsched-manager serverside-applied",
 	} {

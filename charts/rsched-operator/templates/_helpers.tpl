@@ -126,3 +126,14 @@ true
 {{- define "rsched.metricsCAConfigMap" -}}
 {{- include "rsched.fullname" . }}-metrics-ca
 {{- end }}
+
+{{/*
+A label map as k=v,k=v in key order, for NOTES.txt.
+*/}}
+{{- define "rsched.notesLabels" -}}
+{{- $pairs := list -}}
+{{- range $k, $v := . -}}
+{{- $pairs = append $pairs (printf "%s=%s" $k $v) -}}
+{{- end -}}
+{{- join "," $pairs -}}
+{{- end }}
