@@ -47,9 +47,21 @@ func previousRevision(root string) (commit, source string, err error) {
 	}
 	commit, err = git(root, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
 	if err != nil {
+		// A shallow clone lacks it: ask the clone's origin for that one commit (servers such as
+		// GitHub's hand out any reachable commit by hash) before giving up.
+		fetched := "no remote origin to fetch it from"
+		if _, err := git(root, "remote", "get-url", "origin"); err == nil {
+			fetched = "fetching it from origin failed"
+			if _, err := git(root, "fetch", "--quiet", "--no-tags", "--depth=1", "origin", rev); err == nil {
+				commit, err = git(root, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
+				if err == nil {
+					return commit, source + ", fetched from origin", nil
+				}
+			}
+		}
 		shallow, _ := git(root, "rev-parse", "--is-shallow-repository")
-		return "", "", fmt.Errorf("the previous release %s (%s) is not in this repository (shallow clone: %s): "+
-			"fetch the full history (git fetch --unshallow --tags; actions/checkout with fetch-depth: 0) or set RSCHED_UPGRADE_FROM", rev, source, shallow)
+		return "", "", fmt.Errorf("the previous release %s (%s) is not in this repository (shallow clone: %s; %s): "+
+			"fetch the full history (git fetch --unshallow --tags; actions/checkout with fetch-depth: 0) or set RSCHED_UPGRADE_FROM", rev, source, shallow, fetched)
 	}
 	if !strings.HasPrefix(commit, rev) {
 		source = rev + ", " + source
