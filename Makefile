@@ -163,6 +163,7 @@ test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl (+ control
 	hack/get-promtool.sh >/dev/null
 	hack/get-cert-manager.sh >/dev/null
 	hack/get-vulncheck.sh >/dev/null
+	hack/get-cyclonedx.sh >/dev/null
 
 # Flags for hack/apibench, e.g. make bench-api APIBENCH_FLAGS='-c 64 -d 30s -baseline=false'
 # (-max-load 0: measure at once instead of waiting up to 15 min for a 1-minute load below 2.5).
@@ -201,6 +202,11 @@ demo-down: ## Stop everything 'make demo' started.
 .PHONY: images
 images: ## Assemble the operator and API server images as docker-archive tarballs in bin/images (no Docker needed).
 	go run ./hack/images -out bin/images -tag $(IMAGE_TAG)
+
+.PHONY: release
+release: $(HELM) ## Write the release artefacts into dist/$(VERSION) (offline; docs/release.md): OCI image layouts, SBOMs, CRDs, install.yaml and the chart pinned by digest, the kubectl plugin and its krew manifest, SHA256SUMS.
+	go run ./hack/release -out dist/$(VERSION) -version $(VERSION) -commit $(COMMIT) -cyclonedx "$$(hack/get-cyclonedx.sh)" \
+		-kubectl "$$(hack/envtest-assets.sh)/kubectl" -helm $(HELM)
 
 .PHONY: cluster-up
 cluster-up: ## Start a real single-node cluster on this machine (Linux, root; builds its binaries on first use).

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rsched/rsched/hack/imagefs"
 )
 
 // readArchive returns the files of a tar stream.
@@ -46,7 +48,7 @@ func TestImagesAreNonRootStaticAndShellless(t *testing.T) {
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go run ./hack/images: %v\n%s", err, b)
 	}
-	for _, img := range Images("test") {
+	for _, img := range imagefs.Images("localhost/rsched", "test") {
 		f, err := os.Open(filepath.Join(out, img.Name+".tar"))
 		if err != nil {
 			t.Fatal(err)

@@ -1,0 +1,162 @@
+// Command release writes the release artefacts of this tree into one directory (make release,
+// offline): an OCI image layout per image (manager, scheduler), a CycloneDX SBOM per image from
+// the binary it holds, the CRDs, install.yaml (config/default with both images pinned by the
+// digests of the layouts), the Helm chart packaged with the same digests, the kubectl plugin's
+// tarball and its krew manifest, and SHA256SUMS over every file. Built twice from the same commit
+// it writes the same bytes: -trimpath binaries, every timestamp the commit's (SOURCE_DATE_EPOCH),
+// entries in a fixed order. See docs/release.md.
+//
+//	go run ./hack/release -out dist/v0.1.0 -version v0.1.0 -cyclonedx ... -kubectl ... -helm ...
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Repositories are where the images are published, by image name.
+var Repositories = map[string]string{
+	"manager":   "ghcr.io/rsched/rsched",
+	"scheduler": "ghcr.io/rsched/scheduler",
+}
+
+// Options are one release's inputs.
+type Options struct {
+	Out, Version, Commit string
+	// Epoch is every timestamp the release records (the commit's time).
+	Epoch time.Time
+	// Cyclonedx, Kubectl and Helm are the tools' paths.
+	Cyclonedx, Kubectl, Helm string
+}
+
+func main() {
+	var o Options
+	flag.StringVar(&o.Out, "out", "", "directory to write (emptied first), e.g. dist/v0.1.0")
+	flag.StringVar(&o.Version, "version", "", "the release version, v + semver (image tags, chart appVersion)")
+	flag.StringVar(&o.Commit, "commit", "", "the commit stamped into the binaries (default: git rev-parse HEAD)")
+	flag.StringVar(&o.Cyclonedx, "cyclonedx", "", "cyclonedx-gomod binary (hack/get-cyclonedx.sh)")
+	flag.StringVar(&o.Kubectl, "kubectl", "", "kubectl binary (for kubectl kustomize)")
+	flag.StringVar(&o.Helm, "helm", "", "helm binary (make helm-bin)")
+	flag.Parse()
+	if err := o.complete(); err != nil {
+		fail(err)
+	}
+	if err := Run(o); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "release:", err)
+	os.Exit(1)
+}
+
+// complete fills the commit and the epoch from git (SOURCE_DATE_EPOCH when set) and checks the rest.
+func (o *Options) complete() error {
+	if o.Out == "" || o.Version == "" || o.Cyclonedx == "" || o.Kubectl == "" || o.Helm == "" {
+		return errors.New("-out, -version, -cyclonedx, -kubectl and -helm are required")
+	}
+	if !strings.HasPrefix(o.Version, "v") {
+		return fmt.Errorf("version %q is not v + semver", o.Version)
+	}
+	if o.Commit == "" {
+		out, err := exec.Command("git", "rev-parse", "HEAD").Output()
+		if err != nil {
+			return fmt.Errorf("git rev-parse HEAD: %w", err)
+		}
+		o.Commit = strings.TrimSpace(string(out))
+	}
+	epoch := os.Getenv("SOURCE_DATE_EPOCH")
+	if epoch == "" {
+		out, err := exec.Command("git", "log", "-1", "--format=%ct", o.Commit).Output()
+		if err != nil {
+			return fmt.Errorf("the commit time of %s: %w", o.Commit, err)
+		}
+		epoch = strings.TrimSpace(string(out))
+	}
+	sec, err := strconv.ParseInt(epoch, 10, 64)
+	if err != nil {
+		return fmt.Errorf("SOURCE_DATE_EPOCH %q: %w", epoch, err)
+	}
+	o.Epoch = time.Unix(sec, 0).UTC()
+	return nil
+}
+
+// Run writes the release into o.Out, from the repository in the working directory.
+func Run(o Options) error {
+	if err := os.RemoveAll(o.Out); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return err
+	}
+	work, err := os.MkdirTemp("", "rsched-release-")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = os.RemoveAll(work) }()
+	digests := map[string]string{}
+	for _, name := range []string{"manager", "scheduler"} {
+		d, err := releaseImage(o, work, name)
+		if err != nil {
+			return fmt.Errorf("image %s: %w", name, err)
+		}
+		digests[name] = d
+	}
+	steps := []struct {
+		what string
+		do   func() error
+	}{
+		{"crds.yaml", func() error { return writeCRDs(o) }},
+		{"install.yaml", func() error { return writeInstall(o, work, digests) }},
+		{"chart", func() error { return packageChart(o, work, digests) }},
+		{"kubectl plugin", func() error { return writePlugin(o, work) }},
+		{"SHA256SUMS", func() error { return writeSums(o.Out) }},
+	}
+	for _, s := range steps {
+		progress("%s", s.what)
+		if err := s.do(); err != nil {
+			return fmt.Errorf("%s: %w", s.what, err)
+		}
+	}
+	progress("release %s written to %s", o.Version, o.Out)
+	return nil
+}
+
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "release: "+format+"\n", args...)
+}
+
+// buildBinary builds pkg for linux/amd64 as make build does (static, -trimpath, version and
+// commit stamped) into file.
+func buildBinary(o Options, pkg, file, goos, goarch string) error {
+	cmd := exec.Command("go", "build", "-trimpath", "-buildvcs=false", "-ldflags",
+		"-s -w -X github.com/rsched/rsched/internal/version.Version="+o.Version+
+			" -X github.com/rsched/rsched/internal/version.Commit="+o.Commit,
+		"-o", file, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS="+goos, "GOARCH="+goarch)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build %s: %w", pkg, err)
+	}
+	return nil
+}
+
+// run runs a tool and returns its standard output; its standard error is in the error.
+func run(name string, args ...string) ([]byte, error) {
+	cmd := exec.Command(name, args...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, stderr.String())
+	}
+	return out, nil
+}
