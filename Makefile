@@ -164,6 +164,7 @@ test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl (+ control
 	hack/get-cert-manager.sh >/dev/null
 	hack/get-vulncheck.sh >/dev/null
 	hack/get-cyclonedx.sh >/dev/null
+	hack/get-cosign.sh >/dev/null
 
 # Flags for hack/apibench, e.g. make bench-api APIBENCH_FLAGS='-c 64 -d 30s -baseline=false'
 # (-max-load 0: measure at once instead of waiting up to 15 min for a 1-minute load below 2.5).
@@ -203,10 +204,14 @@ demo-down: ## Stop everything 'make demo' started.
 images: ## Assemble the operator and API server images as docker-archive tarballs in bin/images (no Docker needed).
 	go run ./hack/images -out bin/images -tag $(IMAGE_TAG)
 
+# make release signs with cosign: COSIGN_PASSWORD (from the environment, never a make argument)
+# encrypts the key pair generated for the release, or decrypts COSIGN_KEY=<cosign.key>; UNSIGNED=1
+# skips signing.
 .PHONY: release
-release: $(HELM) ## Write the release artefacts into dist/$(VERSION) (offline; docs/release.md): OCI image layouts, SBOMs, CRDs, install.yaml and the chart pinned by digest, the kubectl plugin and its krew manifest, SHA256SUMS.
+release: $(HELM) ## Write the release artefacts into dist/$(VERSION) (offline; docs/release.md): OCI image layouts, SBOMs, CRDs, install.yaml and the chart pinned by digest, the kubectl plugin and its krew manifest, cosign signatures and SBOM attestations, SHA256SUMS.
 	go run ./hack/release -out dist/$(VERSION) -version $(VERSION) -commit $(COMMIT) -cyclonedx "$$(hack/get-cyclonedx.sh)" \
-		-kubectl "$$(hack/envtest-assets.sh)/kubectl" -helm $(HELM)
+		-kubectl "$$(hack/envtest-assets.sh)/kubectl" -helm $(HELM) \
+		$(if $(filter 1,$(UNSIGNED)),,-cosign "$$(hack/get-cosign.sh)" $(if $(COSIGN_KEY),-cosign-key "$(COSIGN_KEY)"))
 
 .PHONY: cluster-up
 cluster-up: ## Start a real single-node cluster on this machine (Linux, root; builds its binaries on first use).

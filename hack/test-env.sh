@@ -19,6 +19,8 @@ export RSCHED_CERT_MANAGER_DIR; RSCHED_CERT_MANAGER_DIR="$("$_rsched_hack/get-ce
 export RSCHED_VULNCHECK_DIR; RSCHED_VULNCHECK_DIR="$("$_rsched_hack/get-vulncheck.sh")"
 # cyclonedx-gomod, for hack/release's test (the SBOMs of make release).
 export RSCHED_CYCLONEDX_BIN; RSCHED_CYCLONEDX_BIN="$("$_rsched_hack/get-cyclonedx.sh")"
+# cosign, for hack/release's test (the signatures and attestations of make release).
+export RSCHED_COSIGN_BIN; RSCHED_COSIGN_BIN="$("$_rsched_hack/get-cosign.sh")"
 RSCHED_HELM_BIN="$(make -s --no-print-directory -C "$_rsched_hack/.." helm-bin)"
 export KUBEBUILDER_ASSETS RSCHED_VAULT_BIN RSCHED_PG_BINDIR RSCHED_CBC_BIN RSCHED_LUA_BIN RSCHED_HELM_BIN RSCHED_WORKLOAD_BINS RSCHED_KWOK_BIN
 unset _rsched_hack

@@ -34,6 +34,8 @@ type Options struct {
 	Epoch time.Time
 	// Cyclonedx, Kubectl and Helm are the tools' paths.
 	Cyclonedx, Kubectl, Helm string
+	// Cosign, when set, signs the release (sign.go) with the key CosignKey, or a new pair.
+	Cosign, CosignKey string
 }
 
 func main() {
@@ -44,6 +46,8 @@ func main() {
 	flag.StringVar(&o.Cyclonedx, "cyclonedx", "", "cyclonedx-gomod binary (hack/get-cyclonedx.sh)")
 	flag.StringVar(&o.Kubectl, "kubectl", "", "kubectl binary (for kubectl kustomize)")
 	flag.StringVar(&o.Helm, "helm", "", "helm binary (make helm-bin)")
+	flag.StringVar(&o.Cosign, "cosign", "", "cosign binary (hack/get-cosign.sh); when set, the images, SBOMs, chart and SHA256SUMS are signed")
+	flag.StringVar(&o.CosignKey, "cosign-key", "", "cosign private key (COSIGN_PASSWORD decrypts it); default: a pair generated for this release")
 	flag.Parse()
 	if err := o.complete(); err != nil {
 		fail(err)
@@ -62,6 +66,9 @@ func fail(err error) {
 func (o *Options) complete() error {
 	if o.Out == "" || o.Version == "" || o.Cyclonedx == "" || o.Kubectl == "" || o.Helm == "" {
 		return errors.New("-out, -version, -cyclonedx, -kubectl and -helm are required")
+	}
+	if _, ok := os.LookupEnv("COSIGN_PASSWORD"); o.Cosign != "" && !ok {
+		return errors.New("COSIGN_PASSWORD is not set: cosign needs it to encrypt or decrypt the signing key (make release UNSIGNED=1 for an unsigned build)")
 	}
 	if !strings.HasPrefix(o.Version, "v") {
 		return fmt.Errorf("version %q is not v + semver", o.Version)
@@ -110,16 +117,13 @@ func Run(o Options) error {
 		}
 		digests[name] = d
 	}
-	steps := []struct {
-		what string
-		do   func() error
-	}{
+	steps := []step{
 		{"crds.yaml", func() error { return writeCRDs(o) }},
 		{"install.yaml", func() error { return writeInstall(o, work, digests) }},
 		{"chart", func() error { return packageChart(o, work, digests) }},
 		{"kubectl plugin", func() error { return writePlugin(o, work) }},
-		{"SHA256SUMS", func() error { return writeSums(o.Out) }},
 	}
+	steps = append(steps, signSteps(o, work)...)
 	for _, s := range steps {
 		progress("%s", s.what)
 		if err := s.do(); err != nil {
@@ -132,6 +136,33 @@ func Run(o Options) error {
 
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "release: "+format+"\n", args...)
+}
+
+type step struct {
+	what string
+	do   func() error
+}
+
+// signSteps sign the release when o.Cosign is set, then write SHA256SUMS (and sign it).
+func signSteps(o Options, work string) []step {
+	if o.Cosign == "" {
+		return []step{{"SHA256SUMS", func() error { return writeSums(o.Out) }}}
+	}
+	var s *Signer
+	chart := func() error {
+		matches, err := filepath.Glob(filepath.Join(o.Out, "*.tgz"))
+		if err != nil || len(matches) != 1 {
+			return fmt.Errorf("the chart: %v %v", matches, err)
+		}
+		return s.signBlob(matches[0])
+	}
+	return []step{
+		{"cosign key", func() (err error) { s, err = newSigner(o, work); return err }},
+		{"image signatures and SBOM attestations", func() error { return s.signImages(o) }},
+		{"chart signature", chart},
+		{"SHA256SUMS", func() error { return writeSums(o.Out) }},
+		{"SHA256SUMS signature", func() error { return s.signBlob(filepath.Join(o.Out, "SHA256SUMS")) }},
+	}
 }
 
 // buildBinary builds pkg for linux/amd64 as make build does (static, -trimpath, version and

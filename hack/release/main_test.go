@@ -5,6 +5,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"crypto/rand"
 	"encoding/json"
 	"io"
 	"os"
@@ -41,6 +42,8 @@ func TestReleaseIsReproducibleAndVerifies(t *testing.T) {
 	cyclonedx := tool(t, "RSCHED_CYCLONEDX_BIN", "hack/get-cyclonedx.sh")
 	kubectl := filepath.Join(tool(t, "KUBEBUILDER_ASSETS", "hack/envtest-assets.sh"), "kubectl")
 	helm := tool(t, "RSCHED_HELM_BIN", "make helm-bin")
+	cosign := tool(t, "RSCHED_COSIGN_BIN", "hack/get-cosign.sh")
+	t.Setenv("COSIGN_PASSWORD", rand.Text())
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		t.Fatal(err)
@@ -53,9 +56,13 @@ func TestReleaseIsReproducibleAndVerifies(t *testing.T) {
 		t.Fatalf("go build ./hack/release: %v\n%s", err, out)
 	}
 	dirs := []string{filepath.Join(tmp, "a"), filepath.Join(tmp, "b")}
-	for _, d := range dirs {
+	for i, d := range dirs {
 		start := time.Now()
-		cmd := exec.Command(release, "-out", d, "-version", version.Release, "-cyclonedx", cyclonedx, "-kubectl", kubectl, "-helm", helm)
+		args := []string{"-out", d, "-version", version.Release, "-cyclonedx", cyclonedx, "-kubectl", kubectl, "-helm", helm}
+		if i == 1 { // the second one signed: what it adds is all that may differ
+			args = append(args, "-cosign", cosign)
+		}
+		cmd := exec.Command(release, args...)
 		cmd.Dir = root
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("release: %v\n%s", err, out)
@@ -63,8 +70,8 @@ func TestReleaseIsReproducibleAndVerifies(t *testing.T) {
 		t.Logf("release into %s in %s", filepath.Base(d), time.Since(start).Round(time.Second))
 	}
 	sumsA, sumsB := readFile(t, dirs[0], "SHA256SUMS"), readFile(t, dirs[1], "SHA256SUMS")
-	if sumsA != sumsB {
-		t.Fatalf("two releases of one tree differ:\n%s\n%s", sumsA, sumsB)
+	if unsigned := withoutSignatures(sumsB); sumsA != unsigned || unsigned == sumsB {
+		t.Fatalf("two releases of one tree differ (or the second is not signed):\n%s\n%s", sumsA, sumsB)
 	}
 	for _, want := range []string{"crds.yaml", "install.yaml", "manager.cdx.json", "scheduler.cdx.json", "rsched-operator-0.1.0.tgz",
 		"plugins/rsched.yaml", "images/manager/index.json", "images/scheduler/index.json", PluginArchive(version.Release, "linux", "amd64")} {
@@ -81,7 +88,21 @@ func TestReleaseIsReproducibleAndVerifies(t *testing.T) {
 		checkSBOM(t, name, extractBinary(t, img, name, tmp), filepath.Join(dir, name+".cdx.json"))
 	}
 	checkPinned(t, dir, digests)
+	checkSignatures(t, cosign, dirs[1], digests)
 	checkSums(t, dirs[1])
+}
+
+// withoutSignatures is SHA256SUMS without the lines of what signing adds.
+func withoutSignatures(sums string) string {
+	var keep []string
+	for _, l := range strings.SplitAfter(sums, "\n") {
+		f := strings.Fields(l)
+		if len(f) == 2 && (strings.HasPrefix(f[1], "signed/") || strings.HasSuffix(f[1], ".sig") || f[1] == "cosign.pub") {
+			continue
+		}
+		keep = append(keep, l)
+	}
+	return strings.Join(keep, "")
 }
 
 func readFile(t *testing.T, dir, name string) string {
