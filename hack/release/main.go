@@ -36,6 +36,8 @@ type Options struct {
 	Cyclonedx, Kubectl, Helm string
 	// Cosign, when set, signs the release (sign.go) with the key CosignKey, or a new pair.
 	Cosign, CosignKey string
+	// Platforms are the kubectl plugin's os/arch pairs (PluginPlatforms unless narrowed).
+	Platforms [][2]string
 }
 
 func main() {
@@ -48,7 +50,11 @@ func main() {
 	flag.StringVar(&o.Helm, "helm", "", "helm binary (make helm-bin)")
 	flag.StringVar(&o.Cosign, "cosign", "", "cosign binary (hack/get-cosign.sh); when set, the images, SBOMs, chart and SHA256SUMS are signed")
 	flag.StringVar(&o.CosignKey, "cosign-key", "", "cosign private key (COSIGN_PASSWORD decrypts it); default: a pair generated for this release")
+	platforms := flag.String("plugin-platforms", "", "comma-separated os/arch pairs for the kubectl plugin (default: "+platformList(PluginPlatforms)+")")
 	flag.Parse()
+	if err := o.parsePlatforms(*platforms); err != nil {
+		fail(err)
+	}
 	if err := o.complete(); err != nil {
 		fail(err)
 	}
@@ -60,6 +66,36 @@ func main() {
 func fail(err error) {
 	fmt.Fprintln(os.Stderr, "release:", err)
 	os.Exit(1)
+}
+
+func platformList(ps [][2]string) string {
+	var l []string
+	for _, p := range ps {
+		l = append(l, p[0]+"/"+p[1])
+	}
+	return strings.Join(l, ",")
+}
+
+// parsePlatforms narrows the plugin's platforms to a subset of PluginPlatforms (the tests build
+// one: each further platform costs a cross-build of the plugin and its dependencies, minutes cold).
+func (o *Options) parsePlatforms(list string) error {
+	if list == "" {
+		o.Platforms = PluginPlatforms
+		return nil
+	}
+	for _, item := range strings.Split(list, ",") {
+		goos, goarch, _ := strings.Cut(strings.TrimSpace(item), "/")
+		found := false
+		for _, p := range PluginPlatforms {
+			if p == [2]string{goos, goarch} {
+				o.Platforms, found = append(o.Platforms, p), true
+			}
+		}
+		if !found {
+			return fmt.Errorf("-plugin-platforms: %q is not one of %s", item, platformList(PluginPlatforms))
+		}
+	}
+	return nil
 }
 
 // complete fills the commit and the epoch from git (SOURCE_DATE_EPOCH when set) and checks the rest.

@@ -24,7 +24,7 @@ func writePlugin(o Options, work string) error {
 		return err
 	}
 	platforms := ""
-	for _, p := range PluginPlatforms {
+	for _, p := range o.Platforms {
 		bin := filepath.Join(work, "kubectl-rsched-"+p[0]+"-"+p[1])
 		if err := buildBinary(o, "./cmd/kubectl-rsched", bin, p[0], p[1]); err != nil {
 			return err
