@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,9 @@ import (
 // last commit that landed through CI before this test. The first tag v* that is an ancestor of
 // HEAD replaces it (previousRevision prefers a tag), so this pin never needs editing after that.
 const pinnedPrevious = "762520f88a3fea73fce20ff21b20d2ca2f276a0a"
+
+// revisionName is what RSCHED_UPGRADE_FROM may hold: a hash, or a tag or branch name.
+var revisionName = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._/-]*$`)
 
 // previous is the release an upgrade starts from, built from git.
 type previous struct {
@@ -31,6 +35,11 @@ type previous struct {
 // returns the full commit hash and a description of the choice.
 func previousRevision(root string) (commit, source string, err error) {
 	rev, source := os.Getenv("RSCHED_UPGRADE_FROM"), "RSCHED_UPGRADE_FROM"
+	if rev != "" && !revisionName.MatchString(rev) {
+		// It reaches git's command line (rev-parse, fetch): an option (--upload-pack=…) or a
+		// refspec (a:b) there would do more than name a commit.
+		return "", "", fmt.Errorf("RSCHED_UPGRADE_FROM=%q: want a commit hash or a tag or branch name (letters, digits, . _ / -; not starting with - or .)", rev)
+	}
 	if rev == "" {
 		rev, source = pinnedPrevious, "the pinned commit (no release tag v* is an ancestor of HEAD)"
 		head, _ := git(root, "rev-parse", "HEAD")
@@ -45,14 +54,14 @@ func previousRevision(root string) (commit, source string, err error) {
 			}
 		}
 	}
-	commit, err = git(root, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
+	commit, err = git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", rev+"^{commit}")
 	if err != nil {
 		// A shallow clone lacks it: ask the clone's origin for that one commit (servers such as
 		// GitHub's hand out any reachable commit by hash) before giving up.
 		fetched := "no remote origin to fetch it from"
 		if _, err := git(root, "remote", "get-url", "origin"); err == nil {
 			fetched = "fetching it from origin failed"
-			if _, err := git(root, "fetch", "--quiet", "--no-tags", "--depth=1", "origin", rev); err == nil {
+			if _, err := git(root, "fetch", "--quiet", "--no-tags", "--depth=1", "--end-of-options", "origin", rev); err == nil {
 				commit, err = git(root, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
 				if err == nil {
 					return commit, source + ", fetched from origin", nil

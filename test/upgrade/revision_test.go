@@ -53,6 +53,12 @@ func TestPreviousRevisionPrefersTheNewestReleaseTagBeforeHead(t *testing.T) {
 			t.Fatalf("after tag %s: %s (%s) %v, want %s", step.tag, got, source, err, step.want)
 		}
 	}
+	for _, bad := range []string{"--upload-pack=touch /tmp/x", "a:refs/heads/b", "-x", "v1 v2", ".hidden"} {
+		t.Setenv("RSCHED_UPGRADE_FROM", bad)
+		if _, _, err := previousRevision(repo); err == nil || !strings.Contains(err.Error(), "want a commit hash") {
+			t.Errorf("RSCHED_UPGRADE_FROM=%q: %v, want it refused before git sees it", bad, err)
+		}
+	}
 	t.Setenv("RSCHED_UPGRADE_FROM", c[0][:10])
 	if got, source, err := previousRevision(repo); err != nil || got != c[0] || !strings.Contains(source, "RSCHED_UPGRADE_FROM") {
 		t.Fatalf("RSCHED_UPGRADE_FROM: %s (%s) %v", got, source, err)
