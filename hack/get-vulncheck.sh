@@ -45,4 +45,12 @@ if [[ ! -x "$cache/govulncheck" || ! -s "$cache/db/index/db.json" ]]; then
     log "govulncheck ${govulncheck_version} and the database of ${vulndb_version} ready in $(elapsed "$start") s"
   fi
 fi
+# indexdb leaves the index's "modified" at the zero time; the pseudo-version's timestamp is the
+# commit of the reports, which govulncheck then reports as db_last_modified (hack/vulncheck prints
+# the database's age). Cheap and idempotent, so a cache filled before this line gets it too.
+if grep -q '"modified":"0001-01-01T00:00:00Z"' "$cache/db/index/db.json"; then
+  ts="$(sed -E 's/^v0\.0\.0-([0-9]{4})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})([0-9]{2})-.*/\1-\2-\3T\4:\5:\6Z/' <<<"$vulndb_version")"
+  [[ "$ts" =~ ^[0-9]{4}-[0-9]{2}-[0-9]{2}T ]] || { log "cannot read a date from $vulndb_version"; exit 1; }
+  printf '{"modified":"%s"}' "$ts" > "$cache/db/index/db.json.tmp" && mv "$cache/db/index/db.json.tmp" "$cache/db/index/db.json"
+fi
 echo "$cache"

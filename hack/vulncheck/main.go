@@ -64,9 +64,16 @@ func run(ctx context.Context, args []string, out io.Writer, now time.Time) error
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(out, "%s %s: %d reachable, %d more imported but not called (%.0f s)\n",
-			t.mode, t.path, len(r.reachable), len(r.imported), time.Since(start).Seconds())
+		toolchain := ""
+		if r.config.GoVersion != "" { // source mode: the Go the packages were loaded with
+			toolchain = " (" + r.config.GoVersion + ")"
+		}
+		fmt.Fprintf(out, "%s %s%s: %d reachable, %d more imported but not called (%.0f s)\n",
+			t.mode, t.path, toolchain, len(r.reachable), len(r.imported), time.Since(start).Seconds())
 		results = append(results, r)
+	}
+	if len(results) > 0 {
+		fmt.Fprintln(out, dbAge(results[0].config.DBLastModified, now))
 	}
 	v := evaluate(results, allow)
 	v.print(out)
@@ -74,4 +81,15 @@ func run(ctx context.Context, args []string, out io.Writer, now time.Time) error
 		return errGate
 	}
 	return nil
+}
+
+// dbAge says how old the database is: it is pinned for reproducible runs, so a clean gate means
+// "nothing known as of that date" (docs/development.md says how to move it on).
+func dbAge(modified string, now time.Time) string {
+	t, err := time.Parse(time.RFC3339, modified)
+	if err != nil {
+		return fmt.Sprintf("vulnerability database: last modified %q", modified)
+	}
+	return fmt.Sprintf("vulnerability database: last modified %s (%d days ago; VULNDB_VERSION in hack/get-vulncheck.sh moves it on)",
+		t.Format(time.DateOnly), int(now.Sub(t).Hours()/24))
 }

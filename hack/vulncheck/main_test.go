@@ -81,7 +81,8 @@ func gate(t *testing.T, dir, allow, bin string) (string, error) {
 func TestGateFailsOnAReachableVulnerabilityUnlessReviewed(t *testing.T) {
 	dir := vulnerableModule(t, true)
 	bin := filepath.Join(t.TempDir(), "vulnerable")
-	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	// Stripped as make build strips what we ship (-s -w): binary mode must still see functions.
+	build := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", bin, ".")
 	build.Dir = dir
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -91,15 +92,17 @@ func TestGateFailsOnAReachableVulnerabilityUnlessReviewed(t *testing.T) {
 	if !errors.Is(err, errGate) {
 		t.Fatalf("a module calling language.Parse of x/text v0.3.5 passed the gate (err %v):\n%s", err, out)
 	}
-	for _, want := range []string{"REACHABLE " + knownID, "golang.org/x/text@v0.3.5, fixed in v0.3.7",
+	for _, want := range []string{"REACHABLE " + knownID, "vulnerability database: last modified 20", "golang.org/x/text@v0.3.5, fixed in v0.3.7",
 		"golang.org/x/text/language.Parse is called from", "found in: source ./...; binary " + bin} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q:\n%s", want, out)
 		}
 	}
 
-	// Reviewed: the gate passes and says why.
-	out, err = gate(t, dir, writeAllow(t, entry(knownID, "2026-12-01", "2027-02-01")), bin)
+	// Reviewed: the gate passes and says why. Source mode only: in the stripped binary, binary
+	// mode also counts x/text v0.3.5's other vulnerable functions that are linked but never
+	// called (it sees what is in the binary, not what calls it).
+	out, err = gate(t, dir, writeAllow(t, entry(knownID, "2026-12-01", "2027-02-01")), "")
 	if err != nil {
 		t.Fatalf("an allow-listed finding failed the gate: %v\n%s", err, out)
 	}
@@ -160,5 +163,20 @@ func TestAllowListValidation(t *testing.T) {
 func TestRepositoryAllowListIsValid(t *testing.T) {
 	if _, err := readAllowList(filepath.Join(testenv.RepoRoot(), "hack", "vulncheck", "allow.yaml"), time.Now()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A scan that could not reach symbol level (a binary without usable symbol tables) fails the
+// gate instead of passing with every finding counted as imported-only.
+func TestScanBelowSymbolLevelFails(t *testing.T) {
+	stream := `{"config":{"scan_level":"package","scan_mode":"binary"}}` + "\n" +
+		`{"finding":{"osv":"GO-2021-0113","trace":[{"module":"golang.org/x/text","version":"v0.3.5","package":"golang.org/x/text/language"}]}}`
+	_, err := parse(target{mode: "binary", path: "bin/x"}, strings.NewReader(stream))
+	if err == nil || !strings.Contains(err.Error(), `at level "package"`) {
+		t.Fatalf("got %v, want a refusal of a package-level scan", err)
+	}
+	r, err := parse(target{mode: "binary", path: "bin/x"}, strings.NewReader(strings.Replace(stream, `"package"`, `"symbol"`, 1)))
+	if err != nil || len(r.imported) != 1 || len(r.reachable) != 0 {
+		t.Fatalf("a symbol-level scan with a package-level finding: %+v, %v", r, err)
 	}
 }

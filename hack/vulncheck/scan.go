@@ -21,8 +21,16 @@ type target struct {
 
 // The parts of govulncheck's JSON stream (golang.org/x/vuln/internal/govulncheck) read here.
 type message struct {
-	OSV     *osvEntry `json:"osv"`
-	Finding *finding  `json:"finding"`
+	Config  *scanConfig `json:"config"`
+	OSV     *osvEntry   `json:"osv"`
+	Finding *finding    `json:"finding"`
+}
+
+// scanConfig is how govulncheck ran: the level it could reach and the database's date.
+type scanConfig struct {
+	ScanLevel      string `json:"scan_level"`
+	DBLastModified string `json:"db_last_modified"`
+	GoVersion      string `json:"go_version"`
 }
 
 type osvEntry struct {
@@ -63,6 +71,7 @@ type vuln struct {
 
 type result struct {
 	target    target
+	config    scanConfig
 	reachable map[string]vuln // by OSV ID
 	imported  map[string]vuln
 }
@@ -99,12 +108,21 @@ func parse(t target, r io.Reader) (result, error) {
 		if err != nil {
 			return result{}, fmt.Errorf("reading govulncheck's output for %s %s: %w", t.mode, t.path, err)
 		}
+		if m.Config != nil {
+			res.config = *m.Config
+		}
 		if m.OSV != nil {
 			osvs[m.OSV.ID] = m.OSV
 		}
 		if m.Finding != nil && len(m.Finding.Trace) > 0 {
 			findings = append(findings, m.Finding)
 		}
+	}
+	// Only a symbol-level scan can say a vulnerable function is reached or linked: at package or
+	// module level (a binary without usable symbol tables, say) every finding would look like
+	// imported-only and the gate would pass for nothing.
+	if res.config.ScanLevel != "symbol" {
+		return result{}, fmt.Errorf("govulncheck scanned %s %s at level %q, not \"symbol\": its findings could not be gated", t.mode, t.path, res.config.ScanLevel)
 	}
 	for _, f := range findings {
 		v := vuln{ID: f.OSV, Module: f.Trace[0].Module, Version: f.Trace[0].Version, Fixed: f.FixedVersion}
