@@ -166,7 +166,7 @@ func TestChartEgressNetworkPolicy(t *testing.T) {
 	}
 	want := []networkingv1.NetworkPolicyEgressRule{
 		{
-			To: []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.10/32"}}, {IPBlock: &networkingv1.IPBlock{CIDR: "fd00::10/128"}}},
+			To:    []networkingv1.NetworkPolicyPeer{{IPBlock: &networkingv1.IPBlock{CIDR: "10.0.0.10/32"}}, {IPBlock: &networkingv1.IPBlock{CIDR: "fd00::10/128"}}},
 			Ports: []networkingv1.NetworkPolicyPort{port(intstr.FromInt32(443), tcp), port(intstr.FromInt32(6443), tcp)},
 		},
 		{
