@@ -204,14 +204,19 @@ demo-down: ## Stop everything 'make demo' started.
 images: ## Assemble the operator and API server images as docker-archive tarballs in bin/images (no Docker needed).
 	go run ./hack/images -out bin/images -tag $(IMAGE_TAG)
 
-# make release signs with cosign: COSIGN_PASSWORD (from the environment, never a make argument)
-# encrypts the key pair generated for the release, or decrypts COSIGN_KEY=<cosign.key>; UNSIGNED=1
-# skips signing.
+# make release signs with cosign and the project's long-lived key, required: COSIGN_KEY=<KMS URI>
+# (awskms://, gcpkms://, azurekms://, hashivault://) or COSIGN_KEY=<encrypted cosign.key> with
+# COSIGN_PASSWORD from the environment (never a make argument). Users verify with the public key
+# published apart from the release (docs/release.md), never the release's own cosign.pub.
+# TLOG=1 uploads the signatures to Rekor (the release pipeline; offline there is none).
+# EPHEMERAL_KEY=1 signs with a throwaway pair instead, for tests and dry runs only: the release
+# says it is untrusted (UNTRUSTED-EPHEMERAL-KEY). UNSIGNED=1 skips signing.
 .PHONY: release
 release: $(HELM) ## Write the release artefacts into dist/$(VERSION) (offline; docs/release.md): OCI image layouts, SBOMs, CRDs, install.yaml and the chart pinned by digest, the kubectl plugin and its krew manifest, cosign signatures and SBOM attestations, SHA256SUMS.
 	go run ./hack/release -out dist/$(VERSION) -version $(VERSION) -commit $(COMMIT) -cyclonedx "$$(hack/get-cyclonedx.sh)" \
 		-kubectl "$$(hack/envtest-assets.sh)/kubectl" -helm $(HELM) \
-		$(if $(filter 1,$(UNSIGNED)),,-cosign "$$(hack/get-cosign.sh)" $(if $(COSIGN_KEY),-cosign-key "$(COSIGN_KEY)"))
+		$(if $(filter 1,$(UNSIGNED)),,-cosign "$$(hack/get-cosign.sh)" $(if $(COSIGN_KEY),-cosign-key "$(COSIGN_KEY)") \
+			$(if $(filter 1,$(EPHEMERAL_KEY)),-ephemeral-key) $(if $(filter 1,$(TLOG)),-tlog))
 
 .PHONY: cluster-up
 cluster-up: ## Start a real single-node cluster on this machine (Linux, root; builds its binaries on first use).

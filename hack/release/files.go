@@ -192,8 +192,9 @@ type tarFile struct {
 	data []byte
 }
 
-// writeSums writes SHA256SUMS (sha256sum -c reads it) over every other file under dir, by path.
-func writeSums(dir string) error {
+// writeSums writes SHA256SUMS (sha256sum -c reads it) over every other file under dir, by path,
+// after header's lines as comments.
+func writeSums(dir, header string) error {
 	var paths []string
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -210,6 +211,11 @@ func writeSums(dir string) error {
 	}
 	sort.Strings(paths)
 	var sums strings.Builder
+	for _, l := range strings.SplitAfter(header, "\n") {
+		if l != "" { // comment lines: sha256sum -c skips them
+			sums.WriteString("# " + l)
+		}
+	}
 	for _, p := range paths {
 		b, err := os.ReadFile(filepath.Join(dir, p))
 		if err != nil {

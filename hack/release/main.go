@@ -34,8 +34,12 @@ type Options struct {
 	Epoch time.Time
 	// Cyclonedx, Kubectl and Helm are the tools' paths.
 	Cyclonedx, Kubectl, Helm string
-	// Cosign, when set, signs the release (sign.go) with the key CosignKey, or a new pair.
-	Cosign, CosignKey string
+	// Cosign, when set, signs the release (sign.go) with CosignKey, the project's long-lived key
+	// (a cosign.key file or a KMS URI), or, with EphemeralKey (tests and dry runs only), a pair
+	// generated for the release, whose signatures prove nothing. Tlog uploads the signatures to
+	// Rekor (a real pipeline; offline there is none).
+	Cosign, CosignKey  string
+	EphemeralKey, Tlog bool
 	// Platforms are the kubectl plugin's os/arch pairs (PluginPlatforms unless narrowed).
 	Platforms [][2]string
 }
@@ -49,7 +53,9 @@ func main() {
 	flag.StringVar(&o.Kubectl, "kubectl", "", "kubectl binary (for kubectl kustomize)")
 	flag.StringVar(&o.Helm, "helm", "", "helm binary (make helm-bin)")
 	flag.StringVar(&o.Cosign, "cosign", "", "cosign binary (hack/get-cosign.sh); when set, the images, SBOMs, chart and SHA256SUMS are signed")
-	flag.StringVar(&o.CosignKey, "cosign-key", "", "cosign private key (COSIGN_PASSWORD decrypts it); default: a pair generated for this release")
+	flag.StringVar(&o.CosignKey, "cosign-key", "", "the project's long-lived signing key, required with -cosign: a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://) or an encrypted cosign.key (COSIGN_PASSWORD decrypts it)")
+	flag.BoolVar(&o.EphemeralKey, "ephemeral-key", false, "sign with a key pair generated for this release instead of -cosign-key: for tests and dry runs only, the signatures prove nothing (the release says so in UNTRUSTED-EPHEMERAL-KEY and SHA256SUMS)")
+	flag.BoolVar(&o.Tlog, "tlog", false, "upload the signatures to the Rekor transparency log and verify them there (a real pipeline; offline, leave it off)")
 	platforms := flag.String("plugin-platforms", "", "comma-separated os/arch pairs for the kubectl plugin (default: "+platformList(PluginPlatforms)+")")
 	flag.Parse()
 	if err := o.parsePlatforms(*platforms); err != nil {
@@ -103,8 +109,8 @@ func (o *Options) complete() error {
 	if o.Out == "" || o.Version == "" || o.Cyclonedx == "" || o.Kubectl == "" || o.Helm == "" {
 		return errors.New("-out, -version, -cyclonedx, -kubectl and -helm are required")
 	}
-	if _, ok := os.LookupEnv("COSIGN_PASSWORD"); o.Cosign != "" && !ok {
-		return errors.New("COSIGN_PASSWORD is not set: cosign needs it to encrypt or decrypt the signing key (make release UNSIGNED=1 for an unsigned build)")
+	if err := o.checkSigning(); err != nil {
+		return err
 	}
 	if !strings.HasPrefix(o.Version, "v") {
 		return fmt.Errorf("version %q is not v + semver", o.Version)
@@ -130,6 +136,39 @@ func (o *Options) complete() error {
 	}
 	o.Epoch = time.Unix(sec, 0).UTC()
 	return nil
+}
+
+// checkSigning refuses a signed release without the project's long-lived key: a pair generated for
+// the release, published beside it, proves nothing about who made it (whoever can replace the
+// release's files can sign them with a new pair and ship its cosign.pub), so that takes
+// -ephemeral-key, for tests and dry runs only.
+func (o *Options) checkSigning() error {
+	switch {
+	case o.Cosign == "":
+		if o.CosignKey != "" || o.EphemeralKey || o.Tlog {
+			return errors.New("-cosign-key, -ephemeral-key and -tlog need -cosign")
+		}
+		return nil
+	case o.CosignKey != "" && o.EphemeralKey:
+		return errors.New("-cosign-key and -ephemeral-key exclude each other")
+	case o.CosignKey == "" && !o.EphemeralKey:
+		return errors.New("-cosign needs -cosign-key (make release COSIGN_KEY=...): the project's long-lived signing key, " +
+			"a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://) or an encrypted cosign.key, whose public key users " +
+			"obtain apart from the release, never from it (docs/release.md); -ephemeral-key (make release EPHEMERAL_KEY=1) " +
+			"signs with a throwaway pair, for tests and dry runs only (make release UNSIGNED=1 for an unsigned build)")
+	case o.EphemeralKey && o.Tlog:
+		return errors.New("-tlog with -ephemeral-key would put a throwaway key's signatures in the public transparency log")
+	}
+	if _, ok := os.LookupEnv("COSIGN_PASSWORD"); !ok && !o.EphemeralKey && !isKMS(o.CosignKey) {
+		return errors.New("COSIGN_PASSWORD is not set: cosign needs it to decrypt -cosign-key")
+	}
+	return nil
+}
+
+// isKMS says whether a cosign key is a KMS URI (awskms://, gcpkms://, hashivault://, ...), which
+// needs no password, rather than a key file.
+func isKMS(key string) bool {
+	return strings.Contains(key, "://")
 }
 
 // Run writes the release into o.Out, from the repository in the working directory.
@@ -167,6 +206,10 @@ func Run(o Options) error {
 		}
 	}
 	progress("release %s written to %s", o.Version, o.Out)
+	if o.EphemeralKey {
+		progress("WARNING: UNTRUSTED: signed with an ephemeral key, the signatures prove nothing; do not publish (%s)",
+			filepath.Join(o.Out, "UNTRUSTED-EPHEMERAL-KEY"))
+	}
 	return nil
 }
 
@@ -182,9 +225,13 @@ type step struct {
 // signSteps sign the release when o.Cosign is set, then write SHA256SUMS (and sign it).
 func signSteps(o Options, work string) []step {
 	if o.Cosign == "" {
-		return []step{{"SHA256SUMS", func() error { return writeSums(o.Out) }}}
+		return []step{{"SHA256SUMS", func() error { return writeSums(o.Out, "") }}}
 	}
 	var s *Signer
+	header := ""
+	if o.EphemeralKey {
+		header = ephemeralNote
+	}
 	chart := func() error {
 		matches, err := filepath.Glob(filepath.Join(o.Out, "*.tgz"))
 		if err != nil || len(matches) != 1 {
@@ -196,7 +243,7 @@ func signSteps(o Options, work string) []step {
 		{"cosign key", func() (err error) { s, err = newSigner(o, work); return err }},
 		{"image signatures and SBOM attestations", func() error { return s.signImages(o) }},
 		{"chart signature", chart},
-		{"SHA256SUMS", func() error { return writeSums(o.Out) }},
+		{"SHA256SUMS", func() error { return writeSums(o.Out, header) }},
 		{"SHA256SUMS signature", func() error { return s.signBlob(filepath.Join(o.Out, "SHA256SUMS")) }},
 	}
 }
@@ -218,7 +265,15 @@ func buildBinary(o Options, pkg, file, goos, goarch string) error {
 
 // run runs a tool and returns its standard output; its standard error is in the error.
 func run(name string, args ...string) ([]byte, error) {
+	return runEnv(nil, name, args...)
+}
+
+// runEnv is run with env added to the environment (values never reach the error).
+func runEnv(env []string, name string, args ...string) ([]byte, error) {
 	cmd := exec.Command(name, args...)
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

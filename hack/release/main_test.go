@@ -49,6 +49,15 @@ func TestReleaseIsReproducibleAndVerifies(t *testing.T) {
 		t.Fatal(err)
 	}
 	tmp := t.TempDir()
+	// The project's long-lived key, as the release pipeline holds it: an encrypted key file made
+	// apart from the release, whose cosign.pub is the trust anchor users get out of band.
+	anchor := filepath.Join(tmp, "key")
+	if err := os.Mkdir(anchor, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := cosignRun(cosign, anchor, "generate-key-pair"); err != nil {
+		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
+	}
 	release := filepath.Join(tmp, "release")
 	build := exec.Command("go", "build", "-o", release, "./hack/release")
 	build.Dir = root
@@ -62,7 +71,7 @@ func TestReleaseIsReproducibleAndVerifies(t *testing.T) {
 		args := []string{"-out", d, "-version", version.Release, "-cyclonedx", cyclonedx, "-kubectl", kubectl, "-helm", helm,
 			"-plugin-platforms", "linux/amd64"}
 		if i == 1 { // the second one signed: what it adds is all that may differ
-			args = append(args, "-cosign", cosign)
+			args = append(args, "-cosign", cosign, "-cosign-key", filepath.Join(anchor, "cosign.key"))
 		}
 		cmd := exec.Command(release, args...)
 		cmd.Dir = root
@@ -91,7 +100,7 @@ func TestReleaseIsReproducibleAndVerifies(t *testing.T) {
 		checkSBOM(t, name, extractBinary(t, img, name, tmp), filepath.Join(dir, name+".cdx.json"))
 	}
 	checkPinned(t, dir, digests)
-	checkSignatures(t, cosign, dirs[1], digests)
+	checkSignatures(t, cosign, dirs[1], filepath.Join(anchor, "cosign.pub"), digests)
 	checkSums(t, dirs[1])
 }
 

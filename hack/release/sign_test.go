@@ -10,8 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/registry"
 )
@@ -24,27 +26,34 @@ func cosignRun(cosign, dir string, args ...string) (string, error) {
 	return string(out), err
 }
 
-// checkSignatures verifies, offline with cosign.pub, each image's signature and its SBOM
-// attestation in signed/<name>/ (the attested SBOM equal to <name>.cdx.json, the subject the
-// layout's digest) and the signatures of the chart and SHA256SUMS; a changed chart, and another
-// key, fail verification.
-func checkSignatures(t *testing.T, cosign, dir string, digests map[string]string) {
+// checkSignatures verifies, offline with pub (the project's public key, obtained apart from the
+// release, as docs/release.md tells users to), each image's signature and its SBOM attestation in
+// signed/<name>/ (the attested SBOM equal to <name>.cdx.json, the subject the layout's digest) and
+// the signatures of the chart and SHA256SUMS; a changed chart, and another key, fail verification.
+// The release's own cosign.pub is a copy of pub, and the release carries no untrusted-key note.
+func checkSignatures(t *testing.T, cosign, dir, pub string, digests map[string]string) {
 	t.Helper()
+	if readFile(t, dir, "cosign.pub") != readFile(t, filepath.Dir(pub), filepath.Base(pub)) {
+		t.Fatalf("the release's cosign.pub is not the signing key's public key %s", pub)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "UNTRUSTED-EPHEMERAL-KEY")); !os.IsNotExist(err) {
+		t.Fatalf("a release signed with -cosign-key has UNTRUSTED-EPHEMERAL-KEY (%v)", err)
+	}
 	for _, n := range []string{"manager", "scheduler"} {
-		out, err := cosignRun(cosign, dir, "verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--local-image", "signed/"+n)
+		out, err := cosignRun(cosign, dir, "verify", "--key", pub, "--insecure-ignore-tlog", "--local-image", "signed/"+n)
 		if err != nil || !strings.Contains(out, `"docker-manifest-digest":"`+digests[n]+`"`) || !strings.Contains(out, `"docker-reference":"`+Repositories[n]+`"`) {
 			t.Fatalf("cosign verify %s: %v\n%s", n, err, out)
 		}
-		out, err = cosignRun(cosign, dir, "verify-attestation", "--key", "cosign.pub", "--type", "cyclonedx", "--insecure-ignore-tlog", "--local-image", "signed/"+n)
+		out, err = cosignRun(cosign, dir, "verify-attestation", "--key", pub, "--type", "cyclonedx", "--insecure-ignore-tlog", "--local-image", "signed/"+n)
 		if err != nil {
 			t.Fatalf("cosign verify-attestation %s: %v\n%s", n, err, out)
 		}
 		checkAttestedSBOM(t, n, out, filepath.Join(dir, n+".cdx.json"), digests[n])
 	}
-	checkLoad(t, cosign, dir, digests)
+	checkLoad(t, cosign, dir, pub, digests)
 	chart := "rsched-operator-0.1.0.tgz"
 	for _, f := range []string{chart, "SHA256SUMS"} {
-		if out, err := cosignRun(cosign, dir, "verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--signature", f+".sig", f); err != nil {
+		if out, err := cosignRun(cosign, dir, "verify-blob", "--key", pub, "--insecure-ignore-tlog", "--signature", f+".sig", f); err != nil {
 			t.Fatalf("cosign verify-blob %s: %v\n%s", f, err, out)
 		}
 	}
@@ -55,7 +64,7 @@ func checkSignatures(t *testing.T, cosign, dir string, digests map[string]string
 	if err := os.WriteFile(tampered, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := cosignRun(cosign, dir, "verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--signature", chart+".sig", tampered); err == nil || !strings.Contains(out, "invalid signature") {
+	if out, err := cosignRun(cosign, dir, "verify-blob", "--key", pub, "--insecure-ignore-tlog", "--signature", chart+".sig", tampered); err == nil || !strings.Contains(out, "invalid signature") {
 		t.Fatalf("cosign verify-blob did not refuse a changed chart:\n%s", out)
 	}
 	// Another key verifies nothing.
@@ -105,8 +114,8 @@ func checkAttestedSBOM(t *testing.T, name, out, sbomFile, digest string) {
 }
 
 // checkLoad pushes signed/<name>/ with cosign load (docs/release.md's publishing step) into a
-// throwaway registry and verifies the signature and the attestation there.
-func checkLoad(t *testing.T, cosign, dir string, digests map[string]string) {
+// throwaway registry and verifies the signature and the attestation there with pub.
+func checkLoad(t *testing.T, cosign, dir, pub string, digests map[string]string) {
 	t.Helper()
 	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	defer srv.Close()
@@ -115,13 +124,122 @@ func checkLoad(t *testing.T, cosign, dir string, digests map[string]string) {
 		repo := host + "/rsched/" + n
 		steps := [][]string{
 			{"load", "--dir", "signed/" + n, "--allow-http-registry", repo},
-			{"verify", "--key", "cosign.pub", "--insecure-ignore-tlog", "--allow-http-registry", repo + "@" + digests[n]},
-			{"verify-attestation", "--key", "cosign.pub", "--type", "cyclonedx", "--insecure-ignore-tlog", "--allow-http-registry", repo + "@" + digests[n]},
+			{"verify", "--key", pub, "--insecure-ignore-tlog", "--allow-http-registry", repo + "@" + digests[n]},
+			{"verify-attestation", "--key", pub, "--type", "cyclonedx", "--insecure-ignore-tlog", "--allow-http-registry", repo + "@" + digests[n]},
 		}
 		for _, a := range steps {
 			if out, err := cosignRun(cosign, dir, a...); err != nil {
 				t.Fatalf("cosign %s %s: %v\n%s", a[0], n, err, out)
 			}
 		}
+	}
+}
+
+// A signed release takes the project's long-lived key, or -ephemeral-key said out loud: a pair
+// generated for the release proves nothing about who made it.
+func TestSignedReleaseNeedsALongLivedKey(t *testing.T) {
+	t.Setenv("SOURCE_DATE_EPOCH", "1700000000") // complete() needs no git
+	for _, c := range []struct {
+		name     string
+		o        Options
+		password bool
+		want     string // in the error; "" for none
+	}{
+		{"no key", Options{Cosign: "cosign"}, true, "-cosign needs -cosign-key (make release COSIGN_KEY=...): the project's long-lived signing key"},
+		{"key file", Options{Cosign: "cosign", CosignKey: "cosign.key"}, true, ""},
+		{"key file without its password", Options{Cosign: "cosign", CosignKey: "cosign.key"}, false, "COSIGN_PASSWORD is not set"},
+		{"KMS key, no password", Options{Cosign: "cosign", CosignKey: "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k", Tlog: true}, false, ""},
+		{"ephemeral, no password", Options{Cosign: "cosign", EphemeralKey: true}, false, ""},
+		{"key and ephemeral", Options{Cosign: "cosign", CosignKey: "cosign.key", EphemeralKey: true}, true, "exclude each other"},
+		{"ephemeral in the public log", Options{Cosign: "cosign", EphemeralKey: true, Tlog: true}, true, "throwaway key's signatures in the public transparency log"},
+		{"ephemeral unsigned", Options{EphemeralKey: true}, true, "need -cosign"},
+		{"unsigned", Options{}, false, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if c.password {
+				t.Setenv("COSIGN_PASSWORD", "p")
+			} else {
+				t.Setenv("COSIGN_PASSWORD", "")
+				_ = os.Unsetenv("COSIGN_PASSWORD")
+			}
+			o := c.o
+			o.Out, o.Version, o.Commit, o.Cyclonedx, o.Kubectl, o.Helm = "out", "v0.1.0", "abc", "c", "k", "h"
+			err := o.complete()
+			if (err == nil) != (c.want == "") || err != nil && !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("complete() = %v, want %q", err, c.want)
+			}
+			if c.want == "" && !o.Epoch.Equal(time.Unix(1700000000, 0)) {
+				t.Fatalf("epoch %v", o.Epoch)
+			}
+		})
+	}
+}
+
+// -tlog turns the transparency log on in cosign's arguments: signatures are uploaded to Rekor and
+// verification checks the log (no --insecure-ignore-tlog), and blobs get a .bundle with the log's
+// entry. Only the arguments are tested: offline there is no Rekor to upload to.
+func TestTlogFlagChangesCosignArguments(t *testing.T) {
+	ref, pub, sbom, dir := "127.0.0.1:5000/rsched/manager@sha256:d", "out/cosign.pub", "out/manager.cdx.json", "out/signed/manager"
+	for _, c := range []struct {
+		tlog       bool
+		sign, verf []string
+		blob       []string
+	}{
+		{false, []string{"--tlog-upload=false"}, []string{"--insecure-ignore-tlog"},
+			[]string{"sign-blob", "--key", "K", "--tlog-upload=false", "--yes", "--output-signature", "f.sig", "f"}},
+		{true, []string{"--tlog-upload=true"}, nil,
+			[]string{"sign-blob", "--key", "K", "--tlog-upload=true", "--yes", "--output-signature", "f.sig", "--bundle", "f.bundle", "f"}},
+	} {
+		s := &Signer{key: "K", tlog: c.tlog}
+		want := [][]string{
+			slices.Concat([]string{"sign", "--key", "K"}, c.sign, []string{"--yes", "--allow-http-registry", "--sign-container-identity", "ghcr.io/rsched/rsched", ref}),
+			slices.Concat([]string{"attest", "--key", "K", "--type", "cyclonedx", "--predicate", sbom}, c.sign, []string{"--yes", "--allow-http-registry", ref}),
+			slices.Concat([]string{"verify", "--key", pub}, c.verf, []string{"--allow-http-registry", ref}),
+			slices.Concat([]string{"verify-attestation", "--key", pub, "--type", "cyclonedx"}, c.verf, []string{"--allow-http-registry", ref}),
+			{"save", "--dir", dir, "--allow-http-registry", ref},
+		}
+		if got := s.imageArgs("manager", ref, pub, sbom, dir); !reflect.DeepEqual(got, want) {
+			t.Errorf("tlog %v: image arguments\n%q\nwant\n%q", c.tlog, got, want)
+		}
+		if got := s.blobArgs("f"); !reflect.DeepEqual(got, c.blob) {
+			t.Errorf("tlog %v: blob arguments %q, want %q", c.tlog, got, c.blob)
+		}
+	}
+}
+
+// An -ephemeral-key release (tests and dry runs) signs with a pair of its own, with a password of
+// its own (none in the environment), and says in UNTRUSTED-EPHEMERAL-KEY and at the top of
+// SHA256SUMS that its signatures prove nothing; sha256sum -c still reads SHA256SUMS and its
+// signature verifies with the cosign.pub written beside it. Real cosign, ~1 s.
+func TestEphemeralKeyReleaseSaysItIsUntrusted(t *testing.T) {
+	cosign := tool(t, "RSCHED_COSIGN_BIN", "hack/get-cosign.sh")
+	t.Setenv("COSIGN_PASSWORD", "")
+	_ = os.Unsetenv("COSIGN_PASSWORD")
+	out, work := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(out, "crds.yaml"), []byte("kind: CustomResourceDefinition\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{Out: out, Cosign: cosign, EphemeralKey: true}
+	for _, s := range signSteps(o, work) {
+		if s.what == "cosign key" || strings.HasPrefix(s.what, "SHA256SUMS") {
+			if err := s.do(); err != nil {
+				t.Fatalf("%s: %v", s.what, err)
+			}
+		}
+	}
+	if note := readFile(t, out, "UNTRUSTED-EPHEMERAL-KEY"); note != ephemeralNote || !strings.HasPrefix(note, "UNTRUSTED: ") {
+		t.Fatalf("UNTRUSTED-EPHEMERAL-KEY:\n%s", note)
+	}
+	sums := readFile(t, out, "SHA256SUMS")
+	if !strings.HasPrefix(sums, "# UNTRUSTED: signed with an ephemeral key pair") || !strings.Contains(sums, "  UNTRUSTED-EPHEMERAL-KEY\n") {
+		t.Fatalf("SHA256SUMS does not say the key is untrusted:\n%s", sums)
+	}
+	cmd := exec.Command("sha256sum", "-c", "--strict", "SHA256SUMS")
+	cmd.Dir = out
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sha256sum -c: %v\n%s", err, b)
+	}
+	if b, err := cosignRun(cosign, out, "verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--signature", "SHA256SUMS.sig", "SHA256SUMS"); err != nil {
+		t.Fatalf("cosign verify-blob: %v\n%s", err, b)
 	}
 }
