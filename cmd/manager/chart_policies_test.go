@@ -105,6 +105,13 @@ func TestChartDisruptionBudgetAndSpread(t *testing.T) {
 		{[]string{"--set", "replicaCount=3", "--set", "podDisruptionBudget.minAvailable=50%"}, ptr(intstr.FromString("50%")), nil},
 		{[]string{"--set", "replicaCount=3", "--set", "podDisruptionBudget.maxUnavailable=2"}, nil, ptr(intstr.FromInt32(2))},
 		{[]string{"--set", "podDisruptionBudget.maxUnavailable=100%"}, nil, ptr(intstr.FromString("100%"))},
+		// Percentages are rounded up (pkg/controller/disruption): 50% of 2 keeps 1 pod, 66% of 3
+		// keeps 2, 75% of 4 keeps 3, 0% keeps none; a maxUnavailable of 1% of 2 allows 1 eviction.
+		{[]string{"--set", "replicaCount=2", "--set", "podDisruptionBudget.minAvailable=50%"}, ptr(intstr.FromString("50%")), nil},
+		{[]string{"--set", "replicaCount=3", "--set", "podDisruptionBudget.minAvailable=66%"}, ptr(intstr.FromString("66%")), nil},
+		{[]string{"--set", "replicaCount=4", "--set", "podDisruptionBudget.minAvailable=75%"}, ptr(intstr.FromString("75%")), nil},
+		{[]string{"--set", "podDisruptionBudget.minAvailable=0%"}, ptr(intstr.FromString("0%")), nil},
+		{[]string{"--set", "replicaCount=2", "--set", "podDisruptionBudget.maxUnavailable=1%"}, nil, ptr(intstr.FromString("1%"))},
 	} {
 		p := pdb(c.args...)
 		if !reflect.DeepEqual(p.Spec.MinAvailable, c.min) || !reflect.DeepEqual(p.Spec.MaxUnavailable, c.max) {
@@ -122,6 +129,12 @@ func TestChartDisruptionBudgetAndSpread(t *testing.T) {
 		{[]string{"--set", "replicaCount=2", "--set", "podDisruptionBudget.minAvailable=2"}, "podDisruptionBudget.minAvailable=2 with replicaCount 2 " + blocks},
 		{[]string{"--set", "podDisruptionBudget.minAvailable=50%"}, "podDisruptionBudget.minAvailable=50% with replicaCount 1 " + blocks},
 		{[]string{"--set", "replicaCount=3", "--set", "podDisruptionBudget.minAvailable=100%"}, "podDisruptionBudget.minAvailable=100% with replicaCount 3 " + blocks},
+		// Rounded up, these keep every pod too.
+		{[]string{"--set", "replicaCount=2", "--set", "podDisruptionBudget.minAvailable=51%"}, "podDisruptionBudget.minAvailable=51% with replicaCount 2 " + blocks + " (Kubernetes rounds a percentage up: 51% of 2 is 2,"},
+		{[]string{"--set", "replicaCount=2", "--set", "podDisruptionBudget.minAvailable=99%"}, "podDisruptionBudget.minAvailable=99% with replicaCount 2 " + blocks},
+		{[]string{"--set", "replicaCount=3", "--set", "podDisruptionBudget.minAvailable=67%"}, "podDisruptionBudget.minAvailable=67% with replicaCount 3 " + blocks + " (Kubernetes rounds a percentage up: 67% of 3 is 3,"},
+		{[]string{"--set", "replicaCount=4", "--set", "podDisruptionBudget.minAvailable=76%"}, "podDisruptionBudget.minAvailable=76% with replicaCount 4 " + blocks},
+		{[]string{"--set", "podDisruptionBudget.minAvailable=1%"}, "podDisruptionBudget.minAvailable=1% with replicaCount 1 " + blocks},
 		{[]string{"--set", "replicaCount=2", "--set", "podDisruptionBudget.maxUnavailable=0"}, "podDisruptionBudget.maxUnavailable=0 " + blocks},
 		{[]string{"--set", "replicaCount=2", "--set", "podDisruptionBudget.maxUnavailable=0%"}, "podDisruptionBudget.maxUnavailable=0% " + blocks},
 		{[]string{"--set", "replicaCount=2", "--set", "podDisruptionBudget.minAvailable=1", "--set", "podDisruptionBudget.maxUnavailable=1"}, "set minAvailable or maxUnavailable, not both"},
