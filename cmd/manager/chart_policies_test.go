@@ -421,6 +421,7 @@ topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zon
 	}
 	notesSay("cluster trust bundles", notes,
 		"- ClusterTrustBundles: on",
+		"the admission policy\n  rsched-cluster-trust-bundles.rsched-system refuses the manager any other bundle (named otherwise, or with a signerName).",
 		"and nothing else: Vault is NOT reachable",
 		"- PodDisruptionBudget rsched-manager: maxUnavailable 1 of 3 replica(s).",
 		"- Spread: your topologySpreadConstraints (1).")
