@@ -10,20 +10,4 @@ LOG_PREFIX=get-cyclonedx
 # shellcheck source=hack/lib.sh
 source "$HERE/lib.sh"
 
-version="${CYCLONEDX_GOMOD_VERSION:-v1.10.0}"
-bin="$RSCHED_CACHE/tools/cyclonedx-gomod-$version"
-if [[ ! -x "$bin" ]]; then
-  mkdir -p "$RSCHED_CACHE/tools"
-  with_lock "$bin.lock"
-  if [[ ! -x "$bin" ]]; then
-    start=$(date +%s)
-    work="$(mktemp -d "$RSCHED_CACHE/tools/tmp.XXXXXX")"
-    trap 'rm -rf "$work"' EXIT
-    log "building github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$version"
-    GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0 GOBIN="$work" \
-      go install -trimpath -ldflags '-s -w' "github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod@$version"
-    mv "$work/cyclonedx-gomod" "$bin"
-    log "cyclonedx-gomod $version ready in $(elapsed "$start") s"
-  fi
-fi
-echo "$bin"
+go_tool cyclonedx-gomod github.com/CycloneDX/cyclonedx-gomod/cmd/cyclonedx-gomod "${CYCLONEDX_GOMOD_VERSION:-v1.10.0}"

@@ -51,3 +51,27 @@ restore_sysctls() {
   mapfile -t kv < <(sed 's/ = /=/' "$1")
   (( ${#kv[@]} == 0 )) || sysctl -q -w "${kv[@]}" >/dev/null
 }
+
+# go_tool NAME PACKAGE VERSION: print the path of the Go command PACKAGE@VERSION (its binary
+# NAME), `go install`ed from the module proxy into the tool cache as NAME-VERSION on a miss, once
+# (a lock keeps parallel callers from building it twice), with how long the build took.
+go_tool() {
+  local name="$1" pkg="$2" version="$3"
+  local bin="$RSCHED_CACHE/tools/$name-$version"
+  if [[ ! -x "$bin" ]]; then
+    mkdir -p "$RSCHED_CACHE/tools"
+    with_lock "$bin.lock"
+    if [[ ! -x "$bin" ]]; then
+      local start work
+      start=$(date +%s)
+      work="$(mktemp -d "$RSCHED_CACHE/tools/tmp.XXXXXX")"
+      # shellcheck disable=SC2064 # expand now: $work is local to this function
+      trap "rm -rf '$work'" EXIT
+      log "building $pkg@$version"
+      GOFLAGS=-mod=mod GOWORK=off CGO_ENABLED=0 GOBIN="$work" go install -trimpath -ldflags '-s -w' "$pkg@$version"
+      mv "$work/$name" "$bin"
+      log "$name $version ready in $(elapsed "$start") s"
+    fi
+  fi
+  echo "$bin"
+}
