@@ -14,6 +14,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	rschedv1 "github.com/rsched/rsched/api/v1alpha1"
@@ -154,15 +155,19 @@ func TestVaultAppRoleAuth(t *testing.T) {
 // bump changes the spec (a pod annotation), which makes the next reconcile read the sources.
 func bump(t *testing.T, ns, name string) {
 	t.Helper()
-	var si rschedv1.SchedulerInstance
-	if err := get(t, ns, name, &si); err != nil {
-		t.Fatal(err)
-	}
-	if si.Spec.PodAnnotations == nil {
-		si.Spec.PodAnnotations = map[string]string{}
-	}
-	si.Spec.PodAnnotations["example.org/bump"] = time.Now().Format("150405.000000")
-	if err := kube.Client.Update(context.Background(), &si); err != nil {
+	// The operator writes the object too (finalizer, annotations): a conflict means read again.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		var si rschedv1.SchedulerInstance
+		if err := get(t, ns, name, &si); err != nil {
+			return err
+		}
+		if si.Spec.PodAnnotations == nil {
+			si.Spec.PodAnnotations = map[string]string{}
+		}
+		si.Spec.PodAnnotations["example.org/bump"] = time.Now().Format("150405.000000")
+		return kube.Client.Update(context.Background(), &si)
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 }
