@@ -35,26 +35,12 @@ const (
 // decode reads the Secret's data and the ConfigMap's ca.crt. Nothing that fails to parse is an
 // error: it is absent, and the chain issues or publishes again.
 func decode(secret map[string][]byte, bundle string) state {
-	st := state{ca: decodePair(secret[CACertKey], secret[CAKeyKey]), leaf: decodePair(secret[TLSCertKey], secret[TLSKeyKey])}
+	st := state{ca: pki.DecodePair(secret[CACertKey], secret[CAKeyKey]), leaf: pki.DecodePair(secret[TLSCertKey], secret[TLSKeyKey])}
 	if st.ca.Key == nil {
 		st.ca = pki.KeyPair{}
 	}
 	st.bundle, _ = pki.DecodeCertificates([]byte(bundle))
 	return st
-}
-
-// decodePair is the first certificate of certPEM and its key, the key only when it is the
-// certificate's pair.
-func decodePair(certPEM, keyPEM []byte) pki.KeyPair {
-	certs, err := pki.DecodeCertificates(certPEM)
-	if err != nil {
-		return pki.KeyPair{}
-	}
-	kp := pki.KeyPair{Cert: certs[0]}
-	if key, err := pki.DecodePrivateKey(keyPEM); err == nil && pki.KeyMatches(kp.Cert, key) {
-		kp.Key = key
-	}
-	return kp
 }
 
 // secretData is the Secret's data for st.

@@ -254,3 +254,22 @@ func TestPEMDecodingRefusesWhatIsNotThere(t *testing.T) {
 		}
 	}
 }
+
+// DecodePair keeps the key only when it is the certificate's own.
+func TestDecodePairKeepsOnlyTheCertificatesOwnKey(t *testing.T) {
+	a, b := mustCA(t, t0), mustCA(t, t0)
+	aKey, _ := EncodePrivateKey(a.Key)
+	bKey, _ := EncodePrivateKey(b.Key)
+	if kp := DecodePair(EncodeCertificates(a.Cert, b.Cert), aKey); !kp.Cert.Equal(a.Cert) || kp.Key == nil || !kp.Key.Equal(a.Key) {
+		t.Errorf("a's certificate (first of a bundle) with its key: %+v", kp)
+	}
+	if kp := DecodePair(EncodeCertificates(a.Cert), bKey); !kp.Cert.Equal(a.Cert) || kp.Key != nil {
+		t.Errorf("a's certificate with b's key kept the key")
+	}
+	if kp := DecodePair(EncodeCertificates(a.Cert), []byte("not pem")); !kp.Cert.Equal(a.Cert) || kp.Key != nil {
+		t.Errorf("a's certificate with a broken key: %+v", kp)
+	}
+	if kp := DecodePair([]byte("not pem"), aKey); kp.Cert != nil || kp.Key != nil {
+		t.Errorf("no certificate: %+v", kp)
+	}
+}

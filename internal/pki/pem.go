@@ -78,3 +78,18 @@ func DecodePrivateKey(data []byte) (*ecdsa.PrivateKey, error) {
 	}
 	return nil, fmt.Errorf("unexpected PEM block %q for a private key", b.Type)
 }
+
+// DecodePair is the first certificate of certPEM with its key, the key only when keyPEM holds the
+// certificate's own private key: a pair read from a Secret someone edited is never half trusted.
+// The zero KeyPair when certPEM holds no certificate.
+func DecodePair(certPEM, keyPEM []byte) KeyPair {
+	certs, err := DecodeCertificates(certPEM)
+	if err != nil {
+		return KeyPair{}
+	}
+	kp := KeyPair{Cert: certs[0]}
+	if key, err := DecodePrivateKey(keyPEM); err == nil && KeyMatches(kp.Cert, key) {
+		kp.Key = key
+	}
+	return kp
+}

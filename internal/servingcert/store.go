@@ -237,8 +237,8 @@ func (st *state) decodeCA() {
 		return
 	}
 	d, a := st.caSecret.Data, st.caSecret.Annotations
-	st.ca = decodePair(d[CACertKey], d[CAKeyKey])
-	st.next = decodePair(d[NextCertKey], d[NextKeyKey])
+	st.ca = pki.DecodePair(d[CACertKey], d[CAKeyKey])
+	st.next = pki.DecodePair(d[NextCertKey], d[NextKeyKey])
 	if certs, err := pki.DecodeCertificates(d[PreviousCertKey]); err == nil {
 		st.previous = certs[0]
 	}
@@ -253,22 +253,8 @@ func (st *state) decodeLeaf() {
 	if st.leafSecret == nil {
 		return
 	}
-	st.leaf = decodePair(st.leafSecret.Data[corev1.TLSCertKey], st.leafSecret.Data[corev1.TLSPrivateKeyKey])
+	st.leaf = pki.DecodePair(st.leafSecret.Data[corev1.TLSCertKey], st.leafSecret.Data[corev1.TLSPrivateKeyKey])
 	st.lastRenew = st.leafSecret.Annotations[RenewRequestAnnotation]
-}
-
-// decodePair is the certificate (the first of certPEM) and its key, the key only when it is the
-// certificate's pair.
-func decodePair(certPEM, keyPEM []byte) pki.KeyPair {
-	certs, err := pki.DecodeCertificates(certPEM)
-	if err != nil {
-		return pki.KeyPair{}
-	}
-	kp := pki.KeyPair{Cert: certs[0]}
-	if key, err := pki.DecodePrivateKey(keyPEM); err == nil && pki.KeyMatches(kp.Cert, key) {
-		kp.Key = key
-	}
-	return kp
 }
 
 func parseTime(s string) time.Time {
