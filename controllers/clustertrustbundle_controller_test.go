@@ -3,7 +3,6 @@ package controllers
 import (
 	"context"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -163,20 +162,7 @@ func startBundleOperator(t *testing.T, k *testenv.Kube, enabled bool) *bundleOpe
 	if err := r.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := setupClusterTrustBundles(ctx, mgr, enabled); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		if err := mgr.Start(ctx); err != nil {
-			t.Errorf("manager: %v", err)
-		}
-	}()
-	var once sync.Once
-	op.stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(op.stop)
+	op.stop = runManager(t, mgr, func(ctx context.Context) error { return setupClusterTrustBundles(ctx, mgr, enabled) })
 	return op
 }
 

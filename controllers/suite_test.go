@@ -190,7 +190,21 @@ func startOperatorWith(t testing.TB, keys func(*KeyRotationPolicyReconciler), na
 	if err := kr.SetupWithManager(mgr); err != nil {
 		t.Fatal(err)
 	}
+	op.stop = runManager(t, mgr, nil)
+	return op
+}
+
+// runManager starts mgr after setup (when given) has run with the manager's context, and returns
+// a stop function, also registered with t.Cleanup, that cancels it and waits for it to return.
+func runManager(t testing.TB, mgr ctrl.Manager, setup func(ctx context.Context) error) func() {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
+	if setup != nil {
+		if err := setup(ctx); err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+	}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -199,9 +213,9 @@ func startOperatorWith(t testing.TB, keys func(*KeyRotationPolicyReconciler), na
 		}
 	}()
 	var once sync.Once
-	op.stop = func() { once.Do(func() { cancel(); <-done }) }
-	t.Cleanup(op.stop)
-	return op
+	stop := func() { once.Do(func() { cancel(); <-done }) }
+	t.Cleanup(stop)
+	return stop
 }
 
 func startOperatorB(b *testing.B) *operator { return startOperator(b) }
