@@ -1,15 +1,15 @@
 // Package imagefs is what the rsched images hold and how they run, shared by hack/images (the
 // docker-archive tarballs of make images) and hack/release (the OCI image layouts of make
-// release): one layer with a static binary, the CA bundle and a passwd entry for the non-root
-// user, and the configuration of the Dockerfile's distroless targets (user 65532:65532, the
-// binary as entrypoint, no shell).
+// release): one layer with a static binary and a passwd entry for the non-root user, and the
+// configuration of the Dockerfile's runtime targets (user 65532:65532, the binary as entrypoint,
+// no shell). No CA bundle: the binaries embed their fallback roots from a pinned module
+// (golang.org/x/crypto/x509roots/fallback, in go.mod and so in the SBOM), not the build host's.
 package imagefs
 
 import (
 	"archive/tar"
 	"bytes"
 	"fmt"
-	"os"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -49,7 +49,7 @@ func (img Image) Package() string {
 	return "./cmd/" + img.Name
 }
 
-// Config is how the image runs: non-root, the binary as entrypoint, the CA bundle for Go's TLS.
+// Config is how the image runs: non-root, the binary as entrypoint.
 func Config(img Image) v1.Config {
 	exposed := map[string]struct{}{}
 	for _, p := range img.Ports {
@@ -58,7 +58,7 @@ func Config(img Image) v1.Config {
 	return v1.Config{
 		User:         fmt.Sprintf("%d:%d", UID, UID),
 		Entrypoint:   []string{"/" + img.Name},
-		Env:          []string{"PATH=/", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"},
+		Env:          []string{"PATH=/"},
 		WorkingDir:   "/",
 		ExposedPorts: exposed,
 		Labels: map[string]string{
@@ -69,20 +69,11 @@ func Config(img Image) v1.Config {
 	}
 }
 
-// CABundle is the host's CA bundle (Debian's ca-certificates), so the binaries can verify TLS
-// to Vault and PostgreSQL; nil when the host has none.
-func CABundle() []byte {
-	b, err := os.ReadFile("/etc/ssl/certs/ca-certificates.crt")
-	if err != nil {
-		return nil
-	}
-	return b
-}
-
 // Layer is the image's only layer: /<name> (0755, root-owned so the process cannot replace it),
-// /etc/passwd and /etc/group naming the non-root user, the CA bundle, and an empty /tmp; every
-// entry has the modification time mtime, in a fixed order, so the same inputs give the same bytes.
-func Layer(name string, binary, ca []byte, mtime time.Time) ([]byte, error) {
+// /etc/passwd and /etc/group naming the non-root user, and an empty /tmp; every entry has the
+// modification time mtime, in a fixed order, so the same inputs give the same bytes. It holds no
+// CA bundle: nothing of the build host but the binary goes in.
+func Layer(name string, binary []byte, mtime time.Time) ([]byte, error) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
 	dir := func(n string, mode int64) error {
@@ -101,14 +92,6 @@ func Layer(name string, binary, ca []byte, mtime time.Time) ([]byte, error) {
 			return file("etc/passwd", 0o644, fmt.Appendf(nil, "root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:%d:%d:nonroot:/home/nonroot:/sbin/nologin\n", UID, UID))
 		},
 		func() error { return file("etc/group", 0o644, fmt.Appendf(nil, "root:x:0:\nnonroot:x:%d:\n", UID)) },
-		func() error { return dir("etc/ssl", 0o755) },
-		func() error { return dir("etc/ssl/certs", 0o755) },
-		func() error {
-			if ca == nil {
-				return nil
-			}
-			return file("etc/ssl/certs/ca-certificates.crt", 0o644, ca)
-		},
 		func() error { return dir("tmp", 0o1777) },
 		func() error { return file(name, 0o755, binary) },
 	}

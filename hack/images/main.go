@@ -1,8 +1,8 @@
 // Command images assembles the operator and API server images without Docker: each is a
 // docker-archive tarball (what `docker save` writes and `ctr images import` and `docker load`
-// read) of one layer holding a static binary, the CA bundle and a passwd entry for the non-root
-// user, with the same configuration as the Dockerfile's distroless targets: user 65532:65532,
-// the binary as entrypoint, no shell.
+// read) of one layer holding a static binary and a passwd entry for the non-root user (no CA
+// bundle: the binaries embed their fallback roots), with the same configuration as the
+// Dockerfile's runtime targets: user 65532:65532, the binary as entrypoint, no shell.
 //
 //	go run ./hack/images -out bin/images -tag dev          (make images)
 package main
@@ -50,7 +50,7 @@ func main() {
 		}
 		_ = os.Remove(bin)
 		file := filepath.Join(*out, img.Name+".tar")
-		if err := Write(file, img, data, imagefs.CABundle()); err != nil {
+		if err := Write(file, img, data); err != nil {
 			fail(err)
 		}
 		fmt.Printf("%s  %s\n", file, img.Ref)
@@ -63,8 +63,8 @@ func fail(err error) {
 }
 
 // Write writes the docker-archive of img with the binary data to file.
-func Write(file string, img imagefs.Image, binary, ca []byte) error {
-	layer, err := imagefs.Layer(img.Name, binary, ca, time.Unix(0, 0))
+func Write(file string, img imagefs.Image, binary []byte) error {
+	layer, err := imagefs.Layer(img.Name, binary, time.Unix(0, 0))
 	if err != nil {
 		return err
 	}

@@ -42,7 +42,7 @@ func releaseImage(o Options, work, name string) (string, error) {
 		return "", err
 	}
 	progress("image %s", img.Ref)
-	image, err := Build(img, binary, imagefs.CABundle(), o)
+	image, err := Build(img, binary, o)
 	if err != nil {
 		return "", err
 	}
@@ -58,8 +58,8 @@ func releaseImage(o Options, work, name string) (string, error) {
 
 // Build is the OCI image of img holding binary: one gzip layer, every timestamp o.Epoch, the
 // version and commit as OCI annotations and labels.
-func Build(img imagefs.Image, binary, ca []byte, o Options) (v1.Image, error) {
-	layerTar, err := imagefs.Layer(img.Name, binary, ca, o.Epoch)
+func Build(img imagefs.Image, binary []byte, o Options) (v1.Image, error) {
+	layerTar, err := imagefs.Layer(img.Name, binary, o.Epoch)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func Build(img imagefs.Image, binary, ca []byte, o Options) (v1.Image, error) {
 		return nil, err
 	}
 	image, err := mutate.Append(base, mutate.Addendum{Layer: layer, History: v1.History{
-		Created: v1.Time{Time: o.Epoch}, CreatedBy: "hack/release: /" + img.Name + ", CA bundle, passwd for " + fmt.Sprint(imagefs.UID),
+		Created: v1.Time{Time: o.Epoch}, CreatedBy: "hack/release: /" + img.Name + ", passwd for " + fmt.Sprint(imagefs.UID),
 	}})
 	if err != nil {
 		return nil, err

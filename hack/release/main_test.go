@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -151,7 +152,9 @@ func layoutImage(t *testing.T, dir string) v1.Image {
 	return img
 }
 
-// extractBinary writes /<name> of the image's layer to a file and returns its path.
+// extractBinary writes /<name> of the image's layer to a file and returns its path, after checking
+// that the layer holds the binary, the passwd and group files of the non-root user and an empty
+// /tmp, and nothing else of the build host (no CA bundle: the roots are compiled in, see checkSBOM).
 func extractBinary(t *testing.T, img v1.Image, name, tmp string) string {
 	t.Helper()
 	layers, err := img.Layers()
@@ -163,25 +166,34 @@ func extractBinary(t *testing.T, img v1.Image, name, tmp string) string {
 		t.Fatal(err)
 	}
 	defer func() { _ = rc.Close() }()
+	files := map[string][]byte{}
+	var names []string
 	tr := tar.NewReader(rc)
 	for {
 		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
 		if err != nil {
-			t.Fatalf("%s: no /%s in the layer: %v", name, name, err)
+			t.Fatalf("%s: reading the layer: %v", name, err)
 		}
-		if h.Name != name {
-			continue
-		}
-		file := filepath.Join(tmp, "bin-"+name)
 		b, err := io.ReadAll(tr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(file, b, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		return file
+		files[h.Name], names = b, append(names, h.Name)
 	}
+	if want := []string{"etc/", "etc/passwd", "etc/group", "tmp/", name}; !slices.Equal(names, want) {
+		t.Fatalf("%s: the layer holds %v, want exactly %v (no CA bundle)", name, names, want)
+	}
+	if !strings.Contains(string(files["etc/passwd"]), "nonroot:x:65532:65532:") {
+		t.Fatalf("%s: /etc/passwd does not name the non-root user:\n%s", name, files["etc/passwd"])
+	}
+	file := filepath.Join(tmp, "bin-"+name)
+	if err := os.WriteFile(file, files[name], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return file
 }
 
 // checkSBOM compares the SBOM's main module and components with `go version -m` of the binary.
@@ -219,6 +231,10 @@ func checkSBOM(t *testing.T, name, binary, sbomFile string) {
 	listed := map[string]string{}
 	for _, c := range sbom.Components {
 		listed[c.Name] = c.Version
+	}
+	// The roots the binary falls back to in an image without a CA bundle: a pinned module, listed.
+	if fallback := "golang.org/x/crypto/x509roots/fallback"; deps[fallback] == "" || listed[fallback] != deps[fallback] {
+		t.Errorf("%s: %s is not linked (%q) or not in the SBOM (%q)", name, fallback, deps[fallback], listed[fallback])
 	}
 	if len(deps) < 20 || !equalMaps(listed, deps) {
 		t.Errorf("%s: SBOM components differ from go version -m:\nSBOM: %v\nbinary: %v", name, sortedKeys(listed), sortedKeys(deps))
