@@ -165,6 +165,7 @@ test-components: $(HELM) ## Build or find kube-apiserver/etcd/kubectl (+ control
 	hack/get-vulncheck.sh >/dev/null
 	hack/get-cyclonedx.sh >/dev/null
 	hack/get-cosign.sh >/dev/null
+	hack/get-kube-score.sh >/dev/null
 
 # Flags for hack/apibench, e.g. make bench-api APIBENCH_FLAGS='-c 64 -d 30s -baseline=false'
 # (-max-load 0: measure at once instead of waiting up to 15 min for a 1-minute load below 2.5).

@@ -21,6 +21,9 @@ export RSCHED_VULNCHECK_DIR; RSCHED_VULNCHECK_DIR="$("$_rsched_hack/get-vulnchec
 export RSCHED_CYCLONEDX_BIN; RSCHED_CYCLONEDX_BIN="$("$_rsched_hack/get-cyclonedx.sh")"
 # cosign, for hack/release's test (the signatures and attestations of make release).
 export RSCHED_COSIGN_BIN; RSCHED_COSIGN_BIN="$("$_rsched_hack/get-cosign.sh")"
+# kube-score, the outside reviewer of every object the chart, config/ and the operator make
+# (cmd/manager's TestKubeScoreFindsNothingUnreviewed).
+export RSCHED_KUBE_SCORE_BIN; RSCHED_KUBE_SCORE_BIN="$("$_rsched_hack/get-kube-score.sh")"
 RSCHED_HELM_BIN="$(make -s --no-print-directory -C "$_rsched_hack/.." helm-bin)"
 export KUBEBUILDER_ASSETS RSCHED_VAULT_BIN RSCHED_PG_BINDIR RSCHED_CBC_BIN RSCHED_LUA_BIN RSCHED_HELM_BIN RSCHED_WORKLOAD_BINS RSCHED_KWOK_BIN
 unset _rsched_hack
