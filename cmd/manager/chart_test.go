@@ -344,10 +344,15 @@ func TestChartLintAndRender(t *testing.T) {
 	wantRules := []any{
 		map[string]any{"apiGroups": []any{""}, "resources": []any{"secrets"}, "resourceNames": []any{"rsched-metrics-certs"}, "verbs": []any{"get", "update"}},
 		map[string]any{"apiGroups": []any{""}, "resources": []any{"configmaps"}, "resourceNames": []any{"rsched-metrics-ca"}, "verbs": []any{"get", "update"}},
-		map[string]any{"apiGroups": []any{""}, "resources": []any{"secrets", "configmaps"}, "verbs": []any{"create"}},
 	}
 	if !reflect.DeepEqual(role.Object["rules"], wantRules) || role.GetNamespace() != chartNamespace {
 		t.Errorf("Role rsched-metrics-cert in %q: %v", role.GetNamespace(), role.Object["rules"])
+	}
+	// No create in that Role: the chart creates the two objects, empty, for the manager to fill.
+	sec, cm := def["Secret/rsched-metrics-certs"], def["ConfigMap/rsched-metrics-ca"]
+	if sec == nil || cm == nil || sec.Object["data"] != nil || sec.Object["type"] != "Opaque" || cm.Object["data"] != nil ||
+		sec.GetNamespace() != chartNamespace || cm.GetNamespace() != chartNamespace {
+		t.Errorf("the default render lacks the empty metrics Secret and ConfigMap in %s: %v %v", chartNamespace, sec, cm)
 	}
 	// The kustomize install grants the same, and its ServiceMonitor verifies the same way.
 	if got := kustomizeFile(t, "rbac", "metrics_cert_role.yaml")["rules"]; !reflect.DeepEqual(got, wantRules) {
@@ -388,12 +393,13 @@ func TestChartLintAndRender(t *testing.T) {
 	if tc := ep["tlsConfig"]; fmt.Sprint(tc) != "map[ca:map[configMap:map[key:ca.crt name:rsched-metrics-ca]] serverName:rsched-manager-metrics.rsched-system.svc]" {
 		t.Errorf("default tlsConfig renders as %v", tc)
 	}
-	// By default the token of a scraper ServiceAccount the chart creates, allowed only to GET
-	// /metrics, kept by Kubernetes in a service-account-token Secret.
+	// By default the token of a scraper ServiceAccount the chart creates, allowed only to read
+	// the metrics of the release namespace's manager, kept by Kubernetes in a
+	// service-account-token Secret.
 	if a := ep["authorization"]; fmt.Sprint(a) != "map[credentials:map[key:token name:rsched-metrics-scraper-token] type:Bearer]" {
 		t.Errorf("default authorization renders as %v", a)
 	}
-	scraperSecret, scraperBinding := objs["Secret/rsched-metrics-scraper-token"], objs["ClusterRoleBinding/rsched-metrics-scraper"]
+	scraperSecret, scraperBinding := objs["Secret/rsched-metrics-scraper-token"], objs["RoleBinding/rsched-metrics-scraper"]
 	if objs["ServiceAccount/rsched-metrics-scraper"] == nil || scraperSecret == nil || scraperBinding == nil {
 		t.Fatal("metrics.serviceMonitor.enabled=true renders no scraper ServiceAccount, token Secret and binding")
 	}
@@ -403,15 +409,16 @@ func TestChartLintAndRender(t *testing.T) {
 		t.Errorf("scraper token Secret: type %v, namespace %q, annotations %v",
 			scraperSecret.Object["type"], scraperSecret.GetNamespace(), scraperSecret.GetAnnotations())
 	}
-	if fmt.Sprint(scraperBinding.Object["roleRef"], scraperBinding.Object["subjects"]) !=
-		"map[apiGroup:rbac.authorization.k8s.io kind:ClusterRole name:rsched-metrics-reader] [map[kind:ServiceAccount name:rsched-metrics-scraper namespace:rsched-system]]" {
+	if scraperBinding.GetNamespace() != chartNamespace ||
+		fmt.Sprint(scraperBinding.Object["roleRef"], scraperBinding.Object["subjects"]) !=
+			"map[apiGroup:rbac.authorization.k8s.io kind:ClusterRole name:rsched-metrics-reader] [map[kind:ServiceAccount name:rsched-metrics-scraper namespace:rsched-system]]" {
 		t.Errorf("scraper binding: %v %v", scraperBinding.Object["roleRef"], scraperBinding.Object["subjects"])
 	}
 	objs, _, ep = monitor("--set", "metrics.serviceMonitor.authorization.secretName=prometheus-token")
 	if a := ep["authorization"]; fmt.Sprint(a) != "map[credentials:map[key:token name:prometheus-token] type:Bearer]" {
 		t.Errorf("authorization renders as %v", a)
 	}
-	for _, unwanted := range []string{"ServiceAccount/rsched-metrics-scraper", "Secret/rsched-metrics-scraper-token", "ClusterRoleBinding/rsched-metrics-scraper"} {
+	for _, unwanted := range []string{"ServiceAccount/rsched-metrics-scraper", "Secret/rsched-metrics-scraper-token", "RoleBinding/rsched-metrics-scraper"} {
 		if objs[unwanted] != nil {
 			t.Errorf("with metrics.serviceMonitor.authorization.secretName the chart still renders %s", unwanted)
 		}
@@ -762,16 +769,10 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 		t.Errorf("manager %v --version: %v\n%s", c.Args, err, out)
 	}
 	// Namespaced, nothing cluster-wide grants Secrets or ConfigMaps in the release namespace: the
-	// metrics-cert Role alone lets the manager create its CA and certificate again, and the
-	// scraper verifies the new CA.
-	for _, o := range []client.Object{
-		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: chartNamespace, Name: "rsched-metrics-certs"}},
-		&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: chartNamespace, Name: "rsched-metrics-ca"}},
-	} {
-		if err := k.Client.Delete(ctx, o); err != nil {
-			t.Fatal(err)
-		}
-	}
+	// metrics-cert Role alone (get and update by name, no create) lets the manager fill the empty
+	// Secret and ConfigMap a fresh install renders with a new CA and certificate, and the scraper
+	// verifies the new CA.
+	metricsCertObjectsStartEmpty(ctx, t, k)
 	m = startChartManager(t, k, kubeconfig, c.Args)
 	verified = metricsClientTrustingConfigMap(t, k)
 	testenv.Eventually(t, 15*time.Second, "namespaced: a verified scrape of the manager's new certificate", func() (bool, string) {
@@ -782,6 +783,7 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 	if out := m.out.String(); strings.Contains(out, "forbidden") {
 		t.Errorf("namespaced, the manager was refused something with the chart's RBAC:\n%s", out)
 	}
+	metricsCertObjectsKeepTheInstallsLabels(ctx, t, k)
 	// The extra rules reach the manager's ServiceAccount.
 	sar := &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
 		User: "system:serviceaccount:" + chartNamespace + ":rsched-manager",
@@ -807,10 +809,12 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 		{"default", "create", "apps", "deployments", false},
 		{"kube-system", "create", "", "serviceaccounts/token", false},
 		{"", "list", "scheduling.rsched.io", "schedulerinstances", false},
-		// The release namespace: its own metrics certificate's two objects, by name, and no more.
+		// The release namespace: its own metrics certificate's two objects, by name, and no more
+		// (not even create: the chart creates them).
 		{chartNamespace, "get", "", "secrets:rsched-metrics-certs", true},
 		{chartNamespace, "update", "", "configmaps:rsched-metrics-ca", true},
-		{chartNamespace, "create", "", "secrets", true},
+		{chartNamespace, "create", "", "secrets", false},
+		{chartNamespace, "create", "", "configmaps", false},
 		{chartNamespace, "get", "", "secrets:other", false},
 		{chartNamespace, "update", "", "configmaps:other", false},
 		{chartNamespace, "list", "", "secrets", false},
@@ -834,7 +838,7 @@ func TestChartInstallsUnderRestrictedPodSecurity(t *testing.T) {
 }
 
 // scraperObjects is what the chart renders with metrics.serviceMonitor.enabled=true besides the
-// ServiceMonitor: the scraper ServiceAccount, its token Secret and its ClusterRoleBinding.
+// ServiceMonitor: the scraper ServiceAccount, its token Secret and its RoleBinding.
 func scraperObjects(t *testing.T, h *helmCLI, args ...string) string {
 	t.Helper()
 	var docs []string
@@ -926,7 +930,7 @@ func metricsCertDirIsWritable(t *testing.T, d *appsv1.Deployment) {
 // --metrics-service names, which exists and which the ServiceMonitor selects by a port named
 // https, and its CA is the ConfigMap --metrics-ca-configmap names; it scrapes safely
 // (scrapesSafely) with the token Secret of config/prometheus's scraper ServiceAccount, which is
-// bound to the installed metrics-reader ClusterRole. It returns config/prometheus's objects
+// bound to the installed metrics-reader ClusterRole in that namespace. It returns config/prometheus's objects
 // other than the ServiceMonitor (the scraper's), to apply.
 func kustomizeMetricsNamesAgree(t *testing.T, k *testenv.Kube, args []string) string {
 	t.Helper()
@@ -970,8 +974,8 @@ func kustomizeMetricsNamesAgree(t *testing.T, k *testenv.Kube, args []string) st
 	}
 	objs := kindNames(decodeManifest(t, out))
 	tokenSecret, _, _ := unstructured.NestedString(ep, "authorization", "credentials", "name")
-	secret, sa, binding := objs["Secret/"+tokenSecret], objs["ServiceAccount/rsched-metrics-scraper"], objs["ClusterRoleBinding/rsched-metrics-scraper"]
-	if secret == nil || sa == nil || binding == nil || secret.GetNamespace() != ns || sa.GetNamespace() != ns ||
+	secret, sa, binding := objs["Secret/"+tokenSecret], objs["ServiceAccount/rsched-metrics-scraper"], objs["RoleBinding/rsched-metrics-scraper"]
+	if secret == nil || sa == nil || binding == nil || secret.GetNamespace() != ns || sa.GetNamespace() != ns || binding.GetNamespace() != ns ||
 		secret.Object["type"] != "kubernetes.io/service-account-token" || secret.GetAnnotations()["kubernetes.io/service-account.name"] != sa.GetName() {
 		t.Fatalf("config/prometheus: the token Secret %q of a scraper ServiceAccount in %s:\n%s", tokenSecret, ns, out)
 	}
@@ -998,4 +1002,43 @@ func kustomizeMetricsNamesAgree(t *testing.T, k *testenv.Kube, args []string) st
 		t.Errorf("the Service %s has no port named %v", svc.Name, ep["port"])
 	}
 	return strings.Join(scraper, "---\n")
+}
+
+// metricsCertObjectsStartEmpty puts the manager's metrics certificate Secret and CA ConfigMap back
+// to what a fresh install renders (no data).
+func metricsCertObjectsStartEmpty(ctx context.Context, t *testing.T, k *testenv.Kube) {
+	t.Helper()
+	sec := &corev1.Secret{}
+	if err := k.Client.Get(ctx, client.ObjectKey{Namespace: chartNamespace, Name: "rsched-metrics-certs"}, sec); err != nil {
+		t.Fatal(err)
+	}
+	sec.Data = nil
+	cm := &corev1.ConfigMap{}
+	if err := k.Client.Get(ctx, client.ObjectKey{Namespace: chartNamespace, Name: "rsched-metrics-ca"}, cm); err != nil {
+		t.Fatal(err)
+	}
+	cm.Data = nil
+	for _, o := range []client.Object{sec, cm} {
+		if err := k.Client.Update(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// metricsCertObjectsKeepTheInstallsLabels: the manager filled the chart's Secret and ConfigMap
+// without taking them over (app.kubernetes.io/managed-by stays Helm).
+func metricsCertObjectsKeepTheInstallsLabels(ctx context.Context, t *testing.T, k *testenv.Kube) {
+	t.Helper()
+	sec, cm := &corev1.Secret{}, &corev1.ConfigMap{}
+	for name, o := range map[string]client.Object{"rsched-metrics-certs": sec, "rsched-metrics-ca": cm} {
+		if err := k.Client.Get(ctx, client.ObjectKey{Namespace: chartNamespace, Name: name}, o); err != nil {
+			t.Fatal(err)
+		}
+		if by := o.GetLabels()["app.kubernetes.io/managed-by"]; by != "Helm" {
+			t.Errorf("%s is labelled managed-by %q after the manager wrote it, want the chart's Helm", name, by)
+		}
+	}
+	if len(sec.Data["tls.crt"]) == 0 || len(sec.Data["ca.key"]) == 0 || cm.Data["ca.crt"] == "" {
+		t.Errorf("the manager did not fill the chart's metrics Secret (%d keys) and ConfigMap (%d keys)", len(sec.Data), len(cm.Data))
+	}
 }

@@ -24,12 +24,12 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
-	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	schedulingv1alpha1 "github.com/rsched/rsched/api/v1alpha1"
 	"github.com/rsched/rsched/controllers"
+	"github.com/rsched/rsched/internal/metricsauth"
 	"github.com/rsched/rsched/internal/version"
 )
 
@@ -209,7 +209,7 @@ func run(args []string) error {
 			BindAddress:    o.metricsAddr,
 			SecureServing:  true,
 			CertDir:        o.metricsCertDir,
-			FilterProvider: filters.WithAuthenticationAndAuthorization,
+			FilterProvider: metricsauth.FilterProvider(operatorNamespace()),
 			TLSOpts:        tlsOpts,
 		},
 		// No webhook runs (validation is CEL in the CRDs), but keep its server locked down too.

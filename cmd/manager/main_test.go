@@ -89,6 +89,8 @@ func startManager(t *testing.T, bin string, k *testenv.Kube, ns string, extra ..
 		"--zap-log-level", "info",
 	}, extra...)
 	m.cmd = exec.Command(bin, args...)
+	// The manager's namespace, where the rsched-specific metrics grant is asked for.
+	m.cmd.Env = append(os.Environ(), "POD_NAMESPACE="+ns)
 	m.cmd.Stdout, m.cmd.Stderr = m.out, m.out
 	m.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := m.cmd.Start(); err != nil {
@@ -215,6 +217,7 @@ func TestManagerLeaderElectionProbesAndAuthenticatedMetrics(t *testing.T) {
 	if code, _, _ := httpStatus(insecure, metricsURL, stranger); code != http.StatusForbidden {
 		t.Errorf("metrics with a token not allowed to GET /metrics: %d, want 403", code)
 	}
+	metricsReaderIsLimitedToTheManagersNamespace(ctx, t, k, insecure, metricsURL, ns)
 	scraper := serviceAccountToken(t, k, ns, "prometheus")
 	reader := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: "test-metrics-reader"},
 		Rules: []rbacv1.PolicyRule{{NonResourceURLs: []string{"/metrics"}, Verbs: []string{"get"}}}}
@@ -421,5 +424,37 @@ func TestSamplesAppliedTwiceChangeNothing(t *testing.T) {
 	}
 	if out, err := k.Kubectl("diff", "--server-side", "-n", ns, "-k", samples); err != nil || strings.TrimSpace(out) != "" {
 		t.Errorf("kubectl diff after the operator reconciled: %v\n%s", err, out)
+	}
+}
+
+// metricsReaderIsLimitedToTheManagersNamespace: the rsched-specific grant (get on
+// scheduling.rsched.io metrics, what the scraper's Role holds) reads the metrics when it is given
+// in the manager's namespace, and not when the same Role is bound in another namespace.
+func metricsReaderIsLimitedToTheManagersNamespace(ctx context.Context, t *testing.T, k *testenv.Kube, c *http.Client, metricsURL, ns string) {
+	t.Helper()
+	elsewhere := ns + "-elsewhere"
+	if err := k.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: elsewhere}}); err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[string]string{}
+	for _, where := range []string{ns, elsewhere} {
+		role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: where, Name: "rsched-metrics"},
+			Rules: []rbacv1.PolicyRule{{APIGroups: []string{"scheduling.rsched.io"}, Resources: []string{"metrics"}, Verbs: []string{"get"}}}}
+		binding := &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Namespace: where, Name: "rsched-metrics"},
+			RoleRef:  rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: role.Name},
+			Subjects: []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: where, Name: "narrow"}}}
+		for _, o := range []client.Object{role, binding} {
+			if err := k.Client.Create(ctx, o); err != nil {
+				t.Fatal(err)
+			}
+		}
+		tokens[where] = serviceAccountToken(t, k, where, "narrow")
+	}
+	testenv.Eventually(t, 15*time.Second, "the rsched-specific grant in the manager's namespace reads metrics", func() (bool, string) {
+		code, _, err := httpStatus(c, metricsURL, tokens[ns])
+		return code == http.StatusOK, fmt.Sprint(code, err)
+	})
+	if code, _, err := httpStatus(c, metricsURL, tokens[elsewhere]); code != http.StatusForbidden {
+		t.Errorf("the rsched-specific grant in another namespace: %d %v, want 403", code, err)
 	}
 }

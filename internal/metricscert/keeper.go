@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -25,7 +24,8 @@ type Config struct {
 	// Dir is where tls.crt and tls.key are written for the metrics server's certificate watcher.
 	Dir    string
 	Policy Policy
-	// Labels go on both objects.
+	// Labels go on both objects, except where the object already has the key: an install that
+	// created them (the chart's app.kubernetes.io/managed-by: Helm) keeps its own.
 	Labels map[string]string
 	// Clock: the real one when nil.
 	Clock clock.Clock
@@ -153,7 +153,11 @@ func (k *Keeper) write(ctx context.Context, which object, st state, sec *corev1.
 	if labels == nil {
 		labels = map[string]string{}
 	}
-	maps.Copy(labels, k.cfg.Labels)
+	for key, v := range k.cfg.Labels {
+		if _, ok := labels[key]; !ok {
+			labels[key] = v
+		}
+	}
 	obj.SetLabels(labels)
 	if obj.GetResourceVersion() == "" {
 		return k.c.Create(ctx, obj)
