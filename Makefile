@@ -143,6 +143,11 @@ vulncheck: ## Known vulnerabilities: govulncheck offline (Go vulnerability datab
 	go run ./hack/vulncheck -govulncheck "$$dir/govulncheck" -db "$$dir/db" -allow hack/vulncheck/allow.yaml \
 		-source ./... "$$bins/manager" "$$bins/scheduler" "$$bins/kubectl-rsched"
 
+# The database is pinned (reproducible runs); make vulncheck warns once the pin is 45 days old.
+.PHONY: vulncheck-update
+vulncheck-update: ## Move the vulnerability database pin (VULNDB_VERSION's default in hack/get-vulncheck.sh) to golang.org/x/vulndb@master as the module proxy resolves it (@latest where the proxy refuses a branch); prints old -> new with dates. Then make vulncheck and commit.
+	go run ./hack/vulncheck -update-pin hack/get-vulncheck.sh
+
 .PHONY: test-alerts
 test-alerts: ## The alerting rules (charts/rsched-operator/files/prometheus-rules.yaml): promtool check rules, then its unit tests (test/monitoring/alerts.test.yaml; Debian's promtool, installed when missing).
 	promtool="$$(hack/get-promtool.sh)" && "$$promtool" check rules charts/rsched-operator/files/prometheus-rules.yaml && "$$promtool" test rules test/monitoring/alerts.test.yaml

@@ -8,9 +8,10 @@
 #
 # The database is golang.org/x/vulndb at a pinned pseudo-version: its data/osv holds one OSV file
 # per report, which the module's own cmd/indexdb turns into the index govulncheck reads. Pinned so
-# that a run is reproducible; move it forward with
-#   VULNDB_VERSION=$(GOFLAGS=-mod=mod go list -m -f '{{.Version}}' golang.org/x/vulndb@latest)
-# and commit the new default below when `make vulncheck` passes (or the allow-list says why not).
+# that a run is reproducible; `make vulncheck` warns once the pin is more than 45 days old, and
+# `make vulncheck-update` (hack/vulncheck -update-pin) rewrites the default below to
+# golang.org/x/vulndb@master as the module proxy resolves it: commit it when `make vulncheck`
+# passes (or the allow-list says why not). VULNDB_VERSION=... tries another one without editing.
 set -euo pipefail
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 LOG_PREFIX=get-vulncheck
@@ -18,7 +19,7 @@ LOG_PREFIX=get-vulncheck
 source "$HERE/lib.sh"
 
 govulncheck_version="${GOVULNCHECK_VERSION:-v1.10.0}"
-# Published to the proxy on 2026-11-05.
+# The reports as of 2026-11-05 (the pseudo-version's time; make vulncheck-update moves it on).
 vulndb_version="${VULNDB_VERSION:-v0.0.0-20261105234957-e22db6528018}"
 cache="$RSCHED_CACHE/vulncheck/govulncheck-${govulncheck_version}_vulndb-${vulndb_version}"
 if [[ ! -x "$cache/govulncheck" || ! -s "$cache/db/index/db.json" ]]; then

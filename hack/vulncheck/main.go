@@ -5,9 +5,12 @@
 // lists it with a reason. An allow-list entry that has expired, or that no longer matches anything
 // (the dependency was bumped: delete the entry), fails the gate too, so exceptions do not outlive
 // their review. Vulnerabilities in code that is imported but never called are counted, not gated.
+// A database pinned more than 45 days back gets a warning naming make vulncheck-update, which runs
+// it with -update-pin: the pin moved to golang.org/x/vulndb@master as the module proxy resolves it.
 //
 //	go run ./hack/vulncheck -govulncheck BIN -db DIR -allow hack/vulncheck/allow.yaml \
 //	    -source ./... bin/manager bin/scheduler bin/kubectl-rsched
+//	go run ./hack/vulncheck -update-pin hack/get-vulncheck.sh
 package main
 
 import (
@@ -31,14 +34,22 @@ func main() {
 var errGate = errors.New("known vulnerabilities are reachable (see above)")
 
 func run(ctx context.Context, args []string, out io.Writer, now time.Time) error {
+	return runWith(ctx, args, out, now, goListResolve)
+}
+
+func runWith(ctx context.Context, args []string, out io.Writer, now time.Time, resolve resolveFunc) error {
 	fs := flag.NewFlagSet("vulncheck", flag.ContinueOnError)
 	bin := fs.String("govulncheck", "", "Path of the govulncheck binary (hack/get-vulncheck.sh).")
 	db := fs.String("db", "", "Directory of the offline vulnerability database (hack/get-vulncheck.sh's db/).")
 	allowPath := fs.String("allow", "hack/vulncheck/allow.yaml", "The reviewed allow-list.")
 	dir := fs.String("C", ".", "Module directory the -source pattern is relative to.")
 	source := fs.String("source", "", "Package pattern to analyse in source mode (e.g. ./...); empty for none.")
+	updateScript := fs.String("update-pin", "", "Instead of checking: move the database pin in this script (hack/get-vulncheck.sh) to "+vulndbModule+"@master.")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *updateScript != "" {
+		return updatePin(ctx, *updateScript, out, resolve)
 	}
 	if *bin == "" || *db == "" {
 		return errors.New("-govulncheck and -db are required: run it through `make vulncheck`")
@@ -74,6 +85,9 @@ func run(ctx context.Context, args []string, out io.Writer, now time.Time) error
 	}
 	if len(results) > 0 {
 		fmt.Fprintln(out, dbAge(results[0].config.DBLastModified, now))
+		if w := staleWarning(results[0].config.DBLastModified, now); w != "" {
+			fmt.Fprintln(out, w)
+		}
 	}
 	v := evaluate(results, allow)
 	v.print(out)
@@ -90,6 +104,6 @@ func dbAge(modified string, now time.Time) string {
 	if err != nil {
 		return fmt.Sprintf("vulnerability database: last modified %q", modified)
 	}
-	return fmt.Sprintf("vulnerability database: last modified %s (%d days ago; VULNDB_VERSION in hack/get-vulncheck.sh moves it on)",
+	return fmt.Sprintf("vulnerability database: last modified %s (%d days ago; make vulncheck-update moves it on)",
 		t.Format(time.DateOnly), int(now.Sub(t).Hours()/24))
 }
