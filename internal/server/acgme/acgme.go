@@ -16,6 +16,7 @@ const (
 	RuleDayOff          Rule = "one_day_in_seven"
 	RuleConsecutiveDays Rule = "consecutive_duty_days"
 	RuleContinuousDuty  Rule = "continuous_duty"
+	RuleDutyAfter24h    Rule = "patient_care_after_24h"
 	RuleRest            Rule = "rest_between_shifts"
 	RuleRestAfterCall   Rule = "rest_after_24h_duty"
 	RuleCallFrequency   Rule = "call_frequency"
@@ -37,7 +38,8 @@ type Limits struct {
 	// MinRest is the least time off between duty periods; MinRestAfterExtended after a period
 	// of MaxContinuous or more (a 24-hour call).
 	MinRest, MinRestAfterExtended time.Duration
-	// MaxBreak is the longest gap inside one duty period (a break on site).
+	// MaxBreak is the longest gap inside one duty period: a break inside a working day (lunch,
+	// the gap between a morning clinic and an afternoon session) is not time off.
 	MaxBreak time.Duration
 	// CallEveryNthNight: in-house call no more often than every Nth night, averaged over WindowDays.
 	CallEveryNthNight int
@@ -51,7 +53,7 @@ func Default() Limits {
 	return Limits{
 		WeeklyHours: 80, WindowDays: 28, DaysOffPerWeek: 1, MaxConsecutiveDutyDays: 6,
 		MaxContinuous: 24 * time.Hour, Transition: 4 * time.Hour,
-		MinRest: 8 * time.Hour, MinRestAfterExtended: 14 * time.Hour, MaxBreak: time.Hour,
+		MinRest: 8 * time.Hour, MinRestAfterExtended: 14 * time.Hour, MaxBreak: 4 * time.Hour,
 		CallEveryNthNight: 3, FacultyUnits: 4, PGY1Units: 2, SeniorUnits: 1,
 	}
 }
@@ -61,6 +63,9 @@ type Duty struct {
 	Start, End time.Time
 	// Call marks in-house overnight call.
 	Call bool
+	// Education marks didactics (conference): with transitions of care, the only duty ACGME
+	// allows in the up to four hours after 24 hours of continuous duty.
+	Education bool
 }
 
 // Violation is one place where a rule is broken. Start and End bound the window or period
@@ -76,9 +81,11 @@ type Violation struct {
 	Message  string    `json:"message"`
 }
 
-// period is one continuous duty period: duties with gaps of at most MaxBreak.
+// period is one continuous duty period: duties with gaps of at most MaxBreak, which are
+// Timeline.duties[first:last].
 type period struct {
-	start, end time.Time
+	start, end  time.Time
+	first, last int
 }
 
 func (p period) length() time.Duration { return p.end.Sub(p.start) }
@@ -153,16 +160,17 @@ func (tl *Timeline) Reset(loc *time.Location, duties []Duty, maxBreak time.Durat
 			t = end
 		}
 	}
-	cur := period{tl.duties[0].Start, tl.duties[0].End}
-	for _, d := range tl.duties[1:] {
+	cur := period{start: tl.duties[0].Start, end: tl.duties[0].End, first: 0, last: 1}
+	for i, d := range tl.duties[1:] {
 		if d.Start.Sub(cur.end) <= maxBreak {
 			if d.End.After(cur.end) {
 				cur.end = d.End
 			}
+			cur.last = i + 2
 			continue
 		}
 		tl.periods = append(tl.periods, cur)
-		cur = period{d.Start, d.End}
+		cur = period{start: d.Start, end: d.End, first: i + 1, last: i + 2}
 	}
 	tl.periods = append(tl.periods, cur)
 }
@@ -194,7 +202,7 @@ func (r Range) days(loc *time.Location) (int64, int64) {
 func Check(personID string, tl *Timeline, r Range, lim Limits) []Violation {
 	var out []Violation
 	for _, rule := range []func(*Timeline, Range, Limits) []Violation{
-		WeeklyHours, DaysOff, ConsecutiveDutyDays, ContinuousDuty, Rest, CallFrequency,
+		WeeklyHours, DaysOff, ConsecutiveDutyDays, ContinuousDuty, DutyAfter24h, Rest, CallFrequency,
 	} {
 		for _, v := range rule(tl, r, lim) {
 			v.PersonID = personID
@@ -346,6 +354,52 @@ func ContinuousDuty(tl *Timeline, r Range, lim Limits) []Violation {
 		}
 	}
 	return out
+}
+
+// DutyAfter24h: in the up to Transition hours a continuous duty period may run past
+// MaxContinuous, only transitions of care and education may happen; ACGME VI.F.3.a).(1).(a):
+// "Additional patient care responsibilities must not be assigned to a resident during this
+// time." So no duty other than education (Duty.Education) may run past the period's first
+// MaxContinuous hours. One violation per period, Value the hours of such duty past that point;
+// a period longer than MaxContinuous plus Transition is ContinuousDuty's alone.
+func DutyAfter24h(tl *Timeline, r Range, lim Limits) []Violation {
+	var out []Violation
+	lo, hi := r.bounds(tl.loc)
+	for _, p := range tl.periods {
+		if p.length() <= lim.MaxContinuous || p.length() > lim.MaxContinuous+lim.Transition || !overlaps(p.start, p.end, lo, hi) {
+			continue
+		}
+		if h := PatientCareAfter(tl.duties[p.first:p.last], p.start.Add(lim.MaxContinuous)); h > 0 {
+			out = append(out, Violation{Rule: RuleDutyAfter24h, Start: p.start.Add(lim.MaxContinuous), End: p.end,
+				Value: round2(h.Hours()), Limit: 0,
+				Message: fmt.Sprintf("%.1f hours of patient care assigned after %g hours of continuous duty; only transitions of care and education may follow",
+					h.Hours(), lim.MaxContinuous.Hours())})
+		}
+	}
+	return out
+}
+
+// PatientCareAfter is how long the duties other than education run past cut: duties scheduled
+// as patient care that a period's first MaxContinuous hours do not hold. The duties are one
+// period's, in start order; overlapping ones count once.
+func PatientCareAfter(duties []Duty, cut time.Time) time.Duration {
+	var total time.Duration
+	covered := cut
+	for _, d := range duties {
+		if d.Education || !d.End.After(covered) {
+			continue
+		}
+		total += d.End.Sub(later(d.Start, covered))
+		covered = d.End
+	}
+	return total
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Rest: at least MinRest off between duty periods, and MinRestAfterExtended after a period of

@@ -167,6 +167,55 @@ func TestContinuousDuty(t *testing.T) {
 	}
 }
 
+func education(d Duty) Duty {
+	d.Education = true
+	return d
+}
+
+// TestDutyAfter24h: after 24 hours of continuous duty only transitions of care and education
+// may follow (ACGME VI.F.3.a).(1).(a)); a period of 24 h or less is never concerned.
+func TestDutyAfter24h(t *testing.T) {
+	cases := []struct {
+		name   string
+		duties []Duty
+		want   float64 // hours of patient care past hour 24; 0 = no violation
+	}{
+		// Wards 07-13 and an 18-hour call 13-07: exactly 24 h, nothing after.
+		{"wards and call end at hour 24", []Duty{shift(0, 7, 6), shift(0, 13, 18)}, 0},
+		// The same plus a morning clinic 07-11: 28 h, within the old 24 + 4, but the clinic is
+		// patient care in hours 24-28.
+		{"wards, call and a morning clinic", []Duty{shift(0, 7, 6), shift(0, 13, 18), shift(1, 7, 4)}, 4},
+		// Call 13-07, then a ward morning 07-13 (hour 24 at 13:00 the day after), then an
+		// afternoon clinic: the clinic starts at hour 24.
+		{"call, ward morning, afternoon clinic", []Duty{shift(0, 13, 18), shift(1, 7, 6), shift(1, 13, 4)}, 4},
+		// Didactics after the call are education: allowed in the 4 hours.
+		{"call then a morning conference", []Duty{shift(0, 7, 6), shift(0, 13, 18), education(shift(1, 7, 4))}, 0},
+		// One minute of patient care past hour 24.
+		{"a shift one minute past hour 24", []Duty{shift(0, 7, 24+1.0/60)}, 0.02},
+		// A 2-hour break does not restart the clock: 07-11, 13-07 (18 h) ends at hour 24.
+		{"a break inside the period counts", []Duty{shift(0, 7, 4), shift(0, 13, 18)}, 0},
+		{"a break inside the period, then more", []Duty{shift(0, 7, 4), shift(0, 13, 18), shift(1, 7, 1)}, 1},
+		// Overlapping duties count once.
+		{"overlapping duties past hour 24", []Duty{shift(0, 7, 26), shift(1, 6, 2)}, 2},
+		// Past 28 hours it is continuous_duty's violation, not a second one.
+		{"a period over 28 hours", []Duty{shift(0, 7, 6), shift(0, 13, 18), shift(1, 7, 6)}, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := run(DutyAfter24h, c.duties, month)
+			if c.want == 0 {
+				if len(got) != 0 {
+					t.Fatalf("%+v, want none", got)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].Rule != RuleDutyAfter24h || got[0].Value != c.want {
+				t.Fatalf("%+v, want one %s of %v h", got, RuleDutyAfter24h, c.want)
+			}
+		})
+	}
+}
+
 func TestRestBetweenShifts(t *testing.T) {
 	cases := []struct {
 		name   string
@@ -175,8 +224,12 @@ func TestRestBetweenShifts(t *testing.T) {
 	}{
 		{"eight hours off passes", []Duty{shift(0, 8, 10), shift(1, 2, 4)}, ""},
 		{"one minute short of eight fails", []Duty{shift(0, 8, 10), shift(1, 1+59.0/60, 4)}, RuleRest},
-		// A gap just over the on-site break is time off, and far too little of it.
-		{"61 minutes between shifts", []Duty{shift(0, 7, 5), shift(0, 12+61.0/60, 4)}, RuleRest},
+		// A break inside a working day is not time off: a 2-hour lunch between a 4-hour morning
+		// clinic and an afternoon on the wards, and a gap of exactly MaxBreak (4 h), join one
+		// period. A gap just over it is time off, and far too little of it.
+		{"a 2-hour lunch is not time off", []Duty{shift(0, 7, 4), shift(0, 13, 6)}, ""},
+		{"a 4-hour gap is still a break", []Duty{shift(0, 7, 4), shift(0, 15, 4)}, ""},
+		{"4 h 1 min between shifts is time off, too little", []Duty{shift(0, 7, 4), shift(0, 15+1.0/60, 4)}, RuleRest},
 		{"14 h after a 24-h call passes", []Duty{shift(0, 7, 24), shift(1, 21, 4)}, ""},
 		{"13 h after a 24-h call fails", []Duty{shift(0, 7, 24), shift(1, 20, 4)}, RuleRestAfterCall},
 		{"13 h after a 23-h shift is enough", []Duty{shift(0, 7, 23), shift(1, 19, 4)}, ""},
@@ -301,5 +354,10 @@ func TestCheckNamesThePersonAndRunsEveryRule(t *testing.T) {
 		if !seen[r] {
 			t.Errorf("no %s violation in %+v", r, seen)
 		}
+	}
+	// Wards, an 18-hour call and a morning clinic: 28 hours, patient care in hours 24-28.
+	got = Check("r-2", NewTimeline(time.UTC, []Duty{shift(0, 7, 6), shift(0, 13, 18), shift(1, 7, 4)}, Default().MaxBreak), month, Default())
+	if len(got) != 1 || got[0].Rule != RuleDutyAfter24h || got[0].PersonID != "r-2" {
+		t.Errorf("wards, call and a clinic: %+v, want one %s for r-2", got, RuleDutyAfter24h)
 	}
 }

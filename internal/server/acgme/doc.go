@@ -10,6 +10,9 @@
 //     window that overlaps the range being validated, using the duties the timeline holds
 //     around it (the caller passes the 27 days before and after), so windows that straddle the
 //     range edges are judged on the stored schedule, not assumed compliant.
-//   - Duties separated by at most Limits.MaxBreak (an on-site break) form one continuous duty
-//     period; any longer gap is time off and must meet the rest rules.
+//   - Duties separated by at most Limits.MaxBreak (4 h: a break inside a working day, such as
+//     lunch between a morning clinic and an afternoon session) form one continuous duty period,
+//     breaks included in its length; any longer gap is time off and must meet the rest rules.
+//   - Past a period's first MaxContinuous (24) hours only education may be scheduled, up to
+//     MaxContinuous plus Transition (28) hours in all (DutyAfter24h, ContinuousDuty).
 package acgme

@@ -3,6 +3,8 @@ package roster
 import (
 	"slices"
 	"time"
+
+	"github.com/rsched/rsched/internal/server/acgme"
 )
 
 // The constraint families of the LP model, each named after the rule it encodes, in the order
@@ -253,9 +255,10 @@ func (m *lpBuilder) writeConsecutiveDutyDays(i personIdx) {
 	}
 }
 
-// writeContinuousDutyAndRest (acgme.ContinuousDuty, acgme.Rest): chains of sessions in
-// consecutive half-days that the rules join into one period (gaps of at most MaxBreak) may not
-// run too long, and the rest after a period may not be too short.
+// writeContinuousDutyAndRest (acgme.ContinuousDuty, acgme.DutyAfter24h, acgme.Rest): chains of
+// sessions in consecutive half-days that the rules join into one period (gaps of at most
+// MaxBreak) may not run too long nor hold patient care past MaxContinuous, and the rest after a
+// period may not be too short.
 func (m *lpBuilder) writeContinuousDutyAndRest(i personIdx) {
 	for j := range m.s.nSlots {
 		for _, t := range m.sessions(i, j) {
@@ -270,7 +273,7 @@ func (m *lpBuilder) writeContinuousDutyAndRest(i personIdx) {
 // every session of the next four half-days.
 func (m *lpBuilder) walk(i personIdx, chain []lpCell, start, end time.Time) {
 	lim := m.s.limits
-	if end.Sub(start) > lim.MaxContinuous+lim.Transition {
+	if end.Sub(start) > lim.MaxContinuous+lim.Transition || m.careAfter(chain[len(chain)-1], start.Add(lim.MaxContinuous)) {
 		m.writeContinuousDuty(i, chain)
 		return // every longer chain contains this one
 	}
@@ -306,8 +309,16 @@ func (m *lpBuilder) follow(i personIdx, chain []lpCell, start, end time.Time, ne
 	}
 }
 
-// writeContinuousDuty: a chain longer than MaxContinuous plus the transition time cannot be
-// held whole.
+// careAfter says whether session c is patient care (not education) running past cut, the
+// MaxContinuous point of the chain it ends (acgme.PatientCareAfter). The chain's earlier
+// sessions were judged when they ended it.
+func (m *lpBuilder) careAfter(c lpCell, cut time.Time) bool {
+	d, ok := m.s.templates[c.t].Duty(m.s.slots[c.j], m.s.loc)
+	return ok && acgme.PatientCareAfter([]acgme.Duty{d}, cut) > 0
+}
+
+// writeContinuousDuty: a chain longer than MaxContinuous plus the transition time, or holding
+// patient care past MaxContinuous, cannot be held whole.
 func (m *lpBuilder) writeContinuousDuty(i personIdx, chain []lpCell) {
 	m.b.start("")
 	for _, c := range chain {

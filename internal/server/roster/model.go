@@ -141,7 +141,7 @@ func (t Template) Duty(s Slot, loc *time.Location) (acgme.Duty, bool) {
 	// the clocks change (17 or 19 hours then), so it never runs into the next morning's session.
 	mins := int(math.Round(t.HoursPerSession * 60))
 	end := time.Date(s.Date.Year, s.Date.Month, s.Date.Day, s.startHour(), mins, 0, 0, loc)
-	return acgme.Duty{Start: s.Start(loc), End: end, Call: t.Activity == Call}, true
+	return acgme.Duty{Start: s.Start(loc), End: end, Call: t.Activity == Call, Education: t.Activity == Conference}, true
 }
 
 // Absence is time a person is unavailable (approved), days inclusive.

@@ -100,6 +100,15 @@ func TestValidatorFindsEachPlantedViolation(t *testing.T) {
 			// ward AM (07-13), call (13-07), ward AM next day (07-13): 30 hours.
 			return []Assignment{at2(p, 3, AM, "r2", "ward"), at2(p, 3, PM, "r2", "call"), at2(p, 4, AM, "r2", "ward")}
 		}, []want{{acgme.RuleContinuousDuty, "r2"}}},
+		{"patient care after 24 hours", func(p *Problem) []Assignment {
+			// ward AM (07-13), call (13-07), procedures the next morning (07-11): 28 hours, the
+			// old 24 + 4, but the procedures are patient care after hour 24.
+			return []Assignment{at2(p, 3, AM, "r2", "ward"), at2(p, 3, PM, "r2", "call"), at2(p, 4, AM, "r2", "procedures")}
+		}, []want{{acgme.RuleDutyAfter24h, "r2"}}},
+		{"a lunch break is not time off", func(p *Problem) []Assignment {
+			// procedures AM (07-11), then ward PM (13-19): a 2-hour break, no rest violation.
+			return []Assignment{at2(p, 5, AM, "r2", "procedures"), at2(p, 5, PM, "r2", "ward")}
+		}, nil},
 		{"less than 8 hours off", func(p *Problem) []Assignment {
 			// An 18-hour call ends at 07:00; a ward afternoon at 13:00 the same day: 6 hours off.
 			return []Assignment{at2(p, 3, PM, "r3", "call"), at2(p, 4, PM, "r3", "ward")}
