@@ -536,3 +536,56 @@ func TestRunShowsProgressAndACancelledRequestFreesItsRange(t *testing.T) {
 	e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": from, "end_date": to, "time_budget_seconds": 0.3},
 		req{bearer: admin.Access}).want(t, 200, "the range is free again")
 }
+
+// A run that leaves required coverage unfilled is not a success, even when the demand cannot be
+// met at all: 207, status partial, a message saying how much is missing, and a shortfall naming
+// the template, the half-days and why each other resident was not placed.
+func TestGenerateLeavingCoverageUnfilledIsPartialAndSaysWhy(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	p := e.makeProgram(admin)
+	// The clinic needs both PGY-1 residents (residents 0 and 3) every weekday half-day; one of
+	// them is on approved leave on Monday 2026-07-06.
+	e.call("PATCH", "/api/v1/rotation-templates/"+p.clinic, map[string]any{"min_residents": 2, "allowed_pgy_levels": []int{1}, "max_residents": 2},
+		req{bearer: coord.Access}).want(t, 200, "the clinic needs two PGY-1s")
+	ab := e.call("POST", "/api/v1/absences", map[string]any{"person_id": p.residents[0], "start_date": "2026-07-06", "end_date": "2026-07-06", "absence_type": "medical"},
+		req{bearer: coord.Access}).want(t, 201, "a sick day")
+	e.call("POST", "/api/v1/absences/"+ab.str("id")+"/approve", nil, req{bearer: coord.Access}).want(t, 200, "approved")
+
+	r := e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.5},
+		req{bearer: coord.Access}).want(t, 207, "a week the clinic cannot be fully staffed")
+	if r.str("status") != "partial" || r.Body["hard_violations"].(float64) != 0 ||
+		!strings.Contains(r.str("message"), "incomplete: ") || !strings.Contains(r.str("message"), "no schedule can staff") {
+		t.Fatalf("run: %.800s", r.Raw)
+	}
+	sf, ok := r.Body["shortfall"].(map[string]any)
+	if !ok {
+		t.Fatalf("no shortfall in %.800s", r.Raw)
+	}
+	// Monday's two clinic half-days lack one resident each, and no schedule can fill them.
+	if sf["impossible"].(float64) < 2 || sf["missing"].(float64) < sf["impossible"].(float64) {
+		t.Fatalf("shortfall totals: %v", sf)
+	}
+	var monday []map[string]any
+	for _, g := range sf["gaps"].([]any) {
+		if g := g.(map[string]any); g["date"] == "2026-07-06" && g["rotation_template_id"] == p.clinic {
+			monday = append(monday, g)
+		}
+	}
+	if len(monday) != 2 {
+		t.Fatalf("Monday's clinic gaps: %v", sf["gaps"])
+	}
+	for _, g := range monday {
+		// Six residents: at most the one PGY-1 there; of the others one absent and four not
+		// eligible (PGY 2 and 3).
+		if g["impossible"] != true || g["absent"].(float64) != 1 || g["not_eligible"].(float64) != 4 || g["missing"].(float64) < 1 ||
+			!strings.Contains(g["message"].(string), "no schedule can fill it") {
+			t.Errorf("gap %v", g)
+		}
+	}
+	got := e.call("GET", "/api/v1/schedule/runs/"+r.str("id"), nil, req{bearer: coord.Access}).want(t, 200, "the run")
+	if got.str("status") != "partial" || got.Body["shortfall"] == nil {
+		t.Fatalf("the stored run: %.500s", got.Raw)
+	}
+}

@@ -32,18 +32,20 @@ type runView struct {
 	// HardViolations counts what makes the schedule non-compliant (0 for success).
 	HardViolations *int            `json:"hard_violations,omitempty"`
 	Violations     json.RawMessage `json:"violations,omitempty"`
-	Message        *string         `json:"message,omitempty"`
-	CreatedBy      *string         `json:"created_by,omitempty"`
-	CreatedAt      time.Time       `json:"created_at"`
-	HeartbeatAt    *time.Time      `json:"heartbeat_at,omitempty"`
-	FinishedAt     *time.Time      `json:"finished_at,omitempty"`
+	// Shortfall is the required coverage left unfilled and why (absent when every minimum is met).
+	Shortfall   json.RawMessage `json:"shortfall,omitempty"`
+	Message     *string         `json:"message,omitempty"`
+	CreatedBy   *string         `json:"created_by,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+	HeartbeatAt *time.Time      `json:"heartbeat_at,omitempty"`
+	FinishedAt  *time.Time      `json:"finished_at,omitempty"`
 }
 
 func viewRun(r store.Run, full bool) runView {
 	v := runView{ID: r.ID, Status: r.Status, StartDate: r.From, EndDate: r.To, Draft: r.Draft, Progress: jsonOrNil(r.Progress), Stats: jsonOrNil(r.Stats),
 		HardViolations: r.Violations, Message: r.Message, CreatedBy: r.CreatedBy, CreatedAt: r.CreatedAt, HeartbeatAt: r.HeartbeatAt, FinishedAt: r.FinishedAt}
 	if full {
-		v.Request, v.Violations = jsonOrNil(r.Request), jsonOrNil(r.ViolationList)
+		v.Request, v.Violations, v.Shortfall = jsonOrNil(r.Request), jsonOrNil(r.ViolationList), jsonOrNil(r.Shortfall)
 	}
 	return v
 }
@@ -99,8 +101,9 @@ func (a *runAudit) stream() {
 	}
 }
 
-// generate runs the solver over a date range: 200 with a compliant schedule, 207 with the
-// violations when the budget ended before one was found, 409 for an overlapping run, a key
+// generate runs the solver over a date range: 200 with a compliant schedule that meets every
+// template minimum, 207 (status partial) with the violations when the budget ended before a
+// compliant one was found or with the shortfall when required coverage is left unfilled, 409 for an overlapping run, a key
 // still running or data changed meanwhile, 422 for impossible input. With an Idempotency-Key,
 // a retry with the same body answers the first run again (X-Idempotency-Replayed: true).
 func (s *server) generate(w http.ResponseWriter, r *http.Request) error {

@@ -297,11 +297,16 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 		return store.RunResult{}, err
 	}
 	list, hard := SortViolations(violations)
+	shortfall, err := roster.Explain(p, res.Assignments)
+	if err != nil {
+		return store.RunResult{}, err
+	}
 	out := store.RunResult{Status: store.RunSuccess, Stats: res.Stats, Violations: hard, ViolationList: list,
 		Assignments: res.Assignments, Fingerprint: in.Fingerprint, Margin: Margin, Scope: scope, Record: record}
-	if hard > 0 {
-		out.Status, out.Message = store.RunPartial, fmt.Sprintf("the time budget ended before a compliant schedule was found: %d hard violations", hard)
+	if shortfall != nil {
+		out.Shortfall = shortfall
 	}
+	out.Status, out.Message = outcome(hard, shortfall)
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
 	if err := s.st.FinishRun(fctx, run.ID, out); err != nil {
@@ -312,6 +317,31 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 		return store.RunResult{}, err
 	}
 	return out, nil
+}
+
+// outcome is a finished run's status and message: success only for a compliant schedule that
+// meets every template minimum; partial, saying what is wrong, otherwise.
+func outcome(hard int, sf *roster.Shortfall) (string, string) {
+	var why []string
+	if hard > 0 {
+		why = append(why, fmt.Sprintf("the time budget ended before a compliant schedule was found: %d hard violations", hard))
+	}
+	if sf != nil {
+		msg := fmt.Sprintf("incomplete: %d required resident-half-days are unstaffed", sf.Missing)
+		switch {
+		case sf.Impossible == sf.Missing:
+			msg += ", and no schedule can staff them (see shortfall)"
+		case sf.Impossible > 0:
+			msg += fmt.Sprintf(", %d of which no schedule can staff (see shortfall)", sf.Impossible)
+		default:
+			msg += " (see shortfall)"
+		}
+		why = append(why, msg)
+	}
+	if len(why) == 0 {
+		return store.RunSuccess, ""
+	}
+	return store.RunPartial, strings.Join(why, "; ")
 }
 
 // ViolationView is one violation as the API lists it.

@@ -53,11 +53,13 @@ type Run struct {
 	Violations  *int
 	// ViolationList is what the run found, as the API shows it.
 	ViolationList json.RawMessage
-	Message       *string
-	CreatedBy     *string
-	CreatedAt     time.Time
-	HeartbeatAt   *time.Time
-	FinishedAt    *time.Time
+	// Shortfall is the required coverage the run left unfilled and why (nil: none).
+	Shortfall   json.RawMessage
+	Message     *string
+	CreatedBy   *string
+	CreatedAt   time.Time
+	HeartbeatAt *time.Time
+	FinishedAt  *time.Time
 }
 
 // ErrIdempotent is returned by BeginRun when the caller already used the key: Run is that run
@@ -132,13 +134,13 @@ func nullable(s string) *string {
 }
 
 const runColumns = `id, start_date, end_date, status, draft, request, request_hash, progress, stats, violations, violation_list,
-	message, created_by::text, created_at, heartbeat_at, finished_at`
+	shortfall, message, created_by::text, created_at, heartbeat_at, finished_at`
 
 func scanRun(row pgx.Row) (Run, error) {
 	var r Run
 	var from, to time.Time
 	err := row.Scan(&r.ID, &from, &to, &r.Status, &r.Draft, &r.Request, &r.RequestHash, &r.Progress, &r.Stats, &r.Violations, &r.ViolationList,
-		&r.Message, &r.CreatedBy, &r.CreatedAt, &r.HeartbeatAt, &r.FinishedAt)
+		&r.Shortfall, &r.Message, &r.CreatedBy, &r.CreatedAt, &r.HeartbeatAt, &r.FinishedAt)
 	r.From, r.To = roster.DateOf(from), roster.DateOf(to)
 	return r, err
 }
@@ -261,8 +263,10 @@ type RunResult struct {
 	Stats         any
 	Violations    int
 	ViolationList any
-	Message       string
-	Assignments   []roster.Assignment
+	// Shortfall is the coverage left unfilled (a *roster.Shortfall; nil when every minimum is met).
+	Shortfall   any
+	Message     string
+	Assignments []roster.Assignment
 	// Fingerprint and Margin are what LoadInputs returned and was given: a live write happens
 	// only if the inputs still have this fingerprint (ErrChanged otherwise; the run is then
 	// recorded as failed and nothing else is written).
@@ -326,7 +330,8 @@ func (s *Store) FinishRun(ctx context.Context, id string, res RunResult) error {
 	if errors.Is(err, ErrChanged) {
 		// Record the failure on its own (the transaction above rolled back) so the run frees its
 		// range and says why.
-		res := RunResult{Status: RunFailed, Stats: res.Stats, Violations: res.Violations, ViolationList: res.ViolationList, Message: ErrChanged.Error(), Scope: res.Scope, Record: res.Record}
+		res := RunResult{Status: RunFailed, Stats: res.Stats, Violations: res.Violations, ViolationList: res.ViolationList, Shortfall: res.Shortfall,
+			Message: ErrChanged.Error(), Scope: res.Scope, Record: res.Record}
 		if err2 := s.inTxAfterCommit(ctx, func(tx pgx.Tx) error { return s.closeRun(ctx, tx, id, res) }); err2 != nil {
 			return fmt.Errorf("store: recording a failed run: %w", err2)
 		}
@@ -343,8 +348,13 @@ func (s *Store) closeRun(ctx context.Context, tx pgx.Tx, id string, res RunResul
 	if err != nil {
 		return fmt.Errorf("store: encoding the violations: %w", err)
 	}
-	_, err = tx.Exec(ctx, `UPDATE schedule_runs SET status = $2, stats = $3, violations = $4, violation_list = $5, message = $6, scope = $7, finished_at = now()
-		WHERE id = $1 AND status = 'in_progress'`, id, res.Status, stats, res.Violations, list, nullable(res.Message), res.Scope)
+	shortfall, err := json.Marshal(res.Shortfall)
+	if err != nil {
+		return fmt.Errorf("store: encoding the shortfall: %w", err)
+	}
+	_, err = tx.Exec(ctx, `UPDATE schedule_runs SET status = $2, stats = $3, violations = $4, violation_list = $5, message = $6, scope = $7,
+		shortfall = nullif($8::jsonb, 'null'::jsonb), finished_at = now()
+		WHERE id = $1 AND status = 'in_progress'`, id, res.Status, stats, res.Violations, list, nullable(res.Message), res.Scope, shortfall)
 	if err != nil || res.Record == nil {
 		return err
 	}
