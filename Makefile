@@ -215,13 +215,18 @@ images: ## Assemble the operator and API server images as docker-archive tarball
 # COSIGN_PASSWORD from the environment (never a make argument). Users verify with the public key
 # published apart from the release (docs/release.md), never the release's own cosign.pub.
 # TLOG=1 uploads the signatures to Rekor (the release pipeline; offline there is none).
-# EPHEMERAL_KEY=1 signs with a throwaway pair instead, for tests and dry runs only: the release
-# says it is untrusted (UNTRUSTED-EPHEMERAL-KEY). UNSIGNED=1 skips signing.
+# The chart's Helm provenance file (<chart>.tgz.prov, helm verify) is signed with the project's
+# long-lived OpenPGP key, required with COSIGN_KEY: HELM_SIGN_KEYRING=<secret keyring file>
+# HELM_SIGN_KEY=<key name>, and HELM_SIGN_PASSPHRASE_FILE=<file> when the key is encrypted.
+# EPHEMERAL_KEY=1 signs with a throwaway pair (and OpenPGP key) instead, for tests and dry runs
+# only: the release says it is untrusted (UNTRUSTED-EPHEMERAL-KEY). UNSIGNED=1 skips signing.
 .PHONY: release
-release: $(HELM) ## Write the release artefacts into dist/$(VERSION) (offline; docs/release.md): OCI image layouts, SBOMs, CRDs, install.yaml and the chart pinned by digest, the kubectl plugin and its krew manifest, cosign signatures and SBOM attestations, SHA256SUMS.
+release: $(HELM) ## Write the release artefacts into dist/$(VERSION) (offline; docs/release.md): OCI image layouts, SBOMs, CRDs, install.yaml and the chart pinned by digest, the kubectl plugin and its krew manifest, cosign signatures and SBOM attestations, the chart's Helm provenance, SHA256SUMS.
 	go run ./hack/release -out dist/$(VERSION) -version $(VERSION) -commit $(COMMIT) -cyclonedx "$$(hack/get-cyclonedx.sh)" \
 		-kubectl "$$(hack/envtest-assets.sh)/kubectl" -helm $(HELM) \
 		$(if $(filter 1,$(UNSIGNED)),,-cosign "$$(hack/get-cosign.sh)" $(if $(COSIGN_KEY),-cosign-key "$(COSIGN_KEY)") \
+			$(if $(HELM_SIGN_KEYRING),-helm-keyring "$(HELM_SIGN_KEYRING)") $(if $(HELM_SIGN_KEY),-helm-key "$(HELM_SIGN_KEY)") \
+			$(if $(HELM_SIGN_PASSPHRASE_FILE),-helm-passphrase-file "$(HELM_SIGN_PASSPHRASE_FILE)") \
 			$(if $(filter 1,$(EPHEMERAL_KEY)),-ephemeral-key) $(if $(filter 1,$(TLOG)),-tlog))
 
 .PHONY: cluster-up

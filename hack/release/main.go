@@ -40,6 +40,10 @@ type Options struct {
 	// Rekor (a real pipeline; offline there is none).
 	Cosign, CosignKey  string
 	EphemeralKey, Tlog bool
+	// HelmKeyring and HelmKey are the OpenPGP secret keyring and the name of the key in it that
+	// signs the chart's Helm provenance file (helm package --sign --keyring --key), required with
+	// CosignKey; HelmPassphraseFile's first line decrypts it. EphemeralKey makes one for the run.
+	HelmKeyring, HelmKey, HelmPassphraseFile string
 	// Platforms are the kubectl plugin's os/arch pairs (PluginPlatforms unless narrowed).
 	Platforms [][2]string
 }
@@ -55,6 +59,9 @@ func main() {
 	flag.StringVar(&o.Cosign, "cosign", "", "cosign binary (hack/get-cosign.sh); when set, the images, SBOMs, chart and SHA256SUMS are signed")
 	flag.StringVar(&o.CosignKey, "cosign-key", "", "the project's long-lived signing key, required with -cosign: a KMS URI (awskms://, gcpkms://, azurekms://, hashivault://) or an encrypted cosign.key (COSIGN_PASSWORD decrypts it)")
 	flag.BoolVar(&o.EphemeralKey, "ephemeral-key", false, "sign with a key pair generated for this release instead of -cosign-key: for tests and dry runs only, the signatures prove nothing (the release says so in UNTRUSTED-EPHEMERAL-KEY and SHA256SUMS)")
+	flag.StringVar(&o.HelmKeyring, "helm-keyring", "", "OpenPGP secret keyring (binary, as gpg --export-secret-keys writes) holding the key that signs the chart's Helm provenance file, required with -cosign-key")
+	flag.StringVar(&o.HelmKey, "helm-key", "", "name of the chart-signing key in -helm-keyring (helm package --sign --key: an identity equal to it, else the only one containing it)")
+	flag.StringVar(&o.HelmPassphraseFile, "helm-passphrase-file", "", "file whose first line decrypts the -helm-key key, when it is encrypted (helm package --passphrase-file)")
 	flag.BoolVar(&o.Tlog, "tlog", false, "upload the signatures to the Rekor transparency log and verify them there (a real pipeline; offline, leave it off)")
 	platforms := flag.String("plugin-platforms", "", "comma-separated os/arch pairs for the kubectl plugin (default: "+platformList(PluginPlatforms)+")")
 	flag.Parse()
@@ -148,7 +155,7 @@ func (o *Options) checkSigning() error {
 		if o.CosignKey != "" || o.EphemeralKey || o.Tlog {
 			return errors.New("-cosign-key, -ephemeral-key and -tlog need -cosign")
 		}
-		return nil
+		return o.checkChartKey()
 	case o.CosignKey != "" && o.EphemeralKey:
 		return errors.New("-cosign-key and -ephemeral-key exclude each other")
 	case o.CosignKey == "" && !o.EphemeralKey:
@@ -161,6 +168,23 @@ func (o *Options) checkSigning() error {
 	}
 	if _, ok := os.LookupEnv("COSIGN_PASSWORD"); !ok && !o.EphemeralKey && !isKMS(o.CosignKey) {
 		return errors.New("COSIGN_PASSWORD is not set: cosign needs it to decrypt -cosign-key")
+	}
+	return o.checkChartKey()
+}
+
+// checkChartKey: the chart's Helm provenance is signed with the project's long-lived OpenPGP key
+// whenever the release is signed with its cosign key, and with a throwaway one under
+// -ephemeral-key.
+func (o *Options) checkChartKey() error {
+	given := o.HelmKeyring != "" || o.HelmKey != "" || o.HelmPassphraseFile != ""
+	switch {
+	case o.Cosign == "" && given:
+		return errors.New("-helm-keyring, -helm-key and -helm-passphrase-file need -cosign")
+	case o.EphemeralKey && given:
+		return errors.New("-ephemeral-key signs the chart with a throwaway OpenPGP key too: it excludes -helm-keyring and -helm-key")
+	case o.Cosign != "" && !o.EphemeralKey && (o.HelmKeyring == "" || o.HelmKey == ""):
+		return errors.New("-cosign-key needs -helm-keyring and -helm-key (make release HELM_SIGN_KEYRING=... HELM_SIGN_KEY=...): " +
+			"the project's long-lived OpenPGP key that signs the chart's Helm provenance file (helm verify checks it; docs/release.md)")
 	}
 	return nil
 }
@@ -232,17 +256,21 @@ func signSteps(o Options, work string) []step {
 	if o.EphemeralKey {
 		header = ephemeralNote
 	}
-	chart := func() error {
-		matches, err := filepath.Glob(filepath.Join(o.Out, "*.tgz"))
-		if err != nil || len(matches) != 1 {
-			return fmt.Errorf("the chart: %v %v", matches, err)
+	// chart runs sign on the packaged chart.
+	chart := func(sign func(string) error) func() error {
+		return func() error {
+			matches, err := filepath.Glob(filepath.Join(o.Out, "*.tgz"))
+			if err != nil || len(matches) != 1 {
+				return fmt.Errorf("the chart: %v %v", matches, err)
+			}
+			return sign(matches[0])
 		}
-		return s.signBlob(matches[0])
 	}
 	return []step{
 		{"cosign key", func() (err error) { s, err = newSigner(o, work); return err }},
 		{"image signatures and SBOM attestations", func() error { return s.signImages(o) }},
-		{"chart signature", chart},
+		{"chart signature", chart(func(tgz string) error { return s.signBlob(tgz) })},
+		{"chart provenance (helm verify)", chart(func(tgz string) error { return signChart(o, tgz) })},
 		{"SHA256SUMS", func() error { return writeSums(o.Out, header) }},
 		{"SHA256SUMS signature", func() error { return s.signBlob(filepath.Join(o.Out, "SHA256SUMS")) }},
 	}

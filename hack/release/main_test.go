@@ -59,6 +59,13 @@ func TestReleaseIsReproducibleAndVerifies(t *testing.T) {
 	if out, err := cosignRun(cosign, anchor, "generate-key-pair"); err != nil {
 		t.Fatalf("cosign generate-key-pair: %v\n%s", err, out)
 	}
+	// And its OpenPGP key for the chart's Helm provenance, encrypted, its passphrase in a file.
+	chartKey := chartSigningKey{name: "rsched release test", passphraseFile: filepath.Join(anchor, "passphrase")}
+	passphrase := rand.Text()
+	chartKey.secring, chartKey.pubring = pgpKey(t, anchor, chartKey.name, passphrase)
+	if err := os.WriteFile(chartKey.passphraseFile, []byte(passphrase+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	release := filepath.Join(tmp, "release")
 	build := exec.Command("go", "build", "-o", release, "./hack/release")
 	build.Dir = root
@@ -72,7 +79,8 @@ func TestReleaseIsReproducibleAndVerifies(t *testing.T) {
 		args := []string{"-out", d, "-version", version.Release, "-cyclonedx", cyclonedx, "-kubectl", kubectl, "-helm", helm,
 			"-plugin-platforms", "linux/amd64"}
 		if i == 1 { // the second one signed: what it adds is all that may differ
-			args = append(args, "-cosign", cosign, "-cosign-key", filepath.Join(anchor, "cosign.key"))
+			args = append(args, "-cosign", cosign, "-cosign-key", filepath.Join(anchor, "cosign.key"),
+				"-helm-keyring", chartKey.secring, "-helm-key", "release test", "-helm-passphrase-file", chartKey.passphraseFile)
 		}
 		cmd := exec.Command(release, args...)
 		cmd.Dir = root
@@ -83,7 +91,12 @@ func TestReleaseIsReproducibleAndVerifies(t *testing.T) {
 	}
 	sumsA, sumsB := readFile(t, dirs[0], "SHA256SUMS"), readFile(t, dirs[1], "SHA256SUMS")
 	if unsigned := withoutSignatures(sumsB); sumsA != unsigned || unsigned == sumsB {
-		t.Fatalf("two releases of one tree differ (or the second is not signed):\n%s\n%s", sumsA, sumsB)
+		t.Fatalf("two releases of one tree differ (or the second is not signed):\n%s", lineDiff(sumsA, unsigned))
+	}
+	for _, signed := range []string{"rsched-operator-0.1.0.tgz.prov", KeyringName, "rsched-operator-0.1.0.tgz.sig"} {
+		if !strings.Contains(sumsB, "  "+signed+"\n") {
+			t.Errorf("the signed release's SHA256SUMS does not list %s", signed)
+		}
 	}
 	for _, want := range []string{"crds.yaml", "install.yaml", "manager.cdx.json", "scheduler.cdx.json", "rsched-operator-0.1.0.tgz",
 		"plugins/rsched.yaml", "images/manager/index.json", "images/scheduler/index.json", PluginArchive(version.Release, "linux", "amd64")} {
@@ -102,6 +115,7 @@ func TestReleaseIsReproducibleAndVerifies(t *testing.T) {
 	}
 	checkPinned(t, dir, digests)
 	checkSignatures(t, cosign, dirs[1], filepath.Join(anchor, "cosign.pub"), digests)
+	checkProvenance(t, helm, dirs[1], filepath.Join(root, ChartDir), chartKey)
 	checkSums(t, dirs[1])
 }
 
@@ -110,7 +124,8 @@ func withoutSignatures(sums string) string {
 	var keep []string
 	for _, l := range strings.SplitAfter(sums, "\n") {
 		f := strings.Fields(l)
-		if len(f) == 2 && (strings.HasPrefix(f[1], "signed/") || strings.HasSuffix(f[1], ".sig") || f[1] == "cosign.pub") {
+		if len(f) == 2 && (strings.HasPrefix(f[1], "signed/") || strings.HasSuffix(f[1], ".sig") || strings.HasSuffix(f[1], ".prov") ||
+			f[1] == "cosign.pub" || f[1] == KeyringName) {
 			continue
 		}
 		keep = append(keep, l)
@@ -351,4 +366,29 @@ func checkKrewManifest(t *testing.T, dir, sums string) {
 		}
 	}
 	t.Errorf("SHA256SUMS does not list %s", name)
+}
+
+// lineDiff lists the lines only a has (-) and only b has (+).
+func lineDiff(a, b string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	ina, inb := in(a), in(b)
+	var out []string
+	for l := range ina {
+		if !inb[l] {
+			out = append(out, "- "+l)
+		}
+	}
+	for l := range inb {
+		if !ina[l] {
+			out = append(out, "+ "+l)
+		}
+	}
+	sort.Strings(out)
+	return strings.Join(out, "\n")
 }

@@ -31,8 +31,9 @@ type Signer struct {
 
 // ephemeralNote is UNTRUSTED-EPHEMERAL-KEY and the header of SHA256SUMS in an -ephemeral-key release.
 const ephemeralNote = `UNTRUSTED: signed with an ephemeral key pair generated for this release (hack/release
--ephemeral-key, make release EPHEMERAL_KEY=1), for tests and dry runs only. Its private key is
-deleted with the build and its cosign.pub came with the release, so these signatures prove
+-ephemeral-key, make release EPHEMERAL_KEY=1), for tests and dry runs only, and its chart's
+provenance with an ephemeral OpenPGP key. Their private keys are deleted with the build and
+their public keys (cosign.pub, helm-keyring.gpg) came with the release, so these signatures prove
 nothing about who made it: anyone who can replace the files can sign them with a new pair.
 Do not publish it; a release is signed with the project's long-lived key (docs/release.md).
 `

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log"
@@ -15,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ProtonMail/go-crypto/openpgp"
+	"github.com/ProtonMail/go-crypto/openpgp/clearsign"
+	"github.com/ProtonMail/go-crypto/openpgp/packet"
 	"github.com/google/go-containerregistry/pkg/registry"
 )
 
@@ -146,9 +151,14 @@ func TestSignedReleaseNeedsALongLivedKey(t *testing.T) {
 		want     string // in the error; "" for none
 	}{
 		{"no key", Options{Cosign: "cosign"}, true, "-cosign needs -cosign-key (make release COSIGN_KEY=...): the project's long-lived signing key"},
-		{"key file", Options{Cosign: "cosign", CosignKey: "cosign.key"}, true, ""},
-		{"key file without its password", Options{Cosign: "cosign", CosignKey: "cosign.key"}, false, "COSIGN_PASSWORD is not set"},
-		{"KMS key, no password", Options{Cosign: "cosign", CosignKey: "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k", Tlog: true}, false, ""},
+		{"key file", Options{Cosign: "cosign", CosignKey: "cosign.key", HelmKeyring: "secring.gpg", HelmKey: "rsched"}, true, ""},
+		{"key file without its password", Options{Cosign: "cosign", CosignKey: "cosign.key", HelmKeyring: "secring.gpg", HelmKey: "rsched"}, false, "COSIGN_PASSWORD is not set"},
+		{"KMS key, no password", Options{Cosign: "cosign", CosignKey: "gcpkms://projects/p/locations/l/keyRings/r/cryptoKeys/k", Tlog: true,
+			HelmKeyring: "secring.gpg", HelmKey: "rsched", HelmPassphraseFile: "pass"}, false, ""},
+		{"no chart key", Options{Cosign: "cosign", CosignKey: "cosign.key"}, true, "-cosign-key needs -helm-keyring and -helm-key"},
+		{"chart keyring without a key name", Options{Cosign: "cosign", CosignKey: "cosign.key", HelmKeyring: "secring.gpg"}, true, "-cosign-key needs -helm-keyring and -helm-key"},
+		{"ephemeral with a chart key", Options{Cosign: "cosign", EphemeralKey: true, HelmKeyring: "secring.gpg", HelmKey: "rsched"}, true, "excludes -helm-keyring"},
+		{"chart key unsigned", Options{HelmKeyring: "secring.gpg", HelmKey: "rsched"}, true, "need -cosign"},
 		{"ephemeral, no password", Options{Cosign: "cosign", EphemeralKey: true}, false, ""},
 		{"key and ephemeral", Options{Cosign: "cosign", CosignKey: "cosign.key", EphemeralKey: true}, true, "exclude each other"},
 		{"ephemeral in the public log", Options{Cosign: "cosign", EphemeralKey: true, Tlog: true}, true, "throwaway key's signatures in the public transparency log"},
@@ -241,5 +251,134 @@ func TestEphemeralKeyReleaseSaysItIsUntrusted(t *testing.T) {
 	}
 	if b, err := cosignRun(cosign, out, "verify-blob", "--key", "cosign.pub", "--insecure-ignore-tlog", "--signature", "SHA256SUMS.sig", "SHA256SUMS"); err != nil {
 		t.Fatalf("cosign verify-blob: %v\n%s", err, b)
+	}
+}
+
+// pgpKey writes an OpenPGP key named name, as gpg --export-secret-keys and --export write them:
+// the secret keyring (encrypted with passphrase unless it is empty) and the public keyring.
+func pgpKey(t *testing.T, dir, name, passphrase string) (secring, pubring string) {
+	t.Helper()
+	e, err := openpgp.NewEntity(name, "", "", &packet.Config{Algorithm: packet.PubKeyAlgoEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pub, sec bytes.Buffer
+	if err := e.Serialize(&pub); err != nil {
+		t.Fatal(err)
+	}
+	if passphrase != "" {
+		if err := e.EncryptPrivateKeys([]byte(passphrase), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.SerializePrivateWithoutSigning(&sec, nil); err != nil {
+		t.Fatal(err)
+	}
+	secring, pubring = filepath.Join(dir, "secring.gpg"), filepath.Join(dir, "pubring.gpg")
+	for f, b := range map[string][]byte{secring: sec.Bytes(), pubring: pub.Bytes()} {
+		if err := os.WriteFile(f, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return secring, pubring
+}
+
+// fingerprint is the primary key fingerprint of the only key of a binary keyring.
+func fingerprint(t *testing.T, keyring string) string {
+	t.Helper()
+	f, err := os.Open(keyring)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = f.Close() }()
+	ring, err := openpgp.ReadKeyRing(f)
+	if err != nil || len(ring) != 1 {
+		t.Fatalf("%s: %d keys, %v", keyring, len(ring), err)
+	}
+	return hex.EncodeToString(ring[0].PrimaryKey.Fingerprint)
+}
+
+// checkProvenance: helm verify accepts the chart with its .prov against pubring (the project's
+// public key, obtained apart from the release) and names the signer; the release's
+// helm-keyring.gpg is that key; a chart with one byte flipped, and another key, fail; and the
+// signed message is the one helm package --sign writes with the same secret keyring (same
+// Chart.yaml block, the archive's sha256).
+func checkProvenance(t *testing.T, helm, dir, chartDir string, key chartSigningKey) {
+	t.Helper()
+	chart := filepath.Join(dir, "rsched-operator-0.1.0.tgz")
+	verify := func(keyring, tgz string) (string, error) {
+		out, err := exec.Command(helm, "verify", "--keyring", keyring, tgz).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := verify(key.pubring, chart); err != nil || !strings.Contains(out, "Signed by: "+key.name) {
+		t.Fatalf("helm verify: %v\n%s", err, out)
+	}
+	if got, want := fingerprint(t, filepath.Join(dir, KeyringName)), fingerprint(t, key.pubring); got != want {
+		t.Fatalf("the release's %s holds key %s, the signing key is %s", KeyringName, got, want)
+	}
+	tampered := filepath.Join(t.TempDir(), filepath.Base(chart))
+	b := []byte(readFile(t, dir, filepath.Base(chart)))
+	b[len(b)/2] ^= 1
+	if err := os.WriteFile(tampered, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(tampered+".prov", []byte(readFile(t, dir, filepath.Base(chart)+".prov")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := verify(key.pubring, tampered); err == nil || !strings.Contains(out, "sha256 sum does not match") {
+		t.Fatalf("helm verify passed a changed chart: %v\n%s", err, out)
+	}
+	_, otherPub := pgpKey(t, t.TempDir(), "someone else", "")
+	if out, err := verify(otherPub, chart); err == nil || !strings.Contains(out, "unknown entity") {
+		t.Fatalf("helm verify passed with another key: %v\n%s", err, out)
+	}
+	// helm package --sign with the same keyring: the same message, but for its own archive.
+	pkg := t.TempDir()
+	out, err := exec.Command(helm, "package", "--sign", "--keyring", key.secring, "--key", key.name,
+		"--passphrase-file", key.passphraseFile, "--destination", pkg, chartDir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("helm package --sign: %v\n%s", err, out)
+	}
+	ours, helms := provMessage(t, readFile(t, dir, filepath.Base(chart)+".prov")), provMessage(t, readFile(t, pkg, filepath.Base(chart)+".prov"))
+	if ours[0] != helms[0] || !strings.HasPrefix(ours[1], "files:\n  rsched-operator-0.1.0.tgz: sha256:") || len(ours[1]) != len(helms[1]) {
+		t.Fatalf("the provenance message differs from helm package --sign's:\n%q\n%q", ours, helms)
+	}
+}
+
+// chartSigningKey is the test's stand-in for the project's long-lived OpenPGP key.
+type chartSigningKey struct {
+	name, secring, pubring, passphraseFile string
+}
+
+// provMessage is the clearsigned text of a provenance file, split at helm's "..." line.
+func provMessage(t *testing.T, prov string) [2]string {
+	t.Helper()
+	blk, _ := clearsign.Decode([]byte(prov))
+	if blk == nil {
+		t.Fatalf("not a clearsigned message:\n%s", prov)
+	}
+	meta, files, ok := strings.Cut(string(blk.Plaintext), "\n...\n")
+	if !ok {
+		t.Fatalf("no ... line in:\n%s", blk.Plaintext)
+	}
+	return [2]string{meta, files}
+}
+
+// An -ephemeral-key release signs the chart's provenance with an OpenPGP key made for the run,
+// which helm verify accepts with the helm-keyring.gpg written beside it (the identity says it is
+// untrusted). Real helm, ~1 s.
+func TestEphemeralChartKeySignsAProvenanceHelmVerifies(t *testing.T) {
+	helm := tool(t, "RSCHED_HELM_BIN", "make helm-bin")
+	out := t.TempDir()
+	if b, err := exec.Command(helm, "package", filepath.Join("..", "..", ChartDir), "--destination", out).CombinedOutput(); err != nil {
+		t.Fatalf("helm package: %v\n%s", err, b)
+	}
+	tgz := filepath.Join(out, "rsched-operator-0.1.0.tgz")
+	if err := signChart(Options{Out: out, Helm: helm, EphemeralKey: true}, tgz); err != nil {
+		t.Fatal(err)
+	}
+	b, err := exec.Command(helm, "verify", "--keyring", filepath.Join(out, KeyringName), tgz).CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "Signed by: "+ephemeralChartKeyName) {
+		t.Fatalf("helm verify: %v\n%s", err, b)
 	}
 }
