@@ -19,7 +19,7 @@ type Gap struct {
 	Half       Half   `json:"half"`
 	// Missing is how many residents the template lacks there.
 	Missing int `json:"missing"`
-	// Absent: on an approved absence that day.
+	// Absent: on an approved absence that day (or the next, for a session running past midnight).
 	Absent int `json:"absent"`
 	// NotEligible: the template does not take their PGY level.
 	NotEligible int `json:"not_eligible"`
@@ -173,6 +173,15 @@ func newExplainer(p *Problem, assignments []Assignment) *explainer {
 	return e
 }
 
+// absent says whether person id is on leave in slot s, or the next day when a session of t
+// there runs past midnight.
+func (e *explainer) absent(id string, s Slot, t Template) bool {
+	overnight := t.Overnight(s, e.p.Location)
+	return slices.ContainsFunc(e.p.Absences, func(a Absence) bool {
+		return a.PersonID == id && (a.Covers(s.Date) || overnight && a.Covers(s.Date.AddDays(1)))
+	})
+}
+
 func holdKey(id string, s Slot) string { return id + "/" + s.Date.String() + "/" + string(s.Half) }
 
 func (e *explainer) check(id string, duties []acgme.Duty) []acgme.Violation {
@@ -189,7 +198,7 @@ func (e *explainer) gap(s Slot, ti, n int) Gap {
 			continue
 		}
 		switch {
-		case slices.ContainsFunc(e.p.Absences, func(a Absence) bool { return a.PersonID == x.ID && a.Covers(s.Date) }):
+		case e.absent(x.ID, s, t):
 			g.Absent++
 		case !t.Allows(x.PGY):
 			g.NotEligible++

@@ -144,6 +144,17 @@ func (t Template) Duty(s Slot, loc *time.Location) (acgme.Duty, bool) {
 	return acgme.Duty{Start: s.Start(loc), End: end, Call: t.Activity == Call, Education: t.Activity == Conference}, true
 }
 
+// Overnight says whether a session of t in slot s ends on a later day than it starts (an
+// overnight call), in loc.
+func (t Template) Overnight(s Slot, loc *time.Location) bool {
+	d, ok := t.Duty(s, loc)
+	if !ok {
+		return false
+	}
+	y, m, day := d.End.Add(-time.Nanosecond).In(loc).Date()
+	return Date{y, m, day} != s.Date
+}
+
 // Absence is time a person is unavailable (approved), days inclusive.
 type Absence struct {
 	PersonID string `json:"person_id"`

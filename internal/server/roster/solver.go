@@ -59,6 +59,11 @@ type solver struct {
 	// What each cell may hold.
 	locked [][]bool // [person][slot]: a fixed assignment (or a kept person), never moved
 	absent [][]bool // [person][slot]: unavailable, and a kept person's free cells
+	// beforeAbsence[person][slot]: the person is absent the next day, so no session here may
+	// run past midnight (an overnight call would end on their first day of leave).
+	beforeAbsence [][]bool
+	// overnight[slot][template]: a session of the template in that half-day ends on a later day.
+	overnight [][]bool
 	// staffed[slot][template] says whether the template takes residents in that half-day.
 	staffed [][]bool
 
@@ -154,7 +159,7 @@ func (s *solver) indexProblem() {
 // allocatePeople makes the per-person rows, every cell free.
 func (s *solver) allocatePeople() {
 	nP := len(s.people)
-	s.assigned, s.locked, s.absent = make([][]templateIdx, nP), make([][]bool, nP), make([][]bool, nP)
+	s.assigned, s.locked, s.absent, s.beforeAbsence = make([][]templateIdx, nP), make([][]bool, nP), make([][]bool, nP), make([][]bool, nP)
 	s.preference, s.availableDays, s.dutyHours, s.pgy = make([][]float64, nP), make([]float64, nP), make([]float64, nP), make([]int, nP)
 	s.contextDuties, s.facultySessions = make([][]acgme.Duty, nP), make([][]int, nP)
 	weeks := int(s.nSlots)/slotsPerWeek + 2
@@ -164,6 +169,7 @@ func (s *solver) allocatePeople() {
 			s.assigned[i][j] = free
 		}
 		s.locked[i], s.absent[i], s.preference[i] = make([]bool, s.nSlots), make([]bool, s.nSlots), make([]float64, s.nTemplates)
+		s.beforeAbsence[i] = make([]bool, s.nSlots)
 		s.facultySessions[i] = make([]int, weeks)
 		s.pgy[i] = x.PGY
 	}
@@ -176,6 +182,9 @@ func (s *solver) markAbsences() {
 			if a.Covers(sl.Date) {
 				s.absent[i][j] = true
 			}
+			if a.Covers(sl.Date.AddDays(1)) {
+				s.beforeAbsence[i][j] = true
+			}
 		}
 	}
 }
@@ -183,12 +192,14 @@ func (s *solver) markAbsences() {
 // allocateSlots makes the per-half-day counters and says which templates run when.
 func (s *solver) allocateSlots() {
 	nT := int(s.nTemplates)
-	s.staffed, s.residentsOn = make([][]bool, s.nSlots), make([][]int, s.nSlots)
+	s.staffed, s.residentsOn, s.overnight = make([][]bool, s.nSlots), make([][]int, s.nSlots), make([][]bool, s.nSlots)
 	s.supervisionUnits, s.facultyOn = make([][]int, s.nSlots), make([][]int, s.nSlots)
 	for j, sl := range s.slots {
 		s.staffed[j], s.residentsOn[j], s.supervisionUnits[j], s.facultyOn[j] = make([]bool, nT), make([]int, nT), make([]int, nT), make([]int, nT)
+		s.overnight[j] = make([]bool, nT)
 		for t, tp := range s.templates {
 			s.staffed[j][t] = tp.Staffed(sl)
+			s.overnight[j][t] = tp.Overnight(sl, s.loc)
 		}
 	}
 }

@@ -130,9 +130,14 @@ func (v *validation) checkPlacement(a Assignment, x Person, ti int) {
 			Message: fmt.Sprintf("%s holds two assignments on %s %s", x.ID, a.Slot.Date, a.Slot.Half)})
 	}
 	v.seen[key] = true
-	if slices.ContainsFunc(v.p.Absences, func(ab Absence) bool { return ab.PersonID == x.ID && ab.Covers(a.Slot.Date) }) {
+	next := a.Slot.Date.AddDays(1)
+	switch {
+	case slices.ContainsFunc(v.p.Absences, func(ab Absence) bool { return ab.PersonID == x.ID && ab.Covers(a.Slot.Date) }):
 		v.out = append(v.out, acgme.Violation{Rule: RuleAvailability, PersonID: x.ID, Start: at, End: at,
 			Message: fmt.Sprintf("%s is absent on %s but placed on %s", x.ID, a.Slot.Date, t.ID)})
+	case t.Overnight(a.Slot, v.p.Location) && slices.ContainsFunc(v.p.Absences, func(ab Absence) bool { return ab.PersonID == x.ID && ab.Covers(next) }):
+		v.out = append(v.out, acgme.Violation{Rule: RuleAvailability, PersonID: x.ID, Start: at, End: at,
+			Message: fmt.Sprintf("%s's %s on %s %s runs into %s, a day they are absent", x.ID, t.ID, a.Slot.Date, a.Slot.Half, next)})
 	}
 	if !t.Staffed(a.Slot) || (x.Type == Resident && !t.Allows(x.PGY)) {
 		v.out = append(v.out, acgme.Violation{Rule: RuleEligibility, PersonID: x.ID, Start: at, End: at,

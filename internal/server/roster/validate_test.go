@@ -105,6 +105,15 @@ func TestValidatorFindsEachPlantedViolation(t *testing.T) {
 			// old 24 + 4, but the procedures are patient care after hour 24.
 			return []Assignment{at2(p, 3, AM, "r2", "ward"), at2(p, 3, PM, "r2", "call"), at2(p, 4, AM, "r2", "procedures")}
 		}, []want{{acgme.RuleDutyAfter24h, "r2"}}},
+		{"an overnight call into the first day of leave", func(p *Problem) []Assignment {
+			// The call runs 13:00 to 07:00 on day 6, r3's first day of leave.
+			p.Absences = []Absence{{PersonID: "r3", Start: p.From.AddDays(6), End: p.From.AddDays(8)}}
+			return []Assignment{at2(p, 5, PM, "r3", "call")}
+		}, []want{{RuleAvailability, "r3"}}},
+		{"a ward afternoon the day before leave", func(p *Problem) []Assignment {
+			p.Absences = []Absence{{PersonID: "r3", Start: p.From.AddDays(6), End: p.From.AddDays(8)}}
+			return []Assignment{at2(p, 5, PM, "r3", "ward")}
+		}, nil},
 		{"a lunch break is not time off", func(p *Problem) []Assignment {
 			// procedures AM (07-11), then ward PM (13-19): a 2-hour break, no rest violation.
 			return []Assignment{at2(p, 5, AM, "r2", "procedures"), at2(p, 5, PM, "r2", "ward")}
