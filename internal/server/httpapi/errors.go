@@ -126,5 +126,11 @@ func schedulingError(err error) *apiError {
 	case errors.Is(err, store.ErrState):
 		return &apiError{status: http.StatusConflict, detail: store.ErrState.Error()}
 	}
+	for _, refusal := range []error{store.ErrNotDraft, store.ErrNotPublishable, store.ErrIncomplete, store.ErrPublished,
+		store.ErrDraftStale, store.ErrRolledBack, store.ErrRangeChangedSince} {
+		if errors.Is(err, refusal) {
+			return &apiError{status: http.StatusConflict, detail: refusal.Error()}
+		}
+	}
 	return nil
 }

@@ -54,7 +54,11 @@ type Run struct {
 	// ViolationList is what the run found, as the API shows it.
 	ViolationList json.RawMessage
 	// Shortfall is the required coverage the run left unfilled and why (nil: none).
-	Shortfall   json.RawMessage
+	Shortfall json.RawMessage
+	// Scope lists the people a filtered run rescheduled (nil: everyone).
+	Scope []string
+	// Fingerprint is the digest of the inputs the run solved on (nil before it finished).
+	Fingerprint *string
 	Message     *string
 	CreatedBy   *string
 	CreatedAt   time.Time
@@ -134,13 +138,13 @@ func nullable(s string) *string {
 }
 
 const runColumns = `id, start_date, end_date, status, draft, request, request_hash, progress, stats, violations, violation_list,
-	shortfall, message, created_by::text, created_at, heartbeat_at, finished_at`
+	shortfall, scope::text[], fingerprint, message, created_by::text, created_at, heartbeat_at, finished_at`
 
 func scanRun(row pgx.Row) (Run, error) {
 	var r Run
 	var from, to time.Time
 	err := row.Scan(&r.ID, &from, &to, &r.Status, &r.Draft, &r.Request, &r.RequestHash, &r.Progress, &r.Stats, &r.Violations, &r.ViolationList,
-		&r.Shortfall, &r.Message, &r.CreatedBy, &r.CreatedAt, &r.HeartbeatAt, &r.FinishedAt)
+		&r.Shortfall, &r.Scope, &r.Fingerprint, &r.Message, &r.CreatedBy, &r.CreatedAt, &r.HeartbeatAt, &r.FinishedAt)
 	r.From, r.To = roster.DateOf(from), roster.DateOf(to)
 	return r, err
 }
@@ -301,8 +305,9 @@ func (s *Store) FinishRun(ctx context.Context, id string, res RunResult) error {
 		var from, to time.Time
 		var draft bool
 		var status string
-		if err := tx.QueryRow(ctx, `SELECT start_date, end_date, draft, status FROM schedule_runs WHERE id = $1 FOR UPDATE`, id).
-			Scan(&from, &to, &draft, &status); err != nil {
+		var createdBy *string
+		if err := tx.QueryRow(ctx, `SELECT start_date, end_date, draft, status, created_by::text FROM schedule_runs WHERE id = $1 FOR UPDATE`, id).
+			Scan(&from, &to, &draft, &status, &createdBy); err != nil {
 			if isNoRows(err) {
 				return ErrNotFound
 			}
@@ -321,7 +326,7 @@ func (s *Store) FinishRun(ctx context.Context, id string, res RunResult) error {
 			return err
 		}
 		if live {
-			if err := publishRun(ctx, tx, id, from, to, res.Scope); err != nil {
+			if _, err := publish(ctx, tx, id, from, to, res.Scope, createdBy); err != nil {
 				return err
 			}
 		}
@@ -353,8 +358,9 @@ func (s *Store) closeRun(ctx context.Context, tx pgx.Tx, id string, res RunResul
 		return fmt.Errorf("store: encoding the shortfall: %w", err)
 	}
 	_, err = tx.Exec(ctx, `UPDATE schedule_runs SET status = $2, stats = $3, violations = $4, violation_list = $5, message = $6, scope = $7,
-		shortfall = nullif($8::jsonb, 'null'::jsonb), finished_at = now()
-		WHERE id = $1 AND status = 'in_progress'`, id, res.Status, stats, res.Violations, list, nullable(res.Message), res.Scope, shortfall)
+		shortfall = nullif($8::jsonb, 'null'::jsonb), fingerprint = $9, margin = $10, finished_at = now()
+		WHERE id = $1 AND status = 'in_progress'`, id, res.Status, stats, res.Violations, list, nullable(res.Message), res.Scope, shortfall,
+		nullable(res.Fingerprint), res.Margin)
 	if err != nil || res.Record == nil {
 		return err
 	}

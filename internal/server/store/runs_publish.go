@@ -59,17 +59,19 @@ func copyRunAssignments(ctx context.Context, tx pgx.Tx, id string, assignments [
 }
 
 // publishRun makes run id's assignments the live schedule of [from, to]: the unlocked
-// assignments of the people in scope (nil: everyone) are replaced, everything else stays.
-func publishRun(ctx context.Context, tx pgx.Tx, id string, from, to time.Time, scope []string) error {
+// assignments of the people in scope (nil: everyone) are replaced, everything else stays. It
+// returns how many assignments it wrote.
+func publishRun(ctx context.Context, tx pgx.Tx, id string, from, to time.Time, scope []string) (int, error) {
 	if _, err := tx.Exec(ctx, `DELETE FROM assignments WHERE date BETWEEN $1 AND $2 AND NOT locked
 		AND ($3::uuid[] IS NULL OR person_id = ANY($3::uuid[]))`, from, to, scope); err != nil {
-		return fmt.Errorf("store: clearing the range: %w", err)
+		return 0, fmt.Errorf("store: clearing the range: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `INSERT INTO assignments (id, person_id, date, time_of_day, rotation_template_id, locked, source, schedule_run_id)
+	tag, err := tx.Exec(ctx, `INSERT INTO assignments (id, person_id, date, time_of_day, rotation_template_id, locked, source, schedule_run_id)
 		SELECT gen_random_uuid(), person_id, date, time_of_day, rotation_template_id, false, 'generated', run_id
 		FROM schedule_run_assignments r WHERE run_id = $1 AND ($2::uuid[] IS NULL OR person_id = ANY($2::uuid[]))
-		AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.person_id = r.person_id AND a.date = r.date AND a.time_of_day = r.time_of_day)`, id, scope); err != nil {
-		return fmt.Errorf("store: writing the schedule: %w", err)
+		AND NOT EXISTS (SELECT 1 FROM assignments a WHERE a.person_id = r.person_id AND a.date = r.date AND a.time_of_day = r.time_of_day)`, id, scope)
+	if err != nil {
+		return 0, fmt.Errorf("store: writing the schedule: %w", err)
 	}
-	return nil
+	return int(tag.RowsAffected()), nil
 }
