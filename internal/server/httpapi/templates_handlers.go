@@ -38,6 +38,8 @@ type templateBody struct {
 	AllowedPGYLevels    *[]int   `json:"allowed_pgy_levels"`
 	SupervisionRequired *bool    `json:"supervision_required"`
 	Weekends            *bool    `json:"weekends"`
+	// Holidays: on POST, missing means as weekends (wards and call run on holidays, clinics do not).
+	Holidays *bool `json:"holidays"`
 }
 
 func (b templateBody) apply(t *roster.Template) string {
@@ -64,6 +66,9 @@ func (b templateBody) apply(t *roster.Template) string {
 	}
 	if b.Weekends != nil {
 		t.Weekends = *b.Weekends
+	}
+	if b.Holidays != nil {
+		t.Holidays = *b.Holidays
 	}
 	if t.Name == "" || utf8.RuneCountInString(t.Name) > 200 || !validText(t.Name) {
 		return "name is required, at most 200 characters"
@@ -111,6 +116,9 @@ func (s *server) createTemplate(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	var t roster.Template
+	if b.Holidays == nil {
+		t.Holidays = b.Weekends != nil && *b.Weekends
+	}
 	if msg := b.apply(&t); msg != "" {
 		return errStatus(http.StatusUnprocessableEntity, msg)
 	}

@@ -71,7 +71,7 @@ func Explain(p *Problem, assignments []Assignment) (*Shortfall, error) {
 	for _, s := range Slots(p.From, p.To) {
 		for ti, t := range p.Templates {
 			n := len(e.on[explainCell{s, ti}])
-			if !t.Staffed(s) || n >= t.MinResidents {
+			if !t.RunsOn(s, p.Holidays) || n >= t.MinResidents {
 				continue
 			}
 			g := e.gap(s, ti, n)

@@ -76,6 +76,8 @@ type Template struct {
 	SupervisionRequired bool `json:"supervision_required"`
 	// Weekends staffs the template on Saturdays and Sundays too.
 	Weekends bool `json:"weekends"`
+	// Holidays staffs the template on the program's holidays too (RunsOn).
+	Holidays bool `json:"holidays"`
 }
 
 // Validate checks one template on its own.

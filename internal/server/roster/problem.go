@@ -42,6 +42,8 @@ type Problem struct {
 	Templates []Template
 	// Absences make people unavailable on whole days.
 	Absences []Absence
+	// Holidays close the templates that do not run on holidays (Template.RunsOn).
+	Holidays []Holiday
 	// Fixed assignments are kept: locked ones inside the range, and the stored schedule of the 27
 	// days before and after it, which the rolling 28-day rules must see.
 	Fixed []Assignment
@@ -195,7 +197,7 @@ func (p *Problem) fixedOf(a Assignment, people map[string]Person, templates map[
 // checkLock checks a fixed assignment inside the range; lockedIn counts the locks per template
 // and half-day, and per faculty member and week.
 func (p *Problem) checkLock(a Assignment, x Person, t Template, lockedIn map[string]int) error {
-	if !t.Staffed(a.Slot) && t.Activity != Off {
+	if !t.RunsOn(a.Slot, p.Holidays) && t.Activity != Off {
 		return inputErrorf("locked assignment of %s on %s %s: %s does not run then", x.ID, a.Slot.Date, a.Slot.Half, t.ID)
 	}
 	for _, ab := range p.Absences {

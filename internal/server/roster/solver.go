@@ -198,7 +198,7 @@ func (s *solver) allocateSlots() {
 		s.staffed[j], s.residentsOn[j], s.supervisionUnits[j], s.facultyOn[j] = make([]bool, nT), make([]int, nT), make([]int, nT), make([]int, nT)
 		s.overnight[j] = make([]bool, nT)
 		for t, tp := range s.templates {
-			s.staffed[j][t] = tp.Staffed(sl)
+			s.staffed[j][t] = tp.RunsOn(sl, s.problem.Holidays)
 			s.overnight[j][t] = tp.Overnight(sl, s.loc)
 		}
 	}

@@ -139,7 +139,7 @@ func (v *validation) checkPlacement(a Assignment, x Person, ti int) {
 		v.out = append(v.out, acgme.Violation{Rule: RuleAvailability, PersonID: x.ID, Start: at, End: at,
 			Message: fmt.Sprintf("%s's %s on %s %s runs into %s, a day they are absent", x.ID, t.ID, a.Slot.Date, a.Slot.Half, next)})
 	}
-	if !t.Staffed(a.Slot) || (x.Type == Resident && !t.Allows(x.PGY)) {
+	if !t.RunsOn(a.Slot, v.p.Holidays) || (x.Type == Resident && !t.Allows(x.PGY)) {
 		v.out = append(v.out, acgme.Violation{Rule: RuleEligibility, PersonID: x.ID, Start: at, End: at,
 			Message: fmt.Sprintf("%s (PGY-%d) may not be placed on %s on %s %s", x.ID, x.PGY, t.ID, a.Slot.Date, a.Slot.Half)})
 	}
@@ -194,7 +194,7 @@ func (v *validation) checkCell(s Slot, ti int) {
 		v.out = append(v.out, acgme.Violation{Rule: RuleCapacity, Start: at, End: at, Value: float64(n), Limit: float64(t.MaxResidents),
 			Message: fmt.Sprintf("%d residents on %s on %s %s; at most %d", n, t.ID, s.Date, s.Half, t.MaxResidents)})
 	}
-	if t.Staffed(s) && n < t.MinResidents {
+	if t.RunsOn(s, p.Holidays) && n < t.MinResidents {
 		v.out = append(v.out, acgme.Violation{Rule: RuleCoverage, Start: at, End: at, Value: float64(n), Limit: float64(t.MinResidents),
 			Message: fmt.Sprintf("%d residents on %s on %s %s; the template needs %d", n, t.ID, s.Date, s.Half, t.MinResidents)})
 	}

@@ -382,7 +382,7 @@ func SortViolations(vs []acgme.Violation) ([]ViolationView, int) {
 // select are kept exactly as they are in the range (their half-days fixed, their free ones left
 // free); scope lists the selected people (nil when everyone is).
 func (s *Service) problem(in store.Inputs, from, to roster.Date, r *GenerateRequest) (*roster.Problem, []string) {
-	p := &roster.Problem{From: from, To: to, Location: s.cfg.Location, Absences: in.Absences}
+	p := &roster.Problem{From: from, To: to, Location: s.cfg.Location, Absences: in.Absences, Holidays: in.Holidays}
 	selected := map[string]bool{}
 	filtered := r != nil && (len(r.PersonIDs) > 0 || len(r.PGYLevels) > 0)
 	var scope []string

@@ -203,6 +203,8 @@ type Inputs struct {
 	Templates   []TemplateRecord
 	Absences    []roster.Absence
 	Assignments []StoredAssignment
+	// Holidays are the program's holidays in the window.
+	Holidays    []roster.Holiday
 	Fingerprint string
 }
 
@@ -213,7 +215,8 @@ const fingerprintSQL = `SELECT md5(concat_ws('|',
 	(SELECT string_agg(id::text || updated_at::text, ',' ORDER BY id) FROM people),
 	(SELECT string_agg(id::text || updated_at::text, ',' ORDER BY id) FROM rotation_templates),
 	(SELECT string_agg(id::text || updated_at::text, ',' ORDER BY id) FROM absences WHERE start_date <= $2 AND end_date >= $1),
-	(SELECT string_agg(id::text || updated_at::text, ',' ORDER BY id) FROM assignments WHERE date BETWEEN $1 AND $2)))`
+	(SELECT string_agg(id::text || updated_at::text, ',' ORDER BY id) FROM assignments WHERE date BETWEEN $1 AND $2),
+	(SELECT string_agg(id::text || date::text, ',' ORDER BY id) FROM holidays WHERE date BETWEEN $1 AND $2)))`
 
 // LoadInputs reads a run's inputs for [from-margin, to+margin] in one repeatable-read snapshot.
 func (s *Store) LoadInputs(ctx context.Context, from, to roster.Date, margin int) (Inputs, error) {
@@ -246,6 +249,18 @@ func (s *Store) LoadInputs(ctx context.Context, from, to roster.Date, margin int
 			err := r.Scan(&a.PersonID, &s, &e)
 			a.Start, a.End = roster.DateOf(s), roster.DateOf(e)
 			return a, err
+		}); err != nil {
+			return err
+		}
+		if rows, err = tx.Query(ctx, `SELECT date, name FROM holidays WHERE date BETWEEN $1 AND $2 ORDER BY date`, lo, hi); err != nil {
+			return err
+		}
+		if in.Holidays, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (roster.Holiday, error) {
+			var h roster.Holiday
+			var d time.Time
+			err := r.Scan(&d, &h.Name)
+			h.Date = roster.DateOf(d)
+			return h, err
 		}); err != nil {
 			return err
 		}
