@@ -337,7 +337,12 @@ func TestAssignmentWritesNeedTheVersionTheyRead(t *testing.T) {
 	if got.Body["locked"] != true || got.str("source") != "manual" {
 		t.Fatalf("the locked assignment: %s", got.Raw)
 	}
-	e.call("DELETE", "/api/v1/assignments/"+id, nil, req{bearer: coord.Access, header: map[string]string{"If-Match": got.Header.Get("ETag")}}).want(t, 204, "delete")
+	// Deleting it may leave the ward short that half-day (then 200 listing the coverage
+	// violation, manual_edits_test.go), else 204.
+	if del := e.call("DELETE", "/api/v1/assignments/"+id, nil, req{bearer: coord.Access, header: map[string]string{"If-Match": got.Header.Get("ETag")}}); del.Status != 204 &&
+		(del.Status != 200 || len(del.Body["violations"].([]any)) == 0) {
+		t.Fatalf("delete: %d %s", del.Status, del.Raw)
+	}
 }
 
 // Generation's protocol: an Idempotency-Key replays the same run for the same body and refuses
@@ -384,8 +389,8 @@ func TestGenerateIdempotencyOverlapImpossibleAndPartial(t *testing.T) {
 	// Context that breaks a rule: a resident on night call every night of the week before the
 	// range; the 28-day call windows overlapping the range cannot be compliant.
 	for d := 1; d <= 7; d++ {
-		e.call("POST", "/api/v1/assignments", map[string]any{"person_id": p.residents[2], "date": fmt.Sprintf("2026-07-%02d", 20+d), "time_of_day": "PM", "rotation_template_id": p.call},
-			req{bearer: coord.Access}).want(t, 201, "a call night")
+		e.call("POST", "/api/v1/assignments", map[string]any{"person_id": p.residents[2], "date": fmt.Sprintf("2026-07-%02d", 20+d), "time_of_day": "PM", "rotation_template_id": p.call,
+			"override_reason": "a planted violation the run must report"}, req{bearer: coord.Access}).want(t, 201, "a call night")
 	}
 	partial := e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": "2026-07-28", "end_date": "2026-08-03", "time_budget_seconds": 0.3},
 		req{bearer: coord.Access}).want(t, 207, "a range whose context breaks a rule")

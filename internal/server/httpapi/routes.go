@@ -177,13 +177,16 @@ func (s *server) routes() []route {
 	}
 }
 
-// calendarRoutes are the program's holidays (a table of their own: routes is a screen long
-// already). Holidays are calendar data like blocks.
+// calendarRoutes are the program's holidays and the compliance report (a table of their own:
+// routes is a screen long already). Holidays are calendar data like blocks; the report is open to
+// everyone who reads the schedule, and the handler narrows a caller without report:read to their
+// own resident record.
 func (s *server) calendarRoutes() []route {
 	return []route{
 		{Method: "GET", Pattern: "/api/v1/holidays", Access: rbac.Need(rbac.Block, rbac.List), Handler: s.listHolidays},
 		{Method: "POST", Pattern: "/api/v1/holidays", Access: rbac.Need(rbac.Block, rbac.Create), Handler: s.createHoliday},
 		{Method: "DELETE", Pattern: "/api/v1/holidays/{id}", Access: rbac.Need(rbac.Block, rbac.Delete), Handler: s.deleteHoliday},
+		{Method: "GET", Pattern: "/api/v1/reports/compliance", Access: rbac.Need(rbac.Schedule, rbac.Read), Handler: s.complianceReport},
 	}
 }
 

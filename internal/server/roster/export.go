@@ -43,9 +43,9 @@ func sortAssignments(as []Assignment) []Assignment {
 	return out
 }
 
-// csvSafe keeps a spreadsheet from reading a cell as a formula (CSV injection): a value that
+// CSVSafe keeps a spreadsheet from reading a cell as a formula (CSV injection): a value that
 // starts with =, +, -, @, tab or carriage return gets a leading apostrophe.
-func csvSafe(s string) string {
+func CSVSafe(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}
@@ -63,8 +63,8 @@ func WriteCSV(w io.Writer, as []Assignment, dir Directory) error {
 		if p.Type == Resident {
 			pgy = strconv.Itoa(p.PGY)
 		}
-		_ = cw.Write([]string{a.Slot.Date.String(), string(a.Slot.Half), csvSafe(a.PersonID), csvSafe(p.Name), string(p.Type), pgy,
-			csvSafe(a.TemplateID), csvSafe(t.Name), string(t.Activity), strconv.FormatFloat(t.HoursPerSession, 'f', -1, 64), strconv.FormatBool(a.Locked)})
+		_ = cw.Write([]string{a.Slot.Date.String(), string(a.Slot.Half), CSVSafe(a.PersonID), CSVSafe(p.Name), string(p.Type), pgy,
+			CSVSafe(a.TemplateID), CSVSafe(t.Name), string(t.Activity), strconv.FormatFloat(t.HoursPerSession, 'f', -1, 64), strconv.FormatBool(a.Locked)})
 	}
 	cw.Flush()
 	return cw.Error()

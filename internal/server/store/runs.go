@@ -222,7 +222,7 @@ const fingerprintSQL = `SELECT md5(concat_ws('|',
 func (s *Store) LoadInputs(ctx context.Context, from, to roster.Date, margin int) (Inputs, error) {
 	var in Inputs
 	lo, hi := from.AddDays(-margin).In(time.UTC), to.AddDays(margin).In(time.UTC)
-	err := pgx.BeginTxFunc(ctx, s.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err := s.readSnapshot(ctx, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, fingerprintSQL, lo, hi).Scan(&in.Fingerprint); err != nil {
 			return err
 		}

@@ -1,0 +1,127 @@
+package scheduling
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/rsched/rsched/internal/server/acgme"
+	"github.com/rsched/rsched/internal/server/roster"
+)
+
+// An override's written reason: long enough to say something, short enough for an audit entry.
+const (
+	MinOverrideReason = 10
+	MaxOverrideReason = 500
+)
+
+// RuleRefusal is a manual edit refused because it would break hard rules and no override reason
+// was given: Broken lists what it would break (the API answers 422 with them).
+type RuleRefusal struct{ Broken []ViolationView }
+
+func (e *RuleRefusal) Error() string {
+	var rules []string
+	for _, v := range e.Broken {
+		if !slices.Contains(rules, string(v.Rule)) {
+			rules = append(rules, string(v.Rule))
+		}
+	}
+	return fmt.Sprintf("the change would break %d hard rule violation(s) (%s); nothing was changed: send override_reason (%d to %d characters) to make it anyway",
+		len(e.Broken), strings.Join(rules, ", "), MinOverrideReason, MaxOverrideReason)
+}
+
+// EditOutcome is what a manual edit caused: the violations the schedule has after it and did not
+// have before (hard ones first), and the override reason when it broke hard rules with one.
+type EditOutcome struct {
+	Violations []ViolationView `json:"violations"`
+	Hard       int             `json:"hard_violations"`
+	Override   string          `json:"override_reason,omitempty"`
+}
+
+// AuditDetails adds the outcome to an audit entry's details: the rules broken and, for an
+// override, its reason (the override justification the audit log keeps).
+func (o EditOutcome) AuditDetails(details map[string]any) map[string]any {
+	if details == nil {
+		details = map[string]any{}
+	}
+	if len(o.Violations) == 0 {
+		return details
+	}
+	var rules []string
+	for _, v := range o.Violations {
+		rules = append(rules, string(v.Rule))
+	}
+	details["violations_caused"], details["hard_violations_caused"], details["rules"] = len(o.Violations), o.Hard, rules
+	if o.Override != "" {
+		details["override_reason"] = o.Override
+	}
+	return details
+}
+
+// CheckOverrideReason validates an override reason ("" is none).
+func CheckOverrideReason(reason string) error {
+	if reason == "" {
+		return nil
+	}
+	n := utf8.RuneCountInString(reason)
+	if !utf8.ValidString(reason) || n < MinOverrideReason || n > MaxOverrideReason || strings.TrimSpace(reason) != reason ||
+		strings.ContainsFunc(reason, unicode.IsControl) {
+		return invalidf("override_reason must be %d to %d characters of text, without control characters or surrounding spaces", MinOverrideReason, MaxOverrideReason)
+	}
+	return nil
+}
+
+// CheckEdit judges the stored schedule around dates before and after write, which makes the
+// edit. s must be bound to the change's transaction (OnTx): the second judgement sees the edit
+// before it commits, and an error from CheckEdit rolls it back. An edit that breaks a hard rule
+// is refused (*RuleRefusal) unless override names why; one that only breaks soft rules
+// (coverage) goes through with them listed.
+func (s *Service) CheckEdit(ctx context.Context, dates []roster.Date, override string, write func() error) (EditOutcome, error) {
+	if err := CheckOverrideReason(override); err != nil {
+		return EditOutcome{}, err
+	}
+	// The day before and after too: a session runs past midnight into the next day, and the
+	// rolling windows, periods and rests that touch these days are all judged.
+	from, to := slices.MinFunc(dates, compareDates).AddDays(-1), slices.MaxFunc(dates, compareDates).AddDays(1)
+	before, err := s.judge(ctx, from, to)
+	if err != nil {
+		return EditOutcome{}, err
+	}
+	if err := write(); err != nil {
+		return EditOutcome{}, err
+	}
+	after, err := s.judge(ctx, from, to)
+	if err != nil {
+		return EditOutcome{}, err
+	}
+	list, hard := SortViolations(missingFrom(after, before))
+	out := EditOutcome{Violations: list, Hard: hard}
+	if hard > 0 {
+		if override == "" {
+			return out, &RuleRefusal{Broken: list[:hard]}
+		}
+		out.Override = override
+	}
+	return out, nil
+}
+
+func compareDates(a, b roster.Date) int { return a.Sub(b) }
+
+// judge is every violation of the stored schedule of [from, to], with its context.
+func (s *Service) judge(ctx context.Context, from, to roster.Date) ([]acgme.Violation, error) {
+	in, err := s.st.LoadInputs(ctx, from, to, Margin)
+	if err != nil {
+		return nil, err
+	}
+	p, _ := s.problem(in, from, to, nil)
+	var live []roster.Assignment
+	for _, a := range in.Assignments {
+		if !a.Slot.Date.Before(from) && !to.Before(a.Slot.Date) {
+			live = append(live, a.Assignment)
+		}
+	}
+	return roster.Validate(p, live)
+}

@@ -1,0 +1,59 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/rsched/rsched/internal/server/roster"
+)
+
+// AssignmentChange is one audit entry of a manual change to an assignment (assignment.create,
+// .update, .delete), with the assignment as it stands now: nil PersonID and Date when it has
+// been deleted since.
+type AssignmentChange struct {
+	Seq        int64
+	At         time.Time
+	Actor      string // the user's name, or the entry's actor when the user is gone
+	Action     string
+	Target     string
+	PersonID   *string
+	Date       *roster.Date
+	Half       string
+	TemplateID string
+}
+
+// AssignmentChanges lists the audit log's manual assignment changes that concern [from, to]:
+// those of assignments now in the range, and those of since-deleted assignments made during the
+// range's days (in loc), oldest first. person, when set, keeps that person's only (a deleted
+// assignment's person is unknown, so those are left out then).
+func (s *Store) AssignmentChanges(ctx context.Context, from, to roster.Date, loc *time.Location, person string) ([]AssignmentChange, error) {
+	rows, err := s.db.Query(ctx, `SELECT l.seq, l.at, coalesce(u.username, l.actor), l.action, l.target,
+			a.person_id::text, a.date, coalesce(a.time_of_day, ''), coalesce(a.rotation_template_id::text, '')
+		FROM audit_log l
+		LEFT JOIN assignments a ON l.target = 'assignment:' || a.id::text
+		LEFT JOIN users u ON l.actor = u.id::text
+		WHERE l.action IN ('assignment.create', 'assignment.update', 'assignment.delete')
+		  AND (a.date BETWEEN $1 AND $2 OR (a.id IS NULL AND $5 = '' AND l.at >= $3 AND l.at < $4))
+		  AND ($5 = '' OR a.person_id::text = $5)
+		ORDER BY l.seq`, from.In(time.UTC), to.In(time.UTC), from.In(loc), to.AddDays(1).In(loc), person)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading assignment changes: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AssignmentChange, error) {
+		var c AssignmentChange
+		var d *time.Time
+		err := r.Scan(&c.Seq, &c.At, &c.Actor, &c.Action, &c.Target, &c.PersonID, &d, &c.Half, &c.TemplateID)
+		if d != nil {
+			day := roster.DateOf(*d)
+			c.Date = &day
+		}
+		return c, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: reading assignment changes: %w", err)
+	}
+	return out, nil
+}
