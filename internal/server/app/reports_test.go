@@ -57,9 +57,10 @@ func TestComplianceReportJSONCSVPDFScopedAndAudited(t *testing.T) {
 	e.call("POST", "/api/v1/holidays", map[string]any{"date": "2026-07-20", "name": "Founders' Day"}, req{bearer: coord.Access}).want(t, 201, "a holiday")
 	e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.5},
 		req{bearer: coord.Access}).want(t, 200, "generate a week")
+	const reason = "planted: an 8-day run for the compliance report"
 	assign := func(person, tmpl, date, half string) {
-		e.call("POST", "/api/v1/assignments", map[string]any{"person_id": person, "rotation_template_id": tmpl, "date": date, "time_of_day": half},
-			req{bearer: coord.Access}).want(t, 201, "a manual assignment")
+		e.call("POST", "/api/v1/assignments", map[string]any{"person_id": person, "rotation_template_id": tmpl, "date": date, "time_of_day": half,
+			"override_reason": reason}, req{bearer: coord.Access}).want(t, 201, "a manual assignment")
 	}
 	for d := 9; d <= 16; d++ { // Resident 2 on the wards eight mornings in a row
 		assign(p.residents[1], p.ward, fmt.Sprintf("2026-07-%02d", d), "AM")
@@ -95,10 +96,23 @@ func TestComplianceReportJSONCSVPDFScopedAndAudited(t *testing.T) {
 	if len(overrides) != 9 {
 		t.Fatalf("%d overrides, want the 9 manual assignments: %v", len(overrides), overrides)
 	}
+	reasons := 0
 	for _, o := range overrides {
-		if m := o.(map[string]any); m["actor"] != "coord" || m["action"] != "assignment.create" || m["date"] == nil || m["at"] == nil {
+		m := o.(map[string]any)
+		if m["actor"] != "coord" || m["action"] != "assignment.create" || m["date"] == nil || m["at"] == nil {
 			t.Fatalf("override %v", m)
 		}
+		// The 7th and 8th mornings (at least) broke the rule; the audit entries kept why they
+		// were made anyway.
+		if m["override_reason"] != nil {
+			reasons++
+			if m["override_reason"] != reason || !strings.Contains(fmt.Sprint(m["rules"]), "consecutive_duty_days") {
+				t.Fatalf("override %v", m)
+			}
+		}
+	}
+	if reasons < 2 {
+		t.Fatalf("%d overrides with a reason, want at least the 2 that broke the rule: %v", reasons, overrides)
 	}
 
 	for _, how := range []struct {
@@ -127,7 +141,8 @@ func TestComplianceReportJSONCSVPDFScopedAndAudited(t *testing.T) {
 		t.Fatalf("PDF headers %v", pd.Header)
 	}
 	text := pdfPlainText(t, []byte(pd.Raw))
-	for _, want := range []string{"2026-07-02 to 2026-07-29", "Resident 2 (PGY-2)", "Resident 6 (PGY-3)", "consecutive_duty_days", "Founders' Day", "coord"} {
+	for _, want := range []string{"2026-07-02 to 2026-07-29", "Resident 2 (PGY-2)", "Resident 6 (PGY-3)", "consecutive_duty_days", "Founders' Day", "coord",
+		"Override reason: " + reason} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("the PDF's text lacks %q:\n%s", want, text)
 		}

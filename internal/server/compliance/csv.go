@@ -5,6 +5,7 @@ import (
 	"io"
 	"maps"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rsched/rsched/internal/server/acgme"
@@ -93,6 +94,12 @@ func overrideDetail(o Override) string {
 		s += " (" + o.Date.String() + " " + o.Half + ")"
 	} else {
 		s += " (since deleted)"
+	}
+	if len(o.Rules) > 0 {
+		s += "; broke " + strings.Join(o.Rules, ", ")
+	}
+	if o.Reason != "" {
+		s += "; reason: " + o.Reason
 	}
 	return s
 }

@@ -153,8 +153,8 @@ func (d *pdfDoc) overrides(r *Report) {
 		d.text("", 10, "None in the period.")
 		return
 	}
-	cols := []float64{38, 40, 32, d.width - 110}
-	d.row(cols, true, "When (UTC)", "Who", "Action", "Assignment")
+	cols := []float64{28, 28, 32, 50, d.width - 138}
+	d.row(cols, true, "When (UTC)", "Who", "Action", "Assignment", "Broke / reason")
 	for _, o := range r.Overrides {
 		what := o.Target
 		if o.Date != nil {
@@ -162,7 +162,10 @@ func (d *pdfDoc) overrides(r *Report) {
 		} else {
 			what += " (since deleted)"
 		}
-		d.row(cols, false, o.At.UTC().Format("2006-01-02 15:04"), o.Actor, o.Action, what)
+		d.row(cols, false, o.At.UTC().Format("2006-01-02 15:04"), o.Actor, o.Action, what, strings.Join(o.Rules, ", "))
+		if o.Reason != "" {
+			d.text("", 8, "Override reason: "+o.Reason)
+		}
 	}
 }
 

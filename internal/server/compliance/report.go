@@ -102,11 +102,16 @@ type Override struct {
 	Date       *roster.Date `json:"date"`
 	Half       string       `json:"time_of_day,omitempty"`
 	TemplateID string       `json:"rotation_template_id,omitempty"`
+	// Reason is the override reason of an edit that broke a hard rule, and Rules the rules
+	// the edit broke, as its audit entry recorded them.
+	Reason string   `json:"override_reason,omitempty"`
+	Rules  []string `json:"rules,omitempty"`
 }
 
-// OverridesNote says where the overrides come from and what they do not say yet.
+// OverridesNote says where the overrides come from.
 const OverridesNote = "manual assignment changes recorded in the audit log (assignment.create, assignment.update, assignment.delete) " +
-	"for assignments in the period, and those of since-deleted assignments made during it; manual edits do not carry an override reason yet"
+	"for assignments in the period, and those of since-deleted assignments made during it; an edit that broke a hard rule " +
+	"carries the override reason and the rules it broke (edits made before reasons were required carry none)"
 
 // Build makes the report of p's range from the stored schedule of the range (live) and p.Fixed
 // around it (the context the rolling windows see, as roster.Validate takes it). personID, when

@@ -2,6 +2,7 @@ package scheduling
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/rsched/rsched/internal/server/compliance"
 	"github.com/rsched/rsched/internal/server/roster"
@@ -35,8 +36,15 @@ func (s *Service) ComplianceReport(ctx context.Context, from, to roster.Date, pe
 		return nil, err
 	}
 	for _, c := range changes {
+		// What the edit broke and why it was made anyway, as its audit entry says (CheckEdit's
+		// AuditDetails); an entry whose details do not parse still lists the change.
+		var d struct {
+			Reason string   `json:"override_reason"`
+			Rules  []string `json:"rules"`
+		}
+		_ = json.Unmarshal([]byte(c.Details), &d)
 		r.Overrides = append(r.Overrides, compliance.Override{Seq: c.Seq, At: c.At, Actor: c.Actor, Action: c.Action, Target: c.Target,
-			PersonID: c.PersonID, Date: c.Date, Half: c.Half, TemplateID: c.TemplateID})
+			PersonID: c.PersonID, Date: c.Date, Half: c.Half, TemplateID: c.TemplateID, Reason: d.Reason, Rules: d.Rules})
 	}
 	return r, nil
 }

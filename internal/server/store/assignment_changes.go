@@ -23,6 +23,9 @@ type AssignmentChange struct {
 	Date       *roster.Date
 	Half       string
 	TemplateID string
+	// Details is the entry's details (JSON): what the edit caused, and the override reason
+	// of one that broke a hard rule.
+	Details string
 }
 
 // AssignmentChanges lists the audit log's manual assignment changes that concern [from, to]:
@@ -31,7 +34,7 @@ type AssignmentChange struct {
 // assignment's person is unknown, so those are left out then).
 func (s *Store) AssignmentChanges(ctx context.Context, from, to roster.Date, loc *time.Location, person string) ([]AssignmentChange, error) {
 	rows, err := s.db.Query(ctx, `SELECT l.seq, l.at, coalesce(u.username, l.actor), l.action, l.target,
-			a.person_id::text, a.date, coalesce(a.time_of_day, ''), coalesce(a.rotation_template_id::text, '')
+			a.person_id::text, a.date, coalesce(a.time_of_day, ''), coalesce(a.rotation_template_id::text, ''), l.details
 		FROM audit_log l
 		LEFT JOIN assignments a ON l.target = 'assignment:' || a.id::text
 		LEFT JOIN users u ON l.actor = u.id::text
@@ -45,7 +48,7 @@ func (s *Store) AssignmentChanges(ctx context.Context, from, to roster.Date, loc
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AssignmentChange, error) {
 		var c AssignmentChange
 		var d *time.Time
-		err := r.Scan(&c.Seq, &c.At, &c.Actor, &c.Action, &c.Target, &c.PersonID, &d, &c.Half, &c.TemplateID)
+		err := r.Scan(&c.Seq, &c.At, &c.Actor, &c.Action, &c.Target, &c.PersonID, &d, &c.Half, &c.TemplateID, &c.Details)
 		if d != nil {
 			day := roster.DateOf(*d)
 			c.Date = &day
