@@ -111,6 +111,8 @@ func schedulingError(err error) *apiError {
 	switch {
 	case errors.As(err, &input):
 		return &apiError{status: http.StatusUnprocessableEntity, detail: input.Reason}
+	case errors.Is(err, store.ErrYearsRollForward):
+		return &apiError{status: http.StatusConflict, detail: store.ErrYearsRollForward.Error()}
 	case errors.Is(err, store.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, detail: "not found"}
 	case errors.Is(err, store.ErrStale):
@@ -127,7 +129,7 @@ func schedulingError(err error) *apiError {
 		return &apiError{status: http.StatusConflict, detail: store.ErrState.Error()}
 	}
 	for _, refusal := range []error{store.ErrNotDraft, store.ErrNotPublishable, store.ErrIncomplete, store.ErrPublished,
-		store.ErrDraftStale, store.ErrRolledBack, store.ErrRangeChangedSince} {
+		store.ErrDraftStale, store.ErrRolledBack, store.ErrRangeChangedSince, store.ErrRepairStale} {
 		if errors.Is(err, refusal) {
 			return &apiError{status: http.StatusConflict, detail: refusal.Error()}
 		}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -18,35 +19,41 @@ import (
 // personView is a person as the API shows it. Lists leave out the contact and account fields
 // (data minimisation); single reads show them to coordinators, administrators and the person.
 type personView struct {
-	ID                 string `json:"id"`
-	Name               string `json:"name"`
-	Type               string `json:"type"`
-	PGYLevel           *int   `json:"pgy_level,omitempty"`
-	MaxSessionsPerWeek int    `json:"max_sessions_per_week"`
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	PGYLevel *int   `json:"pgy_level,omitempty"`
+	// FinalPGYLevel is the level a resident's program ends in (the rollover graduates them).
+	FinalPGYLevel      *int `json:"final_pgy_level,omitempty"`
+	MaxSessionsPerWeek int  `json:"max_sessions_per_week"`
 	// The predecessor's attributes.
-	PerformsProcedures       bool      `json:"performs_procedures"`
-	Specialties              []string  `json:"specialties"`
-	PrimaryDuty              string    `json:"primary_duty,omitempty"`
-	FacultyRole              string    `json:"faculty_role,omitempty"`
-	AdminType                string    `json:"admin_type,omitempty"`
-	MinClinicHalfdaysPerWeek int       `json:"min_clinic_halfdays_per_week"`
-	Email                    string    `json:"email,omitempty"`
-	UserID                   string    `json:"user_id,omitempty"`
-	CreatedAt                time.Time `json:"created_at"`
-	UpdatedAt                time.Time `json:"updated_at"`
+	PerformsProcedures       bool     `json:"performs_procedures"`
+	Specialties              []string `json:"specialties"`
+	PrimaryDuty              string   `json:"primary_duty,omitempty"`
+	FacultyRole              string   `json:"faculty_role,omitempty"`
+	AdminType                string   `json:"admin_type,omitempty"`
+	MinClinicHalfdaysPerWeek int      `json:"min_clinic_halfdays_per_week"`
+	Email                    string   `json:"email,omitempty"`
+	UserID                   string   `json:"user_id,omitempty"`
+	// Archived people (removed with history, or graduated) are kept, never scheduled.
+	Archived       bool       `json:"archived"`
+	ArchivedAt     *time.Time `json:"archived_at,omitempty"`
+	ArchivedReason string     `json:"archived_reason,omitempty"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
 }
 
 func viewPerson(p store.PersonRecord, full bool) personView {
 	a := p.PersonAttributes
 	v := personView{ID: p.ID, Name: p.Name, Type: string(p.Type), MaxSessionsPerWeek: p.MaxSessionsPerWeek, CreatedAt: p.CreatedAt, UpdatedAt: p.UpdatedAt,
 		PerformsProcedures: a.PerformsProcedures, Specialties: a.Specialties, PrimaryDuty: a.PrimaryDuty, FacultyRole: a.FacultyRole, AdminType: a.AdminType,
-		MinClinicHalfdaysPerWeek: a.MinClinicHalfdaysPerWeek}
+		MinClinicHalfdaysPerWeek: a.MinClinicHalfdaysPerWeek, Archived: p.Archived(), ArchivedAt: p.ArchivedAt, ArchivedReason: p.ArchivedReason}
 	if v.Specialties == nil {
 		v.Specialties = []string{}
 	}
 	if p.Type == roster.Resident {
-		pgy := p.PGY
-		v.PGYLevel = &pgy
+		pgy, final := p.PGY, p.FinalPGY
+		v.PGYLevel, v.FinalPGYLevel = &pgy, &final
 	}
 	if full {
 		v.Email, v.UserID = p.Email, p.UserID
@@ -59,6 +66,7 @@ type personBody struct {
 	Name               *string `json:"name"`
 	Type               *string `json:"type"`
 	PGYLevel           *int    `json:"pgy_level"`
+	FinalPGYLevel      *int    `json:"final_pgy_level"`
 	MaxSessionsPerWeek *int    `json:"max_sessions_per_week"`
 	Email              *string `json:"email"`
 	UserID             *string `json:"user_id"`
@@ -75,8 +83,11 @@ type personBody struct {
 func (b personBody) apply(p *store.PersonRecord) string {
 	b.merge(p)
 	b.mergeAttributes(&p.PersonAttributes)
-	if p.Type == roster.Faculty {
-		p.PGY = 0
+	switch {
+	case p.Type != roster.Resident:
+		p.PGY, p.FinalPGY = 0, 0
+	case p.FinalPGY == 0:
+		p.FinalPGY = store.DefaultFinalPGY(p.PGY)
 	}
 	if msg := checkAttributes(p.PersonAttributes, p.Type, p.MaxSessionsPerWeek); msg != "" {
 		return msg
@@ -94,6 +105,9 @@ func (b personBody) merge(p *store.PersonRecord) {
 	}
 	if b.PGYLevel != nil {
 		p.PGY = *b.PGYLevel
+	}
+	if b.FinalPGYLevel != nil {
+		p.FinalPGY = *b.FinalPGYLevel
 	}
 	if b.MaxSessionsPerWeek != nil {
 		p.MaxSessionsPerWeek = *b.MaxSessionsPerWeek
@@ -128,15 +142,23 @@ func (b personBody) mergeAttributes(a *store.PersonAttributes) {
 	}
 }
 
+// personTypes are the kinds of people.
+var personTypes = []roster.PersonType{roster.Resident, roster.Faculty}
+
+// pgyRange is the message for a PGY level out of range.
+var pgyRange = fmt.Sprintf("a resident needs pgy_level 1 to %d", roster.MaxPGY)
+
 // checkPerson validates a person's own fields.
 func checkPerson(p store.PersonRecord) string {
 	switch {
 	case p.Name == "" || utf8.RuneCountInString(p.Name) > 200 || !validText(p.Name):
 		return "name is required, at most 200 characters"
-	case p.Type != roster.Resident && p.Type != roster.Faculty:
+	case !slices.Contains(personTypes, p.Type):
 		return "type must be resident or faculty"
-	case p.Type == roster.Resident && (p.PGY < 1 || p.PGY > 3):
-		return "a resident needs pgy_level 1, 2 or 3"
+	case p.Type == roster.Resident && (p.PGY < 1 || p.PGY > roster.MaxPGY):
+		return pgyRange
+	case p.Type == roster.Resident && (p.FinalPGY < p.PGY || p.FinalPGY > roster.MaxPGY):
+		return fmt.Sprintf("final_pgy_level (the level the program ends in) must be from pgy_level (%d) to %d", p.PGY, roster.MaxPGY)
 	case p.MaxSessionsPerWeek < 0 || p.MaxSessionsPerWeek > 14:
 		return "max_sessions_per_week must be from 0 (no cap) to 14"
 	case p.Email != "" && accounts.ValidEmail(p.Email) != nil:
@@ -179,14 +201,21 @@ func (s *server) listPeople(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	q := r.URL.Query()
-	f := store.PersonFilter{Type: roster.PersonType(q.Get("type")), Query: q.Get("q"), Page: pg, Size: size}
-	if f.Type != "" && f.Type != roster.Resident && f.Type != roster.Faculty {
+	f := store.PersonFilter{Type: roster.PersonType(q.Get("type")), Query: q.Get("q"), Page: pg, Size: size, ActiveOnly: true}
+	if v := q.Get("include_archived"); v != "" {
+		all, err := strconv.ParseBool(v)
+		if err != nil {
+			return errStatus(http.StatusUnprocessableEntity, "include_archived must be true or false")
+		}
+		f.ActiveOnly = !all
+	}
+	if f.Type != "" && !slices.Contains(personTypes, f.Type) {
 		return errStatus(http.StatusUnprocessableEntity, "type must be resident or faculty")
 	}
 	if v := q.Get("pgy_level"); v != "" {
 		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 3 {
-			return errStatus(http.StatusUnprocessableEntity, "pgy_level must be 1, 2 or 3")
+		if err != nil || n < 1 || n > roster.MaxPGY {
+			return errStatus(http.StatusUnprocessableEntity, pgyRange)
 		}
 		f.PGY = n
 	}
@@ -288,17 +317,107 @@ func (s *server) updatePerson(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// deletePerson deletes a person without history outright (204) and archives one with history
+// (200, the archived person): assignments, absences and runs' proposals are the duty-hour
+// record the program must keep, and the database refuses to delete them with the person.
 func (s *server) deletePerson(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
+	var out store.PersonRecord
+	var deleted bool
 	err = s.change(r, func(svc *scheduling.Service) (event, error) {
-		return event{"person.delete", "person:" + id, nil}, svc.DeletePerson(r.Context(), id)
+		var err error
+		out, deleted, err = svc.RemovePerson(r.Context(), id, principal(r).ID)
+		if deleted {
+			return event{"person.delete", "person:" + id, nil}, err
+		}
+		return event{"person.archive", "person:" + id, map[string]any{"reason": out.ArchivedReason}}, err
 	})
 	if err != nil {
 		return err
 	}
-	w.WriteHeader(http.StatusNoContent)
+	if deleted {
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}
+	writeJSON(w, http.StatusOK, viewPerson(out, true))
+	return nil
+}
+
+// restorePerson brings an archived person back into lists and schedules.
+func (s *server) restorePerson(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var out store.PersonRecord
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
+		var err error
+		out, err = svc.RestorePerson(r.Context(), id)
+		return event{"person.restore", "person:" + id, nil}, err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, viewPerson(out, true))
+	return nil
+}
+
+// rolloverBody is the body of POST /people/rollover.
+type rolloverBody struct {
+	AcademicYearStart *string `json:"academic_year_start"`
+}
+
+// year checks the body's academic year: a 1 July.
+func (b rolloverBody) year() (roster.Date, error) {
+	const msg = "academic_year_start is required: the 1 July the academic year starts (YYYY-07-01)"
+	if b.AcademicYearStart == nil {
+		return roster.Date{}, errStatus(http.StatusUnprocessableEntity, msg)
+	}
+	d, err := roster.ParseDate(*b.AcademicYearStart)
+	if err != nil || d.Month != time.July || d.Day != 1 || d.Year < 2000 || d.Year > 2100 {
+		return roster.Date{}, errStatus(http.StatusUnprocessableEntity, msg+", from 2000 to 2100")
+	}
+	return d, nil
+}
+
+// rollOver advances every active resident one PGY level and graduates (archives) those in
+// their final level, once per academic year; ?dry_run=true shows the same answer and changes
+// nothing.
+func (s *server) rollOver(w http.ResponseWriter, r *http.Request) error {
+	var b rolloverBody
+	if err := decodeJSON(r, &b); err != nil {
+		return err
+	}
+	year, err := b.year()
+	if err != nil {
+		return err
+	}
+	dry := false
+	if v := r.URL.Query().Get("dry_run"); v != "" {
+		if dry, err = strconv.ParseBool(v); err != nil {
+			return errStatus(http.StatusUnprocessableEntity, "dry_run must be true or false")
+		}
+	}
+	var out store.Rollover
+	if dry {
+		if out, err = s.Scheduling.RollOver(r.Context(), year, principal(r).ID, true); err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
+		var err error
+		out, err = svc.RollOver(r.Context(), year, principal(r).ID, false)
+		return event{"people.rollover", "academic_year:" + year.String(), map[string]any{"already_done": out.AlreadyDone,
+			"advanced": out.AdvancedCount, "graduated": out.GraduatedCount}}, err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

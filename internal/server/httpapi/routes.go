@@ -95,7 +95,7 @@ func NewHandler(o Options) http.Handler {
 // routes is the routing table of the whole API.
 func (s *server) routes() []route {
 	pub, authed := rbac.Public(), rbac.Authenticated()
-	return []route{
+	return append(s.peopleRoutes(), []route{
 		{Method: "GET", Pattern: "/api/v1/health/live", Access: pub, Handler: s.live},
 		{Method: "GET", Pattern: "/api/v1/health/ready", Access: pub, Handler: s.ready},
 
@@ -130,13 +130,6 @@ func (s *server) routes() []route {
 
 		{Method: "GET", Pattern: "/api/v1/me/export", Access: authed, Handler: s.exportMe},
 
-		{Method: "GET", Pattern: "/api/v1/people", Access: rbac.Need(rbac.Person, rbac.List), Handler: s.listPeople},
-		{Method: "POST", Pattern: "/api/v1/people", Access: rbac.Need(rbac.Person, rbac.Create), Handler: s.createPerson},
-		{Method: "GET", Pattern: "/api/v1/people/{id}", Access: rbac.Need(rbac.Person, rbac.Read), Handler: s.getPerson},
-		{Method: "PATCH", Pattern: "/api/v1/people/{id}", Access: rbac.Need(rbac.Person, rbac.Update), Handler: s.updatePerson},
-		{Method: "DELETE", Pattern: "/api/v1/people/{id}", Access: rbac.Need(rbac.Person, rbac.Delete), Handler: s.deletePerson},
-		{Method: "GET", Pattern: "/api/v1/people/{id}/calendar.ics", Access: rbac.Need(rbac.Schedule, rbac.Read), Handler: s.calendar},
-
 		{Method: "GET", Pattern: "/api/v1/blocks", Access: rbac.Need(rbac.Block, rbac.List), Handler: s.blocks},
 		{Method: "GET", Pattern: "/api/v1/slots", Access: rbac.Need(rbac.Block, rbac.List), Handler: s.slots},
 
@@ -166,6 +159,8 @@ func (s *server) routes() []route {
 		{Method: "GET", Pattern: "/api/v1/schedule/runs", Access: rbac.Need(rbac.Schedule, rbac.List), Handler: s.listRuns},
 		{Method: "GET", Pattern: "/api/v1/schedule/runs/{id}", Access: rbac.Need(rbac.Schedule, rbac.Read), Handler: s.getRun},
 		{Method: "GET", Pattern: "/api/v1/schedule/runs/{id}/assignments", Access: rbac.Need(rbac.Schedule, rbac.Read), Handler: s.runAssignments},
+		{Method: "POST", Pattern: "/api/v1/schedule/repair", Access: rbac.Need(rbac.Schedule, rbac.Execute), Handler: s.planRepair},
+		{Method: "POST", Pattern: "/api/v1/schedule/repair/apply", Access: rbac.Need(rbac.Schedule, rbac.Execute), Handler: s.applyRepair},
 		{Method: "GET", Pattern: "/api/v1/schedule/runs/{id}/diff", Access: rbac.Need(rbac.Schedule, rbac.Read), Handler: s.runDiff},
 		{Method: "POST", Pattern: "/api/v1/schedule/runs/{id}/publish", Access: rbac.Need(rbac.Schedule, rbac.Execute), Handler: s.publishRun},
 		{Method: "GET", Pattern: "/api/v1/schedule/publications", Access: rbac.Need(rbac.Schedule, rbac.List), Handler: s.listPublications},
@@ -174,6 +169,20 @@ func (s *server) routes() []route {
 		{Method: "GET", Pattern: "/api/v1/schedule/validate", Access: rbac.Need(rbac.Schedule, rbac.Read), Handler: s.validateSchedule},
 		{Method: "GET", Pattern: "/api/v1/schedule/export.csv", Access: rbac.Need(rbac.Schedule, rbac.Export), Handler: s.exportCSV},
 		{Method: "POST", Pattern: "/api/v1/security/csp-report", Access: pub, Limit: "csp", Handler: s.cspReport},
+	}...)
+}
+
+// peopleRoutes are the routes of /people: records, archiving and the academic-year rollover.
+func (s *server) peopleRoutes() []route {
+	return []route{
+		{Method: "GET", Pattern: "/api/v1/people", Access: rbac.Need(rbac.Person, rbac.List), Handler: s.listPeople},
+		{Method: "POST", Pattern: "/api/v1/people/rollover", Access: rbac.Need(rbac.ResidentRecord, rbac.Update), Handler: s.rollOver},
+		{Method: "POST", Pattern: "/api/v1/people/{id}/restore", Access: rbac.Need(rbac.Person, rbac.Update), Handler: s.restorePerson},
+		{Method: "POST", Pattern: "/api/v1/people", Access: rbac.Need(rbac.Person, rbac.Create), Handler: s.createPerson},
+		{Method: "GET", Pattern: "/api/v1/people/{id}", Access: rbac.Need(rbac.Person, rbac.Read), Handler: s.getPerson},
+		{Method: "PATCH", Pattern: "/api/v1/people/{id}", Access: rbac.Need(rbac.Person, rbac.Update), Handler: s.updatePerson},
+		{Method: "DELETE", Pattern: "/api/v1/people/{id}", Access: rbac.Need(rbac.Person, rbac.Delete), Handler: s.deletePerson},
+		{Method: "GET", Pattern: "/api/v1/people/{id}/calendar.ics", Access: rbac.Need(rbac.Schedule, rbac.Read), Handler: s.calendar},
 	}
 }
 

@@ -219,7 +219,7 @@ func TestCheckMatchesGolden(t *testing.T) {
 		{"range too long", func(p *Problem) { p.To = p.From.AddDays(730) }},
 		{"empty person id", func(p *Problem) { p.People[0].ID = "" }},
 		{"repeated person id", func(p *Problem) { p.People[1].ID = p.People[0].ID }},
-		{"PGY 4", func(p *Problem) { p.People[0].PGY = 4 }},
+		{"PGY 9", func(p *Problem) { p.People[0].PGY = 9 }},
 		{"unknown type", func(p *Problem) { p.People[0].Type = "nurse" }},
 		{"invalid template", func(p *Problem) { p.Templates[0].HoursPerSession = 7 }},
 		{"repeated template", func(p *Problem) { p.Templates[1].ID = p.Templates[0].ID }},

@@ -18,12 +18,16 @@ const (
 	Faculty  PersonType = "faculty"
 )
 
-// Person is a resident (PGY 1 to 3) or a faculty member, as the solver sees them.
+// MaxPGY is the highest postgraduate year: programs run from 1 year (a transitional year) to
+// 7 or more with fellowship (neurosurgery is 7; the predecessor allowed 8).
+const MaxPGY = 8
+
+// Person is a resident (PGY 1 to MaxPGY) or a faculty member, as the solver sees them.
 type Person struct {
 	ID   string     `json:"id"`
 	Name string     `json:"name"`
 	Type PersonType `json:"type"`
-	// PGY is the resident's postgraduate year, 1 to 3; 0 for faculty.
+	// PGY is the resident's postgraduate year, 1 to MaxPGY; 0 for faculty.
 	PGY int `json:"pgy_level,omitempty"`
 	// MaxSessionsPerWeek caps a faculty member's supervising half-days per week (0: no cap).
 	MaxSessionsPerWeek int `json:"max_sessions_per_week,omitempty"`
@@ -95,8 +99,8 @@ func (t Template) Validate() error {
 		return fmt.Errorf("template %s: need 0 <= min_residents <= max_residents", t.ID)
 	}
 	for _, l := range t.AllowedPGY {
-		if l < 1 || l > 3 {
-			return fmt.Errorf("template %s: PGY level %d is not 1 to 3", t.ID, l)
+		if l < 1 || l > MaxPGY {
+			return fmt.Errorf("template %s: PGY level %d is not 1 to %d", t.ID, l, MaxPGY)
 		}
 	}
 	return nil

@@ -123,8 +123,8 @@ func (p *Problem) checkPeople() (map[string]Person, error) {
 		if _, dup := people[x.ID]; dup || x.ID == "" {
 			return nil, inputErrorf("person id %q is empty or repeated", x.ID)
 		}
-		if x.Type == Resident && (x.PGY < 1 || x.PGY > 3) {
-			return nil, inputErrorf("resident %s: PGY level %d is not 1 to 3", x.ID, x.PGY)
+		if x.Type == Resident && (x.PGY < 1 || x.PGY > MaxPGY) {
+			return nil, inputErrorf("resident %s: PGY level %d is not 1 to %d", x.ID, x.PGY, MaxPGY)
 		}
 		if x.Type != Resident && x.Type != Faculty {
 			return nil, inputErrorf("person %s: type %q is not resident or faculty", x.ID, x.Type)

@@ -41,6 +41,9 @@ type levelLoad struct {
 	n, sum, sumSq float64
 }
 
+// levelLoads holds one levelLoad per PGY level, indexed by the level (0 unused).
+type levelLoads [MaxPGY + 1]levelLoad
+
 type solver struct {
 	// The problem, as given and checked.
 	problem    *Problem
@@ -82,7 +85,7 @@ type solver struct {
 	supervisionUnits  [][]int         // [slot][template]: demand of the residents on it
 	facultyOn         [][]int         // [slot][template]
 	facultySessions   [][]int         // [person][week]
-	levels            [4]levelLoad    // by PGY level (1 to 3)
+	levels            levelLoads      // by PGY level (1 to MaxPGY)
 	shortfall         int             // resident-half-days below the template minimums
 	continuityChanges int             // template changes from one day to the next, same half
 	preferenceSum     float64

@@ -47,9 +47,20 @@ func (s *Service) UpdatePerson(ctx context.Context, p store.PersonRecord) (store
 	return s.st.UpdatePerson(ctx, p)
 }
 
-// DeletePerson removes a person.
-func (s *Service) DeletePerson(ctx context.Context, id string) error {
-	return s.st.DeletePerson(ctx, id)
+// RemovePerson deletes a person without history and archives one with it (deleted says which).
+func (s *Service) RemovePerson(ctx context.Context, id, by string) (store.PersonRecord, bool, error) {
+	return s.st.RemovePerson(ctx, id, by)
+}
+
+// RestorePerson brings an archived person back.
+func (s *Service) RestorePerson(ctx context.Context, id string) (store.PersonRecord, error) {
+	return s.st.RestorePerson(ctx, id)
+}
+
+// RollOver advances the residents into the academic year starting on start (see
+// store.RollOver).
+func (s *Service) RollOver(ctx context.Context, start roster.Date, by string, dry bool) (store.Rollover, error) {
+	return s.st.RollOver(ctx, start, by, dry)
 }
 
 // ListTemplates is every rotation template.

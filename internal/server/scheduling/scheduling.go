@@ -143,8 +143,8 @@ func (s *Service) normalize(r *GenerateRequest) error {
 		r.PersonIDs[i] = strings.ToLower(id)
 	}
 	for _, l := range r.PGYLevels {
-		if l < 1 || l > 3 {
-			return invalidf("pgy_levels: %d is not 1 to 3", l)
+		if l < 1 || l > roster.MaxPGY {
+			return invalidf("pgy_levels: %d is not 1 to %d", l, roster.MaxPGY)
 		}
 	}
 	slices.Sort(r.PersonIDs)
@@ -383,15 +383,17 @@ func SortViolations(vs []acgme.Violation) ([]ViolationView, int) {
 // free); scope lists the selected people (nil when everyone is).
 func (s *Service) problem(in store.Inputs, from, to roster.Date, r *GenerateRequest) (*roster.Problem, []string) {
 	p := &roster.Problem{From: from, To: to, Location: s.cfg.Location, Absences: in.Absences, Holidays: in.Holidays}
+	in, setAsideKept := withoutIdleSetAside(in)
+	p.Absences = in.Absences
 	selected := map[string]bool{}
-	filtered := r != nil && (len(r.PersonIDs) > 0 || len(r.PGYLevels) > 0)
+	filtered := r != nil && (len(r.PersonIDs) > 0 || len(r.PGYLevels) > 0 || setAsideKept)
 	var scope []string
 	for _, x := range in.People {
 		p.People = append(p.People, x.Person)
 		if !filtered {
 			continue
 		}
-		ok := len(r.PersonIDs) == 0 || slices.Contains(r.PersonIDs, x.ID)
+		ok := !setAside(x) && (len(r.PersonIDs) == 0 || slices.Contains(r.PersonIDs, x.ID))
 		if len(r.PGYLevels) > 0 {
 			ok = ok && x.Type == roster.Resident && slices.Contains(r.PGYLevels, x.PGY)
 		}

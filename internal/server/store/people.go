@@ -22,9 +22,38 @@ type PersonRecord struct {
 	UserID string
 	// The predecessor's descriptive attributes (PersonAttributes): stored, not scheduled on.
 	PersonAttributes
+	// FinalPGY is the PGY level a resident finishes their program in (the rollover graduates
+	// them from it); 0 for others. DefaultFinalPGY when a resident is stored without one.
+	FinalPGY int
+	Archive
 	CreatedAt time.Time
 	UpdatedAt time.Time
 }
+
+// Archive says whether and why a person was archived: kept with their history, never
+// scheduled again, listed only on request.
+type Archive struct {
+	ArchivedAt *time.Time
+	// ArchivedBy is the user who archived them ("" once that account is gone).
+	ArchivedBy string
+	// ArchivedReason is ArchivedRemoved or ArchivedGraduated.
+	ArchivedReason string
+}
+
+// Archived says whether the person is archived.
+func (a Archive) Archived() bool { return a.ArchivedAt != nil }
+
+// Why a person was archived.
+const (
+	// ArchivedRemoved: DELETE /people/{id} of a person with history.
+	ArchivedRemoved = "removed"
+	// ArchivedGraduated: the academic-year rollover, in their final PGY level.
+	ArchivedGraduated = "graduated"
+)
+
+// DefaultFinalPGY is the final level of a resident stored without one: a 3-year program (or
+// their current level, if higher).
+func DefaultFinalPGY(pgy int) int { return max(3, pgy) }
 
 // PersonAttributes describe a person for coordinators; FacultyRole and AdminType are faculty's.
 type PersonAttributes struct {
@@ -41,14 +70,15 @@ var FacultyRoles = []string{"pd", "apd", "oic", "dept_chief", "sports_med", "cor
 
 const personColumns = `id, name, type, coalesce(email, ''), coalesce(pgy_level, 0), max_sessions_per_week, coalesce(user_id::text, ''),
 	performs_procedures, specialties, coalesce(primary_duty, ''), coalesce(faculty_role, ''), coalesce(admin_type, ''), min_clinic_halfdays_per_week,
-	created_at, updated_at`
+	coalesce(final_pgy_level, 0), archived_at, coalesce(archived_by::text, ''), coalesce(archived_reason, ''), created_at, updated_at`
 
 func scanPerson(r pgx.Row) (PersonRecord, error) {
 	var p PersonRecord
 	var typ string
 	a := &p.PersonAttributes
 	err := r.Scan(&p.ID, &p.Name, &typ, &p.Email, &p.PGY, &p.MaxSessionsPerWeek, &p.UserID,
-		&a.PerformsProcedures, &a.Specialties, &a.PrimaryDuty, &a.FacultyRole, &a.AdminType, &a.MinClinicHalfdaysPerWeek, &p.CreatedAt, &p.UpdatedAt)
+		&a.PerformsProcedures, &a.Specialties, &a.PrimaryDuty, &a.FacultyRole, &a.AdminType, &a.MinClinicHalfdaysPerWeek,
+		&p.FinalPGY, &p.ArchivedAt, &p.ArchivedBy, &p.ArchivedReason, &p.CreatedAt, &p.UpdatedAt)
 	p.Type = roster.PersonType(typ)
 	if len(a.Specialties) == 0 {
 		a.Specialties = nil
@@ -63,22 +93,25 @@ func specialties(a PersonAttributes) []string {
 	return a.Specialties
 }
 
-func personArgs(p PersonRecord) (pgy *int, email, user *string) {
+func personArgs(p PersonRecord) (pgy, final *int, email, user *string) {
 	if p.Type == roster.Resident {
-		pgy = &p.PGY
+		pgy, final = &p.PGY, &p.FinalPGY
+		if p.FinalPGY == 0 {
+			*final = DefaultFinalPGY(p.PGY)
+		}
 	}
-	return pgy, nullable(p.Email), nullable(p.UserID)
+	return pgy, final, nullable(p.Email), nullable(p.UserID)
 }
 
 // CreatePerson stores a person (ErrConflict for a taken e-mail or account).
 func (s *Store) CreatePerson(ctx context.Context, p PersonRecord) (PersonRecord, error) {
-	pgy, email, user := personArgs(p)
+	pgy, final, email, user := personArgs(p)
 	a := p.PersonAttributes
 	out, err := scanPerson(s.db.QueryRow(ctx, `INSERT INTO people (id, name, type, email, pgy_level, max_sessions_per_week, user_id,
-		performs_procedures, specialties, primary_duty, faculty_role, admin_type, min_clinic_halfdays_per_week)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING `+personColumns,
+		performs_procedures, specialties, primary_duty, faculty_role, admin_type, min_clinic_halfdays_per_week, final_pgy_level)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING `+personColumns,
 		uuid.NewString(), p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user,
-		a.PerformsProcedures, specialties(a), nullable(a.PrimaryDuty), nullable(a.FacultyRole), nullable(a.AdminType), a.MinClinicHalfdaysPerWeek))
+		a.PerformsProcedures, specialties(a), nullable(a.PrimaryDuty), nullable(a.FacultyRole), nullable(a.AdminType), a.MinClinicHalfdaysPerWeek, final))
 	if err != nil {
 		return out, fmt.Errorf("store: creating a person: %w", pgErr(err))
 	}
@@ -107,8 +140,10 @@ type PersonFilter struct {
 	FacultyRole        string
 	Specialty          string
 	PerformsProcedures *bool
-	Page               int
-	Size               int
+	// ActiveOnly leaves out archived people (the API's list does unless asked).
+	ActiveOnly bool
+	Page       int
+	Size       int
 }
 
 // ListPeople returns one page of people ordered by type, level and name, and the total.
@@ -136,6 +171,9 @@ func (s *Store) ListPeople(ctx context.Context, f PersonFilter) ([]PersonRecord,
 	if f.PerformsProcedures != nil {
 		where = append(where, "performs_procedures = "+arg(*f.PerformsProcedures))
 	}
+	if f.ActiveOnly {
+		where = append(where, "archived_at IS NULL")
+	}
 	cond := strings.Join(where, " AND ")
 	var total int
 	if err := s.db.QueryRow(ctx, `SELECT count(*) FROM people WHERE `+cond, args...).Scan(&total); err != nil {
@@ -160,22 +198,49 @@ func (s *Store) ListPeople(ctx context.Context, f PersonFilter) ([]PersonRecord,
 // UpdatePerson replaces a person's fields if the row is still at p.UpdatedAt (as read):
 // ErrStale if someone changed it meanwhile, so a read-modify-write never loses their change.
 func (s *Store) UpdatePerson(ctx context.Context, p PersonRecord) (PersonRecord, error) {
-	pgy, email, user := personArgs(p)
+	pgy, final, email, user := personArgs(p)
 	a := p.PersonAttributes
 	out, err := scanPerson(s.db.QueryRow(ctx, `UPDATE people SET name = $2, type = $3, email = $4, pgy_level = $5,
 		max_sessions_per_week = $6, user_id = $7, performs_procedures = $9, specialties = $10, primary_duty = $11, faculty_role = $12,
-		admin_type = $13, min_clinic_halfdays_per_week = $14, updated_at = greatest(now(), updated_at + interval '1 microsecond')
+		admin_type = $13, min_clinic_halfdays_per_week = $14, final_pgy_level = $15, updated_at = greatest(now(), updated_at + interval '1 microsecond')
 		WHERE id = $1 AND updated_at = $8 RETURNING `+personColumns, p.ID, p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user, p.UpdatedAt,
-		a.PerformsProcedures, specialties(a), nullable(a.PrimaryDuty), nullable(a.FacultyRole), nullable(a.AdminType), a.MinClinicHalfdaysPerWeek))
+		a.PerformsProcedures, specialties(a), nullable(a.PrimaryDuty), nullable(a.FacultyRole), nullable(a.AdminType), a.MinClinicHalfdaysPerWeek, final))
 	if isNoRows(err) {
 		return out, s.staleOrGone(ctx, "people", p.ID)
 	}
 	return out, notFound(pgErr(err), "updating a person")
 }
 
-// DeletePerson removes a person with their assignments and absences.
-func (s *Store) DeletePerson(ctx context.Context, id string) error {
-	return s.deleteRow(ctx, "people", id)
+// RemovePerson deletes a person who has no history (no assignment, absence or run proposal),
+// and archives one who has (ArchivedRemoved, by): deleted says which. The person's row is
+// locked first, so no assignment or absence can be added between the look and the delete. An
+// archived person stays archived as they were.
+func (s *Store) RemovePerson(ctx context.Context, id, by string) (out PersonRecord, deleted bool, err error) {
+	var history bool
+	err = s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM assignments WHERE person_id = p.id)
+		OR EXISTS (SELECT 1 FROM absences WHERE person_id = p.id)
+		OR EXISTS (SELECT 1 FROM schedule_run_assignments WHERE person_id = p.id)
+		FROM people p WHERE id = $1 FOR UPDATE`, id).Scan(&history)
+	if err != nil {
+		return out, false, notFound(err, "reading a person's history")
+	}
+	if !history {
+		return out, true, s.deleteRow(ctx, "people", id)
+	}
+	out, err = scanPerson(s.db.QueryRow(ctx, `UPDATE people SET archived_at = coalesce(archived_at, now()),
+		archived_by = CASE WHEN archived_at IS NULL THEN $2::uuid ELSE archived_by END, archived_reason = coalesce(archived_reason, $3),
+		updated_at = CASE WHEN archived_at IS NULL THEN greatest(now(), updated_at + interval '1 microsecond') ELSE updated_at END
+		WHERE id = $1 RETURNING `+personColumns, id, nullable(by), ArchivedRemoved))
+	return out, false, notFound(err, "archiving a person")
+}
+
+// RestorePerson brings an archived person back: listed and scheduled again (a person who is
+// not archived is returned as they are).
+func (s *Store) RestorePerson(ctx context.Context, id string) (PersonRecord, error) {
+	out, err := scanPerson(s.db.QueryRow(ctx, `UPDATE people SET archived_at = NULL, archived_by = NULL, archived_reason = NULL,
+		updated_at = CASE WHEN archived_at IS NULL THEN updated_at ELSE greatest(now(), updated_at + interval '1 microsecond') END
+		WHERE id = $1 RETURNING `+personColumns, id))
+	return out, notFound(err, "restoring a person")
 }
 
 func (s *Store) deleteRow(ctx context.Context, table, id string) error {

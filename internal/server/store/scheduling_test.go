@@ -48,18 +48,29 @@ func TestSchedulingConstraintsAreTheDatabases(t *testing.T) {
 	if _, err := s.CreatePerson(ctx, person(roster.Person{Name: "Dr. A", Type: roster.Resident, PGY: 2}, "a@hospital.example")); err != nil {
 		t.Fatal(err)
 	}
+	// A fellow: PGY 5 of a program that ends in it, on a template for PGY 4 and 5.
+	if _, err := s.Pool.Exec(ctx, `INSERT INTO people (id, name, type, pgy_level, final_pgy_level) VALUES (gen_random_uuid(), 'f', 'resident', 5, 5)`); err != nil {
+		t.Fatalf("a PGY-5 fellow: %v", err)
+	}
+	if _, err := s.Pool.Exec(ctx, `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents, allowed_pgy_levels)
+		VALUES (gen_random_uuid(), 'fellows', 'clinic', 4, 2, '{4,5}')`); err != nil {
+		t.Fatalf("a template for PGY 4 and 5: %v", err)
+	}
 	if _, err := s.CreatePerson(ctx, person(roster.Person{Name: "Dr. B", Type: roster.Faculty}, "A@HOSPITAL.example")); !errors.Is(err, ErrConflict) {
 		t.Fatalf("an e-mail differing only in case: %v, want ErrConflict", err)
 	}
 	for name, q := range map[string]string{
-		"a resident without a PGY level":  `INSERT INTO people (id, name, type) VALUES (gen_random_uuid(), 'x', 'resident')`,
-		"a faculty member with one":       `INSERT INTO people (id, name, type, pgy_level) VALUES (gen_random_uuid(), 'x', 'faculty', 1)`,
-		"PGY-4":                           `INSERT INTO people (id, name, type, pgy_level) VALUES (gen_random_uuid(), 'x', 'resident', 4)`,
-		"a 7-hour half-day":               `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents) VALUES (gen_random_uuid(), 'x', 'clinic', 7, 1)`,
-		"a 19-hour call":                  `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents) VALUES (gen_random_uuid(), 'y', 'call', 19, 1)`,
-		"a maximum below the minimum":     `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, min_residents, max_residents) VALUES (gen_random_uuid(), 'z', 'clinic', 4, 3, 2)`,
-		"PGY level 5 allowed":             `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents, allowed_pgy_levels) VALUES (gen_random_uuid(), 'w', 'clinic', 4, 2, '{1,5}')`,
-		"a run that ends before it began": `INSERT INTO schedule_runs (id, start_date, end_date, status, request) VALUES (gen_random_uuid(), '2026-07-02', '2026-07-01', 'in_progress', '{}')`,
+		"a resident without a PGY level":   `INSERT INTO people (id, name, type) VALUES (gen_random_uuid(), 'x', 'resident')`,
+		"a faculty member with one":        `INSERT INTO people (id, name, type, pgy_level) VALUES (gen_random_uuid(), 'x', 'faculty', 1)`,
+		"PGY-9":                            `INSERT INTO people (id, name, type, pgy_level, final_pgy_level) VALUES (gen_random_uuid(), 'x', 'resident', 9, 9)`,
+		"a level past the program's end":   `INSERT INTO people (id, name, type, pgy_level, final_pgy_level) VALUES (gen_random_uuid(), 'x', 'resident', 4, 3)`,
+		"a resident without a final level": `INSERT INTO people (id, name, type, pgy_level) VALUES (gen_random_uuid(), 'x', 'resident', 2)`,
+		"an archive without a reason":      `INSERT INTO people (id, name, type, archived_at) VALUES (gen_random_uuid(), 'x', 'faculty', now())`,
+		"a 7-hour half-day":                `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents) VALUES (gen_random_uuid(), 'x', 'clinic', 7, 1)`,
+		"a 19-hour call":                   `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents) VALUES (gen_random_uuid(), 'y', 'call', 19, 1)`,
+		"a maximum below the minimum":      `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, min_residents, max_residents) VALUES (gen_random_uuid(), 'z', 'clinic', 4, 3, 2)`,
+		"PGY level 9 allowed":              `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents, allowed_pgy_levels) VALUES (gen_random_uuid(), 'w', 'clinic', 4, 2, '{1,9}')`,
+		"a run that ends before it began":  `INSERT INTO schedule_runs (id, start_date, end_date, status, request) VALUES (gen_random_uuid(), '2026-07-02', '2026-07-01', 'in_progress', '{}')`,
 	} {
 		if _, err := s.Pool.Exec(ctx, q); err == nil {
 			t.Errorf("%s was accepted", name)

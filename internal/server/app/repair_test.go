@@ -1,0 +1,81 @@
+package app
+
+import (
+	"testing"
+)
+
+// Repair after a sick call, on real PostgreSQL: a resident of the live week calls in sick; the
+// proposal removes their half-days, fills each vacancy with a ranked candidate and writes
+// nothing; applied as confirmed, it leaves them free that day with no new hard violation and
+// records schedule.repair; the same proposal again is stale (409); a repair for someone with no
+// approved absence is refused (422).
+func TestSickCallRepairIsProposedThenAppliedOnConfirmation(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	p := e.makeProgram(admin)
+	e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.5},
+		req{bearer: coord.Access}).want(t, 200, "a live week")
+	const sickDay = "2026-07-06"
+	day := e.call("GET", "/api/v1/assignments?start_date="+sickDay+"&end_date="+sickDay+"&rotation_template_id="+p.ward, nil, req{bearer: coord.Access}).want(t, 200, "Monday's wards")
+	items := day.Body["items"].([]any)
+	if len(items) == 0 {
+		t.Fatal("nobody on the wards on Monday")
+	}
+	sick := items[0].(map[string]any)["person_id"].(string)
+	ab := e.call("POST", "/api/v1/absences", map[string]any{"person_id": sick, "start_date": sickDay, "end_date": sickDay, "absence_type": "medical"},
+		req{bearer: coord.Access}).want(t, 201, "the sick call")
+	e.call("POST", "/api/v1/absences/"+ab.str("id")+"/approve", nil, req{bearer: coord.Access}).want(t, 200, "approved")
+
+	before := e.count("SELECT count(*) FROM assignments")
+	body := map[string]any{"person_id": sick, "start_date": sickDay, "end_date": sickDay}
+	plan := e.call("POST", "/api/v1/schedule/repair", body, req{bearer: coord.Access}).want(t, 200, "the proposal")
+	if e.count("SELECT count(*) FROM assignments") != before {
+		t.Fatal("a proposal wrote")
+	}
+	removed := int(plan.Body["removed"].(float64))
+	changes := plan.Body["changes"].([]any)
+	vacancies, _ := plan.Body["vacancies"].([]any)
+	chosen := 0
+	for _, v := range vacancies {
+		v := v.(map[string]any)
+		if c, ok := v["chosen"].(map[string]any); ok {
+			chosen++
+			if cands := v["candidates"].([]any); len(cands) == 0 || cands[0].(map[string]any)["person_id"] != c["person_id"] {
+				t.Errorf("the chosen candidate is not the first ranked: %v", v)
+			}
+		} else if v["why"] == "" {
+			t.Errorf("a vacancy neither filled nor explained: %v", v)
+		}
+	}
+	if removed == 0 || len(changes) != removed+chosen || plan.str("based_on") == "" || int(plan.Body["uncovered"].(float64)) != len(vacancies)-chosen {
+		t.Fatalf("proposal: %.1500s", plan.Raw)
+	}
+
+	t.Logf("proposal: %d removed, %d vacancies, %d filled", removed, len(vacancies), chosen)
+	apply := map[string]any{"person_id": sick, "start_date": sickDay, "end_date": sickDay, "based_on": plan.str("based_on"), "changes": changes}
+	done := e.call("POST", "/api/v1/schedule/repair/apply", apply, req{bearer: coord.Access}).want(t, 200, "apply it")
+	if int(done.Body["applied"].(float64)) != len(changes) || done.Body["hard_violations"].(float64) != 0 {
+		t.Fatalf("applied: %s", done.Raw)
+	}
+	left := e.call("GET", "/api/v1/assignments?start_date="+sickDay+"&end_date="+sickDay+"&person_id="+sick, nil, req{bearer: coord.Access}).want(t, 200, "the sick person's day")
+	if left.Body["total"].(float64) != 0 {
+		t.Fatalf("the sick person still holds %s", left.Raw)
+	}
+	v := e.call("GET", "/api/v1/schedule/validate?start_date="+weekStart+"&end_date="+weekEnd, nil, req{bearer: coord.Access}).want(t, 200, "validate")
+	if v.Body["hard_violations"].(float64) != 0 {
+		t.Fatalf("after the repair: %.800s", v.Raw)
+	}
+	if n := e.count("SELECT count(*) FROM audit_log WHERE action = 'schedule.repair' AND target = $1", "person:"+sick); n != 1 {
+		t.Errorf("%d schedule.repair audit entries", n)
+	}
+	e.call("POST", "/api/v1/schedule/repair/apply", apply, req{bearer: coord.Access}).want(t, 409, "the same proposal again")
+
+	other := map[string]any{"person_id": p.residents[5], "start_date": "2026-07-07", "end_date": "2026-07-07", "based_on": "x",
+		"changes": []any{map[string]any{"person_id": p.residents[5], "date": "2026-07-07", "time_of_day": "AM", "from_template_id": p.ward}}}
+	e.call("POST", "/api/v1/schedule/repair/apply", other, req{bearer: coord.Access}).want(t, 422, "no approved absence")
+	e.call("POST", "/api/v1/schedule/repair", map[string]any{"person_id": sick, "start_date": "2026-07-08", "end_date": "2026-07-06"}, req{bearer: coord.Access}).
+		want(t, 422, "a reversed range")
+	e.call("POST", "/api/v1/schedule/repair", map[string]any{"person_id": "00000000-0000-4000-8000-000000000000", "start_date": sickDay, "end_date": sickDay},
+		req{bearer: coord.Access}).want(t, 404, "an unknown person")
+}
