@@ -117,7 +117,7 @@ func (s *solver) step(se *search) {
 
 // randomMove draws a kind of move by its weight and tries it.
 func (s *solver) randomMove() bool {
-	switch r := s.rng.IntN(12); {
+	switch r := s.rng.IntN(14); {
 	case r < 2:
 		return s.moveFill()
 	case r < 3:
@@ -125,8 +125,10 @@ func (s *solver) randomMove() bool {
 	case r < 4:
 		return s.moveEject()
 	case r < 6:
+		return s.moveChain()
+	case r < 8:
 		return s.moveChange()
-	case r < 9:
+	case r < 11:
 		return s.moveSwap()
 	default:
 		return s.moveRebalance()

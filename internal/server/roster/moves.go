@@ -74,7 +74,7 @@ func (s *solver) aboveMinimum(j slotIdx, t templateIdx) bool {
 }
 
 // randomShortfall finds a template below its minimum in some half-day, from a random starting
-// point.
+// point, skipping the half-days whose shortfall is proven unavoidable (slotBound).
 func (s *solver) randomShortfall() (slotIdx, templateIdx, bool) {
 	if s.shortfall == 0 {
 		return 0, 0, false
@@ -82,6 +82,9 @@ func (s *solver) randomShortfall() (slotIdx, templateIdx, bool) {
 	off := s.rng.IntN(int(s.nSlots))
 	for k := range s.nSlots {
 		j := (slotIdx(off) + k) % s.nSlots
+		if s.slotBound != nil && s.slotShortfall(j) <= s.slotBound[j] {
+			continue
+		}
 		for t := range s.nTemplates {
 			if s.staffed[j][t] && s.residentsOn[j][t] < s.templates[t].MinResidents {
 				return j, t, true
@@ -89,6 +92,17 @@ func (s *solver) randomShortfall() (slotIdx, templateIdx, bool) {
 		}
 	}
 	return 0, 0, false
+}
+
+// slotShortfall is the shortfall of slot j.
+func (s *solver) slotShortfall(j slotIdx) int {
+	n := 0
+	for t := range s.nTemplates {
+		if s.staffed[j][t] {
+			n += max(0, s.templates[t].MinResidents-s.residentsOn[j][t])
+		}
+	}
+	return n
 }
 
 // moveChange gives one resident's half-day another template, or frees it.

@@ -42,6 +42,11 @@ const (
 	StopBudget StopReason = "budget"
 	// StopCancelled: the context ended; the caller should not keep the result.
 	StopCancelled StopReason = "cancelled"
+	// StopConvergedAboveBound: local search settled, as for StopConverged, but with a coverage
+	// shortfall above Stats.ShortfallLowerBound: the schedule may miss up to Stats.ShortfallGap
+	// resident-half-days more than the best schedule (the bound is not always reachable, so the
+	// gap is what is not proven, not what is lost).
+	StopConvergedAboveBound StopReason = "converged_above_bound"
 )
 
 // notStopped is what a phase returns when the solve goes on.
@@ -57,6 +62,12 @@ type Stats struct {
 	Objective float64 `json:"objective"`
 	// Shortfall is the number of resident-half-days below template minimums.
 	Shortfall int `json:"coverage_shortfall"`
+	// ShortfallLowerBound is a proven lower bound on the shortfall of any schedule of the
+	// problem (bound.go): when Shortfall equals it, no schedule covers more.
+	ShortfallLowerBound int `json:"shortfall_lower_bound"`
+	// ShortfallGap is Shortfall - ShortfallLowerBound: how many of the missing resident-half-days
+	// are not proven unavoidable (0: the coverage is optimal).
+	ShortfallGap int `json:"shortfall_gap"`
 	// CoverageRate is the share of the template minimums met (1 when all are).
 	CoverageRate float64 `json:"coverage_rate"`
 	// FairnessSpread is, per PGY level, the largest minus the smallest load (duty hours per
@@ -95,13 +106,18 @@ func Solve(ctx context.Context, p *Problem, o Options) (*Result, error) {
 	}
 	deadline := start.Add(o.TimeBudget)
 	pr := &progressReporter{s: s, report: o.Progress, start: start, last: start}
+	st := Stats{ShortfallLowerBound: s.shortfallLowerBound()}
 	stopped := s.construct(ctx, deadline, func() { pr.tick("construct", 0, false) })
-	st := Stats{ConstructObj: s.objective(), ConstructElapsed: time.Since(start)}
+	st.ConstructObj, st.ConstructElapsed = s.objective(), time.Since(start)
 	if stopped == notStopped {
 		stopped = s.improve(ctx, deadline, o.MaxIterations, &st, func(it int) { pr.tick("improve", it, false) })
 	}
-	st.StoppedBy = stopped
 	st.Objective, st.Shortfall = s.objective(), s.shortfall
+	st.ShortfallGap = st.Shortfall - st.ShortfallLowerBound
+	if stopped == StopConverged && st.ShortfallGap > 0 {
+		stopped = StopConvergedAboveBound
+	}
+	st.StoppedBy = stopped
 	st.CoverageRate, st.FairnessSpread = s.coverageRate(), s.spread()
 	st.Elapsed = time.Since(start)
 	out := s.assignments()

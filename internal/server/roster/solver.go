@@ -99,6 +99,12 @@ type solver struct {
 	rng      *rand.Rand
 	scratch  []acgme.Duty // reused by violations
 	timeline acgme.Timeline
+	// chainBudget is what the ejection chain under way may still try, chainFails how many
+	// chains in a row have failed (chain.go).
+	chainBudget, chainFails int
+	// slotBound[slot] is the shortfall no schedule avoids in that half-day (bound.go): the
+	// shortfall moves leave such half-days alone.
+	slotBound []int
 }
 
 // undo is one cell change, to roll back.
