@@ -68,6 +68,9 @@ func TestDraftDiffPublishAndRollBack(t *testing.T) {
 		d.Body["after"].(map[string]any)["hard_violations"].(float64) != 0 {
 		t.Fatalf("diff: %.1500s", d.Raw)
 	}
+	if eb, ea := d.Body["equity_before"].(map[string]any), d.Body["equity_after"].(map[string]any); len(eb["levels"].([]any)) != 3 || len(ea["levels"].([]any)) != 3 {
+		t.Fatalf("the diff's equity: %v / %v", eb, ea)
+	}
 	if slices.Equal(first, proposed) != (len(changes) == 0) {
 		t.Fatalf("%d changes listed for schedules that are equal=%v", len(changes), slices.Equal(first, proposed))
 	}

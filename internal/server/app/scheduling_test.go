@@ -73,6 +73,13 @@ func TestGenerateValidateAndExportAWeek(t *testing.T) {
 	if stats["coverage_rate"].(float64) != 1 || stats["assignments"].(float64) == 0 {
 		t.Fatalf("stats %v", stats)
 	}
+	// The equity of the schedule, per PGY level (the program has two residents of each of PGY
+	// 1 to 3): calls counted over the week add up to the call assignments made.
+	eq := stats["equity"].(map[string]any)
+	levels := eq["levels"].([]any)
+	if len(levels) != 3 || levels[0].(map[string]any)["residents"].(float64) != 2 || eq["worst"] == nil {
+		t.Fatalf("equity %v", eq)
+	}
 	runID := r.str("id")
 
 	live := e.call("GET", "/api/v1/assignments?start_date="+weekStart+"&end_date="+weekEnd+"&page_size=5000", nil, req{bearer: nurse.Access}).want(t, 200, "list assignments")

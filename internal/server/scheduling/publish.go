@@ -56,6 +56,10 @@ type Diff struct {
 	// (each at most MaxListedViolations).
 	NewViolations []ViolationView `json:"new_violations"`
 	Resolved      []ViolationView `json:"resolved_violations"`
+	// EquityBefore and EquityAfter are how evenly the live and the proposed schedule spread
+	// calls, weekends and continuity within each PGY level.
+	EquityBefore roster.Equity `json:"equity_before"`
+	EquityAfter  roster.Equity `json:"equity_after"`
 }
 
 type cellKey struct {
@@ -100,6 +104,7 @@ func (s *Service) Diff(ctx context.Context, id string) (*Diff, error) {
 		return nil, err
 	}
 	d.Before, d.After = countViolations(before), countViolations(after)
+	d.EquityBefore, d.EquityAfter = roster.MeasureEquity(p, live), roster.MeasureEquity(p, merged)
 	d.NewViolations, _ = SortViolations(missingFrom(after, before))
 	d.Resolved, _ = SortViolations(missingFrom(before, after))
 	return d, nil

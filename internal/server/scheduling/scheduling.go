@@ -301,7 +301,8 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 	if err != nil {
 		return store.RunResult{}, err
 	}
-	out := store.RunResult{Status: store.RunSuccess, Stats: res.Stats, Violations: hard, ViolationList: list,
+	stats := runStats{Stats: res.Stats, Equity: roster.MeasureEquity(p, res.Assignments)}
+	out := store.RunResult{Status: store.RunSuccess, Stats: stats, Violations: hard, ViolationList: list,
 		Assignments: res.Assignments, Fingerprint: in.Fingerprint, Margin: Margin, Scope: scope, Record: record}
 	if shortfall != nil {
 		out.Shortfall = shortfall
@@ -317,6 +318,13 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 		return store.RunResult{}, err
 	}
 	return out, nil
+}
+
+// runStats are a finished run's statistics: the solver's, and how evenly the schedule spreads
+// calls, weekends and continuity within each PGY level (roster.MeasureEquity).
+type runStats struct {
+	roster.Stats
+	Equity roster.Equity `json:"equity"`
 }
 
 // outcome is a finished run's status and message: success only for a compliant schedule that

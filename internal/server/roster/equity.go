@@ -1,0 +1,169 @@
+package roster
+
+import (
+	"slices"
+	"time"
+)
+
+// Equity measures how evenly a schedule spreads the burdens programs compare within a PGY
+// level: in-house calls, weekend calls (a call starting on a Saturday or Sunday), holiday calls,
+// whole weekends off (Saturday and Sunday both free of duty, a night session running into the
+// Saturday included), and continuity (template changes from one day to the next in the same
+// half-day). Each is reported per level as the fewest, the most and their spread, counted over
+// the range judged; residents are compared as they are (an absence lowers someone's counts:
+// read the spread together with who was away).
+type Equity struct {
+	Levels []LevelEquity `json:"levels"`
+	// Worst is the largest spread of each measure over the levels.
+	Worst EquitySpreads `json:"worst"`
+}
+
+// Spread is one measure over the residents of a level.
+type Spread struct {
+	Min    int `json:"min"`
+	Max    int `json:"max"`
+	Spread int `json:"spread"`
+}
+
+// EquitySpreads are the spreads of the measures.
+type EquitySpreads struct {
+	Calls           int `json:"calls"`
+	WeekendCalls    int `json:"weekend_calls"`
+	HolidayCalls    int `json:"holiday_calls"`
+	WeekendsOff     int `json:"weekends_off"`
+	TemplateChanges int `json:"template_changes"`
+}
+
+// LevelEquity is one PGY level's measures.
+type LevelEquity struct {
+	PGY             int    `json:"pgy_level"`
+	Residents       int    `json:"residents"`
+	Calls           Spread `json:"calls"`
+	WeekendCalls    Spread `json:"weekend_calls"`
+	HolidayCalls    Spread `json:"holiday_calls"`
+	WeekendsOff     Spread `json:"weekends_off"`
+	TemplateChanges Spread `json:"template_changes"`
+}
+
+// residentLoad is one resident's counts.
+type residentLoad struct {
+	calls, weekendCalls, holidayCalls, weekendsOff, changes int
+}
+
+// MeasureEquity measures assignments (p's range) by level. Assignments naming unknown people or
+// templates are skipped (Validate reports them).
+func MeasureEquity(p *Problem, assignments []Assignment) Equity {
+	templates := map[string]Template{}
+	for _, t := range p.Templates {
+		templates[t.ID] = t
+	}
+	loads := map[string]*residentLoad{}
+	busy := map[string]map[Date]bool{} // days a resident has duty on
+	held := map[string]map[Slot]string{}
+	for _, x := range p.People {
+		if x.Type == Resident {
+			loads[x.ID], busy[x.ID], held[x.ID] = &residentLoad{}, map[Date]bool{}, map[Slot]string{}
+		}
+	}
+	holidays := map[Date]bool{}
+	for _, h := range p.Holidays {
+		holidays[h.Date] = true
+	}
+	for _, a := range assignments {
+		l, t := loads[a.PersonID], templates[a.TemplateID]
+		if l == nil || t.ID == "" || a.Slot.Date.Before(p.From) || p.To.Before(a.Slot.Date) {
+			continue
+		}
+		held[a.PersonID][a.Slot] = t.ID
+		d, ok := t.Duty(a.Slot, p.Location)
+		if !ok {
+			continue
+		}
+		for day := a.Slot.Date; ; day = day.AddDays(1) {
+			busy[a.PersonID][day] = true
+			if !d.End.After(day.AddDays(1).In(p.Location)) {
+				break
+			}
+		}
+		if t.Activity != Call {
+			continue
+		}
+		l.calls++
+		if wd := a.Slot.Date.Weekday(); wd == time.Saturday || wd == time.Sunday {
+			l.weekendCalls++
+		}
+		if holidays[a.Slot.Date] {
+			l.holidayCalls++
+		}
+	}
+	for id, l := range loads {
+		l.weekendsOff = weekendsOff(p.From, p.To, busy[id])
+		l.changes = templateChanges(p.From, p.To, held[id])
+	}
+	return equityByLevel(p, loads)
+}
+
+// weekendsOff counts the Saturday-Sunday pairs inside [from, to] with no duty on either day.
+func weekendsOff(from, to Date, busy map[Date]bool) int {
+	n := 0
+	for d := from; !to.Before(d.AddDays(1)); d = d.AddDays(1) {
+		if d.Weekday() == time.Saturday && !busy[d] && !busy[d.AddDays(1)] {
+			n++
+		}
+	}
+	return n
+}
+
+// templateChanges counts the half-days held on a different template than the day before.
+func templateChanges(from, to Date, held map[Slot]string) int {
+	n := 0
+	for d := from.AddDays(1); !to.Before(d); d = d.AddDays(1) {
+		for _, h := range []Half{AM, PM} {
+			cur, prev := held[Slot{d, h}], held[Slot{d.AddDays(-1), h}]
+			if cur != "" && prev != "" && cur != prev {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+func equityByLevel(p *Problem, loads map[string]*residentLoad) Equity {
+	byLevel := map[int][]*residentLoad{}
+	for _, x := range p.People {
+		if l := loads[x.ID]; l != nil {
+			byLevel[x.PGY] = append(byLevel[x.PGY], l)
+		}
+	}
+	levels := make([]int, 0, len(byLevel))
+	for pgy := range byLevel {
+		levels = append(levels, pgy)
+	}
+	slices.Sort(levels)
+	e := Equity{Levels: []LevelEquity{}}
+	for _, pgy := range levels {
+		ls := byLevel[pgy]
+		le := LevelEquity{PGY: pgy, Residents: len(ls),
+			Calls:           spreadOf(ls, func(l *residentLoad) int { return l.calls }),
+			WeekendCalls:    spreadOf(ls, func(l *residentLoad) int { return l.weekendCalls }),
+			HolidayCalls:    spreadOf(ls, func(l *residentLoad) int { return l.holidayCalls }),
+			WeekendsOff:     spreadOf(ls, func(l *residentLoad) int { return l.weekendsOff }),
+			TemplateChanges: spreadOf(ls, func(l *residentLoad) int { return l.changes }),
+		}
+		e.Levels = append(e.Levels, le)
+		w := &e.Worst
+		w.Calls, w.WeekendCalls = max(w.Calls, le.Calls.Spread), max(w.WeekendCalls, le.WeekendCalls.Spread)
+		w.HolidayCalls, w.WeekendsOff = max(w.HolidayCalls, le.HolidayCalls.Spread), max(w.WeekendsOff, le.WeekendsOff.Spread)
+		w.TemplateChanges = max(w.TemplateChanges, le.TemplateChanges.Spread)
+	}
+	return e
+}
+
+func spreadOf(ls []*residentLoad, f func(*residentLoad) int) Spread {
+	s := Spread{Min: f(ls[0]), Max: f(ls[0])}
+	for _, l := range ls[1:] {
+		s.Min, s.Max = min(s.Min, f(l)), max(s.Max, f(l))
+	}
+	s.Spread = s.Max - s.Min
+	return s
+}

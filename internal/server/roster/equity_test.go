@@ -1,0 +1,31 @@
+package roster
+
+import "testing"
+
+func TestMeasureEquityCountsCallsWeekendsHolidaysAndChanges(t *testing.T) {
+	p := plantProgram() // 2026-07-02 (a Thursday) to 07-29: four whole weekends
+	p.Holidays = []Holiday{{Date: Date{2026, 7, 4}, Name: "Independence Day"}}
+	as := []Assignment{
+		at2(p, 2, PM, "r2", "call"),  // Saturday 07-04, the holiday: a weekend and a holiday call
+		at2(p, 6, PM, "r2", "call"),  // a Wednesday
+		at2(p, 1, PM, "r4", "call"),  // Friday 07-03: runs to 07:00 Saturday, so that weekend is not off
+		at2(p, 10, AM, "r1", "ward"), // r1: ward on Sunday 07-12 (that weekend is not off), then clinic twice: one change
+		at2(p, 11, AM, "r1", "clinic"), at2(p, 12, AM, "r1", "clinic"),
+	}
+	e := MeasureEquity(p, as)
+	if len(e.Levels) != 3 {
+		t.Fatalf("levels %+v", e.Levels)
+	}
+	pgy1, pgy2 := e.Levels[0], e.Levels[1]
+	if pgy2.PGY != 2 || pgy2.Residents != 2 ||
+		pgy2.Calls != (Spread{1, 2, 1}) || pgy2.WeekendCalls != (Spread{0, 1, 1}) || pgy2.HolidayCalls != (Spread{0, 1, 1}) ||
+		pgy2.WeekendsOff != (Spread{3, 3, 0}) {
+		t.Errorf("PGY-2: %+v", pgy2)
+	}
+	if pgy1.TemplateChanges != (Spread{1, 1, 0}) || pgy1.WeekendsOff != (Spread{3, 3, 0}) {
+		t.Errorf("PGY-1: %+v", pgy1)
+	}
+	if e.Worst != (EquitySpreads{Calls: 1, WeekendCalls: 1, HolidayCalls: 1}) {
+		t.Errorf("worst: %+v", e.Worst)
+	}
+}
