@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -106,6 +107,54 @@ type GenerateRequest struct {
 	// Seed makes the run reproducible with MaxIterations (default 1).
 	Seed          uint64 `json:"seed,omitempty"`
 	MaxIterations int    `json:"max_iterations,omitempty"`
+	// Weights replace the solver's soft-goal weights (roster.DefaultWeights) for this run.
+	Weights *roster.Weights `json:"weights,omitempty"`
+	// Preferences are people's wishes for (weight > 0) or against (< 0) templates, weighed by
+	// the solver after coverage, fairness and continuity; the run says which were honoured.
+	Preferences []roster.Preference `json:"preferences,omitempty"`
+}
+
+// The bounds of a request's weights and preferences.
+const (
+	MaxWeight            = 100_000
+	MaxPreferenceWeight  = 10
+	MaxPreferencesPerRun = 5000
+)
+
+// checkSoftGoals validates the request's weights and preferences and sorts the preferences.
+func (r *GenerateRequest) checkSoftGoals() error {
+	if w := r.Weights; w != nil {
+		for name, v := range map[string]float64{"coverage": w.Coverage, "fairness": w.Fairness, "continuity": w.Continuity, "preference": w.Preference} {
+			if v < 0 || v > MaxWeight || math.IsNaN(v) {
+				return invalidf("weights.%s must be from 0 to %d", name, MaxWeight)
+			}
+		}
+		if w.Coverage < 1 {
+			return invalidf("weights.coverage must be at least 1: coverage is never weighed at nothing")
+		}
+	}
+	if len(r.Preferences) > MaxPreferencesPerRun {
+		return invalidf("at most %d preferences", MaxPreferencesPerRun)
+	}
+	seen := map[[2]string]bool{}
+	for i, pr := range r.Preferences {
+		if !ValidID(pr.PersonID) || !ValidID(pr.TemplateID) {
+			return invalidf("preferences[%d]: person_id and rotation_template_id must be ids", i)
+		}
+		if pr.Weight < -MaxPreferenceWeight || pr.Weight > MaxPreferenceWeight || pr.Weight == 0 || math.IsNaN(pr.Weight) {
+			return invalidf("preferences[%d]: weight must be from -%d (avoid) to %d (prefer), not 0", i, MaxPreferenceWeight, MaxPreferenceWeight)
+		}
+		r.Preferences[i].PersonID, r.Preferences[i].TemplateID = strings.ToLower(pr.PersonID), strings.ToLower(pr.TemplateID)
+		k := [2]string{r.Preferences[i].PersonID, r.Preferences[i].TemplateID}
+		if seen[k] {
+			return invalidf("preferences[%d]: a second preference of the same person for the same template", i)
+		}
+		seen[k] = true
+	}
+	slices.SortFunc(r.Preferences, func(a, b roster.Preference) int {
+		return strings.Compare(a.PersonID+a.TemplateID, b.PersonID+b.TemplateID)
+	})
+	return nil
 }
 
 // normalize checks the request and fills its defaults, so that two requests meaning the same
@@ -151,7 +200,7 @@ func (s *Service) normalize(r *GenerateRequest) error {
 	r.PersonIDs = slices.Compact(r.PersonIDs)
 	slices.Sort(r.PGYLevels)
 	r.PGYLevels = slices.Compact(r.PGYLevels)
-	return nil
+	return r.checkSoftGoals()
 }
 
 func (r GenerateRequest) hash() []byte {
@@ -301,7 +350,7 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 	if err != nil {
 		return store.RunResult{}, err
 	}
-	stats := runStats{Stats: res.Stats, Equity: roster.MeasureEquity(p, res.Assignments)}
+	stats := runStats{Stats: res.Stats, Equity: roster.MeasureEquity(p, res.Assignments), Preferences: roster.ExplainPreferences(p, res.Assignments)}
 	out := store.RunResult{Status: store.RunSuccess, Stats: stats, Violations: hard, ViolationList: list,
 		Assignments: res.Assignments, Fingerprint: in.Fingerprint, Margin: Margin, Scope: scope, Record: record}
 	if shortfall != nil {
@@ -324,7 +373,8 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 // calls, weekends and continuity within each PGY level (roster.MeasureEquity).
 type runStats struct {
 	roster.Stats
-	Equity roster.Equity `json:"equity"`
+	Equity      roster.Equity              `json:"equity"`
+	Preferences []roster.PreferenceOutcome `json:"preferences,omitempty"`
 }
 
 // outcome is a finished run's status and message: success only for a compliant schedule that
@@ -391,6 +441,12 @@ func SortViolations(vs []acgme.Violation) ([]ViolationView, int) {
 // free); scope lists the selected people (nil when everyone is).
 func (s *Service) problem(in store.Inputs, from, to roster.Date, r *GenerateRequest) (*roster.Problem, []string) {
 	p := &roster.Problem{From: from, To: to, Location: s.cfg.Location, Absences: in.Absences, Holidays: in.Holidays}
+	if r != nil {
+		p.Preferences = r.Preferences
+		if r.Weights != nil {
+			p.Weights = *r.Weights
+		}
+	}
 	in, setAsideKept := withoutIdleSetAside(in)
 	p.Absences = in.Absences
 	selected := map[string]bool{}
