@@ -145,7 +145,7 @@ func TestNativeShortfallEqualsCBCOnTightBlocks(t *testing.T) {
 	}
 	for _, seed := range tightCBCSeeds {
 		p := tightBlock(t, 18, 12, 14, 0.1, seed)
-		res, err := Solve(context.Background(), p, Options{Seed: 1, TimeBudget: time.Second})
+		res, err := Solve(context.Background(), p, tightOptions)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -169,12 +169,19 @@ func TestNativeShortfallEqualsCBCOnTightBlocks(t *testing.T) {
 			t.Errorf("seed %d: the bound %d is above CBC's optimum %d", seed, st.ShortfallLowerBound, optShort)
 		}
 		if st.Shortfall != optShort {
-			t.Errorf("seed %d: the native solver leaves %d half-days short in 1 s where CBC proves %d possible", seed, st.Shortfall, optShort)
+			t.Errorf("seed %d: the native solver leaves %d half-days short in %d iterations where CBC proves %d possible", seed, st.Shortfall, st.Iterations, optShort)
 		}
 	}
 }
 
 var tightCBCSeeds = []uint64{1, 3, 4}
+
+// tightOptions bound the tight-block solves by iterations, not time: 100,000 iterations are what
+// 0.4 s of this 2-core machine runs on these blocks (240,000-290,000 in 1 s, measured), so the
+// tests hold what "a 1 s budget" means here without a loaded CI machine (go test runs packages in
+// parallel) making them flaky; the time limit is only a safety net. The 1 s figures themselves
+// are docs/performance.md's.
+var tightOptions = Options{Seed: 1, MaxIterations: 100_000, TimeBudget: time.Minute}
 
 // At the predecessor's full size (28 days, 18 residents, 12 faculty, 5 % absences) on tight
 // blocks CBC proves a shortfall of 0 possible in 30-85 s each (docs/performance.md), too slow for
@@ -183,14 +190,14 @@ var tightCBCSeeds = []uint64{1, 3, 4}
 func TestTightBlocksReachTheirBound(t *testing.T) {
 	for seed := uint64(1); seed <= 4; seed++ {
 		p := tightBlock(t, 18, 12, 28, 0.05, seed)
-		res, err := Solve(context.Background(), p, Options{Seed: 1, TimeBudget: time.Second})
+		res, err := Solve(context.Background(), p, tightOptions)
 		if err != nil {
 			t.Fatal(err)
 		}
 		st := res.Stats
 		t.Logf("seed %d: shortfall %d, bound %d, %s, %d iterations", seed, st.Shortfall, st.ShortfallLowerBound, st.StoppedBy, st.Iterations)
 		if st.Shortfall != st.ShortfallLowerBound || st.ShortfallGap != 0 {
-			t.Errorf("seed %d: shortfall %d above the bound %d after 1 s", seed, st.Shortfall, st.ShortfallLowerBound)
+			t.Errorf("seed %d: shortfall %d above the bound %d after %d iterations", seed, st.Shortfall, st.ShortfallLowerBound, st.Iterations)
 		}
 	}
 }
