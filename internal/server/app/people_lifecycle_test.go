@@ -246,3 +246,70 @@ func TestRolloverAdvancesGraduatesOnceAndDryRuns(t *testing.T) {
 		t.Fatalf("2028: %s; %s", next.Raw, levels())
 	}
 }
+
+// Learners on real PostgreSQL: a learner (no PGY level) is placed by hand on a template that
+// takes learners, a run keeps that half-day and places them nowhere else, faculty supervise
+// them as a PGY-1, and the validator refuses a learner on a template that takes none.
+func TestLearnersArePlacedByHandSupervisedAndNeverScheduled(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	p := e.makeProgram(admin)
+	teaching := e.call("POST", "/api/v1/rotation-templates", map[string]any{"name": "Teaching clinic", "activity_type": "clinic", "hours_per_session": 4,
+		"max_residents": 1, "max_learners": 1, "supervision_required": true}, req{bearer: coord.Access}).want(t, 201, "a template that takes a learner")
+	if teaching.Body["max_learners"].(float64) != 1 {
+		t.Fatalf("template %s", teaching.Raw)
+	}
+	e.call("POST", "/api/v1/rotation-templates", map[string]any{"name": "Crowded", "activity_type": "clinic", "hours_per_session": 4, "max_residents": 1,
+		"max_learners": 1001}, req{bearer: coord.Access}).want(t, 422, "max_learners 1001")
+	student := e.call("POST", "/api/v1/people", map[string]any{"name": "Student", "type": "learner", "pgy_level": 2}, req{bearer: coord.Access}).want(t, 201, "a learner")
+	if student.Body["pgy_level"] != nil || student.str("type") != "learner" {
+		t.Fatalf("learner %s", student.Raw)
+	}
+	sid := student.str("id")
+	if l := e.call("GET", "/api/v1/people?type=learner", nil, req{bearer: coord.Access}).want(t, 200, "list learners"); l.Body["total"].(float64) != 1 {
+		t.Fatalf("learners %s", l.Raw)
+	}
+	// A learner needs supervising: placing them alone is refused like any hard violation.
+	place := map[string]any{"person_id": sid, "date": weekStart, "time_of_day": "AM", "rotation_template_id": teaching.str("id")}
+	if r := e.call("POST", "/api/v1/assignments", place, req{bearer: coord.Access}); r.Status != 422 || !strings.Contains(r.Raw, "supervision") {
+		t.Fatalf("an unsupervised learner: %d %.300s", r.Status, r.Raw)
+	}
+	e.call("POST", "/api/v1/assignments", map[string]any{"person_id": p.faculty[0], "date": weekStart, "time_of_day": "AM", "rotation_template_id": teaching.str("id")},
+		req{bearer: coord.Access}).want(t, 201, "place a supervisor")
+	e.call("POST", "/api/v1/assignments", place, req{bearer: coord.Access}).want(t, 201, "place the learner")
+
+	r := e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.5},
+		req{bearer: coord.Access}).want(t, 200, "generate around the learner")
+	if r.str("status") != "success" || r.Body["hard_violations"].(float64) != 0 {
+		t.Fatalf("run %.400s", r.Raw)
+	}
+	if got := e.assignmentsOf(coord, sid, weekStart, weekEnd); len(got) != 1 || got[0] != teaching.str("id") {
+		t.Fatalf("the learner's week: %v, want only the half-day placed by hand", got)
+	}
+	supervisors := 0
+	for _, f := range p.faculty {
+		r := e.call("GET", "/api/v1/assignments?start_date="+weekStart+"&end_date="+weekStart+"&person_id="+f, nil, req{bearer: coord.Access}).want(t, 200, "faculty")
+		for _, it := range r.Body["items"].([]any) {
+			if a := it.(map[string]any); a["rotation_template_id"] == teaching.str("id") && a["time_of_day"] == "AM" {
+				supervisors++
+			}
+		}
+	}
+	if supervisors != 1 {
+		t.Fatalf("%d faculty supervise the learner, want 1", supervisors)
+	}
+	if v := e.call("GET", "/api/v1/schedule/validate?start_date="+weekStart+"&end_date="+weekEnd, nil, req{bearer: coord.Access}).want(t, 200, "validate"); v.Body["compliant"] != true {
+		t.Fatalf("validation %.600s", v.Raw)
+	}
+	wards := map[string]any{"person_id": sid, "date": weekStart, "time_of_day": "PM", "rotation_template_id": p.ward}
+	if r := e.call("POST", "/api/v1/assignments", wards, req{bearer: coord.Access}); r.Status != 422 || !strings.Contains(r.Raw, "takes no learners") {
+		t.Fatalf("a learner on the wards: %d %.300s", r.Status, r.Raw)
+	}
+	wards["override_reason"] = "shadowing the ward team for a morning"
+	e.call("POST", "/api/v1/assignments", wards, req{bearer: coord.Access}).want(t, 201, "a learner on the wards, overridden")
+	v := e.call("GET", "/api/v1/schedule/validate?start_date="+weekStart+"&end_date="+weekStart, nil, req{bearer: coord.Access}).want(t, 200, "validate")
+	if v.Body["compliant"] != false || !strings.Contains(v.Raw, "takes no learners") {
+		t.Fatalf("a learner on the wards: %.600s", v.Raw)
+	}
+}

@@ -142,8 +142,9 @@ func (b personBody) mergeAttributes(a *store.PersonAttributes) {
 	}
 }
 
-// personTypes are the kinds of people.
-var personTypes = []roster.PersonType{roster.Resident, roster.Faculty}
+// personTypes are the kinds of people: learners (medical students) are placed by hand on
+// templates that take them and have no PGY level and no duty-hour accounting.
+var personTypes = []roster.PersonType{roster.Resident, roster.Faculty, roster.Learner}
 
 // pgyRange is the message for a PGY level out of range.
 var pgyRange = fmt.Sprintf("a resident needs pgy_level 1 to %d", roster.MaxPGY)
@@ -154,7 +155,7 @@ func checkPerson(p store.PersonRecord) string {
 	case p.Name == "" || utf8.RuneCountInString(p.Name) > 200 || !validText(p.Name):
 		return "name is required, at most 200 characters"
 	case !slices.Contains(personTypes, p.Type):
-		return "type must be resident or faculty"
+		return "type must be resident, faculty or learner"
 	case p.Type == roster.Resident && (p.PGY < 1 || p.PGY > roster.MaxPGY):
 		return pgyRange
 	case p.Type == roster.Resident && (p.FinalPGY < p.PGY || p.FinalPGY > roster.MaxPGY):
@@ -210,7 +211,7 @@ func (s *server) listPeople(w http.ResponseWriter, r *http.Request) error {
 		f.ActiveOnly = !all
 	}
 	if f.Type != "" && !slices.Contains(personTypes, f.Type) {
-		return errStatus(http.StatusUnprocessableEntity, "type must be resident or faculty")
+		return errStatus(http.StatusUnprocessableEntity, "type must be resident, faculty or learner")
 	}
 	if v := q.Get("pgy_level"); v != "" {
 		n, err := strconv.Atoi(v)

@@ -40,6 +40,8 @@ type templateBody struct {
 	Weekends            *bool    `json:"weekends"`
 	// Holidays: on POST, missing means as weekends (wards and call run on holidays, clinics do not).
 	Holidays *bool `json:"holidays"`
+	// MaxLearners: learners per half-day besides the residents (0: takes none).
+	MaxLearners *int `json:"max_learners"`
 }
 
 func (b templateBody) apply(t *roster.Template) string {
@@ -69,6 +71,9 @@ func (b templateBody) apply(t *roster.Template) string {
 	}
 	if b.Holidays != nil {
 		t.Holidays = *b.Holidays
+	}
+	if b.MaxLearners != nil {
+		t.MaxLearners = *b.MaxLearners
 	}
 	if t.Name == "" || utf8.RuneCountInString(t.Name) > 200 || !validText(t.Name) {
 		return "name is required, at most 200 characters"

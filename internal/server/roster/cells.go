@@ -23,11 +23,26 @@ func (s *solver) apply(i personIdx, j slotIdx, t templateIdx) {
 	if old == t {
 		return
 	}
-	if s.people[i].Type == Faculty {
+	switch s.people[i].Type {
+	case Faculty:
 		s.applyFaculty(i, j, old, t)
-		return
+	case Learner:
+		s.applyLearner(i, j, old, t)
+	default:
+		s.applyResident(i, j, old, t)
 	}
-	s.applyResident(i, j, old, t)
+}
+
+// applyLearner places a learner (only ever a fixed cell): they count toward no minimum or
+// maximum of residents, only toward the supervision their template needs, as a PGY-1.
+func (s *solver) applyLearner(i personIdx, j slotIdx, old, t templateIdx) {
+	if old != free && s.templates[old].SupervisionRequired {
+		s.supervisionUnits[j][old] -= s.limits.PGY1Units
+	}
+	if t != free && s.templates[t].SupervisionRequired {
+		s.supervisionUnits[j][t] += s.limits.PGY1Units
+	}
+	s.assigned[i][j] = t
 }
 
 func (s *solver) applyFaculty(i personIdx, j slotIdx, old, t templateIdx) {

@@ -161,7 +161,7 @@ func newExplainer(p *Problem, assignments []Assignment) *explainer {
 		e.holds[holdKey(x.ID, a.Slot)] = true
 		if x.Type == Resident {
 			e.on[explainCell{a.Slot, ti}] = append(e.on[explainCell{a.Slot, ti}], xi)
-		} else {
+		} else if x.Type == Faculty {
 			e.faculty[explainCell{a.Slot, ti}]++
 		}
 	}

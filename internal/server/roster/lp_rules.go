@@ -115,7 +115,18 @@ func (m *lpBuilder) writeSupervision(j slotIdx, t templateIdx, rs []personIdx) {
 	for _, i := range rs {
 		m.b.term(-float64(s.unitsOf(i)), xVar(i, j, t))
 	}
-	m.b.rel(">=", 0)
+	m.b.rel(">=", float64(m.learnerUnits(j, t)))
+}
+
+// learnerUnits is the supervision the learners fixed on template t in slot j need, as PGY-1s.
+func (m *lpBuilder) learnerUnits(j slotIdx, t templateIdx) int {
+	n := 0
+	for i, x := range m.s.people {
+		if x.Type == Learner && m.s.assigned[i][j] == t {
+			n += m.s.limits.PGY1Units
+		}
+	}
+	return n
 }
 
 // writeFacultyLimits: a faculty member supervises at most one template per half-day (a locked

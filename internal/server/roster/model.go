@@ -9,13 +9,18 @@ import (
 	"github.com/rsched/rsched/internal/server/acgme"
 )
 
-// PersonType is resident or faculty.
+// PersonType is resident, faculty or learner.
 type PersonType string
 
 // The kinds of people the scheduler places.
 const (
 	Resident PersonType = "resident"
 	Faculty  PersonType = "faculty"
+	// Learner is a medical student (the predecessor's med_student): placed by hand on templates
+	// that take learners (Template.MaxLearners), never by the solver; no duty-hour accounting
+	// (the ACGME rules are for residents); not counted toward min_residents; supervised like a
+	// PGY-1 (acgme.Limits.PGY1Units each).
+	Learner PersonType = "learner"
 )
 
 // MaxPGY is the highest postgraduate year: programs run from 1 year (a transitional year) to
@@ -73,6 +78,9 @@ type Template struct {
 	// coverage target, the maximum hard).
 	MinResidents int `json:"min_residents"`
 	MaxResidents int `json:"max_residents"`
+	// MaxLearners is how many learners the template takes per half-day (0: none), besides its
+	// residents.
+	MaxLearners int `json:"max_learners"`
 	// AllowedPGY lists the levels that may be placed; empty allows all.
 	AllowedPGY []int `json:"allowed_pgy_levels,omitempty"`
 	// SupervisionRequired makes the residents placed need supervising faculty on the same
@@ -97,6 +105,8 @@ func (t Template) Validate() error {
 		return fmt.Errorf("template %s: a half-day session lasts 0 to %d hours", t.ID, MaxDaySessionHours)
 	case t.MinResidents < 0 || t.MaxResidents < t.MinResidents:
 		return fmt.Errorf("template %s: need 0 <= min_residents <= max_residents", t.ID)
+	case t.MaxLearners < 0 || t.MaxLearners > MaxLearners:
+		return fmt.Errorf("template %s: max_learners is 0 to %d", t.ID, MaxLearners)
 	}
 	for _, l := range t.AllowedPGY {
 		if l < 1 || l > MaxPGY {
@@ -105,6 +115,9 @@ func (t Template) Validate() error {
 	}
 	return nil
 }
+
+// MaxLearners bounds Template.MaxLearners.
+const MaxLearners = 1000
 
 // Allows says whether a resident of level pgy may be placed on t.
 func (t Template) Allows(pgy int) bool {

@@ -126,8 +126,8 @@ func (p *Problem) checkPeople() (map[string]Person, error) {
 		if x.Type == Resident && (x.PGY < 1 || x.PGY > MaxPGY) {
 			return nil, inputErrorf("resident %s: PGY level %d is not 1 to %d", x.ID, x.PGY, MaxPGY)
 		}
-		if x.Type != Resident && x.Type != Faculty {
-			return nil, inputErrorf("person %s: type %q is not resident or faculty", x.ID, x.Type)
+		if x.Type != Resident && x.Type != Faculty && x.Type != Learner {
+			return nil, inputErrorf("person %s: type %q is not resident, faculty or learner", x.ID, x.Type)
 		}
 		people[x.ID] = x
 	}
@@ -191,6 +191,9 @@ func (p *Problem) fixedOf(a Assignment, people map[string]Person, templates map[
 	if x.Type == Resident && !t.Allows(x.PGY) {
 		return Person{}, Template{}, inputErrorf("locked assignment of %s on %s %s: PGY-%d is not allowed on %s", x.ID, a.Slot.Date, a.Slot.Half, x.PGY, t.ID)
 	}
+	if x.Type == Learner && t.MaxLearners == 0 {
+		return Person{}, Template{}, inputErrorf("locked assignment of learner %s on %s %s: %s takes no learners", x.ID, a.Slot.Date, a.Slot.Half, t.ID)
+	}
 	return x, t, nil
 }
 
@@ -204,6 +207,13 @@ func (p *Problem) checkLock(a Assignment, x Person, t Template, lockedIn map[str
 		if ab.PersonID == x.ID && ab.Covers(a.Slot.Date) {
 			return inputErrorf("locked assignment of %s on %s %s: %s is absent that day", x.ID, a.Slot.Date, a.Slot.Half, x.ID)
 		}
+	}
+	if x.Type == Learner {
+		k := a.Slot.Date.String() + string(a.Slot.Half) + "/" + t.ID + "/learners"
+		if lockedIn[k]++; lockedIn[k] > t.MaxLearners {
+			return inputErrorf("more learners are locked on %s on %s %s than its maximum of %d", t.ID, a.Slot.Date, a.Slot.Half, t.MaxLearners)
+		}
+		return nil
 	}
 	if x.Type == Resident {
 		k := a.Slot.Date.String() + string(a.Slot.Half) + "/" + t.ID

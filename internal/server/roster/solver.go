@@ -154,9 +154,10 @@ func (s *solver) indexProblem() {
 	for n, x := range s.people {
 		i := personIdx(n)
 		s.ids.person[x.ID] = i
-		if x.Type == Resident {
+		switch x.Type {
+		case Resident:
 			s.residents = append(s.residents, i)
-		} else {
+		case Faculty:
 			s.faculty = append(s.faculty, i)
 		}
 	}

@@ -72,6 +72,7 @@ type validation struct {
 	templates map[string]int
 	duties    map[string][]acgme.Duty  // by resident
 	residents map[validationCell][]int // the PGY levels of the residents on a cell
+	learners  map[validationCell]int   // the learners on a cell
 	faculty   map[validationCell]int   // the faculty on a cell
 	weekly    map[string]int           // half-days by faculty member and week ("id/week")
 	seen      map[string]bool          // person and half-day held ("id/dateHalf")
@@ -80,7 +81,7 @@ type validation struct {
 
 func newValidation(p *Problem) *validation {
 	v := &validation{p: p, people: map[string]Person{}, templates: map[string]int{}, duties: map[string][]acgme.Duty{},
-		residents: map[validationCell][]int{}, faculty: map[validationCell]int{}, weekly: map[string]int{}, seen: map[string]bool{}}
+		residents: map[validationCell][]int{}, learners: map[validationCell]int{}, faculty: map[validationCell]int{}, weekly: map[string]int{}, seen: map[string]bool{}}
 	for _, x := range p.People {
 		v.people[x.ID] = x
 	}
@@ -111,9 +112,12 @@ func (v *validation) add(a Assignment, judged bool) error {
 	}
 	v.checkPlacement(a, x, ti)
 	c := validationCell{a.Slot, ti}
-	if x.Type == Resident {
+	switch x.Type {
+	case Resident:
 		v.residents[c] = append(v.residents[c], x.PGY)
-	} else {
+	case Learner:
+		v.learners[c]++
+	default:
 		v.faculty[c]++
 		v.weekly[x.ID+"/"+strconv.Itoa(a.Slot.Date.Sub(v.p.From)/7)]++
 	}
@@ -130,6 +134,10 @@ func (v *validation) checkPlacement(a Assignment, x Person, ti int) {
 			Message: fmt.Sprintf("%s holds two assignments on %s %s", x.ID, a.Slot.Date, a.Slot.Half)})
 	}
 	v.seen[key] = true
+	if x.Type == Learner && t.MaxLearners == 0 {
+		v.out = append(v.out, acgme.Violation{Rule: RuleEligibility, PersonID: x.ID, Start: at, End: at,
+			Message: fmt.Sprintf("learner %s may not be placed on %s on %s %s: it takes no learners", x.ID, t.ID, a.Slot.Date, a.Slot.Half)})
+	}
 	next := a.Slot.Date.AddDays(1)
 	switch {
 	case slices.ContainsFunc(v.p.Absences, func(ab Absence) bool { return ab.PersonID == x.ID && ab.Covers(a.Slot.Date) }):
@@ -190,6 +198,10 @@ func (v *validation) checkCell(s Slot, ti int) {
 	at := s.Start(p.Location)
 	c := validationCell{s, ti}
 	n := len(v.residents[c])
+	if l := v.learners[c]; l > t.MaxLearners && t.MaxLearners > 0 {
+		v.out = append(v.out, acgme.Violation{Rule: RuleCapacity, Start: at, End: at, Value: float64(l), Limit: float64(t.MaxLearners),
+			Message: fmt.Sprintf("%d learners on %s on %s %s; at most %d", l, t.ID, s.Date, s.Half, t.MaxLearners)})
+	}
 	if n > t.MaxResidents {
 		v.out = append(v.out, acgme.Violation{Rule: RuleCapacity, Start: at, End: at, Value: float64(n), Limit: float64(t.MaxResidents),
 			Message: fmt.Sprintf("%d residents on %s on %s %s; at most %d", n, t.ID, s.Date, s.Half, t.MaxResidents)})
@@ -201,7 +213,9 @@ func (v *validation) checkCell(s Slot, ti int) {
 	if !t.SupervisionRequired {
 		return
 	}
-	if sv := acgme.Supervision(acgme.Staffing{Slot: at, Residents: v.residents[c], Faculty: v.faculty[c]}, p.Limits); sv != nil {
+	// A learner needs supervising as a PGY-1 does.
+	demand := slices.Concat(v.residents[c], slices.Repeat([]int{1}, v.learners[c]))
+	if sv := acgme.Supervision(acgme.Staffing{Slot: at, Residents: demand, Faculty: v.faculty[c]}, p.Limits); sv != nil {
 		sv.Message = t.ID + ": " + sv.Message
 		v.out = append(v.out, *sv)
 	}

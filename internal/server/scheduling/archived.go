@@ -1,10 +1,13 @@
 package scheduling
 
-import "github.com/rsched/rsched/internal/server/store"
+import (
+	"github.com/rsched/rsched/internal/server/roster"
+	"github.com/rsched/rsched/internal/server/store"
+)
 
-// setAside says whether a run never places x: an archived person. Their half-days are kept as
-// they are.
-func setAside(x store.PersonRecord) bool { return x.Archived() }
+// setAside says whether a run never places x: an archived person, or a learner (placed by hand
+// only). Their half-days are kept as they are.
+func setAside(x store.PersonRecord) bool { return x.Archived() || x.Type == roster.Learner }
 
 // withoutIdleSetAside leaves out of in the people set aside with no assignment in its window,
 // and their absences: nothing of theirs is scheduled or judged there. It says whether people
