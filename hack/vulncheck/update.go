@@ -54,6 +54,9 @@ func goListResolve(ctx context.Context, query string) (moduleVersion, error) {
 	return v, nil
 }
 
+// wholePseudo is the only shape of version written into the shell script.
+var wholePseudo = regexp.MustCompile(`^v0\.0\.0-[0-9]{14}-[0-9a-f]{12}$`)
+
 // pseudoTime is the commit time a pseudo-version carries (vX.Y.Z-yyyymmddhhmmss-hash).
 func pseudoTime(version string) (time.Time, error) {
 	m := regexp.MustCompile(`[-.]([0-9]{14})-[0-9a-f]{12}$`).FindStringSubmatch(version)
@@ -70,9 +73,16 @@ func rewritePin(script, version string) (updated, old string, err error) {
 	if len(pins) != 1 {
 		return "", "", fmt.Errorf("found %d lines vulndb_version=\"${VULNDB_VERSION:-v...}\", want exactly one", len(pins))
 	}
+	if !wholePseudo.MatchString(version) {
+		return "", "", fmt.Errorf("%q is not a plain pseudo-version v0.0.0-yyyymmddhhmmss-hash: not written into the script", version)
+	}
 	t, err := pseudoTime(version)
 	if err != nil {
 		return "", "", err
+	}
+	if oldT, err := pseudoTime(pins[0][1]); err == nil && t.Before(oldT) {
+		return "", "", fmt.Errorf("%s (%s) is older than the pinned %s (%s): a stale proxy? not moving the pin back",
+			version, t.Format(time.DateOnly), pins[0][1], oldT.Format(time.DateOnly))
 	}
 	updated = pinLine.ReplaceAllLiteralString(script, `vulndb_version="${VULNDB_VERSION:-`+version+`}"`)
 	updated = dateLine.ReplaceAllLiteralString(updated, "# The reports as of "+t.Format(time.DateOnly)+" (the pseudo-version's time; make vulncheck-update moves it on).")

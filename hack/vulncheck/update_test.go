@@ -111,9 +111,16 @@ func TestUpdatePinRefusesWhatItCannotResolveOrRewrite(t *testing.T) {
 			t.Errorf("rewritePin(%q) passed", s)
 		}
 	}
-	// Not a pseudo-version.
-	if _, _, err := rewritePin("vulndb_version=\"${VULNDB_VERSION:-v0.0.0-20261105234957-e22db6528018}\"\n", "v1.2.3"); err == nil {
-		t.Error("a tagged version passed as a pseudo-version")
+	// Not a pseudo-version, or one with more than the plain shape (never written into a shell
+	// script), or older than the pin (a stale proxy must not move the database back).
+	pinned := "vulndb_version=\"${VULNDB_VERSION:-v0.0.0-20261105234957-e22db6528018}\"\n"
+	for _, v := range []string{"v1.2.3", "v0.0.0-20261204101500-0123456789ab}$(touch x)", "v1.2.4-0.20261204101500-0123456789ab", "v0.0.0-20261001000000-0123456789ab"} {
+		if _, _, err := rewritePin(pinned, v); err == nil {
+			t.Errorf("rewritePin to %q passed", v)
+		}
+	}
+	if _, _, err := rewritePin(pinned, "v0.0.0-20261204101500-0123456789ab"); err != nil {
+		t.Errorf("a newer plain pseudo-version was refused: %v", err)
 	}
 }
 

@@ -146,15 +146,23 @@ func (g *guard) allowed(ctx context.Context, attrs []authorizer.AttributesRecord
 }
 
 // Attributes are what a request is authorized as, in the order asked: the rsched-specific
-// resource in namespace, then the request's non-resource path.
+// resource in namespace (for the metrics path only: the narrow grant reads the metrics and no
+// other handler the server may ever serve), then the request's non-resource path.
 func Attributes(res *authenticator.Response, namespace string, req *http.Request) []authorizer.AttributesRecord {
 	verb := strings.ToLower(req.Method)
+	path := authorizer.AttributesRecord{User: res.User, Verb: verb, Path: req.URL.Path}
+	if req.URL.Path != MetricsPath {
+		return []authorizer.AttributesRecord{path}
+	}
 	return []authorizer.AttributesRecord{
 		{
 			User: res.User, Verb: verb, Namespace: namespace, ResourceRequest: true,
 			APIGroup: rschedv1alpha1.GroupVersion.Group, APIVersion: rschedv1alpha1.GroupVersion.Version,
 			Resource: Resource,
 		},
-		{User: res.User, Verb: verb, Path: req.URL.Path},
+		path,
 	}
 }
+
+// MetricsPath is the path the rsched-specific grant covers (controller-runtime's metrics path).
+const MetricsPath = "/metrics"

@@ -44,6 +44,11 @@ func TestAttributesAskForTheRschedResourceFirst(t *testing.T) {
 	if p.IsResourceRequest() || p.GetVerb() != "get" || p.GetPath() != "/metrics" {
 		t.Errorf("non-resource attributes %+v", p)
 	}
+	// Another path (a handler added later, pprof say) is never covered by the narrow grant.
+	other := Attributes(res, "rsched-system", httptest.NewRequest("GET", "/debug/pprof/", nil))
+	if len(other) != 1 || other[0].IsResourceRequest() || other[0].GetPath() != "/debug/pprof/" {
+		t.Errorf("attributes for another path: %+v", other)
+	}
 }
 
 func TestAllowedTakesTheFirstAllow(t *testing.T) {

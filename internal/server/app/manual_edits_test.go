@@ -1,8 +1,9 @@
 package app
 
 import (
-	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -62,6 +63,39 @@ func TestManualEditsAreCheckedAndOverridesAudited(t *testing.T) {
 	}
 	// Deleting the call behind the override needs no reason (it breaks nothing); deleting with
 	// a bad reason is refused before anything happens.
-	e.call("DELETE", "/api/v1/assignments/"+clean.str("id")+"?override_reason="+url.QueryEscape("x"), nil,
+	e.call("DELETE", "/api/v1/assignments/"+clean.str("id"), map[string]any{"override_reason": "x"},
 		req{bearer: coord.Access, header: map[string]string{"If-Match": clean.Header.Get("ETag")}}).want(t, 422, "a bad reason")
+	e.call("DELETE", "/api/v1/assignments/"+clean.str("id"), map[string]any{"reason": "x"},
+		req{bearer: coord.Access, header: map[string]string{"If-Match": clean.Header.Get("ETag")}}).want(t, 422, "an unknown field")
+}
+
+// Two edits at once that each pass alone but break a rule together (a night call and a ward
+// morning 6 hours after it) cannot both go through unchecked: the edit check locks what it
+// judges, so the second sees the first and is refused.
+func TestConcurrentEditsCannotTogetherBreakARule(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	p := e.makeProgram(admin)
+	bodies := []map[string]any{
+		{"person_id": p.residents[2], "date": "2026-07-06", "time_of_day": "PM", "rotation_template_id": p.call},
+		{"person_id": p.residents[2], "date": "2026-07-07", "time_of_day": "AM", "rotation_template_id": p.ward},
+	}
+	for round := range 3 {
+		codes := make([]int, 2)
+		var wg sync.WaitGroup
+		for i, b := range bodies {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				codes[i] = e.call("POST", "/api/v1/assignments", b, req{bearer: coord.Access}).Status
+			}()
+		}
+		wg.Wait()
+		slices.Sort(codes)
+		if codes[0] != 201 || codes[1] != 422 {
+			t.Fatalf("round %d: statuses %v, want one 201 and one 422", round, codes)
+		}
+		e.sql(`DELETE FROM assignments WHERE person_id = $1`, p.residents[2])
+	}
 }

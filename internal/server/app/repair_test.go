@@ -1,6 +1,8 @@
 package app
 
 import (
+	"context"
+	"strings"
 	"testing"
 )
 
@@ -74,6 +76,21 @@ func TestSickCallRepairIsProposedThenAppliedOnConfirmation(t *testing.T) {
 	other := map[string]any{"person_id": p.residents[5], "start_date": "2026-07-07", "end_date": "2026-07-07", "based_on": "x",
 		"changes": []any{map[string]any{"person_id": p.residents[5], "date": "2026-07-07", "time_of_day": "AM", "from_template_id": p.ward}}}
 	e.call("POST", "/api/v1/schedule/repair/apply", other, req{bearer: coord.Access}).want(t, 422, "no approved absence")
+	// A repair removes only the absent person's half-days and places only others, within the
+	// absence and the day before it.
+	for what, c := range map[string]map[string]any{
+		"removing someone else":     {"person_id": p.residents[5], "date": sickDay, "time_of_day": "AM", "from_template_id": p.ward},
+		"placing the absent person": {"person_id": sick, "date": sickDay, "time_of_day": "AM", "to_template_id": p.ward},
+		"a day outside the absence": {"person_id": p.residents[5], "date": "2026-07-08", "time_of_day": "AM", "to_template_id": p.ward},
+	} {
+		bad := map[string]any{"person_id": sick, "start_date": sickDay, "end_date": sickDay, "based_on": plan.str("based_on"), "changes": []any{c}}
+		e.call("POST", "/api/v1/schedule/repair/apply", bad, req{bearer: coord.Access}).want(t, 422, what)
+	}
+	var listed string
+	if err := e.apps[0].Store.Pool.QueryRow(context.Background(), `SELECT details FROM audit_log WHERE action = 'schedule.repair'`).Scan(&listed); err != nil ||
+		!strings.Contains(listed, "change_list") {
+		t.Errorf("the repair's audit entry does not list its changes: %v %s", err, listed)
+	}
 	e.call("POST", "/api/v1/schedule/repair", map[string]any{"person_id": sick, "start_date": "2026-07-08", "end_date": "2026-07-06"}, req{bearer: coord.Access}).
 		want(t, 422, "a reversed range")
 	e.call("POST", "/api/v1/schedule/repair", map[string]any{"person_id": "00000000-0000-4000-8000-000000000000", "start_date": sickDay, "end_date": sickDay},

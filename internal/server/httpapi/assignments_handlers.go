@@ -214,7 +214,16 @@ func (s *server) deleteAssignment(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	override := r.URL.Query().Get("override_reason")
+	// The reason is free text: in an optional JSON body, never in the URL (access logs keep URLs).
+	var body struct {
+		OverrideReason string `json:"override_reason"`
+	}
+	if r.ContentLength != 0 {
+		if err := decodeJSON(r, &body); err != nil {
+			return err
+		}
+	}
+	override := body.OverrideReason
 	cur, err := s.Scheduling.GetAssignment(r.Context(), id)
 	if err != nil {
 		return err

@@ -44,7 +44,7 @@ func (s *server) applyRepair(w http.ResponseWriter, r *http.Request) error {
 		var err error
 		outcome, err = svc.ApplyRepair(r.Context(), b.RepairRequest, b.BasedOn, b.Changes, b.OverrideReason)
 		details := outcome.AuditDetails(map[string]any{"person_id": b.PersonID, "start_date": b.StartDate.String(),
-			"end_date": b.EndDate.String(), "changes": len(b.Changes)})
+			"end_date": b.EndDate.String(), "changes": len(b.Changes), "change_list": b.Changes})
 		return event{"schedule.repair", "person:" + b.PersonID, details}, err
 	})
 	if refused(w, err) {

@@ -83,9 +83,18 @@ func (s *Service) CheckEdit(ctx context.Context, dates []roster.Date, override s
 	if err := CheckOverrideReason(override); err != nil {
 		return EditOutcome{}, err
 	}
+	// Nothing the judgements read changes until the edit commits: no other edit, run write or
+	// change of people, templates, absences or holidays comes between them.
+	if err := s.st.LockScheduleInputs(ctx); err != nil {
+		return EditOutcome{}, err
+	}
 	// The day before and after too: a session runs past midnight into the next day, and the
-	// rolling windows, periods and rests that touch these days are all judged.
+	// rolling windows, periods and rests that touch these days are all judged. At least 7 days
+	// from the first: the faculty's weekly session caps are counted in 7-day periods from it.
 	from, to := slices.MinFunc(dates, compareDates).AddDays(-1), slices.MaxFunc(dates, compareDates).AddDays(1)
+	if to.Sub(from) < 6 {
+		to = from.AddDays(6)
+	}
 	before, err := s.judge(ctx, from, to)
 	if err != nil {
 		return EditOutcome{}, err

@@ -3,6 +3,7 @@ package scheduling
 import (
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/store"
@@ -84,10 +85,9 @@ func (s *Service) ApplyRepair(ctx context.Context, req RepairRequest, basedOn st
 	if basedOn == "" || len(changes) == 0 || len(changes) > 4*MaxRepairDays*2 {
 		return EditOutcome{}, invalidf("based_on (from the proposal) and 1 to %d changes are required", 4*MaxRepairDays*2)
 	}
-	for _, c := range changes {
-		if !ValidID(c.PersonID) || (c.From == "" && c.To == "") || (c.From != "" && !ValidID(c.From)) || (c.To != "" && !ValidID(c.To)) ||
-			(c.Half != roster.AM && c.Half != roster.PM) || c.Date.Before(from) || to.Before(c.Date) {
-			return EditOutcome{}, invalidf("each change needs person_id, date within %s..%s, time_of_day AM or PM, and from_template_id and/or to_template_id", from, to)
+	for i := range changes {
+		if err := checkRepairChange(req, &changes[i]); err != nil {
+			return EditOutcome{}, err
 		}
 	}
 	in, err := s.st.LoadInputs(ctx, req.StartDate, req.EndDate, 0)
@@ -101,6 +101,25 @@ func (s *Service) ApplyRepair(ctx context.Context, req RepairRequest, basedOn st
 	}
 	dates := []roster.Date{from, to}
 	return s.CheckEdit(ctx, dates, override, func() error {
-		return s.st.ApplyRepairChanges(ctx, from, to, Margin, basedOn, changes)
+		return s.st.ApplyRepairChanges(ctx, from, to, Margin, basedOn, req.PersonID, changes)
 	})
+}
+
+// checkRepairChange keeps a change to what a repair of req's absence can be: the absent person's
+// half-days removed, and other people placed on or moved to the half-days they leave, all from
+// the day before the absence (a night session running into it) to its last day.
+func checkRepairChange(req RepairRequest, c *roster.RepairChange) error {
+	c.PersonID, c.From, c.To = strings.ToLower(c.PersonID), strings.ToLower(c.From), strings.ToLower(c.To)
+	switch {
+	case !ValidID(c.PersonID) || (c.From == "" && c.To == "") || (c.From != "" && !ValidID(c.From)) || (c.To != "" && !ValidID(c.To)) ||
+		(c.Half != roster.AM && c.Half != roster.PM):
+		return invalidf("each change needs person_id, time_of_day AM or PM, and from_template_id and/or to_template_id")
+	case c.Date.Before(req.StartDate.AddDays(-1)) || req.EndDate.Before(c.Date):
+		return invalidf("a repair changes only %s..%s (the absence and the day before it)", req.StartDate.AddDays(-1), req.EndDate)
+	case c.PersonID == req.PersonID && c.To != "":
+		return invalidf("a repair only removes the absent person's half-days")
+	case c.PersonID != req.PersonID && c.To == "":
+		return invalidf("a repair removes only the absent person's half-days; others are placed or moved")
+	}
+	return nil
 }

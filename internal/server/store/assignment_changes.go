@@ -38,7 +38,7 @@ func (s *Store) AssignmentChanges(ctx context.Context, from, to roster.Date, loc
 		FROM audit_log l
 		LEFT JOIN assignments a ON l.target = 'assignment:' || a.id::text
 		LEFT JOIN users u ON l.actor = u.id::text
-		WHERE l.action IN ('assignment.create', 'assignment.update', 'assignment.delete')
+		WHERE l.action IN ('assignment.create', 'assignment.update', 'assignment.delete', 'schedule.repair')
 		  AND (a.date BETWEEN $1 AND $2 OR (a.id IS NULL AND $5 = '' AND l.at >= $3 AND l.at < $4))
 		  AND ($5 = '' OR a.person_id::text = $5)
 		ORDER BY l.seq`, from.In(time.UTC), to.In(time.UTC), from.In(loc), to.AddDays(1).In(loc), person)

@@ -211,7 +211,8 @@ func (s *Store) UpdatePerson(ctx context.Context, p PersonRecord) (PersonRecord,
 	return out, notFound(pgErr(err), "updating a person")
 }
 
-// RemovePerson deletes a person who has no history (no assignment, absence or run proposal),
+// RemovePerson deletes a person who has no history (no assignment, absence, run proposal or
+// assignment a publication replaced),
 // and archives one who has (ArchivedRemoved, by): deleted says which. The person's row is
 // locked first, so no assignment or absence can be added between the look and the delete. An
 // archived person stays archived as they were.
@@ -220,6 +221,7 @@ func (s *Store) RemovePerson(ctx context.Context, id, by string) (out PersonReco
 	err = s.db.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM assignments WHERE person_id = p.id)
 		OR EXISTS (SELECT 1 FROM absences WHERE person_id = p.id)
 		OR EXISTS (SELECT 1 FROM schedule_run_assignments WHERE person_id = p.id)
+		OR EXISTS (SELECT 1 FROM schedule_publication_replaced WHERE person_id = p.id)
 		FROM people p WHERE id = $1 FOR UPDATE`, id).Scan(&history)
 	if err != nil {
 		return out, false, notFound(err, "reading a person's history")

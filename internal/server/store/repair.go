@@ -17,10 +17,11 @@ var ErrRepairStale = errors.New("people, templates, absences or assignments chan
 
 // ApplyRepairChanges makes a repair's changes, on a Store bound to the change's transaction
 // (On), only while the inputs of [from, to] (and margin days around) still have fingerprint:
+// (a locked half-day of anyone but absentID is left alone: the change then finds it changed)
 // they are locked and compared first, as a live run's write is (ErrRepairStale otherwise). A
 // change removes the person's half-day (To ""), places them on a free one (From "") or moves
 // them (both); the half-day must be as the proposal saw it.
-func (s *Store) ApplyRepairChanges(ctx context.Context, from, to roster.Date, margin int, fingerprint string, changes []roster.RepairChange) error {
+func (s *Store) ApplyRepairChanges(ctx context.Context, from, to roster.Date, margin int, fingerprint, absentID string, changes []roster.RepairChange) error {
 	tx, ok := s.db.(pgx.Tx)
 	if !ok {
 		return errors.New("store: ApplyRepairChanges needs a transaction (Store.On)")
@@ -34,8 +35,9 @@ func (s *Store) ApplyRepairChanges(ctx context.Context, from, to roster.Date, ma
 	}
 	for _, c := range changes {
 		if c.From != "" {
-			tag, err := tx.Exec(ctx, `DELETE FROM assignments WHERE person_id = $1 AND date = $2 AND time_of_day = $3 AND rotation_template_id = $4`,
-				c.PersonID, c.Date.In(time.UTC), string(c.Half), c.From)
+			// A locked half-day is the coordinator's: only the absent person's go (they cannot work it).
+			tag, err := tx.Exec(ctx, `DELETE FROM assignments WHERE person_id = $1 AND date = $2 AND time_of_day = $3 AND rotation_template_id = $4
+				AND (NOT locked OR person_id = $5)`, c.PersonID, c.Date.In(time.UTC), string(c.Half), c.From, absentID)
 			if err != nil {
 				return fmt.Errorf("store: repairing: %w", pgErr(err))
 			}
