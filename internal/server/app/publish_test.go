@@ -128,6 +128,60 @@ func TestDraftDiffPublishAndRollBack(t *testing.T) {
 	}
 }
 
+// A rollback restores a schedule judged on the data as it is now: an absence approved since the
+// publication makes the schedule it replaced break availability, so the rollback is refused
+// (422 naming the rule, nothing changed) unless an override reason says why, and then it is
+// made and its audit entry keeps the rules broken and the reason.
+func TestRollbackIsJudgedOnTheDataAsItIsNow(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	e.makeProgram(admin)
+	week := map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.3}
+	e.call("POST", "/api/v1/schedule/generate", week, req{bearer: coord.Access}).want(t, 200, "a live week")
+	first := e.liveWeek(t, coord)
+	// Someone on the first schedule is away on one of its days from now on: a draft made since
+	// leaves them off that day, the first schedule does not.
+	who := strings.Fields(first[0])
+	ab := e.call("POST", "/api/v1/absences", map[string]any{"person_id": who[0], "start_date": who[1], "end_date": who[1], "absence_type": "medical"},
+		req{bearer: coord.Access}).want(t, 201, "a sick day")
+	e.call("POST", "/api/v1/absences/"+ab.str("id")+"/approve", nil, req{bearer: coord.Access}).want(t, 200, "approved")
+	draft := e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.3, "draft": true},
+		req{bearer: coord.Access})
+	if draft.Status != 200 && draft.Status != 207 {
+		t.Fatalf("the draft: %d %s", draft.Status, draft.Raw)
+	}
+	pub := e.call("POST", "/api/v1/schedule/runs/"+draft.str("id")+"/publish", map[string]any{"accept_incomplete": true}, req{bearer: coord.Access}).want(t, 200, "publish the draft")
+	published := e.liveWeek(t, coord)
+	if slices.ContainsFunc(published, func(l string) bool { return strings.HasPrefix(l, who[0]+" "+who[1]+" ") }) {
+		t.Fatalf("the draft has %s on %s, the day they are away", who[0], who[1])
+	}
+
+	rollback := "/api/v1/schedule/publications/" + pub.str("id") + "/rollback"
+	r := e.call("POST", rollback, nil, req{bearer: coord.Access}).want(t, 422, "a rollback onto an absence")
+	if !strings.Contains(r.detail(), "availability") || !strings.Contains(r.Raw, `"person_id":"`+who[0]+`"`) {
+		t.Fatalf("the refusal: %.800s", r.Raw)
+	}
+	if !slices.Equal(published, e.liveWeek(t, coord)) {
+		t.Fatal("a refused rollback changed the live schedule")
+	}
+	e.call("POST", rollback, map[string]any{"override_reason": "short"}, req{bearer: coord.Access}).want(t, 422, "a too short reason")
+	e.call("POST", rollback, map[string]any{"unknown": 1}, req{bearer: coord.Access}).want(t, 422, "an unknown field")
+
+	reason := "the sick day is being covered by swap outside the system"
+	ok := e.call("POST", rollback, map[string]any{"override_reason": reason}, req{bearer: coord.Access}).want(t, 200, "the rollback with a reason")
+	if ok.Body["rolled_back_at"] == nil || ok.Body["override_reason"] != reason || ok.Body["hard_violations"].(float64) < 1 || !slices.Equal(first, e.liveWeek(t, coord)) {
+		t.Fatalf("the overridden rollback: %.800s", ok.Raw)
+	}
+	if n := e.count(`SELECT count(*) FROM audit_log WHERE action = 'schedule.rollback' AND target = $1
+		AND details::jsonb->>'override_reason' = $2 AND details::jsonb->'rules' @> '["availability"]'`, "schedule_publication:"+pub.str("id"), reason); n != 1 {
+		t.Errorf("%d schedule.rollback audit entries with the override and the rule, want 1", n)
+	}
+	if n := e.count("SELECT count(*) FROM audit_log WHERE action = 'schedule.rollback'"); n != 1 {
+		t.Errorf("%d schedule.rollback audit entries, want 1 (refusals write none)", n)
+	}
+}
+
 // A partial draft (coverage left unfilled) is published only when the coordinator says so.
 func TestPublishingAnIncompleteDraftNeedsAcceptIncomplete(t *testing.T) {
 	e := newEnv(t, 1, nil)

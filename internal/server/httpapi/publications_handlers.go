@@ -9,6 +9,7 @@ import (
 
 	"github.com/rsched/rsched/internal/server/audit"
 	"github.com/rsched/rsched/internal/server/roster"
+	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
 )
 
@@ -32,7 +33,7 @@ func viewPublication(p store.Publication) publicationView {
 		PublishedAt: p.PublishedAt, Replaced: p.Replaced, Written: p.Written, RolledBackAt: p.RolledBackAt, RolledBackBy: p.RolledBackBy}
 }
 
-// publicationAudit writes a publication's or rollback's audit entry in its transaction; the
+// publicationAudit writes a publication's audit entry in its transaction; the
 // entry reaches the stream once that committed.
 type publicationAudit struct {
 	s      *server
@@ -130,20 +131,52 @@ func (s *server) getPublication(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// rollbackPublication puts back what a publication replaced: 200 with the publication, now
-// rolled back; 409 when it was rolled back already or its range changed since (nothing is
-// changed then).
+// rollbackWrite is the answer to a rollback: the publication, now rolled back, and what the
+// restored schedule breaks that the published one did not (as a manual edit's answer says).
+type rollbackWrite struct {
+	publicationView
+	Violations     []scheduling.ViolationView `json:"violations"`
+	HardViolations int                        `json:"hard_violations"`
+	OverrideReason string                     `json:"override_reason,omitempty"`
+}
+
+// rollbackPublication puts back what a publication replaced, in one transaction with its
+// schedule.rollback audit entry: 200 with the publication, now rolled back; 409 when it was
+// rolled back already or its range changed since; 422 with the violations when the restored
+// schedule would add hard violations on the data as it is now and no override_reason (in an
+// optional JSON body) says why (nothing is changed then).
 func (s *server) rollbackPublication(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
-	a := &publicationAudit{s: s, r: r, action: "schedule.rollback"}
-	p, err := s.Scheduling.Rollback(r.Context(), id, principal(r).ID, a.record)
+	var body struct {
+		OverrideReason string `json:"override_reason"`
+	}
+	if r.ContentLength != 0 {
+		if err := decodeJSON(r, &body); err != nil {
+			return err
+		}
+	}
+	var p store.Publication
+	var outcome scheduling.EditOutcome
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
+		var err error
+		p, outcome, err = svc.Rollback(r.Context(), id, principal(r).ID, body.OverrideReason)
+		details := outcome.AuditDetails(map[string]any{"run_id": p.RunID, "start_date": p.From.String(), "end_date": p.To.String(),
+			"replaced": p.Replaced, "written": p.Written})
+		return event{"schedule.rollback", "schedule_publication:" + id, details}, err
+	})
+	if refused(w, err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	a.stream()
-	writeJSON(w, http.StatusOK, viewPublication(p))
+	out := rollbackWrite{publicationView: viewPublication(p), Violations: outcome.Violations, HardViolations: outcome.Hard, OverrideReason: outcome.Override}
+	if out.Violations == nil {
+		out.Violations = []scheduling.ViolationView{}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -83,7 +83,7 @@ func (s *solver) fillMinimum(j slotIdx, t templateIdx, cand []personIdx) []perso
 func (s *solver) candidates(j slotIdx, t templateIdx, cand []personIdx) []personIdx {
 	tp := s.templates[t]
 	for _, i := range s.residents {
-		if s.assigned[i][j] == free && !s.absent[i][j] && !s.locked[i][j] && tp.Allows(s.pgy[i]) {
+		if s.assigned[i][j] == free && !s.absent[i][j] && !s.locked[i][j] && tp.Allows(s.pgy[i]) && s.planAllows(i, j, t) {
 			cand = append(cand, i)
 		}
 	}

@@ -5,6 +5,7 @@
 // Where things live:
 //
 //	model.go, calendar.go, problem.go   the domain types; Problem.check validates a request
+//	plan.go                              the block rotation plan: who may hold which template
 //	validate.go                          Validate: every violation of a schedule
 //	solve.go                             Solve, Options, Stats, StopReason, Cost
 //	solver.go                            the solver's state (indexed by personIdx, slotIdx,

@@ -23,6 +23,8 @@ type Gap struct {
 	Absent int `json:"absent"`
 	// NotEligible: the template does not take their PGY level.
 	NotEligible int `json:"not_eligible"`
+	// OtherRotation: the block plan puts them on another rotation that day.
+	OtherRotation int `json:"on_another_rotation"`
 	// Kept: outside the run's scope (a filtered run leaves them as they are).
 	Kept int `json:"kept_as_they_are"`
 	// OnOtherTemplates: placed on another template in that half-day.
@@ -202,6 +204,8 @@ func (e *explainer) gap(s Slot, ti, n int) Gap {
 			g.Absent++
 		case !t.Allows(x.PGY):
 			g.NotEligible++
+		case !e.p.PlanAllows(x.ID, t, s.Date):
+			g.OtherRotation++
 		case e.keep[x.ID]:
 			g.Kept++
 		case e.holds[holdKey(x.ID, s)]:
@@ -266,7 +270,7 @@ func gapMessage(g Gap, t Template, n, available int) string {
 		n    int
 		what string
 	}{
-		{g.Absent, "absent"}, {g.NotEligible, "not eligible for its PGY levels"}, {g.Kept, "outside this run's scope"},
+		{g.Absent, "absent"}, {g.NotEligible, "not eligible for its PGY levels"}, {g.OtherRotation, "on another rotation"}, {g.Kept, "outside this run's scope"},
 		{g.OnOtherTemplates, "on other templates"}, {g.Free, "free (a longer run may place them)"},
 	} {
 		if c.n > 0 {

@@ -90,6 +90,9 @@ type Template struct {
 	Weekends bool `json:"weekends"`
 	// Holidays staffs the template on the program's holidays too (RunsOn).
 	Holidays bool `json:"holidays"`
+	// RotationID is the block rotation the template belongs to ("" none): a resident the block
+	// plan puts on another rotation that day may not hold it (Problem.PlanAllows).
+	RotationID string `json:"rotation_id,omitempty"`
 }
 
 // Validate checks one template on its own.

@@ -42,6 +42,8 @@ func ExplainPreferences(p *Problem, assignments []Assignment) []PreferenceOutcom
 			o.Why = fmt.Sprintf("placed on it %d time(s): coverage or the hard rules needed them there", o.Sessions)
 		case x.Type == Resident && !t.Allows(x.PGY):
 			o.Why = fmt.Sprintf("the template does not take PGY-%d residents", x.PGY)
+		case x.Type == Resident && !p.planAllowsSome(x.ID, t):
+			o.Why = "the block plan puts them on another rotation on every day of the range"
 		case !p.availableFor(x.ID, t):
 			o.Why = "absent or the template closed on every half-day of the range"
 		default:

@@ -49,7 +49,10 @@ type Problem struct {
 	Fixed []Assignment
 	// Keep lists people the solver leaves exactly as they are inside the range: their fixed
 	// assignments stay and their free half-days stay free (a run filtered to other people).
-	Keep        []string
+	Keep []string
+	// Plan is the block rotation plan over the range: a resident on a rotation holds only its
+	// templates and those of no rotation (PlanAllows).
+	Plan        []PlanEntry
 	Preferences []Preference
 	Weights     Weights
 	Limits      acgme.Limits
@@ -99,6 +102,9 @@ func (p *Problem) check() error {
 		return err
 	}
 	if err := p.checkReferences(people, templates); err != nil {
+		return err
+	}
+	if err := p.checkPlan(people); err != nil {
 		return err
 	}
 	return p.checkMinimums()

@@ -215,6 +215,9 @@ func (r *repairer) candidate(x Person, slot Slot, t Template) (Candidate, string
 	if x.Type == Resident && !t.Allows(x.PGY) {
 		return Candidate{}, "not eligible"
 	}
+	if x.Type == Resident && !r.p.PlanAllows(x.ID, t, slot.Date) {
+		return Candidate{}, "on another rotation"
+	}
 	c := Candidate{PersonID: x.ID, Changes: 1}
 	for _, a := range r.schedule {
 		if a.PersonID == x.ID && a.Slot == slot {

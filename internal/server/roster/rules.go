@@ -7,13 +7,14 @@ import (
 )
 
 // allowed says whether resident i may hold template t in slot j as far as the cell itself goes
-// (availability, including a session that would run into a day of leave, staffing, PGY level);
+// (availability, including a session that would run into a day of leave, staffing, PGY level,
+// the block plan);
 // capacity and rules are checked by the callers.
 func (s *solver) allowed(i personIdx, j slotIdx, t templateIdx) bool {
 	if t == free {
 		return true
 	}
-	return !s.absent[i][j] && !(s.beforeAbsence[i][j] && s.overnight[j][t]) && s.staffed[j][t] && s.templates[t].Allows(s.pgy[i])
+	return !s.absent[i][j] && !(s.beforeAbsence[i][j] && s.overnight[j][t]) && s.staffed[j][t] && s.templates[t].Allows(s.pgy[i]) && s.planAllows(i, j, t)
 }
 
 // try moves resident i to template t in slot j, keeping it only if no hard rule breaks.

@@ -69,6 +69,10 @@ type solver struct {
 	overnight [][]bool
 	// staffed[slot][template] says whether the template takes residents in that half-day.
 	staffed [][]bool
+	// planned[person][slot] is the rotation the block plan gives the person (1-based, 0 none;
+	// a nil row: no plan), templateRotation[template] the template's (0 none): plan.go.
+	planned          [][]int16
+	templateRotation []int16
 
 	// About each person.
 	pgy []int
@@ -127,6 +131,7 @@ func newSolver(p *Problem, seed uint64) (*solver, error) {
 		s.preference[s.ids.person[pr.PersonID]][s.ids.template[pr.TemplateID]] += pr.Weight
 	}
 	s.allocateSlots()
+	s.layOutPlan()
 	s.countAvailability()
 	s.placeFixed()
 	s.closeKeptPeople()

@@ -22,6 +22,9 @@ const (
 	// RuleFacultySessions: a faculty member above max_sessions_per_week in a week counted in
 	// 7-day periods from the range's first day (hard).
 	RuleFacultySessions acgme.Rule = "faculty_sessions"
+	// RuleRotationPlan: a resident on a template of another rotation than the one the block
+	// plan gives them that day (hard; plan.go).
+	RuleRotationPlan acgme.Rule = "rotation_plan"
 	// RuleCoverage: fewer residents than a template's minimum (soft: listed, never traded for a
 	// hard rule).
 	RuleCoverage acgme.Rule = "coverage"
@@ -146,6 +149,10 @@ func (v *validation) checkPlacement(a Assignment, x Person, ti int) {
 	case t.Overnight(a.Slot, v.p.Location) && slices.ContainsFunc(v.p.Absences, func(ab Absence) bool { return ab.PersonID == x.ID && ab.Covers(next) }):
 		v.out = append(v.out, acgme.Violation{Rule: RuleAvailability, PersonID: x.ID, Start: at, End: at,
 			Message: fmt.Sprintf("%s's %s on %s %s runs into %s, a day they are absent", x.ID, t.ID, a.Slot.Date, a.Slot.Half, next)})
+	}
+	if x.Type == Resident && !v.p.PlanAllows(x.ID, t, a.Slot.Date) {
+		v.out = append(v.out, acgme.Violation{Rule: RuleRotationPlan, PersonID: x.ID, Start: at, End: at,
+			Message: fmt.Sprintf("%s is on rotation %s in the block plan on %s but placed on %s of rotation %s", x.ID, v.p.RotationOn(x.ID, a.Slot.Date), a.Slot.Date, t.ID, t.RotationID)})
 	}
 	if !t.RunsOn(a.Slot, v.p.Holidays) || (x.Type == Resident && !t.Allows(x.PGY)) {
 		v.out = append(v.out, acgme.Violation{Rule: RuleEligibility, PersonID: x.ID, Start: at, End: at,

@@ -252,9 +252,23 @@ func (s *Service) Publish(ctx context.Context, runID, by string, acceptIncomplet
 	return s.st.PublishDraft(ctx, runID, by, acceptIncomplete, record)
 }
 
-// Rollback puts back what a publication replaced (store.RollbackPublication).
-func (s *Service) Rollback(ctx context.Context, id, by string, record store.PublicationRecorder) (store.Publication, error) {
-	return s.st.RollbackPublication(ctx, id, by, record)
+// Rollback puts back what publication id replaced (store.RollbackPublication) on s, bound to the
+// change's transaction, checked like a manual edit (CheckEdit over the publication's range): the
+// schedule it restores is judged on the people, templates, absences and holidays as they are now,
+// and one that would add hard violations (an absence approved since, say) is refused
+// (*RuleRefusal) unless override names why.
+func (s *Service) Rollback(ctx context.Context, id, by, override string) (store.Publication, EditOutcome, error) {
+	// A publication's range never changes: reading it before CheckEdit takes its locks is safe.
+	pub, err := s.st.GetPublication(ctx, id)
+	if err != nil {
+		return store.Publication{}, EditOutcome{}, err
+	}
+	outcome, err := s.CheckEdit(ctx, []roster.Date{pub.From, pub.To}, override, func() error {
+		var err error
+		pub, err = s.st.RollbackPublication(ctx, id, by)
+		return err
+	})
+	return pub, outcome, err
 }
 
 // ListPublications is a page of publications, newest first, and how many there are.

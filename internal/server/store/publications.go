@@ -42,7 +42,7 @@ type Publication struct {
 	RolledBackBy *string
 }
 
-// PublicationRecorder writes the audit entry of a publication or rollback inside its
+// PublicationRecorder writes the audit entry of a publication inside its
 // transaction (see RunRecorder for what it may publish after the commit).
 type PublicationRecorder func(ctx context.Context, tx pgx.Tx, p Publication) error
 
@@ -129,55 +129,55 @@ func (s *Store) PublishDraft(ctx context.Context, runID, by string, acceptIncomp
 	return pub, err
 }
 
-// RollbackPublication puts back what publication id replaced, in one transaction with record's
-// audit entry, while its range is still exactly what it wrote (ErrRangeChangedSince otherwise).
-func (s *Store) RollbackPublication(ctx context.Context, id, by string, record PublicationRecorder) (Publication, error) {
+// RollbackPublication puts back what publication id replaced, in the change's transaction (the
+// store must be bound to it: On), while its range is still exactly what it wrote
+// (ErrRangeChangedSince otherwise). The caller judges the schedule before and after it and
+// records the audit entry in that transaction (scheduling.Service.Rollback).
+func (s *Store) RollbackPublication(ctx context.Context, id, by string) (Publication, error) {
+	tx, ok := s.db.(pgx.Tx)
+	if !ok {
+		return Publication{}, errors.New("store: RollbackPublication needs a transaction (Store.On)")
+	}
 	var pub Publication
-	err := s.inTxAfterCommit(ctx, func(tx pgx.Tx) error {
-		var from, to time.Time
-		var digest string
-		err := tx.QueryRow(ctx, `SELECT `+publicationColumns+`, assignments_digest FROM schedule_publications WHERE id = $1 FOR UPDATE`, id).
-			Scan(append(pub.fields(&from, &to), &digest)...)
-		if err != nil {
-			return notFound(err, "reading the publication")
-		}
-		pub.From, pub.To = roster.DateOf(from), roster.DateOf(to)
-		if pub.RolledBackAt != nil {
-			return ErrRolledBack
-		}
-		if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '15s'`); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `LOCK TABLE assignments IN SHARE ROW EXCLUSIVE MODE`); err != nil {
-			return fmt.Errorf("store: locking the assignments: %w", err)
-		}
-		var now string
-		if err := tx.QueryRow(ctx, assignmentsDigestSQL, from, to).Scan(&now); err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		if now != digest {
-			return ErrRangeChangedSince
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM assignments WHERE date BETWEEN $1 AND $2 AND NOT locked AND schedule_run_id = $3
-			AND ($4::uuid[] IS NULL OR person_id = ANY($4::uuid[]))`, from, to, pub.RunID, pub.Scope); err != nil {
-			return fmt.Errorf("store: removing the published schedule: %w", err)
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO assignments (id, person_id, date, time_of_day, rotation_template_id, locked, source, schedule_run_id, created_at, updated_at)
-			SELECT assignment_id, person_id, date, time_of_day, rotation_template_id, false, source,
-				(SELECT id FROM schedule_runs WHERE id = r.schedule_run_id), created_at, updated_at
-			FROM schedule_publication_replaced r WHERE publication_id = $1`, id); err != nil {
-			return fmt.Errorf("store: restoring the replaced schedule: %w", pgErr(err))
-		}
-		if err := tx.QueryRow(ctx, `UPDATE schedule_publications SET rolled_back_at = now(), rolled_back_by = $2 WHERE id = $1
-			RETURNING rolled_back_at, rolled_back_by::text`, id, nullable(by)).Scan(&pub.RolledBackAt, &pub.RolledBackBy); err != nil {
-			return fmt.Errorf("store: %w", err)
-		}
-		if record != nil {
-			return record(ctx, tx, pub)
-		}
-		return nil
-	})
-	return pub, err
+	var from, to time.Time
+	var digest string
+	err := tx.QueryRow(ctx, `SELECT `+publicationColumns+`, assignments_digest FROM schedule_publications WHERE id = $1 FOR UPDATE`, id).
+		Scan(append(pub.fields(&from, &to), &digest)...)
+	if err != nil {
+		return Publication{}, notFound(err, "reading the publication")
+	}
+	pub.From, pub.To = roster.DateOf(from), roster.DateOf(to)
+	if pub.RolledBackAt != nil {
+		return Publication{}, ErrRolledBack
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '15s'`); err != nil {
+		return Publication{}, err
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE assignments IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return Publication{}, fmt.Errorf("store: locking the assignments: %w", err)
+	}
+	var now string
+	if err := tx.QueryRow(ctx, assignmentsDigestSQL, from, to).Scan(&now); err != nil {
+		return Publication{}, fmt.Errorf("store: %w", err)
+	}
+	if now != digest {
+		return Publication{}, ErrRangeChangedSince
+	}
+	if _, err := tx.Exec(ctx, `DELETE FROM assignments WHERE date BETWEEN $1 AND $2 AND NOT locked AND schedule_run_id = $3
+		AND ($4::uuid[] IS NULL OR person_id = ANY($4::uuid[]))`, from, to, pub.RunID, pub.Scope); err != nil {
+		return Publication{}, fmt.Errorf("store: removing the published schedule: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `INSERT INTO assignments (id, person_id, date, time_of_day, rotation_template_id, locked, source, schedule_run_id, created_at, updated_at)
+		SELECT assignment_id, person_id, date, time_of_day, rotation_template_id, false, source,
+			(SELECT id FROM schedule_runs WHERE id = r.schedule_run_id), created_at, updated_at
+		FROM schedule_publication_replaced r WHERE publication_id = $1`, id); err != nil {
+		return Publication{}, fmt.Errorf("store: restoring the replaced schedule: %w", pgErr(err))
+	}
+	if err := tx.QueryRow(ctx, `UPDATE schedule_publications SET rolled_back_at = now(), rolled_back_by = $2 WHERE id = $1
+		RETURNING rolled_back_at, rolled_back_by::text`, id, nullable(by)).Scan(&pub.RolledBackAt, &pub.RolledBackBy); err != nil {
+		return Publication{}, fmt.Errorf("store: %w", err)
+	}
+	return pub, nil
 }
 
 const publicationColumns = `id, run_id::text, start_date, end_date, scope::text[], published_by::text, published_at, replaced, written, rolled_back_at, rolled_back_by::text`
