@@ -3,6 +3,7 @@ package compliance
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strings"
 	"unicode"
 
@@ -182,14 +183,18 @@ func (d *pdfDoc) row(cols []float64, head bool, cells ...string) {
 	d.Ln(-1)
 }
 
+// fit cuts s, put's text, to its longest prefix that fits in w with an ellipsis ("..." alone
+// when none does). put's text is the core fonts' single-byte encoding, so every byte is one
+// character and a cut point. A prefix's width only grows with its length, so the cut is found by
+// a binary search: O(log n) measurements, where trimming a byte at a time took one per byte
+// (quadratic in a long cell).
 func (d *pdfDoc) fit(s string, w float64) string {
 	if d.GetStringWidth(s) <= w {
 		return s
 	}
-	for len(s) > 0 && d.GetStringWidth(s+"...") > w {
-		s = s[:len(s)-1]
-	}
-	return s + "..."
+	// The shortest prefix that no longer fits is one byte longer than the one kept.
+	n := sort.Search(len(s), func(i int) bool { return d.GetStringWidth(s[:i+1]+"...") > w })
+	return s[:n] + "..."
 }
 
 func yesNo(b bool) string {
