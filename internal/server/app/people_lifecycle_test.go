@@ -177,10 +177,12 @@ func TestDeletingAPersonWithHistoryArchivesThem(t *testing.T) {
 	}
 }
 
-// The academic-year rollover on real PostgreSQL: a dry run shows what would change and changes
-// nothing; the rollover advances every active resident one level and archives those in their
-// final level, in one audited transaction; a second call for the same year changes nothing and
-// says so; an earlier year is refused, and bad input is a 422.
+// The academic-year rollover on real PostgreSQL: a dry run shows what would change, changes
+// nothing and answers a confirm token; the rollover is made only with it (422 without one or with
+// another year's, so a typo'd year is seen in its dry run first; 409 when the residents changed
+// since); it advances every active resident one level and archives those in their final level,
+// in one audited transaction; a second call for the same year changes nothing and says so; an
+// earlier year is refused, and bad input is a 422.
 func TestRolloverAdvancesGraduatesOnceAndDryRuns(t *testing.T) {
 	e := newEnv(t, 1, nil)
 	admin := e.bootstrap()
@@ -203,13 +205,46 @@ func TestRolloverAdvancesGraduatesOnceAndDryRuns(t *testing.T) {
 	before := levels()
 	body := map[string]any{"academic_year_start": "2027-07-01"}
 
+	dryRun := func(year string) string {
+		t.Helper()
+		dry := e.call("POST", "/api/v1/people/rollover?dry_run=true", map[string]any{"academic_year_start": year}, req{bearer: coord.Access}).
+			want(t, 200, "dry run "+year)
+		if dry.Body["dry_run"] != true || !strings.HasPrefix(dry.str("confirm"), year+".") {
+			t.Fatalf("dry run %s", dry.Raw)
+		}
+		return dry.str("confirm")
+	}
 	dry := e.call("POST", "/api/v1/people/rollover?dry_run=true", body, req{bearer: coord.Access}).want(t, 200, "dry run")
 	if dry.Body["dry_run"] != true || dry.Body["advanced_count"].(float64) != 2 || dry.Body["graduated_count"].(float64) != 2 || levels() != before {
 		t.Fatalf("dry run %s; levels %s, were %s", dry.Raw, levels(), before)
 	}
-	e.call("POST", "/api/v1/people/rollover", body, req{bearer: res.Access}).want(t, 403, "a resident rolls over")
+	if again := dryRun("2027-07-01"); again != dry.str("confirm") {
+		t.Fatalf("two dry runs of the same data: confirm %q and %q", dry.str("confirm"), again)
+	}
+	e.call("POST", "/api/v1/people/rollover", map[string]any{"academic_year_start": "2027-07-01", "confirm": dry.str("confirm")},
+		req{bearer: res.Access}).want(t, 403, "a resident rolls over")
 
-	done := e.call("POST", "/api/v1/people/rollover", body, req{bearer: coord.Access}).want(t, 200, "roll over")
+	// Without the dry run's token, or with the token of another year (a typo'd year: the
+	// coordinator checked 2027's changes and sent 2072), nothing happens.
+	for _, b := range []map[string]any{body, {"academic_year_start": "2027-07-01", "confirm": "2027-07-01"}, {"academic_year_start": "2072-07-01", "confirm": dry.str("confirm")},
+		{"academic_year_start": "2027-07-01", "confirm": strings.Repeat("x", 101)}} {
+		if r := e.call("POST", "/api/v1/people/rollover", b, req{bearer: coord.Access}); r.Status != 422 || !strings.Contains(r.detail(), "confirm") || levels() != before {
+			t.Fatalf("%v: %d %s; levels %s", b, r.Status, r.Raw, levels())
+		}
+	}
+	// The residents change after the dry run: its token no longer makes the rollover.
+	late := mk("Late", 2, 3)
+	if r := e.call("POST", "/api/v1/people/rollover", map[string]any{"academic_year_start": "2027-07-01", "confirm": dry.str("confirm")},
+		req{bearer: coord.Access}); r.Status != 409 || !strings.Contains(r.detail(), "changed since the dry run") || levels() != before {
+		t.Fatalf("a stale confirm: %d %s", r.Status, r.Raw)
+	}
+	e.call("DELETE", "/api/v1/people/"+late, nil, req{bearer: coord.Access}).want(t, 204, "the late resident removed")
+	if n := e.count(`SELECT count(*) FROM audit_log WHERE action = 'people.rollover'`); n != 0 {
+		t.Fatalf("%d rollover audit entries after refusals, want 0", n)
+	}
+
+	done := e.call("POST", "/api/v1/people/rollover", map[string]any{"academic_year_start": "2027-07-01", "confirm": dryRun("2027-07-01")},
+		req{bearer: coord.Access}).want(t, 200, "roll over")
 	if done.Body["already_done"] != false || done.Body["performed_at"] == nil || done.Body["advanced_count"].(float64) != 2 {
 		t.Fatalf("rollover %s", done.Raw)
 	}
@@ -241,7 +276,8 @@ func TestRolloverAdvancesGraduatesOnceAndDryRuns(t *testing.T) {
 		}
 	}
 	e.call("POST", "/api/v1/people/rollover?dry_run=perhaps", body, req{bearer: coord.Access}).want(t, 422, "dry_run=perhaps")
-	next := e.call("POST", "/api/v1/people/rollover", map[string]any{"academic_year_start": "2028-07-01"}, req{bearer: admin.Access}).want(t, 200, "the next year")
+	next := e.call("POST", "/api/v1/people/rollover", map[string]any{"academic_year_start": "2028-07-01", "confirm": dryRun("2028-07-01")},
+		req{bearer: admin.Access}).want(t, 200, "the next year")
 	if next.Body["graduated_count"].(float64) != 1 || levels() != "3/false 3/true 5/true 5/true" {
 		t.Fatalf("2028: %s; %s", next.Raw, levels())
 	}

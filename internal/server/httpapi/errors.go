@@ -113,6 +113,10 @@ func schedulingError(err error) *apiError {
 		return &apiError{status: http.StatusUnprocessableEntity, detail: input.Reason}
 	case errors.Is(err, store.ErrYearsRollForward):
 		return &apiError{status: http.StatusConflict, detail: store.ErrYearsRollForward.Error()}
+	case errors.Is(err, store.ErrRolloverUnconfirmed):
+		return &apiError{status: http.StatusUnprocessableEntity, detail: store.ErrRolloverUnconfirmed.Error()}
+	case errors.Is(err, store.ErrRolloverChanged):
+		return &apiError{status: http.StatusConflict, detail: store.ErrRolloverChanged.Error()}
 	case errors.Is(err, store.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, detail: "not found"}
 	case errors.Is(err, store.ErrStale):

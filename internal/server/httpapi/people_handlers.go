@@ -369,6 +369,8 @@ func (s *server) restorePerson(w http.ResponseWriter, r *http.Request) error {
 // rolloverBody is the body of POST /people/rollover.
 type rolloverBody struct {
 	AcademicYearStart *string `json:"academic_year_start"`
+	// Confirm is the dry run's confirm token (required unless dry_run).
+	Confirm string `json:"confirm"`
 }
 
 // year checks the body's academic year: a 1 July.
@@ -386,7 +388,8 @@ func (b rolloverBody) year() (roster.Date, error) {
 
 // rollOver advances every active resident one PGY level and graduates (archives) those in
 // their final level, once per academic year; ?dry_run=true shows the same answer and changes
-// nothing.
+// nothing, and its confirm token is what the rollover must send: 422 without it (or with one for
+// another year), 409 when the residents changed since the dry run.
 func (s *server) rollOver(w http.ResponseWriter, r *http.Request) error {
 	var b rolloverBody
 	if err := decodeJSON(r, &b); err != nil {
@@ -396,6 +399,9 @@ func (s *server) rollOver(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if len(b.Confirm) > 100 {
+		return errStatus(http.StatusUnprocessableEntity, "confirm must be the dry run's confirm token")
+	}
 	dry := false
 	if v := r.URL.Query().Get("dry_run"); v != "" {
 		if dry, err = strconv.ParseBool(v); err != nil {
@@ -404,7 +410,7 @@ func (s *server) rollOver(w http.ResponseWriter, r *http.Request) error {
 	}
 	var out store.Rollover
 	if dry {
-		if out, err = s.Scheduling.RollOver(r.Context(), year, principal(r).ID, true); err != nil {
+		if out, err = s.Scheduling.RollOver(r.Context(), year, principal(r).ID, true, ""); err != nil {
 			return err
 		}
 		writeJSON(w, http.StatusOK, out)
@@ -412,7 +418,7 @@ func (s *server) rollOver(w http.ResponseWriter, r *http.Request) error {
 	}
 	err = s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		out, err = svc.RollOver(r.Context(), year, principal(r).ID, false)
+		out, err = svc.RollOver(r.Context(), year, principal(r).ID, false, b.Confirm)
 		return event{"people.rollover", "academic_year:" + year.String(), map[string]any{"already_done": out.AlreadyDone,
 			"advanced": out.AdvancedCount, "graduated": out.GraduatedCount}}, err
 	})

@@ -57,10 +57,10 @@ func (s *Service) RestorePerson(ctx context.Context, id string) (store.PersonRec
 	return s.st.RestorePerson(ctx, id)
 }
 
-// RollOver advances the residents into the academic year starting on start (see
-// store.RollOver).
-func (s *Service) RollOver(ctx context.Context, start roster.Date, by string, dry bool) (store.Rollover, error) {
-	return s.st.RollOver(ctx, start, by, dry)
+// RollOver advances the residents into the academic year starting on start, as the dry run
+// whose confirm token is sent showed it (see store.RollOver).
+func (s *Service) RollOver(ctx context.Context, start roster.Date, by string, dry bool, confirm string) (store.Rollover, error) {
+	return s.st.RollOver(ctx, start, by, dry, confirm)
 }
 
 // ListTemplates is every rotation template.

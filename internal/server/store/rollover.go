@@ -2,8 +2,12 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -14,6 +18,16 @@ import (
 // ErrYearsRollForward: a later academic year than the one asked for was already rolled over
 // (409): levels only ever advance.
 var ErrYearsRollForward = errors.New("a later academic year was already rolled over; years roll forward only")
+
+// A rollover is made only as its dry run showed it: the dry run answers a confirm token (the
+// year and a digest of the changes), which the rollover must send. A typo in the year shows in
+// the dry run's changes before anything is written, and cannot block later years by accident.
+var (
+	// ErrRolloverUnconfirmed (422): no confirm, or one from the dry run of another year.
+	ErrRolloverUnconfirmed = errors.New("confirm is required: run the rollover with ?dry_run=true first, check the changes it lists, and send its confirm for the same academic_year_start")
+	// ErrRolloverChanged (409): the residents changed since the dry run; nothing was changed.
+	ErrRolloverChanged = errors.New("the residents changed since the dry run that confirm comes from; nothing was changed: run the dry run again and check its changes")
+)
 
 // RolloverChange is what the rollover does to one resident.
 type RolloverChange struct {
@@ -38,6 +52,38 @@ type Rollover struct {
 	GraduatedCount int              `json:"graduated_count"`
 	Advanced       []RolloverChange `json:"advanced"`
 	Graduated      []RolloverChange `json:"graduated"`
+	// Confirm is what the rollover of this year must send to make exactly these changes (a dry
+	// run's answer, unless the year was rolled over already).
+	Confirm string `json:"confirm,omitempty"`
+}
+
+// rolloverConfirm is the confirm token of the rollover of year start making changes advanced
+// and graduated: the year, and a digest of who moves from which level to which (by id, so a
+// renamed resident does not change it).
+func rolloverConfirm(start roster.Date, advanced, graduated []RolloverChange) string {
+	var lines []string
+	for _, c := range advanced {
+		lines = append(lines, fmt.Sprintf("advance %s %d %d", c.PersonID, c.FromPGY, c.ToPGY))
+	}
+	for _, c := range graduated {
+		lines = append(lines, fmt.Sprintf("graduate %s %d %d", c.PersonID, c.FromPGY, c.FinalPGY))
+	}
+	slices.Sort(lines)
+	sum := sha256.Sum256([]byte("rsched academic-year rollover " + start.String() + "\n" + strings.Join(lines, "\n")))
+	return start.String() + "." + hex.EncodeToString(sum[:16])
+}
+
+// checkRolloverConfirm compares what the caller sent with the token of the changes the
+// rollover would make now.
+func checkRolloverConfirm(start roster.Date, sent, want string) error {
+	switch {
+	case sent == want:
+		return nil
+	case !strings.HasPrefix(sent, start.String()+"."):
+		return ErrRolloverUnconfirmed
+	default:
+		return ErrRolloverChanged
+	}
 }
 
 // PlanRollover decides the rollover of the active residents given: a resident in their final
@@ -67,8 +113,9 @@ func PlanRollover(residents []PersonRecord) (advanced, graduated []RolloverChang
 // their final level, for the academic year starting on start (a 1 July), by user by, in one
 // transaction. A year already rolled over changes nothing and says so (AlreadyDone); a year
 // before one already rolled over is ErrYearsRollForward. dry computes the same answer and
-// writes nothing.
-func (s *Store) RollOver(ctx context.Context, start roster.Date, by string, dry bool) (Rollover, error) {
+// writes nothing; its Confirm is what the rollover must be sent as confirm to make exactly those
+// changes (ErrRolloverUnconfirmed, or ErrRolloverChanged when the residents changed since).
+func (s *Store) RollOver(ctx context.Context, start roster.Date, by string, dry bool, confirm string) (Rollover, error) {
 	out := Rollover{AcademicYearStart: start, DryRun: dry}
 	tx, err := s.db.Begin(ctx)
 	if err != nil {
@@ -109,8 +156,13 @@ func (s *Store) RollOver(ctx context.Context, start roster.Date, by string, dry 
 	}
 	out.Advanced, out.Graduated = PlanRollover(residents)
 	out.AdvancedCount, out.GraduatedCount = len(out.Advanced), len(out.Graduated)
+	want := rolloverConfirm(start, out.Advanced, out.Graduated)
 	if dry {
+		out.Confirm = want
 		return out, nil
+	}
+	if err := checkRolloverConfirm(start, confirm, want); err != nil {
+		return out, err
 	}
 	if err := applyRollover(ctx, tx, out, by); err != nil {
 		return out, err
