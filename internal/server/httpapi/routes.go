@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"time"
 
@@ -79,7 +80,7 @@ func NewHandler(o Options) http.Handler {
 	}
 	s := &server{Options: o, metrics: newHTTPMetrics(o.Metrics)}
 	mux := http.NewServeMux()
-	for _, rt := range append(s.routes(), s.calendarRoutes()...) {
+	for _, rt := range slices.Concat(s.routes(), s.calendarRoutes(), s.planRoutes()) {
 		if !rt.Access.Declared() {
 			// Unreachable through the table below, which TestEveryRouteDeclaresItsAccess walks;
 			// a route added without an access stops the server at start rather than serve open.
@@ -199,6 +200,23 @@ func (s *server) calendarRoutes() []route {
 	}
 }
 
+// planRoutes are the block rotations and the block plan: rotations are read like templates,
+// the plan like the academic blocks it fills; coordinators and administrators write both.
+func (s *server) planRoutes() []route {
+	return []route{
+		{Method: "GET", Pattern: "/api/v1/rotations", Access: rbac.Need(rbac.Rotation, rbac.List), Handler: s.listRotations},
+		{Method: "POST", Pattern: "/api/v1/rotations", Access: rbac.Need(rbac.Rotation, rbac.Create), Handler: s.createRotation},
+		{Method: "GET", Pattern: "/api/v1/rotations/{id}", Access: rbac.Need(rbac.Rotation, rbac.Read), Handler: s.getRotation},
+		{Method: "PATCH", Pattern: "/api/v1/rotations/{id}", Access: rbac.Need(rbac.Rotation, rbac.Update), Handler: s.updateRotation},
+		{Method: "DELETE", Pattern: "/api/v1/rotations/{id}", Access: rbac.Need(rbac.Rotation, rbac.Delete), Handler: s.deleteRotation},
+		{Method: "GET", Pattern: "/api/v1/block-plan", Access: rbac.Need(rbac.Block, rbac.List), Handler: s.getBlockPlan},
+		{Method: "PUT", Pattern: "/api/v1/block-plan", Access: rbac.Need(rbac.Block, rbac.Update), Handler: s.putBlockPlan},
+		{Method: "GET", Pattern: "/api/v1/block-plan/validate", Access: rbac.Need(rbac.Block, rbac.Read), Handler: s.validateBlockPlan},
+		{Method: "PUT", Pattern: "/api/v1/block-plan/people/{id}", Access: rbac.Need(rbac.Block, rbac.Update), Handler: s.setPlanEntry},
+		{Method: "DELETE", Pattern: "/api/v1/block-plan/people/{id}", Access: rbac.Need(rbac.Block, rbac.Delete), Handler: s.clearPlanEntry},
+	}
+}
+
 // RouteInfo describes one route of the table.
 type RouteInfo struct {
 	Method, Pattern string
@@ -210,7 +228,7 @@ type RouteInfo struct {
 func Routes() []RouteInfo {
 	var out []RouteInfo
 	s := &server{}
-	for _, r := range append(s.routes(), s.calendarRoutes()...) {
+	for _, r := range slices.Concat(s.routes(), s.calendarRoutes(), s.planRoutes()) {
 		out = append(out, RouteInfo{r.Method, r.Pattern, r.Access, r.AllowRestricted})
 	}
 	return out

@@ -42,6 +42,8 @@ type templateBody struct {
 	Holidays *bool `json:"holidays"`
 	// MaxLearners: learners per half-day besides the residents (0: takes none).
 	MaxLearners *int `json:"max_learners"`
+	// RotationID ties the template to a block rotation ("": none).
+	RotationID *string `json:"rotation_id"`
 }
 
 func (b templateBody) apply(t *roster.Template) string {
@@ -74,6 +76,12 @@ func (b templateBody) apply(t *roster.Template) string {
 	}
 	if b.MaxLearners != nil {
 		t.MaxLearners = *b.MaxLearners
+	}
+	if b.RotationID != nil {
+		t.RotationID = strings.ToLower(*b.RotationID)
+	}
+	if t.RotationID != "" && !scheduling.ValidID(t.RotationID) {
+		return "rotation_id must be a UUID or empty"
 	}
 	if t.Name == "" || utf8.RuneCountInString(t.Name) > 200 || !validText(t.Name) {
 		return "name is required, at most 200 characters"

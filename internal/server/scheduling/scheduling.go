@@ -474,6 +474,7 @@ func (s *Service) problem(in store.Inputs, from, to roster.Date, r *GenerateRequ
 	for _, t := range in.Templates {
 		p.Templates = append(p.Templates, t.Template)
 	}
+	p.Plan = planOf(in.Plan, p.People)
 	for _, a := range in.Assignments {
 		inRange := !a.Slot.Date.Before(from) && !to.Before(a.Slot.Date)
 		keep := !inRange || a.Locked || (filtered && !selected[a.PersonID])

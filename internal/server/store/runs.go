@@ -204,19 +204,22 @@ type Inputs struct {
 	Absences    []roster.Absence
 	Assignments []StoredAssignment
 	// Holidays are the program's holidays in the window.
-	Holidays    []roster.Holiday
+	Holidays []roster.Holiday
+	// Plan is the block plan's entries overlapping the window.
+	Plan        []roster.PlanEntry
 	Fingerprint string
 }
 
 // fingerprintSQL digests every row a run's result depends on. An insert, update or delete of a
-// person, a template, an absence or an assignment in the window changes it: each row's id and
+// person, a template, an absence, an assignment or a block plan entry in the window changes it: each row's id and
 // updated_at (bumped by every update) are part of it.
 const fingerprintSQL = `SELECT md5(concat_ws('|',
 	(SELECT string_agg(id::text || updated_at::text, ',' ORDER BY id) FROM people),
 	(SELECT string_agg(id::text || updated_at::text, ',' ORDER BY id) FROM rotation_templates),
 	(SELECT string_agg(id::text || updated_at::text, ',' ORDER BY id) FROM absences WHERE start_date <= $2 AND end_date >= $1),
 	(SELECT string_agg(id::text || updated_at::text, ',' ORDER BY id) FROM assignments WHERE date BETWEEN $1 AND $2),
-	(SELECT string_agg(id::text || date::text, ',' ORDER BY id) FROM holidays WHERE date BETWEEN $1 AND $2)))`
+	(SELECT string_agg(id::text || date::text, ',' ORDER BY id) FROM holidays WHERE date BETWEEN $1 AND $2),
+	(SELECT string_agg(id::text || updated_at::text, ',' ORDER BY id) FROM block_assignments WHERE start_date <= $2 AND end_date >= $1)))`
 
 // LoadInputs reads a run's inputs for [from-margin, to+margin] in one repeatable-read snapshot.
 func (s *Store) LoadInputs(ctx context.Context, from, to roster.Date, margin int) (Inputs, error) {
@@ -262,6 +265,12 @@ func (s *Store) LoadInputs(ctx context.Context, from, to roster.Date, margin int
 			h.Date = roster.DateOf(d)
 			return h, err
 		}); err != nil {
+			return err
+		}
+		if rows, err = tx.Query(ctx, planEntriesSQL, lo, hi); err != nil {
+			return err
+		}
+		if in.Plan, err = pgx.CollectRows(rows, scanPlanEntry); err != nil {
 			return err
 		}
 		if rows, err = tx.Query(ctx, `SELECT `+assignmentColumns+` FROM assignments WHERE date BETWEEN $1 AND $2 ORDER BY date, time_of_day, person_id`, lo, hi); err != nil {

@@ -23,7 +23,7 @@ func lockInputsUnchanged(ctx context.Context, tx pgx.Tx, from, to time.Time, res
 	// No writer may change the inputs between the comparison and the write: the inputs'
 	// tables in one order (parents first, as the cascades of a delete take them), the
 	// assignments exclusive of other finishing runs too.
-	if _, err := tx.Exec(ctx, `LOCK TABLE people, rotation_templates, absences, holidays IN SHARE MODE`); err != nil {
+	if _, err := tx.Exec(ctx, `LOCK TABLE people, rotation_templates, absences, holidays, block_assignments IN SHARE MODE`); err != nil {
 		return fmt.Errorf("store: locking the inputs: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `LOCK TABLE assignments IN SHARE ROW EXCLUSIVE MODE`); err != nil {

@@ -21,7 +21,7 @@ func (s *Store) readSnapshot(ctx context.Context, read func(tx pgx.Tx) error) er
 }
 
 // LockScheduleInputs locks, in the change's transaction (On), what a schedule is judged on: the
-// people, templates, absences and holidays against writers, and the assignments against other
+// people, templates, absences, holidays and the block plan against writers, and the assignments against other
 // writers of assignments, in the order a live run's write takes them. A manual edit takes it
 // before judging the schedule, so that two edits at once cannot each pass their check and
 // together break a rule, and nothing committed between its two judgements is blamed on it.
@@ -33,7 +33,7 @@ func (s *Store) LockScheduleInputs(ctx context.Context) error {
 	if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '15s'`); err != nil {
 		return err
 	}
-	if _, err := tx.Exec(ctx, `LOCK TABLE people, rotation_templates, absences, holidays IN SHARE MODE`); err != nil {
+	if _, err := tx.Exec(ctx, `LOCK TABLE people, rotation_templates, absences, holidays, block_assignments IN SHARE MODE`); err != nil {
 		return fmt.Errorf("store: locking the inputs: %w", err)
 	}
 	if _, err := tx.Exec(ctx, `LOCK TABLE assignments IN SHARE ROW EXCLUSIVE MODE`); err != nil {
