@@ -136,3 +136,48 @@ func TestBlockPlanRestrictsTheGeneratedWeek(t *testing.T) {
 	e.call("PUT", "/api/v1/block-plan?year=2026", map[string]any{"entries": []any{}}, req{bearer: coord.Access}).want(t, 200, "clear the year")
 	e.call("DELETE", "/api/v1/rotations/"+amb, nil, req{bearer: coord.Access}).want(t, 409, "a rotation a template uses")
 }
+
+// The greedy fill on real PostgreSQL: every empty cell of the year filled within capacities and
+// eligibility, a valid plan, nothing added the second time, a resident refused.
+func TestBlockPlanFillIsGreedyWithinCapacities(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	res := e.create(admin, "resident_user", "resident")
+	p := e.makeProgram(admin) // six residents, PGY 1,2,3,1,2,3
+	var nf string
+	for k, body := range []map[string]any{
+		{"name": "Night float", "kind": "night_float", "min_residents": 1, "max_residents": 1, "allowed_pgy_levels": []int{2, 3}},
+		{"name": "Wards", "kind": "inpatient", "min_residents": 2, "max_residents": 3},
+		{"name": "Clinic", "kind": "clinic", "max_residents": 2},
+	} {
+		id := e.call("POST", "/api/v1/rotations", body, req{bearer: coord.Access}).want(t, 201, "create rotation").str("id")
+		if k == 0 {
+			nf = id
+		}
+	}
+	e.call("POST", "/api/v1/block-plan/fill?year=2026", nil, req{bearer: res.Access}).want(t, 403, "a resident fills")
+	e.call("POST", "/api/v1/block-plan/fill", nil, req{bearer: coord.Access}).want(t, 422, "no year")
+	f := e.call("POST", "/api/v1/block-plan/fill?year=2026", nil, req{bearer: coord.Access}).want(t, 200, "fill")
+	if n := len(f.Body["added"].([]any)); n != 6*14 || f.Body["empty"].(float64) != 0 {
+		t.Fatalf("fill added %d, empty %v: %.300s", n, f.Body["empty"], f.Raw)
+	}
+	v := e.call("GET", "/api/v1/block-plan/validate?year=2026", nil, req{bearer: coord.Access}).want(t, 200, "validate")
+	if v.Body["valid"] != true || v.Body["entries"].(float64) != 6*14 {
+		t.Fatalf("validation %s", v.Raw)
+	}
+	plan := e.call("GET", "/api/v1/block-plan?year=2026", nil, req{bearer: res.Access}).want(t, 200, "plan")
+	pgy1 := map[string]bool{p.residents[0]: true, p.residents[3]: true}
+	for _, it := range plan.Body["items"].([]any) {
+		a := it.(map[string]any)
+		if pgy1[a["person_id"].(string)] && a["rotation_id"] == nf {
+			t.Errorf("a PGY-1 on night float: %v", a)
+		}
+	}
+	if again := e.call("POST", "/api/v1/block-plan/fill?year=2026", nil, req{bearer: coord.Access}).want(t, 200, "fill again"); len(again.Body["added"].([]any)) != 0 {
+		t.Fatalf("a second fill added %s", again.Raw)
+	}
+	if trail := e.call("GET", "/api/v1/audit?action=block_plan.fill", nil, req{bearer: admin.Access}).want(t, 200, "audit"); len(trail.Body["items"].([]any)) != 2 {
+		t.Errorf("fill audit entries: %s", trail.Raw)
+	}
+}

@@ -173,3 +173,26 @@ func (s *server) validateBlockPlan(w http.ResponseWriter, r *http.Request) error
 	writeJSON(w, http.StatusOK, v)
 	return nil
 }
+
+// fillBlockPlan fills the year's empty plan cells greedily: POST /block-plan/fill?year=.
+func (s *server) fillBlockPlan(w http.ResponseWriter, r *http.Request) error {
+	year, err := queryYear(r)
+	if err != nil {
+		return err
+	}
+	var out *scheduling.PlanFill
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
+		var err error
+		out, err = svc.FillPlan(r.Context(), year)
+		ev := event{"block_plan.fill", "block_plan:" + strconv.Itoa(int(year)), map[string]any{"academic_year": int(year)}}
+		if out != nil {
+			ev.details["added"], ev.details["empty"] = len(out.Added), out.Empty
+		}
+		return ev, err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}

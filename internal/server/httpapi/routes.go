@@ -212,6 +212,7 @@ func (s *server) planRoutes() []route {
 		{Method: "GET", Pattern: "/api/v1/block-plan", Access: rbac.Need(rbac.Block, rbac.List), Handler: s.getBlockPlan},
 		{Method: "PUT", Pattern: "/api/v1/block-plan", Access: rbac.Need(rbac.Block, rbac.Update), Handler: s.putBlockPlan},
 		{Method: "GET", Pattern: "/api/v1/block-plan/validate", Access: rbac.Need(rbac.Block, rbac.Read), Handler: s.validateBlockPlan},
+		{Method: "POST", Pattern: "/api/v1/block-plan/fill", Access: rbac.Need(rbac.Block, rbac.Update), Handler: s.fillBlockPlan},
 		{Method: "PUT", Pattern: "/api/v1/block-plan/people/{id}", Access: rbac.Need(rbac.Block, rbac.Update), Handler: s.setPlanEntry},
 		{Method: "DELETE", Pattern: "/api/v1/block-plan/people/{id}", Access: rbac.Need(rbac.Block, rbac.Delete), Handler: s.clearPlanEntry},
 	}

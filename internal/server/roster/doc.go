@@ -6,6 +6,7 @@
 //
 //	model.go, calendar.go, problem.go   the domain types; Problem.check validates a request
 //	plan.go                              the block rotation plan: who may hold which template
+//	rotations.go, fill.go                block rotations, ValidatePlan, the greedy FillPlan
 //	validate.go                          Validate: every violation of a schedule
 //	solve.go                             Solve, Options, Stats, StopReason, Cost
 //	solver.go                            the solver's state (indexed by personIdx, slotIdx,

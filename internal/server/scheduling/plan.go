@@ -205,3 +205,68 @@ func planOf(entries []roster.PlanEntry, people []roster.Person) []roster.PlanEnt
 	}
 	return out
 }
+
+// PlanFill is what FillPlan added.
+type PlanFill struct {
+	Year  roster.AcademicYear      `json:"academic_year"`
+	Added []roster.BlockAssignment `json:"added"`
+	// Empty counts the resident-blocks still without a rotation (no eligible rotation had room).
+	Empty int `json:"empty"`
+}
+
+// FillPlan fills the empty cells of year's plan with roster.FillPlan (greedy) and stores them;
+// it runs on a service bound to the change's transaction (OnTx) and locks the plan first.
+func (s *Service) FillPlan(ctx context.Context, year roster.AcademicYear) (*PlanFill, error) {
+	if err := CheckPlanYear(year); err != nil {
+		return nil, err
+	}
+	if err := s.st.LockBlockPlan(ctx); err != nil {
+		return nil, err
+	}
+	plan, err := s.st.BlockPlan(ctx, year)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := s.st.ListRotations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rotations := make([]roster.Rotation, 0, len(rs))
+	for _, r := range rs {
+		rotations = append(rotations, r.Rotation)
+	}
+	people, _, err := s.st.ListPeople(ctx, store.PersonFilter{Type: roster.Resident, ActiveOnly: true})
+	if err != nil {
+		return nil, err
+	}
+	residents := make([]roster.Person, 0, len(people))
+	for _, x := range people {
+		residents = append(residents, x.Person)
+	}
+	added := roster.FillPlan(year, rotations, residents, plan)
+	for _, a := range added {
+		if err := s.st.SetBlockAssignment(ctx, a); err != nil {
+			return nil, err
+		}
+	}
+	cells := 0
+	for _, b := range year.Blocks() {
+		if b.Days() > 0 {
+			cells += len(residents)
+		}
+	}
+	planned := len(added)
+	active := map[string]bool{}
+	for _, x := range residents {
+		active[x.ID] = true
+	}
+	for _, a := range plan {
+		if active[a.PersonID] {
+			planned++
+		}
+	}
+	if added == nil {
+		added = []roster.BlockAssignment{}
+	}
+	return &PlanFill{Year: year, Added: added, Empty: cells - planned}, nil
+}

@@ -155,3 +155,19 @@ func scanPlanEntry(r pgx.CollectableRow) (roster.PlanEntry, error) {
 	e.Start, e.End = roster.DateOf(st), roster.DateOf(en)
 	return e, err
 }
+
+// LockBlockPlan locks the plan against other writers until the change's transaction (On) ends,
+// so that a fill judges capacities no one else is changing.
+func (s *Store) LockBlockPlan(ctx context.Context) error {
+	tx, ok := s.db.(pgx.Tx)
+	if !ok {
+		return fmt.Errorf("store: LockBlockPlan needs a transaction (Store.On)")
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '15s'`); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE block_assignments IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return fmt.Errorf("store: locking the block plan: %w", err)
+	}
+	return nil
+}
