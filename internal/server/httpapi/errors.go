@@ -128,7 +128,7 @@ func schedulingError(err error) *apiError {
 	case errors.Is(err, store.ErrInUse):
 		return &apiError{status: http.StatusConflict, detail: "the record is in use: other records refer to it"}
 	case errors.Is(err, store.ErrUnknownReference):
-		return &apiError{status: http.StatusUnprocessableEntity, detail: "a referenced record (person, rotation template or user) does not exist"}
+		return &apiError{status: http.StatusUnprocessableEntity, detail: "a referenced record (person, rotation template, rotation or user) does not exist"}
 	case errors.Is(err, store.ErrState):
 		return &apiError{status: http.StatusConflict, detail: store.ErrState.Error()}
 	}

@@ -52,7 +52,7 @@ func TestEveryErrorKindHasOneAnswer(t *testing.T) {
 		{wrap(store.ErrChanged), 409, store.ErrChanged.Error(), nil},
 		{wrap(store.ErrConflict), 409, "a record with the same unique value exists (an e-mail, an account, a name, or the person's half-day)", nil},
 		{wrap(store.ErrInUse), 409, "the record is in use: other records refer to it", nil},
-		{wrap(store.ErrUnknownReference), 422, "a referenced record (person, rotation template or user) does not exist", nil},
+		{wrap(store.ErrUnknownReference), 422, "a referenced record (person, rotation template, rotation or user) does not exist", nil},
 		{wrap(store.ErrState), 409, store.ErrState.Error(), nil},
 		{errors.New("pq: password authentication failed for user rsched"), 500, "internal error", nil},
 	} {
