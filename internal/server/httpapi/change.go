@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 
 	"github.com/jackc/pgx/v5"
@@ -30,4 +31,21 @@ func (s *server) change(r *http.Request, write func(svc *scheduling.Service) (ev
 			UserAgent: c.UserAgent, RequestID: c.RequestID, Details: ev.details})
 		return nil
 	})
+}
+
+// deleteRecord answers DELETE /{kind}s/{id}: del removes the record in a change audited as
+// "<kind>.delete" on "<kind>:<id>", and the answer is 204.
+func (s *server) deleteRecord(w http.ResponseWriter, r *http.Request, kind string, del func(*scheduling.Service, context.Context, string) error) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
+		return event{kind + ".delete", kind + ":" + id, nil}, del(svc, r.Context(), id)
+	})
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -94,16 +94,5 @@ func (s *server) createHoliday(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) deleteHoliday(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	err = s.change(r, func(svc *scheduling.Service) (event, error) {
-		return event{"holiday.delete", "holiday:" + id, nil}, svc.DeleteHoliday(r.Context(), id)
-	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.deleteRecord(w, r, "holiday", (*scheduling.Service).DeleteHoliday)
 }

@@ -138,16 +138,5 @@ func (s *server) updateRotation(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) deleteRotation(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	err = s.change(r, func(svc *scheduling.Service) (event, error) {
-		return event{"rotation.delete", "rotation:" + id, nil}, svc.DeleteRotation(r.Context(), id)
-	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.deleteRecord(w, r, "rotation", (*scheduling.Service).DeleteRotation)
 }

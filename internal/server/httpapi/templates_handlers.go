@@ -191,16 +191,5 @@ func (s *server) updateTemplate(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *server) deleteTemplate(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	err = s.change(r, func(svc *scheduling.Service) (event, error) {
-		return event{"rotation_template.delete", "rotation_template:" + id, nil}, svc.DeleteTemplate(r.Context(), id)
-	})
-	if err != nil {
-		return err
-	}
-	w.WriteHeader(http.StatusNoContent)
-	return nil
+	return s.deleteRecord(w, r, "rotation_template", (*scheduling.Service).DeleteTemplate)
 }
