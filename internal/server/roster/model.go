@@ -48,11 +48,20 @@ const (
 	Procedure  Activity = "procedure"
 	Conference Activity = "conference"
 	Call       Activity = "call"
+	// HomeCall is call taken from home: on the call roster and in call equity, but no duty
+	// hours and not in-house call for call_frequency (ACGME counts only the time a resident is
+	// called in, which is recorded as an in-house session then).
+	HomeCall Activity = "home_call"
+	// BackupCall is the backup of the call roster: like HomeCall, available if called.
+	BackupCall Activity = "backup_call"
 	Off        Activity = "off"
 )
 
 // Activities lists the valid activity types.
-var Activities = []Activity{Clinic, Inpatient, Procedure, Conference, Call, Off}
+var Activities = []Activity{Clinic, Inpatient, Procedure, Conference, Call, HomeCall, BackupCall, Off}
+
+// OnCallRoster says whether a is one of the call roster's kinds (in-house, home or backup).
+func (a Activity) OnCallRoster() bool { return a == Call || a == HomeCall || a == BackupCall }
 
 // Session start times. A call session starts with the afternoon and runs overnight.
 const (
@@ -102,9 +111,9 @@ func (t Template) Validate() error {
 		return fmt.Errorf("template without an id")
 	case !slices.Contains(Activities, t.Activity):
 		return fmt.Errorf("template %s: activity_type %q is not one of %v", t.ID, t.Activity, Activities)
-	case t.Activity == Call && (t.HoursPerSession <= 0 || t.HoursPerSession > MaxCallHours):
+	case t.Activity.OnCallRoster() && (t.HoursPerSession <= 0 || t.HoursPerSession > MaxCallHours):
 		return fmt.Errorf("template %s: a call session lasts more than 0 and at most %d hours", t.ID, MaxCallHours)
-	case t.Activity != Call && (t.HoursPerSession < 0 || t.HoursPerSession > MaxDaySessionHours):
+	case !t.Activity.OnCallRoster() && (t.HoursPerSession < 0 || t.HoursPerSession > MaxDaySessionHours):
 		return fmt.Errorf("template %s: a half-day session lasts 0 to %d hours", t.ID, MaxDaySessionHours)
 	case t.MinResidents < 0 || t.MaxResidents < t.MinResidents:
 		return fmt.Errorf("template %s: need 0 <= min_residents <= max_residents", t.ID)
@@ -133,7 +142,7 @@ func (t Template) Staffed(s Slot) bool {
 	if t.Activity == Off {
 		return false
 	}
-	if t.Activity == Call && s.Half != PM {
+	if t.Activity.OnCallRoster() && s.Half != PM {
 		return false
 	}
 	wd := s.Date.Weekday()
@@ -154,9 +163,10 @@ func (s Slot) Start(loc *time.Location) time.Time {
 	return time.Date(s.Date.Year, s.Date.Month, s.Date.Day, s.startHour(), 0, 0, 0, loc)
 }
 
-// Duty is the duty period of one session of t in slot s (none for Off or a zero-hour session).
+// Duty is the duty period of one session of t in slot s (none for Off, home or backup call, or a
+// zero-hour session).
 func (t Template) Duty(s Slot, loc *time.Location) (acgme.Duty, bool) {
-	if t.Activity == Off || t.HoursPerSession == 0 {
+	if t.Activity == Off || t.Activity == HomeCall || t.Activity == BackupCall || t.HoursPerSession == 0 {
 		return acgme.Duty{}, false
 	}
 	// The end is a wall-clock time too: an 18-hour call runs 13:00 to 07:00 even on the night
