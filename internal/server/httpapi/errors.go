@@ -117,6 +117,10 @@ func schedulingError(err error) *apiError {
 		return &apiError{status: http.StatusUnprocessableEntity, detail: store.ErrRolloverUnconfirmed.Error()}
 	case errors.Is(err, store.ErrRolloverChanged):
 		return &apiError{status: http.StatusConflict, detail: store.ErrRolloverChanged.Error()}
+	case errors.Is(err, store.ErrPlanUnconfirmed):
+		return &apiError{status: http.StatusUnprocessableEntity, detail: store.ErrPlanUnconfirmed.Error()}
+	case errors.Is(err, store.ErrPlanChanged):
+		return &apiError{status: http.StatusConflict, detail: store.ErrPlanChanged.Error()}
 	case errors.Is(err, store.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, detail: "not found"}
 	case errors.Is(err, store.ErrStale):

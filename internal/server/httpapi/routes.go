@@ -201,7 +201,9 @@ func (s *server) calendarRoutes() []route {
 }
 
 // planRoutes are the block rotations and the block plan: rotations are read like templates,
-// the plan like the academic blocks it fills; coordinators and administrators write both.
+// the plan like the academic blocks it fills; coordinators and administrators write both. The
+// annual planner's inputs follow them: graduation requirements like rotations, rotation
+// requests like the plan.
 func (s *server) planRoutes() []route {
 	return []route{
 		{Method: "GET", Pattern: "/api/v1/rotations", Access: rbac.Need(rbac.Rotation, rbac.List), Handler: s.listRotations},
@@ -213,8 +215,13 @@ func (s *server) planRoutes() []route {
 		{Method: "PUT", Pattern: "/api/v1/block-plan", Access: rbac.Need(rbac.Block, rbac.Update), Handler: s.putBlockPlan},
 		{Method: "GET", Pattern: "/api/v1/block-plan/validate", Access: rbac.Need(rbac.Block, rbac.Read), Handler: s.validateBlockPlan},
 		{Method: "POST", Pattern: "/api/v1/block-plan/fill", Access: rbac.Need(rbac.Block, rbac.Update), Handler: s.fillBlockPlan},
+		{Method: "POST", Pattern: "/api/v1/block-plan/solve", Access: rbac.Need(rbac.Block, rbac.Update), Handler: s.solveBlockPlan},
 		{Method: "PUT", Pattern: "/api/v1/block-plan/people/{id}", Access: rbac.Need(rbac.Block, rbac.Update), Handler: s.setPlanEntry},
 		{Method: "DELETE", Pattern: "/api/v1/block-plan/people/{id}", Access: rbac.Need(rbac.Block, rbac.Delete), Handler: s.clearPlanEntry},
+		{Method: "GET", Pattern: "/api/v1/graduation-requirements", Access: rbac.Need(rbac.Rotation, rbac.List), Handler: s.getRequirements},
+		{Method: "PUT", Pattern: "/api/v1/graduation-requirements", Access: rbac.Need(rbac.Rotation, rbac.Update), Handler: s.putRequirements},
+		{Method: "GET", Pattern: "/api/v1/rotation-requests", Access: rbac.Need(rbac.Block, rbac.List), Handler: s.getRotationRequests},
+		{Method: "PUT", Pattern: "/api/v1/rotation-requests", Access: rbac.Need(rbac.Block, rbac.Update), Handler: s.putRotationRequests},
 	}
 }
 

@@ -161,7 +161,8 @@ type PlanValidation struct {
 	Violations []roster.PlanViolation `json:"violations"`
 }
 
-// ValidatePlan judges the plan of year: PGY eligibility and per-block capacities.
+// ValidatePlan judges the plan of year: PGY eligibility, per-block capacities and the
+// graduation requirements of each resident's year.
 func (s *Service) ValidatePlan(ctx context.Context, year roster.AcademicYear) (*PlanValidation, error) {
 	plan, err := s.BlockPlan(ctx, year)
 	if err != nil {
@@ -183,7 +184,23 @@ func (s *Service) ValidatePlan(ctx context.Context, year roster.AcademicYear) (*
 	for _, x := range people {
 		persons = append(persons, x.Person)
 	}
-	vs := roster.ValidatePlan(year, rotations, persons, plan)
+	reqs, err := s.st.GraduationRequirements(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// Requirements judge the active residents and those with entries this year (not everyone
+	// who ever graduated).
+	inPlan := map[string]bool{}
+	for _, a := range plan {
+		inPlan[a.PersonID] = true
+	}
+	var judged []roster.Person
+	for _, x := range people {
+		if !x.Archived() || inPlan[x.ID] {
+			judged = append(judged, x.Person)
+		}
+	}
+	vs := append(roster.ValidatePlan(year, rotations, persons, plan), roster.ValidateRequirements(year, rotations, judged, plan, reqs)...)
 	if vs == nil {
 		vs = []roster.PlanViolation{}
 	}

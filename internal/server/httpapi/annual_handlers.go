@@ -1,0 +1,173 @@
+package httpapi
+
+import (
+	"net/http"
+	"strconv"
+
+	"github.com/rsched/rsched/internal/server/roster"
+	"github.com/rsched/rsched/internal/server/scheduling"
+)
+
+// getRequirements answers GET /graduation-requirements: the program's whole set.
+func (s *server) getRequirements(w http.ResponseWriter, r *http.Request) error {
+	reqs, err := s.Scheduling.GraduationRequirements(r.Context())
+	if err != nil {
+		return err
+	}
+	if reqs == nil {
+		reqs = []roster.Requirement{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"items": reqs, "total": len(reqs)})
+	return nil
+}
+
+// putRequirements replaces the program's whole set of graduation requirements:
+// PUT /graduation-requirements.
+func (s *server) putRequirements(w http.ResponseWriter, r *http.Request) error {
+	var b struct {
+		Requirements []roster.Requirement `json:"requirements"`
+	}
+	if err := decodeJSON(r, &b); err != nil {
+		return err
+	}
+	if b.Requirements == nil {
+		return errStatus(http.StatusUnprocessableEntity, "requirements is required (an empty list clears them)")
+	}
+	for k, q := range b.Requirements {
+		if q.RotationID != "" && !scheduling.ValidID(q.RotationID) {
+			return errStatus(http.StatusUnprocessableEntity, "requirement "+strconv.Itoa(k)+": rotation_id must be a UUID")
+		}
+	}
+	err := s.change(r, func(svc *scheduling.Service) (event, error) {
+		before, err := svc.ReplaceGraduationRequirements(r.Context(), b.Requirements)
+		return event{"graduation_requirements.replace", "graduation_requirements",
+			map[string]any{"requirements": len(b.Requirements), "replaced": before}}, err
+	})
+	if err != nil {
+		return err
+	}
+	return s.getRequirements(w, r)
+}
+
+// getRotationRequests answers GET /rotation-requests?year=.
+func (s *server) getRotationRequests(w http.ResponseWriter, r *http.Request) error {
+	year, err := queryYear(r)
+	if err != nil {
+		return err
+	}
+	reqs, err := s.Scheduling.RotationRequests(r.Context(), year)
+	if err != nil {
+		return err
+	}
+	if reqs == nil {
+		reqs = []roster.RotationRequest{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"academic_year": year, "items": reqs, "total": len(reqs)})
+	return nil
+}
+
+// rotationRequestBody is one request of PUT /rotation-requests.
+type rotationRequestBody struct {
+	PersonID   string `json:"person_id"`
+	Block      *int   `json:"block_number"`
+	RotationID string `json:"rotation_id"`
+	Avoid      bool   `json:"avoid"`
+	Weight     int    `json:"weight"`
+}
+
+func (b rotationRequestBody) request() (roster.RotationRequest, string) {
+	switch {
+	case !scheduling.ValidID(b.PersonID):
+		return roster.RotationRequest{}, "person_id must be a UUID"
+	case !scheduling.ValidID(b.RotationID):
+		return roster.RotationRequest{}, "rotation_id must be a UUID"
+	case b.Block == nil:
+		return roster.RotationRequest{}, "block_number is required (0 to 13)"
+	}
+	return roster.RotationRequest{PersonID: b.PersonID, Block: *b.Block, RotationID: b.RotationID, Avoid: b.Avoid, Weight: b.Weight}, ""
+}
+
+// putRotationRequests replaces a year's rotation requests: PUT /rotation-requests?year=.
+func (s *server) putRotationRequests(w http.ResponseWriter, r *http.Request) error {
+	year, err := queryYear(r)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		Requests []rotationRequestBody `json:"requests"`
+	}
+	if err := decodeJSON(r, &b); err != nil {
+		return err
+	}
+	if b.Requests == nil {
+		return errStatus(http.StatusUnprocessableEntity, "requests is required (an empty list clears the year)")
+	}
+	if len(b.Requests) > scheduling.MaxRotationRequests {
+		return errStatus(http.StatusUnprocessableEntity, "too many requests")
+	}
+	reqs := make([]roster.RotationRequest, 0, len(b.Requests))
+	for k, q := range b.Requests {
+		x, msg := q.request()
+		if msg != "" {
+			return errStatus(http.StatusUnprocessableEntity, "request "+strconv.Itoa(k)+": "+msg)
+		}
+		reqs = append(reqs, x)
+	}
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
+		before, err := svc.ReplaceRotationRequests(r.Context(), year, reqs)
+		return event{"rotation_requests.replace", "rotation_requests:" + strconv.Itoa(int(year)),
+			map[string]any{"academic_year": int(year), "requests": len(reqs), "replaced": before}}, err
+	})
+	if err != nil {
+		return err
+	}
+	return s.getRotationRequests(w, r)
+}
+
+// solveBlockPlan runs the annual planner: POST /block-plan/solve?year=[&dry_run=true]. A dry
+// run answers the proposed plan and its confirm token; the apply must send that token and
+// writes the plan only if nothing changed since.
+func (s *server) solveBlockPlan(w http.ResponseWriter, r *http.Request) error {
+	year, err := queryYear(r)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		scheduling.AnnualOptions
+		Confirm string `json:"confirm"`
+	}
+	if err := decodeJSON(r, &b); err != nil {
+		return err
+	}
+	dry := false
+	if v := r.URL.Query().Get("dry_run"); v != "" {
+		if dry, err = strconv.ParseBool(v); err != nil {
+			return errStatus(http.StatusUnprocessableEntity, "dry_run must be true or false")
+		}
+	}
+	if dry {
+		out, err := s.Scheduling.SolveAnnualPlan(r.Context(), year, b.AnnualOptions, false, "")
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
+	var out *scheduling.AnnualSolve
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
+		var err error
+		out, err = svc.SolveAnnualPlan(r.Context(), year, b.AnnualOptions, true, b.Confirm)
+		ev := event{"block_plan.solve", "block_plan:" + strconv.Itoa(int(year)), map[string]any{"academic_year": int(year),
+			"replan": b.Replan, "iterations": b.Iterations, "seed": b.Seed}}
+		if out != nil {
+			ev.details["added"], ev.details["kept"], ev.details["cost"] = out.Added, out.Kept, out.Cost.Total
+			ev.details["lower_bound"], ev.details["unplaced"] = out.LowerBound, out.Cost.Unplaced
+		}
+		return ev, err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
