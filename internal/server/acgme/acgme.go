@@ -21,6 +21,10 @@ const (
 	RuleRestAfterCall   Rule = "rest_after_24h_duty"
 	RuleCallFrequency   Rule = "call_frequency"
 	RuleSupervision     Rule = "supervision"
+	// RuleOverlap is not an ACGME requirement but what every one of them presumes: one person
+	// is in one place at a time, so two of their sessions never overlap (shifts with their own
+	// start times can: a 07–19 day and a 13:00 clinic).
+	RuleOverlap Rule = "overlapping_sessions"
 )
 
 // Limits are the numbers behind the rules. Default returns ACGME's.
@@ -202,7 +206,7 @@ func (r Range) days(loc *time.Location) (int64, int64) {
 func Check(personID string, tl *Timeline, r Range, lim Limits) []Violation {
 	var out []Violation
 	for _, rule := range []func(*Timeline, Range, Limits) []Violation{
-		WeeklyHours, DaysOff, ConsecutiveDutyDays, ContinuousDuty, DutyAfter24h, Rest, CallFrequency,
+		Overlap, WeeklyHours, DaysOff, ConsecutiveDutyDays, ContinuousDuty, DutyAfter24h, Rest, CallFrequency,
 	} {
 		for _, v := range rule(tl, r, lim) {
 			v.PersonID = personID
@@ -400,6 +404,32 @@ func later(a, b time.Time) time.Time {
 		return a
 	}
 	return b
+}
+
+// Overlap: no session starts before an earlier one of the same person has ended (a session
+// starting exactly when another ends does not overlap it). Judged where the overlap meets r.
+func Overlap(tl *Timeline, r Range, _ Limits) []Violation {
+	var out []Violation
+	if len(tl.duties) == 0 {
+		return nil
+	}
+	lo, hi := r.bounds(tl.loc)
+	reach := tl.duties[0].End // the latest end of the sessions so far (sorted by start)
+	for _, d := range tl.duties[1:] {
+		if d.Start.Before(reach) {
+			end := reach
+			if d.End.Before(end) {
+				end = d.End
+			}
+			if overlaps(d.Start, end, lo, hi) {
+				h := end.Sub(d.Start).Hours()
+				out = append(out, Violation{Rule: RuleOverlap, Start: d.Start, End: end, Value: round2(h), Limit: 0,
+					Message: fmt.Sprintf("two sessions overlap for %.1f hours; one person holds one session at a time", h)})
+			}
+		}
+		reach = later(reach, d.End)
+	}
+	return out
 }
 
 // Rest: at least MinRest off between duty periods, and MinRestAfterExtended after a period of

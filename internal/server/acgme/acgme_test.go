@@ -1,6 +1,7 @@
 package acgme
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -359,5 +360,41 @@ func TestCheckNamesThePersonAndRunsEveryRule(t *testing.T) {
 	got = Check("r-2", NewTimeline(time.UTC, []Duty{shift(0, 7, 6), shift(0, 13, 18), shift(1, 7, 4)}, Default().MaxBreak), month, Default())
 	if len(got) != 1 || got[0].Rule != RuleDutyAfter24h || got[0].PersonID != "r-2" {
 		t.Errorf("wards, call and a clinic: %+v, want one %s for r-2", got, RuleDutyAfter24h)
+	}
+}
+
+func TestOverlapBoundaries(t *testing.T) {
+	minute := time.Minute.Hours()
+	for _, c := range []struct {
+		name   string
+		duties []Duty
+		want   []float64 // the overlaps found, in hours
+	}{
+		{"a night float after a day shift, end to start", []Duty{shift(3, 7, 12), shift(3, 19, 12)}, nil},
+		{"one minute into the next", []Duty{shift(3, 7, 12+minute), shift(3, 19, 12)}, []float64{round2(minute)}},
+		{"a clinic inside a day shift", []Duty{shift(3, 7, 12), shift(3, 13, 4)}, []float64{4}},
+		{"a 24-hour call and the next morning's clinic", []Duty{shift(3, 7, 24), shift(4, 7, 4)}, nil},
+		{"the same session twice", []Duty{shift(3, 7, 6), shift(3, 7, 6)}, []float64{6}},
+		{"a long shift covering two later ones", []Duty{shift(3, 7, 24), shift(3, 13, 4), shift(3, 19, 2)}, []float64{4, 2}},
+		{"overlap across midnight", []Duty{shift(3, 19, 12), shift(4, 6, 4)}, []float64{1}},
+		{"outside the range judged", []Duty{shift(40, 7, 12), shift(40, 13, 4)}, nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got []float64
+			for _, v := range run(Overlap, c.duties, month) {
+				if v.Rule != RuleOverlap || v.Limit != 0 || !v.End.After(v.Start) {
+					t.Fatalf("%+v", v)
+				}
+				got = append(got, v.Value)
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("overlaps %v, want %v", got, c.want)
+			}
+		})
+	}
+	// Check runs it: a clinic inside a day shift is refused however short the day is.
+	got := Check("r-3", NewTimeline(time.UTC, []Duty{shift(0, 7, 12), shift(0, 13, 4)}, Default().MaxBreak), month, Default())
+	if len(got) != 1 || got[0].Rule != RuleOverlap {
+		t.Errorf("Check of a clinic inside a day shift: %+v", got)
 	}
 }

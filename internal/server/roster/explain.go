@@ -251,7 +251,7 @@ func (e *explainer) wouldBreak(x Person, s Slot, ti int) acgme.Rule {
 		for _, xi := range e.on[c] {
 			pgys = append(pgys, e.p.People[xi].PGY)
 		}
-		at := s.Start(e.p.Location)
+		at := t.StartIn(s, e.p.Location)
 		if acgme.Supervision(acgme.Staffing{Slot: at, Residents: append(pgys, x.PGY), Faculty: e.faculty[c]}, e.p.Limits) != nil {
 			return acgme.RuleSupervision
 		}

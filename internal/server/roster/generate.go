@@ -14,6 +14,11 @@ type ProgramConfig struct {
 	// AbsenceRate is the share of person-days absent (vacation, conferences), 0 to 0.5.
 	AbsenceRate float64
 	Seed        uint64
+	// Shifts staffs the wards in shifts with their own hours instead of half-days: a 07–19 day
+	// shift and a 19–07 night float replace the half-day wards and the 18-hour call, and a
+	// 07:00 four-hour hand-over (education) follows a night; clinics, procedures and didactics
+	// stay half-days.
+	Shifts bool
 }
 
 // GenerateProgram builds a realistic program of the given size: residents spread over PGY 1 to 3,
@@ -40,6 +45,12 @@ func GenerateProgram(c ProgramConfig) (*Problem, error) {
 		{ID: "procedures", Name: "Procedures", Activity: Procedure, HoursPerSession: 4, MinResidents: frac(0.04), MaxResidents: frac(0.1), AllowedPGY: []int{2, 3}, SupervisionRequired: true},
 		{ID: "didactics", Name: "Didactics", Activity: Conference, HoursPerSession: 3, MinResidents: 0, MaxResidents: frac(0.2)},
 		{ID: "night-call", Name: "Night call", Activity: Call, HoursPerSession: 18, MinResidents: frac(0.06), MaxResidents: frac(0.1), Weekends: true},
+	}
+	if c.Shifts {
+		day, night, handover := ClockTime(7*60), ClockTime(19*60), ClockTime(7*60)
+		p.Templates[0] = Template{ID: "day-shift", Name: "Wards day shift", Activity: Inpatient, StartTime: &day, HoursPerSession: 12, MinResidents: frac(0.15), MaxResidents: frac(0.3), Weekends: true}
+		p.Templates[4] = Template{ID: "night-float", Name: "Night float", Activity: Inpatient, StartTime: &night, HoursPerSession: 12, MinResidents: frac(0.06), MaxResidents: frac(0.1), Weekends: true}
+		p.Templates = append(p.Templates, Template{ID: "handover", Name: "Morning hand-over", Activity: Conference, StartTime: &handover, HoursPerSession: 4, MaxResidents: frac(0.1), Weekends: true})
 	}
 	days := c.To.Sub(c.From) + 1
 	for _, person := range p.People {

@@ -189,6 +189,32 @@ func (m *lpBuilder) writeACGMERules(i personIdx) {
 	}
 	m.writeConsecutiveDutyDays(i)
 	m.writeContinuousDutyAndRest(i)
+	m.writeOverlaps(i)
+}
+
+// writeOverlaps (acgme.Overlap): two sessions of resident i that overlap in time are not both
+// held. Only shifts with their own start times can overlap (a half-day session ends before the
+// next half-day begins), so a program of the half-day family writes no row here.
+func (m *lpBuilder) writeOverlaps(i personIdx) {
+	for j := range m.s.nSlots {
+		for _, t := range m.sessions(i, j) {
+			_, en, ok := m.duty(j, t)
+			if !ok {
+				continue
+			}
+			// A shift lasts at most MaxShiftHours: nothing it overlaps starts four half-days later.
+			for n := j + 1; n < m.s.nSlots && n <= j+4; n++ {
+				for _, u := range m.sessions(i, n) {
+					if st, _, ok := m.duty(n, u); ok && st.Before(en) {
+						m.b.start("")
+						m.b.term(1, xVar(i, j, t))
+						m.b.term(1, xVar(i, n, u))
+						m.b.rel("<=", 1)
+					}
+				}
+			}
+		}
+	}
 }
 
 // writeDutyDays links the duty-day variables to the sessions: d_k is 1 when any session has

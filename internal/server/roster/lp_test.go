@@ -74,14 +74,17 @@ func TestSolverAgainstCBCOptimum(t *testing.T) {
 		residents, faculty, days int
 		absence                  float64
 		seed                     uint64
+		shifts                   bool // day shifts and night float with their own hours
 	}{
-		{4, 2, 7, 0, 1},
-		{6, 2, 7, 0.1, 2},
-		{6, 3, 10, 0.05, 3},
-		{9, 3, 7, 0, 4},
+		{4, 2, 7, 0, 1, false},
+		{6, 2, 7, 0.1, 2, false},
+		{6, 3, 10, 0.05, 3, false},
+		{9, 3, 7, 0, 4, false},
+		{6, 2, 7, 0, 5, true},
+		{9, 3, 7, 0.05, 6, true},
 	}
 	for _, c := range cases {
-		p, err := GenerateProgram(ProgramConfig{Residents: c.residents, Faculty: c.faculty, From: from, To: from.AddDays(c.days - 1), AbsenceRate: c.absence, Seed: c.seed})
+		p, err := GenerateProgram(ProgramConfig{Residents: c.residents, Faculty: c.faculty, From: from, To: from.AddDays(c.days - 1), AbsenceRate: c.absence, Seed: c.seed, Shifts: c.shifts})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -104,8 +107,8 @@ func TestSolverAgainstCBCOptimum(t *testing.T) {
 			t.Fatalf("%+v: the shortfall bound %d is above CBC's optimal schedule's shortfall %d: it is not a bound", c, res.Stats.ShortfallLowerBound, optShort)
 		}
 		gap := (res.Stats.Objective - opt) / math.Max(1, math.Abs(opt))
-		t.Logf("%d residents, %d faculty, %d days: CBC optimum %.2f (shortfall %d) in %v; native %.2f in %v (gap %.1f%%, shortfall %d, bound %d)",
-			c.residents, c.faculty, c.days, opt, optShort, cbcTime.Round(time.Millisecond), res.Stats.Objective,
+		t.Logf("%d residents, %d faculty, %d days, shifts %v: CBC optimum %.2f (shortfall %d) in %v; native %.2f in %v (gap %.1f%%, shortfall %d, bound %d)",
+			c.residents, c.faculty, c.days, c.shifts, opt, optShort, cbcTime.Round(time.Millisecond), res.Stats.Objective,
 			time.Since(start).Round(time.Millisecond), 100*gap, res.Stats.Shortfall, res.Stats.ShortfallLowerBound)
 	}
 }

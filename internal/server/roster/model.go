@@ -83,6 +83,9 @@ type Template struct {
 	Activity Activity `json:"activity_type"`
 	// HoursPerSession is the duty length of one session.
 	HoursPerSession float64 `json:"hours_per_session"`
+	// StartTime makes the template a shift starting at this wall-clock time (shift.go); nil
+	// keeps it in the half-day family (starting with the half-day it is placed in).
+	StartTime *ClockTime `json:"start_time,omitempty"`
 	// MinResidents and MaxResidents bound the residents per half-day (the minimum is a soft
 	// coverage target, the maximum hard).
 	MinResidents int `json:"min_residents"`
@@ -111,10 +114,6 @@ func (t Template) Validate() error {
 		return fmt.Errorf("template without an id")
 	case !slices.Contains(Activities, t.Activity):
 		return fmt.Errorf("template %s: activity_type %q is not one of %v", t.ID, t.Activity, Activities)
-	case t.Activity.OnCallRoster() && (t.HoursPerSession <= 0 || t.HoursPerSession > MaxCallHours):
-		return fmt.Errorf("template %s: a call session lasts more than 0 and at most %d hours", t.ID, MaxCallHours)
-	case !t.Activity.OnCallRoster() && (t.HoursPerSession < 0 || t.HoursPerSession > MaxDaySessionHours):
-		return fmt.Errorf("template %s: a half-day session lasts 0 to %d hours", t.ID, MaxDaySessionHours)
 	case t.MinResidents < 0 || t.MaxResidents < t.MinResidents:
 		return fmt.Errorf("template %s: need 0 <= min_residents <= max_residents", t.ID)
 	case t.MaxLearners < 0 || t.MaxLearners > MaxLearners:
@@ -125,7 +124,7 @@ func (t Template) Validate() error {
 			return fmt.Errorf("template %s: PGY level %d is not 1 to %d", t.ID, l, MaxPGY)
 		}
 	}
-	return nil
+	return t.validateShift()
 }
 
 // MaxLearners bounds Template.MaxLearners.
@@ -136,13 +135,15 @@ func (t Template) Allows(pgy int) bool {
 	return len(t.AllowedPGY) == 0 || slices.Contains(t.AllowedPGY, pgy)
 }
 
-// Staffed says whether t takes residents in slot s: calls run in the afternoon slot (overnight),
-// weekends only for templates that say so.
+// Staffed says whether t takes residents in slot s: a shift in the half-day its start time falls
+// in, a half-day call in the afternoon slot (overnight), weekends only for templates that say so.
 func (t Template) Staffed(s Slot) bool {
-	if t.Activity == Off {
+	switch {
+	case t.Activity == Off:
 		return false
-	}
-	if t.Activity.OnCallRoster() && s.Half != PM {
+	case t.StartTime != nil && s.Half != t.StartTime.Half():
+		return false
+	case t.StartTime == nil && t.Activity.OnCallRoster() && s.Half != PM:
 		return false
 	}
 	wd := s.Date.Weekday()
@@ -169,11 +170,12 @@ func (t Template) Duty(s Slot, loc *time.Location) (acgme.Duty, bool) {
 	if t.Activity == Off || t.Activity == HomeCall || t.Activity == BackupCall || t.HoursPerSession == 0 {
 		return acgme.Duty{}, false
 	}
-	// The end is a wall-clock time too: an 18-hour call runs 13:00 to 07:00 even on the night
-	// the clocks change (17 or 19 hours then), so it never runs into the next morning's session.
-	mins := int(math.Round(t.HoursPerSession * 60))
-	end := time.Date(s.Date.Year, s.Date.Month, s.Date.Day, s.startHour(), mins, 0, 0, loc)
-	return acgme.Duty{Start: s.Start(loc), End: end, Call: t.Activity == Call, Education: t.Activity == Conference}, true
+	// The end is a wall-clock time too: an 18-hour call runs 13:00 to 07:00 and a night float
+	// 19:00 to 07:00 even on the night the clocks change (an hour more or less then, which the
+	// rules count as it is), so a shift ends when the next one begins.
+	mins := t.startMinute(s) + int(math.Round(t.HoursPerSession*60))
+	end := time.Date(s.Date.Year, s.Date.Month, s.Date.Day, 0, mins, 0, 0, loc)
+	return acgme.Duty{Start: t.StartIn(s, loc), End: end, Call: t.Activity == Call, Education: t.Activity == Conference}, true
 }
 
 // Overnight says whether a session of t in slot s ends on a later day than it starts (an

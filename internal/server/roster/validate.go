@@ -104,7 +104,9 @@ func (v *validation) add(a Assignment, judged bool) error {
 	if !okP || !okT {
 		return inputErrorf("an assignment names an unknown person or template (%s, %s)", a.PersonID, a.TemplateID)
 	}
-	if d, ok := v.p.Templates[ti].Duty(a.Slot, v.p.Location); ok && x.Type == Resident {
+	// A second assignment in a half-day is double_booked; its hours are not counted twice (nor
+	// reported again as overlapping the first).
+	if d, ok := v.p.Templates[ti].Duty(a.Slot, v.p.Location); ok && x.Type == Resident && !(judged && v.seen[seenKey(a)]) {
 		v.duties[x.ID] = append(v.duties[x.ID], d)
 	}
 	if !judged {
@@ -127,11 +129,14 @@ func (v *validation) add(a Assignment, judged bool) error {
 	return nil
 }
 
+// seenKey is an assignment's person and half-day.
+func seenKey(a Assignment) string { return a.PersonID + "/" + a.Slot.Date.String() + string(a.Slot.Half) }
+
 // checkPlacement judges one assignment on its own: double-booked, absent, not eligible.
 func (v *validation) checkPlacement(a Assignment, x Person, ti int) {
 	t := v.p.Templates[ti]
-	at := a.Slot.Start(v.p.Location)
-	key := a.PersonID + "/" + a.Slot.Date.String() + string(a.Slot.Half)
+	at := t.StartIn(a.Slot, v.p.Location)
+	key := seenKey(a)
 	if v.seen[key] {
 		v.out = append(v.out, acgme.Violation{Rule: RuleDoubleBooked, PersonID: x.ID, Start: at, End: at, Value: 2, Limit: 1,
 			Message: fmt.Sprintf("%s holds two assignments on %s %s", x.ID, a.Slot.Date, a.Slot.Half)})
@@ -154,7 +159,10 @@ func (v *validation) checkPlacement(a Assignment, x Person, ti int) {
 		v.out = append(v.out, acgme.Violation{Rule: RuleRotationPlan, PersonID: x.ID, Start: at, End: at,
 			Message: fmt.Sprintf("%s is on rotation %s in the block plan on %s but placed on %s of rotation %s", x.ID, v.p.RotationOn(x.ID, a.Slot.Date), a.Slot.Date, t.ID, t.RotationID)})
 	}
-	if !t.RunsOn(a.Slot, v.p.Holidays) || (x.Type == Resident && !t.Allows(x.PGY)) {
+	if t.StartTime != nil && t.StartTime.Half() != a.Slot.Half {
+		v.out = append(v.out, acgme.Violation{Rule: RuleEligibility, PersonID: x.ID, Start: at, End: at,
+			Message: fmt.Sprintf("%s starts at %s, so it is held in the %s half-day, not on %s %s", t.ID, t.StartTime, t.StartTime.Half(), a.Slot.Date, a.Slot.Half)})
+	} else if !t.RunsOn(a.Slot, v.p.Holidays) || (x.Type == Resident && !t.Allows(x.PGY)) {
 		v.out = append(v.out, acgme.Violation{Rule: RuleEligibility, PersonID: x.ID, Start: at, End: at,
 			Message: fmt.Sprintf("%s (PGY-%d) may not be placed on %s on %s %s", x.ID, x.PGY, t.ID, a.Slot.Date, a.Slot.Half)})
 	}
@@ -202,7 +210,7 @@ func (v *validation) checkStaffing() {
 
 func (v *validation) checkCell(s Slot, ti int) {
 	p, t := v.p, v.p.Templates[ti]
-	at := s.Start(p.Location)
+	at := t.StartIn(s, p.Location)
 	c := validationCell{s, ti}
 	n := len(v.residents[c])
 	if l := v.learners[c]; l > t.MaxLearners && t.MaxLearners > 0 {
