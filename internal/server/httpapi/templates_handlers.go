@@ -15,9 +15,11 @@ import (
 // templateView is a rotation template as the API shows it.
 type templateView struct {
 	roster.Template
-	AllowedPGY []int     `json:"allowed_pgy_levels"`
-	CreatedAt  time.Time `json:"created_at"`
-	UpdatedAt  time.Time `json:"updated_at"`
+	AllowedPGY []int `json:"allowed_pgy_levels"`
+	// StartTime is shown as null for the half-day family.
+	StartTime *roster.ClockTime `json:"start_time"`
+	CreatedAt time.Time         `json:"created_at"`
+	UpdatedAt time.Time         `json:"updated_at"`
 }
 
 func viewTemplate(t store.TemplateRecord) templateView {
@@ -25,7 +27,7 @@ func viewTemplate(t store.TemplateRecord) templateView {
 	if levels == nil {
 		levels = []int{}
 	}
-	return templateView{Template: t.Template, AllowedPGY: levels, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	return templateView{Template: t.Template, AllowedPGY: levels, StartTime: t.StartTime, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 }
 
 // templateBody is the body of POST and PATCH /rotation-templates: on PATCH, missing fields stay.
@@ -44,9 +46,20 @@ type templateBody struct {
 	MaxLearners *int `json:"max_learners"`
 	// RotationID ties the template to a block rotation ("": none).
 	RotationID *string `json:"rotation_id"`
+	// StartTime "HH:MM" makes the template a shift of its own hours ("": back to the half-day
+	// family).
+	StartTime *string `json:"start_time"`
 }
 
 func (b templateBody) apply(t *roster.Template) string {
+	if msg := b.set(t); msg != "" {
+		return msg
+	}
+	return checkTemplate(t)
+}
+
+// set copies the fields the body has onto t.
+func (b templateBody) set(t *roster.Template) string {
 	if b.Name != nil {
 		t.Name = strings.TrimSpace(*b.Name)
 	}
@@ -80,6 +93,21 @@ func (b templateBody) apply(t *roster.Template) string {
 	if b.RotationID != nil {
 		t.RotationID = strings.ToLower(*b.RotationID)
 	}
+	if b.StartTime != nil {
+		t.StartTime = nil
+		if *b.StartTime != "" {
+			c, err := roster.ParseClock(*b.StartTime)
+			if err != nil {
+				return err.Error()
+			}
+			t.StartTime = &c
+		}
+	}
+	return ""
+}
+
+// checkTemplate judges a template as the body left it.
+func checkTemplate(t *roster.Template) string {
 	if t.RotationID != "" && !scheduling.ValidID(t.RotationID) {
 		return "rotation_id must be a UUID or empty"
 	}
