@@ -10,6 +10,11 @@ import (
 // the time: coverage of template minimums, the fairness spread (worst PGY level, duty hours per
 // available day) and hard violations found by the validator (must be 0).
 func benchSolve(b *testing.B, cfg ProgramConfig, budget time.Duration) {
+	benchSolveWith(b, cfg, budget, nil)
+}
+
+// benchSolveWith is benchSolve with the generated program adjusted by edit (nil: as generated).
+func benchSolveWith(b *testing.B, cfg ProgramConfig, budget time.Duration, edit func(*Problem)) {
 	var last *Result
 	var p *Problem
 	for i := 0; i < b.N; i++ {
@@ -17,6 +22,9 @@ func benchSolve(b *testing.B, cfg ProgramConfig, budget time.Duration) {
 		var err error
 		if p, err = GenerateProgram(cfg); err != nil {
 			b.Fatal(err)
+		}
+		if edit != nil {
+			edit(p)
 		}
 		b.StartTimer()
 		if last, err = Solve(context.Background(), p, Options{Seed: 1, TimeBudget: budget}); err != nil {
@@ -36,6 +44,13 @@ func benchSolve(b *testing.B, cfg ProgramConfig, budget time.Duration) {
 	b.ReportMetric(last.Stats.ConstructElapsed.Seconds(), "construct-s")
 	b.ReportMetric(float64(last.Stats.Restarts), "restarts")
 	b.ReportMetric(last.Stats.Objective, "final-cost")
+	b.ReportMetric(last.Stats.Elapsed.Seconds(), "elapsed-s")
+	b.ReportMetric(float64(last.Stats.Iterations), "iterations")
+	eq := MeasureEquity(p, last.Assignments).Worst
+	b.ReportMetric(float64(eq.Calls), "call-spread")
+	b.ReportMetric(float64(eq.WeekendCalls), "weekend-call-spread")
+	b.ReportMetric(float64(eq.HolidayCalls), "holiday-call-spread")
+	b.ReportMetric(float64(eq.WeekendsOff), "weekends-off-spread")
 }
 
 // The predecessor's size: one 28-day block, 18 residents and 12 faculty (it took 6-17 s with
@@ -45,10 +60,38 @@ func BenchmarkSolveBlock18Residents12Faculty(b *testing.B) {
 	benchSolve(b, ProgramConfig{Residents: 18, Faculty: 12, From: from, To: to, AbsenceRate: 0.05, Seed: 1}, time.Second)
 }
 
+// The same block run to convergence (a budget it does not reach), for the converged time.
+func BenchmarkSolveBlock18Residents12FacultyConverged(b *testing.B) {
+	from, to := block1()
+	benchSolve(b, ProgramConfig{Residents: 18, Faculty: 12, From: from, To: to, AbsenceRate: 0.05, Seed: 1}, time.Minute)
+}
+
 // A full academic year for 100 residents and 40 faculty. Target: under 30 s.
 func BenchmarkSolveYear100Residents40Faculty(b *testing.B) {
 	y := AcademicYear(2026)
 	benchSolve(b, ProgramConfig{Residents: 100, Faculty: 40, From: y.First(), To: y.Last(), AbsenceRate: 0.05, Seed: 1}, 30*time.Second)
+}
+
+// The year with the ten US federal holidays of 2026-27, the wards and the night call running on
+// them: the holiday calls to share out.
+func BenchmarkSolveYearWithHolidays(b *testing.B) {
+	y := AcademicYear(2026)
+	benchSolveWith(b, ProgramConfig{Residents: 100, Faculty: 40, From: y.First(), To: y.Last(), AbsenceRate: 0.05, Seed: 1}, 30*time.Second, withHolidays)
+}
+
+// withHolidays gives p the US federal holidays of July 2026 to June 2027 and opens the wards and
+// the night call on them.
+func withHolidays(p *Problem) {
+	for _, d := range []Date{{2026, time.July, 3}, {2026, time.September, 7}, {2026, time.October, 12}, {2026, time.November, 11},
+		{2026, time.November, 26}, {2026, time.December, 25}, {2027, time.January, 1}, {2027, time.January, 18},
+		{2027, time.February, 15}, {2027, time.May, 31}} {
+		p.Holidays = append(p.Holidays, Holiday{Date: d, Name: "holiday"})
+	}
+	for k := range p.Templates {
+		if p.Templates[k].ID == "inpatient" || p.Templates[k].ID == "night-call" {
+			p.Templates[k].Holidays = true
+		}
+	}
 }
 
 // BenchmarkRepairAfterOneAbsenceOnAYear: a resident of a solved academic year (100 residents,

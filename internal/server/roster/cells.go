@@ -67,8 +67,12 @@ func (s *solver) applyResident(i personIdx, j slotIdx, old, t templateIdx) {
 		s.join(i, j, t, units)
 	}
 	s.continuityChanges -= s.changesAround(i, j)
+	w := s.eq.weekendOf[j]
+	wasOff := w >= 0 && s.weekendOff(i, w)
 	s.assigned[i][j] = t
 	s.continuityChanges += s.changesAround(i, j)
+	s.countCalls(i, j, old, t)
+	s.recountWeekend(i, w, wasOff)
 	s.dutyHours[i] += s.sessionHours(t) - s.sessionHours(old)
 	after := s.load(i)
 	lv := &s.levels[s.pgy[i]]

@@ -94,9 +94,21 @@ func (s *solver) candidates(j slotIdx, t templateIdx, cand []personIdx) []person
 	return cand
 }
 
-// constructLoad is resident i's load, less half a day if i held template t the day before.
+// constructLoad is resident i's load, less half a day if i held template t the day before; for a
+// call, the calls of its kind i holds (and on a weekend or holiday, those of them there) come
+// first, so that construction already shares calls out evenly (callequity.go).
 func (s *solver) constructLoad(i personIdx, j slotIdx, t templateIdx) float64 {
 	l := s.load(i)
+	if k := int(s.eq.kind[t]); k >= 0 && len(s.eq.callActive) > 0 {
+		c := s.eq.count[i][k*measuresPerKind+offsetCalls]
+		if s.eq.weekend[j] {
+			c += s.eq.count[i][k*measuresPerKind+offsetWeekendCalls]
+		}
+		if s.eq.holiday[j] {
+			c += s.eq.count[i][k*measuresPerKind+offsetHolidayCalls]
+		}
+		l += 100 * float64(c)
+	}
 	if j >= 2 && s.assigned[i][j-2] == t {
 		l -= 0.5
 	}

@@ -5,14 +5,14 @@ import "math"
 // objective is the soft cost of the current schedule (lower is better).
 func (s *solver) objective() float64 {
 	w := s.weights
-	return w.Coverage*float64(s.shortfall) + w.Fairness*s.fairness() + w.Continuity*float64(s.continuityChanges) - w.Preference*s.preferenceSum
+	return w.Coverage*float64(s.shortfall) + w.Fairness*s.fairness() + s.equityCost() + w.Continuity*float64(s.continuityChanges) - w.Preference*s.preferenceSum
 }
 
 // fairness is the sum over PGY levels of the squared deviations of the residents' loads from
 // their level's mean.
 func (s *solver) fairness() float64 {
 	f := 0.0
-	for g := 1; g <= 3; g++ {
+	for g := 1; g <= MaxPGY; g++ {
 		if lv := s.levels[g]; lv.n > 0 {
 			f += lv.sumSq - lv.sum*lv.sum/lv.n
 		}
@@ -52,7 +52,7 @@ func (s *solver) coverageRate() float64 {
 // spread is the largest gap in load between two residents of the same PGY level.
 func (s *solver) spread() float64 {
 	worst := 0.0
-	for g := 1; g <= 3; g++ {
+	for g := 1; g <= MaxPGY; g++ {
 		lo, hi, seen := math.Inf(1), math.Inf(-1), false
 		for _, i := range s.residents {
 			if s.pgy[i] == g {

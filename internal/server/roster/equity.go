@@ -6,10 +6,13 @@ import (
 )
 
 // Equity measures how evenly a schedule spreads the burdens programs compare within a PGY
-// level: in-house calls, weekend calls (a call starting on a Saturday or Sunday), holiday calls,
-// whole weekends off (Saturday and Sunday both free of duty, a night session running into the
+// level: calls of each kind of the call roster (in-house, home, backup), weekend calls (a call
+// starting on a Saturday or Sunday) and holiday calls of each kind, whole weekends off (Saturday
+// and Sunday both free of duty and of call of any kind, a night session running into the
 // Saturday included), and continuity (template changes from one day to the next in the same
-// half-day). Each is reported per level as the fewest, the most and their spread, counted over
+// half-day). Calls, WeekendCalls and HolidayCalls are the in-house ones; HomeCall and BackupCall
+// hold the same three for the other kinds. The solver balances all but continuity
+// (callequity.go). Each is reported per level as the fewest, the most and their spread, counted over
 // the range judged; residents are compared as they are (an absence lowers someone's counts:
 // read the spread together with who was away).
 type Equity struct {
@@ -32,6 +35,23 @@ type EquitySpreads struct {
 	HolidayCalls    int `json:"holiday_calls"`
 	WeekendsOff     int `json:"weekends_off"`
 	TemplateChanges int `json:"template_changes"`
+	// HomeCall and BackupCall are the spreads of the home and backup calls.
+	HomeCall   KindSpreads `json:"home_call"`
+	BackupCall KindSpreads `json:"backup_call"`
+}
+
+// KindSpreads are the largest spreads of one call kind's measures over the levels.
+type KindSpreads struct {
+	Calls        int `json:"calls"`
+	WeekendCalls int `json:"weekend_calls"`
+	HolidayCalls int `json:"holiday_calls"`
+}
+
+// KindEquity is one call kind's measures in a level.
+type KindEquity struct {
+	Calls        Spread `json:"calls"`
+	WeekendCalls Spread `json:"weekend_calls"`
+	HolidayCalls Spread `json:"holiday_calls"`
 }
 
 // LevelEquity is one PGY level's measures.
@@ -43,11 +63,15 @@ type LevelEquity struct {
 	HolidayCalls    Spread `json:"holiday_calls"`
 	WeekendsOff     Spread `json:"weekends_off"`
 	TemplateChanges Spread `json:"template_changes"`
+	// HomeCall and BackupCall are the measures of the home and backup calls.
+	HomeCall   KindEquity `json:"home_call"`
+	BackupCall KindEquity `json:"backup_call"`
 }
 
-// residentLoad is one resident's counts.
+// residentLoad is one resident's counts; the calls by kind (callKinds' order).
 type residentLoad struct {
-	calls, weekendCalls, holidayCalls, weekendsOff, changes int
+	calls, weekendCalls, holidayCalls [len(callKinds)]int
+	weekendsOff, changes              int
 }
 
 // MeasureEquity measures assignments (p's range) by level. Assignments naming unknown people or
@@ -75,25 +99,15 @@ func MeasureEquity(p *Problem, assignments []Assignment) Equity {
 			continue
 		}
 		held[a.PersonID][a.Slot] = t.ID
-		d, ok := t.Duty(a.Slot, p.Location)
-		if !ok {
-			continue
-		}
-		for day := a.Slot.Date; ; day = day.AddDays(1) {
-			busy[a.PersonID][day] = true
-			if !d.End.After(day.AddDays(1).In(p.Location)) {
-				break
+		markBusy(busy[a.PersonID], t, a.Slot, p.Location)
+		if k := slices.Index(callKinds[:], t.Activity); k >= 0 {
+			l.calls[k]++
+			if wd := a.Slot.Date.Weekday(); wd == time.Saturday || wd == time.Sunday {
+				l.weekendCalls[k]++
 			}
-		}
-		if t.Activity != Call {
-			continue
-		}
-		l.calls++
-		if wd := a.Slot.Date.Weekday(); wd == time.Saturday || wd == time.Sunday {
-			l.weekendCalls++
-		}
-		if holidays[a.Slot.Date] {
-			l.holidayCalls++
+			if holidays[a.Slot.Date] {
+				l.holidayCalls[k]++
+			}
 		}
 	}
 	for id, l := range loads {
@@ -101,6 +115,24 @@ func MeasureEquity(p *Problem, assignments []Assignment) Equity {
 		l.changes = templateChanges(p.From, p.To, held[id])
 	}
 	return equityByLevel(p, loads)
+}
+
+// markBusy marks the days a session of t in slot s takes: the days its duty runs on, or its own
+// day for a call of any kind without duty hours (home or backup call).
+func markBusy(busy map[Date]bool, t Template, s Slot, loc *time.Location) {
+	d, ok := t.Duty(s, loc)
+	if !ok {
+		if t.Activity.OnCallRoster() {
+			busy[s.Date] = true
+		}
+		return
+	}
+	for day := s.Date; ; day = day.AddDays(1) {
+		busy[day] = true
+		if !d.End.After(day.AddDays(1).In(loc)) {
+			return
+		}
+	}
 }
 
 // weekendsOff counts the Saturday-Sunday pairs inside [from, to] with no duty on either day.
@@ -143,20 +175,36 @@ func equityByLevel(p *Problem, loads map[string]*residentLoad) Equity {
 	e := Equity{Levels: []LevelEquity{}}
 	for _, pgy := range levels {
 		ls := byLevel[pgy]
+		inHouse, home, backup := kindEquity(ls, 0), kindEquity(ls, 1), kindEquity(ls, 2)
 		le := LevelEquity{PGY: pgy, Residents: len(ls),
-			Calls:           spreadOf(ls, func(l *residentLoad) int { return l.calls }),
-			WeekendCalls:    spreadOf(ls, func(l *residentLoad) int { return l.weekendCalls }),
-			HolidayCalls:    spreadOf(ls, func(l *residentLoad) int { return l.holidayCalls }),
+			Calls: inHouse.Calls, WeekendCalls: inHouse.WeekendCalls, HolidayCalls: inHouse.HolidayCalls,
 			WeekendsOff:     spreadOf(ls, func(l *residentLoad) int { return l.weekendsOff }),
 			TemplateChanges: spreadOf(ls, func(l *residentLoad) int { return l.changes }),
+			HomeCall:        home, BackupCall: backup,
 		}
 		e.Levels = append(e.Levels, le)
 		w := &e.Worst
 		w.Calls, w.WeekendCalls = max(w.Calls, le.Calls.Spread), max(w.WeekendCalls, le.WeekendCalls.Spread)
 		w.HolidayCalls, w.WeekendsOff = max(w.HolidayCalls, le.HolidayCalls.Spread), max(w.WeekendsOff, le.WeekendsOff.Spread)
 		w.TemplateChanges = max(w.TemplateChanges, le.TemplateChanges.Spread)
+		w.HomeCall, w.BackupCall = w.HomeCall.worst(home), w.BackupCall.worst(backup)
 	}
 	return e
+}
+
+// kindEquity is the measures of call kind k (callKinds' order) over a level's residents.
+func kindEquity(ls []*residentLoad, k int) KindEquity {
+	return KindEquity{
+		Calls:        spreadOf(ls, func(l *residentLoad) int { return l.calls[k] }),
+		WeekendCalls: spreadOf(ls, func(l *residentLoad) int { return l.weekendCalls[k] }),
+		HolidayCalls: spreadOf(ls, func(l *residentLoad) int { return l.holidayCalls[k] }),
+	}
+}
+
+// worst is the larger of w and a level's spreads, measure by measure.
+func (w KindSpreads) worst(le KindEquity) KindSpreads {
+	return KindSpreads{Calls: max(w.Calls, le.Calls.Spread), WeekendCalls: max(w.WeekendCalls, le.WeekendCalls.Spread),
+		HolidayCalls: max(w.HolidayCalls, le.HolidayCalls.Spread)}
 }
 
 func spreadOf(ls []*residentLoad, f func(*residentLoad) int) Spread {

@@ -29,3 +29,36 @@ func TestMeasureEquityCountsCallsWeekendsHolidaysAndChanges(t *testing.T) {
 		t.Errorf("worst: %+v", e.Worst)
 	}
 }
+
+// Home and backup calls are counted per kind, apart from in-house calls, and a weekend on any
+// kind of call is not a weekend off.
+func TestMeasureEquityCountsEachCallKind(t *testing.T) {
+	p := plantProgram() // 2026-07-02 (a Thursday) to 07-29: four whole weekends
+	p.Templates = append(p.Templates,
+		Template{ID: "home", Activity: HomeCall, HoursPerSession: 12, MaxResidents: 1, Weekends: true},
+		Template{ID: "backup", Activity: BackupCall, HoursPerSession: 12, MaxResidents: 1, Weekends: true})
+	p.Holidays = []Holiday{{Date: Date{2026, 7, 4}, Name: "Independence Day"}}
+	as := []Assignment{
+		at2(p, 2, PM, "r2", "home"),   // Saturday 07-04, the holiday: a home weekend and holiday call; that weekend not off
+		at2(p, 6, PM, "r2", "home"),   // a Wednesday
+		at2(p, 3, PM, "r4", "backup"), // Sunday 07-05: a backup weekend call; that weekend not off
+		at2(p, 7, PM, "r4", "call"),   // Thursday: in-house
+	}
+	e := MeasureEquity(p, as)
+	pgy2 := e.Levels[1]
+	if pgy2.Calls != (Spread{0, 1, 1}) || pgy2.WeekendCalls != (Spread{0, 0, 0}) {
+		t.Errorf("in-house: %+v", pgy2)
+	}
+	if pgy2.HomeCall != (KindEquity{Calls: Spread{0, 2, 2}, WeekendCalls: Spread{0, 1, 1}, HolidayCalls: Spread{0, 1, 1}}) {
+		t.Errorf("home call: %+v", pgy2.HomeCall)
+	}
+	if pgy2.BackupCall != (KindEquity{Calls: Spread{0, 1, 1}, WeekendCalls: Spread{0, 1, 1}, HolidayCalls: Spread{0, 0, 0}}) {
+		t.Errorf("backup call: %+v", pgy2.BackupCall)
+	}
+	if pgy2.WeekendsOff != (Spread{3, 3, 0}) {
+		t.Errorf("weekends off: %+v", pgy2.WeekendsOff)
+	}
+	if e.Worst.HomeCall != (KindSpreads{Calls: 2, WeekendCalls: 1, HolidayCalls: 1}) || e.Worst.BackupCall != (KindSpreads{Calls: 1, WeekendCalls: 1}) || e.Worst.Calls != 1 {
+		t.Errorf("worst: %+v", e.Worst)
+	}
+}

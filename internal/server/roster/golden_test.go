@@ -33,8 +33,7 @@ func generated(cfg ProgramConfig, noFairness bool) func(t *testing.T) *Problem {
 			t.Fatal(err)
 		}
 		if noFairness {
-			p.Weights = DefaultWeights()
-			p.Weights.Fairness = 0
+			p.Weights = linearWeights()
 		}
 		return p
 	}

@@ -117,7 +117,11 @@ func (s *solver) step(se *search) {
 
 // randomMove draws a kind of move by its weight and tries it.
 func (s *solver) randomMove() bool {
-	switch r := s.rng.IntN(14); {
+	n := 14
+	if len(s.eq.active) > 0 {
+		n = 16 // two in sixteen for call equity (moveEquity)
+	}
+	switch r := s.rng.IntN(n); {
 	case r < 2:
 		return s.moveFill()
 	case r < 3:
@@ -130,8 +134,10 @@ func (s *solver) randomMove() bool {
 		return s.moveChange()
 	case r < 11:
 		return s.moveSwap()
-	default:
+	case r < 14:
 		return s.moveRebalance()
+	default:
+		return s.moveEquity()
 	}
 }
 

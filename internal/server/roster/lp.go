@@ -19,7 +19,8 @@ type LPModel struct {
 
 // WriteLP writes p as a mixed-integer program in CPLEX LP format, for an exact solver such as
 // CBC (Debian's coinor-cbc): the same hard rules as Solve and Validate, and the same soft cost
-// except fairness, whose squared deviations are not linear (compare with Weights.Fairness = 0).
+// except fairness and call equity, whose squared deviations are not linear (compare with their
+// weights 0), and with the post-call day (PostCallDay) unless the problem switches it off.
 // Problems with fixed assignments outside the range, or more than MaxLPCells resident
 // half-days, are refused.
 //

@@ -190,6 +190,7 @@ func (m *lpBuilder) writeACGMERules(i personIdx) {
 	m.writeConsecutiveDutyDays(i)
 	m.writeContinuousDutyAndRest(i)
 	m.writeOverlaps(i)
+	m.writePostCallDay(i)
 }
 
 // writeOverlaps (acgme.Overlap): two sessions of resident i that overlap in time are not both

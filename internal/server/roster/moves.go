@@ -163,3 +163,70 @@ func (s *solver) moveRebalance() bool {
 	}
 	return false
 }
+
+// moveEquity hands one call from the resident of a PGY level who has the most of a call measure
+// (calls of one kind, its weekend or its holiday calls) to a resident of the same level who has
+// at least two fewer, in a half-day where the two can exchange their templates (the one giving
+// the call up takes the other's session there, or nothing): the move that call equity needs,
+// aimed. Or, for weekends off, moveWeekendOff.
+func (s *solver) moveEquity() bool {
+	e := &s.eq
+	if len(e.levels) == 0 || len(e.active) == 0 {
+		return false
+	}
+	m := e.active[s.rng.IntN(len(e.active))]
+	rs := e.byLevel[e.levels[s.rng.IntN(len(e.levels))]]
+	a, b := rs[0], rs[s.rng.IntN(len(rs))]
+	for _, i := range rs {
+		if e.count[i][m] > e.count[a][m] {
+			a = i
+		}
+	}
+	if m == measureWeekendsOff {
+		// a has the most weekends off: b, with fewer, hands a weekend on duty to a.
+		return e.count[b][m]+1 < e.count[a][m] && s.moveWeekendOff(b, a)
+	}
+	if e.count[b][m]+1 >= e.count[a][m] {
+		return false
+	}
+	off, tried := s.rng.IntN(int(s.nSlots)), 0
+	for k := range s.nSlots {
+		j := (slotIdx(off) + k) % s.nSlots
+		if !s.countsIn(m, j, s.assigned[a][j]) || s.locked[a][j] || s.locked[b][j] || s.countsIn(m, j, s.assigned[b][j]) {
+			continue
+		}
+		if s.exchange(a, b, j) {
+			return true
+		}
+		if tried++; tried == 4 {
+			break
+		}
+	}
+	return false
+}
+
+// moveWeekendOff exchanges one whole weekend between resident b, busy on it, and resident a, off
+// on it (their Saturdays and Sundays, and their Friday afternoons when one runs overnight into
+// the Saturday): both or none of the cells.
+func (s *solver) moveWeekendOff(b, a personIdx) bool {
+	e := &s.eq
+	off := s.rng.IntN(len(e.weekendSat))
+	for k := range e.weekendSat {
+		w := (off + k) % len(e.weekendSat)
+		if s.weekendOff(b, w) || !s.weekendOff(a, w) {
+			continue
+		}
+		sat, mark := e.weekendSat[w], len(s.undoLog)
+		for j := max(0, sat-1); j < sat+4; j++ {
+			if s.assigned[a][j] == s.assigned[b][j] {
+				continue
+			}
+			if s.locked[a][j] || s.locked[b][j] || !s.exchange(a, b, j) {
+				s.rollback(mark)
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}

@@ -19,11 +19,22 @@ type Weights struct {
 	Continuity float64 `json:"continuity"`
 	// Preference is the reward per unit of a person's preference for a template they are placed on.
 	Preference float64 `json:"preference"`
+	// The call roster's equity (callequity.go): each is the cost of spread within a PGY
+	// level, the weight times the sum of squared deviations of the residents' counts from their
+	// level's mean, counted for each call kind (in-house, home, backup) separately.
+	// CallEquity weighs the calls of each kind, WeekendCallEquity those starting on a Saturday
+	// or Sunday, HolidayCallEquity those on a holiday; WeekendOffEquity weighs the whole
+	// weekends off (MeasureEquity's measures).
+	CallEquity        float64 `json:"call_equity"`
+	WeekendCallEquity float64 `json:"weekend_call_equity"`
+	HolidayCallEquity float64 `json:"holiday_call_equity"`
+	WeekendOffEquity  float64 `json:"weekend_off_equity"`
 }
 
-// DefaultWeights: coverage first, then fairness, continuity and preferences.
+// DefaultWeights: coverage first, then fairness, call equity, continuity and preferences.
 func DefaultWeights() Weights {
-	return Weights{Coverage: 1000, Fairness: 50, Continuity: 5, Preference: 10}
+	return Weights{Coverage: 1000, Fairness: 50, Continuity: 5, Preference: 10,
+		CallEquity: 20, WeekendCallEquity: 20, HolidayCallEquity: 20, WeekendOffEquity: 10}
 }
 
 // Preference is a person's liking (positive) or dislike (negative) of a template.
@@ -56,6 +67,9 @@ type Problem struct {
 	Preferences []Preference
 	Weights     Weights
 	Limits      acgme.Limits
+	// NoPostCallDay switches the program's post-call day rule off (PostCallDay, postcall.go);
+	// by default it holds, as it did in the predecessor for every program.
+	NoPostCallDay bool
 }
 
 // InputError is a problem that no schedule can satisfy or that makes no sense; the API answers

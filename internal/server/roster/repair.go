@@ -325,8 +325,8 @@ func (r *repairer) duties(x Person, slot Slot, id string) []acgme.Duty {
 // newACGMEViolation names the first ACGME rule after breaks that before did not, or "".
 func (r *repairer) newACGMEViolation(id string, before, after []acgme.Duty) acgme.Rule {
 	rng := acgme.Range{From: r.p.From.In(r.p.Location), To: r.p.To.AddDays(1).In(r.p.Location)}
-	was := acgme.Check(id, acgme.NewTimeline(r.p.Location, before, r.p.Limits.MaxBreak), rng, r.p.Limits)
-	for _, v := range missingViolations(acgme.Check(id, acgme.NewTimeline(r.p.Location, after, r.p.Limits.MaxBreak), rng, r.p.Limits), was) {
+	was := r.p.checkDuties(id, acgme.NewTimeline(r.p.Location, before, r.p.Limits.MaxBreak), before, rng)
+	for _, v := range missingViolations(r.p.checkDuties(id, acgme.NewTimeline(r.p.Location, after, r.p.Limits.MaxBreak), after, rng), was) {
 		return v.Rule
 	}
 	return ""

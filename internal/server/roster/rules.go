@@ -93,5 +93,5 @@ func (s *solver) violations(i personIdx, j, k slotIdx) []acgme.Violation {
 	}
 	s.scratch = duties
 	s.timeline.Reset(s.loc, duties, lim.MaxBreak)
-	return acgme.Check("", &s.timeline, acgme.Range{From: d.In(s.loc), To: e.In(s.loc)}, lim)
+	return p.checkDuties("", &s.timeline, duties, acgme.Range{From: d.In(s.loc), To: e.In(s.loc)})
 }

@@ -151,13 +151,13 @@ func TestValidatorFindsPlantedShiftViolations(t *testing.T) {
 		}, nil},
 		{"a 24-hour call and morning procedures: patient care in hours 24-28", func(p *Problem) []Assignment {
 			return []Assignment{at2(p, 4, AM, "r3", "call24"), at2(p, 5, AM, "r3", "procedures")}
-		}, []want{{acgme.RuleDutyAfter24h, "r3"}}},
+		}, []want{{acgme.RuleDutyAfter24h, "r3"}, {RulePostCallDay, "r3"}}},
 		{"a 24-hour call and a 6-hour morning ward: 30 hours", func(p *Problem) []Assignment {
 			return []Assignment{at2(p, 4, AM, "r3", "call24"), at2(p, 5, AM, "r3", "ward")}
-		}, []want{{acgme.RuleContinuousDuty, "r3"}}},
+		}, []want{{acgme.RuleContinuousDuty, "r3"}, {RulePostCallDay, "r3"}}},
 		{"a 24-hour call and afternoon procedures the next day", func(p *Problem) []Assignment {
 			return []Assignment{at2(p, 4, AM, "r3", "call24"), at2(p, 5, PM, "r3", "procedures")}
-		}, []want{{acgme.RuleRestAfterCall, "r3"}}},
+		}, []want{{acgme.RuleRestAfterCall, "r3"}, {RulePostCallDay, "r3"}}},
 		{"a night float before a day of leave", func(p *Problem) []Assignment {
 			p.Absences = []Absence{{PersonID: "r4", Start: p.From.AddDays(2), End: p.From.AddDays(3)}}
 			return []Assignment{at2(p, 1, PM, "r4", "night")}

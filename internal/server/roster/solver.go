@@ -93,6 +93,8 @@ type solver struct {
 	shortfall         int             // resident-half-days below the template minimums
 	continuityChanges int             // template changes from one day to the next, same half
 	preferenceSum     float64
+	// eq holds the call roster's equity counters (callequity.go).
+	eq equityState
 
 	// dirty marks residents whose fixed assignments already break a rule somewhere; for the
 	// others every kept state has no violation at all, so a move's "before" count is 0.
@@ -133,6 +135,7 @@ func newSolver(p *Problem, seed uint64) (*solver, error) {
 	s.allocateSlots()
 	s.layOutPlan()
 	s.countAvailability()
+	s.initEquity()
 	s.placeFixed()
 	s.closeKeptPeople()
 	s.undoLog = s.undoLog[:0]

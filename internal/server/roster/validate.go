@@ -195,7 +195,7 @@ func (v *validation) checkDutyHours() {
 			continue
 		}
 		tl := acgme.NewTimeline(p.Location, v.duties[x.ID], p.Limits.MaxBreak)
-		v.out = append(v.out, acgme.Check(x.ID, tl, acgme.Range{From: p.From.In(p.Location), To: p.To.AddDays(1).In(p.Location)}, p.Limits)...)
+		v.out = append(v.out, p.checkDuties(x.ID, tl, v.duties[x.ID], acgme.Range{From: p.From.In(p.Location), To: p.To.AddDays(1).In(p.Location)})...)
 	}
 }
 

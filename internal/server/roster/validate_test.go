@@ -99,12 +99,25 @@ func TestValidatorFindsEachPlantedViolation(t *testing.T) {
 		{"continuous duty over 28 hours", func(p *Problem) []Assignment {
 			// ward AM (07-13), call (13-07), ward AM next day (07-13): 30 hours.
 			return []Assignment{at2(p, 3, AM, "r2", "ward"), at2(p, 3, PM, "r2", "call"), at2(p, 4, AM, "r2", "ward")}
-		}, []want{{acgme.RuleContinuousDuty, "r2"}}},
+		}, []want{{acgme.RuleContinuousDuty, "r2"}, {RulePostCallDay, "r2"}}},
 		{"patient care after 24 hours", func(p *Problem) []Assignment {
 			// ward AM (07-13), call (13-07), procedures the next morning (07-11): 28 hours, the
 			// old 24 + 4, but the procedures are patient care after hour 24.
 			return []Assignment{at2(p, 3, AM, "r2", "ward"), at2(p, 3, PM, "r2", "call"), at2(p, 4, AM, "r2", "procedures")}
-		}, []want{{acgme.RuleDutyAfter24h, "r2"}}},
+		}, []want{{acgme.RuleDutyAfter24h, "r2"}, {RulePostCallDay, "r2"}}},
+		{"a clinic the morning after an overnight call", func(p *Problem) []Assignment {
+			// call (13-07), clinic the next morning (07-11): 22 hours, within every ACGME rule,
+			// but the morning is the post-call day's.
+			return []Assignment{at2(p, 3, PM, "r2", "call"), at2(p, 4, AM, "r2", "clinic"), at2(p, 4, AM, "f1", "clinic")}
+		}, []want{{RulePostCallDay, "r2"}}},
+		{"a clinic after an overnight call, the post-call day switched off", func(p *Problem) []Assignment {
+			p.NoPostCallDay = true
+			return []Assignment{at2(p, 3, PM, "r2", "call"), at2(p, 4, AM, "r2", "clinic"), at2(p, 4, AM, "f1", "clinic")}
+		}, nil},
+		{"a conference the morning after an overnight call", func(p *Problem) []Assignment {
+			p.Templates = append(p.Templates, Template{ID: "conference", Activity: Conference, HoursPerSession: 3, MaxResidents: 4})
+			return []Assignment{at2(p, 3, PM, "r2", "call"), at2(p, 4, AM, "r2", "conference")}
+		}, nil},
 		{"an overnight call into the first day of leave", func(p *Problem) []Assignment {
 			// The call runs 13:00 to 07:00 on day 6, r3's first day of leave.
 			p.Absences = []Absence{{PersonID: "r3", Start: p.From.AddDays(6), End: p.From.AddDays(8)}}
@@ -121,12 +134,12 @@ func TestValidatorFindsEachPlantedViolation(t *testing.T) {
 		{"less than 8 hours off", func(p *Problem) []Assignment {
 			// An 18-hour call ends at 07:00; a ward afternoon at 13:00 the same day: 6 hours off.
 			return []Assignment{at2(p, 3, PM, "r3", "call"), at2(p, 4, PM, "r3", "ward")}
-		}, []want{{acgme.RuleRest, "r3"}}},
+		}, []want{{acgme.RuleRest, "r3"}, {RulePostCallDay, "r3"}}},
 		{"less than 14 hours off after 24 hours", func(p *Problem) []Assignment {
 			// A 6-hour morning and the call make 07:00-07:00 (24 h); the next afternoon at 13:00
 			// comes after 6 hours. (The period is 24 h, so the 14-hour rule is the one broken.)
 			return []Assignment{at2(p, 3, AM, "r3", "ward"), at2(p, 3, PM, "r3", "call"), at2(p, 5, AM, "r3", "ward"), at2(p, 4, PM, "r3", "procedures")}
-		}, []want{{acgme.RuleRestAfterCall, "r3"}}},
+		}, []want{{acgme.RuleRestAfterCall, "r3"}, {RulePostCallDay, "r3"}}},
 		{"call more often than every third night", func(p *Problem) []Assignment {
 			var as []Assignment
 			for d := 0; d < 28; d += 3 { // 10 calls in 28 days

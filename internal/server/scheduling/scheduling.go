@@ -124,7 +124,8 @@ const (
 // checkSoftGoals validates the request's weights and preferences and sorts the preferences.
 func (r *GenerateRequest) checkSoftGoals() error {
 	if w := r.Weights; w != nil {
-		for name, v := range map[string]float64{"coverage": w.Coverage, "fairness": w.Fairness, "continuity": w.Continuity, "preference": w.Preference} {
+		for name, v := range map[string]float64{"coverage": w.Coverage, "fairness": w.Fairness, "continuity": w.Continuity, "preference": w.Preference,
+			"call_equity": w.CallEquity, "weekend_call_equity": w.WeekendCallEquity, "holiday_call_equity": w.HolidayCallEquity, "weekend_off_equity": w.WeekendOffEquity} {
 			if v < 0 || v > MaxWeight || math.IsNaN(v) {
 				return invalidf("weights.%s must be from 0 to %d", name, MaxWeight)
 			}
