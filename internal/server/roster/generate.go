@@ -19,6 +19,9 @@ type ProgramConfig struct {
 	// 07:00 four-hour hand-over (education) follows a night; clinics, procedures and didactics
 	// stay half-days.
 	Shifts bool
+	// Credentials makes procedures require the "procedures" credential, which every other
+	// faculty member holds (the first, third, ...).
+	Credentials bool
 }
 
 // GenerateProgram builds a realistic program of the given size: residents spread over PGY 1 to 3,
@@ -51,6 +54,14 @@ func GenerateProgram(c ProgramConfig) (*Problem, error) {
 		p.Templates[0] = Template{ID: "day-shift", Name: "Wards day shift", Activity: Inpatient, StartTime: &day, HoursPerSession: 12, MinResidents: frac(0.15), MaxResidents: frac(0.3), Weekends: true}
 		p.Templates[4] = Template{ID: "night-float", Name: "Night float", Activity: Inpatient, StartTime: &night, HoursPerSession: 12, MinResidents: frac(0.06), MaxResidents: frac(0.1), Weekends: true}
 		p.Templates = append(p.Templates, Template{ID: "handover", Name: "Morning hand-over", Activity: Conference, StartTime: &handover, HoursPerSession: 4, MaxResidents: frac(0.1), Weekends: true})
+	}
+	if c.Credentials {
+		p.Templates[2].RequiredCredential = "procedures"
+		for i := range p.People {
+			if x := &p.People[i]; x.Type == Faculty && (i-c.Residents)%2 == 0 {
+				x.Credentials = []string{"procedures"}
+			}
+		}
 	}
 	days := c.To.Sub(c.From) + 1
 	for _, person := range p.People {

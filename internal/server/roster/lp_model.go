@@ -47,12 +47,12 @@ func (m *lpBuilder) mayHold(i personIdx, j slotIdx, t templateIdx) bool {
 }
 
 // maySupervise says whether faculty f may supervise template t in slot j: a locked cell holds
-// only its own template.
+// only its own template, and only faculty credentialed for t supervise it.
 func (m *lpBuilder) maySupervise(f personIdx, j slotIdx, t templateIdx) bool {
 	if m.s.locked[f][j] {
 		return m.s.assigned[f][j] == t
 	}
-	return !m.s.absent[f][j]
+	return !m.s.absent[f][j] && m.s.credentialed(f, t)
 }
 
 // sessions lists the templates resident i may hold in slot j (an x variable each).

@@ -75,16 +75,18 @@ func TestSolverAgainstCBCOptimum(t *testing.T) {
 		absence                  float64
 		seed                     uint64
 		shifts                   bool // day shifts and night float with their own hours
+		credentials              bool // procedures supervised by credentialed faculty only
 	}{
-		{4, 2, 7, 0, 1, false},
-		{6, 2, 7, 0.1, 2, false},
-		{6, 3, 10, 0.05, 3, false},
-		{9, 3, 7, 0, 4, false},
-		{6, 2, 7, 0, 5, true},
-		{9, 3, 7, 0.05, 6, true},
+		{4, 2, 7, 0, 1, false, false},
+		{6, 2, 7, 0.1, 2, false, false},
+		{6, 3, 10, 0.05, 3, false, false},
+		{9, 3, 7, 0, 4, false, false},
+		{6, 2, 7, 0, 5, true, false},
+		{9, 3, 7, 0.05, 6, true, false},
+		{9, 4, 7, 0, 7, false, true},
 	}
 	for _, c := range cases {
-		p, err := GenerateProgram(ProgramConfig{Residents: c.residents, Faculty: c.faculty, From: from, To: from.AddDays(c.days - 1), AbsenceRate: c.absence, Seed: c.seed, Shifts: c.shifts})
+		p, err := GenerateProgram(ProgramConfig{Residents: c.residents, Faculty: c.faculty, From: from, To: from.AddDays(c.days - 1), AbsenceRate: c.absence, Seed: c.seed, Shifts: c.shifts, Credentials: c.credentials})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,8 +108,8 @@ func TestSolverAgainstCBCOptimum(t *testing.T) {
 			t.Fatalf("%+v: the shortfall bound %d is above CBC's optimal schedule's shortfall %d: it is not a bound", c, res.Stats.ShortfallLowerBound, optShort)
 		}
 		gap := (res.Stats.Objective - opt) / math.Max(1, math.Abs(opt))
-		t.Logf("%d residents, %d faculty, %d days, shifts %v: CBC optimum %.2f (shortfall %d) in %v; native %.2f in %v (gap %.1f%%, shortfall %d, bound %d)",
-			c.residents, c.faculty, c.days, c.shifts, opt, optShort, cbcTime.Round(time.Millisecond), res.Stats.Objective,
+		t.Logf("%d residents, %d faculty, %d days, shifts %v, credentials %v: CBC optimum %.2f (shortfall %d) in %v; native %.2f in %v (gap %.1f%%, shortfall %d, bound %d)",
+			c.residents, c.faculty, c.days, c.shifts, c.credentials, opt, optShort, cbcTime.Round(time.Millisecond), res.Stats.Objective,
 			time.Since(start).Round(time.Millisecond), 100*gap, res.Stats.Shortfall, res.Stats.ShortfallLowerBound)
 	}
 }

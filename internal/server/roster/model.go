@@ -36,6 +36,9 @@ type Person struct {
 	PGY int `json:"pgy_level,omitempty"`
 	// MaxSessionsPerWeek caps a faculty member's supervising half-days per week (0: no cap).
 	MaxSessionsPerWeek int `json:"max_sessions_per_week,omitempty"`
+	// Credentials are the procedures a faculty member is credentialed to supervise
+	// (credentials.go).
+	Credentials []string `json:"credentials,omitempty"`
 }
 
 // Activity is what a rotation template's sessions are.
@@ -102,6 +105,8 @@ type Template struct {
 	Weekends bool `json:"weekends"`
 	// Holidays staffs the template on the program's holidays too (RunsOn).
 	Holidays bool `json:"holidays"`
+	// RequiredCredential is the credential the faculty on it must hold ("" none; credentials.go).
+	RequiredCredential string `json:"required_credential,omitempty"`
 	// RotationID is the block rotation the template belongs to ("" none): a resident the block
 	// plan puts on another rotation that day may not hold it (Problem.PlanAllows).
 	RotationID string `json:"rotation_id,omitempty"`
@@ -118,6 +123,8 @@ func (t Template) Validate() error {
 		return fmt.Errorf("template %s: need 0 <= min_residents <= max_residents", t.ID)
 	case t.MaxLearners < 0 || t.MaxLearners > MaxLearners:
 		return fmt.Errorf("template %s: max_learners is 0 to %d", t.ID, MaxLearners)
+	case t.RequiredCredential != "" && !ValidCredential(t.RequiredCredential):
+		return fmt.Errorf("template %s: required_credential %q is not 1 to 63 lower-case letters, digits, '-' or '_'", t.ID, t.RequiredCredential)
 	}
 	for _, l := range t.AllowedPGY {
 		if l < 1 || l > MaxPGY {

@@ -149,6 +149,9 @@ func (p *Problem) checkPeople() (map[string]Person, error) {
 		if x.Type != Resident && x.Type != Faculty && x.Type != Learner {
 			return nil, inputErrorf("person %s: type %q is not resident, faculty or learner", x.ID, x.Type)
 		}
+		if err := x.validateCredentials(); err != nil {
+			return nil, &InputError{Reason: err.Error()}
+		}
 		people[x.ID] = x
 	}
 	return people, nil
@@ -210,6 +213,9 @@ func (p *Problem) fixedOf(a Assignment, people map[string]Person, templates map[
 	}
 	if x.Type == Resident && !t.Allows(x.PGY) {
 		return Person{}, Template{}, inputErrorf("locked assignment of %s on %s %s: PGY-%d is not allowed on %s", x.ID, a.Slot.Date, a.Slot.Half, x.PGY, t.ID)
+	}
+	if !t.Credentialed(x) {
+		return Person{}, Template{}, inputErrorf("locked assignment of %s on %s %s: %s requires the credential %q", x.ID, a.Slot.Date, a.Slot.Half, t.ID, t.RequiredCredential)
 	}
 	if x.Type == Learner && t.MaxLearners == 0 {
 		return Person{}, Template{}, inputErrorf("locked assignment of learner %s on %s %s: %s takes no learners", x.ID, a.Slot.Date, a.Slot.Half, t.ID)

@@ -215,6 +215,9 @@ func (r *repairer) candidate(x Person, slot Slot, t Template) (Candidate, string
 	if x.Type == Resident && !t.Allows(x.PGY) {
 		return Candidate{}, "not eligible"
 	}
+	if !t.Credentialed(x) {
+		return Candidate{}, "not credentialed"
+	}
 	if x.Type == Resident && !r.p.PlanAllows(x.ID, t, slot.Date) {
 		return Candidate{}, "on another rotation"
 	}

@@ -19,7 +19,7 @@ func (s *solver) superviseOK(j slotIdx, t templateIdx) bool {
 	need := acgme.FacultyNeeded(s.supervisionUnits[j][t], s.limits)
 	s.releaseSurplusFaculty(j, t, need)
 	for s.facultyOn[j][t] < need {
-		f, ok := s.bestFreeFaculty(j)
+		f, ok := s.bestFreeFaculty(j, t)
 		if !ok {
 			return false
 		}
@@ -44,13 +44,14 @@ func (s *solver) releaseSurplusFaculty(j slotIdx, t templateIdx, need int) {
 	}
 }
 
-// bestFreeFaculty picks who supervises next in slot j among the free faculty: the one with the
-// most sessions left this week, so that a member with a tight cap is kept for when nobody else
-// can come; among equals, the one with the fewest sessions this week.
-func (s *solver) bestFreeFaculty(j slotIdx) (personIdx, bool) {
+// bestFreeFaculty picks who supervises template t next in slot j among the free faculty
+// credentialed for it: the one with the most sessions left this week, so that a member with a
+// tight cap is kept for when nobody else can come; among equals, the one with the fewest
+// sessions this week.
+func (s *solver) bestFreeFaculty(j slotIdx, t templateIdx) (personIdx, bool) {
 	best, found := personIdx(0), false
 	for _, f := range s.faculty {
-		if s.assigned[f][j] != free || s.absent[f][j] || s.sessionsLeft(f, j) <= 0 {
+		if s.assigned[f][j] != free || s.absent[f][j] || s.sessionsLeft(f, j) <= 0 || !s.credentialed(f, t) {
 			continue
 		}
 		if !found || s.supervisesBefore(f, best, j) {

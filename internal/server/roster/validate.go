@@ -162,6 +162,9 @@ func (v *validation) checkPlacement(a Assignment, x Person, ti int) {
 	if t.StartTime != nil && t.StartTime.Half() != a.Slot.Half {
 		v.out = append(v.out, acgme.Violation{Rule: RuleEligibility, PersonID: x.ID, Start: at, End: at,
 			Message: fmt.Sprintf("%s starts at %s, so it is held in the %s half-day, not on %s %s", t.ID, t.StartTime, t.StartTime.Half(), a.Slot.Date, a.Slot.Half)})
+	} else if !t.Credentialed(x) {
+		v.out = append(v.out, acgme.Violation{Rule: RuleEligibility, PersonID: x.ID, Start: at, End: at,
+			Message: fmt.Sprintf("%s supervises %s on %s %s without its required credential %q", x.ID, t.ID, a.Slot.Date, a.Slot.Half, t.RequiredCredential)})
 	} else if !t.RunsOn(a.Slot, v.p.Holidays) || (x.Type == Resident && !t.Allows(x.PGY)) {
 		v.out = append(v.out, acgme.Violation{Rule: RuleEligibility, PersonID: x.ID, Start: at, End: at,
 			Message: fmt.Sprintf("%s (PGY-%d) may not be placed on %s on %s %s", x.ID, x.PGY, t.ID, a.Slot.Date, a.Slot.Half)})
