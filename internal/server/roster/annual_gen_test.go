@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 )
 
 // annualProgram generates an internal-medicine-like year: n residents spread over PGY 1-3,
@@ -63,6 +64,40 @@ func annualProgram(n, perResident int, seed uint64) *AnnualProblem {
 				q.RotationID = "rot-08" // GI elective
 			}
 			p.Requests = append(p.Requests, q)
+		}
+	}
+	return p
+}
+
+// tightAnnual generates a small year where the goals pull against each other: n PGY-2
+// residents, night float (exactly one a block), ICU (one or two), wards (two or three) and
+// vacation (at most one); each resident needs three ICU blocks, one or two vacations and at most
+// three night floats, and has perResident requests drawn from seed (vacation wishes, avoided
+// night floats and ICU wishes, weights 1-10), so fairness, requirements and requests conflict.
+func tightAnnual(n, perResident int, seed uint64) *AnnualProblem {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	two, three := 2, 3
+	p := &AnnualProblem{Year: 2026, Seed: seed,
+		Rotations: []Rotation{
+			{ID: "icu", Name: "ICU", Kind: KindICU, MinResidents: 1, MaxResidents: 2},
+			{ID: "nf", Name: "Night float", Kind: KindNightFloat, MinResidents: 1, MaxResidents: 1},
+			{ID: "vac", Name: "Vacation", Kind: KindVacation, MaxResidents: 1},
+			{ID: "ward", Name: "Wards", Kind: KindInpatient, MinResidents: 2, MaxResidents: 3},
+		},
+		Requirements: []Requirement{{PGY: 2, RotationID: "icu", MinBlocks: 3}, {PGY: 2, Kind: KindVacation, MinBlocks: 1, MaxBlocks: &two},
+			{PGY: 2, Kind: KindNightFloat, MaxBlocks: &three}},
+	}
+	for i := range n {
+		id := fmt.Sprintf("r%d", i)
+		p.Residents = append(p.Residents, Person{ID: id, Type: Resident, PGY: 2})
+		for k := range perResident {
+			q := RotationRequest{PersonID: id, Block: rng.IntN(14), Weight: 1 + rng.IntN(MaxRequestWeight)}
+			q.RotationID, q.Avoid = []string{"vac", "nf", "icu"}[k%3], k%3 == 1
+			if !slices.ContainsFunc(p.Requests, func(o RotationRequest) bool {
+				return o.PersonID == id && o.Block == q.Block && o.RotationID == q.RotationID
+			}) {
+				p.Requests = append(p.Requests, q)
+			}
 		}
 	}
 	return p

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -263,7 +264,7 @@ func (m *AnnualLPModel) ReadCBCSolution(r io.Reader) (int64, []BlockAssignment, 
 		}
 		out = append(out, BlockAssignment{a.res[i].ID, a.p.Year, a.blocks[k].Number, a.rot[rr].ID})
 	}
-	return int64(obj+0.5) + m.Offset, out, sc.Err()
+	return int64(math.Round(obj)) + m.Offset, out, sc.Err()
 }
 
 // AnnualPlanCost prices a whole plan of p (its entries for p's residents and year) by the
