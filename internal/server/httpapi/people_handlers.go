@@ -33,8 +33,10 @@ type personView struct {
 	FacultyRole              string   `json:"faculty_role,omitempty"`
 	AdminType                string   `json:"admin_type,omitempty"`
 	MinClinicHalfdaysPerWeek int      `json:"min_clinic_halfdays_per_week"`
-	Email                    string   `json:"email,omitempty"`
-	UserID                   string   `json:"user_id,omitempty"`
+	// Credentials are what a faculty member may supervise where a template requires one.
+	Credentials []string `json:"credentials"`
+	Email       string   `json:"email,omitempty"`
+	UserID      string   `json:"user_id,omitempty"`
 	// Archived people (removed with history, or graduated) are kept, never scheduled.
 	Archived       bool       `json:"archived"`
 	ArchivedAt     *time.Time `json:"archived_at,omitempty"`
@@ -50,6 +52,10 @@ func viewPerson(p store.PersonRecord, full bool) personView {
 		MinClinicHalfdaysPerWeek: a.MinClinicHalfdaysPerWeek, Archived: p.Archived(), ArchivedAt: p.ArchivedAt, ArchivedReason: p.ArchivedReason}
 	if v.Specialties == nil {
 		v.Specialties = []string{}
+	}
+	v.Credentials = p.Credentials
+	if v.Credentials == nil {
+		v.Credentials = []string{}
 	}
 	if p.Type == roster.Resident {
 		pgy, final := p.PGY, p.FinalPGY
@@ -77,6 +83,8 @@ type personBody struct {
 	FacultyRole              *string   `json:"faculty_role"`
 	AdminType                *string   `json:"admin_type"`
 	MinClinicHalfdaysPerWeek *int      `json:"min_clinic_halfdays_per_week"`
+	// Credentials: a faculty member's, the whole list ([] for none).
+	Credentials *[]string `json:"credentials"`
 }
 
 // apply writes the body's fields over p and checks the result.
@@ -117,6 +125,9 @@ func (b personBody) merge(p *store.PersonRecord) {
 	}
 	if b.UserID != nil {
 		p.UserID = strings.ToLower(*b.UserID)
+	}
+	if b.Credentials != nil {
+		p.Credentials = *b.Credentials
 	}
 }
 
@@ -166,6 +177,28 @@ func checkPerson(p store.PersonRecord) string {
 		return "email is not a valid address such as name@example.org"
 	case p.UserID != "" && !scheduling.ValidID(p.UserID):
 		return "user_id must be a user's id"
+	}
+	return checkCredentials(p)
+}
+
+// checkCredentials validates a person's credentials: faculty's only, well-formed, no repeats.
+func checkCredentials(p store.PersonRecord) string {
+	if len(p.Credentials) == 0 {
+		return ""
+	}
+	if p.Type != roster.Faculty {
+		return "credentials are for faculty (residents learn a procedure under faculty who hold it)"
+	}
+	if len(p.Credentials) > roster.MaxCredentials {
+		return fmt.Sprintf("credentials lists at most %d", roster.MaxCredentials)
+	}
+	for i, c := range p.Credentials {
+		if !roster.ValidCredential(c) {
+			return "a credential is 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+		}
+		if slices.Contains(p.Credentials[:i], c) {
+			return "credentials lists " + c + " twice"
+		}
 	}
 	return ""
 }

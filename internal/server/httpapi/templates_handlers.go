@@ -49,6 +49,8 @@ type templateBody struct {
 	// StartTime "HH:MM" makes the template a shift of its own hours ("": back to the half-day
 	// family).
 	StartTime *string `json:"start_time"`
+	// RequiredCredential: only faculty holding it supervise the template ("": none).
+	RequiredCredential *string `json:"required_credential"`
 }
 
 func (b templateBody) apply(t *roster.Template) string {
@@ -92,6 +94,9 @@ func (b templateBody) set(t *roster.Template) string {
 	}
 	if b.RotationID != nil {
 		t.RotationID = strings.ToLower(*b.RotationID)
+	}
+	if b.RequiredCredential != nil {
+		t.RequiredCredential = *b.RequiredCredential
 	}
 	if b.StartTime != nil {
 		t.StartTime = nil

@@ -70,7 +70,7 @@ var FacultyRoles = []string{"pd", "apd", "oic", "dept_chief", "sports_med", "cor
 
 const personColumns = `id, name, type, coalesce(email, ''), coalesce(pgy_level, 0), max_sessions_per_week, coalesce(user_id::text, ''),
 	performs_procedures, specialties, coalesce(primary_duty, ''), coalesce(faculty_role, ''), coalesce(admin_type, ''), min_clinic_halfdays_per_week,
-	coalesce(final_pgy_level, 0), archived_at, coalesce(archived_by::text, ''), coalesce(archived_reason, ''), created_at, updated_at`
+	coalesce(final_pgy_level, 0), archived_at, coalesce(archived_by::text, ''), coalesce(archived_reason, ''), credentials, created_at, updated_at`
 
 func scanPerson(r pgx.Row) (PersonRecord, error) {
 	var p PersonRecord
@@ -78,8 +78,11 @@ func scanPerson(r pgx.Row) (PersonRecord, error) {
 	a := &p.PersonAttributes
 	err := r.Scan(&p.ID, &p.Name, &typ, &p.Email, &p.PGY, &p.MaxSessionsPerWeek, &p.UserID,
 		&a.PerformsProcedures, &a.Specialties, &a.PrimaryDuty, &a.FacultyRole, &a.AdminType, &a.MinClinicHalfdaysPerWeek,
-		&p.FinalPGY, &p.ArchivedAt, &p.ArchivedBy, &p.ArchivedReason, &p.CreatedAt, &p.UpdatedAt)
+		&p.FinalPGY, &p.ArchivedAt, &p.ArchivedBy, &p.ArchivedReason, &p.Credentials, &p.CreatedAt, &p.UpdatedAt)
 	p.Type = roster.PersonType(typ)
+	if len(p.Credentials) == 0 {
+		p.Credentials = nil
+	}
 	if len(a.Specialties) == 0 {
 		a.Specialties = nil
 	}
@@ -91,6 +94,14 @@ func specialties(a PersonAttributes) []string {
 		return []string{}
 	}
 	return a.Specialties
+}
+
+// credentials is a person's credentials as stored (never NULL).
+func credentials(p roster.Person) []string {
+	if p.Credentials == nil {
+		return []string{}
+	}
+	return p.Credentials
 }
 
 func personArgs(p PersonRecord) (pgy, final *int, email, user *string) {
@@ -108,10 +119,11 @@ func (s *Store) CreatePerson(ctx context.Context, p PersonRecord) (PersonRecord,
 	pgy, final, email, user := personArgs(p)
 	a := p.PersonAttributes
 	out, err := scanPerson(s.db.QueryRow(ctx, `INSERT INTO people (id, name, type, email, pgy_level, max_sessions_per_week, user_id,
-		performs_procedures, specialties, primary_duty, faculty_role, admin_type, min_clinic_halfdays_per_week, final_pgy_level)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING `+personColumns,
+		performs_procedures, specialties, primary_duty, faculty_role, admin_type, min_clinic_halfdays_per_week, final_pgy_level, credentials)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) RETURNING `+personColumns,
 		uuid.NewString(), p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user,
-		a.PerformsProcedures, specialties(a), nullable(a.PrimaryDuty), nullable(a.FacultyRole), nullable(a.AdminType), a.MinClinicHalfdaysPerWeek, final))
+		a.PerformsProcedures, specialties(a), nullable(a.PrimaryDuty), nullable(a.FacultyRole), nullable(a.AdminType), a.MinClinicHalfdaysPerWeek, final,
+		credentials(p.Person)))
 	if err != nil {
 		return out, fmt.Errorf("store: creating a person: %w", pgErr(err))
 	}
@@ -202,9 +214,10 @@ func (s *Store) UpdatePerson(ctx context.Context, p PersonRecord) (PersonRecord,
 	a := p.PersonAttributes
 	out, err := scanPerson(s.db.QueryRow(ctx, `UPDATE people SET name = $2, type = $3, email = $4, pgy_level = $5,
 		max_sessions_per_week = $6, user_id = $7, performs_procedures = $9, specialties = $10, primary_duty = $11, faculty_role = $12,
-		admin_type = $13, min_clinic_halfdays_per_week = $14, final_pgy_level = $15, updated_at = greatest(now(), updated_at + interval '1 microsecond')
+		admin_type = $13, min_clinic_halfdays_per_week = $14, final_pgy_level = $15, credentials = $16, updated_at = greatest(now(), updated_at + interval '1 microsecond')
 		WHERE id = $1 AND updated_at = $8 RETURNING `+personColumns, p.ID, p.Name, string(p.Type), email, pgy, p.MaxSessionsPerWeek, user, p.UpdatedAt,
-		a.PerformsProcedures, specialties(a), nullable(a.PrimaryDuty), nullable(a.FacultyRole), nullable(a.AdminType), a.MinClinicHalfdaysPerWeek, final))
+		a.PerformsProcedures, specialties(a), nullable(a.PrimaryDuty), nullable(a.FacultyRole), nullable(a.AdminType), a.MinClinicHalfdaysPerWeek, final,
+		credentials(p.Person)))
 	if isNoRows(err) {
 		return out, s.staleOrGone(ctx, "people", p.ID)
 	}

@@ -70,6 +70,10 @@ func TestSchedulingConstraintsAreTheDatabases(t *testing.T) {
 		"a 19-hour call":                   `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents) VALUES (gen_random_uuid(), 'y', 'call', 19, 1)`,
 		"a maximum below the minimum":      `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, min_residents, max_residents) VALUES (gen_random_uuid(), 'z', 'clinic', 4, 3, 2)`,
 		"PGY level 9 allowed":              `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents, allowed_pgy_levels) VALUES (gen_random_uuid(), 'w', 'clinic', 4, 2, '{1,9}')`,
+		"credentials of a resident":        `INSERT INTO people (id, name, type, pgy_level, final_pgy_level, credentials) VALUES (gen_random_uuid(), 'x', 'resident', 2, 3, '{endoscopy}')`,
+		"a malformed credential":           `INSERT INTO people (id, name, type, credentials) VALUES (gen_random_uuid(), 'x', 'faculty', '{"Endo scopy"}')`,
+		"a NULL credential":                `INSERT INTO people (id, name, type, credentials) VALUES (gen_random_uuid(), 'x', 'faculty', '{NULL}')`,
+		"a malformed required credential":  `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents, required_credential) VALUES (gen_random_uuid(), 'v', 'clinic', 4, 1, 'a,b')`,
 		"a run that ends before it began":  `INSERT INTO schedule_runs (id, start_date, end_date, status, request) VALUES (gen_random_uuid(), '2026-07-02', '2026-07-01', 'in_progress', '{}')`,
 	} {
 		if _, err := s.Pool.Exec(ctx, q); err == nil {
