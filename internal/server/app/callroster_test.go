@@ -14,7 +14,9 @@ func TestCallKindsThroughTheAPI(t *testing.T) {
 	admin := e.bootstrap()
 	coord := e.create(admin, "coord", "coordinator")
 	e.makeProgram(admin)
-	create := func(body map[string]any) resp { return e.call("POST", "/api/v1/rotation-templates", body, req{bearer: coord.Access}) }
+	create := func(body map[string]any) resp {
+		return e.call("POST", "/api/v1/rotation-templates", body, req{bearer: coord.Access})
+	}
 	home := create(map[string]any{"name": "Home call", "activity_type": "home_call", "hours_per_session": 14, "min_residents": 1, "max_residents": 1,
 		"weekends": true}).want(t, 201, "a home call")
 	backup := create(map[string]any{"name": "Backup call", "activity_type": "backup_call", "hours_per_session": 18, "min_residents": 0, "max_residents": 1,
