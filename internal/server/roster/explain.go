@@ -187,7 +187,7 @@ func (e *explainer) absent(id string, s Slot, t Template) bool {
 func holdKey(id string, s Slot) string { return id + "/" + s.Date.String() + "/" + string(s.Half) }
 
 func (e *explainer) check(id string, duties []acgme.Duty) []acgme.Violation {
-	return acgme.Check(id, acgme.NewTimeline(e.p.Location, duties, e.p.Limits.MaxBreak), e.rng, e.p.Limits)
+	return e.p.checkDuties(id, acgme.NewTimeline(e.p.Location, duties, e.p.Limits.MaxBreak), duties, e.rng)
 }
 
 // gap explains one cell with n residents on it.

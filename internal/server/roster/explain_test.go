@@ -83,3 +83,20 @@ func TestExplainIsNilWhenCoverageIsMet(t *testing.T) {
 		t.Fatalf("%+v %v, want nil: no template has a minimum", sf, err)
 	}
 }
+
+// A resident just off an overnight call is explained by the post-call day: the ward morning
+// after an 18-hour call makes 24 hours, within every ACGME rule, but the morning is post-call.
+func TestExplainNamesThePostCallDay(t *testing.T) {
+	p := plantProgram()
+	p.Templates[0].MinResidents = 1
+	day5 := p.From.AddDays(5)
+	p.Absences = []Absence{{PersonID: "r2", Start: day5, End: day5}, {PersonID: "r3", Start: day5, End: day5}, {PersonID: "r4", Start: day5, End: day5}}
+	sf, err := Explain(p, []Assignment{at2(p, 4, PM, "r1", "call")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g := findGap(t, sf, "ward", day5, AM); g.Absent != 3 || len(g.WouldBreak) != 1 || g.WouldBreak[RulePostCallDay] != 1 ||
+		!strings.Contains(g.Message, "1 would break post_call_day") {
+		t.Errorf("gap %+v", g)
+	}
+}
