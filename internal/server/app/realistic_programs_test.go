@@ -293,7 +293,7 @@ func (e *env) repairSickCall(t *testing.T, coord *user, s programSpec, b builtPr
 	}
 	// A vacancy is filled by a ranked candidate or says why nobody can take it. Whether one is
 	// left depends on the day the generated schedule puts at its minimum (the others of the
-	// rotation may all be working, resting or at a rule's limit): measured, 1 of 8 surgery runs
+	// rotation may all be working, resting or at a rule's limit): measured, 2 of 12 surgery runs
 	// left its vacancy open, each time explained.
 	for _, v := range vacancies {
 		v := v.(map[string]any)
