@@ -365,6 +365,25 @@ func runProgram(t *testing.T, s programSpec) {
 			levels = append(levels, fmt.Sprintf("PGY-%v calls %v weekend %v holiday %v weekends-off %v", l["pgy_level"], l["calls"].(map[string]any)["spread"],
 				l["weekend_calls"].(map[string]any)["spread"], l["holiday_calls"].(map[string]any)["spread"], l["weekends_off"].(map[string]any)["spread"]))
 		}
+		// stats.equity counts the same calls (24-hour shifts of activity call): per level, the
+		// most calls, weekend calls and holiday calls of a resident are the call team's most
+		// among that level's residents (everyone else of the level holds none).
+		for _, l := range run.Body["stats"].(map[string]any)["equity"].(map[string]any)["levels"].([]any) {
+			l := l.(map[string]any)
+			var most [3]int
+			for p, c := range calls {
+				if float64(b.pgy[p]) == l["pgy_level"].(float64) {
+					for k := range 3 {
+						most[k] = max(most[k], c[k])
+					}
+				}
+			}
+			got := [3]int{int(l["calls"].(map[string]any)["max"].(float64)), int(l["weekend_calls"].(map[string]any)["max"].(float64)),
+				int(l["holiday_calls"].(map[string]any)["max"].(float64))}
+			if got != most {
+				t.Errorf("%s block %s PGY-%v: stats.equity's most calls/weekend/holiday %v, counted %v", s.name, block[0], l["pgy_level"], got, most)
+			}
+		}
 		counts := make([]string, 0, len(calls))
 		for _, c := range calls {
 			counts = append(counts, fmt.Sprint(c))
