@@ -69,3 +69,35 @@ func TestCredentialedSupervisionThroughTheAPI(t *testing.T) {
 	e.call("PATCH", "/api/v1/people/"+p.residents[0], map[string]any{"credentials": []string{"endoscopy"}}, req{bearer: coord.Access}).
 		want(t, 422, "credentials for a resident by PATCH")
 }
+
+// Faculty shifts through the API on real PostgreSQL (issue 18): the wards made a faculty shift
+// (min_faculty 1) get an attending in every half-day of a generated week; bad values are 422s.
+func TestFacultyShiftsThroughTheAPI(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	p := e.makeProgram(admin)
+	for _, n := range []any{-1, 101, "1", 1.5} {
+		e.call("PATCH", "/api/v1/rotation-templates/"+p.ward, map[string]any{"min_faculty": n}, req{bearer: coord.Access}).want(t, 422, "min_faculty")
+	}
+	ward := e.call("PATCH", "/api/v1/rotation-templates/"+p.ward, map[string]any{"min_faculty": 1}, req{bearer: coord.Access}).want(t, 200, "an attending on the wards")
+	if ward.Body["min_faculty"].(float64) != 1 {
+		t.Fatalf("%s", ward.Raw)
+	}
+	e.call("POST", "/api/v1/people", map[string]any{"name": "Dr. Attending", "type": "faculty", "max_sessions_per_week": 14}, req{bearer: coord.Access}).
+		want(t, 201, "a third faculty member")
+	r := e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.5},
+		req{bearer: coord.Access}).want(t, 200, "generate a week")
+	if r.Body["hard_violations"].(float64) != 0 {
+		t.Fatalf("run %s", r.Raw)
+	}
+	covered := e.count(`SELECT count(DISTINCT (a.date, a.time_of_day)) FROM assignments a JOIN people x ON x.id = a.person_id
+		WHERE a.rotation_template_id = $1 AND x.type = 'faculty'`, p.ward)
+	if covered != 14 {
+		t.Fatalf("the wards had an attending in %d of 14 half-days", covered)
+	}
+	v := e.call("GET", "/api/v1/schedule/validate?start_date="+weekStart+"&end_date="+weekEnd, nil, req{bearer: coord.Access}).want(t, 200, "validate")
+	if strings.Contains(v.Raw, "faculty_coverage") {
+		t.Fatalf("validation: %s", v.Raw)
+	}
+}

@@ -51,6 +51,8 @@ type templateBody struct {
 	StartTime *string `json:"start_time"`
 	// RequiredCredential: only faculty holding it supervise the template ("": none).
 	RequiredCredential *string `json:"required_credential"`
+	// MinFaculty makes it a faculty shift: this many faculty in every half-day it runs.
+	MinFaculty *int `json:"min_faculty"`
 }
 
 func (b templateBody) apply(t *roster.Template) string {
@@ -97,6 +99,9 @@ func (b templateBody) set(t *roster.Template) string {
 	}
 	if b.RequiredCredential != nil {
 		t.RequiredCredential = *b.RequiredCredential
+	}
+	if b.MinFaculty != nil {
+		t.MinFaculty = *b.MinFaculty
 	}
 	if b.StartTime != nil {
 		t.StartTime = nil

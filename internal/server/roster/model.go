@@ -96,6 +96,9 @@ type Template struct {
 	// MaxLearners is how many learners the template takes per half-day (0: none), besides its
 	// residents.
 	MaxLearners int `json:"max_learners"`
+	// MinFaculty makes the template a faculty shift: at least this many faculty on it in every
+	// half-day it runs, residents or not (faculty_shifts.go; soft).
+	MinFaculty int `json:"min_faculty"`
 	// AllowedPGY lists the levels that may be placed; empty allows all.
 	AllowedPGY []int `json:"allowed_pgy_levels,omitempty"`
 	// SupervisionRequired makes the residents placed need supervising faculty on the same
@@ -130,6 +133,9 @@ func (t Template) Validate() error {
 		if l < 1 || l > MaxPGY {
 			return fmt.Errorf("template %s: PGY level %d is not 1 to %d", t.ID, l, MaxPGY)
 		}
+	}
+	if err := t.validateFaculty(); err != nil {
+		return err
 	}
 	return t.validateShift()
 }

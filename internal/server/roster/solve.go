@@ -112,6 +112,7 @@ func Solve(ctx context.Context, p *Problem, o Options) (*Result, error) {
 	if stopped == notStopped {
 		stopped = s.improve(ctx, deadline, o.MaxIterations, &st, func(it int) { pr.tick("improve", it, false) })
 	}
+	s.staffFacultyShifts()
 	st.Objective, st.Shortfall = s.objective(), s.shortfall
 	st.ShortfallGap = st.Shortfall - st.ShortfallLowerBound
 	if stopped == StopConverged && st.ShortfallGap > 0 {

@@ -2,6 +2,7 @@ package roster
 
 import (
 	"math/rand/v2"
+	"slices"
 	"time"
 
 	"github.com/rsched/rsched/internal/server/acgme"
@@ -69,6 +70,8 @@ type solver struct {
 	overnight [][]bool
 	// staffed[slot][template] says whether the template takes residents in that half-day.
 	staffed [][]bool
+	// anyShift: some template is a shift with its own hours (faculty sessions can overlap).
+	anyShift bool
 	// planned[person][slot] is the rotation the block plan gives the person (1-based, 0 none;
 	// a nil row: no plan), templateRotation[template] the template's (0 none): plan.go.
 	planned          [][]int16
@@ -127,6 +130,7 @@ func newSolver(p *Problem, seed uint64) (*solver, error) {
 		rng: rand.New(rand.NewPCG(seed, 0x501)), slots: Slots(p.From, p.To)}
 	s.nSlots, s.nTemplates = slotIdx(len(s.slots)), templateIdx(len(p.Templates))
 	s.indexProblem()
+	s.anyShift = slices.ContainsFunc(p.Templates, Template.IsShift)
 	s.allocatePeople()
 	s.markAbsences()
 	for _, pr := range p.Preferences {

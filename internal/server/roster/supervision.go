@@ -51,7 +51,7 @@ func (s *solver) releaseSurplusFaculty(j slotIdx, t templateIdx, need int) {
 func (s *solver) bestFreeFaculty(j slotIdx, t templateIdx) (personIdx, bool) {
 	best, found := personIdx(0), false
 	for _, f := range s.faculty {
-		if s.assigned[f][j] != free || s.absent[f][j] || s.sessionsLeft(f, j) <= 0 || !s.credentialed(f, t) {
+		if !s.facultyFree(f, j, t) {
 			continue
 		}
 		if !found || s.supervisesBefore(f, best, j) {

@@ -28,10 +28,13 @@ const (
 	// RuleCoverage: fewer residents than a template's minimum (soft: listed, never traded for a
 	// hard rule).
 	RuleCoverage acgme.Rule = "coverage"
+	// RuleFacultyCoverage: fewer faculty on a faculty shift than its min_faculty (soft).
+	RuleFacultyCoverage acgme.Rule = "faculty_coverage"
 )
 
-// Hard says whether a violation of rule r makes a schedule non-compliant; coverage does not.
-func Hard(r acgme.Rule) bool { return r != RuleCoverage }
+// Hard says whether a violation of rule r makes a schedule non-compliant; coverage (of
+// residents or of faculty) does not.
+func Hard(r acgme.Rule) bool { return r != RuleCoverage && r != RuleFacultyCoverage }
 
 // Validate lists every violation of the schedule made of assignments (every assignment in p's
 // range, locked ones included) over p's range: the ACGME
@@ -73,7 +76,7 @@ type validation struct {
 	p         *Problem
 	people    map[string]Person
 	templates map[string]int
-	duties    map[string][]acgme.Duty  // by resident
+	duties    map[string][]acgme.Duty  // by resident and faculty member
 	residents map[validationCell][]int // the PGY levels of the residents on a cell
 	learners  map[validationCell]int   // the learners on a cell
 	faculty   map[validationCell]int   // the faculty on a cell
@@ -106,7 +109,7 @@ func (v *validation) add(a Assignment, judged bool) error {
 	}
 	// A second assignment in a half-day is double_booked; its hours are not counted twice (nor
 	// reported again as overlapping the first).
-	if d, ok := v.p.Templates[ti].Duty(a.Slot, v.p.Location); ok && x.Type == Resident && !(judged && v.seen[seenKey(a)]) {
+	if d, ok := v.p.Templates[ti].Duty(a.Slot, v.p.Location); ok && x.Type != Learner && !(judged && v.seen[seenKey(a)]) {
 		v.duties[x.ID] = append(v.duties[x.ID], d)
 	}
 	if !judged {
@@ -130,7 +133,9 @@ func (v *validation) add(a Assignment, judged bool) error {
 }
 
 // seenKey is an assignment's person and half-day.
-func seenKey(a Assignment) string { return a.PersonID + "/" + a.Slot.Date.String() + string(a.Slot.Half) }
+func seenKey(a Assignment) string {
+	return a.PersonID + "/" + a.Slot.Date.String() + string(a.Slot.Half)
+}
 
 // checkPlacement judges one assignment on its own: double-booked, absent, not eligible.
 func (v *validation) checkPlacement(a Assignment, x Person, ti int) {
@@ -194,11 +199,20 @@ func (v *validation) checkFacultySessions() {
 func (v *validation) checkDutyHours() {
 	p := v.p
 	for _, x := range p.People {
-		if x.Type != Resident {
+		if x.Type == Learner {
 			continue
 		}
 		tl := acgme.NewTimeline(p.Location, v.duties[x.ID], p.Limits.MaxBreak)
-		v.out = append(v.out, p.checkDuties(x.ID, tl, v.duties[x.ID], acgme.Range{From: p.From.In(p.Location), To: p.To.AddDays(1).In(p.Location)})...)
+		r := acgme.Range{From: p.From.In(p.Location), To: p.To.AddDays(1).In(p.Location)}
+		if x.Type == Faculty {
+			// Faculty keep no duty-hour rules here, but are in one place at a time.
+			for _, o := range acgme.Overlap(tl, r, p.Limits) {
+				o.PersonID = x.ID
+				v.out = append(v.out, o)
+			}
+			continue
+		}
+		v.out = append(v.out, p.checkDuties(x.ID, tl, v.duties[x.ID], r)...)
 	}
 }
 
@@ -227,6 +241,10 @@ func (v *validation) checkCell(s Slot, ti int) {
 	if t.RunsOn(s, p.Holidays) && n < t.MinResidents {
 		v.out = append(v.out, acgme.Violation{Rule: RuleCoverage, Start: at, End: at, Value: float64(n), Limit: float64(t.MinResidents),
 			Message: fmt.Sprintf("%d residents on %s on %s %s; the template needs %d", n, t.ID, s.Date, s.Half, t.MinResidents)})
+	}
+	if f := v.faculty[c]; t.RunsOn(s, p.Holidays) && f < t.MinFaculty {
+		v.out = append(v.out, acgme.Violation{Rule: RuleFacultyCoverage, Start: at, End: at, Value: float64(f), Limit: float64(t.MinFaculty),
+			Message: fmt.Sprintf("%d faculty on %s on %s %s; the shift needs %d", f, t.ID, s.Date, s.Half, t.MinFaculty)})
 	}
 	if !t.SupervisionRequired {
 		return
