@@ -159,8 +159,9 @@ type annual struct {
 	reqs [][]reqIdx
 	// requests[i][b] are resident i's requests for block b (rotation index, -1 if unknown).
 	requests [][][]reqWish
-	// levels maps a PGY level to its residents.
-	levels map[int][]int
+	// levels maps a PGY level to its residents; levelKeys are the levels, sorted.
+	levels    map[int][]int
+	levelKeys []int
 }
 
 type reqIdx struct {
@@ -203,8 +204,12 @@ func newAnnual(p *AnnualProblem) (*annual, error) {
 			return nil, inputErrorf("resident %s: PGY level %d is not 1 to %d", x.ID, x.PGY, MaxPGY)
 		}
 		a.resIdx[x.ID] = i
+		if len(a.levels[x.PGY]) == 0 {
+			a.levelKeys = append(a.levelKeys, x.PGY)
+		}
 		a.levels[x.PGY] = append(a.levels[x.PGY], i)
 	}
+	slices.Sort(a.levelKeys)
 	for _, b := range p.Year.Blocks() {
 		if b.Days() > 0 {
 			a.blocks = append(a.blocks, b)

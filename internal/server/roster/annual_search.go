@@ -56,7 +56,9 @@ func (s *plan) search(ctx context.Context, iterations int, seed uint64) (*plan, 
 // (nil undo: no move was possible).
 func (s *plan) move(rng *rand.Rand, i, b int, cells [][2]int) (int64, func()) {
 	a := s.a
-	switch rng.IntN(4) {
+	switch rng.IntN(5) {
+	case 4:
+		return s.fairSwap(rng)
 	case 3:
 		return s.crossSwap(rng, i, b)
 	case 0: // change
@@ -123,6 +125,56 @@ func (s *plan) crossSwap(rng *rand.Rand, i, b int) (int64, func()) {
 	s.set(j, c, rc)
 	undo := func() { s.set(i, b, rb); s.set(i, c, rc); s.set(j, b, rc); s.set(j, c, rb) }
 	return s.localCost(is, bs) - before, undo
+}
+
+// fairSwap works on a fairness spread: in a level and fair kind with a spread, one of the
+// residents with the most blocks of the kind hands one of them to one with the fewest (a swap in
+// a block where the first is on the kind and the second is not). With several residents at the
+// most, the spread only falls once all have handed one on, so single moves see no gain: this
+// move walks that plateau in the right direction.
+func (s *plan) fairSwap(rng *rand.Rand) (int64, func()) {
+	a := s.a
+	if len(a.levelKeys) == 0 || len(a.fairKinds) == 0 {
+		return 0, nil
+	}
+	members := a.levels[a.levelKeys[rng.IntN(len(a.levelKeys))]]
+	k := rng.IntN(len(a.fairKinds))
+	lo, hi := -1, -1
+	for _, x := range members {
+		n := s.fairCount(x, k)
+		if lo < 0 || n < lo {
+			lo = n
+		}
+		hi = max(hi, n)
+	}
+	if hi-lo < 2 && (hi == lo || rng.IntN(2) == 0) {
+		return 0, nil // a spread of 1 is often forced: try it half the time
+	}
+	var most, fewest []int
+	for _, x := range members {
+		switch s.fairCount(x, k) {
+		case hi:
+			most = append(most, x)
+		case lo:
+			fewest = append(fewest, x)
+		}
+	}
+	i, j := most[rng.IntN(len(most))], fewest[rng.IntN(len(fewest))]
+	start := rng.IntN(len(a.blocks))
+	for d := range a.blocks {
+		b := (start + d) % len(a.blocks)
+		ri, rj := s.at[i][b], s.at[j][b]
+		if ri < 0 || a.fairOf[ri] != k || (rj >= 0 && a.fairOf[rj] == k) || a.kept[i][b] >= 0 || a.kept[j][b] >= 0 ||
+			!a.eligible(j, ri) || (rj >= 0 && !a.eligible(i, rj)) {
+			continue
+		}
+		is, bs := []int{i, j}, []int{b}
+		before := s.localCost(is, bs)
+		s.set(i, b, rj)
+		s.set(j, b, ri)
+		return s.localCost(is, bs) - before, func() { s.set(i, b, ri); s.set(j, b, rj) }
+	}
+	return 0, nil
 }
 
 // fits says whether one more resident fits rotation r (-1: none) in block b.
