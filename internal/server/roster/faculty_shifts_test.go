@@ -127,3 +127,37 @@ func TestSolverStaffsFacultyShifts(t *testing.T) {
 		t.Logf("seed %d (shifts %v): attending on all %d ward half-days, changed %d times in %d consecutive pairs", seed, seed == 3, len(attending), changes, days)
 	}
 }
+
+// Faculty preferences: among free faculty, the one who likes a template supervises it first,
+// and one who dislikes it only when nobody else can; a preference that cannot be honoured says
+// why.
+func TestFacultyPreferencesChooseWhoSupervises(t *testing.T) {
+	from := Date{2026, time.July, 2}
+	p, err := GenerateProgram(ProgramConfig{Residents: 12, Faculty: 8, From: from, To: from.AddDays(13), Seed: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Templates[0].MinFaculty = 1
+	p.Preferences = []Preference{{PersonID: "f001", TemplateID: "clinic", Weight: 5}, {PersonID: "f002", TemplateID: "clinic", Weight: -5},
+		{PersonID: "f003", TemplateID: "didactics", Weight: 3}}
+	res, err := Solve(context.Background(), p, Options{Seed: 1, TimeBudget: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	on := map[string]int{}
+	for _, a := range res.Assignments {
+		if a.TemplateID == "clinic" {
+			on[a.PersonID]++
+		}
+	}
+	if on["f001"] == 0 || on["f001"] <= on["f002"] {
+		t.Fatalf("clinic half-days: f001 (likes it) %d, f002 (dislikes it) %d", on["f001"], on["f002"])
+	}
+	outcomes := ExplainPreferences(p, res.Assignments)
+	for _, o := range outcomes {
+		if o.PersonID == "f003" && (o.Honoured || o.Why == "") {
+			t.Fatalf("f003's wish for didactics (no faculty there): %+v", o)
+		}
+	}
+	t.Logf("clinic half-days: f001 %d, f002 %d", on["f001"], on["f002"])
+}

@@ -44,6 +44,10 @@ func ExplainPreferences(p *Problem, assignments []Assignment) []PreferenceOutcom
 			o.Why = fmt.Sprintf("the template does not take PGY-%d residents", x.PGY)
 		case x.Type == Resident && !p.planAllowsSome(x.ID, t):
 			o.Why = "the block plan puts them on another rotation on every day of the range"
+		case x.Type == Faculty && !t.Credentialed(x):
+			o.Why = fmt.Sprintf("the template requires the credential %q, which they do not hold", t.RequiredCredential)
+		case x.Type == Faculty && !t.SupervisionRequired && t.MinFaculty == 0:
+			o.Why = "faculty are placed only to supervise or on faculty shifts (min_faculty), and the template is neither"
 		case !p.availableFor(x.ID, t):
 			o.Why = "absent or the template closed on every half-day of the range"
 		default:

@@ -54,15 +54,20 @@ func (s *solver) bestFreeFaculty(j slotIdx, t templateIdx) (personIdx, bool) {
 		if !s.facultyFree(f, j, t) {
 			continue
 		}
-		if !found || s.supervisesBefore(f, best, j) {
+		if !found || s.supervisesBefore(f, best, j, t) {
 			best, found = f, true
 		}
 	}
 	return best, found
 }
 
-// supervisesBefore says whether faculty f is preferred to g in slot j.
-func (s *solver) supervisesBefore(f, g personIdx, j slotIdx) bool {
+// supervisesBefore says whether faculty f is preferred to g for template t in slot j: the one
+// who likes t more (their preferences), then the one with more sessions left this week, then
+// the one with fewer sessions this week.
+func (s *solver) supervisesBefore(f, g personIdx, j slotIdx, t templateIdx) bool {
+	if pf, pg := s.preference[f][t], s.preference[g][t]; pf != pg {
+		return pf > pg
+	}
 	lf, lg := s.sessionsLeft(f, j), s.sessionsLeft(g, j)
 	return lf > lg || (lf == lg && s.facultySessions[f][j.week()] < s.facultySessions[g][j.week()])
 }
