@@ -66,6 +66,20 @@ func BenchmarkSolveBlock18Residents12FacultyConverged(b *testing.B) {
 	benchSolve(b, ProgramConfig{Residents: 18, Faculty: 12, From: from, To: to, AbsenceRate: 0.05, Seed: 1}, time.Minute)
 }
 
+// The predecessor's block in the whole model: wards in 07-19 day shifts and 19-07 night float
+// with a hand-over, procedures supervised only by credentialed faculty, an attending on every
+// day shift (a faculty shift), and a home-call roster, run to convergence.
+func BenchmarkSolveBlockFullModelConverged(b *testing.B) {
+	from, to := block1()
+	benchSolveWith(b, ProgramConfig{Residents: 18, Faculty: 12, From: from, To: to, AbsenceRate: 0.05, Seed: 1, Shifts: true, Credentials: true}, time.Minute, fullModel)
+}
+
+// fullModel adds an attending to the day shift and a home-call roster to a generated program.
+func fullModel(p *Problem) {
+	p.Templates[0].MinFaculty = 1
+	p.Templates = append(p.Templates, Template{ID: "home-call", Name: "Home call", Activity: HomeCall, HoursPerSession: 18, MinResidents: 1, MaxResidents: 1, Weekends: true, Holidays: true})
+}
+
 // A full academic year for 100 residents and 40 faculty. Target: under 30 s.
 func BenchmarkSolveYear100Residents40Faculty(b *testing.B) {
 	y := AcademicYear(2026)
