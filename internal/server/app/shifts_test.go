@@ -15,7 +15,9 @@ func TestShiftTemplatesThroughTheAPI(t *testing.T) {
 	admin := e.bootstrap()
 	coord := e.create(admin, "coord", "coordinator")
 	p := e.makeProgram(admin)
-	create := func(body map[string]any) resp { return e.call("POST", "/api/v1/rotation-templates", body, req{bearer: coord.Access}) }
+	create := func(body map[string]any) resp {
+		return e.call("POST", "/api/v1/rotation-templates", body, req{bearer: coord.Access})
+	}
 
 	night := create(map[string]any{"name": "Night float", "activity_type": "inpatient", "start_time": "19:00", "hours_per_session": 12,
 		"min_residents": 1, "max_residents": 1, "weekends": true}).want(t, 201, "a 19-07 night float")
