@@ -32,6 +32,7 @@ type templateSpec struct {
 	min, max              int
 	weekends, supervised  bool
 	rotation              string
+	minFaculty            int // faculty on it every half-day it runs: an attending
 }
 
 // programSpec is a whole program: residents per level, faculty, rotations, templates, holidays
@@ -81,7 +82,7 @@ func (e *env) buildProgram(t *testing.T, coord *user, s programSpec) builtProgra
 	}
 	for _, x := range s.templates {
 		body := map[string]any{"name": x.name, "activity_type": x.activity, "hours_per_session": x.hours, "min_residents": x.min,
-			"max_residents": x.max, "weekends": x.weekends, "supervision_required": x.supervised}
+			"max_residents": x.max, "weekends": x.weekends, "supervision_required": x.supervised, "min_faculty": x.minFaculty}
 		if x.start != "" {
 			body["start_time"] = x.start
 		}
@@ -246,6 +247,26 @@ func (e *env) callEquity(t *testing.T, coord *user, s programSpec, b builtProgra
 	return spreads, calls
 }
 
+// levelSpreads is, over the PGY levels of the call team, the widest spread (most - fewest) of
+// calls and of weekend calls among the team's residents of one level.
+func levelSpreads(calls map[string][3]int, pgy map[string]int) [2]int {
+	byLevel := map[int][][3]int{}
+	for p, c := range calls {
+		byLevel[pgy[p]] = append(byLevel[pgy[p]], c)
+	}
+	var out [2]int
+	for _, cs := range byLevel {
+		for k := range 2 {
+			lo, hi := 1<<30, 0
+			for _, c := range cs {
+				lo, hi = min(lo, c[k]), max(hi, c[k])
+			}
+			out[k] = max(out[k], hi-lo)
+		}
+	}
+	return out
+}
+
 // repairSickCall has a resident on the sick template call in sick on the first day from the
 // second week of the range on which the template is staffed at exactly its minimum (so their
 // absence opens a vacancy: above the minimum it would only remove them), proposes the repair,
@@ -265,8 +286,14 @@ func (e *env) repairSickCall(t *testing.T, coord *user, s programSpec, b builtPr
 		day := d.Format(time.DateOnly)
 		r := e.call("GET", "/api/v1/assignments?start_date="+day+"&end_date="+day+"&rotation_template_id="+b.tmpl[s.sickTemplate], nil,
 			req{bearer: coord.Access}).want(t, 200, "the day's "+s.sickTemplate)
-		if it := r.Body["items"].([]any); len(it) == minimum {
-			items, sickDay = it, day
+		var residents []any // the template's attending is on it too
+		for _, it := range r.Body["items"].([]any) {
+			if _, ok := b.pgy[it.(map[string]any)["person_id"].(string)]; ok {
+				residents = append(residents, it)
+			}
+		}
+		if len(residents) == minimum {
+			items, sickDay = residents, day
 			break
 		}
 	}
@@ -398,13 +425,16 @@ func runProgram(t *testing.T, s programSpec) {
 		// One call a night, every night of the block (holidays included), and nobody above the
 		// ACGME limit of every third night (9 in 28 days). The spreads within the call team
 		// (most - fewest calls, weekend calls): before the solver weighed call equity they
-		// ranged 0-4 over runs of this test; with the equity objectives (1fd70e6) at most 2 in
-		// the 8 blocks measured. The bound is 3, one above, because those objectives balance
-		// residents of a PGY level, and a rotation's call team spans levels (a PGY-1 and a PGY-3
-		// on the ICU are not compared), so 2 is not guaranteed; and the search is
-		// time-budgeted, its result varies with the machine's load.
-		if spreads[0] > 3 || spreads[1] > 3 {
-			t.Errorf("%s block %s: call spreads %v within the %s team, want at most 3", s.name, block[0], spreads, s.callRotation)
+		// ranged 0-4 over runs of this test, and with the equity objectives (1fd70e6) still up
+		// to 4 (trauma: [3 5 6 7 7] calls), because those objectives balance the residents of a
+		// PGY level, and a rotation's call team spans levels (a PGY-1 and a PGY-3 on the ICU are
+		// not compared). So the team's spreads are logged, and bounded where the solver
+		// balances: among the team's residents of one level, at most 2 (measured: at most 2 in
+		// 12 blocks).
+		within := levelSpreads(calls, b.pgy)
+		t.Logf("%s block %s: spreads within a level of the team: %d calls, %d weekend calls", s.name, block[0], within[0], within[1])
+		if within[0] > 2 || within[1] > 2 {
+			t.Errorf("%s block %s: call spreads %v within a level of the %s team, want at most 2", s.name, block[0], within, s.callRotation)
 		}
 		holidays := 0
 		for d := range s.holidays {
@@ -417,6 +447,17 @@ func runProgram(t *testing.T, s programSpec) {
 		}
 	}
 	from, to := s.blocks[0][0], s.blocks[len(s.blocks)-1][1]
+	// An attending on every day of a faculty shift (min_faculty), the range's every day.
+	for _, x := range s.templates {
+		if x.minFaculty == 0 {
+			continue
+		}
+		days := e.count(`SELECT count(DISTINCT a.date) FROM assignments a JOIN people p ON p.id = a.person_id
+			WHERE p.type = 'faculty' AND a.rotation_template_id = $1 AND a.date BETWEEN $2 AND $3`, b.tmpl[x.name], from, to)
+		if days != 28*len(s.blocks) {
+			t.Errorf("%s: an attending on %s on %d days of %d", s.name, x.name, days, 28*len(s.blocks))
+		}
+	}
 	e.repairSickCall(t, coord, s, b, from, to)
 	e.complianceReport(t, coord, s, b, from, to)
 	t.Logf("%s end to end: %v", s.name, time.Since(start).Round(time.Millisecond))
@@ -445,18 +486,18 @@ func TestInternalMedicineProgramEndToEnd(t *testing.T) {
 			{"Vacation", "vacation", 0, 4, nil},
 		},
 		templates: []templateSpec{
-			{"Ward day shift", "inpatient", "07:00", 12, 6, 12, true, false, "Inpatient wards"},
-			{"Night float", "inpatient", "19:00", 12, 2, 2, true, false, "Night float"},
-			{"MICU 24-hour call", "call", "07:00", 24, 1, 1, true, false, "Medical ICU"},
+			{"Ward day shift", "inpatient", "07:00", 12, 6, 12, true, false, "Inpatient wards", 1}, // with a ward attending
+			{"Night float", "inpatient", "19:00", 12, 2, 2, true, false, "Night float", 0},
+			{"MICU 24-hour call", "call", "07:00", 24, 1, 1, true, false, "Medical ICU", 0},
 			// The post-call hand-over is optional (min 0). Required every day, the solver left one or
 			// two ICU call nights unstaffed in 3 of 10 runs (207: "1 would break
 			// consecutive_duty_days, 1 would break one_day_in_seven"), although the 4-day cycle
 			// call / hand-over / ICU day / day off staffs every day within every rule: the
 			// coverage holes of issue 18 on a tight but feasible block.
-			{"MICU post-call hand-over", "conference", "07:00", 4, 0, 1, true, false, "Medical ICU"},
-			{"MICU day shift", "inpatient", "07:00", 12, 1, 2, true, false, "Medical ICU"},
-			{"Continuity clinic", "clinic", "", 4, 4, 8, false, true, "Ambulatory continuity"},
-			{"Elective consults", "inpatient", "", 6, 0, 10, false, false, "Electives"},
+			{"MICU post-call hand-over", "conference", "07:00", 4, 0, 1, true, false, "Medical ICU", 0},
+			{"MICU day shift", "inpatient", "07:00", 12, 1, 2, true, false, "Medical ICU", 0},
+			{"Continuity clinic", "clinic", "", 4, 4, 8, false, true, "Ambulatory continuity", 0},
+			{"Elective consults", "inpatient", "", 6, 0, 10, false, false, "Electives", 0},
 		},
 		holidays: holidays2026,
 		requirements: []map[string]any{
@@ -501,14 +542,14 @@ func TestSurgeryProgramEndToEnd(t *testing.T) {
 			{"Vacation", "vacation", 0, 2, nil},
 		},
 		templates: []templateSpec{
-			{"General surgery day", "inpatient", "06:00", 12, 5, 10, true, false, "General surgery"},
-			{"Surgery clinic", "clinic", "", 4, 1, 3, false, true, "General surgery"},
-			{"Trauma 24-hour call", "call", "07:00", 24, 1, 1, true, false, "Trauma and acute care surgery"},
-			{"Trauma post-call hand-over", "conference", "07:00", 4, 1, 1, true, false, "Trauma and acute care surgery"},
-			{"Trauma day", "inpatient", "06:00", 12, 1, 2, true, false, "Trauma and acute care surgery"},
-			{"SICU day", "inpatient", "06:00", 12, 2, 3, true, false, "Surgical ICU"},
-			{"Surgery night float", "inpatient", "19:00", 12, 1, 1, true, false, "Surgery night float"},
-			{"Vascular OR", "procedure", "", 6, 0, 4, false, false, "Vascular surgery"},
+			{"General surgery day", "inpatient", "06:00", 12, 5, 10, true, false, "General surgery", 1}, // with an attending
+			{"Surgery clinic", "clinic", "", 4, 1, 3, false, true, "General surgery", 0},
+			{"Trauma 24-hour call", "call", "07:00", 24, 1, 1, true, false, "Trauma and acute care surgery", 0},
+			{"Trauma post-call hand-over", "conference", "07:00", 4, 1, 1, true, false, "Trauma and acute care surgery", 0},
+			{"Trauma day", "inpatient", "06:00", 12, 1, 2, true, false, "Trauma and acute care surgery", 0},
+			{"SICU day", "inpatient", "06:00", 12, 2, 3, true, false, "Surgical ICU", 0},
+			{"Surgery night float", "inpatient", "19:00", 12, 1, 1, true, false, "Surgery night float", 0},
+			{"Vascular OR", "procedure", "", 6, 0, 4, false, false, "Vascular surgery", 0},
 		},
 		holidays: holidays2026,
 		requirements: []map[string]any{
