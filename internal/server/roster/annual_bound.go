@@ -1,6 +1,7 @@
 package roster
 
-// lowerBound is a proven lower bound on the cost of any plan of a that keeps its kept entries.
+// lowerBound is a proven lower bound on the cost of any plan of a that keeps its kept entries;
+// ub is the cost of a known plan, which the Lagrangian steps aim at.
 // The cost is a sum of parts, so the sum of lower bounds of disjoint parts bounds it:
 //   - per block, unplaced + minimum shortfall + request costs: the block's exact optimum,
 //     the min-cost flow of blockFlow with request prices from the kept plan (blocks are
@@ -9,7 +10,10 @@ package roster
 //     no rotation the resident may hold counts toward is missed whole; and over requirements
 //     that share no rotation, the blocks still needed beyond the resident's free blocks;
 //   - fairness: 0.
-func (a *annual) lowerBound() int64 {
+//
+// It is the larger of that bound and the Lagrangian bound (annual_lagrange.go), which prices
+// requirements and fairness into the per-block flows.
+func (a *annual) lowerBound(ub int64) int64 {
 	s := newPlan(a)
 	var lb int64
 	for b := range a.blocks {
@@ -24,8 +28,11 @@ func (a *annual) lowerBound() int64 {
 	for i := range a.res {
 		lb += int64(s.requirementBound(i)) * a.w.Requirement
 	}
-	return lb
+	return max(lb, a.lagrangeBound(LagrangeRounds, ub))
 }
+
+// LagrangeRounds bounds the subgradient steps of the Lagrangian bound (annual_lagrange.go).
+const LagrangeRounds = 200
 
 // requirementBound is a lower bound on resident i's requirement deviation given the kept plan s.
 func (s *plan) requirementBound(i int) int {

@@ -69,7 +69,8 @@ type FairnessSpread struct {
 }
 
 func (a *annual) report(s *plan) *AnnualResult {
-	out := &AnnualResult{Year: a.p.Year, Cost: s.cost(), LowerBound: a.lowerBound(), Weights: a.w,
+	cost := s.cost()
+	out := &AnnualResult{Year: a.p.Year, Cost: cost, LowerBound: a.lowerBound(cost.Total), Weights: a.w,
 		Unplaced: []UnplacedCell{}, Shortfalls: []RotationShortfall{}, Requirements: []RequirementUnmet{},
 		Requests: []RequestOutcome{}, Fairness: []FairnessSpread{}, Entries: []BlockAssignment{}}
 	if out.Cost.Total > 0 {
