@@ -180,6 +180,22 @@ func TestRollbackIsJudgedOnTheDataAsItIsNow(t *testing.T) {
 	if n := e.count("SELECT count(*) FROM audit_log WHERE action = 'schedule.rollback'"); n != 1 {
 		t.Errorf("%d schedule.rollback audit entries, want 1 (refusals write none)", n)
 	}
+	// The GME office sees it among the period's overrides, with its reason and the rule.
+	rep := e.call("GET", "/api/v1/reports/compliance?start_date="+weekStart+"&end_date="+weekEnd, nil, req{bearer: coord.Access}).want(t, 200, "the compliance report")
+	found := false
+	for _, o := range rep.Body["overrides"].([]any) {
+		m := o.(map[string]any)
+		if m["action"] == "schedule.rollback" {
+			found = m["override_reason"] == reason && m["range"] == weekStart+".."+weekEnd && slices.Contains(m["rules"].([]any), any("availability"))
+		}
+	}
+	if !found {
+		t.Fatalf("the compliance report's overrides without the rollback: %.1500s", rep.Raw)
+	}
+	csv := e.call("GET", "/api/v1/reports/compliance?format=csv&start_date="+weekStart+"&end_date="+weekEnd, nil, req{bearer: coord.Access}).want(t, 200, "as CSV")
+	if !strings.Contains(csv.Raw, "rolled back") {
+		t.Fatalf("the CSV does not list the rollback:\n%.1500s", csv.Raw)
+	}
 }
 
 // A partial draft (coverage left unfilled) is published only when the coordinator says so.

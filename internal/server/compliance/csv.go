@@ -90,7 +90,9 @@ func overrideCells(o Override, names map[string]string) map[string]string {
 // overrideDetail says who changed what: the actor, the assignment and, while it exists, its day.
 func overrideDetail(o Override) string {
 	s := "by " + o.Actor + " on " + o.Target
-	if o.Date != nil {
+	if o.Range != "" {
+		s += " (the publication of " + o.Range + " rolled back)"
+	} else if o.Date != nil {
 		s += " (" + o.Date.String() + " " + o.Half + ")"
 	} else {
 		s += " (since deleted)"

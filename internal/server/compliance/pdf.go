@@ -158,7 +158,9 @@ func (d *pdfDoc) overrides(r *Report) {
 	d.row(cols, true, "When (UTC)", "Who", "Action", "Assignment", "Broke / reason")
 	for _, o := range r.Overrides {
 		what := o.Target
-		if o.Date != nil {
+		if o.Range != "" {
+			what = "publication " + o.Range + " rolled back"
+		} else if o.Date != nil {
 			what = fmt.Sprintf("%s %s %s", r.names[deref(o.PersonID)], o.Date, o.Half)
 		} else {
 			what += " (since deleted)"

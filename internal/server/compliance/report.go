@@ -106,6 +106,9 @@ type Override struct {
 	// the edit broke, as its audit entry recorded them.
 	Reason string   `json:"override_reason,omitempty"`
 	Rules  []string `json:"rules,omitempty"`
+	// Range is the publication's range ("2026-07-02..2026-07-29") of a schedule.rollback made
+	// over the hard rules it broke; empty for an assignment change.
+	Range string `json:"range,omitempty"`
 }
 
 // OverridesNote says where the overrides come from.

@@ -1,8 +1,10 @@
 package scheduling
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"slices"
 
 	"github.com/rsched/rsched/internal/server/compliance"
 	"github.com/rsched/rsched/internal/server/roster"
@@ -46,5 +48,31 @@ func (s *Service) ComplianceReport(ctx context.Context, from, to roster.Date, pe
 		r.Overrides = append(r.Overrides, compliance.Override{Seq: c.Seq, At: c.At, Actor: c.Actor, Action: c.Action, Target: c.Target,
 			PersonID: c.PersonID, Date: c.Date, Half: c.Half, TemplateID: c.TemplateID, Reason: d.Reason, Rules: d.Rules})
 	}
+	if personID == "" {
+		if err := s.addRollbackOverrides(ctx, r, from, to); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
+}
+
+// addRollbackOverrides lists the rollbacks of publications meeting [from, to] that were made
+// over the hard rules the restored schedule broke, with their reasons (a program-wide change:
+// in the program's report, not in one resident's).
+func (s *Service) addRollbackOverrides(ctx context.Context, r *compliance.Report, from, to roster.Date) error {
+	rbs, err := s.st.RollbackOverrides(ctx, from, to)
+	if err != nil {
+		return err
+	}
+	for _, o := range rbs {
+		var d struct {
+			Reason string   `json:"override_reason"`
+			Rules  []string `json:"rules"`
+		}
+		_ = json.Unmarshal([]byte(o.Details), &d)
+		r.Overrides = append(r.Overrides, compliance.Override{Seq: o.Seq, At: o.At, Actor: o.Actor, Action: "schedule.rollback", Target: o.Target,
+			Reason: d.Reason, Rules: d.Rules, Range: o.From.String() + ".." + o.To.String()})
+	}
+	slices.SortFunc(r.Overrides, func(a, b compliance.Override) int { return cmp.Compare(a.Seq, b.Seq) })
+	return nil
 }

@@ -60,3 +60,40 @@ func (s *Store) AssignmentChanges(ctx context.Context, from, to roster.Date, loc
 	}
 	return out, nil
 }
+
+// RollbackOverride is the audit entry of a publication rolled back although the restored
+// schedule broke a hard rule: its override reason and the rules are in Details.
+type RollbackOverride struct {
+	Seq      int64
+	At       time.Time
+	Actor    string
+	Target   string
+	From, To roster.Date // the publication's range
+	Details  string
+}
+
+// RollbackOverrides lists the audit log's overridden rollbacks of publications whose range
+// meets [from, to], oldest first.
+func (s *Store) RollbackOverrides(ctx context.Context, from, to roster.Date) ([]RollbackOverride, error) {
+	rows, err := s.db.Query(ctx, `SELECT l.seq, l.at, coalesce(u.username, l.actor), l.target, p.start_date, p.end_date, l.details
+		FROM audit_log l
+		JOIN schedule_publications p ON l.target = 'schedule_publication:' || p.id::text
+		LEFT JOIN users u ON l.actor = u.id::text
+		WHERE l.action = 'schedule.rollback' AND l.details::jsonb ? 'override_reason'
+		  AND p.start_date <= $2 AND p.end_date >= $1
+		ORDER BY l.seq`, from.In(time.UTC), to.In(time.UTC))
+	if err != nil {
+		return nil, fmt.Errorf("store: reading rollback overrides: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (RollbackOverride, error) {
+		var o RollbackOverride
+		var f, t time.Time
+		err := r.Scan(&o.Seq, &o.At, &o.Actor, &o.Target, &f, &t, &o.Details)
+		o.From, o.To = roster.DateOf(f), roster.DateOf(t)
+		return o, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: reading rollback overrides: %w", err)
+	}
+	return out, nil
+}
