@@ -49,6 +49,10 @@ type KindSpreads struct {
 
 // KindEquity is one call kind's measures in a level.
 type KindEquity struct {
+	// CallTeam is how many of the level's residents could take a call of this kind in the
+	// range (a template of the kind their level and the block plan allow): the spreads are
+	// over them, so a block's call team is not compared with residents on other rotations.
+	CallTeam     int    `json:"call_team"`
 	Calls        Spread `json:"calls"`
 	WeekendCalls Spread `json:"weekend_calls"`
 	HolidayCalls Spread `json:"holiday_calls"`
@@ -56,8 +60,10 @@ type KindEquity struct {
 
 // LevelEquity is one PGY level's measures.
 type LevelEquity struct {
-	PGY             int    `json:"pgy_level"`
-	Residents       int    `json:"residents"`
+	PGY       int `json:"pgy_level"`
+	Residents int `json:"residents"`
+	// CallTeam is how many residents the in-house call spreads compare (KindEquity.CallTeam).
+	CallTeam        int    `json:"call_team"`
 	Calls           Spread `json:"calls"`
 	WeekendCalls    Spread `json:"weekend_calls"`
 	HolidayCalls    Spread `json:"holiday_calls"`
@@ -72,9 +78,12 @@ type LevelEquity struct {
 type residentLoad struct {
 	calls, weekendCalls, holidayCalls [len(callKinds)]int
 	weekendsOff, changes              int
+	// canCall: the resident could take a call of the kind in the range.
+	canCall [len(callKinds)]bool
 }
 
-// MeasureEquity measures assignments (p's range) by level. Assignments naming unknown people or
+// MeasureEquity measures assignments (p's range) by level; the call spreads compare the
+// level's call team only (markCallTeams). Assignments naming unknown people or
 // templates are skipped (Validate reports them).
 func MeasureEquity(p *Problem, assignments []Assignment) Equity {
 	templates := map[string]Template{}
@@ -114,7 +123,24 @@ func MeasureEquity(p *Problem, assignments []Assignment) Equity {
 		l.weekendsOff = weekendsOff(p.From, p.To, busy[id])
 		l.changes = templateChanges(p.From, p.To, held[id])
 	}
+	markCallTeams(p, loads)
 	return equityByLevel(p, loads)
+}
+
+// markCallTeams marks who could take a call of each kind in p's range: a template of the kind
+// their PGY level may hold and the block plan lets them hold on some day (or who took one).
+func markCallTeams(p *Problem, loads map[string]*residentLoad) {
+	for _, x := range p.People {
+		l := loads[x.ID]
+		if l == nil {
+			continue
+		}
+		for k, kind := range callKinds {
+			l.canCall[k] = l.calls[k] > 0 || slices.ContainsFunc(p.Templates, func(t Template) bool {
+				return t.Activity == kind && t.Allows(x.PGY) && p.planAllowsSome(x.ID, t)
+			})
+		}
+	}
 }
 
 // markBusy marks the days a session of t in slot s takes: the days its duty runs on, or its own
@@ -176,7 +202,7 @@ func equityByLevel(p *Problem, loads map[string]*residentLoad) Equity {
 	for _, pgy := range levels {
 		ls := byLevel[pgy]
 		inHouse, home, backup := kindEquity(ls, 0), kindEquity(ls, 1), kindEquity(ls, 2)
-		le := LevelEquity{PGY: pgy, Residents: len(ls),
+		le := LevelEquity{PGY: pgy, Residents: len(ls), CallTeam: inHouse.CallTeam,
 			Calls: inHouse.Calls, WeekendCalls: inHouse.WeekendCalls, HolidayCalls: inHouse.HolidayCalls,
 			WeekendsOff:     spreadOf(ls, func(l *residentLoad) int { return l.weekendsOff }),
 			TemplateChanges: spreadOf(ls, func(l *residentLoad) int { return l.changes }),
@@ -193,8 +219,14 @@ func equityByLevel(p *Problem, loads map[string]*residentLoad) Equity {
 }
 
 // kindEquity is the measures of call kind k (callKinds' order) over a level's residents.
-func kindEquity(ls []*residentLoad, k int) KindEquity {
-	return KindEquity{
+func kindEquity(all []*residentLoad, k int) KindEquity {
+	var ls []*residentLoad
+	for _, l := range all {
+		if l.canCall[k] {
+			ls = append(ls, l)
+		}
+	}
+	return KindEquity{CallTeam: len(ls),
 		Calls:        spreadOf(ls, func(l *residentLoad) int { return l.calls[k] }),
 		WeekendCalls: spreadOf(ls, func(l *residentLoad) int { return l.weekendCalls[k] }),
 		HolidayCalls: spreadOf(ls, func(l *residentLoad) int { return l.holidayCalls[k] }),
@@ -208,6 +240,9 @@ func (w KindSpreads) worst(le KindEquity) KindSpreads {
 }
 
 func spreadOf(ls []*residentLoad, f func(*residentLoad) int) Spread {
+	if len(ls) == 0 {
+		return Spread{}
+	}
 	s := Spread{Min: f(ls[0]), Max: f(ls[0])}
 	for _, l := range ls[1:] {
 		s.Min, s.Max = min(s.Min, f(l)), max(s.Max, f(l))

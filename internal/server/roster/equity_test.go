@@ -49,10 +49,10 @@ func TestMeasureEquityCountsEachCallKind(t *testing.T) {
 	if pgy2.Calls != (Spread{0, 1, 1}) || pgy2.WeekendCalls != (Spread{0, 0, 0}) {
 		t.Errorf("in-house: %+v", pgy2)
 	}
-	if pgy2.HomeCall != (KindEquity{Calls: Spread{0, 2, 2}, WeekendCalls: Spread{0, 1, 1}, HolidayCalls: Spread{0, 1, 1}}) {
+	if pgy2.HomeCall != (KindEquity{CallTeam: 2, Calls: Spread{0, 2, 2}, WeekendCalls: Spread{0, 1, 1}, HolidayCalls: Spread{0, 1, 1}}) {
 		t.Errorf("home call: %+v", pgy2.HomeCall)
 	}
-	if pgy2.BackupCall != (KindEquity{Calls: Spread{0, 1, 1}, WeekendCalls: Spread{0, 1, 1}, HolidayCalls: Spread{0, 0, 0}}) {
+	if pgy2.BackupCall != (KindEquity{CallTeam: 2, Calls: Spread{0, 1, 1}, WeekendCalls: Spread{0, 1, 1}, HolidayCalls: Spread{0, 0, 0}}) {
 		t.Errorf("backup call: %+v", pgy2.BackupCall)
 	}
 	if pgy2.WeekendsOff != (Spread{3, 3, 0}) {
@@ -60,5 +60,25 @@ func TestMeasureEquityCountsEachCallKind(t *testing.T) {
 	}
 	if e.Worst.HomeCall != (KindSpreads{Calls: 2, WeekendCalls: 1, HolidayCalls: 1}) || e.Worst.BackupCall != (KindSpreads{Calls: 1, WeekendCalls: 1}) || e.Worst.Calls != 1 {
 		t.Errorf("worst: %+v", e.Worst)
+	}
+}
+
+// With a block plan, a level's call spreads compare its call team only: residents the plan puts
+// on the call's rotation (or who took a call), not those on other rotations all block.
+func TestMeasureEquityComparesTheCallTeam(t *testing.T) {
+	p := plantProgram()
+	p.Templates[2].RotationID = "icu" // the call belongs to the ICU rotation
+	all := func(id, rot string) PlanEntry { return PlanEntry{PersonID: id, RotationID: rot, Start: p.From, End: p.To} }
+	p.Plan = []PlanEntry{all("r2", "icu"), all("r4", "wards")}
+	as := []Assignment{at2(p, 1, PM, "r2", "call"), at2(p, 5, PM, "r2", "call"), at2(p, 9, PM, "r2", "call")}
+	pgy2 := MeasureEquity(p, as).Levels[1]
+	if pgy2.Residents != 2 || pgy2.CallTeam != 1 || pgy2.Calls != (Spread{3, 3, 0}) {
+		t.Errorf("PGY-2 with r2 alone on the ICU: %+v", pgy2)
+	}
+	// Without the plan both could take call, and the spread is theirs.
+	p.Plan = nil
+	pgy2 = MeasureEquity(p, as).Levels[1]
+	if pgy2.CallTeam != 2 || pgy2.Calls != (Spread{0, 3, 3}) {
+		t.Errorf("PGY-2 without a plan: %+v", pgy2)
 	}
 }
