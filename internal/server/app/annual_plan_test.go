@@ -86,6 +86,24 @@ func TestAnnualPlannerPreviewsAndAppliesTheYear(t *testing.T) {
 		t.Fatalf("requests %s", got.Raw)
 	}
 
+	// A resident sets their own requests (one replaces theirs, the others' stay), not another's.
+	e.call("PATCH", "/api/v1/people/"+p.residents[5], map[string]any{"user_id": res.ID}, req{bearer: admin.Access}).want(t, 200, "link the resident")
+	own := []any{map[string]any{"block_number": 7, "rotation_id": rot["Clinic"], "weight": 4}}
+	e.call("PUT", "/api/v1/people/"+p.residents[1]+"/rotation-requests?year=2026", map[string]any{"requests": own}, req{bearer: res.Access}).want(t, 403, "another's requests")
+	e.call("PUT", "/api/v1/people/"+p.residents[5]+"/rotation-requests?year=2026", map[string]any{"requests": []any{wish(p.residents[1], 7, rot["Clinic"], false, 4)}},
+		req{bearer: res.Access}).want(t, 422, "someone else's person_id in the body")
+	e.call("PUT", "/api/v1/people/"+p.residents[5]+"/rotation-requests?year=2026", map[string]any{"requests": []any{map[string]any{"block_number": 7, "rotation_id": rot["Clinic"], "weight": 0}}},
+		req{bearer: res.Access}).want(t, 422, "weight 0")
+	e.call("PUT", "/api/v1/people/"+p.faculty[0]+"/rotation-requests?year=2026", map[string]any{"requests": own}, req{bearer: coord.Access}).want(t, 422, "a faculty member's")
+	mine := e.call("PUT", "/api/v1/people/"+p.residents[5]+"/rotation-requests?year=2026", map[string]any{"requests": own}, req{bearer: res.Access}).want(t, 200, "own requests")
+	if mine.Body["total"].(float64) != 1 || mine.Body["replaced"].(float64) != 0 {
+		t.Fatalf("own requests %s", mine.Raw)
+	}
+	if got := e.call("GET", "/api/v1/rotation-requests?year=2026", nil, req{bearer: res.Access}).want(t, 200, "read requests"); got.Body["total"].(float64) != 4 {
+		t.Fatalf("requests after a resident's own %s", got.Raw)
+	}
+	e.call("PUT", "/api/v1/people/"+p.residents[5]+"/rotation-requests?year=2026", map[string]any{"requests": []any{}}, req{bearer: res.Access}).want(t, 200, "clear own requests")
+
 	// One kept entry: residents[2] (PGY-3) on clinic in block 1.
 	e.call("PUT", "/api/v1/block-plan/people/"+p.residents[2], map[string]any{"academic_year": 2026, "block_number": 1, "rotation_id": rot["Clinic"]},
 		req{bearer: coord.Access}).want(t, 200, "keep an entry")
@@ -141,7 +159,7 @@ func TestAnnualPlannerPreviewsAndAppliesTheYear(t *testing.T) {
 	}
 	e.call("POST", "/api/v1/block-plan/solve?year=2026", map[string]any{"confirm": preview.str("confirm")}, req{bearer: coord.Access}).want(t, 409, "the same confirm twice")
 
-	for action, n := range map[string]int{"block_plan.solve": 1, "graduation_requirements.replace": 1, "rotation_requests.replace": 2} {
+	for action, n := range map[string]int{"block_plan.solve": 1, "graduation_requirements.replace": 1, "rotation_requests.replace": 2, "person_rotation_requests.replace": 2} {
 		trail := e.call("GET", "/api/v1/audit?action="+action, nil, req{bearer: admin.Access}).want(t, 200, "audit "+action)
 		if got := len(trail.Body["items"].([]any)); got != n {
 			t.Errorf("%d %s audit entries, want %d", got, action, n)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/rsched/rsched/internal/server/rbac"
 	"github.com/rsched/rsched/internal/server/roster"
 	"github.com/rsched/rsched/internal/server/scheduling"
 )
@@ -169,5 +170,66 @@ func (s *server) solveBlockPlan(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// putPersonRotationRequests replaces one resident's requests of a year:
+// PUT /people/{id}/rotation-requests?year=. Coordinators and administrators set anyone's;
+// a resident (or anyone managing leave only for themselves) sets their own only.
+func (s *server) putPersonRotationRequests(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	year, err := queryYear(r)
+	if err != nil {
+		return err
+	}
+	var b struct {
+		Requests []rotationRequestBody `json:"requests"`
+	}
+	if err := decodeJSON(r, &b); err != nil {
+		return err
+	}
+	if !isManager(principal(r), rbac.Leave) {
+		own, err := s.ownPerson(r)
+		if err != nil {
+			return err
+		}
+		if own != id {
+			return errStatus(http.StatusForbidden, "you may set your own rotation requests only")
+		}
+	}
+	if b.Requests == nil {
+		return errStatus(http.StatusUnprocessableEntity, "requests is required (an empty list clears yours for the year)")
+	}
+	if len(b.Requests) > scheduling.MaxPersonRotationRequests {
+		return errStatus(http.StatusUnprocessableEntity, "too many requests")
+	}
+	reqs := make([]roster.RotationRequest, 0, len(b.Requests))
+	for k, q := range b.Requests {
+		if q.PersonID == "" {
+			q.PersonID = id
+		}
+		x, msg := q.request()
+		if msg == "" && x.PersonID != id {
+			msg = "person_id must be the path's person (or left out)"
+		}
+		if msg != "" {
+			return errStatus(http.StatusUnprocessableEntity, "request "+strconv.Itoa(k)+": "+msg)
+		}
+		reqs = append(reqs, x)
+	}
+	var before int
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
+		var err error
+		before, err = svc.ReplacePersonRotationRequests(r.Context(), year, id, reqs)
+		return event{"person_rotation_requests.replace", "person:" + id,
+			map[string]any{"academic_year": int(year), "requests": len(reqs), "replaced": before}}, err
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"academic_year": year, "person_id": id, "items": reqs, "total": len(reqs), "replaced": before})
 	return nil
 }

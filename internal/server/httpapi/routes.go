@@ -222,6 +222,7 @@ func (s *server) planRoutes() []route {
 		{Method: "PUT", Pattern: "/api/v1/graduation-requirements", Access: rbac.Need(rbac.Rotation, rbac.Update), Handler: s.putRequirements},
 		{Method: "GET", Pattern: "/api/v1/rotation-requests", Access: rbac.Need(rbac.Block, rbac.List), Handler: s.getRotationRequests},
 		{Method: "PUT", Pattern: "/api/v1/rotation-requests", Access: rbac.Need(rbac.Block, rbac.Update), Handler: s.putRotationRequests},
+		{Method: "PUT", Pattern: "/api/v1/people/{id}/rotation-requests", Access: rbac.Need(rbac.Leave, rbac.Update), Handler: s.putPersonRotationRequests},
 	}
 }
 

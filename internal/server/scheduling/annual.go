@@ -94,6 +94,43 @@ func (s *Service) ReplaceRotationRequests(ctx context.Context, year roster.Acade
 	return s.st.ReplaceRotationRequests(ctx, year, reqs)
 }
 
+// MaxPersonRotationRequests bounds one person's requests of a year.
+const MaxPersonRotationRequests = 100
+
+// ReplacePersonRotationRequests makes reqs the whole set of one active resident's requests of
+// year (every request's person_id is theirs), checked as ReplaceRotationRequests checks them.
+func (s *Service) ReplacePersonRotationRequests(ctx context.Context, year roster.AcademicYear, personID string, reqs []roster.RotationRequest) (int, error) {
+	if err := CheckPlanYear(year); err != nil {
+		return 0, err
+	}
+	if len(reqs) > MaxPersonRotationRequests {
+		return 0, invalidf("at most %d requests a person", MaxPersonRotationRequests)
+	}
+	rotations, err := s.rotationsByID(ctx)
+	if err != nil {
+		return 0, err
+	}
+	residents, err := s.activeResidents(ctx)
+	if err != nil {
+		return 0, err
+	}
+	active := map[string]bool{}
+	for _, x := range residents {
+		active[x.ID] = active[x.ID] || x.ID == personID
+	}
+	if !active[personID] {
+		return 0, invalidf("person %s is not an active resident", personID)
+	}
+	blocks, seen := year.Blocks(), map[string]bool{}
+	for k := range reqs {
+		reqs[k].PersonID = personID
+		if err := checkRotationRequest(reqs[k], active, rotations, blocks, seen); err != "" {
+			return 0, invalidf("request %d: %s", k, err)
+		}
+	}
+	return s.st.ReplacePersonRotationRequests(ctx, year, personID, reqs)
+}
+
 func checkRotationRequest(q roster.RotationRequest, active map[string]bool, rotations map[string]roster.Rotation, blocks []roster.Block, seen map[string]bool) string {
 	if err := q.Validate(); err != nil {
 		return err.Error()

@@ -120,3 +120,19 @@ func (s *Store) ApplyAnnualPlan(ctx context.Context, year roster.AcademicYear, c
 	}
 	return nil
 }
+
+// ReplacePersonRotationRequests makes reqs the whole set of one person's requests of year (in
+// the caller's transaction) and returns how many they had before.
+func (s *Store) ReplacePersonRotationRequests(ctx context.Context, year roster.AcademicYear, personID string, reqs []roster.RotationRequest) (int, error) {
+	tag, err := s.db.Exec(ctx, `DELETE FROM rotation_requests WHERE academic_year = $1 AND person_id = $2`, int(year), personID)
+	if err != nil {
+		return 0, fmt.Errorf("store: replacing a person's rotation requests: %w", err)
+	}
+	for _, q := range reqs {
+		if _, err := s.db.Exec(ctx, `INSERT INTO rotation_requests (id, person_id, academic_year, block_number, rotation_id, avoid, weight)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, uuid.NewString(), personID, int(year), q.Block, q.RotationID, q.Avoid, q.Weight); err != nil {
+			return 0, fmt.Errorf("store: storing a rotation request: %w", pgErr(err))
+		}
+	}
+	return int(tag.RowsAffected()), nil
+}
