@@ -36,11 +36,11 @@ func (s *plan) search(ctx context.Context, iterations int, seed uint64) (*plan, 
 		}
 		temp := t0 * math.Pow(t1/t0, float64(it)/float64(iterations))
 		cell := cells[rng.IntN(len(cells))]
-		delta, undo := s.move(rng, cell[0], cell[1], cells)
+		delta, tie, undo := s.move(rng, cell[0], cell[1], cells)
 		if undo == nil {
 			continue
 		}
-		if delta <= 0 || rng.Float64() < math.Exp(-float64(delta)/temp) {
+		if d := float64(delta) + tie; d <= 0 || rng.Float64() < math.Exp(-d/temp) {
 			cur += delta
 			if cur < bestCost {
 				bestCost, best = cur, s.clone()
@@ -54,7 +54,7 @@ func (s *plan) search(ctx context.Context, iterations int, seed uint64) (*plan, 
 
 // move draws and applies one move on cell (i, b) and returns its cost delta and how to undo it
 // (nil undo: no move was possible).
-func (s *plan) move(rng *rand.Rand, i, b int, cells [][2]int) (int64, func()) {
+func (s *plan) move(rng *rand.Rand, i, b int, cells [][2]int) (int64, float64, func()) {
 	a := s.a
 	switch rng.IntN(5) {
 	case 4:
@@ -65,34 +65,37 @@ func (s *plan) move(rng *rand.Rand, i, b int, cells [][2]int) (int64, func()) {
 		r := rng.IntN(len(a.rot)+1) - 1
 		old := s.at[i][b]
 		if r == old || (r >= 0 && (!a.eligible(i, r) || s.cnt[b][r] >= a.rot[r].MaxResidents)) {
-			return 0, nil
+			return 0, 0, nil
 		}
 		is, bs := []int{i}, []int{b}
-		before := s.localCost(is, bs)
+		before, tie := s.localCost(is, bs)
 		s.set(i, b, r)
-		return s.localCost(is, bs) - before, func() { s.set(i, b, old) }
+		after, tieAfter := s.localCost(is, bs)
+		return after - before, tieAfter - tie, func() { s.set(i, b, old) }
 	case 1: // swap two residents in block b
 		j := rng.IntN(len(a.res))
 		ri, rj := s.at[i][b], s.at[j][b]
 		if j == i || a.kept[j][b] >= 0 || ri == rj || (rj >= 0 && !a.eligible(i, rj)) || (ri >= 0 && !a.eligible(j, ri)) {
-			return 0, nil
+			return 0, 0, nil
 		}
 		is, bs := []int{i, j}, []int{b}
-		before := s.localCost(is, bs)
+		before, tie := s.localCost(is, bs)
 		s.set(i, b, rj)
 		s.set(j, b, ri)
-		return s.localCost(is, bs) - before, func() { s.set(i, b, ri); s.set(j, b, rj) }
+		after, tieAfter := s.localCost(is, bs)
+		return after - before, tieAfter - tie, func() { s.set(i, b, ri); s.set(j, b, rj) }
 	default: // swap two blocks of resident i
 		c := rng.IntN(len(a.blocks))
 		rb, rc := s.at[i][b], s.at[i][c]
 		if c == b || a.kept[i][c] >= 0 || rb == rc || !s.fits(c, rb) || !s.fits(b, rc) {
-			return 0, nil
+			return 0, 0, nil
 		}
 		is, bs := []int{i}, []int{b, c}
-		before := s.localCost(is, bs)
+		before, tie := s.localCost(is, bs)
 		s.set(i, b, rc)
 		s.set(i, c, rb)
-		return s.localCost(is, bs) - before, func() { s.set(i, b, rb); s.set(i, c, rc) }
+		after, tieAfter := s.localCost(is, bs)
+		return after - before, tieAfter - tie, func() { s.set(i, b, rb); s.set(i, c, rc) }
 	}
 }
 
@@ -100,12 +103,12 @@ func (s *plan) move(rng *rand.Rand, i, b int, cells [][2]int) (int64, func()) {
 // R in b and S in c, j on S in b and R in c): every count stays as it was and only the cells'
 // requests change, so it moves a wish to the block it asks for where single swaps would break a
 // requirement or a maximum on the way.
-func (s *plan) crossSwap(rng *rand.Rand, i, b int) (int64, func()) {
+func (s *plan) crossSwap(rng *rand.Rand, i, b int) (int64, float64, func()) {
 	a := s.a
 	c := rng.IntN(len(a.blocks))
 	rb, rc := s.at[i][b], s.at[i][c]
 	if c == b || a.kept[i][c] >= 0 || rb == rc {
-		return 0, nil
+		return 0, 0, nil
 	}
 	var js []int
 	for j := range a.res {
@@ -114,17 +117,18 @@ func (s *plan) crossSwap(rng *rand.Rand, i, b int) (int64, func()) {
 		}
 	}
 	if len(js) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	j := js[rng.IntN(len(js))]
 	is, bs := []int{i, j}, []int{b, c}
-	before := s.localCost(is, bs)
+	before, tie := s.localCost(is, bs)
 	s.set(i, b, rc)
 	s.set(i, c, rb)
 	s.set(j, b, rb)
 	s.set(j, c, rc)
 	undo := func() { s.set(i, b, rb); s.set(i, c, rc); s.set(j, b, rc); s.set(j, c, rb) }
-	return s.localCost(is, bs) - before, undo
+	after, tieAfter := s.localCost(is, bs)
+	return after - before, tieAfter - tie, undo
 }
 
 // fairSwap works on a fairness spread: in a level and fair kind with a spread, one of the
@@ -132,10 +136,10 @@ func (s *plan) crossSwap(rng *rand.Rand, i, b int) (int64, func()) {
 // a block where the first is on the kind and the second is not). With several residents at the
 // most, the spread only falls once all have handed one on, so single moves see no gain: this
 // move walks that plateau in the right direction.
-func (s *plan) fairSwap(rng *rand.Rand) (int64, func()) {
+func (s *plan) fairSwap(rng *rand.Rand) (int64, float64, func()) {
 	a := s.a
 	if len(a.levelKeys) == 0 || len(a.fairKinds) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	members := a.levels[a.levelKeys[rng.IntN(len(a.levelKeys))]]
 	k := rng.IntN(len(a.fairKinds))
@@ -148,7 +152,7 @@ func (s *plan) fairSwap(rng *rand.Rand) (int64, func()) {
 		hi = max(hi, n)
 	}
 	if hi-lo < 2 && (hi == lo || rng.IntN(2) == 0) {
-		return 0, nil // a spread of 1 is often forced: try it half the time
+		return 0, 0, nil // a spread of 1 is often forced: try it half the time
 	}
 	var most, fewest []int
 	for _, x := range members {
@@ -169,12 +173,13 @@ func (s *plan) fairSwap(rng *rand.Rand) (int64, func()) {
 			continue
 		}
 		is, bs := []int{i, j}, []int{b}
-		before := s.localCost(is, bs)
+		before, tie := s.localCost(is, bs)
 		s.set(i, b, rj)
 		s.set(j, b, ri)
-		return s.localCost(is, bs) - before, func() { s.set(i, b, ri); s.set(j, b, rj) }
+		after, tieAfter := s.localCost(is, bs)
+		return after - before, tieAfter - tie, func() { s.set(i, b, ri); s.set(j, b, rj) }
 	}
-	return 0, nil
+	return 0, 0, nil
 }
 
 // fits says whether one more resident fits rotation r (-1: none) in block b.
@@ -183,6 +188,9 @@ func (s *plan) fits(b, r int) bool { return r < 0 || s.cnt[b][r] < s.a.rot[r].Ma
 // DefaultAnnualIterationsPerCell sets the local search's default length: this many moves per
 // resident-block (about 2.8 million for 100 residents over 14 blocks).
 const DefaultAnnualIterationsPerCell = 2000
+
+// FairnessFirst scales the fairness weight in the first half of the search.
+const FairnessFirst = 25
 
 // AnnualStats say how the planner ran.
 type AnnualStats struct {
@@ -206,7 +214,14 @@ func PlanAnnual(ctx context.Context, p *AnnualProblem) (*AnnualResult, error) {
 	if iters <= 0 {
 		iters = DefaultAnnualIterationsPerCell * len(a.res) * len(a.blocks)
 	}
-	best, ran := s.search(ctx, iters, p.Seed)
+	// First half: fairness weighs FairnessFirst times more, so the search reaches even spreads
+	// (a plateau the true weights do not slope); second half: the true weights from there.
+	w := a.w
+	a.w.Fairness *= FairnessFirst
+	first, ran1 := s.search(ctx, iters/2, p.Seed)
+	a.w = w
+	best, ran := first.search(ctx, iters-iters/2, p.Seed+1)
+	ran += ran1
 	out := a.report(best)
 	out.Stats = AnnualStats{Iterations: ran, ConstructObj: constructed, Elapsed: time.Since(start).Seconds()}
 	return out, nil

@@ -133,27 +133,42 @@ func (s *plan) fairCount(i, k int) int {
 
 // levelSpread sums, over the fair kinds, the spread of level l's residents.
 func (s *plan) levelSpread(l int) int {
-	total := 0
+	spread, _ := s.levelSpreadTie(l)
+	return spread
+}
+
+// levelSpreadTie is levelSpread and, for the search only, how many residents hold the most
+// blocks of a kind with a spread: a spread only falls once all of them have handed one on, so
+// the search prefers fewer of them on its way (the cost does not count it).
+func (s *plan) levelSpreadTie(l int) (int, int) {
+	total, atMax := 0, 0
 	for k := range s.a.fairKinds {
-		lo, hi := -1, -1
+		lo, hi, n := -1, -1, 0
 		for _, i := range s.a.levels[l] {
-			n := s.fairCount(i, k)
-			if lo < 0 || n < lo {
-				lo = n
+			c := s.fairCount(i, k)
+			if lo < 0 || c < lo {
+				lo = c
 			}
-			hi = max(hi, n)
+			switch {
+			case c > hi:
+				hi, n = c, 1
+			case c == hi:
+				n++
+			}
 		}
 		if hi > lo {
 			total += hi - lo
+			atMax += n
 		}
 	}
-	return total
+	return total, atMax
 }
 
 // localCost is the part of the cost that a move touching residents is and blocks bs can change:
 // their cells' unplaced and request costs, the minimums of bs, the residents' requirements and
-// their levels' fairness.
-func (s *plan) localCost(is []int, bs []int) int64 {
+// their levels' fairness; and the search's tie-break (levelSpreadTie, weighted so that a whole
+// level's residents at the most weigh less than one block of spread).
+func (s *plan) localCost(is []int, bs []int) (int64, float64) {
 	a := s.a
 	var c int64
 	for _, i := range is {
@@ -174,12 +189,15 @@ func (s *plan) localCost(is []int, bs []int) int64 {
 			c += int64(max(0, a.rot[r].MinResidents-n)) * a.w.Minimum
 		}
 	}
+	var tie float64
 	for k, i := range is {
 		l := a.res[i].PGY
 		if k > 0 && a.res[is[0]].PGY == l {
 			continue
 		}
-		c += int64(s.levelSpread(l)) * a.w.Fairness
+		spread, atMax := s.levelSpreadTie(l)
+		c += int64(spread) * a.w.Fairness
+		tie += float64(atMax) * float64(a.w.Fairness) / float64(len(a.levels[l])+1)
 	}
-	return c
+	return c, tie
 }
