@@ -159,7 +159,18 @@ func TestAnnualPlannerPreviewsAndAppliesTheYear(t *testing.T) {
 	}
 	e.call("POST", "/api/v1/block-plan/solve?year=2026", map[string]any{"confirm": preview.str("confirm")}, req{bearer: coord.Access}).want(t, 409, "the same confirm twice")
 
-	for action, n := range map[string]int{"block_plan.solve": 1, "graduation_requirements.replace": 1, "rotation_requests.replace": 2, "person_rotation_requests.replace": 2} {
+	// A kept entry the resident's level no longer allows (levels change at the rollover) is kept
+	// and reported, and does not stop an apply.
+	e.call("PUT", "/api/v1/block-plan/people/"+p.residents[4], map[string]any{"academic_year": 2026, "block_number": 5, "rotation_id": rot["Night float"]},
+		req{bearer: coord.Access}).want(t, 200, "night float for a PGY-2")
+	e.sql("UPDATE people SET pgy_level = 1 WHERE id = $1", p.residents[4])
+	again := e.call("POST", "/api/v1/block-plan/solve?year=2026&dry_run=true", map[string]any{}, req{bearer: coord.Access}).want(t, 200, "preview with an ineligible kept entry")
+	if again.Body["added"].(float64) != 0 || !strings.Contains(again.Raw, `"rule":"eligibility"`) {
+		t.Fatalf("preview over a full plan: added %v: %.300s", again.Body["added"], again.Raw)
+	}
+	e.call("POST", "/api/v1/block-plan/solve?year=2026", map[string]any{"confirm": again.str("confirm")}, req{bearer: coord.Access}).want(t, 200, "apply with an ineligible kept entry")
+
+	for action, n := range map[string]int{"block_plan.solve": 2, "graduation_requirements.replace": 1, "rotation_requests.replace": 2, "person_rotation_requests.replace": 2} {
 		trail := e.call("GET", "/api/v1/audit?action="+action, nil, req{bearer: admin.Access}).want(t, 200, "audit "+action)
 		if got := len(trail.Body["items"].([]any)); got != n {
 			t.Errorf("%d %s audit entries, want %d", got, action, n)

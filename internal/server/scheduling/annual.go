@@ -272,12 +272,10 @@ func (s *Service) SolveAnnualPlan(ctx context.Context, year roster.AcademicYear,
 
 // writeAnnual stores an applied plan: every entry of the planned residents when replanning,
 // the new entries otherwise (kept entries stay as they are).
+//
+// The planner never puts anyone on a rotation outside their levels; a kept entry may be (levels
+// change at the rollover) and stays as it was, reported in the answer's violations.
 func (s *Service) writeAnnual(ctx context.Context, p *roster.AnnualProblem, out *AnnualSolve) error {
-	for _, v := range out.Violations {
-		if v.Rule != roster.PlanUnderCapacity {
-			return fmt.Errorf("scheduling: the annual planner proposed a plan breaking %s: %s", v.Rule, v.Message)
-		}
-	}
 	entries, clear := out.Entries, []string(nil)
 	if p.Replan {
 		for _, x := range p.Residents {
@@ -289,6 +287,15 @@ func (s *Service) writeAnnual(ctx context.Context, p *roster.AnnualProblem, out 
 			kept[a] = true
 		}
 		entries = slices.DeleteFunc(slices.Clone(entries), func(a roster.BlockAssignment) bool { return kept[a] })
+	}
+	written := map[string]bool{}
+	for _, a := range entries {
+		written[fmt.Sprintf("%s/%d", a.PersonID, a.Block)] = true
+	}
+	for _, v := range out.Violations {
+		if v.Rule == roster.PlanEligibility && written[fmt.Sprintf("%s/%d", v.PersonID, v.Block)] {
+			return fmt.Errorf("scheduling: the annual planner proposed a plan breaking %s: %s", v.Rule, v.Message)
+		}
 	}
 	out.Applied = true
 	return s.st.ApplyAnnualPlan(ctx, p.Year, clear, entries)
