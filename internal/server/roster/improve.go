@@ -21,7 +21,16 @@ type search struct {
 	bestObj   float64 // the best schedule's cost
 	bestGrid  [][]templateIdx
 	kicks     int // restarts in a row without a new best
+	// windows counts the window restarts (windowKick) spent while the best schedule leaves
+	// more coverage short than the proven bound.
+	windows int
 }
+
+// maxWindowKicks bounds the window restarts of a search that settles above the shortfall
+// bound: each frees every resident's half-days of a few days and rebuilds them (a large
+// neighbourhood), which finds the coverage a chain of single moves cannot reach in tight
+// cyclic rosters (24-hour call, hand-over, day shift, day off), or runs out.
+const maxWindowKicks = 8
 
 // improve is local search: random moves (fill a shortfall, change one cell, swap two residents
 // in a half-day), each kept if it breaks no hard rule and does not raise the cost. It stops at
@@ -80,11 +89,20 @@ func (s *solver) restart(se *search) StopReason {
 		se.kicks++
 		s.restore(se.bestGrid)
 	}
+	window := false
 	if se.kicks >= se.maxKicks {
-		return StopConverged
+		if s.shortfall <= se.st.ShortfallLowerBound || se.windows >= maxWindowKicks {
+			return StopConverged
+		}
+		se.windows++
+		window = true
 	}
 	se.st.Restarts++
-	s.kick()
+	if window {
+		s.windowKick()
+	} else {
+		s.kick()
+	}
 	se.best, se.sinceBest = s.objective(), 0
 	return notStopped
 }
@@ -152,6 +170,41 @@ func (s *solver) kick() {
 		}
 	}
 	s.undoLog = s.undoLog[:0]
+}
+
+// windowKick frees every resident's unlocked half-days over 3 to 6 days around a half-day left
+// short (or at random when none is), so that local search rebuilds that stretch of the roster
+// from scratch.
+func (s *solver) windowKick() {
+	days := 3 + s.rng.IntN(4)
+	center := s.randomSlot()
+	if short := s.shortSlots(); len(short) > 0 {
+		center = short[s.rng.IntN(len(short))]
+	}
+	lo := max(0, int(center)-2*(days/2))
+	hi := min(int(s.nSlots), lo+2*days)
+	for _, i := range s.residents {
+		for j := slotIdx(lo); j < slotIdx(hi); j++ {
+			if s.assigned[i][j] != free && !s.locked[i][j] {
+				s.try(i, j, free)
+			}
+		}
+	}
+	s.undoLog = s.undoLog[:0]
+}
+
+// shortSlots lists the half-days some template is below its minimum in.
+func (s *solver) shortSlots() []slotIdx {
+	var out []slotIdx
+	for j := range s.nSlots {
+		for t := range s.nTemplates {
+			if s.staffed[j][t] && s.residentsOn[j][t] < s.templates[t].MinResidents {
+				out = append(out, j)
+				break
+			}
+		}
+	}
+	return out
 }
 
 func (s *solver) randomResident() personIdx { return s.residents[s.rng.IntN(len(s.residents))] }
