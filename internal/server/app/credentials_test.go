@@ -13,14 +13,24 @@ func TestCredentialedSupervisionThroughTheAPI(t *testing.T) {
 	admin := e.bootstrap()
 	coord := e.create(admin, "coord", "coordinator")
 	p := e.makeProgram(admin)
-	scoper := e.call("POST", "/api/v1/people", map[string]any{"name": "Dr. Scope", "type": "faculty", "credentials": []string{"endoscopy", "central-line"}},
-		req{bearer: coord.Access}).want(t, 201, "a credentialed faculty member")
+	// Credentials are the medical staff office's (the matrix's credential resource: administrators
+	// manage them, faculty read them): a coordinator can neither set nor see them.
+	scope := map[string]any{"name": "Dr. Scope", "type": "faculty", "credentials": []string{"endoscopy", "central-line"}}
+	e.call("POST", "/api/v1/people", scope, req{bearer: coord.Access}).want(t, 403, "credentials set by a coordinator")
+	scoper := e.call("POST", "/api/v1/people", scope, req{bearer: admin.Access}).want(t, 201, "a credentialed faculty member")
 	if cs := scoper.Body["credentials"].([]any); len(cs) != 2 || cs[0] != "endoscopy" {
 		t.Fatalf("credentials read back: %s", scoper.Raw)
 	}
-	other := e.call("GET", "/api/v1/people/"+p.faculty[0], nil, req{bearer: coord.Access}).want(t, 200, "a faculty member without")
+	if n := e.count(`SELECT count(*) FROM audit_log WHERE action = 'person.create' AND target = $1 AND details::jsonb->'credentials' ? 'endoscopy'`,
+		"person:"+scoper.str("id")); n != 1 {
+		t.Errorf("%d person.create audit entries keep the credentials, want 1", n)
+	}
+	if r := e.call("GET", "/api/v1/people/"+scoper.str("id"), nil, req{bearer: coord.Access}).want(t, 200, "read as a coordinator"); strings.Contains(r.Raw, "credentials") {
+		t.Fatalf("a coordinator sees credentials: %s", r.Raw)
+	}
+	other := e.call("GET", "/api/v1/people/"+p.faculty[0], nil, req{bearer: admin.Access}).want(t, 200, "a faculty member without")
 	if cs, ok := other.Body["credentials"].([]any); !ok || len(cs) != 0 {
-		t.Fatalf("no credentials shows []: %s", other.Raw)
+		t.Fatalf("no credentials shows [] to an administrator: %s", other.Raw)
 	}
 	for _, c := range []struct {
 		what string
@@ -32,7 +42,7 @@ func TestCredentialedSupervisionThroughTheAPI(t *testing.T) {
 		{"twice", map[string]any{"name": "F", "type": "faculty", "credentials": []string{"endoscopy", "endoscopy"}}, "twice"},
 		{"not a list", map[string]any{"name": "F", "type": "faculty", "credentials": "endoscopy"}, "credentials"},
 	} {
-		r := e.call("POST", "/api/v1/people", c.body, req{bearer: coord.Access}).want(t, 422, c.what)
+		r := e.call("POST", "/api/v1/people", c.body, req{bearer: admin.Access}).want(t, 422, c.what)
 		if !strings.Contains(r.detail(), c.says) {
 			t.Errorf("%s: %q does not say %q", c.what, r.detail(), c.says)
 		}
@@ -66,8 +76,10 @@ func TestCredentialedSupervisionThroughTheAPI(t *testing.T) {
 		t.Fatalf("refusal: %s", refused.Raw)
 	}
 	// Nor can a resident be given one by a PATCH.
-	e.call("PATCH", "/api/v1/people/"+p.residents[0], map[string]any{"credentials": []string{"endoscopy"}}, req{bearer: coord.Access}).
+	e.call("PATCH", "/api/v1/people/"+p.residents[0], map[string]any{"credentials": []string{"endoscopy"}}, req{bearer: admin.Access}).
 		want(t, 422, "credentials for a resident by PATCH")
+	e.call("PATCH", "/api/v1/people/"+p.faculty[1], map[string]any{"credentials": []string{"endoscopy"}}, req{bearer: coord.Access}).
+		want(t, 403, "credentials by a coordinator's PATCH")
 }
 
 // Faculty shifts through the API on real PostgreSQL (issue 18): the wards made a faculty shift

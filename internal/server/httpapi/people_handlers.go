@@ -33,8 +33,9 @@ type personView struct {
 	FacultyRole              string   `json:"faculty_role,omitempty"`
 	AdminType                string   `json:"admin_type,omitempty"`
 	MinClinicHalfdaysPerWeek int      `json:"min_clinic_halfdays_per_week"`
-	// Credentials are what a faculty member may supervise where a template requires one.
-	Credentials []string `json:"credentials"`
+	// Credentials are what a faculty member may supervise where a template requires one:
+	// shown to those the matrix lets read credentials (administrators, faculty).
+	Credentials *[]string `json:"credentials,omitempty"`
 	Email       string   `json:"email,omitempty"`
 	UserID      string   `json:"user_id,omitempty"`
 	// Archived people (removed with history, or graduated) are kept, never scheduled.
@@ -53,10 +54,7 @@ func viewPerson(p store.PersonRecord, full bool) personView {
 	if v.Specialties == nil {
 		v.Specialties = []string{}
 	}
-	v.Credentials = p.Credentials
-	if v.Credentials == nil {
-		v.Credentials = []string{}
-	}
+
 	if p.Type == roster.Resident {
 		pgy, final := p.PGY, p.FinalPGY
 		v.PGYLevel, v.FinalPGYLevel = &pgy, &final
@@ -276,7 +274,7 @@ func (s *server) listPeople(w http.ResponseWriter, r *http.Request) error {
 	}
 	items := make([]personView, 0, len(people))
 	for _, p := range people {
-		items = append(items, viewPerson(p, false))
+		items = append(items, personOut(principal(r), p, false))
 	}
 	writeJSON(w, http.StatusOK, pageBody(items, total, pg, size))
 	return nil
@@ -287,6 +285,9 @@ func (s *server) createPerson(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(r, &b); err != nil {
 		return err
 	}
+	if err := mayManageCredentials(principal(r), b, rbac.Create); err != nil {
+		return err
+	}
 	var p store.PersonRecord
 	if msg := b.apply(&p); msg != "" {
 		return errStatus(http.StatusUnprocessableEntity, msg)
@@ -295,12 +296,39 @@ func (s *server) createPerson(w http.ResponseWriter, r *http.Request) error {
 	err := s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
 		out, err = svc.CreatePerson(r.Context(), p)
-		return event{"person.create", "person:" + out.ID, map[string]any{"type": string(out.Type)}}, err
+		details := map[string]any{"type": string(out.Type)}
+		if len(out.Credentials) > 0 {
+			details["credentials"] = out.Credentials
+		}
+		return event{"person.create", "person:" + out.ID, details}, err
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, viewPerson(out, true))
+	writeJSON(w, http.StatusCreated, personOut(principal(r), out, true))
+	return nil
+}
+
+// personOut is the view of p for the caller: contact fields when full, credentials when the
+// matrix lets them read credentials.
+func personOut(c *accounts.Principal, p store.PersonRecord, full bool) personView {
+	v := viewPerson(p, full)
+	if rbac.Allowed(c.Role, rbac.Credential, rbac.Read) {
+		cs := p.Credentials
+		if cs == nil {
+			cs = []string{}
+		}
+		v.Credentials = &cs
+	}
+	return v
+}
+
+// mayManageCredentials refuses a body that sets credentials from a caller the matrix does not
+// let manage them (the medical staff office's: administrators).
+func mayManageCredentials(c *accounts.Principal, b personBody, action rbac.Action) error {
+	if b.Credentials != nil && !rbac.Allowed(c.Role, rbac.Credential, action) {
+		return errStatus(http.StatusForbidden, "credentials are managed by administrators (the credential permission)")
+	}
 	return nil
 }
 
@@ -318,7 +346,7 @@ func (s *server) getPerson(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewPerson(p, seesContact(principal(r), p)))
+	writeJSON(w, http.StatusOK, personOut(principal(r), p, seesContact(principal(r), p)))
 	return nil
 }
 
@@ -329,6 +357,9 @@ func (s *server) updatePerson(w http.ResponseWriter, r *http.Request) error {
 	}
 	var b personBody
 	if err := decodeJSON(r, &b); err != nil {
+		return err
+	}
+	if err := mayManageCredentials(principal(r), b, rbac.Update); err != nil {
 		return err
 	}
 	p, err := s.Scheduling.GetPerson(r.Context(), id)
@@ -342,12 +373,16 @@ func (s *server) updatePerson(w http.ResponseWriter, r *http.Request) error {
 	err = s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
 		out, err = svc.UpdatePerson(r.Context(), p)
-		return event{"person.update", "person:" + id, nil}, err
+		var details map[string]any
+		if b.Credentials != nil {
+			details = map[string]any{"credentials": append([]string{}, out.Credentials...)}
+		}
+		return event{"person.update", "person:" + id, details}, err
 	})
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewPerson(out, true))
+	writeJSON(w, http.StatusOK, personOut(principal(r), out, true))
 	return nil
 }
 
@@ -376,7 +411,7 @@ func (s *server) deletePerson(w http.ResponseWriter, r *http.Request) error {
 		w.WriteHeader(http.StatusNoContent)
 		return nil
 	}
-	writeJSON(w, http.StatusOK, viewPerson(out, true))
+	writeJSON(w, http.StatusOK, personOut(principal(r), out, true))
 	return nil
 }
 
@@ -395,7 +430,7 @@ func (s *server) restorePerson(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewPerson(out, true))
+	writeJSON(w, http.StatusOK, personOut(principal(r), out, true))
 	return nil
 }
 
