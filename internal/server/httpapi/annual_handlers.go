@@ -3,6 +3,7 @@ package httpapi
 import (
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/rsched/rsched/internal/server/rbac"
 	"github.com/rsched/rsched/internal/server/roster"
@@ -146,24 +147,30 @@ func (s *server) solveBlockPlan(w http.ResponseWriter, r *http.Request) error {
 			return errStatus(http.StatusUnprocessableEntity, "dry_run must be true or false")
 		}
 	}
-	if dry {
-		out, err := s.Scheduling.SolveAnnualPlan(r.Context(), year, b.AnnualOptions, false, "")
-		if err != nil {
+	if !dry {
+		// A missing or other year's token is refused before any solve.
+		if err := scheduling.CheckAnnualConfirm(year, b.Confirm); err != nil {
 			return err
 		}
+	}
+	// The solve takes seconds: the answer may come later than the server's write timeout.
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(5 * time.Minute))
+	out, err := s.Scheduling.SolveAnnualPlan(r.Context(), year, b.AnnualOptions)
+	if err != nil {
+		return err
+	}
+	if dry {
 		writeJSON(w, http.StatusOK, out)
 		return nil
 	}
-	var out *scheduling.AnnualSolve
+	// The apply: the plan solved above (outside any lock) is written if it is the preview's and
+	// the inputs under the locks are still those it was solved from.
 	err = s.change(r, func(svc *scheduling.Service) (event, error) {
-		var err error
-		out, err = svc.SolveAnnualPlan(r.Context(), year, b.AnnualOptions, true, b.Confirm)
+		err := svc.ApplyAnnualPlan(r.Context(), year, b.AnnualOptions, b.Confirm, out)
 		ev := event{"block_plan.solve", "block_plan:" + strconv.Itoa(int(year)), map[string]any{"academic_year": int(year),
 			"replan": b.Replan, "iterations": b.Iterations, "seed": b.Seed}}
-		if out != nil {
-			ev.details["added"], ev.details["kept"], ev.details["cost"] = out.Added, out.Kept, out.Cost.Total
-			ev.details["lower_bound"], ev.details["unplaced"] = out.LowerBound, out.Cost.Unplaced
-		}
+		ev.details["added"], ev.details["kept"], ev.details["cost"] = out.Added, out.Kept, out.Cost.Total
+		ev.details["lower_bound"], ev.details["unplaced"] = out.LowerBound, out.Cost.Unplaced
 		return ev, err
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/rsched/rsched/internal/server/auth"
 	"github.com/rsched/rsched/internal/server/clienterr"
 	"github.com/rsched/rsched/internal/server/roster"
+	"github.com/rsched/rsched/internal/server/scheduling"
 	"github.com/rsched/rsched/internal/server/store"
 )
 
@@ -121,6 +122,8 @@ func schedulingError(err error) *apiError {
 		return &apiError{status: http.StatusUnprocessableEntity, detail: store.ErrPlanUnconfirmed.Error()}
 	case errors.Is(err, store.ErrPlanChanged):
 		return &apiError{status: http.StatusConflict, detail: store.ErrPlanChanged.Error()}
+	case errors.Is(err, scheduling.ErrPlannerBusy):
+		return &apiError{status: http.StatusServiceUnavailable, detail: scheduling.ErrPlannerBusy.Error()}
 	case errors.Is(err, store.ErrNotFound):
 		return &apiError{status: http.StatusNotFound, detail: "not found"}
 	case errors.Is(err, store.ErrStale):

@@ -36,8 +36,8 @@ type personView struct {
 	// Credentials are what a faculty member may supervise where a template requires one:
 	// shown to those the matrix lets read credentials (administrators, faculty).
 	Credentials *[]string `json:"credentials,omitempty"`
-	Email       string   `json:"email,omitempty"`
-	UserID      string   `json:"user_id,omitempty"`
+	Email       string    `json:"email,omitempty"`
+	UserID      string    `json:"user_id,omitempty"`
 	// Archived people (removed with history, or graduated) are kept, never scheduled.
 	Archived       bool       `json:"archived"`
 	ArchivedAt     *time.Time `json:"archived_at,omitempty"`

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,7 +20,7 @@ const (
 	MaxRequirements     = 500
 	MaxRotationRequests = 20000
 	// MaxAnnualIterations bounds the local search's length a caller may ask for.
-	MaxAnnualIterations = 50_000_000
+	MaxAnnualIterations = 10_000_000
 )
 
 // GraduationRequirements is the program's set of graduation requirements.
@@ -227,47 +228,78 @@ func digest(label string, v any) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// SolveAnnualPlan solves year's block plan with roster.PlanAnnual. A preview (apply false) only
-// answers; an apply runs on a service bound to the change's transaction (OnTx), locks the plan
-// and the planner's inputs, and writes the plan only when confirm is the preview's token for the
-// same year (ErrPlanUnconfirmed otherwise), the inputs are those the preview solved
-// (ErrPlanChanged otherwise) and the (deterministic) planner proposes the same plan again.
-func (s *Service) SolveAnnualPlan(ctx context.Context, year roster.AcademicYear, opt AnnualOptions, apply bool, confirm string) (*AnnualSolve, error) {
+// ErrPlannerBusy: another annual plan is being solved in this process (one at a time: a solve
+// takes seconds of a core).
+var ErrPlannerBusy = errors.New("the annual planner is solving another plan; try again in a minute")
+
+// SolveAnnualPlan solves year's block plan with roster.PlanAnnual and answers it with its confirm
+// token (the digests of the inputs and options and of the proposed entries). It holds no lock
+// and writes nothing; ApplyAnnualPlan writes what it proposed. One solve runs at a time per
+// process (ErrPlannerBusy).
+func (s *Service) SolveAnnualPlan(ctx context.Context, year roster.AcademicYear, opt AnnualOptions) (*AnnualSolve, error) {
 	if err := CheckPlanYear(year); err != nil {
 		return nil, err
 	}
 	if opt.Iterations < 0 || opt.Iterations > MaxAnnualIterations {
 		return nil, invalidf("iterations is 0 (the default) to %d", MaxAnnualIterations)
 	}
-	if apply {
-		if !strings.HasPrefix(confirm, fmt.Sprintf("%d.", year)) || len(confirm) > 100 {
-			return nil, store.ErrPlanUnconfirmed
-		}
-		if err := s.st.LockAnnualInputs(ctx); err != nil {
-			return nil, err
-		}
+	select {
+	case s.annual <- struct{}{}:
+		defer func() { <-s.annual }()
+	default:
+		return nil, ErrPlannerBusy
 	}
 	p, err := s.loadAnnual(ctx, year, opt)
 	if err != nil {
 		return nil, err
 	}
-	in := digest("rsched annual plan inputs", []any{year, opt, p.Rotations, p.Residents, p.Plan, p.Requirements, p.Requests})
-	if apply && !strings.HasPrefix(confirm, fmt.Sprintf("%d.%s.", year, in)) {
-		return nil, store.ErrPlanChanged
-	}
+	in := annualInputs(year, opt, p)
 	res, err := roster.PlanAnnual(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	out := &AnnualSolve{AnnualResult: res, Options: opt,
-		Confirm: fmt.Sprintf("%d.%s.%s", year, in, digest("rsched annual plan entries", res.Entries))}
-	if !apply {
-		return out, nil
+	return &AnnualSolve{AnnualResult: res, Options: opt,
+		Confirm: fmt.Sprintf("%d.%s.%s", year, in, digest("rsched annual plan entries", res.Entries))}, nil
+}
+
+// annualInputs is the digest of what a plan is solved from.
+func annualInputs(year roster.AcademicYear, opt AnnualOptions, p *roster.AnnualProblem) string {
+	return digest("rsched annual plan inputs", []any{year, opt, p.Rotations, p.Residents, p.Plan, p.Requirements, p.Requests})
+}
+
+// CheckAnnualConfirm refuses a confirm token that is not a preview's token for year.
+func CheckAnnualConfirm(year roster.AcademicYear, confirm string) error {
+	if !strings.HasPrefix(confirm, fmt.Sprintf("%d.", year)) || len(confirm) > 100 {
+		return store.ErrPlanUnconfirmed
 	}
-	if out.Confirm != confirm {
-		return nil, store.ErrPlanChanged
+	return nil
+}
+
+// ApplyAnnualPlan writes solved, the plan SolveAnnualPlan proposed (deterministically, from the
+// same inputs and options as the preview whose token confirm is), on a service bound to the
+// change's transaction (OnTx): it locks the plan and the planner's inputs, and writes only when
+// solved proposes the preview's very entries (ErrPlanChanged otherwise) and the inputs under the
+// locks are still those the preview and solved were solved from (ErrPlanChanged otherwise). The
+// solve itself ran before, outside the locks, so writers of people, rotations and requests wait
+// only for the check and the write.
+func (s *Service) ApplyAnnualPlan(ctx context.Context, year roster.AcademicYear, opt AnnualOptions, confirm string, solved *AnnualSolve) error {
+	if err := CheckAnnualConfirm(year, confirm); err != nil {
+		return err
 	}
-	return out, s.writeAnnual(ctx, p, out)
+	if solved.Confirm != confirm {
+		return store.ErrPlanChanged
+	}
+	if err := s.st.LockAnnualInputs(ctx); err != nil {
+		return err
+	}
+	p, err := s.loadAnnual(ctx, year, opt)
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(confirm, fmt.Sprintf("%d.%s.", year, annualInputs(year, opt, p))) {
+		return store.ErrPlanChanged
+	}
+	return s.writeAnnual(ctx, p, solved)
 }
 
 // writeAnnual stores an applied plan: every entry of the planned residents when replanning,

@@ -55,6 +55,9 @@ type Service struct {
 	fields *fieldcrypt.Fields
 	cfg    Config
 	m      *metrics
+	// annual holds the one annual-plan solve a process runs at a time (shared by the copies
+	// On and OnTx make).
+	annual chan struct{}
 }
 
 // New returns the service.
@@ -80,7 +83,7 @@ func New(st *store.Store, fields *fieldcrypt.Fields, cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Service{st: st, fields: fields, cfg: cfg, m: newMetrics(cfg.Metrics)}
+	return &Service{st: st, fields: fields, cfg: cfg, m: newMetrics(cfg.Metrics), annual: make(chan struct{}, 1)}
 }
 
 // Location is the program's time zone.
