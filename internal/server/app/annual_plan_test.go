@@ -82,9 +82,11 @@ func TestAnnualPlannerPreviewsAndAppliesTheYear(t *testing.T) {
 	e.call("PUT", "/api/v1/rotation-requests", map[string]any{"requests": wishes}, req{bearer: coord.Access}).want(t, 422, "no year")
 	e.call("PUT", "/api/v1/rotation-requests?year=2026", map[string]any{"requests": wishes}, req{bearer: res.Access}).want(t, 403, "a resident sets requests")
 	e.call("PUT", "/api/v1/rotation-requests?year=2026", map[string]any{"requests": wishes}, req{bearer: coord.Access}).want(t, 200, "requests")
-	if got := e.call("GET", "/api/v1/rotation-requests?year=2026", nil, req{bearer: res.Access}).want(t, 200, "read requests"); got.Body["total"].(float64) != 3 {
+	if got := e.call("GET", "/api/v1/rotation-requests?year=2026", nil, req{bearer: coord.Access}).want(t, 200, "read requests"); got.Body["total"].(float64) != 3 {
 		t.Fatalf("requests %s", got.Raw)
 	}
+	// Everyone's wishes are the planners': a resident reads their own only.
+	e.call("GET", "/api/v1/rotation-requests?year=2026", nil, req{bearer: res.Access}).want(t, 403, "a resident reads everyone's requests")
 
 	// A resident sets their own requests (one replaces theirs, the others' stay), not another's.
 	e.call("PATCH", "/api/v1/people/"+p.residents[5], map[string]any{"user_id": res.ID}, req{bearer: admin.Access}).want(t, 200, "link the resident")
@@ -99,9 +101,13 @@ func TestAnnualPlannerPreviewsAndAppliesTheYear(t *testing.T) {
 	if mine.Body["total"].(float64) != 1 || mine.Body["replaced"].(float64) != 0 {
 		t.Fatalf("own requests %s", mine.Raw)
 	}
-	if got := e.call("GET", "/api/v1/rotation-requests?year=2026", nil, req{bearer: res.Access}).want(t, 200, "read requests"); got.Body["total"].(float64) != 4 {
+	if got := e.call("GET", "/api/v1/rotation-requests?year=2026", nil, req{bearer: coord.Access}).want(t, 200, "read requests"); got.Body["total"].(float64) != 4 {
 		t.Fatalf("requests after a resident's own %s", got.Raw)
 	}
+	if got := e.call("GET", "/api/v1/people/"+p.residents[5]+"/rotation-requests?year=2026", nil, req{bearer: res.Access}).want(t, 200, "read own requests"); got.Body["total"].(float64) != 1 {
+		t.Fatalf("own requests read back %s", got.Raw)
+	}
+	e.call("GET", "/api/v1/people/"+p.residents[1]+"/rotation-requests?year=2026", nil, req{bearer: res.Access}).want(t, 403, "read another's requests")
 	e.call("PUT", "/api/v1/people/"+p.residents[5]+"/rotation-requests?year=2026", map[string]any{"requests": []any{}}, req{bearer: res.Access}).want(t, 200, "clear own requests")
 
 	// One kept entry: residents[2] (PGY-3) on clinic in block 1.

@@ -68,6 +68,50 @@ func (s *server) getRotationRequests(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
+// getPersonRotationRequests answers one resident's requests of a year: GET
+// /people/{id}/rotation-requests?year=, for planners and for the resident themself.
+func (s *server) getPersonRotationRequests(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	year, err := queryYear(r)
+	if err != nil {
+		return err
+	}
+	if err := s.mayActForPerson(r, id, "you may read your own rotation requests only"); err != nil {
+		return err
+	}
+	reqs, err := s.Scheduling.RotationRequests(r.Context(), year)
+	if err != nil {
+		return err
+	}
+	mine := []roster.RotationRequest{}
+	for _, q := range reqs {
+		if q.PersonID == id {
+			mine = append(mine, q)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"academic_year": year, "person_id": id, "items": mine, "total": len(mine)})
+	return nil
+}
+
+// mayActForPerson refuses (403, with why) a caller who does not manage leave and is not the
+// person id.
+func (s *server) mayActForPerson(r *http.Request, id, why string) error {
+	if isManager(principal(r), rbac.Leave) {
+		return nil
+	}
+	own, err := s.ownPerson(r)
+	if err != nil {
+		return err
+	}
+	if own != id {
+		return errStatus(http.StatusForbidden, why)
+	}
+	return nil
+}
+
 // rotationRequestBody is one request of PUT /rotation-requests.
 type rotationRequestBody struct {
 	PersonID   string `json:"person_id"`
@@ -198,14 +242,8 @@ func (s *server) putPersonRotationRequests(w http.ResponseWriter, r *http.Reques
 	if err := decodeJSON(r, &b); err != nil {
 		return err
 	}
-	if !isManager(principal(r), rbac.Leave) {
-		own, err := s.ownPerson(r)
-		if err != nil {
-			return err
-		}
-		if own != id {
-			return errStatus(http.StatusForbidden, "you may set your own rotation requests only")
-		}
+	if err := s.mayActForPerson(r, id, "you may set your own rotation requests only"); err != nil {
+		return err
 	}
 	if b.Requests == nil {
 		return errStatus(http.StatusUnprocessableEntity, "requests is required (an empty list clears yours for the year)")

@@ -220,7 +220,10 @@ func (s *server) planRoutes() []route {
 		{Method: "DELETE", Pattern: "/api/v1/block-plan/people/{id}", Access: rbac.Need(rbac.Block, rbac.Delete), Handler: s.clearPlanEntry},
 		{Method: "GET", Pattern: "/api/v1/graduation-requirements", Access: rbac.Need(rbac.Rotation, rbac.List), Handler: s.getRequirements},
 		{Method: "PUT", Pattern: "/api/v1/graduation-requirements", Access: rbac.Need(rbac.Rotation, rbac.Update), Handler: s.putRequirements},
-		{Method: "GET", Pattern: "/api/v1/rotation-requests", Access: rbac.Need(rbac.Block, rbac.List), Handler: s.getRotationRequests},
+		// A year's requests of every resident are the planners' (they can encode personal
+		// reasons); a resident reads their own through /people/{id}/rotation-requests.
+		{Method: "GET", Pattern: "/api/v1/rotation-requests", Access: rbac.Need(rbac.Block, rbac.Update), Handler: s.getRotationRequests},
+		{Method: "GET", Pattern: "/api/v1/people/{id}/rotation-requests", Access: rbac.Need(rbac.Leave, rbac.Update), Handler: s.getPersonRotationRequests},
 		{Method: "PUT", Pattern: "/api/v1/rotation-requests", Access: rbac.Need(rbac.Block, rbac.Update), Handler: s.putRotationRequests},
 		{Method: "PUT", Pattern: "/api/v1/people/{id}/rotation-requests", Access: rbac.Need(rbac.Leave, rbac.Update), Handler: s.putPersonRotationRequests},
 	}
