@@ -39,7 +39,7 @@ func (q Requirement) Validate() error {
 	case (q.RotationID == "") == (q.Kind == ""):
 		return fmt.Errorf("set exactly one of rotation_id and kind")
 	case q.Kind != "" && !slices.Contains(RotationKinds, q.Kind):
-		return fmt.Errorf("kind %q is not one of %v", q.Kind, RotationKinds)
+		return fmt.Errorf("kind %s is not one of %v", short(string(q.Kind)), RotationKinds)
 	case q.MinBlocks < 0 || q.MinBlocks > MaxRequirementBlocks:
 		return fmt.Errorf("min_blocks %d is not 0 to %d", q.MinBlocks, MaxRequirementBlocks)
 	case q.MaxBlocks != nil && (*q.MaxBlocks < q.MinBlocks || *q.MaxBlocks > MaxRequirementBlocks):

@@ -15,6 +15,15 @@ import (
 // credentialPattern is what a credential looks like: a short lower-case name.
 var credentialPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
 
+// short quotes user input for an error message, cut to 40 characters: a message never echoes
+// an unbounded value back.
+func short(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		s = string(r[:40]) + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
 // MaxCredentials bounds how many credentials one person holds.
 const MaxCredentials = 50
 
@@ -34,7 +43,7 @@ func (x Person) validateCredentials() error {
 	}
 	for i, c := range x.Credentials {
 		if !ValidCredential(c) {
-			return fmt.Errorf("person %s: credential %q is not 1 to 63 lower-case letters, digits, '-' or '_'", x.ID, c)
+			return fmt.Errorf("person %s: credential %s is not 1 to 63 lower-case letters, digits, '-' or '_'", x.ID, short(c))
 		}
 		if slices.Contains(x.Credentials[:i], c) {
 			return fmt.Errorf("person %s: credential %q is repeated", x.ID, c)

@@ -121,13 +121,13 @@ func (t Template) Validate() error {
 	case t.ID == "":
 		return fmt.Errorf("template without an id")
 	case !slices.Contains(Activities, t.Activity):
-		return fmt.Errorf("template %s: activity_type %q is not one of %v", t.ID, t.Activity, Activities)
+		return fmt.Errorf("template %s: activity_type %s is not one of %v", t.ID, short(string(t.Activity)), Activities)
 	case t.MinResidents < 0 || t.MaxResidents < t.MinResidents:
 		return fmt.Errorf("template %s: need 0 <= min_residents <= max_residents", t.ID)
 	case t.MaxLearners < 0 || t.MaxLearners > MaxLearners:
 		return fmt.Errorf("template %s: max_learners is 0 to %d", t.ID, MaxLearners)
 	case t.RequiredCredential != "" && !ValidCredential(t.RequiredCredential):
-		return fmt.Errorf("template %s: required_credential %q is not 1 to 63 lower-case letters, digits, '-' or '_'", t.ID, t.RequiredCredential)
+		return fmt.Errorf("template %s: required_credential %s is not 1 to 63 lower-case letters, digits, '-' or '_'", t.ID, short(t.RequiredCredential))
 	}
 	for _, l := range t.AllowedPGY {
 		if l < 1 || l > MaxPGY {

@@ -28,7 +28,7 @@ const MaxShiftHours = 24
 func ParseClock(s string) (ClockTime, error) {
 	t, err := time.Parse("15:04", s)
 	if err != nil || len(s) != 5 {
-		return 0, fmt.Errorf("start_time %q is not a time of day as HH:MM (00:00 to 23:59)", s)
+		return 0, fmt.Errorf("start_time %s is not a time of day as HH:MM (00:00 to 23:59)", short(s))
 	}
 	return ClockTime(t.Hour()*60 + t.Minute()), nil
 }

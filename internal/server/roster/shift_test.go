@@ -3,6 +3,7 @@ package roster
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,6 +36,10 @@ func TestParseClockBoundaries(t *testing.T) {
 		if c.at.Half() != c.half {
 			t.Errorf("a shift at %s is placed in %s, want %s", c.at, c.at.Half(), c.half)
 		}
+	}
+	// A message never echoes a long value back whole.
+	if _, err := ParseClock(strings.Repeat("9", 100000)); err == nil || len(err.Error()) > 200 {
+		t.Errorf("a 100,000-character start_time: %d characters of error", len(err.Error()))
 	}
 	var tp Template
 	if err := json.Unmarshal([]byte(`{"id":"n","start_time":"19:00"}`), &tp); err != nil || tp.StartTime == nil || *tp.StartTime != 19*60 {

@@ -73,6 +73,9 @@ func TestSchedulingConstraintsAreTheDatabases(t *testing.T) {
 		"credentials of a resident":        `INSERT INTO people (id, name, type, pgy_level, final_pgy_level, credentials) VALUES (gen_random_uuid(), 'x', 'resident', 2, 3, '{endoscopy}')`,
 		"a malformed credential":           `INSERT INTO people (id, name, type, credentials) VALUES (gen_random_uuid(), 'x', 'faculty', '{"Endo scopy"}')`,
 		"a NULL credential":                `INSERT INTO people (id, name, type, credentials) VALUES (gen_random_uuid(), 'x', 'faculty', '{NULL}')`,
+		"a credential with a comma":        `INSERT INTO people (id, name, type, credentials) VALUES (gen_random_uuid(), 'x', 'faculty', '{"a,b"}')`,
+		"an empty credential":              `INSERT INTO people (id, name, type, credentials) VALUES (gen_random_uuid(), 'x', 'faculty', '{a,""}')`,
+		"a shift starting at 24:00":        `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents, start_time) VALUES (gen_random_uuid(), 'u', 'clinic', 4, 1, '24:00')`,
 		"a malformed required credential":  `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, max_residents, required_credential) VALUES (gen_random_uuid(), 'v', 'clinic', 4, 1, 'a,b')`,
 		"a run that ends before it began":  `INSERT INTO schedule_runs (id, start_date, end_date, status, request) VALUES (gen_random_uuid(), '2026-07-02', '2026-07-01', 'in_progress', '{}')`,
 	} {
