@@ -237,9 +237,14 @@ func (r *repairer) candidate(x Person, slot Slot, t Template) (Candidate, string
 		return Candidate{}, why
 	}
 	before, after := r.duties(x, slot, ""), r.duties(x, slot, t.ID)
-	if x.Type == Resident {
+	switch x.Type {
+	case Resident:
 		if rule := r.newACGMEViolation(x.ID, before, after); rule != "" {
 			return Candidate{}, "would break " + string(rule)
+		}
+	case Faculty:
+		if r.newOverlap(before, after) {
+			return Candidate{}, "would break " + string(acgme.RuleOverlap)
 		}
 	}
 	r.measure(&c, x, slot, t, after)
@@ -302,7 +307,7 @@ func (r *repairer) neededAt(slot Slot, t Template, x Person) bool {
 
 // duties is x's duties with slot holding template id ("": as the working schedule has it).
 func (r *repairer) duties(x Person, slot Slot, id string) []acgme.Duty {
-	if x.Type != Resident {
+	if x.Type == Learner {
 		return nil
 	}
 	var out []acgme.Duty
@@ -333,6 +338,16 @@ func (r *repairer) newACGMEViolation(id string, before, after []acgme.Duty) acgm
 		return v.Rule
 	}
 	return ""
+}
+
+// newOverlap says whether a faculty member's sessions after a placement overlap where they did
+// not before: faculty keep no duty-hour rules, but are in one place at a time (a 07-19
+// attending shift and a 13:00 clinic overlap).
+func (r *repairer) newOverlap(before, after []acgme.Duty) bool {
+	rng := acgme.Range{From: r.p.From.In(r.p.Location), To: r.p.To.AddDays(1).In(r.p.Location)}
+	lim := r.p.Limits
+	was := acgme.Overlap(acgme.NewTimeline(r.p.Location, before, lim.MaxBreak), rng, lim)
+	return len(missingViolations(acgme.Overlap(acgme.NewTimeline(r.p.Location, after, lim.MaxBreak), rng, lim), was)) > 0
 }
 
 // measure fills in the load and continuity of candidate c once placed (duties: x's with the

@@ -107,3 +107,24 @@ func TestPlanRepairSaysWhyAVacancyCannotBeFilled(t *testing.T) {
 		t.Fatalf("plan %+v, %v", plan, err)
 	}
 }
+
+// A faculty member on a 07-19 attending shift cannot cover a 13:00 clinic the same day: the
+// repair says so (overlapping_sessions) and takes the free one.
+func TestPlanRepairKeepsFacultyInOnePlace(t *testing.T) {
+	p := shiftProgram() // f1 and f2 faculty; "day" is a 07-19 shift
+	p.People = append(p.People, Person{ID: "f3", Type: Faculty})
+	sick := p.From.AddDays(5) // a Tuesday
+	live := []Assignment{at2(p, 5, PM, "r2", "clinic"), at2(p, 5, PM, "f1", "clinic"), at2(p, 5, AM, "f2", "day")}
+	plan, err := PlanRepair(p, live, Absence{PersonID: "f1", Start: sick, End: sick})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Vacancies) != 1 || plan.Vacancies[0].Chosen == nil || plan.Vacancies[0].Chosen.PersonID != "f3" {
+		t.Fatalf("plan: %+v", plan)
+	}
+	for _, c := range plan.Vacancies[0].Candidates {
+		if c.PersonID == "f2" {
+			t.Fatalf("f2, on the day shift until 19:00, offered for the 13:00 clinic: %+v", c)
+		}
+	}
+}
