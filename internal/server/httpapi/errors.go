@@ -122,6 +122,8 @@ func schedulingError(err error) *apiError {
 		return &apiError{status: http.StatusUnprocessableEntity, detail: store.ErrPlanUnconfirmed.Error()}
 	case errors.Is(err, store.ErrPlanChanged):
 		return &apiError{status: http.StatusConflict, detail: store.ErrPlanChanged.Error()}
+	case store.IsBusy(err):
+		return &apiError{status: http.StatusServiceUnavailable, detail: "another change to the same data is in progress; nothing was changed, try again in a moment"}
 	case errors.Is(err, scheduling.ErrPlannerBusy):
 		return &apiError{status: http.StatusServiceUnavailable, detail: scheduling.ErrPlannerBusy.Error()}
 	case errors.Is(err, store.ErrNotFound):

@@ -40,6 +40,9 @@ func (s *Store) GraduationRequirements(ctx context.Context) ([]roster.Requiremen
 // with its audit entry) and returns how many there were before (ErrConflict for two of one level
 // and target, ErrUnknownReference for an unknown rotation).
 func (s *Store) ReplaceGraduationRequirements(ctx context.Context, reqs []roster.Requirement) (int, error) {
+	if err := s.lockForReplace(ctx, "graduation_requirements"); err != nil {
+		return 0, err
+	}
 	tag, err := s.db.Exec(ctx, `DELETE FROM graduation_requirements`)
 	if err != nil {
 		return 0, fmt.Errorf("store: replacing graduation requirements: %w", err)
@@ -77,6 +80,9 @@ func (s *Store) RotationRequests(ctx context.Context, year roster.AcademicYear) 
 // ReplaceRotationRequests makes reqs the whole set of year's requests (in the caller's
 // transaction) and returns how many there were before.
 func (s *Store) ReplaceRotationRequests(ctx context.Context, year roster.AcademicYear, reqs []roster.RotationRequest) (int, error) {
+	if err := s.lockForReplace(ctx, "rotation_requests"); err != nil {
+		return 0, err
+	}
 	tag, err := s.db.Exec(ctx, `DELETE FROM rotation_requests WHERE academic_year = $1`, int(year))
 	if err != nil {
 		return 0, fmt.Errorf("store: replacing rotation requests: %w", err)
@@ -93,13 +99,28 @@ func (s *Store) ReplaceRotationRequests(ctx context.Context, year roster.Academi
 // LockAnnualInputs locks the block plan against other writers and the planner's inputs
 // (rotations, people, requirements, requests) against changes until the change's transaction
 // ends, so that an apply writes a plan solved on inputs nobody is changing.
+//
+// The inputs are locked before the plan: deleting a person locks people and then, by its
+// cascade, block_assignments, so taking them in the other order could deadlock.
 func (s *Store) LockAnnualInputs(ctx context.Context) error {
-	if err := s.LockBlockPlan(ctx); err != nil {
+	tx, ok := s.db.(pgx.Tx)
+	if !ok {
+		return fmt.Errorf("store: LockAnnualInputs needs a transaction (Store.On)")
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '15s'`); err != nil {
 		return err
 	}
-	tx := s.db.(pgx.Tx) // LockBlockPlan checked it
 	if _, err := tx.Exec(ctx, `LOCK TABLE rotations, people, graduation_requirements, rotation_requests IN SHARE MODE`); err != nil {
 		return fmt.Errorf("store: locking the planner's inputs: %w", err)
+	}
+	return s.LockBlockPlan(ctx)
+}
+
+// lockForReplace serialises the replacers of a table's rows (two replaces at once would
+// otherwise each delete what they saw and insert theirs: the union, not one of them).
+func (s *Store) lockForReplace(ctx context.Context, table string) error {
+	if _, err := s.db.Exec(ctx, `LOCK TABLE `+table+` IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return fmt.Errorf("store: locking %s: %w", table, err)
 	}
 	return nil
 }
@@ -124,6 +145,9 @@ func (s *Store) ApplyAnnualPlan(ctx context.Context, year roster.AcademicYear, c
 // ReplacePersonRotationRequests makes reqs the whole set of one person's requests of year (in
 // the caller's transaction) and returns how many they had before.
 func (s *Store) ReplacePersonRotationRequests(ctx context.Context, year roster.AcademicYear, personID string, reqs []roster.RotationRequest) (int, error) {
+	if err := s.lockForReplace(ctx, "rotation_requests"); err != nil {
+		return 0, err
+	}
 	tag, err := s.db.Exec(ctx, `DELETE FROM rotation_requests WHERE academic_year = $1 AND person_id = $2`, int(year), personID)
 	if err != nil {
 		return 0, fmt.Errorf("store: replacing a person's rotation requests: %w", err)

@@ -49,6 +49,14 @@ func pgErr(err error) error {
 	return err
 }
 
+// IsBusy says whether err is PostgreSQL giving up on a change because of others at the same
+// moment: a lock not taken within lock_timeout, a deadlock broken, a serialization failure.
+// Nothing was written; the same request may succeed a moment later.
+func IsBusy(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "55P03" || pe.Code == "40P01" || pe.Code == "40001")
+}
+
 // StoredAssignment is an assignment row; UpdatedAt is its version for optimistic concurrency.
 type StoredAssignment struct {
 	ID string
