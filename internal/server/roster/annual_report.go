@@ -201,6 +201,14 @@ func ValidateRequirements(year AcademicYear, rotations []Rotation, people []Pers
 	for _, r := range rotations {
 		byID[r.ID] = r
 	}
+	// The year's entries by person, once: people × requirements × their own entries (at most
+	// 14), not × the whole plan.
+	entries := map[string][]Rotation{}
+	for _, e := range plan {
+		if r, ok := byID[e.RotationID]; ok && e.Year == year {
+			entries[e.PersonID] = append(entries[e.PersonID], r)
+		}
+	}
 	var out []PlanViolation
 	for _, x := range people {
 		if x.Type != Resident {
@@ -211,8 +219,8 @@ func ValidateRequirements(year AcademicYear, rotations []Rotation, people []Pers
 				continue
 			}
 			n := 0
-			for _, e := range plan {
-				if r, ok := byID[e.RotationID]; ok && e.PersonID == x.ID && e.Year == year && q.Counts(r) {
+			for _, r := range entries[x.ID] {
+				if q.Counts(r) {
 					n++
 				}
 			}
