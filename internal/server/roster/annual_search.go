@@ -222,6 +222,9 @@ func PlanAnnual(ctx context.Context, p *AnnualProblem) (*AnnualResult, error) {
 	a.w = w
 	best, ran := first.search(ctx, iters-iters/2, p.Seed+1)
 	ran += ran1
+	if err := ctx.Err(); err != nil {
+		return nil, err // a cancelled request does not wait for the bound
+	}
 	out := a.report(best)
 	out.Stats = AnnualStats{Iterations: ran, ConstructObj: constructed, Elapsed: time.Since(start).Seconds()}
 	return out, nil
