@@ -148,16 +148,9 @@ func (s *server) putRotationRequests(w http.ResponseWriter, r *http.Request) err
 	if b.Requests == nil {
 		return errStatus(http.StatusUnprocessableEntity, "requests is required (an empty list clears the year)")
 	}
-	if len(b.Requests) > scheduling.MaxRotationRequests {
-		return errStatus(http.StatusUnprocessableEntity, "too many requests")
-	}
-	reqs := make([]roster.RotationRequest, 0, len(b.Requests))
-	for k, q := range b.Requests {
-		x, msg := q.request()
-		if msg != "" {
-			return errStatus(http.StatusUnprocessableEntity, "request "+strconv.Itoa(k)+": "+msg)
-		}
-		reqs = append(reqs, x)
+	reqs, err := convertAll(b.Requests, scheduling.MaxRotationRequests, "request", "requests", rotationRequestBody.request)
+	if err != nil {
+		return err
 	}
 	err = s.change(r, func(svc *scheduling.Service) (event, error) {
 		before, err := svc.ReplaceRotationRequests(r.Context(), year, reqs)
@@ -248,11 +241,7 @@ func (s *server) putPersonRotationRequests(w http.ResponseWriter, r *http.Reques
 	if b.Requests == nil {
 		return errStatus(http.StatusUnprocessableEntity, "requests is required (an empty list clears yours for the year)")
 	}
-	if len(b.Requests) > scheduling.MaxPersonRotationRequests {
-		return errStatus(http.StatusUnprocessableEntity, "too many requests")
-	}
-	reqs := make([]roster.RotationRequest, 0, len(b.Requests))
-	for k, q := range b.Requests {
+	reqs, err := convertAll(b.Requests, scheduling.MaxPersonRotationRequests, "request", "requests", func(q rotationRequestBody) (roster.RotationRequest, string) {
 		if q.PersonID == "" {
 			q.PersonID = id
 		}
@@ -260,10 +249,10 @@ func (s *server) putPersonRotationRequests(w http.ResponseWriter, r *http.Reques
 		if msg == "" && x.PersonID != id {
 			msg = "person_id must be the path's person (or left out)"
 		}
-		if msg != "" {
-			return errStatus(http.StatusUnprocessableEntity, "request "+strconv.Itoa(k)+": "+msg)
-		}
-		reqs = append(reqs, x)
+		return x, msg
+	})
+	if err != nil {
+		return err
 	}
 	var before int
 	err = s.change(r, func(svc *scheduling.Service) (event, error) {

@@ -78,16 +78,9 @@ func (s *server) putBlockPlan(w http.ResponseWriter, r *http.Request) error {
 	if b.Entries == nil {
 		return errStatus(http.StatusUnprocessableEntity, "entries is required (an empty list clears the year)")
 	}
-	if len(b.Entries) > scheduling.MaxPlanEntries {
-		return errStatus(http.StatusUnprocessableEntity, "too many entries")
-	}
-	plan := make([]roster.BlockAssignment, 0, len(b.Entries))
-	for k, e := range b.Entries {
-		a, msg := e.assignment(year)
-		if msg != "" {
-			return errStatus(http.StatusUnprocessableEntity, "entry "+strconv.Itoa(k)+": "+msg)
-		}
-		plan = append(plan, a)
+	plan, err := convertAll(b.Entries, scheduling.MaxPlanEntries, "entry", "entries", func(e planEntryBody) (roster.BlockAssignment, string) { return e.assignment(year) })
+	if err != nil {
+		return err
 	}
 	err = s.change(r, func(svc *scheduling.Service) (event, error) {
 		before, err := svc.ReplaceBlockPlan(r.Context(), year, plan)
@@ -195,4 +188,21 @@ func (s *server) fillBlockPlan(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// convertAll turns the items of a whole-set body into what the service takes: 422 "too many
+// <what>" past most, or "<one> <k>: <why>" naming the first item that cannot be.
+func convertAll[B, T any](items []B, most int, one, what string, conv func(B) (T, string)) ([]T, error) {
+	if len(items) > most {
+		return nil, errStatus(http.StatusUnprocessableEntity, "too many "+what)
+	}
+	out := make([]T, 0, len(items))
+	for k, b := range items {
+		v, msg := conv(b)
+		if msg != "" {
+			return nil, errStatus(http.StatusUnprocessableEntity, one+" "+strconv.Itoa(k)+": "+msg)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

@@ -67,30 +67,8 @@ func (s *Service) RotationRequests(ctx context.Context, year roster.AcademicYear
 // resident, for a block of the year with days and an existing rotation, one per person, block
 // and rotation. It returns how many there were before.
 func (s *Service) ReplaceRotationRequests(ctx context.Context, year roster.AcademicYear, reqs []roster.RotationRequest) (int, error) {
-	if err := CheckPlanYear(year); err != nil {
+	if err := s.checkRotationRequests(ctx, year, reqs, MaxRotationRequests, ""); err != nil {
 		return 0, err
-	}
-	if len(reqs) > MaxRotationRequests {
-		return 0, invalidf("at most %d requests", MaxRotationRequests)
-	}
-	rotations, err := s.rotationsByID(ctx)
-	if err != nil {
-		return 0, err
-	}
-	residents, err := s.activeResidents(ctx)
-	if err != nil {
-		return 0, err
-	}
-	active := map[string]bool{}
-	for _, x := range residents {
-		active[x.ID] = true
-	}
-	blocks := year.Blocks()
-	seen := map[string]bool{}
-	for k, q := range reqs {
-		if err := checkRotationRequest(q, active, rotations, blocks, seen); err != "" {
-			return 0, invalidf("request %d: %s", k, err)
-		}
 	}
 	return s.st.ReplaceRotationRequests(ctx, year, reqs)
 }
@@ -101,35 +79,46 @@ const MaxPersonRotationRequests = 100
 // ReplacePersonRotationRequests makes reqs the whole set of one active resident's requests of
 // year (every request's person_id is theirs), checked as ReplaceRotationRequests checks them.
 func (s *Service) ReplacePersonRotationRequests(ctx context.Context, year roster.AcademicYear, personID string, reqs []roster.RotationRequest) (int, error) {
-	if err := CheckPlanYear(year); err != nil {
+	for k := range reqs {
+		reqs[k].PersonID = personID
+	}
+	if err := s.checkRotationRequests(ctx, year, reqs, MaxPersonRotationRequests, personID); err != nil {
 		return 0, err
 	}
-	if len(reqs) > MaxPersonRotationRequests {
-		return 0, invalidf("at most %d requests a person", MaxPersonRotationRequests)
+	return s.st.ReplacePersonRotationRequests(ctx, year, personID, reqs)
+}
+
+// checkRotationRequests judges a set of requests of year (at most most; all of personID's when
+// it is set, who must be an active resident).
+func (s *Service) checkRotationRequests(ctx context.Context, year roster.AcademicYear, reqs []roster.RotationRequest, most int, personID string) error {
+	if err := CheckPlanYear(year); err != nil {
+		return err
+	}
+	if len(reqs) > most {
+		return invalidf("at most %d requests", most)
 	}
 	rotations, err := s.rotationsByID(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	residents, err := s.activeResidents(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	active := map[string]bool{}
 	for _, x := range residents {
-		active[x.ID] = active[x.ID] || x.ID == personID
+		active[x.ID] = true
 	}
-	if !active[personID] {
-		return 0, invalidf("person %s is not an active resident", personID)
+	if personID != "" && !active[personID] {
+		return invalidf("person %s is not an active resident", personID)
 	}
 	blocks, seen := year.Blocks(), map[string]bool{}
-	for k := range reqs {
-		reqs[k].PersonID = personID
-		if err := checkRotationRequest(reqs[k], active, rotations, blocks, seen); err != "" {
-			return 0, invalidf("request %d: %s", k, err)
+	for k, q := range reqs {
+		if err := checkRotationRequest(q, active, rotations, blocks, seen); err != "" {
+			return invalidf("request %d: %s", k, err)
 		}
 	}
-	return s.st.ReplacePersonRotationRequests(ctx, year, personID, reqs)
+	return nil
 }
 
 func checkRotationRequest(q roster.RotationRequest, active map[string]bool, rotations map[string]roster.Rotation, blocks []roster.Block, seen map[string]bool) string {
