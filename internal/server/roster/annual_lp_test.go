@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"context"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -18,31 +16,14 @@ import (
 // planner's own count exactly what CBC says.
 func cbcAnnualOptimum(t *testing.T, cbc string, p *AnnualProblem) (int64, time.Duration) {
 	t.Helper()
-	dir := t.TempDir()
 	var lp bytes.Buffer
 	model, err := WriteAnnualLP(&lp, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lpFile, solFile := filepath.Join(dir, "annual.lp"), filepath.Join(dir, "solution.txt")
-	if err := os.WriteFile(lpFile, lp.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	out, err := exec.Command(cbc, lpFile, "sec", "120", "solve", "solu", solFile).CombinedOutput()
-	if err != nil {
-		t.Fatalf("cbc: %v\n%s", err, out)
-	}
-	took := time.Since(start)
-	f, err := os.Open(solFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt, entries, err := model.ReadCBCSolution(f)
-	f.Close()
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	var opt int64
+	var entries []BlockAssignment
+	took := runCBC(t, cbc, lp.Bytes(), func(f *os.File) (err error) { opt, entries, err = model.ReadCBCSolution(f); return err })
 	for _, v := range ValidatePlan(p.Year, p.Rotations, p.Residents, entries) {
 		if v.Rule != PlanUnderCapacity {
 			t.Fatalf("CBC's plan breaks a hard constraint the LP should hold: %+v", v)

@@ -68,7 +68,9 @@ func TestMeasureEquityCountsEachCallKind(t *testing.T) {
 func TestMeasureEquityComparesTheCallTeam(t *testing.T) {
 	p := plantProgram()
 	p.Templates[2].RotationID = "icu" // the call belongs to the ICU rotation
-	all := func(id, rot string) PlanEntry { return PlanEntry{PersonID: id, RotationID: rot, Start: p.From, End: p.To} }
+	all := func(id, rot string) PlanEntry {
+		return PlanEntry{PersonID: id, RotationID: rot, Start: p.From, End: p.To}
+	}
 	p.Plan = []PlanEntry{all("r2", "icu"), all("r4", "wards")}
 	as := []Assignment{at2(p, 1, PM, "r2", "call"), at2(p, 5, PM, "r2", "call"), at2(p, 9, PM, "r2", "call")}
 	pgy2 := MeasureEquity(p, as).Levels[1]

@@ -18,31 +18,14 @@ import (
 // rule and the same cost).
 func cbcOptimum(t *testing.T, cbc string, p *Problem) (float64, []Assignment, time.Duration) {
 	t.Helper()
-	dir := t.TempDir()
 	var lp bytes.Buffer
 	model, err := WriteLP(&lp, p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	lpFile, solFile := filepath.Join(dir, "model.lp"), filepath.Join(dir, "solution.txt")
-	if err := os.WriteFile(lpFile, lp.Bytes(), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	start := time.Now()
-	out, err := exec.Command(cbc, lpFile, "sec", "120", "solve", "solu", solFile).CombinedOutput()
-	if err != nil {
-		t.Fatalf("cbc: %v\n%s", err, out)
-	}
-	took := time.Since(start)
-	f, err := os.Open(solFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opt, schedule, err := model.ReadCBCSolution(f)
-	f.Close()
-	if err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
+	var opt float64
+	var schedule []Assignment
+	took := runCBC(t, cbc, lp.Bytes(), func(f *os.File) (err error) { opt, schedule, err = model.ReadCBCSolution(f); return err })
 	vs, err := Validate(p, schedule)
 	if err != nil {
 		t.Fatal(err)
@@ -58,6 +41,32 @@ func cbcOptimum(t *testing.T, cbc string, p *Problem) (float64, []Assignment, ti
 		t.Fatalf("CBC reports cost %v for a schedule we cost at %v", opt, ours)
 	}
 	return opt, schedule, took
+}
+
+// runCBC solves the LP model with CBC (at most 120 s of it) and reads its solution file with
+// read; it returns how long CBC took.
+func runCBC(t *testing.T, cbc string, model []byte, read func(*os.File) error) time.Duration {
+	t.Helper()
+	dir := t.TempDir()
+	lpFile, solFile := filepath.Join(dir, "model.lp"), filepath.Join(dir, "solution.txt")
+	if err := os.WriteFile(lpFile, model, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	out, err := exec.Command(cbc, lpFile, "sec", "120", "solve", "solu", solFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cbc: %v\n%s", err, out)
+	}
+	took := time.Since(start)
+	f, err := os.Open(solFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := read(f); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	return took
 }
 
 // The native solver against the optimum of the same model from CBC on small programs: CBC's
