@@ -216,18 +216,3 @@ func (s *solver) equityCost() float64 {
 	}
 	return c
 }
-
-// callSpread is, for each call kind, the largest spread of its calls within a PGY level.
-func (s *solver) callSpread() (out [len(callKinds)]int) {
-	for k := range callKinds {
-		m := k * measuresPerKind
-		for _, g := range s.eq.levels {
-			lo, hi := s.eq.count[s.eq.byLevel[g][0]][m], s.eq.count[s.eq.byLevel[g][0]][m]
-			for _, i := range s.eq.byLevel[g] {
-				lo, hi = min(lo, s.eq.count[i][m]), max(hi, s.eq.count[i][m])
-			}
-			out[k] = max(out[k], hi-lo)
-		}
-	}
-	return out
-}
