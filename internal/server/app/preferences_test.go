@@ -57,3 +57,37 @@ func TestGeneratePreferencesAndWeights(t *testing.T) {
 	e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": "2026-07-09", "end_date": "2026-07-15", "draft": true, "weights": map[string]any{"coverage": 0}},
 		req{bearer: coord.Access}).want(t, 422, "coverage weighed at nothing")
 }
+
+// Day-off requests through the API: a resident who asks for a weekday off is free that day when
+// others can cover, the run says it was honoured; bad requests are refused with the reason.
+func TestGenerateHonoursDayOffRequests(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	p := e.makeProgram(admin)
+	day := "2026-07-06" // a Monday of the week
+	body := map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.3, "draft": true,
+		"day_off_requests": []any{map[string]any{"person_id": p.residents[3], "date": day, "weight": 10}}}
+	r := e.call("POST", "/api/v1/schedule/generate", body, req{bearer: coord.Access}).want(t, 200, "with a day-off request")
+	outcomes := r.Body["stats"].(map[string]any)["day_off_requests"].([]any)
+	o := outcomes[0].(map[string]any)
+	if len(outcomes) != 1 || o["honoured"] != true || o["sessions"].(float64) != 0 || o["date"] != day {
+		t.Fatalf("day-off outcome: %.800s", r.Raw)
+	}
+	runs := e.call("GET", "/api/v1/schedule/runs/"+r.str("id")+"/assignments?page_size=5000", nil, req{bearer: coord.Access}).want(t, 200, "the draft's assignments")
+	for _, it := range runs.Body["items"].([]any) {
+		if a := it.(map[string]any); a["person_id"] == p.residents[3] && a["date"] == day {
+			t.Fatalf("the resident works the day they asked off: %v", a)
+		}
+	}
+	for name, bad := range map[string]any{
+		"outside the range": map[string]any{"person_id": p.residents[3], "date": "2026-08-01", "weight": 5},
+		"weight 0":          map[string]any{"person_id": p.residents[3], "date": day, "weight": 0},
+		"weight 11":         map[string]any{"person_id": p.residents[3], "date": day, "weight": 11},
+		"a faculty member":  map[string]any{"person_id": p.faculty[0], "date": day, "weight": 5},
+		"not an id":         map[string]any{"person_id": "x", "date": day, "weight": 5},
+	} {
+		e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.2, "draft": true,
+			"day_off_requests": []any{bad}}, req{bearer: coord.Access}).want(t, 422, name)
+	}
+}

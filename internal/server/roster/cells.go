@@ -89,7 +89,7 @@ func (s *solver) leave(i personIdx, j slotIdx, t templateIdx, units int) {
 	if s.templates[t].SupervisionRequired {
 		s.supervisionUnits[j][t] -= units
 	}
-	s.preferenceSum -= s.preference[i][t]
+	s.preferenceSum -= s.preference[i][t] - s.dayOffAt(i, j)
 }
 
 // join puts resident i (of the given supervision units) on template t in slot j.
@@ -101,7 +101,7 @@ func (s *solver) join(i personIdx, j slotIdx, t templateIdx, units int) {
 	if s.templates[t].SupervisionRequired {
 		s.supervisionUnits[j][t] += units
 	}
-	s.preferenceSum += s.preference[i][t]
+	s.preferenceSum += s.preference[i][t] - s.dayOffAt(i, j)
 }
 
 // unitsOf is resident i's supervision demand.

@@ -129,12 +129,13 @@ func (m *lpBuilder) writeObjective() {
 	b.end()
 }
 
-// preferenceTerms rewards resident i's preferences for the templates of slot j.
+// preferenceTerms rewards resident i's preferences for the templates of slot j, and charges
+// their day-off requests for it.
 func (m *lpBuilder) preferenceTerms(i personIdx, j slotIdx) {
 	s := m.s
 	for t := range s.nTemplates {
-		if m.mayHold(i, j, t) && s.preference[i][t] != 0 {
-			m.b.term(-s.weights.Preference*s.preference[i][t], xVar(i, j, t))
+		if v := s.preference[i][t] - s.dayOffAt(i, j); m.mayHold(i, j, t) && v != 0 {
+			m.b.term(-s.weights.Preference*v, xVar(i, j, t))
 		}
 	}
 }

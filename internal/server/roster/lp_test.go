@@ -85,14 +85,16 @@ func TestSolverAgainstCBCOptimum(t *testing.T) {
 		seed                     uint64
 		shifts                   bool // day shifts and night float with their own hours
 		credentials              bool // procedures supervised by credentialed faculty only
+		dayOff                   bool // three residents ask for a weekday off
 	}{
-		{4, 2, 7, 0, 1, false, false},
-		{6, 2, 7, 0.1, 2, false, false},
-		{6, 3, 10, 0.05, 3, false, false},
-		{9, 3, 7, 0, 4, false, false},
-		{6, 2, 7, 0, 5, true, false},
-		{9, 3, 7, 0.05, 6, true, false},
-		{9, 4, 7, 0, 7, false, true},
+		{4, 2, 7, 0, 1, false, false, false},
+		{6, 2, 7, 0.1, 2, false, false, false},
+		{6, 3, 10, 0.05, 3, false, false, false},
+		{9, 3, 7, 0, 4, false, false, false},
+		{6, 2, 7, 0, 5, true, false, false},
+		{9, 3, 7, 0.05, 6, true, false, false},
+		{9, 4, 7, 0, 7, false, true, false},
+		{9, 3, 7, 0, 8, false, false, true},
 	}
 	for _, c := range cases {
 		p, err := GenerateProgram(ProgramConfig{Residents: c.residents, Faculty: c.faculty, From: from, To: from.AddDays(c.days - 1), AbsenceRate: c.absence, Seed: c.seed, Shifts: c.shifts, Credentials: c.credentials})
@@ -100,6 +102,11 @@ func TestSolverAgainstCBCOptimum(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.Weights = linearWeights()
+		if c.dayOff {
+			for k, id := range []string{"r001", "r004", "r007"} {
+				p.DayOffRequests = append(p.DayOffRequests, DayOffRequest{PersonID: id, Date: from.AddDays(4 + k%2), Weight: float64(3 + k)})
+			}
+		}
 		opt, cbcSchedule, cbcTime := cbcOptimum(t, cbc, p)
 		_, optShort, err := Cost(p, cbcSchedule)
 		if err != nil {
@@ -117,8 +124,8 @@ func TestSolverAgainstCBCOptimum(t *testing.T) {
 			t.Fatalf("%+v: the shortfall bound %d is above CBC's optimal schedule's shortfall %d: it is not a bound", c, res.Stats.ShortfallLowerBound, optShort)
 		}
 		gap := (res.Stats.Objective - opt) / math.Max(1, math.Abs(opt))
-		t.Logf("%d residents, %d faculty, %d days, shifts %v, credentials %v: CBC optimum %.2f (shortfall %d) in %v; native %.2f in %v (gap %.1f%%, shortfall %d, bound %d)",
-			c.residents, c.faculty, c.days, c.shifts, c.credentials, opt, optShort, cbcTime.Round(time.Millisecond), res.Stats.Objective,
+		t.Logf("%d residents, %d faculty, %d days, shifts %v, credentials %v, day off %v: CBC optimum %.2f (shortfall %d) in %v; native %.2f in %v (gap %.1f%%, shortfall %d, bound %d)",
+			c.residents, c.faculty, c.days, c.shifts, c.credentials, c.dayOff, opt, optShort, cbcTime.Round(time.Millisecond), res.Stats.Objective,
 			time.Since(start).Round(time.Millisecond), 100*gap, res.Stats.Shortfall, res.Stats.ShortfallLowerBound)
 	}
 }

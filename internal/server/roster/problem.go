@@ -65,8 +65,10 @@ type Problem struct {
 	// templates and those of no rotation (PlanAllows).
 	Plan        []PlanEntry
 	Preferences []Preference
-	Weights     Weights
-	Limits      acgme.Limits
+	// DayOffRequests are residents' wishes to be free on a date (dayoff.go).
+	DayOffRequests []DayOffRequest
+	Weights        Weights
+	Limits         acgme.Limits
 	// NoPostCallDay switches the program's post-call day rule off (PostCallDay, postcall.go);
 	// by default it holds, as it did in the predecessor for every program.
 	NoPostCallDay bool
@@ -116,6 +118,9 @@ func (p *Problem) check() error {
 		return err
 	}
 	if err := p.checkReferences(people, templates); err != nil {
+		return err
+	}
+	if err := p.checkDayOffRequests(people); err != nil {
 		return err
 	}
 	if err := p.checkPlan(people); err != nil {

@@ -96,6 +96,7 @@ type solver struct {
 	shortfall         int             // resident-half-days below the template minimums
 	continuityChanges int             // template changes from one day to the next, same half
 	preferenceSum     float64
+	dayOff            [][]float64 // [person][slot]: day-off requests' weight (nil row: none)
 	// eq holds the call roster's equity counters (callequity.go).
 	eq equityState
 
@@ -137,6 +138,7 @@ func newSolver(p *Problem, seed uint64) (*solver, error) {
 		s.preference[s.ids.person[pr.PersonID]][s.ids.template[pr.TemplateID]] += pr.Weight
 	}
 	s.allocateSlots()
+	s.layOutDayOff()
 	s.layOutPlan()
 	s.countAvailability()
 	s.initEquity()

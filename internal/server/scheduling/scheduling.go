@@ -115,6 +115,9 @@ type GenerateRequest struct {
 	// Preferences are people's wishes for (weight > 0) or against (< 0) templates, weighed by
 	// the solver after coverage, fairness and continuity; the run says which were honoured.
 	Preferences []roster.Preference `json:"preferences,omitempty"`
+	// DayOffRequests are residents' wishes to be free on a date of the range, weighed like
+	// preferences; the run says which were honoured.
+	DayOffRequests []roster.DayOffRequest `json:"day_off_requests,omitempty"`
 }
 
 // The bounds of a request's weights and preferences.
@@ -157,6 +160,35 @@ func (r *GenerateRequest) checkSoftGoals() error {
 	}
 	slices.SortFunc(r.Preferences, func(a, b roster.Preference) int {
 		return strings.Compare(a.PersonID+a.TemplateID, b.PersonID+b.TemplateID)
+	})
+	return r.checkDayOffRequests()
+}
+
+// checkDayOffRequests validates the request's day-off requests and sorts them (the solver
+// refuses those naming no resident of the program).
+func (r *GenerateRequest) checkDayOffRequests() error {
+	if len(r.DayOffRequests) > MaxPreferencesPerRun {
+		return invalidf("at most %d day-off requests", MaxPreferencesPerRun)
+	}
+	seen := map[string]bool{}
+	for i, d := range r.DayOffRequests {
+		switch {
+		case !ValidID(d.PersonID):
+			return invalidf("day_off_requests[%d]: person_id must be an id", i)
+		case d.Date.Before(r.StartDate) || r.EndDate.Before(d.Date):
+			return invalidf("day_off_requests[%d]: the date must be in the range", i)
+		case d.Weight < 1 || d.Weight > MaxPreferenceWeight || math.IsNaN(d.Weight):
+			return invalidf("day_off_requests[%d]: weight must be from 1 to %d", i, MaxPreferenceWeight)
+		}
+		r.DayOffRequests[i].PersonID = strings.ToLower(d.PersonID)
+		k := r.DayOffRequests[i].PersonID + d.Date.String()
+		if seen[k] {
+			return invalidf("day_off_requests[%d]: a second request of the same person for the same date", i)
+		}
+		seen[k] = true
+	}
+	slices.SortFunc(r.DayOffRequests, func(a, b roster.DayOffRequest) int {
+		return strings.Compare(a.PersonID+a.Date.String(), b.PersonID+b.Date.String())
 	})
 	return nil
 }
@@ -354,7 +386,8 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 	if err != nil {
 		return store.RunResult{}, err
 	}
-	stats := runStats{Stats: res.Stats, Equity: roster.MeasureEquity(p, res.Assignments), Preferences: roster.ExplainPreferences(p, res.Assignments)}
+	stats := runStats{Stats: res.Stats, Equity: roster.MeasureEquity(p, res.Assignments), Preferences: roster.ExplainPreferences(p, res.Assignments),
+		DayOffRequests: roster.ExplainDayOffRequests(p, res.Assignments)}
 	out := store.RunResult{Status: store.RunSuccess, Stats: stats, Violations: hard, ViolationList: list,
 		Assignments: res.Assignments, Fingerprint: in.Fingerprint, Margin: Margin, Scope: scope, Record: record}
 	if shortfall != nil {
@@ -377,8 +410,9 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 // calls, weekends and continuity within each PGY level (roster.MeasureEquity).
 type runStats struct {
 	roster.Stats
-	Equity      roster.Equity              `json:"equity"`
-	Preferences []roster.PreferenceOutcome `json:"preferences,omitempty"`
+	Equity         roster.Equity              `json:"equity"`
+	Preferences    []roster.PreferenceOutcome `json:"preferences,omitempty"`
+	DayOffRequests []roster.DayOffOutcome     `json:"day_off_requests,omitempty"`
 }
 
 // outcome is a finished run's status and message: success only for a compliant schedule that
@@ -446,7 +480,7 @@ func SortViolations(vs []acgme.Violation) ([]ViolationView, int) {
 func (s *Service) problem(in store.Inputs, from, to roster.Date, r *GenerateRequest) (*roster.Problem, []string) {
 	p := &roster.Problem{From: from, To: to, Location: s.cfg.Location, Absences: in.Absences, Holidays: in.Holidays}
 	if r != nil {
-		p.Preferences = r.Preferences
+		p.Preferences, p.DayOffRequests = r.Preferences, r.DayOffRequests
 		if r.Weights != nil {
 			p.Weights = *r.Weights
 		}
