@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 )
 
@@ -100,13 +102,22 @@ func TestLoadCountsNon2xxByStatusAndExitsOne(t *testing.T) {
 }
 
 func TestLoadCountsTransportErrorsAndExitsOne(t *testing.T) {
-	// A port that was free a moment ago: every connection is refused.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// A port bound but never listened on: every connection is refused, and no other test's
+	// server can take the port meanwhile (a port closed a moment ago could be reused by a test
+	// running in parallel, which then answered).
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	_ = l.Close()
+	defer syscall.Close(fd)
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
 
 	r, code, stderr := runJSON(t, "-url", "http://"+addr+"/")
 	if code != 1 {
