@@ -177,12 +177,8 @@ func (s *Service) loadAnnual(ctx context.Context, year roster.AcademicYear, opt 
 	if p.Plan, err = s.st.BlockPlan(ctx, year); err != nil {
 		return nil, err
 	}
-	rs, err := s.st.ListRotations(ctx)
-	if err != nil {
+	if p.Rotations, err = s.planRotations(ctx); err != nil {
 		return nil, err
-	}
-	for _, r := range rs {
-		p.Rotations = append(p.Rotations, r.Rotation)
 	}
 	slices.SortFunc(p.Rotations, func(a, b roster.Rotation) int { return cmp.Compare(a.ID, b.ID) })
 	if p.Residents, err = s.activeResidents(ctx); err != nil {

@@ -97,6 +97,19 @@ func (s *Service) rotationsByID(ctx context.Context) (map[string]roster.Rotation
 	return out, nil
 }
 
+// planRotations lists the rotations as the plan's checks and the planner take them.
+func (s *Service) planRotations(ctx context.Context) ([]roster.Rotation, error) {
+	rs, err := s.st.ListRotations(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]roster.Rotation, 0, len(rs))
+	for _, r := range rs {
+		out = append(out, r.Rotation)
+	}
+	return out, nil
+}
+
 // SetBlockAssignment puts a resident on a rotation for one block.
 func (s *Service) SetBlockAssignment(ctx context.Context, a roster.BlockAssignment) error {
 	rotations, err := s.rotationsByID(ctx)
@@ -168,13 +181,9 @@ func (s *Service) ValidatePlan(ctx context.Context, year roster.AcademicYear) (*
 	if err != nil {
 		return nil, err
 	}
-	rs, err := s.st.ListRotations(ctx)
+	rotations, err := s.planRotations(ctx)
 	if err != nil {
 		return nil, err
-	}
-	rotations := make([]roster.Rotation, 0, len(rs))
-	for _, r := range rs {
-		rotations = append(rotations, r.Rotation)
 	}
 	people, _, err := s.st.ListPeople(ctx, store.PersonFilter{Type: roster.Resident})
 	if err != nil {
@@ -244,13 +253,9 @@ func (s *Service) FillPlan(ctx context.Context, year roster.AcademicYear) (*Plan
 	if err != nil {
 		return nil, err
 	}
-	rs, err := s.st.ListRotations(ctx)
+	rotations, err := s.planRotations(ctx)
 	if err != nil {
 		return nil, err
-	}
-	rotations := make([]roster.Rotation, 0, len(rs))
-	for _, r := range rs {
-		rotations = append(rotations, r.Rotation)
 	}
 	people, _, err := s.st.ListPeople(ctx, store.PersonFilter{Type: roster.Resident, ActiveOnly: true})
 	if err != nil {
