@@ -102,12 +102,29 @@ type Timeline struct {
 	calls   []int
 	duties  []Duty
 	periods []period
+	// span is the last range the rules judged, with its civil days and the instants they begin
+	// and end: every rule of one Check asks for them.
+	span spanCache
 }
 
-// civilDay is the number of the calendar day of t in loc (days since 1970-01-01).
+// spanCache remembers one Range's days and bounds in the timeline's location.
+type spanCache struct {
+	ok       bool
+	r        Range
+	from, to int64
+	lo, hi   time.Time
+}
+
+// civilDay is the number of the calendar day of t in loc (days since 1970-01-01): the local
+// wall clock's seconds since the epoch (t's instant plus loc's offset then), floored to days.
 func civilDay(t time.Time, loc *time.Location) int64 {
-	y, m, d := t.In(loc).Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+	_, off := t.In(loc).Zone()
+	s := t.Unix() + int64(off)
+	n := s / 86400
+	if s%86400 < 0 {
+		n--
+	}
+	return n
 }
 
 // midnight is the start, in loc, of civil day n.
@@ -127,7 +144,7 @@ func NewTimeline(loc *time.Location, duties []Duty, maxBreak time.Duration) *Tim
 // Reset lays out duties again, reusing tl's memory (the solver checks one resident after
 // another with one Timeline).
 func (tl *Timeline) Reset(loc *time.Location, duties []Duty, maxBreak time.Duration) {
-	tl.loc = loc
+	tl.loc, tl.span.ok = loc, false
 	tl.duties, tl.periods = tl.duties[:0], tl.periods[:0]
 	tl.hours, tl.calls, tl.day0 = tl.hours[:0], tl.calls[:0], 0
 	for _, d := range duties {
@@ -152,6 +169,11 @@ func (tl *Timeline) Reset(loc *time.Location, duties []Duty, maxBreak time.Durat
 	for _, d := range tl.duties {
 		if d.Call {
 			tl.calls[civilDay(d.Start, loc)-first]++
+		}
+		n := civilDay(d.Start, loc)
+		if civilDay(d.End.Add(-time.Nanosecond), loc) == n {
+			tl.hours[n-first] += d.End.Sub(d.Start).Hours() // within one day, the common case
+			continue
 		}
 		for t := d.Start; t.Before(d.End); {
 			n := civilDay(t, loc)
@@ -198,8 +220,26 @@ func (tl *Timeline) callsOn(n int64) int {
 // time zone (To exclusive).
 type Range struct{ From, To time.Time }
 
-func (r Range) days(loc *time.Location) (int64, int64) {
-	return civilDay(r.From, loc), civilDay(r.To, loc)
+// days are the civil days of r, [from, to), in the timeline's location.
+func (tl *Timeline) days(r Range) (int64, int64) {
+	c := tl.spanOf(r)
+	return c.from, c.to
+}
+
+// bounds are the instants the range's days begin and end.
+func (tl *Timeline) bounds(r Range) (time.Time, time.Time) {
+	c := tl.spanOf(r)
+	return c.lo, c.hi
+}
+
+func (tl *Timeline) spanOf(r Range) *spanCache {
+	c := &tl.span
+	if !c.ok || !c.r.From.Equal(r.From) || !c.r.To.Equal(r.To) {
+		c.ok, c.r = true, r
+		c.from, c.to = civilDay(r.From, tl.loc), civilDay(r.To, tl.loc)
+		c.lo, c.hi = midnight(c.from, tl.loc), midnight(c.to, tl.loc)
+	}
+	return c
 }
 
 // Check runs every timeline rule for one resident over r.
@@ -219,7 +259,7 @@ func Check(personID string, tl *Timeline, r Range, lim Limits) []Violation {
 // windows calls f for every WindowDays window overlapping r, with the window's first civil day
 // and its value (sum of per(day) over the window), sliding in O(days).
 func (tl *Timeline) windows(r Range, w int, per func(int64) float64, f func(start int64, sum float64)) {
-	from, to := r.days(tl.loc)
+	from, to := tl.days(r)
 	if to <= from || w <= 0 {
 		return
 	}
@@ -307,7 +347,7 @@ func DaysOff(tl *Timeline, r Range, lim Limits) []Violation {
 
 // ConsecutiveDutyDays: no run of more than MaxConsecutiveDutyDays days with duty that overlaps r.
 func ConsecutiveDutyDays(tl *Timeline, r Range, lim Limits) []Violation {
-	from, to := r.days(tl.loc)
+	from, to := tl.days(r)
 	var out []Violation
 	// Extend outwards so a run that crosses the range edges is measured whole.
 	lo, hi := from, to
@@ -335,12 +375,6 @@ func ConsecutiveDutyDays(tl *Timeline, r Range, lim Limits) []Violation {
 	return out
 }
 
-// bounds are the instants the range's days begin and end.
-func (r Range) bounds(loc *time.Location) (time.Time, time.Time) {
-	from, to := r.days(loc)
-	return midnight(from, loc), midnight(to, loc)
-}
-
 // overlaps says whether [s, e) meets [lo, hi).
 func overlaps(s, e, lo, hi time.Time) bool { return e.After(lo) && s.Before(hi) }
 
@@ -348,7 +382,7 @@ func overlaps(s, e, lo, hi time.Time) bool { return e.After(lo) && s.Before(hi) 
 func ContinuousDuty(tl *Timeline, r Range, lim Limits) []Violation {
 	var out []Violation
 	limit := lim.MaxContinuous + lim.Transition
-	lo, hi := r.bounds(tl.loc)
+	lo, hi := tl.bounds(r)
 	for _, p := range tl.periods {
 		if p.length() > limit && overlaps(p.start, p.end, lo, hi) {
 			out = append(out, Violation{Rule: RuleContinuousDuty, Start: p.start, End: p.end,
@@ -368,7 +402,7 @@ func ContinuousDuty(tl *Timeline, r Range, lim Limits) []Violation {
 // a period longer than MaxContinuous plus Transition is ContinuousDuty's alone.
 func DutyAfter24h(tl *Timeline, r Range, lim Limits) []Violation {
 	var out []Violation
-	lo, hi := r.bounds(tl.loc)
+	lo, hi := tl.bounds(r)
 	for _, p := range tl.periods {
 		if p.length() <= lim.MaxContinuous || p.length() > lim.MaxContinuous+lim.Transition || !overlaps(p.start, p.end, lo, hi) {
 			continue
@@ -413,7 +447,7 @@ func Overlap(tl *Timeline, r Range, _ Limits) []Violation {
 	if len(tl.duties) == 0 {
 		return nil
 	}
-	lo, hi := r.bounds(tl.loc)
+	lo, hi := tl.bounds(r)
 	reach := tl.duties[0].End // the latest end of the sessions so far (sorted by start)
 	for _, d := range tl.duties[1:] {
 		if d.Start.Before(reach) {
@@ -436,7 +470,7 @@ func Overlap(tl *Timeline, r Range, _ Limits) []Violation {
 // MaxContinuous or more. The gap is judged where either period meets r.
 func Rest(tl *Timeline, r Range, lim Limits) []Violation {
 	var out []Violation
-	lo, hi := r.bounds(tl.loc)
+	lo, hi := tl.bounds(r)
 	for i := 1; i < len(tl.periods); i++ {
 		prev, next := tl.periods[i-1], tl.periods[i]
 		if !overlaps(prev.start, next.end, lo, hi) {

@@ -398,3 +398,33 @@ func TestOverlapBoundaries(t *testing.T) {
 		t.Errorf("Check of a clinic inside a day shift: %+v", got)
 	}
 }
+
+// civilDay counts days from the local wall clock; it must agree with the calendar date of the
+// instant in the zone, across DST changes, zones east and west of UTC, half-hour offsets and
+// instants before 1970.
+func TestCivilDayMatchesTheCalendarDate(t *testing.T) {
+	for _, name := range []string{"UTC", "America/New_York", "Australia/Lord_Howe", "Pacific/Kiritimati", "Asia/Kolkata", "America/St_Johns"} {
+		loc, err := time.LoadLocation(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, start := range []time.Time{
+			time.Date(1969, time.December, 30, 0, 0, 0, 0, time.UTC),
+			time.Date(2026, time.March, 7, 0, 0, 0, 0, time.UTC),
+			time.Date(2026, time.October, 3, 0, 0, 0, 0, time.UTC),
+			time.Date(2026, time.November, 0, 0, 0, 0, 0, time.UTC),
+		} {
+			// Every 7.5 minutes for four days, and a nanosecond either side of each.
+			for k := range 4 * 24 * 8 {
+				at := start.Add(time.Duration(k)*7*time.Minute + time.Duration(k)*30*time.Second)
+				for _, x := range []time.Time{at.Add(-time.Nanosecond), at, at.Add(time.Nanosecond)} {
+					y, m, d := x.In(loc).Date()
+					want := time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400
+					if got := civilDay(x, loc); got != want {
+						t.Fatalf("%s: civilDay(%s) = %d, the calendar says %d (%04d-%02d-%02d)", name, x.In(loc), got, want, y, m, d)
+					}
+				}
+			}
+		}
+	}
+}

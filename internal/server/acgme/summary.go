@@ -28,7 +28,7 @@ type Summary struct {
 
 // Summarize measures tl over the civil days of r.
 func Summarize(tl *Timeline, r Range) Summary {
-	from, to := r.days(tl.loc)
+	from, to := tl.days(r)
 	var s Summary
 	for d := from; d < to; d++ {
 		s.Days++
@@ -43,7 +43,7 @@ func Summarize(tl *Timeline, r Range) Summary {
 	if s.Days > 0 {
 		s.WeeklyAverage = round2(s.DutyHours / (float64(s.Days) / 7))
 	}
-	lo, hi := r.bounds(tl.loc)
+	lo, hi := tl.bounds(r)
 	var longest time.Duration
 	for _, p := range tl.periods {
 		if overlaps(p.start, p.end, lo, hi) && p.length() > longest {

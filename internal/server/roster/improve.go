@@ -111,7 +111,9 @@ func (s *solver) restart(se *search) StopReason {
 func (s *solver) step(se *search) {
 	mark := len(s.undoLog)
 	cur := s.objective()
-	if !s.randomMove() {
+	ok := s.randomMove(cur)
+	s.ceiling = math.Inf(1)
+	if !ok {
 		se.sinceBest++
 		s.undoLog = s.undoLog[:mark]
 		return
@@ -133,21 +135,29 @@ func (s *solver) step(se *search) {
 	s.undoLog = s.undoLog[:mark]
 }
 
-// randomMove draws a kind of move by its weight and tries it.
-func (s *solver) randomMove() bool {
+// randomMove draws a kind of move by its weight and tries it, from a schedule costing cur. The
+// moves of one cell change or one exchange set the ceiling: a candidate that would cost more
+// than cur is passed over before its rules are judged (it would be undone anyway), and the move
+// goes on to its next candidate. Moves of several steps (eject, chain, a weekend) may pass
+// through dearer states and are judged whole by step.
+func (s *solver) randomMove(cur float64) bool {
 	n := 14
 	if len(s.eq.active) > 0 {
 		n = 16 // two in sixteen for call equity (moveEquity)
 	}
-	switch r := s.rng.IntN(n); {
+	r := s.rng.IntN(n)
+	switch {
+	case r == 3:
+		return s.moveEject()
+	case r == 4 || r == 5:
+		return s.moveChain()
+	}
+	s.ceiling = cur
+	switch {
 	case r < 2:
 		return s.moveFill()
 	case r < 3:
 		return s.moveSteal()
-	case r < 4:
-		return s.moveEject()
-	case r < 6:
-		return s.moveChain()
 	case r < 8:
 		return s.moveChange()
 	case r < 11:

@@ -1,5 +1,7 @@
 package roster
 
+import "math"
+
 // Three ways to close a shortfall: a free resident takes it (fill), a resident leaves a template
 // that has more than its minimum in the same half-day (steal), or a resident gives up one of
 // their sessions in the surrounding week that is above a minimum, to make room under the rules
@@ -135,6 +137,10 @@ func (s *solver) exchange(a, b personIdx, j slotIdx) bool {
 	mark := len(s.undoLog)
 	s.set(a, j, tb)
 	s.set(b, j, ta)
+	if s.aboveCeiling() {
+		s.rollback(mark)
+		return false
+	}
 	if !noWorse(ba, s.violationsAround(a, j)) || !noWorse(bb, s.violationsAround(b, j)) || !s.supervised(j, ta, tb) {
 		s.rollback(mark)
 		return false
@@ -183,7 +189,9 @@ func (s *solver) moveEquity() bool {
 		}
 	}
 	if m == measureWeekendsOff {
-		// a has the most weekends off: b, with fewer, hands a weekend on duty to a.
+		// a has the most weekends off: b, with fewer, hands a weekend on duty to a (several
+		// exchanges, each of which may cost more than the whole).
+		s.ceiling = math.Inf(1)
 		return e.count[b][m]+1 < e.count[a][m] && s.moveWeekendOff(b, a)
 	}
 	if e.count[b][m]+1 >= e.count[a][m] {

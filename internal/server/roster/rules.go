@@ -1,7 +1,9 @@
 package roster
 
 import (
+	"math"
 	"slices"
+	"time"
 
 	"github.com/rsched/rsched/internal/server/acgme"
 )
@@ -29,11 +31,21 @@ func (s *solver) try(i personIdx, j slotIdx, t templateIdx) bool {
 	mark := len(s.undoLog)
 	old := s.assigned[i][j]
 	s.set(i, j, t)
+	if s.aboveCeiling() {
+		s.rollback(mark)
+		return false
+	}
 	ok := noWorse(before, s.violationsAround(i, j)) && s.supervised(j, old, t)
 	if !ok {
 		s.rollback(mark)
 	}
 	return ok
+}
+
+// aboveCeiling says whether the schedule now costs more than the move under way may leave it
+// (solver.ceiling): such a change is undone before its rules are judged.
+func (s *solver) aboveCeiling() bool {
+	return !math.IsInf(s.ceiling, 1) && s.objective() > s.ceiling+1e-9
 }
 
 // baseline is resident i's violations around slot j before a move (none for a resident whose
@@ -72,26 +84,28 @@ func (s *solver) violations(i personIdx, j, k slotIdx) []acgme.Violation {
 		return nil
 	}
 	p, lim := s.problem, s.limits
-	d, e := s.slots[j].Date, SlotAt(p.From, int(k)-1).Date.AddDays(1)
-	if end := p.To.AddDays(1); end.Before(e) {
-		e = end
-	}
-	from, to := d.AddDays(-lim.WindowDays-2), e.AddDays(lim.WindowDays+2)
+	// Days counted from From: the range judged is [d, e), the duties laid out [from, to).
+	d, e := int(j)/2, min((int(k)-1)/2+1, s.nDays)
+	from, to := d-lim.WindowDays-2, e+lim.WindowDays+2
+	lo, hi := s.midnight(from), s.midnight(to)
 	duties := s.scratch[:0]
 	for _, c := range s.contextDuties[i] {
-		if c.End.After(from.In(s.loc)) && c.Start.Before(to.In(s.loc)) {
+		if c.End.After(lo) && c.Start.Before(hi) {
 			duties = append(duties, c)
 		}
 	}
-	lo, hi := slotIdx(max(0, Slot{from, AM}.Index(p.From))), min(s.nSlots, slotIdx(Slot{to, AM}.Index(p.From)))
-	for n := lo; n < hi; n++ {
-		if t := s.assigned[i][n]; t != free {
-			if du, ok := s.templates[t].Duty(s.slots[n], s.loc); ok {
-				duties = append(duties, du)
-			}
+	for n := slotIdx(max(0, 2*from)); n < min(s.nSlots, slotIdx(2*to)); n++ {
+		if t := s.assigned[i][n]; t != free && s.hasDuty[n][t] {
+			duties = append(duties, s.duty[n][t])
 		}
 	}
 	s.scratch = duties
 	s.timeline.Reset(s.loc, duties, lim.MaxBreak)
-	return p.checkDuties("", &s.timeline, duties, acgme.Range{From: d.In(s.loc), To: e.In(s.loc)})
+	return p.checkDuties("", &s.timeline, duties, acgme.Range{From: s.midnight(d), To: s.midnight(e)})
+}
+
+// midnight is the start, in the program's time zone, of the day n days after From (n may lie
+// outside the range by the rules' reach; the instants are laid out once, in newSolver).
+func (s *solver) midnight(n int) time.Time {
+	return s.midnights[n-s.midnight0]
 }

@@ -1,6 +1,7 @@
 package roster
 
 import (
+	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -70,6 +71,16 @@ type solver struct {
 	overnight [][]bool
 	// staffed[slot][template] says whether the template takes residents in that half-day.
 	staffed [][]bool
+	// duty[slot][template] is the duty a session of the template there is, where hasDuty says
+	// it counts as one (Template.Duty), laid out once for the rules.
+	duty    [][]acgme.Duty
+	hasDuty [][]bool
+	// nDays is the number of days in the range; midnights[n-midnight0] is when the day n days
+	// after From begins (n from -midnight0, far enough before and after the range for every
+	// rolling window the rules look at).
+	nDays     int
+	midnights []time.Time
+	midnight0 int
 	// anyShift: some template is a shift with its own hours (faculty sessions can overlap).
 	anyShift bool
 	// planned[person][slot] is the rotation the block plan gives the person (1-based, 0 none;
@@ -105,6 +116,9 @@ type solver struct {
 	dirty []bool
 
 	// Search machinery.
+	// ceiling is the most a move under way may leave the schedule costing (+Inf: no bound;
+	// randomMove), checked by try and exchange before the rules.
+	ceiling  float64
 	undoLog  []undo
 	rng      *rand.Rand
 	scratch  []acgme.Duty // reused by violations
@@ -128,8 +142,9 @@ type undo struct {
 // in step and the locked cells supervised as far as the faculty allow.
 func newSolver(p *Problem, seed uint64) (*solver, error) {
 	s := &solver{problem: p, limits: p.Limits, weights: p.Weights, loc: p.Location, templates: p.Templates, people: p.People,
-		rng: rand.New(rand.NewPCG(seed, 0x501)), slots: Slots(p.From, p.To)}
+		rng: rand.New(rand.NewPCG(seed, 0x501)), slots: Slots(p.From, p.To), ceiling: math.Inf(1)}
 	s.nSlots, s.nTemplates = slotIdx(len(s.slots)), templateIdx(len(p.Templates))
+	s.layOutMidnights()
 	s.indexProblem()
 	s.anyShift = slices.ContainsFunc(p.Templates, Template.IsShift)
 	s.allocatePeople()
@@ -160,6 +175,17 @@ func newSolver(p *Problem, seed uint64) (*solver, error) {
 		s.dirty[i] = len(s.violations(i, 0, s.nSlots)) > 0
 	}
 	return s, nil
+}
+
+// layOutMidnights lays out the start of every day the rules may look at: the range and
+// WindowDays+3 days on either side.
+func (s *solver) layOutMidnights() {
+	s.nDays = int(s.nSlots) / 2
+	reach := s.limits.WindowDays + 3
+	s.midnight0 = -reach
+	for n := -reach; n <= s.nDays+reach; n++ {
+		s.midnights = append(s.midnights, s.problem.From.AddDays(n).In(s.loc))
+	}
 }
 
 // indexProblem maps ids to indexes and sorts people into residents and faculty.
@@ -217,11 +243,14 @@ func (s *solver) markAbsences() {
 func (s *solver) allocateSlots() {
 	nT := int(s.nTemplates)
 	s.staffed, s.residentsOn, s.overnight = make([][]bool, s.nSlots), make([][]int, s.nSlots), make([][]bool, s.nSlots)
+	s.duty, s.hasDuty = make([][]acgme.Duty, s.nSlots), make([][]bool, s.nSlots)
 	s.supervisionUnits, s.facultyOn = make([][]int, s.nSlots), make([][]int, s.nSlots)
 	for j, sl := range s.slots {
 		s.staffed[j], s.residentsOn[j], s.supervisionUnits[j], s.facultyOn[j] = make([]bool, nT), make([]int, nT), make([]int, nT), make([]int, nT)
 		s.overnight[j] = make([]bool, nT)
+		s.duty[j], s.hasDuty[j] = make([]acgme.Duty, nT), make([]bool, nT)
 		for t, tp := range s.templates {
+			s.duty[j][t], s.hasDuty[j][t] = tp.Duty(sl, s.loc)
 			s.staffed[j][t] = tp.RunsOn(sl, s.problem.Holidays)
 			s.overnight[j][t] = tp.Overnight(sl, s.loc)
 		}
