@@ -124,11 +124,12 @@ type explainer struct {
 	before  map[string][]acgme.Violation
 	keep    map[string]bool
 	rng     acgme.Range
+	spaced  map[validationSpan][]Date // the dates of each resident's spaced calls (callspacing.go)
 }
 
 func newExplainer(p *Problem, assignments []Assignment) *explainer {
 	e := &explainer{p: p, on: map[explainCell][]int{}, faculty: map[explainCell]int{}, holds: map[string]bool{},
-		duties: map[string][]acgme.Duty{}, before: map[string][]acgme.Violation{}, keep: map[string]bool{},
+		duties: map[string][]acgme.Duty{}, before: map[string][]acgme.Violation{}, keep: map[string]bool{}, spaced: map[validationSpan][]Date{},
 		rng: acgme.Range{From: p.From.In(p.Location), To: p.To.AddDays(1).In(p.Location)}}
 	people := map[string]int{}
 	for i, x := range p.People {
@@ -156,6 +157,9 @@ func newExplainer(p *Problem, assignments []Assignment) *explainer {
 		x, t := p.People[xi], p.Templates[ti]
 		if d, ok := t.Duty(a.Slot, p.Location); ok && x.Type == Resident {
 			e.duties[x.ID] = append(e.duties[x.ID], d)
+		}
+		if t.EveryNthNight > 0 && x.Type == Resident {
+			e.spaced[validationSpan{x.ID, ti}] = append(e.spaced[validationSpan{x.ID, ti}], a.Slot.Date)
 		}
 		if k >= len(assignments) {
 			continue // context outside the range
@@ -234,6 +238,9 @@ func (e *explainer) gap(s Slot, ti, n int) Gap {
 // schedule did not break already, or "".
 func (e *explainer) wouldBreak(x Person, s Slot, ti int) acgme.Rule {
 	t := e.p.Templates[ti]
+	if held := e.spaced[validationSpan{x.ID, ti}]; len(CallSpacing(append(slices.Clip(held), s.Date), t.EveryNthNight)) > len(CallSpacing(held, t.EveryNthNight)) {
+		return RuleCallSpacing
+	}
 	if d, ok := t.Duty(s, e.p.Location); ok {
 		duties := append(slices.Clip(e.duties[x.ID]), d)
 		before := e.before[x.ID]

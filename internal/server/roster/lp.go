@@ -59,7 +59,7 @@ func WriteLP(w io.Writer, p *Problem) (*LPModel, error) {
 // lpRefusal says why the LP export does not take a problem, if it does not.
 func lpRefusal(s *solver) error {
 	for _, i := range s.residents {
-		if len(s.contextDuties[i]) > 0 {
+		if len(s.contextDuties[i]) > 0 || len(s.contextCalls[i]) > 0 {
 			return inputErrorf("the LP export takes no fixed assignments outside the range")
 		}
 	}

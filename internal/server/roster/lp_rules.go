@@ -191,6 +191,7 @@ func (m *lpBuilder) writeACGMERules(i personIdx) {
 	m.writeContinuousDutyAndRest(i)
 	m.writeOverlaps(i)
 	m.writePostCallDay(i)
+	m.writeCallSpacing(i)
 }
 
 // writeOverlaps (acgme.Overlap): two sessions of resident i that overlap in time are not both

@@ -86,15 +86,18 @@ func TestSolverAgainstCBCOptimum(t *testing.T) {
 		shifts                   bool // day shifts and night float with their own hours
 		credentials              bool // procedures supervised by credentialed faculty only
 		dayOff                   bool // three residents ask for a weekday off
+		spacing                  int  // the night call's q-N pattern (0: none)
 	}{
-		{4, 2, 7, 0, 1, false, false, false},
-		{6, 2, 7, 0.1, 2, false, false, false},
-		{6, 3, 10, 0.05, 3, false, false, false},
-		{9, 3, 7, 0, 4, false, false, false},
-		{6, 2, 7, 0, 5, true, false, false},
-		{9, 3, 7, 0.05, 6, true, false, false},
-		{9, 4, 7, 0, 7, false, true, false},
-		{9, 3, 7, 0, 8, false, false, true},
+		{4, 2, 7, 0, 1, false, false, false, 0},
+		{6, 2, 7, 0.1, 2, false, false, false, 0},
+		{6, 3, 10, 0.05, 3, false, false, false, 0},
+		{9, 3, 7, 0, 4, false, false, false, 0},
+		{6, 2, 7, 0, 5, true, false, false, 0},
+		{9, 3, 7, 0.05, 6, true, false, false, 0},
+		{9, 4, 7, 0, 7, false, true, false, 0},
+		{9, 3, 7, 0, 8, false, false, true, 0},
+		{5, 2, 7, 0, 9, false, false, false, 4},
+		{6, 2, 7, 0, 10, false, false, false, 3},
 	}
 	for _, c := range cases {
 		p, err := GenerateProgram(ProgramConfig{Residents: c.residents, Faculty: c.faculty, From: from, To: from.AddDays(c.days - 1), AbsenceRate: c.absence, Seed: c.seed, Shifts: c.shifts, Credentials: c.credentials})
@@ -102,6 +105,11 @@ func TestSolverAgainstCBCOptimum(t *testing.T) {
 			t.Fatal(err)
 		}
 		p.Weights = linearWeights()
+		for k := range p.Templates {
+			if p.Templates[k].ID == "night-call" {
+				p.Templates[k].EveryNthNight = c.spacing
+			}
+		}
 		if c.dayOff {
 			for k, id := range []string{"r001", "r004", "r007"} {
 				p.DayOffRequests = append(p.DayOffRequests, DayOffRequest{PersonID: id, Date: from.AddDays(4 + k%2), Weight: float64(3 + k)})
@@ -124,8 +132,8 @@ func TestSolverAgainstCBCOptimum(t *testing.T) {
 			t.Fatalf("%+v: the shortfall bound %d is above CBC's optimal schedule's shortfall %d: it is not a bound", c, res.Stats.ShortfallLowerBound, optShort)
 		}
 		gap := (res.Stats.Objective - opt) / math.Max(1, math.Abs(opt))
-		t.Logf("%d residents, %d faculty, %d days, shifts %v, credentials %v, day off %v: CBC optimum %.2f (shortfall %d) in %v; native %.2f in %v (gap %.1f%%, shortfall %d, bound %d)",
-			c.residents, c.faculty, c.days, c.shifts, c.credentials, c.dayOff, opt, optShort, cbcTime.Round(time.Millisecond), res.Stats.Objective,
+		t.Logf("%d residents, %d faculty, %d days, shifts %v, credentials %v, day off %v, q%d: CBC optimum %.2f (shortfall %d) in %v; native %.2f in %v (gap %.1f%%, shortfall %d, bound %d)",
+			c.residents, c.faculty, c.days, c.shifts, c.credentials, c.dayOff, c.spacing, opt, optShort, cbcTime.Round(time.Millisecond), res.Stats.Objective,
 			time.Since(start).Round(time.Millisecond), 100*gap, res.Stats.Shortfall, res.Stats.ShortfallLowerBound)
 	}
 }

@@ -113,6 +113,9 @@ type Template struct {
 	// RotationID is the block rotation the template belongs to ("" none): a resident the block
 	// plan puts on another rotation that day may not hold it (Problem.PlanAllows).
 	RotationID string `json:"rotation_id,omitempty"`
+	// EveryNthNight is a call template's pattern, "q-N" (callspacing.go): a resident holds at
+	// most one of its sessions in any N consecutive days (0: no pattern beyond ACGME's).
+	EveryNthNight int `json:"call_every_nth_night,omitempty"`
 }
 
 // Validate checks one template on its own.
@@ -135,6 +138,9 @@ func (t Template) Validate() error {
 		}
 	}
 	if err := t.validateFaculty(); err != nil {
+		return err
+	}
+	if err := t.validateSpacing(); err != nil {
 		return err
 	}
 	return t.validateShift()

@@ -16,7 +16,8 @@ func (s *solver) allowed(i personIdx, j slotIdx, t templateIdx) bool {
 	if t == free {
 		return true
 	}
-	return !s.absent[i][j] && !(s.beforeAbsence[i][j] && s.overnight[j][t]) && s.staffed[j][t] && s.templates[t].Allows(s.pgy[i]) && s.planAllows(i, j, t)
+	return !s.absent[i][j] && !(s.beforeAbsence[i][j] && s.overnight[j][t]) && s.staffed[j][t] && s.templates[t].Allows(s.pgy[i]) && s.planAllows(i, j, t) &&
+		s.spacedFree(i, j, t)
 }
 
 // try moves resident i to template t in slot j, keeping it only if no hard rule breaks.

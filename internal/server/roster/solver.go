@@ -93,6 +93,9 @@ type solver struct {
 	// contextDuties are a resident's fixed duties outside the range, which the rolling rules
 	// must see.
 	contextDuties [][]acgme.Duty
+	// contextCalls are a resident's sessions of spaced call templates outside the range
+	// (callspacing.go).
+	contextCalls  [][]contextCall
 	preference    [][]float64 // [person][template]
 	availableDays []float64   // half-days not absent, in days (at least 1)
 	dutyHours     []float64   // hours of the sessions held
@@ -212,6 +215,7 @@ func (s *solver) allocatePeople() {
 	s.assigned, s.locked, s.absent, s.beforeAbsence = make([][]templateIdx, nP), make([][]bool, nP), make([][]bool, nP), make([][]bool, nP)
 	s.preference, s.availableDays, s.dutyHours, s.pgy = make([][]float64, nP), make([]float64, nP), make([]float64, nP), make([]int, nP)
 	s.contextDuties, s.facultySessions = make([][]acgme.Duty, nP), make([][]int, nP)
+	s.contextCalls = make([][]contextCall, nP)
 	weeks := int(s.nSlots)/slotsPerWeek + 2
 	for i, x := range s.people {
 		s.assigned[i] = make([]templateIdx, s.nSlots)
@@ -282,8 +286,14 @@ func (s *solver) placeFixed() {
 			s.locked[i][j] = true
 			continue
 		}
-		if d, ok := p.Templates[t].Duty(a.Slot, s.loc); ok && p.People[i].Type == Resident {
+		if p.People[i].Type != Resident {
+			continue
+		}
+		if d, ok := p.Templates[t].Duty(a.Slot, s.loc); ok {
 			s.contextDuties[i] = append(s.contextDuties[i], d)
+		}
+		if p.Templates[t].EveryNthNight > 0 {
+			s.contextCalls[i] = append(s.contextCalls[i], contextCall{day: a.Slot.Date.Sub(p.From), t: t})
 		}
 	}
 }

@@ -60,6 +60,7 @@ func Validate(p *Problem, assignments []Assignment) ([]acgme.Violation, error) {
 		}
 	}
 	v.checkFacultySessions()
+	v.checkCallSpacing(all)
 	v.checkDutyHours()
 	v.checkStaffing()
 	return v.out, nil
