@@ -12,7 +12,10 @@ import (
 // that day; the run says which were honoured and, if not, how many half-days they held. A
 // session of the day before that runs into the date (a night float) is not counted: the
 // request is about the day's own sessions. Faculty are placed by supervision and faculty
-// shifts, not by the search, and their requests are not weighed.
+// shifts, not by the search: their requests steer who is chosen (supervision.go: a request
+// weighs against the member's preference for the template, so among faculty who like it
+// equally one who asked for the day off comes last, and a faculty shift's continuity does not
+// keep them on that day), and are not in the cost.
 
 // DayOffRequest is one resident's wish to be free on one date.
 type DayOffRequest struct {
@@ -37,8 +40,8 @@ func (p *Problem) checkDayOffRequests(people map[string]Person) error {
 		switch x, ok := people[r.PersonID]; {
 		case !ok:
 			return inputErrorf("day-off request %d names unknown person %q", i, r.PersonID)
-		case x.Type != Resident:
-			return inputErrorf("day-off request %d: %s is not a resident (only residents' requests are weighed)", i, r.PersonID)
+		case x.Type != Resident && x.Type != Faculty:
+			return inputErrorf("day-off request %d: %s is a learner (only residents' and faculty's requests are weighed)", i, r.PersonID)
 		case r.Date.Before(p.From) || p.To.Before(r.Date):
 			return inputErrorf("day-off request %d: %s is outside %s..%s", i, r.Date, p.From, p.To)
 		case !(r.Weight > 0) || math.IsInf(r.Weight, 0):
@@ -48,7 +51,7 @@ func (p *Problem) checkDayOffRequests(people map[string]Person) error {
 	return nil
 }
 
-// layOutDayOff sets dayOff[resident][slot], the weight of the requests for the slot's date.
+// layOutDayOff sets dayOff[person][slot], the weight of the requests for the slot's date.
 func (s *solver) layOutDayOff() {
 	s.dayOff = make([][]float64, len(s.people))
 	for _, r := range s.problem.DayOffRequests {
@@ -62,7 +65,7 @@ func (s *solver) layOutDayOff() {
 	}
 }
 
-// dayOffAt is the weight of resident i's day-off requests for slot j (0 without).
+// dayOffAt is the weight of person i's day-off requests for slot j (0 without).
 func (s *solver) dayOffAt(i personIdx, j slotIdx) float64 {
 	if d := s.dayOff[i]; d != nil {
 		return d[j]
@@ -83,11 +86,19 @@ func ExplainDayOffRequests(p *Problem, assignments []Assignment) []DayOffOutcome
 	for _, a := range assignments {
 		held[key{a.PersonID, a.Slot.Date}]++
 	}
+	faculty := map[string]bool{}
+	for _, x := range p.People {
+		faculty[x.ID] = x.Type == Faculty
+	}
 	out := make([]DayOffOutcome, 0, len(p.DayOffRequests))
 	for _, r := range p.DayOffRequests {
 		o := DayOffOutcome{DayOffRequest: r, Sessions: held[key{r.PersonID, r.Date}]}
 		o.Honoured = o.Sessions == 0
-		if !o.Honoured {
+		switch {
+		case o.Honoured:
+		case faculty[r.PersonID]:
+			o.Why = fmt.Sprintf("placed on %d half-day(s) that day: supervision or a faculty shift needed them (no other credentialed faculty member was free within their weekly cap)", o.Sessions)
+		default:
 			o.Why = fmt.Sprintf("placed on %d half-day(s) that day: coverage, the hard rules or heavier goals needed them", o.Sessions)
 		}
 		out = append(out, o)

@@ -44,11 +44,12 @@ func (s *solver) staffFacultyShifts() {
 }
 
 // attendingFor picks the faculty member to put on faculty shift t in slot j: the one who held t
-// in the same half-day the day before, if free, otherwise bestFreeFaculty's choice.
+// in the same half-day the day before, if free and without a day-off request for the day,
+// otherwise bestFreeFaculty's choice.
 func (s *solver) attendingFor(j slotIdx, t templateIdx) (personIdx, bool) {
 	if j >= 2 {
 		for _, f := range s.faculty {
-			if s.assigned[f][j-2] == t && s.facultyFree(f, j, t) {
+			if s.assigned[f][j-2] == t && s.facultyFree(f, j, t) && s.dayOffAt(f, j) == 0 {
 				return f, true
 			}
 		}

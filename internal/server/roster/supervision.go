@@ -62,10 +62,10 @@ func (s *solver) bestFreeFaculty(j slotIdx, t templateIdx) (personIdx, bool) {
 }
 
 // supervisesBefore says whether faculty f is preferred to g for template t in slot j: the one
-// who likes t more (their preferences), then the one with more sessions left this week, then
-// the one with fewer sessions this week.
+// who likes t more (their preferences, less the weight of a day-off request for the day), then
+// the one with more sessions left this week, then the one with fewer sessions this week.
 func (s *solver) supervisesBefore(f, g personIdx, j slotIdx, t templateIdx) bool {
-	if pf, pg := s.preference[f][t], s.preference[g][t]; pf != pg {
+	if pf, pg := s.preference[f][t]-s.dayOffAt(f, j), s.preference[g][t]-s.dayOffAt(g, j); pf != pg {
 		return pf > pg
 	}
 	lf, lg := s.sessionsLeft(f, j), s.sessionsLeft(g, j)
