@@ -434,6 +434,25 @@ func (s *server) restorePerson(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// pgyHistory is a person's PGY level per academic year, as recorded at their creation, each
+// level change and each rollover (an empty list for one never recorded: a learner, faculty, or
+// a resident stored before the history and unchanged since, who is at their current level).
+func (s *server) pgyHistory(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	years, err := s.Scheduling.PGYHistory(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if years == nil {
+		years = []store.PGYYear{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"person_id": id, "years": years})
+	return nil
+}
+
 // rolloverBody is the body of POST /people/rollover.
 type rolloverBody struct {
 	AcademicYearStart *string `json:"academic_year_start"`

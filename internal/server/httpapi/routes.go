@@ -183,6 +183,7 @@ func (s *server) peopleRoutes() []route {
 		{Method: "GET", Pattern: "/api/v1/people/{id}", Access: rbac.Need(rbac.Person, rbac.Read), Handler: s.getPerson},
 		{Method: "PATCH", Pattern: "/api/v1/people/{id}", Access: rbac.Need(rbac.Person, rbac.Update), Handler: s.updatePerson},
 		{Method: "DELETE", Pattern: "/api/v1/people/{id}", Access: rbac.Need(rbac.Person, rbac.Delete), Handler: s.deletePerson},
+		{Method: "GET", Pattern: "/api/v1/people/{id}/pgy-history", Access: rbac.Need(rbac.Person, rbac.Read), Handler: s.pgyHistory},
 		{Method: "GET", Pattern: "/api/v1/people/{id}/calendar.ics", Access: rbac.Need(rbac.Schedule, rbac.Read), Handler: s.calendar},
 	}
 }

@@ -274,7 +274,7 @@ func (p *Problem) checkAbsences(people map[string]Person) error {
 }
 
 // checkReferences checks that the kept people and the preferences name known people and
-// templates.
+// templates, and that no learner's preference names a template that takes no learners.
 func (p *Problem) checkReferences(people map[string]Person, templates map[string]Template) error {
 	for _, id := range p.Keep {
 		if _, ok := people[id]; !ok {
@@ -282,11 +282,16 @@ func (p *Problem) checkReferences(people map[string]Person, templates map[string
 		}
 	}
 	for _, pr := range p.Preferences {
-		if _, ok := people[pr.PersonID]; !ok {
+		x, ok := people[pr.PersonID]
+		if !ok {
 			return inputErrorf("a preference names unknown person %q", pr.PersonID)
 		}
-		if _, ok := templates[pr.TemplateID]; !ok {
+		t, ok := templates[pr.TemplateID]
+		if !ok {
 			return inputErrorf("a preference names unknown template %q", pr.TemplateID)
+		}
+		if x.Type == Learner && t.MaxLearners == 0 {
+			return inputErrorf("a preference of learner %s names template %q (%s), which takes no learners (max_learners 0)", x.ID, t.Name, t.ID)
 		}
 	}
 	return nil

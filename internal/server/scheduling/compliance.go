@@ -13,13 +13,16 @@ import (
 // ComplianceReport builds the compliance report of the stored schedule of [from, to] (for one
 // resident when personID is set): the inputs and the 27-day margin the validator uses, so the
 // report's violations are Validate's, and the audit log's manual assignment changes as the
-// overrides.
+// overrides. Residents are judged at their levels of the academic year from falls in (levelsOf).
 func (s *Service) ComplianceReport(ctx context.Context, from, to roster.Date, personID string) (*compliance.Report, error) {
 	if to.Before(from) || to.Sub(from)+1 > roster.MaxRangeDays {
 		return nil, invalidf("need start_date <= end_date and at most %d days", roster.MaxRangeDays)
 	}
 	in, err := s.st.LoadInputs(ctx, from, to, Margin)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.levelsOf(ctx, in, from); err != nil {
 		return nil, err
 	}
 	p, _ := s.problem(in, from, to, nil)

@@ -37,14 +37,16 @@ func (s *Service) PersonOfUser(ctx context.Context, userID string) (store.Person
 	return s.st.PersonOfUser(ctx, userID)
 }
 
-// CreatePerson stores a new person.
+// CreatePerson stores a new person, and a resident's level as theirs in the current academic
+// year (PGYHistory).
 func (s *Service) CreatePerson(ctx context.Context, p store.PersonRecord) (store.PersonRecord, error) {
-	return s.st.CreatePerson(ctx, p)
+	return s.writePerson(ctx, p, store.PGYFromCreate, (*store.Store).CreatePerson)
 }
 
-// UpdatePerson stores a changed person.
+// UpdatePerson stores a changed person, and a resident's changed level as theirs in the current
+// academic year (PGYHistory).
 func (s *Service) UpdatePerson(ctx context.Context, p store.PersonRecord) (store.PersonRecord, error) {
-	return s.st.UpdatePerson(ctx, p)
+	return s.writePerson(ctx, p, store.PGYFromUpdate, (*store.Store).UpdatePerson)
 }
 
 // RemovePerson deletes a person without history and archives one with it (deleted says which).

@@ -350,6 +350,9 @@ func (s *Service) solveAndFinish(ctx context.Context, run store.Run, r GenerateR
 	if err != nil {
 		return store.RunResult{}, err
 	}
+	if err := checkLearnerPreferences(in, r.Preferences); err != nil {
+		return store.RunResult{}, err
+	}
 	p, scope := s.problem(in, r.StartDate, r.EndDate, &r)
 	if scope != nil && len(scope) == 0 {
 		return store.RunResult{}, &roster.InputError{Reason: "the filters select nobody to schedule"}
@@ -540,13 +543,17 @@ type Validation struct {
 }
 
 // Validate judges the stored schedule of [from, to] by every rule, with the stored schedule
-// around it as the rolling windows' context.
+// around it as the rolling windows' context, with the residents at their levels of the
+// academic year from falls in (levelsOf).
 func (s *Service) Validate(ctx context.Context, from, to roster.Date) (*Validation, error) {
 	if to.Before(from) || to.Sub(from)+1 > roster.MaxRangeDays {
 		return nil, invalidf("need start_date <= end_date and at most %d days", roster.MaxRangeDays)
 	}
 	in, err := s.st.LoadInputs(ctx, from, to, Margin)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.levelsOf(ctx, in, from); err != nil {
 		return nil, err
 	}
 	p, _ := s.problem(in, from, to, nil)

@@ -167,6 +167,9 @@ func (s *Store) RollOver(ctx context.Context, start roster.Date, by string, dry 
 	if err := applyRollover(ctx, tx, out, by); err != nil {
 		return out, err
 	}
+	if err := recordRollover(ctx, tx, out); err != nil {
+		return out, err
+	}
 	if err := tx.QueryRow(ctx, `INSERT INTO academic_year_rollovers (academic_year_start, advanced, graduated, performed_by)
 		VALUES ($1, $2, $3, $4) RETURNING performed_at`, day, out.AdvancedCount, out.GraduatedCount, nullable(by)).Scan(&performed); err != nil {
 		return out, fmt.Errorf("store: recording the rollover: %w", err)

@@ -123,6 +123,23 @@ func (s *Store) On(tx pgx.Tx) *Store {
 	return &Store{Pool: s.Pool, schema: s.schema, db: tx, connConfig: s.connConfig, tls: s.tls}
 }
 
+// InTx runs fn on the store bound to a transaction of its own (a savepoint inside the caller's
+// when the store is bound to one already), committed when fn returns nil.
+func (s *Store) InTx(ctx context.Context, fn func(*Store) error) error {
+	tx, err := s.db.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := fn(s.On(tx)); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
 // Options tune the pool.
 type Options struct {
 	// MaxConns bounds the pool. Default 10.
