@@ -17,6 +17,15 @@ import (
 // their call nights in the window), continuity (the same template the half-day before or
 // after) breaking ties. Vacancies are filled in time order, each against the schedule with the
 // earlier choices made, so the proposal as a whole breaks no hard rule.
+//
+// The backup (jeopardy) pool (backup.go): a resident whose backup call session covers the
+// vacancy's day (a session that day, or the one the evening before, standing by overnight into
+// it) is a candidate even when the block plan has them on another rotation, every other check
+// still applying. They keep their backup session (it is not among the changes). Backup
+// candidates rank ahead of every other candidate, whatever their changes: the pool is staffed so
+// that a sick call is covered without pulling anyone off their own service or day off. A
+// resident whose only covering session is the vacancy's own half-day would give it up: they are
+// judged as anyone else there.
 
 // MaxRepairCandidates bounds the candidates listed per vacancy.
 const MaxRepairCandidates = 5
@@ -35,6 +44,20 @@ type Candidate struct {
 	// Continuity: they hold the same template the half-day before or after.
 	Continuity bool    `json:"continuity"`
 	Cost       float64 `json:"cost"`
+	// Backup: they are pulled from the backup pool, by their backup call session of
+	// ActivatedBackupTemplateID on ActivatedBackupDate (which they keep).
+	Backup                    bool   `json:"backup,omitempty"`
+	ActivatedBackupTemplateID string `json:"activated_backup_template_id,omitempty"`
+	ActivatedBackupDate       *Date  `json:"activated_backup_date,omitempty"`
+}
+
+// BackupActivation is a resident the repair pulls from the backup pool for a day: their backup
+// session (TemplateID on Date, kept) and the day they cover (Covers).
+type BackupActivation struct {
+	PersonID   string `json:"person_id"`
+	TemplateID string `json:"rotation_template_id"`
+	Date       Date   `json:"date"`
+	Covers     Date   `json:"covers_date"`
 }
 
 // Vacancy is one half-day of a template the absence leaves short.
@@ -48,6 +71,9 @@ type Vacancy struct {
 	// rule; Why says what stopped them).
 	Chosen *Candidate `json:"chosen,omitempty"`
 	Why    string     `json:"why,omitempty"`
+	// Note says when the chosen backup was the last unused one covering the day: the backup
+	// pool is empty for the rest of it.
+	Note string `json:"note,omitempty"`
 }
 
 // RepairChange is one assignment the repair makes or removes: To "" removes the person's
@@ -67,6 +93,8 @@ type RepairPlan struct {
 	Vacancies []Vacancy      `json:"vacancies"`
 	Changes   []RepairChange `json:"changes"`
 	Uncovered int            `json:"uncovered"`
+	// ActivatedBackups lists the residents pulled from the backup pool, once per day covered.
+	ActivatedBackups []BackupActivation `json:"activated_backups,omitempty"`
 }
 
 // PlanRepair proposes how to repair the schedule assignments (p's range, p.Fixed around it as
@@ -78,16 +106,10 @@ func PlanRepair(p *Problem, assignments []Assignment, absence Absence) (*RepairP
 	if err := p.check(); err != nil {
 		return nil, err
 	}
-	r := &repairer{p: p, people: map[string]Person{}, templates: map[string]Template{}, fixed: map[string][]Assignment{}}
-	for _, a := range p.Fixed {
-		r.fixed[a.PersonID] = append(r.fixed[a.PersonID], a)
+	if !slices.ContainsFunc(p.People, func(x Person) bool { return x.ID == absence.PersonID }) {
+		return nil, inputErrorf("the absence names unknown person %q", absence.PersonID)
 	}
-	for _, x := range p.People {
-		r.people[x.ID] = x
-	}
-	for _, t := range p.Templates {
-		r.templates[t.ID] = t
-	}
+	r := newRepairer(p)
 	plan := &RepairPlan{}
 	var vacated []Assignment
 	for _, a := range assignments {
@@ -99,24 +121,66 @@ func PlanRepair(p *Problem, assignments []Assignment, absence Absence) (*RepairP
 		}
 		r.schedule = append(r.schedule, a)
 	}
-	if _, ok := r.people[absence.PersonID]; !ok {
-		return nil, inputErrorf("the absence names unknown person %q", absence.PersonID)
-	}
+	r.backups = newBackupCover(r.isBackup, r.schedule, p.Fixed)
 	slices.SortFunc(vacated, func(a, b Assignment) int { return compareSlots(a.Slot, b.Slot) })
 	for _, a := range vacated {
-		v, ok := r.vacancy(a)
-		if !ok {
-			continue
-		}
-		if v.Chosen != nil {
-			plan.Changes = append(plan.Changes, r.apply(a.Slot, v.TemplateID, *v.Chosen)...)
-		} else {
-			plan.Uncovered++
-		}
-		plan.Vacancies = append(plan.Vacancies, v)
+		r.fill(plan, a)
 	}
 	return plan, nil
 }
+
+func newRepairer(p *Problem) *repairer {
+	r := &repairer{p: p, people: map[string]Person{}, templates: map[string]Template{}, fixed: map[string][]Assignment{}, activated: map[backupKey]bool{}}
+	for _, a := range p.Fixed {
+		r.fixed[a.PersonID] = append(r.fixed[a.PersonID], a)
+	}
+	for _, x := range p.People {
+		r.people[x.ID] = x
+	}
+	for _, t := range p.Templates {
+		r.templates[t.ID] = t
+	}
+	return r
+}
+
+// fill judges the vacancy removing a may leave and, if it has one, makes its choice.
+func (r *repairer) fill(plan *RepairPlan, a Assignment) {
+	v, ok := r.vacancy(a)
+	if !ok {
+		return
+	}
+	if v.Chosen != nil {
+		plan.Changes = append(plan.Changes, r.apply(a.Slot, v.TemplateID, *v.Chosen)...)
+		r.activate(plan, &v)
+	} else {
+		plan.Uncovered++
+	}
+	plan.Vacancies = append(plan.Vacancies, v)
+}
+
+// activate records the backup v's chosen candidate is pulled from (once per person and day), and
+// notes in v when no other unused backup covers the day.
+func (r *repairer) activate(plan *RepairPlan, v *Vacancy) {
+	c := v.Chosen
+	k := backupKey{c.PersonID, v.Date}
+	if !c.Backup || r.activated[k] {
+		return
+	}
+	r.activated[k] = true
+	plan.ActivatedBackups = append(plan.ActivatedBackups, BackupActivation{PersonID: c.PersonID, TemplateID: c.ActivatedBackupTemplateID, Date: *c.ActivatedBackupDate, Covers: v.Date})
+	for _, x := range r.p.People {
+		if x.Type == Resident && r.backups.covers(x.ID, v.Date) && !r.activated[backupKey{x.ID, v.Date}] && !r.absent(x.ID, v.Date) {
+			return
+		}
+	}
+	v.Note = fmt.Sprintf("%s was the last unused backup call covering %s: the backup pool is empty for the rest of that day", c.PersonID, v.Date)
+}
+
+func (r *repairer) absent(id string, d Date) bool {
+	return slices.ContainsFunc(r.p.Absences, func(a Absence) bool { return a.PersonID == id && a.Covers(d) })
+}
+
+func (r *repairer) isBackup(id string) bool { return r.templates[id].Activity == BackupCall }
 
 func compareSlots(a, b Slot) int {
 	if c := a.Date.Sub(b.Date); c != 0 {
@@ -137,6 +201,8 @@ type repairer struct {
 	templates map[string]Template
 	schedule  []Assignment            // the working schedule: removals and earlier choices made
 	fixed     map[string][]Assignment // p.Fixed (the context around the range) by person
+	backups   backupCover             // the backup sessions of the working schedule and p.Fixed
+	activated map[backupKey]bool      // the backups pulled in so far, by person and day covered
 }
 
 // vacancy says whether removing a leaves its template short, and if so how to fill it.
@@ -161,6 +227,11 @@ func (r *repairer) vacancy(a Assignment) (Vacancy, bool) {
 	}
 	slices.SortStableFunc(v.Candidates, func(a, b Candidate) int {
 		switch {
+		case a.Backup != b.Backup:
+			if a.Backup {
+				return -1
+			}
+			return 1
 		case a.Cost < b.Cost:
 			return -1
 		case a.Cost > b.Cost:
@@ -207,21 +278,10 @@ func (r *repairer) short(slot Slot, t Template, faculty bool) bool {
 // faculty's weekly sessions, x's ACGME rules, and, for a move, the coverage and supervision of
 // the template x leaves.
 func (r *repairer) candidate(x Person, slot Slot, t Template) (Candidate, string) {
-	if slices.ContainsFunc(r.p.Absences, func(a Absence) bool {
-		return a.PersonID == x.ID && (a.Covers(slot.Date) || t.Overnight(slot, r.p.Location) && a.Covers(slot.Date.AddDays(1)))
-	}) {
-		return Candidate{}, "absent"
-	}
-	if x.Type == Resident && !t.Allows(x.PGY) {
-		return Candidate{}, "not eligible"
-	}
-	if !t.Credentialed(x) {
-		return Candidate{}, "not credentialed"
-	}
-	if x.Type == Resident && !r.p.PlanAllows(x.ID, t, slot.Date) {
-		return Candidate{}, "on another rotation"
-	}
 	c := Candidate{PersonID: x.ID, Changes: 1}
+	if why := r.admits(x, slot, t, &c); why != "" {
+		return Candidate{}, why
+	}
 	for _, a := range r.schedule {
 		if a.PersonID == x.ID && a.Slot == slot {
 			if a.Locked {
@@ -249,6 +309,31 @@ func (r *repairer) candidate(x Person, slot Slot, t Template) (Candidate, string
 	}
 	r.measure(&c, x, slot, t, after)
 	return c, ""
+}
+
+// admits says why x may not hold t in slot whatever the schedule ("" if they may): absent, not
+// eligible, not credentialed, on another rotation, unless a backup session of theirs covers the
+// day (other than one in slot): then c is marked as pulled from the backup pool.
+func (r *repairer) admits(x Person, slot Slot, t Template, c *Candidate) string {
+	switch {
+	case r.absent(x.ID, slot.Date) || t.Overnight(slot, r.p.Location) && r.absent(x.ID, slot.Date.AddDays(1)):
+		return "absent"
+	case x.Type == Resident && !t.Allows(x.PGY):
+		return "not eligible"
+	case !t.Credentialed(x):
+		return "not credentialed"
+	case x.Type != Resident:
+		return ""
+	}
+	if b, ok := r.backups.session(x.ID, slot.Date, slot); ok {
+		d := b.Slot.Date
+		c.Backup, c.ActivatedBackupTemplateID, c.ActivatedBackupDate = true, b.TemplateID, &d
+		return ""
+	}
+	if !r.p.PlanAllows(x.ID, t, slot.Date) {
+		return "on another rotation"
+	}
+	return ""
 }
 
 // cellRefuses says which hard rule placing x on t in slot breaks in that cell, or "".
@@ -374,6 +459,9 @@ func (r *repairer) measure(c *Candidate, x Person, slot Slot, t Template, duties
 func (r *repairer) apply(slot Slot, templateID string, c Candidate) []RepairChange {
 	r.schedule = slices.DeleteFunc(r.schedule, func(a Assignment) bool { return a.PersonID == c.PersonID && a.Slot == slot })
 	r.schedule = append(r.schedule, Assignment{Slot: slot, PersonID: c.PersonID, TemplateID: templateID})
+	if r.isBackup(templateID) || r.isBackup(c.From) {
+		r.backups = newBackupCover(r.isBackup, r.schedule, r.p.Fixed)
+	}
 	return []RepairChange{{PersonID: c.PersonID, Date: slot.Date, Half: slot.Half, From: c.From, To: templateID}}
 }
 

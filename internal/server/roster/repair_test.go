@@ -1,8 +1,11 @@
 package roster
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rsched/rsched/internal/server/acgme"
 )
 
 // applyRepair is the schedule after plan: removals, then placements and moves.
@@ -125,6 +128,172 @@ func TestPlanRepairKeepsFacultyInOnePlace(t *testing.T) {
 	for _, c := range plan.Vacancies[0].Candidates {
 		if c.PersonID == "f2" {
 			t.Fatalf("f2, on the day shift until 19:00, offered for the 13:00 clinic: %+v", c)
+		}
+	}
+}
+
+// backupProgram is plantProgram with block rotations: the ward belongs to rotation A, the
+// procedures to B; r1 is on A, r2 and r4 on B, r3 on rotation rot (A or B); a backup call
+// template (no rotation). The ward needs one resident.
+func backupProgram(rot string) *Problem {
+	p := plantProgram()
+	p.Templates[0].MinResidents, p.Templates[0].RotationID = 1, "A"
+	p.Templates[3].RotationID = "B"
+	p.Templates = append(p.Templates, Template{ID: "backup", Activity: BackupCall, HoursPerSession: 12, MaxResidents: 2, Weekends: true})
+	for id, r := range map[string]string{"r1": "A", "r2": "B", "r3": rot, "r4": "B"} {
+		p.Plan = append(p.Plan, PlanEntry{PersonID: id, RotationID: r, Start: p.From, End: p.To})
+	}
+	return p
+}
+
+// The backup (jeopardy) pool is pulled across rotations: r1 (rotation A) calls in sick on the
+// ward; who covers, and why the others do not.
+func TestPlanRepairPullsTheBackupPoolAcrossRotations(t *testing.T) {
+	cases := []struct {
+		name      string
+		rot       string // r3's rotation
+		half      Half   // the ward half-day r1 leaves on day 5
+		extra     func(p *Problem) []Assignment
+		chosen    string // "" none
+		backupDay int    // the chosen backup's session day (-1: not a backup)
+		changes   int
+		why, note string // substrings of the vacancy's why and note
+		second    string // the candidate ranked second ("" any)
+	}{
+		{name: "a backup that day covers another rotation's morning, the pool then empty", rot: "B", half: AM,
+			extra:  func(p *Problem) []Assignment { return []Assignment{at2(p, 5, PM, "r2", "backup")} },
+			chosen: "r2", backupDay: 5, changes: 1, note: "the backup pool is empty"},
+		{name: "the evening before's backup stands by into the day", rot: "B", half: PM,
+			extra:  func(p *Problem) []Assignment { return []Assignment{at2(p, 4, PM, "r2", "backup")} },
+			chosen: "r2", backupDay: 4, changes: 1, note: "the backup pool is empty"},
+		{name: "two days before is no cover", rot: "B", half: AM,
+			extra:  func(p *Problem) []Assignment { return []Assignment{at2(p, 3, PM, "r2", "backup")} },
+			why:    "3 on another rotation"},
+		{name: "without backup call, another rotation is refused", rot: "B", half: AM,
+			extra: func(*Problem) []Assignment { return nil }, why: "3 on another rotation"},
+		{name: "a backup session in the vacancy's own half-day would be given up", rot: "B", half: PM,
+			extra:  func(p *Problem) []Assignment { return []Assignment{at2(p, 5, PM, "r2", "backup")} },
+			why:    "3 on another rotation"},
+		{name: "a backup coming off an overnight call breaks a duty-hour rule", rot: "B", half: AM,
+			extra: func(p *Problem) []Assignment {
+				return []Assignment{at2(p, 4, PM, "r2", "call"), at2(p, 5, PM, "r2", "backup")}
+			},
+			why: "2 on another rotation, 1 would break post_call_day"},
+		{name: "a backup of a level the ward does not take", rot: "B", half: AM,
+			extra: func(p *Problem) []Assignment {
+				p.Templates[0].AllowedPGY = []int{1, 3}
+				return []Assignment{at2(p, 5, PM, "r2", "backup")}
+			},
+			why: "2 not eligible, 1 on another rotation"}, // r2 and r4 (PGY-2); r3 on B
+		{name: "the backup ranks ahead of a free resident of the rotation, though more loaded", rot: "A", half: AM,
+			extra: func(p *Problem) []Assignment {
+				return append(days(p, "r2", "procedures", false, 1, 2, 3, 4), at2(p, 5, PM, "r2", "backup"))
+			},
+			chosen: "r2", backupDay: 5, changes: 1, second: "r3", note: "the backup pool is empty"},
+		{name: "the backup ranks ahead even when it must be moved (two changes)", rot: "A", half: AM,
+			extra: func(p *Problem) []Assignment {
+				return []Assignment{at2(p, 5, AM, "r2", "procedures"), at2(p, 5, PM, "r2", "backup")}
+			},
+			chosen: "r2", backupDay: 5, changes: 2, second: "r3", note: "the backup pool is empty"},
+		{name: "a second backup that day: the pool is not empty", rot: "B", half: AM,
+			extra: func(p *Problem) []Assignment {
+				return []Assignment{at2(p, 5, PM, "r2", "backup"), at2(p, 5, PM, "r4", "backup")}
+			},
+			chosen: "r2", backupDay: 5, changes: 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			p := backupProgram(tc.rot)
+			live := append([]Assignment{at2(p, 5, tc.half, "r1", "ward")}, tc.extra(p)...)
+			sick := p.From.AddDays(5)
+			plan, err := PlanRepair(p, live, Absence{PersonID: "r1", Start: sick, End: sick})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(plan.Vacancies) != 1 {
+				t.Fatalf("plan: %+v", plan)
+			}
+			v := plan.Vacancies[0]
+			checkBackupVacancy(t, p, v, tc.chosen, tc.backupDay, tc.changes)
+			if !strings.Contains(v.Why, tc.why) || !strings.Contains(v.Note, tc.note) || (tc.note == "") != (v.Note == "") {
+				t.Errorf("why %q (want %q), note %q (want %q)", v.Why, tc.why, v.Note, tc.note)
+			}
+			if tc.second != "" && (len(v.Candidates) < 2 || v.Candidates[1].PersonID != tc.second || v.Candidates[1].Backup ||
+				v.Candidates[1].Cost >= v.Candidates[0].Cost) {
+				t.Errorf("want the backup first, then %s at a lower cost: %+v", tc.second, v.Candidates)
+			}
+			if tc.chosen == "" {
+				return
+			}
+			if len(plan.ActivatedBackups) != 1 || plan.ActivatedBackups[0] != (BackupActivation{PersonID: tc.chosen, TemplateID: "backup",
+				Date: p.From.AddDays(tc.backupDay), Covers: sick}) {
+				t.Errorf("activated backups %+v", plan.ActivatedBackups)
+			}
+			checkRepairedKeepsHardRules(t, p, live, plan)
+		})
+	}
+}
+
+// checkBackupVacancy checks v's chosen candidate: who, pulled from which backup session, with how
+// many changes.
+func checkBackupVacancy(t *testing.T, p *Problem, v Vacancy, chosen string, backupDay, changes int) {
+	t.Helper()
+	if chosen == "" {
+		if v.Chosen != nil {
+			t.Fatalf("chosen %+v, want none (%s)", v.Chosen, v.Why)
+		}
+		return
+	}
+	c := v.Chosen
+	if c == nil || c.PersonID != chosen || c.Changes != changes || !c.Backup || c.ActivatedBackupTemplateID != "backup" ||
+		c.ActivatedBackupDate == nil || *c.ActivatedBackupDate != p.From.AddDays(backupDay) {
+		t.Fatalf("chosen %+v, want %s from the backup of day %d with %d changes (%s)", c, chosen, backupDay, changes, v.Why)
+	}
+}
+
+// checkRepairedKeepsHardRules applies plan to live and checks the validator finds no new hard
+// violation (the pulled backup is not on another rotation in its eyes), and that the backup
+// session is kept.
+func checkRepairedKeepsHardRules(t *testing.T, p *Problem, live []Assignment, plan *RepairPlan) {
+	t.Helper()
+	before, err := Validate(p, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := applyRepair(live, plan)
+	vs, err := Validate(p, after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range missingViolations(vs, before) {
+		if Hard(v.Rule) {
+			t.Errorf("after the repair: %+v", v)
+		}
+	}
+	a := plan.ActivatedBackups[0]
+	if !slices.Contains(after, Assignment{Slot: Slot{a.Date, PM}, PersonID: a.PersonID, TemplateID: a.TemplateID}) {
+		t.Errorf("the activated backup session was given up: %+v", after)
+	}
+}
+
+// The validator lets a resident whose backup call covers the day hold another rotation's
+// template, and no one else: the session's day and the next, not the day after.
+func TestValidatorLetsTheBackupPoolCrossRotations(t *testing.T) {
+	p := backupProgram("B")
+	for _, c := range []struct {
+		backupDay, wardDay int
+		flagged            bool
+	}{{-1, 5, true}, {5, 5, false}, {4, 5, false}, {3, 5, true}, {6, 5, true}} {
+		live := []Assignment{at2(p, c.wardDay, AM, "r2", "ward")}
+		if c.backupDay >= 0 {
+			live = append(live, at2(p, c.backupDay, PM, "r2", "backup"))
+		}
+		vs, err := Validate(p, live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.ContainsFunc(vs, func(v acgme.Violation) bool { return v.Rule == RuleRotationPlan }); got != c.flagged {
+			t.Errorf("backup on day %d, ward on day %d: rotation_plan reported %v, want %v", c.backupDay, c.wardDay, got, c.flagged)
 		}
 	}
 }

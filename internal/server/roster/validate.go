@@ -23,7 +23,8 @@ const (
 	// 7-day periods from the range's first day (hard).
 	RuleFacultySessions acgme.Rule = "faculty_sessions"
 	// RuleRotationPlan: a resident on a template of another rotation than the one the block
-	// plan gives them that day (hard; plan.go).
+	// plan gives them that day (hard; plan.go), unless a backup call session of theirs covers
+	// that day (backup.go: the jeopardy pool is pulled across rotations).
 	RuleRotationPlan acgme.Rule = "rotation_plan"
 	// RuleCoverage: fewer residents than a template's minimum (soft: listed, never traded for a
 	// hard rule).
@@ -54,6 +55,10 @@ func Validate(p *Problem, assignments []Assignment) ([]acgme.Violation, error) {
 			all = append(all, a)
 		}
 	}
+	v.backups = newBackupCover(func(id string) bool {
+		i, ok := v.templates[id]
+		return ok && p.Templates[i].Activity == BackupCall
+	}, all)
 	for k, a := range all {
 		if err := v.add(a, k < len(assignments)); err != nil {
 			return nil, err
@@ -83,6 +88,7 @@ type validation struct {
 	faculty   map[validationCell]int   // the faculty on a cell
 	weekly    map[string]int           // half-days by faculty member and week ("id/week")
 	seen      map[string]bool          // person and half-day held ("id/dateHalf")
+	backups   backupCover              // the days each resident's backup call covers (backup.go)
 	out       []acgme.Violation
 }
 
@@ -161,7 +167,7 @@ func (v *validation) checkPlacement(a Assignment, x Person, ti int) {
 		v.out = append(v.out, acgme.Violation{Rule: RuleAvailability, PersonID: x.ID, Start: at, End: at,
 			Message: fmt.Sprintf("%s's %s on %s %s runs into %s, a day they are absent", x.ID, t.ID, a.Slot.Date, a.Slot.Half, next)})
 	}
-	if x.Type == Resident && !v.p.PlanAllows(x.ID, t, a.Slot.Date) {
+	if x.Type == Resident && !v.p.PlanAllows(x.ID, t, a.Slot.Date) && !v.backups.covers(x.ID, a.Slot.Date) {
 		v.out = append(v.out, acgme.Violation{Rule: RuleRotationPlan, PersonID: x.ID, Start: at, End: at,
 			Message: fmt.Sprintf("%s is on rotation %s in the block plan on %s but placed on %s of rotation %s", x.ID, v.p.RotationOn(x.ID, a.Slot.Date), a.Slot.Date, t.ID, t.RotationID)})
 	}
