@@ -20,7 +20,11 @@ const (
 
 // RuleRefusal is a manual edit refused because it would break hard rules and no override reason
 // was given: Broken lists what it would break (the API answers 422 with them).
-type RuleRefusal struct{ Broken []ViolationView }
+type RuleRefusal struct {
+	Broken []ViolationView
+	// Hard counts every hard violation caused, listed or not (0: len(Broken)).
+	Hard int
+}
 
 func (e *RuleRefusal) Error() string {
 	var rules []string
@@ -29,8 +33,12 @@ func (e *RuleRefusal) Error() string {
 			rules = append(rules, string(v.Rule))
 		}
 	}
+	n := e.Hard
+	if n == 0 {
+		n = len(e.Broken)
+	}
 	return fmt.Sprintf("the change would break %d hard rule violation(s) (%s); nothing was changed: send override_reason (%d to %d characters) to make it anyway",
-		len(e.Broken), strings.Join(rules, ", "), MinOverrideReason, MaxOverrideReason)
+		n, strings.Join(rules, ", "), MinOverrideReason, MaxOverrideReason)
 }
 
 // EditOutcome is what a manual edit caused: the violations the schedule has after it and did not
@@ -88,21 +96,21 @@ func (s *Service) CheckEdit(ctx context.Context, dates []roster.Date, override s
 	if err := s.st.LockScheduleInputs(ctx); err != nil {
 		return EditOutcome{}, err
 	}
-	// The day before and after too: a session runs past midnight into the next day, and the
-	// rolling windows, periods and rests that touch these days are all judged. At least 7 days
-	// from the first: the faculty's weekly session caps are counted in 7-day periods from it.
-	from, to := slices.MinFunc(dates, compareDates).AddDays(-1), slices.MaxFunc(dates, compareDates).AddDays(1)
-	if to.Sub(from) < 6 {
-		to = from.AddDays(6)
-	}
-	before, err := s.judge(ctx, from, to)
+	// One range from the first date to the last: a publication sends its range's ends.
+	return s.judgeEdit(ctx, []window{spanWindow(dates)}, override, write)
+}
+
+// judgeEdit judges the stored schedule over windows before and after write and answers what
+// write caused: refused (*RuleRefusal) when it broke a hard rule and override is "".
+func (s *Service) judgeEdit(ctx context.Context, windows []window, override string, write func() error) (EditOutcome, error) {
+	before, err := s.judgeWindows(ctx, windows)
 	if err != nil {
 		return EditOutcome{}, err
 	}
 	if err := write(); err != nil {
 		return EditOutcome{}, err
 	}
-	after, err := s.judge(ctx, from, to)
+	after, err := s.judgeWindows(ctx, windows)
 	if err != nil {
 		return EditOutcome{}, err
 	}
@@ -110,11 +118,70 @@ func (s *Service) CheckEdit(ctx context.Context, dates []roster.Date, override s
 	out := EditOutcome{Violations: list, Hard: hard}
 	if hard > 0 {
 		if override == "" {
-			return out, &RuleRefusal{Broken: list[:hard]}
+			// At most MaxListedViolations are listed, hard ones first.
+			return out, &RuleRefusal{Broken: list[:min(hard, len(list))], Hard: hard}
 		}
 		out.Override = override
 	}
 	return out, nil
+}
+
+// window is a range of days judged as one.
+type window struct{ from, to roster.Date }
+
+// editWindows are the ranges an edit of the schedule on dates is judged over: each date with
+// the day before and after (a session runs past midnight into the next day, and the rolling
+// windows, periods and rests that touch these days are all judged), dates at most Margin days
+// apart judged in one range (which loads that much context either side anyway), no range over
+// roster.MaxRangeDays, and each at least 7 days from its first (the faculty's weekly session
+// caps are counted in 7-day periods from it).
+func editWindows(dates []roster.Date) []window {
+	sorted := slices.SortedFunc(slices.Values(dates), compareDates)
+	var out []window
+	for _, d := range slices.Compact(sorted) {
+		lo, hi := d.AddDays(-1), d.AddDays(1)
+		n := len(out)
+		switch {
+		case n > 0 && lo.Sub(out[n-1].to) <= Margin && hi.Sub(out[n-1].from) < roster.MaxRangeDays:
+			out[n-1].to = hi
+		case n > 0 && lo.Sub(out[n-1].to) <= 0:
+			// The range before is full: this one starts where it ends.
+			out = append(out, window{out[n-1].to.AddDays(1), hi})
+		default:
+			out = append(out, window{lo, hi})
+		}
+	}
+	for i := range out {
+		out[i] = out[i].atLeastAWeek()
+	}
+	return out
+}
+
+// spanWindow is the one range from the day before the first of dates to the day after the
+// last, at least 7 days (as editWindows).
+func spanWindow(dates []roster.Date) window {
+	return window{slices.MinFunc(dates, compareDates).AddDays(-1), slices.MaxFunc(dates, compareDates).AddDays(1)}.atLeastAWeek()
+}
+
+// atLeastAWeek is w, made 7 days from its first when shorter.
+func (w window) atLeastAWeek() window {
+	if w.to.Sub(w.from) < 6 {
+		w.to = w.from.AddDays(6)
+	}
+	return w
+}
+
+// judgeWindows is every violation of the stored schedule in each window, window by window.
+func (s *Service) judgeWindows(ctx context.Context, windows []window) ([]acgme.Violation, error) {
+	var all []acgme.Violation
+	for _, w := range windows {
+		vs, err := s.judge(ctx, w.from, w.to)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, vs...)
+	}
+	return all, nil
 }
 
 func compareDates(a, b roster.Date) int { return a.Sub(b) }

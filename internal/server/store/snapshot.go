@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/rsched/rsched/internal/server/roster"
 )
 
 // readSnapshot runs read in one consistent view: a repeatable-read, read-only transaction of its
@@ -18,6 +21,38 @@ func (s *Store) readSnapshot(ctx context.Context, read func(tx pgx.Tx) error) er
 		return read(tx)
 	}
 	return pgx.BeginTxFunc(ctx, s.Pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, read)
+}
+
+// LockTemplatesForEdit locks, in the change's transaction (On) and before LockScheduleInputs,
+// the templates against every other writer and checked change: a template change judged and
+// then written would otherwise hold the templates shared (LockScheduleInputs) while a second
+// one does the same, and each one's write would wait on the other's (a deadlock).
+func (s *Store) LockTemplatesForEdit(ctx context.Context) error {
+	tx, ok := s.db.(pgx.Tx)
+	if !ok {
+		return errors.New("store: LockTemplatesForEdit needs a transaction (Store.On)")
+	}
+	if _, err := tx.Exec(ctx, `SET LOCAL lock_timeout = '15s'`); err != nil {
+		return err
+	}
+	if _, err := tx.Exec(ctx, `LOCK TABLE rotation_templates IN SHARE ROW EXCLUSIVE MODE`); err != nil {
+		return fmt.Errorf("store: locking the templates: %w", err)
+	}
+	return nil
+}
+
+// TemplateDates is every date the live schedule holds an assignment of template id on, in
+// order: the days a change of the template's sessions is judged on.
+func (s *Store) TemplateDates(ctx context.Context, id string) ([]roster.Date, error) {
+	rows, err := s.db.Query(ctx, `SELECT DISTINCT date FROM assignments WHERE rotation_template_id = $1 ORDER BY date`, id)
+	if err != nil {
+		return nil, fmt.Errorf("store: reading a template's dates: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (roster.Date, error) {
+		var d time.Time
+		err := r.Scan(&d)
+		return roster.DateOf(d), err
+	})
 }
 
 // LockScheduleInputs locks, in the change's transaction (On), what a schedule is judged on: the
