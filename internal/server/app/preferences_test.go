@@ -80,11 +80,16 @@ func TestGenerateHonoursDayOffRequests(t *testing.T) {
 			t.Fatalf("the resident works the day they asked off: %v", a)
 		}
 	}
+	// A faculty member's request is weighed too (it steers who supervises) and reported.
+	fac := e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.2, "draft": true,
+		"day_off_requests": []any{map[string]any{"person_id": p.faculty[0], "date": day, "weight": 5}}}, req{bearer: coord.Access}).want(t, 200, "a faculty member's request")
+	if fo := fac.Body["stats"].(map[string]any)["day_off_requests"].([]any); len(fo) != 1 || fo[0].(map[string]any)["person_id"] != p.faculty[0] {
+		t.Fatalf("faculty day-off outcome: %.800s", fac.Raw)
+	}
 	for name, bad := range map[string]any{
 		"outside the range": map[string]any{"person_id": p.residents[3], "date": "2026-08-01", "weight": 5},
 		"weight 0":          map[string]any{"person_id": p.residents[3], "date": day, "weight": 0},
 		"weight 11":         map[string]any{"person_id": p.residents[3], "date": day, "weight": 11},
-		"a faculty member":  map[string]any{"person_id": p.faculty[0], "date": day, "weight": 5},
 		"not an id":         map[string]any{"person_id": "x", "date": day, "weight": 5},
 	} {
 		e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": weekStart, "end_date": weekEnd, "time_budget_seconds": 0.2, "draft": true,
