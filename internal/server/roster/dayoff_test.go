@@ -130,17 +130,7 @@ func TestFacultyDayOffRequestsChooseTheSupervisor(t *testing.T) {
 	}{{false, true, ""}, {true, false, "supervision or a faculty shift needed them"}} {
 		p := program(c.otherAway)
 		p.DayOffRequests = []DayOffRequest{{PersonID: "f1", Date: day, Weight: 5}}
-		res, err := Solve(context.Background(), p, Options{Seed: 1, TimeBudget: 5 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		vs, err := Validate(p, res.Assignments)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hard := hardOnly(vs); len(hard) > 0 {
-			t.Fatalf("hard violations %+v", hard)
-		}
+		res := solveCompliant(t, p, Options{Seed: 1, TimeBudget: 5 * time.Second})
 		out := ExplainDayOffRequests(p, res.Assignments)
 		if len(out) != 1 || out[0].Honoured != c.honoured || (held(res.Assignments, "f1", day) == 0) != c.honoured || !strings.Contains(out[0].Why, c.why) {
 			t.Fatalf("f2 away %v: %+v, f1 holds %d half-days that day", c.otherAway, out, held(res.Assignments, "f1", day))

@@ -21,6 +21,23 @@ func hardOnly(vs []acgme.Violation) []acgme.Violation {
 	return out
 }
 
+// solveCompliant solves p and fails the test unless the schedule breaks no hard rule.
+func solveCompliant(t *testing.T, p *Problem, o Options) *Result {
+	t.Helper()
+	res, err := Solve(context.Background(), p, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := Validate(p, res.Assignments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hard := hardOnly(vs); len(hard) > 0 {
+		t.Fatalf("hard violations %+v", hard)
+	}
+	return res
+}
+
 // Every schedule the solver returns passes the validator's hard rules, over many generated
 // programs of different sizes, absence rates and seeds.
 func TestSolverSchedulesPassTheValidator(t *testing.T) {
