@@ -77,9 +77,14 @@ func TestSickCallRepairIsProposedThenAppliedOnConfirmation(t *testing.T) {
 		"changes": []any{map[string]any{"person_id": p.residents[5], "date": "2026-07-07", "time_of_day": "AM", "from_template_id": p.ward}}}
 	e.call("POST", "/api/v1/schedule/repair/apply", other, req{bearer: coord.Access}).want(t, 422, "no approved absence")
 	// A repair removes only the absent person's half-days and places only others, within the
-	// absence and the day before it.
+	// absence and the day before it. (Someone else: not the sick resident, whom the generated
+	// week picks.)
+	someoneElse := p.residents[5]
+	if someoneElse == sick {
+		someoneElse = p.residents[4]
+	}
 	for what, c := range map[string]map[string]any{
-		"removing someone else":     {"person_id": p.residents[5], "date": sickDay, "time_of_day": "AM", "from_template_id": p.ward},
+		"removing someone else":     {"person_id": someoneElse, "date": sickDay, "time_of_day": "AM", "from_template_id": p.ward},
 		"placing the absent person": {"person_id": sick, "date": sickDay, "time_of_day": "AM", "to_template_id": p.ward},
 		"a day outside the absence": {"person_id": p.residents[5], "date": "2026-07-08", "time_of_day": "AM", "to_template_id": p.ward},
 	} {
