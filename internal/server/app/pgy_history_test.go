@@ -64,6 +64,24 @@ func TestPGYHistoryJudgesAPastYearWithItsLevels(t *testing.T) {
 	e.call("GET", "/api/v1/people/00000000-0000-4000-8000-000000000000/pgy-history", nil, req{bearer: coord.Access}).want(t, 404, "no such person")
 	e.call("GET", "/api/v1/people/nope/pgy-history", nil, req{bearer: coord.Access}).want(t, 404, "a malformed id")
 
+	// A manual edit of last year's schedule is judged with last year's levels: the intern (2
+	// units as a PGY-1) and two seniors fill the attending's 4; a third senior breaks
+	// supervision in 2026 (refused without a reason) and not in 2027.
+	for _, c := range []struct {
+		date   string
+		status int
+	}{{"2026-08-11", 422}, {"2027-08-10", 201}} {
+		for _, who := range []string{attending, intern, seniors[0], seniors[1]} {
+			e.call("POST", "/api/v1/assignments", map[string]any{"person_id": who, "rotation_template_id": clinic, "date": c.date, "time_of_day": "AM",
+				"override_reason": "planted: a clinic for the PGY history"}, req{bearer: coord.Access}).want(t, 201, "clinic "+c.date)
+		}
+		r := e.call("POST", "/api/v1/assignments", map[string]any{"person_id": seniors[2], "rotation_template_id": clinic, "date": c.date, "time_of_day": "AM"},
+			req{bearer: coord.Access}).want(t, c.status, "a third senior in the clinic of "+c.date)
+		if c.status == 422 && !hasRule(r.Body["violations"], "supervision") {
+			t.Errorf("%s: refused for %.500s, want supervision", c.date, r.Raw)
+		}
+	}
+
 	for _, c := range []struct {
 		from, to string
 		pgy      float64

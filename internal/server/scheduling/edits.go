@@ -186,11 +186,20 @@ func (s *Service) judgeWindows(ctx context.Context, windows []window) ([]acgme.V
 
 func compareDates(a, b roster.Date) int { return a.Sub(b) }
 
-// judge is every violation of the stored schedule of [from, to], with its context.
+// judge is every violation of the stored schedule of [from, to], with its context. A window
+// within one academic year is judged with the residents' levels of that year (levelsOf), so an
+// edit of last year's schedule is judged with last year's levels; one across 1 July (an edit
+// on 30 June or 1 July, a template's long window) with the current levels, as the edited days
+// may lie on either side.
 func (s *Service) judge(ctx context.Context, from, to roster.Date) ([]acgme.Violation, error) {
 	in, err := s.st.LoadInputs(ctx, from, to, Margin)
 	if err != nil {
 		return nil, err
+	}
+	if roster.AcademicYearOf(from) == roster.AcademicYearOf(to) {
+		if err := s.levelsOf(ctx, in, from); err != nil {
+			return nil, err
+		}
 	}
 	p, _ := s.problem(in, from, to, nil)
 	var live []roster.Assignment
