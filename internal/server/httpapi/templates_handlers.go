@@ -3,6 +3,7 @@ package httpapi
 import (
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -18,8 +19,10 @@ type templateView struct {
 	AllowedPGY []int `json:"allowed_pgy_levels"`
 	// StartTime is shown as null for the half-day family.
 	StartTime *roster.ClockTime `json:"start_time"`
-	CreatedAt time.Time         `json:"created_at"`
-	UpdatedAt time.Time         `json:"updated_at"`
+	// EveryNthNight is shown as 0 when the template has no q-N pattern.
+	EveryNthNight int       `json:"call_every_nth_night"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
 }
 
 func viewTemplate(t store.TemplateRecord) templateView {
@@ -27,7 +30,7 @@ func viewTemplate(t store.TemplateRecord) templateView {
 	if levels == nil {
 		levels = []int{}
 	}
-	return templateView{Template: t.Template, AllowedPGY: levels, StartTime: t.StartTime, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
+	return templateView{Template: t.Template, AllowedPGY: levels, StartTime: t.StartTime, EveryNthNight: t.EveryNthNight, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 }
 
 // templateBody is the body of POST and PATCH /rotation-templates: on PATCH, missing fields stay.
@@ -53,6 +56,8 @@ type templateBody struct {
 	RequiredCredential *string `json:"required_credential"`
 	// MinFaculty makes it a faculty shift: this many faculty in every half-day it runs.
 	MinFaculty *int `json:"min_faculty"`
+	// EveryNthNight is a call template's q-N pattern (0: none).
+	EveryNthNight *int `json:"call_every_nth_night"`
 }
 
 func (b templateBody) apply(t *roster.Template) string {
@@ -102,6 +107,9 @@ func (b templateBody) set(t *roster.Template) string {
 	}
 	if b.MinFaculty != nil {
 		t.MinFaculty = *b.MinFaculty
+	}
+	if b.EveryNthNight != nil {
+		t.EveryNthNight = *b.EveryNthNight
 	}
 	if b.StartTime != nil {
 		t.StartTime = nil
@@ -199,12 +207,30 @@ func (s *server) getTemplate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// templatePatch is the body of PATCH /rotation-templates/{id}: the fields to change and, for a
+// change that breaks hard rules in the schedule already on the template, why.
+type templatePatch struct {
+	templateBody
+	OverrideReason string `json:"override_reason"`
+}
+
+// templateWrite is the answer to a template change: the template and what the change caused to
+// the assignments on it (scheduling.TemplateEditOutcome).
+type templateWrite struct {
+	templateView
+	scheduling.TemplateEditOutcome
+}
+
+// updateTemplate changes a template. A change of its sessions (anything but the name) is judged
+// like a manual edit of every assignment on it (scheduling.CheckTemplateEdit): refused with 422
+// and the violations, nothing written, when it breaks a hard rule and no override_reason is
+// given.
 func (s *server) updateTemplate(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
 		return err
 	}
-	var b templateBody
+	var b templatePatch
 	if err := decodeJSON(r, &b); err != nil {
 		return err
 	}
@@ -212,19 +238,32 @@ func (s *server) updateTemplate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	before := t.Template
+	before.AllowedPGY = slices.Clone(before.AllowedPGY)
 	if msg := b.apply(&t.Template); msg != "" {
 		return errStatus(http.StatusUnprocessableEntity, msg)
 	}
 	var out store.TemplateRecord
+	var outcome scheduling.TemplateEditOutcome
 	err = s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		out, err = svc.UpdateTemplate(r.Context(), t)
-		return event{"rotation_template.update", "rotation_template:" + id, nil}, err
+		outcome, err = svc.CheckTemplateEdit(r.Context(), before, t.Template, b.OverrideReason, func() error {
+			var err error
+			out, err = svc.UpdateTemplate(r.Context(), t)
+			return err
+		})
+		return event{"rotation_template.update", "rotation_template:" + id, outcome.AuditDetails(nil)}, err
 	})
+	if refused(w, err) {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, viewTemplate(out))
+	if outcome.Violations == nil {
+		outcome.Violations = []scheduling.ViolationView{}
+	}
+	writeJSON(w, http.StatusOK, templateWrite{viewTemplate(out), outcome})
 	return nil
 }
 

@@ -19,14 +19,14 @@ type TemplateRecord struct {
 }
 
 const templateColumns = `id, name, activity_type, hours_per_session::float8, min_residents, max_residents, allowed_pgy_levels,
-	supervision_required, weekends, holidays, max_learners, coalesce(rotation_id::text, ''), to_char(start_time, 'HH24:MI'), coalesce(required_credential, ''), min_faculty, created_at, updated_at`
+	supervision_required, weekends, holidays, max_learners, coalesce(rotation_id::text, ''), to_char(start_time, 'HH24:MI'), coalesce(required_credential, ''), min_faculty, call_every_nth_night, created_at, updated_at`
 
 func scanTemplate(r pgx.Row) (TemplateRecord, error) {
 	var t TemplateRecord
 	var act string
 	var start *string
 	err := r.Scan(&t.ID, &t.Name, &act, &t.HoursPerSession, &t.MinResidents, &t.MaxResidents, &t.AllowedPGY,
-		&t.SupervisionRequired, &t.Weekends, &t.Holidays, &t.MaxLearners, &t.RotationID, &start, &t.RequiredCredential, &t.MinFaculty, &t.CreatedAt, &t.UpdatedAt)
+		&t.SupervisionRequired, &t.Weekends, &t.Holidays, &t.MaxLearners, &t.RotationID, &start, &t.RequiredCredential, &t.MinFaculty, &t.EveryNthNight, &t.CreatedAt, &t.UpdatedAt)
 	t.Activity = roster.Activity(act)
 	if err == nil && start != nil {
 		c, perr := roster.ParseClock(*start)
@@ -68,11 +68,11 @@ func levels(t roster.Template) []int {
 // CreateTemplate stores a rotation template (ErrConflict for a taken name).
 func (s *Store) CreateTemplate(ctx context.Context, t roster.Template) (TemplateRecord, error) {
 	out, err := scanTemplate(s.db.QueryRow(ctx, `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, min_residents,
-		max_residents, allowed_pgy_levels, supervision_required, weekends, holidays, max_learners, rotation_id, start_time, required_credential, min_faculty)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::time, $14, $15)
+		max_residents, allowed_pgy_levels, supervision_required, weekends, holidays, max_learners, rotation_id, start_time, required_credential, min_faculty, call_every_nth_night)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13::time, $14, $15, $16)
 		RETURNING `+templateColumns,
 		uuid.NewString(), t.Name, string(t.Activity), t.HoursPerSession, t.MinResidents, t.MaxResidents, levels(t), t.SupervisionRequired, t.Weekends, t.Holidays,
-		t.MaxLearners, rotationRef(t), startTime(t), nullable(t.RequiredCredential), t.MinFaculty))
+		t.MaxLearners, rotationRef(t), startTime(t), nullable(t.RequiredCredential), t.MinFaculty, t.EveryNthNight))
 	if err != nil {
 		return out, fmt.Errorf("store: creating a template: %w", pgErr(err))
 	}
@@ -99,9 +99,9 @@ func (s *Store) ListTemplates(ctx context.Context) ([]TemplateRecord, error) {
 func (s *Store) UpdateTemplate(ctx context.Context, t TemplateRecord) (TemplateRecord, error) {
 	out, err := scanTemplate(s.db.QueryRow(ctx, `UPDATE rotation_templates SET name = $2, activity_type = $3, hours_per_session = $4,
 		min_residents = $5, max_residents = $6, allowed_pgy_levels = $7, supervision_required = $8, weekends = $9,
-		holidays = $11, max_learners = $12, rotation_id = $13, start_time = $14::time, required_credential = $15, min_faculty = $16, updated_at = greatest(now(), updated_at + interval '1 microsecond') WHERE id = $1 AND updated_at = $10 RETURNING `+templateColumns,
+		holidays = $11, max_learners = $12, rotation_id = $13, start_time = $14::time, required_credential = $15, min_faculty = $16, call_every_nth_night = $17, updated_at = greatest(now(), updated_at + interval '1 microsecond') WHERE id = $1 AND updated_at = $10 RETURNING `+templateColumns,
 		t.ID, t.Name, string(t.Activity), t.HoursPerSession, t.MinResidents, t.MaxResidents, levels(t.Template), t.SupervisionRequired, t.Weekends, t.UpdatedAt,
-		t.Holidays, t.MaxLearners, rotationRef(t.Template), startTime(t.Template), nullable(t.RequiredCredential), t.MinFaculty))
+		t.Holidays, t.MaxLearners, rotationRef(t.Template), startTime(t.Template), nullable(t.RequiredCredential), t.MinFaculty, t.EveryNthNight))
 	if isNoRows(err) {
 		return out, s.staleOrGone(ctx, "rotation_templates", t.ID)
 	}
