@@ -167,13 +167,13 @@ func TestPlanRepairPullsTheBackupPoolAcrossRotations(t *testing.T) {
 			extra:  func(p *Problem) []Assignment { return []Assignment{at2(p, 4, PM, "r2", "backup")} },
 			chosen: "r2", backupDay: 4, changes: 1, note: "the backup pool is empty"},
 		{name: "two days before is no cover", rot: "B", half: AM,
-			extra:  func(p *Problem) []Assignment { return []Assignment{at2(p, 3, PM, "r2", "backup")} },
-			why:    "3 on another rotation"},
+			extra: func(p *Problem) []Assignment { return []Assignment{at2(p, 3, PM, "r2", "backup")} },
+			why:   "3 on another rotation"},
 		{name: "without backup call, another rotation is refused", rot: "B", half: AM,
 			extra: func(*Problem) []Assignment { return nil }, why: "3 on another rotation"},
 		{name: "a backup session in the vacancy's own half-day would be given up", rot: "B", half: PM,
-			extra:  func(p *Problem) []Assignment { return []Assignment{at2(p, 5, PM, "r2", "backup")} },
-			why:    "3 on another rotation"},
+			extra: func(p *Problem) []Assignment { return []Assignment{at2(p, 5, PM, "r2", "backup")} },
+			why:   "3 on another rotation"},
 		{name: "a backup coming off an overnight call breaks a duty-hour rule", rot: "B", half: AM,
 			extra: func(p *Problem) []Assignment {
 				return []Assignment{at2(p, 4, PM, "r2", "call"), at2(p, 5, PM, "r2", "backup")}

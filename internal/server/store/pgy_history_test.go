@@ -105,8 +105,8 @@ func TestPGYHistoryOfARolloverAndTheLevelOnADay(t *testing.T) {
 		{histResident, roster.Date{Year: 2031, Month: time.June, Day: 30}, 2},
 		{histResident, start, 3},
 		{histResident, roster.Date{Year: 2040, Month: time.January, Day: 1}, 3}, // after the last: it holds
-		{histLate, roster.Date{Year: 2031, Month: time.June, Day: 30}, 3},        // a graduate keeps their last year
-		{histGraduated, start, 3},                                              // no row: the current level
+		{histLate, roster.Date{Year: 2031, Month: time.June, Day: 30}, 3},       // a graduate keeps their last year
+		{histGraduated, start, 3}, // no row: the current level
 		{histFaculty, start, 0},
 	} {
 		if got, err := s.PGYOn(ctx, c.who, c.day); err != nil || got != c.want {
