@@ -132,24 +132,21 @@ type window struct{ from, to roster.Date }
 // editWindows are the ranges an edit of the schedule on dates is judged over: each date with
 // the day before and after (a session runs past midnight into the next day, and the rolling
 // windows, periods and rests that touch these days are all judged), dates at most Margin days
-// apart judged in one range (which loads that much context either side anyway), no range over
-// roster.MaxRangeDays, and each at least 7 days from its first (the faculty's weekly session
+// apart judged in one range (which loads that much context either side anyway) unless 1 July
+// falls between them (each academic year is judged with its own levels: judge; so no range is
+// over roster.MaxRangeDays), and each at least 7 days from its first (the faculty's weekly session
 // caps are counted in 7-day periods from it).
 func editWindows(dates []roster.Date) []window {
 	sorted := slices.SortedFunc(slices.Values(dates), compareDates)
 	var out []window
 	for _, d := range slices.Compact(sorted) {
 		lo, hi := d.AddDays(-1), d.AddDays(1)
-		n := len(out)
-		switch {
-		case n > 0 && lo.Sub(out[n-1].to) <= Margin && hi.Sub(out[n-1].from) < roster.MaxRangeDays:
+		// The last date of the range before is the day before its end.
+		if n := len(out); n > 0 && lo.Sub(out[n-1].to) <= Margin && roster.AcademicYearOf(d) == roster.AcademicYearOf(out[n-1].to.AddDays(-1)) {
 			out[n-1].to = hi
-		case n > 0 && lo.Sub(out[n-1].to) <= 0:
-			// The range before is full: this one starts where it ends.
-			out = append(out, window{out[n-1].to.AddDays(1), hi})
-		default:
-			out = append(out, window{lo, hi})
+			continue
 		}
+		out = append(out, window{lo, hi})
 	}
 	for i := range out {
 		out[i] = out[i].atLeastAWeek()

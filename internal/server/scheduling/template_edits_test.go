@@ -31,7 +31,8 @@ func TestEditWindows(t *testing.T) {
 		{"unsorted with a repeat", []roster.Date{start.AddDays(3), start, start.AddDays(3)}, "[2026-06-30..2026-07-06]"},
 		{"a gap of Margin days from the range's end", []roster.Date{start, start.AddDays(2 + Margin)}, "[2026-06-30..2026-07-31]"},
 		{"one day further", []roster.Date{start, start.AddDays(3 + Margin)}, "[2026-06-30..2026-07-06 2026-07-30..2026-08-05]"},
-		{"500 days", year, "[2026-06-30..2027-08-03 2027-08-04..2027-11-13]"},
+		{"across 1 July", []roster.Date{d("2026-06-20"), d("2026-07-10")}, "[2026-06-19..2026-06-25 2026-07-09..2026-07-15]"},
+		{"500 days", year, "[2026-06-30..2027-07-01 2027-06-30..2027-11-13]"},
 	} {
 		var got []string
 		for _, w := range editWindows(c.dates) {
