@@ -150,3 +150,20 @@ func (m *lpBuilder) writeCallSpacing(i personIdx) {
 		}
 	}
 }
+
+// breaksSpacing says whether placing resident x on t in slot would break t's call pattern,
+// with their sessions in the working schedule and the context around it.
+func (r *repairer) breaksSpacing(x Person, slot Slot, t Template) bool {
+	if t.EveryNthNight == 0 {
+		return false
+	}
+	var held []Date
+	for _, as := range [][]Assignment{r.schedule, r.fixed[x.ID]} {
+		for _, a := range as {
+			if a.PersonID == x.ID && a.TemplateID == t.ID && a.Slot != slot {
+				held = append(held, a.Slot.Date)
+			}
+		}
+	}
+	return len(CallSpacing(append(slices.Clip(held), slot.Date), t.EveryNthNight)) > len(CallSpacing(held, t.EveryNthNight))
+}

@@ -141,3 +141,39 @@ func TestSolverKeepsCallSpacing(t *testing.T) {
 		}
 	}
 }
+
+// A repair keeps the pattern: when the only residents who could take a sick resident's home call
+// hold it a night before or after, the vacancy stays open and says why; without the pattern one
+// of them is chosen.
+func TestRepairKeepsCallSpacing(t *testing.T) {
+	for _, c := range []struct {
+		n    int
+		want string // the vacancy's why ("" when filled)
+	}{{3, "2 would break call_spacing"}, {0, ""}} {
+		p := homeCallTeam(3)
+		p.To = p.From.AddDays(6)
+		p.Templates[0].EveryNthNight = c.n
+		var live []Assignment
+		for day, who := range []string{"r1", "r2", "r3", "r1", "r2", "r3", "r1"} {
+			live = append(live, Assignment{Slot: Slot{p.From.AddDays(day), PM}, PersonID: who, TemplateID: "home"})
+		}
+		sick := p.From.AddDays(3)
+		plan, err := PlanRepair(p, live, Absence{PersonID: "r1", Start: sick, End: sick})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(plan.Vacancies) != 1 {
+			t.Fatalf("q%d: %+v", c.n, plan)
+		}
+		v := plan.Vacancies[0]
+		if c.want == "" {
+			if v.Chosen == nil {
+				t.Fatalf("without a pattern the home call is not filled: %+v", v)
+			}
+			continue
+		}
+		if v.Chosen != nil || !strings.Contains(v.Why, c.want) {
+			t.Fatalf("q%d: chosen %+v, why %q, want %q", c.n, v.Chosen, v.Why, c.want)
+		}
+	}
+}

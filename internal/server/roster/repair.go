@@ -346,6 +346,9 @@ func (r *repairer) cellRefuses(x Person, slot Slot, t Template) string {
 		if t.SupervisionRequired && acgme.Supervision(acgme.Staffing{Residents: append(pgys, x.PGY), Faculty: faculty}, r.p.Limits) != nil {
 			return "would break " + string(acgme.RuleSupervision)
 		}
+		if r.breaksSpacing(x, slot, t) {
+			return "would break " + string(RuleCallSpacing)
+		}
 		return ""
 	}
 	if x.MaxSessionsPerWeek > 0 {
