@@ -380,9 +380,12 @@ func TestGenerateIdempotencyOverlapImpossibleAndPartial(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	// Impossible: a template needing more PGY-1s than there are.
-	e.call("PATCH", "/api/v1/rotation-templates/"+p.clinic, map[string]any{"min_residents": 2, "allowed_pgy_levels": []int{1}, "max_residents": 2},
-		req{bearer: coord.Access}).want(t, 200, "tighten the clinic")
+	// Impossible: a template needing more PGY-1s than there are. The live schedule has seniors
+	// on the clinic, so narrowing its levels is a checked change that needs a reason.
+	tighten := map[string]any{"min_residents": 2, "allowed_pgy_levels": []int{1}, "max_residents": 2}
+	e.call("PATCH", "/api/v1/rotation-templates/"+p.clinic, tighten, req{bearer: coord.Access}).want(t, 422, "tighten the clinic under its seniors")
+	tighten["override_reason"] = "Clinic restricted to interns from this week by the program director"
+	e.call("PATCH", "/api/v1/rotation-templates/"+p.clinic, tighten, req{bearer: coord.Access}).want(t, 200, "tighten the clinic")
 	e.call("PATCH", "/api/v1/people/"+p.residents[3], map[string]any{"pgy_level": 2}, req{bearer: coord.Access}).want(t, 200, "one PGY-1 left")
 	key2 := map[string]string{"Idempotency-Key": "impossible"}
 	bad := e.call("POST", "/api/v1/schedule/generate", body, req{bearer: coord.Access, header: key2}).want(t, 422, "impossible input")

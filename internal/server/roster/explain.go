@@ -64,7 +64,7 @@ type Shortfall struct {
 // why: for each resident not on it, absent, not eligible, outside the run's scope, on another
 // template, breaking which rule if placed there, or free. It returns nil when coverage is met.
 func Explain(p *Problem, assignments []Assignment) (*Shortfall, error) {
-	if err := p.check(); err != nil {
+	if err := p.checkInput(); err != nil {
 		return nil, err
 	}
 	e := newExplainer(p, assignments)

@@ -96,6 +96,16 @@ const MaxRangeDays = 400
 // check validates the problem on its own terms, and fills in the defaults (UTC, the ACGME
 // limits, DefaultWeights). It returns the first problem it finds.
 func (p *Problem) check() error {
+	if err := p.checkInput(); err != nil {
+		return err
+	}
+	return p.checkMinimums()
+}
+
+// checkInput is check without the minimums: what judging a schedule needs (the validator,
+// the shortfall explanation and the repair planner report a minimum no one can meet as
+// coverage missing; only a search refuses it).
+func (p *Problem) checkInput() error {
 	if p.To.Before(p.From) {
 		return inputErrorf("end_date %s is before start_date %s", p.To, p.From)
 	}
@@ -123,10 +133,7 @@ func (p *Problem) check() error {
 	if err := p.checkDayOffRequests(people); err != nil {
 		return err
 	}
-	if err := p.checkPlan(people); err != nil {
-		return err
-	}
-	return p.checkMinimums()
+	return p.checkPlan(people)
 }
 
 func (p *Problem) setDefaults() {

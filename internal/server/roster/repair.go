@@ -103,7 +103,7 @@ func PlanRepair(p *Problem, assignments []Assignment, absence Absence) (*RepairP
 	if !slices.Contains(p.Absences, absence) {
 		p.Absences = append(slices.Clip(p.Absences), absence)
 	}
-	if err := p.check(); err != nil {
+	if err := p.checkInput(); err != nil {
 		return nil, err
 	}
 	if !slices.ContainsFunc(p.People, func(x Person) bool { return x.ID == absence.PersonID }) {

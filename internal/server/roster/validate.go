@@ -43,7 +43,7 @@ func Hard(r acgme.Rule) bool { return r != RuleCoverage && r != RuleFacultyCover
 // supervision, capacity, availability, eligibility and coverage. It is the same rule set the
 // solver keeps.
 func Validate(p *Problem, assignments []Assignment) ([]acgme.Violation, error) {
-	if err := p.check(); err != nil {
+	if err := p.checkInput(); err != nil {
 		return nil, err
 	}
 	v := newValidation(p)

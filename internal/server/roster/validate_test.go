@@ -1,7 +1,9 @@
 package roster
 
 import (
+	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -228,5 +230,31 @@ func TestValidatorFindsEachPlantedViolation(t *testing.T) {
 				t.Errorf("found more than was planted: %v", got)
 			}
 		})
+	}
+}
+
+// A minimum no eligible resident can meet is refused by a search (nothing to search for), but a
+// schedule on such a template is still judged: the validator reports the coverage it misses.
+func TestValidateJudgesAMinimumNobodyCanMeet(t *testing.T) {
+	p := plantProgram()
+	for k := range p.Templates {
+		p.Templates[k].MinResidents, p.Templates[k].MaxResidents = 0, max(p.Templates[k].MaxResidents, 1)
+	}
+	p.Templates[0].MinResidents, p.Templates[0].MaxResidents, p.Templates[0].AllowedPGY = 2, 2, []int{1}
+	if _, err := Solve(context.Background(), p, Options{Seed: 1, MaxIterations: 10}); err == nil || !strings.Contains(err.Error(), "eligible") {
+		t.Fatalf("a search for a minimum nobody can meet: %v", err)
+	}
+	vs, err := Validate(p, nil)
+	if err != nil {
+		t.Fatalf("judging a schedule under such a minimum: %v", err)
+	}
+	coverage := 0
+	for _, v := range vs {
+		if v.Rule == RuleCoverage {
+			coverage++
+		}
+	}
+	if coverage == 0 {
+		t.Fatalf("no coverage reported: %+v", vs)
 	}
 }
