@@ -126,8 +126,13 @@ func (s *Service) judgeEdit(ctx context.Context, windows []window, override stri
 	return out, nil
 }
 
-// window is a range of days judged as one.
-type window struct{ from, to roster.Date }
+// window is a range of days judged as one. at, when set, is a date of the academic year whose
+// PGY levels the residents are judged at (the year of the edited dates, which the window's
+// day on either side may leave); unset, at their current levels.
+type window struct {
+	from, to roster.Date
+	at       *roster.Date
+}
 
 // editWindows are the ranges an edit of the schedule on dates is judged over: each date with
 // the day before and after (a session runs past midnight into the next day, and the rolling
@@ -142,14 +147,39 @@ func editWindows(dates []roster.Date) []window {
 	for _, d := range slices.Compact(sorted) {
 		lo, hi := d.AddDays(-1), d.AddDays(1)
 		// The last date of the range before is the day before its end.
-		if n := len(out); n > 0 && lo.Sub(out[n-1].to) <= Margin && roster.AcademicYearOf(d) == roster.AcademicYearOf(out[n-1].to.AddDays(-1)) {
+		if n := len(out); n > 0 && lo.Sub(out[n-1].to) <= Margin && roster.AcademicYearOf(d) == roster.AcademicYearOf(*out[n-1].at) {
 			out[n-1].to = hi
 			continue
 		}
-		out = append(out, window{lo, hi})
+		out = append(out, window{lo, hi, &d})
 	}
+	out = mergeSparseYears(out)
 	for i := range out {
 		out[i] = out[i].atLeastAWeek()
+	}
+	return out
+}
+
+// maxWindowsPerYear bounds the ranges one academic year of an edit is judged in: more (a
+// template used every month, say) are judged as one range over that year, so the time an edit
+// holds the schedule's locks grows with the years it touches, not with its dates.
+const maxWindowsPerYear = 4
+
+// mergeSparseYears replaces the windows of an academic year with one spanning them when there
+// are more than maxWindowsPerYear (windows in date order, each with its year's date).
+func mergeSparseYears(ws []window) []window {
+	var out []window
+	for i := 0; i < len(ws); {
+		k := i
+		for k < len(ws) && roster.AcademicYearOf(*ws[k].at) == roster.AcademicYearOf(*ws[i].at) {
+			k++
+		}
+		if k-i > maxWindowsPerYear {
+			out = append(out, window{ws[i].from, ws[k-1].to, ws[i].at})
+		} else {
+			out = append(out, ws[i:k]...)
+		}
+		i = k
 	}
 	return out
 }
@@ -157,7 +187,12 @@ func editWindows(dates []roster.Date) []window {
 // spanWindow is the one range from the day before the first of dates to the day after the
 // last, at least 7 days (as editWindows).
 func spanWindow(dates []roster.Date) window {
-	return window{slices.MinFunc(dates, compareDates).AddDays(-1), slices.MaxFunc(dates, compareDates).AddDays(1)}.atLeastAWeek()
+	first, last := slices.MinFunc(dates, compareDates), slices.MaxFunc(dates, compareDates)
+	w := window{from: first.AddDays(-1), to: last.AddDays(1)}
+	if roster.AcademicYearOf(first) == roster.AcademicYearOf(last) {
+		w.at = &first
+	}
+	return w.atLeastAWeek()
 }
 
 // atLeastAWeek is w, made 7 days from its first when shorter.
@@ -172,29 +207,41 @@ func (w window) atLeastAWeek() window {
 func (s *Service) judgeWindows(ctx context.Context, windows []window) ([]acgme.Violation, error) {
 	var all []acgme.Violation
 	for _, w := range windows {
-		vs, err := s.judge(ctx, w.from, w.to)
+		vs, err := s.judge(ctx, w)
 		if err != nil {
 			return nil, err
 		}
-		all = append(all, vs...)
+		for _, v := range vs {
+			// Windows of two academic years meet on 30 June and 1 July: a violation there is
+			// listed once.
+			if !slices.ContainsFunc(all, func(u acgme.Violation) bool { return sameViolation(u, v) }) {
+				all = append(all, v)
+			}
+		}
 	}
 	return all, nil
 }
 
+// sameViolation says whether a and b are one violation found twice.
+func sameViolation(a, b acgme.Violation) bool {
+	return a.Rule == b.Rule && a.PersonID == b.PersonID && a.Start.Equal(b.Start) && a.End.Equal(b.End) && a.Value == b.Value && a.Message == b.Message
+}
+
 func compareDates(a, b roster.Date) int { return a.Sub(b) }
 
-// judge is every violation of the stored schedule of [from, to], with its context. A window
-// within one academic year is judged with the residents' levels of that year (levelsOf), so an
-// edit of last year's schedule is judged with last year's levels; one across 1 July (an edit
-// on 30 June or 1 July, a template's long window) with the current levels, as the edited days
-// may lie on either side.
-func (s *Service) judge(ctx context.Context, from, to roster.Date) ([]acgme.Violation, error) {
+// judge is every violation of the stored schedule of w, with its context. A window whose
+// edited dates lie in one academic year is judged with the residents' levels of that year
+// (levelsOf), so an edit of last year's schedule is judged with last year's levels, even where
+// its day on either side crosses 1 July; a manual edit whose dates span 1 July, with the current
+// levels, as its days lie on either side.
+func (s *Service) judge(ctx context.Context, w window) ([]acgme.Violation, error) {
+	from, to := w.from, w.to
 	in, err := s.st.LoadInputs(ctx, from, to, Margin)
 	if err != nil {
 		return nil, err
 	}
-	if roster.AcademicYearOf(from) == roster.AcademicYearOf(to) {
-		if err := s.levelsOf(ctx, in, from); err != nil {
+	if w.at != nil {
+		if err := s.levelsOf(ctx, in, *w.at); err != nil {
 			return nil, err
 		}
 	}
