@@ -17,7 +17,6 @@ func TestPGYHistoryJudgesAPastYearWithItsLevels(t *testing.T) {
 	e.clock.now.Store(&start) // the program's today: academic year 2026
 	admin := e.bootstrap()
 	coord := e.create(admin, "coord", "coordinator")
-	res := e.create(admin, "resi", "resident")
 	mk := func(body map[string]any) string {
 		return e.call("POST", "/api/v1/people", body, req{bearer: coord.Access}).want(t, 201, fmt.Sprint("create ", body["name"])).str("id")
 	}
@@ -43,7 +42,7 @@ func TestPGYHistoryJudgesAPastYearWithItsLevels(t *testing.T) {
 		req{bearer: coord.Access}).want(t, 200, "roll over into 2027")
 
 	history := func(id string) string {
-		r := e.call("GET", "/api/v1/people/"+id+"/pgy-history", nil, req{bearer: res.Access}).want(t, 200, "history")
+		r := e.call("GET", "/api/v1/people/"+id+"/pgy-history", nil, req{bearer: coord.Access}).want(t, 200, "history")
 		out := ""
 		for _, y := range r.Body["years"].([]any) {
 			y := y.(map[string]any)
@@ -111,4 +110,25 @@ func hasRule(list any, rule string) bool {
 		}
 	}
 	return false
+}
+
+// A PGY history is an education record (a repeated year shows a remediation): coordinators and
+// administrators read anyone's, a resident their own only, faculty none but their own.
+func TestPGYHistoryIsReadByManagersAndItsOwner(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	coord := e.create(admin, "coord", "coordinator")
+	res := e.create(admin, "res", "resident")
+	fac := e.create(admin, "fac", "faculty")
+	p := e.makeProgram(admin)
+	e.call("PATCH", "/api/v1/people/"+p.residents[0], map[string]any{"user_id": res.ID}, req{bearer: admin.Access}).want(t, 200, "link the resident")
+	path := func(id string) string { return "/api/v1/people/" + id + "/pgy-history" }
+	e.call("GET", path(p.residents[1]), nil, req{bearer: coord.Access}).want(t, 200, "a coordinator reads anyone's")
+	e.call("GET", path(p.residents[1]), nil, req{bearer: admin.Access}).want(t, 200, "an administrator reads anyone's")
+	own := e.call("GET", path(p.residents[0]), nil, req{bearer: res.Access}).want(t, 200, "a resident reads their own")
+	if own.Body["person_id"] != p.residents[0] {
+		t.Fatalf("%s", own.Raw)
+	}
+	e.call("GET", path(p.residents[1]), nil, req{bearer: res.Access}).want(t, 403, "a resident reads another's")
+	e.call("GET", path(p.residents[1]), nil, req{bearer: fac.Access}).want(t, 403, "a faculty member reads a resident's")
 }

@@ -442,9 +442,20 @@ func (s *server) pgyHistory(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	years, err := s.Scheduling.PGYHistory(r.Context(), id)
+	years, err := s.Scheduling.PGYHistory(r.Context(), id) // 404 for no such person, as GET /people/{id}
 	if err != nil {
 		return err
+	}
+	// A repeated year is an education record (a remediation): the program's managers read
+	// anyone's, everyone else their own only.
+	if !rbac.Allowed(principal(r).Role, rbac.ResidentRecord, rbac.Read) {
+		own, err := s.ownPerson(r)
+		if err != nil {
+			return err
+		}
+		if own != id {
+			return errStatus(http.StatusForbidden, "you may read your own PGY history only")
+		}
 	}
 	if years == nil {
 		years = []store.PGYYear{}
@@ -467,8 +478,8 @@ func (b rolloverBody) year() (roster.Date, error) {
 		return roster.Date{}, errStatus(http.StatusUnprocessableEntity, msg)
 	}
 	d, err := roster.ParseDate(*b.AcademicYearStart)
-	if err != nil || d.Month != time.July || d.Day != 1 || d.Year < 2000 || d.Year > 2100 {
-		return roster.Date{}, errStatus(http.StatusUnprocessableEntity, msg+", from 2000 to 2100")
+	if err != nil || d.Month != time.July || d.Day != 1 || d.Year < 2001 || d.Year > 2100 {
+		return roster.Date{}, errStatus(http.StatusUnprocessableEntity, msg+", from 2001 to 2100")
 	}
 	return d, nil
 }
