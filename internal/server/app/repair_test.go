@@ -160,6 +160,18 @@ func TestSickCallRepairActivatesTheBackupPool(t *testing.T) {
 	if v.Body["hard_violations"].(float64) != 0 {
 		t.Fatalf("after the repair: %.800s", v.Raw)
 	}
+
+	// By hand, a backup session is no licence to cross the plan: placing another ambulatory
+	// resident on the wards the morning after their backup evening needs a reason, audited.
+	other := p.residents[2]
+	place(other, sickDay, "PM", backup)
+	cross := map[string]any{"person_id": other, "date": "2026-07-07", "time_of_day": "AM", "rotation_template_id": p.ward}
+	refused := e.call("POST", "/api/v1/assignments", cross, req{bearer: coord.Access}).want(t, 422, "a manual crossing of the plan beside a backup")
+	if !strings.Contains(refused.Raw, "rotation_plan") {
+		t.Fatalf("refusal: %s", refused.Raw)
+	}
+	cross["override_reason"] = "Pulled from jeopardy by the chief resident by phone"
+	e.call("POST", "/api/v1/assignments", cross, req{bearer: coord.Access}).want(t, 201, "the same with a reason")
 }
 
 // checkBackupProposal checks a repair proposal fills both of the sick day's ward half-days with

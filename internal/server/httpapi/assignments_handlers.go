@@ -114,7 +114,7 @@ func (s *server) createAssignment(w http.ResponseWriter, r *http.Request) error 
 	var outcome scheduling.EditOutcome
 	err := s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		outcome, err = svc.CheckEdit(r.Context(), []roster.Date{b.Date}, b.OverrideReason, func() error {
+		outcome, err = svc.CheckManualEdit(r.Context(), []roster.Date{b.Date}, b.OverrideReason, func() error {
 			var err error
 			a, err = svc.CreateAssignment(r.Context(), roster.Assignment{Slot: roster.Slot{Date: b.Date, Half: b.TimeOfDay},
 				PersonID: strings.ToLower(b.PersonID), TemplateID: strings.ToLower(b.RotationTemplateID), Locked: b.Locked})
@@ -187,7 +187,7 @@ func (s *server) updateAssignment(w http.ResponseWriter, r *http.Request) error 
 	var outcome scheduling.EditOutcome
 	err = s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		outcome, err = svc.CheckEdit(r.Context(), []roster.Date{cur.Slot.Date}, b.OverrideReason, func() error {
+		outcome, err = svc.CheckManualEdit(r.Context(), []roster.Date{cur.Slot.Date}, b.OverrideReason, func() error {
 			var err error
 			a, err = svc.UpdateAssignment(r.Context(), id, tmpl, locked, v)
 			return err
@@ -231,7 +231,7 @@ func (s *server) deleteAssignment(w http.ResponseWriter, r *http.Request) error 
 	var outcome scheduling.EditOutcome
 	err = s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
-		outcome, err = svc.CheckEdit(r.Context(), []roster.Date{cur.Slot.Date}, override, func() error {
+		outcome, err = svc.CheckManualEdit(r.Context(), []roster.Date{cur.Slot.Date}, override, func() error {
 			return svc.DeleteAssignment(r.Context(), id, v)
 		})
 		return event{"assignment.delete", "assignment:" + id, outcome.AuditDetails(nil)}, err

@@ -72,6 +72,10 @@ type Problem struct {
 	// NoPostCallDay switches the program's post-call day rule off (PostCallDay, postcall.go);
 	// by default it holds, as it did in the predecessor for every program.
 	NoPostCallDay bool
+	// StrictPlan makes the validator report rotation_plan even on a day a resident's backup call
+	// covers (backup.go): a manual edit crossing the block plan gives a reason for it, which
+	// only the repair's activation of a backup does not need.
+	StrictPlan bool
 }
 
 // InputError is a problem that no schedule can satisfy or that makes no sense; the API answers

@@ -297,3 +297,34 @@ func TestValidatorLetsTheBackupPoolCrossRotations(t *testing.T) {
 		}
 	}
 }
+
+// A manual edit crossing the plan gives a reason even beside a backup session (StrictPlan), and a
+// backup session is no excuse for itself: a backup template of another rotation is
+// rotation_plan like any other.
+func TestBackupCoverIsNotAManualExemption(t *testing.T) {
+	p := backupProgram("B")
+	live := []Assignment{at2(p, 5, AM, "r2", "ward"), at2(p, 5, PM, "r2", "backup")}
+	for _, strict := range []bool{false, true} {
+		p.StrictPlan = strict
+		vs, err := Validate(p, live)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := slices.ContainsFunc(vs, func(v acgme.Violation) bool { return v.Rule == RuleRotationPlan }); got != strict {
+			t.Errorf("strict %v: rotation_plan reported %v", strict, got)
+		}
+	}
+	p = backupProgram("B")
+	for k := range p.Templates {
+		if p.Templates[k].ID == "backup" {
+			p.Templates[k].RotationID = "A"
+		}
+	}
+	vs, err := Validate(p, []Assignment{at2(p, 5, PM, "r2", "backup")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(vs, func(v acgme.Violation) bool { return v.Rule == RuleRotationPlan }) {
+		t.Errorf("a backup session of another rotation excused itself: %+v", vs)
+	}
+}

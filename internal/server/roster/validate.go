@@ -167,7 +167,9 @@ func (v *validation) checkPlacement(a Assignment, x Person, ti int) {
 		v.out = append(v.out, acgme.Violation{Rule: RuleAvailability, PersonID: x.ID, Start: at, End: at,
 			Message: fmt.Sprintf("%s's %s on %s %s runs into %s, a day they are absent", x.ID, t.ID, a.Slot.Date, a.Slot.Half, next)})
 	}
-	if x.Type == Resident && !v.p.PlanAllows(x.ID, t, a.Slot.Date) && !v.backups.covers(x.ID, a.Slot.Date) {
+	// A backup session covers its holder's day on other rotations, never itself.
+	covered := !v.p.StrictPlan && t.Activity != BackupCall && v.backups.covers(x.ID, a.Slot.Date)
+	if x.Type == Resident && !v.p.PlanAllows(x.ID, t, a.Slot.Date) && !covered {
 		v.out = append(v.out, acgme.Violation{Rule: RuleRotationPlan, PersonID: x.ID, Start: at, End: at,
 			Message: fmt.Sprintf("%s is on rotation %s in the block plan on %s but placed on %s of rotation %s", x.ID, v.p.RotationOn(x.ID, a.Slot.Date), a.Slot.Date, t.ID, t.RotationID)})
 	}

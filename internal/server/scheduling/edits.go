@@ -88,6 +88,19 @@ func CheckOverrideReason(reason string) error {
 // is refused (*RuleRefusal) unless override names why; one that only breaks soft rules
 // (coverage) goes through with them listed.
 func (s *Service) CheckEdit(ctx context.Context, dates []roster.Date, override string, write func() error) (EditOutcome, error) {
+	return s.checkEdit(ctx, dates, override, write, false)
+}
+
+// CheckManualEdit is CheckEdit for an assignment written by hand: a resident placed on another
+// rotation than the block plan's is a hard rotation_plan violation even on a day their backup
+// call covers, so crossing the plan by hand needs an override reason, audited with the edit
+// (a backup session and a placement beside it are otherwise two plain edits). Only a repair
+// activates a backup without one.
+func (s *Service) CheckManualEdit(ctx context.Context, dates []roster.Date, override string, write func() error) (EditOutcome, error) {
+	return s.checkEdit(ctx, dates, override, write, true)
+}
+
+func (s *Service) checkEdit(ctx context.Context, dates []roster.Date, override string, write func() error, strictPlan bool) (EditOutcome, error) {
 	if err := CheckOverrideReason(override); err != nil {
 		return EditOutcome{}, err
 	}
@@ -97,7 +110,9 @@ func (s *Service) CheckEdit(ctx context.Context, dates []roster.Date, override s
 		return EditOutcome{}, err
 	}
 	// One range from the first date to the last: a publication sends its range's ends.
-	return s.judgeEdit(ctx, []window{spanWindow(dates)}, override, write)
+	w := spanWindow(dates)
+	w.strictPlan = strictPlan
+	return s.judgeEdit(ctx, []window{w}, override, write)
 }
 
 // judgeEdit judges the stored schedule over windows before and after write and answers what
@@ -132,6 +147,8 @@ func (s *Service) judgeEdit(ctx context.Context, windows []window, override stri
 type window struct {
 	from, to roster.Date
 	at       *roster.Date
+	// strictPlan: a backup call does not excuse crossing the block plan (roster.Problem.StrictPlan).
+	strictPlan bool
 }
 
 // editWindows are the ranges an edit of the schedule on dates is judged over: each date with
@@ -151,7 +168,7 @@ func editWindows(dates []roster.Date) []window {
 			out[n-1].to = hi
 			continue
 		}
-		out = append(out, window{lo, hi, &d})
+		out = append(out, window{from: lo, to: hi, at: &d})
 	}
 	out = mergeSparseYears(out)
 	for i := range out {
@@ -175,7 +192,7 @@ func mergeSparseYears(ws []window) []window {
 			k++
 		}
 		if k-i > maxWindowsPerYear {
-			out = append(out, window{ws[i].from, ws[k-1].to, ws[i].at})
+			out = append(out, window{from: ws[i].from, to: ws[k-1].to, at: ws[i].at})
 		} else {
 			out = append(out, ws[i:k]...)
 		}
@@ -246,6 +263,7 @@ func (s *Service) judge(ctx context.Context, w window) ([]acgme.Violation, error
 		}
 	}
 	p, _ := s.problem(in, from, to, nil)
+	p.StrictPlan = w.strictPlan
 	var live []roster.Assignment
 	for _, a := range in.Assignments {
 		if !a.Slot.Date.Before(from) && !to.Before(a.Slot.Date) {
