@@ -61,3 +61,22 @@ func (c backupCover) session(person string, d Date, slot Slot) (Assignment, bool
 
 // covers says whether person holds a backup session covering day d.
 func (c backupCover) covers(person string, d Date) bool { return len(c[backupKey{person, d}]) > 0 }
+
+// activatedBy says whether the backup session person holds in slot is the one an earlier
+// choice of this repair pulled them in by: giving it up would leave that placement outside
+// their rotation without cover.
+func (r *repairer) activatedBy(person string, slot Slot) bool {
+	for _, a := range r.schedule {
+		if a.PersonID != person || a.Slot != slot || !r.isBackup(a.TemplateID) {
+			continue
+		}
+		for _, d := range []Date{slot.Date, slot.Date.AddDays(1)} {
+			if r.activated[backupKey{person, d}] {
+				if _, other := r.backups.session(person, d, slot); !other {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}

@@ -293,6 +293,9 @@ func (r *repairer) candidate(x Person, slot Slot, t Template) (Candidate, string
 	if c.From != "" && r.neededAt(slot, r.templates[c.From], x) {
 		return Candidate{}, "needed where they are"
 	}
+	if c.From != "" && r.activatedBy(x.ID, slot) {
+		return Candidate{}, "their backup call covers an earlier choice"
+	}
 	if why := r.cellRefuses(x, slot, t); why != "" {
 		return Candidate{}, why
 	}

@@ -328,3 +328,25 @@ func TestBackupCoverIsNotAManualExemption(t *testing.T) {
 		t.Errorf("a backup session of another rotation excused itself: %+v", vs)
 	}
 }
+
+// A backup pulled in across rotations keeps the session that lets them: a later vacancy of the
+// same repair in that session's own half-day does not move them off it.
+func TestRepairKeepsTheSessionABackupWasPulledInBy(t *testing.T) {
+	p := backupProgram("B")
+	p.Templates[2].MinResidents = 1 // the night call, of no rotation
+	for _, id := range []string{"r3", "r4"} {
+		p.Absences = append(p.Absences, Absence{PersonID: id, Start: p.From.AddDays(5), End: p.From.AddDays(5)})
+	}
+	live := []Assignment{at2(p, 5, AM, "r1", "ward"), at2(p, 5, PM, "r1", "call"), at2(p, 5, PM, "r2", "backup")}
+	plan, err := PlanRepair(p, live, Absence{PersonID: "r1", Start: p.From.AddDays(5), End: p.From.AddDays(5)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Vacancies) != 2 || plan.Vacancies[0].Chosen == nil || plan.Vacancies[0].Chosen.PersonID != "r2" || !plan.Vacancies[0].Chosen.Backup {
+		t.Fatalf("the ward morning is not the backup's: %+v", plan.Vacancies)
+	}
+	if v := plan.Vacancies[1]; v.Chosen != nil || !strings.Contains(v.Why, "their backup call covers an earlier choice") {
+		t.Fatalf("the night call: chosen %+v, why %q", v.Chosen, v.Why)
+	}
+	checkRepairedKeepsHardRules(t, p, live, plan)
+}
