@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rsched/rsched/internal/server/httpapi"
 )
 
 // A q-N call pattern through the API on real PostgreSQL (issue 18): a call template takes
@@ -101,5 +103,21 @@ func TestCallPatternThroughTheAPI(t *testing.T) {
 		want(t, 200, "no pattern")
 	if none.Body["call_every_nth_night"].(float64) != 0 {
 		t.Fatalf("%s", none.Raw)
+	}
+}
+
+// A program's templates are bounded (the solver's memory grows with them): the next one past
+// httpapi.MaxTemplates is a 422.
+func TestTemplatesAreBounded(t *testing.T) {
+	e := newEnv(t, 1, nil)
+	admin := e.bootstrap()
+	if _, err := e.apps[0].Store.Pool.Exec(context.Background(), `INSERT INTO rotation_templates (id, name, activity_type, hours_per_session, min_residents, max_residents)
+		SELECT gen_random_uuid(), 'T' || n, 'clinic', 4, 0, 1 FROM generate_series(1, $1) AS n`, httpapi.MaxTemplates); err != nil {
+		t.Fatal(err)
+	}
+	r := e.call("POST", "/api/v1/rotation-templates", map[string]any{"name": "One more", "activity_type": "clinic", "hours_per_session": 4, "max_residents": 1},
+		req{bearer: admin.Access}).want(t, 422, "a template past the bound")
+	if !strings.Contains(r.detail(), "at most") {
+		t.Fatalf("%s", r.Raw)
 	}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"fmt"
 	"math"
 	"net/http"
 	"slices"
@@ -32,6 +33,10 @@ func viewTemplate(t store.TemplateRecord) templateView {
 	}
 	return templateView{Template: t.Template, AllowedPGY: levels, StartTime: t.StartTime, EveryNthNight: t.EveryNthNight, CreatedAt: t.CreatedAt, UpdatedAt: t.UpdatedAt}
 }
+
+// MaxTemplates bounds a program's rotation templates: the solver lays out a table per half-day
+// and template, so their number bounds its memory (programs have tens).
+const MaxTemplates = 500
 
 // templateBody is the body of POST and PATCH /rotation-templates: on PATCH, missing fields stay.
 type templateBody struct {
@@ -181,8 +186,15 @@ func (s *server) createTemplate(w http.ResponseWriter, r *http.Request) error {
 	if msg := b.apply(&t); msg != "" {
 		return errStatus(http.StatusUnprocessableEntity, msg)
 	}
+	existing, err := s.Scheduling.ListTemplates(r.Context())
+	if err != nil {
+		return err
+	}
+	if len(existing) >= MaxTemplates {
+		return errStatus(http.StatusUnprocessableEntity, fmt.Sprintf("a program has at most %d rotation templates; delete one it no longer uses", MaxTemplates))
+	}
 	var out store.TemplateRecord
-	err := s.change(r, func(svc *scheduling.Service) (event, error) {
+	err = s.change(r, func(svc *scheduling.Service) (event, error) {
 		var err error
 		out, err = svc.CreateTemplate(r.Context(), t)
 		return event{"rotation_template.create", "rotation_template:" + out.ID, nil}, err

@@ -117,6 +117,9 @@ func (p *Problem) checkInput() error {
 		return inputErrorf("the range has %d days; at most %d", d, MaxRangeDays)
 	}
 	p.setDefaults()
+	if err := checkLimits(p.Limits); err != nil {
+		return err
+	}
 	people, err := p.checkPeople()
 	if err != nil {
 		return err
@@ -321,6 +324,18 @@ func (p *Problem) checkMinimums() error {
 		if t.MinResidents > eligible {
 			return inputErrorf("template %s needs %d residents per half-day but only %d residents are eligible", t.ID, t.MinResidents, eligible)
 		}
+	}
+	return nil
+}
+
+// checkLimits refuses duty-hour limits the rules cannot judge (a library caller's; the API
+// always uses acgme.Default): a window of 7 to 56 days, call and supervision units of at least 1.
+func checkLimits(l acgme.Limits) error {
+	switch {
+	case l.WindowDays < 7 || l.WindowDays > 56:
+		return inputErrorf("limits: the rolling window is 7 to 56 days, not %d", l.WindowDays)
+	case l.CallEveryNthNight < 1 || l.FacultyUnits < 1 || l.PGY1Units < 1 || l.SeniorUnits < 1:
+		return inputErrorf("limits: the call frequency and the supervision units are at least 1")
 	}
 	return nil
 }

@@ -258,3 +258,28 @@ func TestValidateJudgesAMinimumNobodyCanMeet(t *testing.T) {
 		t.Fatalf("no coverage reported: %+v", vs)
 	}
 }
+
+// Limits the rules cannot judge are refused (a library caller's: the API uses acgme.Default).
+func TestLimitsAreChecked(t *testing.T) {
+	for _, c := range []struct {
+		edit func(*acgme.Limits)
+		ok   bool
+	}{
+		{func(*acgme.Limits) {}, true},
+		{func(l *acgme.Limits) { l.WindowDays = 7 }, true},
+		{func(l *acgme.Limits) { l.WindowDays = 56 }, true},
+		{func(l *acgme.Limits) { l.WindowDays = 6 }, false},
+		{func(l *acgme.Limits) { l.WindowDays = -4 }, false},
+		{func(l *acgme.Limits) { l.WindowDays = 57 }, false},
+		{func(l *acgme.Limits) { l.CallEveryNthNight = 0 }, false},
+		{func(l *acgme.Limits) { l.FacultyUnits = 0 }, false},
+	} {
+		p := plantProgram()
+		p.Limits = acgme.Default()
+		c.edit(&p.Limits)
+		_, err := Validate(p, nil)
+		if (err == nil) != c.ok {
+			t.Errorf("%+v: %v, want ok %v", p.Limits, err, c.ok)
+		}
+	}
+}
