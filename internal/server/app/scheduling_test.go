@@ -536,7 +536,9 @@ func TestRunShowsProgressAndACancelledRequestFreesItsRange(t *testing.T) {
 	testenv.Eventually(t, 10*time.Second, "progress on the run in progress", func() (bool, string) {
 		run := newest()
 		pr, _ := run["progress"].(map[string]any)
-		return run["status"] == "in_progress" && pr != nil && pr["iterations"].(float64) > 0 && run["heartbeat_at"] != nil, fmt.Sprint(run)
+		// Under the race detector the year's construction alone takes seconds: its report
+		// (phase construct, 0 iterations yet) is progress too.
+		return run["status"] == "in_progress" && pr != nil && pr["elapsed_ns"].(float64) > 0 && pr["phase"] != "" && run["heartbeat_at"] != nil, fmt.Sprint(run)
 	})
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -559,8 +561,12 @@ func TestRunShowsProgressAndACancelledRequestFreesItsRange(t *testing.T) {
 	if after := e.call("GET", "/api/v1/schedule/export.csv?start_date=2026-07-02&end_date=2026-07-29", nil, req{bearer: admin.Access}).Raw; after != before {
 		t.Fatal("a cancelled run changed the schedule")
 	}
-	e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": "2026-07-02", "end_date": "2026-07-29", "time_budget_seconds": 0.3},
-		req{bearer: admin.Access}).want(t, 200, "the range is free again")
+	// The range is free again (a finished run: 200, or 207 when 0.3 s leaves the 100 residents'
+	// block short, as under the race detector; never 409).
+	if free := e.call("POST", "/api/v1/schedule/generate", map[string]any{"start_date": "2026-07-02", "end_date": "2026-07-29", "time_budget_seconds": 0.3},
+		req{bearer: admin.Access}); free.Status != 200 && free.Status != 207 {
+		t.Fatalf("the range is not free again: %d %.300s", free.Status, free.Raw)
+	}
 }
 
 // A run that leaves required coverage unfilled is not a success, even when the demand cannot be
