@@ -49,6 +49,12 @@ func CallSpacing(dates []Date, n int) []SpacingBreach {
 	return out
 }
 
+// breaksPattern says whether a session on d, beside the sessions held, makes a new breach of a
+// q-n pattern: the question the shortfall explanation and the repair ask of a candidate.
+func breaksPattern(held []Date, d Date, n int) bool {
+	return len(CallSpacing(append(slices.Clip(held), d), n)) > len(CallSpacing(held, n))
+}
+
 // SpacingBreach is two sessions of a spaced call closer than its pattern allows.
 type SpacingBreach struct {
 	Earlier, Later Date
@@ -165,5 +171,5 @@ func (r *repairer) breaksSpacing(x Person, slot Slot, t Template) bool {
 			}
 		}
 	}
-	return len(CallSpacing(append(slices.Clip(held), slot.Date), t.EveryNthNight)) > len(CallSpacing(held, t.EveryNthNight))
+	return breaksPattern(held, slot.Date, t.EveryNthNight)
 }

@@ -1,6 +1,7 @@
 package roster
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -124,7 +125,7 @@ func TestValidateReportsCallSpacing(t *testing.T) {
 func TestSolverKeepsCallSpacing(t *testing.T) {
 	for _, c := range []struct{ residents, short int }{{4, 0}, {3, 7}} {
 		p := homeCallTeam(c.residents)
-		res := solveCompliant(t, p, Options{Seed: 1, TimeBudget: time.Minute, MaxIterations: 2_000_000})
+		res := solveCompliant(t, fmt.Sprintf("%d residents", c.residents), p, Options{Seed: 1, TimeBudget: time.Minute, MaxIterations: 2_000_000})
 		t.Logf("%d residents: shortfall %d (%s, %d iterations)", c.residents, res.Stats.Shortfall, res.Stats.StoppedBy, res.Stats.Iterations)
 		if res.Stats.Shortfall != c.short {
 			t.Fatalf("%d residents: shortfall %d, want %d", c.residents, res.Stats.Shortfall, c.short)

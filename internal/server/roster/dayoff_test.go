@@ -2,6 +2,7 @@ package roster
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -130,7 +131,7 @@ func TestFacultyDayOffRequestsChooseTheSupervisor(t *testing.T) {
 	}{{false, true, ""}, {true, false, "supervision or a faculty shift needed them"}} {
 		p := program(c.otherAway)
 		p.DayOffRequests = []DayOffRequest{{PersonID: "f1", Date: day, Weight: 5}}
-		res := solveCompliant(t, p, Options{Seed: 1, TimeBudget: 5 * time.Second})
+		res := solveCompliant(t, fmt.Sprintf("f2 away %v", c.otherAway), p, Options{Seed: 1, TimeBudget: 5 * time.Second})
 		out := ExplainDayOffRequests(p, res.Assignments)
 		if len(out) != 1 || out[0].Honoured != c.honoured || (held(res.Assignments, "f1", day) == 0) != c.honoured || !strings.Contains(out[0].Why, c.why) {
 			t.Fatalf("f2 away %v: %+v, f1 holds %d half-days that day", c.otherAway, out, held(res.Assignments, "f1", day))

@@ -238,7 +238,7 @@ func (e *explainer) gap(s Slot, ti, n int) Gap {
 // schedule did not break already, or "".
 func (e *explainer) wouldBreak(x Person, s Slot, ti int) acgme.Rule {
 	t := e.p.Templates[ti]
-	if held := e.spaced[validationSpan{x.ID, ti}]; len(CallSpacing(append(slices.Clip(held), s.Date), t.EveryNthNight)) > len(CallSpacing(held, t.EveryNthNight)) {
+	if breaksPattern(e.spaced[validationSpan{x.ID, ti}], s.Date, t.EveryNthNight) {
 		return RuleCallSpacing
 	}
 	if d, ok := t.Duty(s, e.p.Location); ok {

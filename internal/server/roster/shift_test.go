@@ -1,8 +1,8 @@
 package roster
 
 import (
-	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -204,17 +204,7 @@ func TestSolverSchedulesShifts(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res, err := Solve(context.Background(), p, Options{Seed: seed, TimeBudget: 2 * time.Second})
-		if err != nil {
-			t.Fatal(err)
-		}
-		vs, err := Validate(p, res.Assignments)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hard := hardOnly(vs); len(hard) > 0 {
-			t.Fatalf("seed %d: %d hard violations, first %+v", seed, len(hard), hard[0])
-		}
+		res := solveCompliant(t, fmt.Sprintf("seed %d", seed), p, Options{Seed: seed, TimeBudget: 2 * time.Second})
 		held := map[string]int{}
 		for _, a := range res.Assignments {
 			held[a.TemplateID]++

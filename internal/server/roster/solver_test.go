@@ -21,8 +21,9 @@ func hardOnly(vs []acgme.Violation) []acgme.Violation {
 	return out
 }
 
-// solveCompliant solves p and fails the test unless the schedule breaks no hard rule.
-func solveCompliant(t *testing.T, p *Problem, o Options) *Result {
+// solveCompliant solves p and fails the test, naming what (a seed, a case), unless the schedule
+// breaks no hard rule.
+func solveCompliant(t *testing.T, what string, p *Problem, o Options) *Result {
 	t.Helper()
 	res, err := Solve(context.Background(), p, o)
 	if err != nil {
@@ -33,7 +34,7 @@ func solveCompliant(t *testing.T, p *Problem, o Options) *Result {
 		t.Fatal(err)
 	}
 	if hard := hardOnly(vs); len(hard) > 0 {
-		t.Fatalf("hard violations %+v", hard)
+		t.Fatalf("%s: %d hard violations, first %+v", what, len(hard), hard[0])
 	}
 	return res
 }
